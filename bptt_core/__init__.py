@@ -1,0 +1,37 @@
+"""bptt_core: exact backpropagation through time for RNN, LSTM and GRU, in NumPy.
+
+>>> import numpy as np, bptt_core as bc
+>>> spec = bc.RNNSpec(cell="lstm", input_size=3, hidden_size=4, output_size=2)
+>>> params = bc.init_params(spec, seed=0)
+>>> x = np.random.default_rng(0).standard_normal((5, 2, 3))
+>>> res = bc.bptt(spec, params, x, np.zeros((5, 2, 2)))
+>>> res.dh.shape
+(5, 2, 4)
+"""
+
+from .bptt import BPTTResult, bptt, global_norm
+from .checkpoint import checkpoint_schedule
+from .flow import flow_matrix
+from .gradcheck import numerical_gradient, relative_error
+from .init import INITS, init_params, orthogonal, spectral_radius
+from .losses import LOSSES, REDUCTIONS
+from .spec import ACTIVATIONS, CELLS, RNNSpec
+
+__all__ = [
+    "ACTIVATIONS",
+    "CELLS",
+    "INITS",
+    "LOSSES",
+    "REDUCTIONS",
+    "BPTTResult",
+    "RNNSpec",
+    "bptt",
+    "checkpoint_schedule",
+    "flow_matrix",
+    "global_norm",
+    "init_params",
+    "numerical_gradient",
+    "orthogonal",
+    "relative_error",
+    "spectral_radius",
+]

@@ -1,0 +1,306 @@
+"""The BPTT driver: one forward loop, one ``for t in reversed(range(T))`` loop.
+
+Truncation, random truncation, clipping and checkpointing are options of this
+one driver. The loop shape is min-char-rnn's: caches keyed by t, the gradient of
+the state carried backwards, gradient buffers allocated once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import validate as v
+from .checkpoint import checkpoint_schedule
+from .losses import reduce, step_means, token_loss_and_grad, token_weights
+from .memory import MemoryLedger
+from .spec import RNNSpec, check_params
+from .unroll import CELL_STEPS, project_inputs
+
+
+@dataclass(frozen=True)
+class BPTTResult:
+    """Everything one BPTT pass computed.
+
+    Attributes
+    ----------
+    loss : float
+        The reduced loss ``L``.
+    step_losses : ndarray of shape (T,)
+        Mean valid token loss at each step.
+    grads : dict of ndarray
+        ``dL/dparam`` for every parameter key (after clipping, if asked).
+    grad_norm : float
+        Global L2 norm of the parameter gradients before clipping.
+    dh : ndarray of shape (T, B, H)
+        ``dL/dh_t`` through all later steps (as cut by truncation).
+    dh0 : ndarray of shape (B, H)
+        ``dL/dh_0`` for the initial hidden state.
+    dc0 : ndarray of shape (B, H) or None
+        ``dL/dc_0`` (LSTM only).
+    h : ndarray of shape (T, B, H)
+        Hidden states ``h_t``.
+    yhat : ndarray of shape (T, B, O)
+        Read-outs.
+    memory_bytes : int
+        Peak bytes held for backward (sum of ``nbytes`` of the stored arrays).
+    memory_by_tensor : dict of str to int
+        That peak split by tensor group.
+    memory_timeline : list of (phase, step, bytes)
+        Bytes held after every forward, recompute and backward step.
+    param_bytes, grad_bytes : int
+        Parameters and gradient buffers (allocated once), reported apart.
+    recomputed_steps : int
+        Forward steps run again by checkpointing.
+    clip_coef : float
+        Factor applied by global-norm clipping (1.0 if none).
+    finite : bool
+        False when the run overflowed: loss or gradients hold inf/nan.
+    overflow_step : int or None
+        First forward step whose hidden state is not finite.
+    """
+
+    loss: float
+    step_losses: np.ndarray
+    grads: dict
+    grad_norm: float
+    dh: np.ndarray
+    dh0: np.ndarray
+    dc0: np.ndarray | None
+    h: np.ndarray
+    yhat: np.ndarray
+    memory_bytes: int
+    memory_by_tensor: dict
+    memory_timeline: list
+    param_bytes: int
+    grad_bytes: int
+    recomputed_steps: int
+    clip_coef: float
+    finite: bool
+    overflow_step: int | None
+
+
+def global_norm(arrays: dict[str, np.ndarray]) -> float:
+    """L2 norm of all arrays taken together (the norm that global clipping uses)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.sqrt(sum(float(np.sum(np.square(a, dtype=np.float64))) for a in arrays.values())))
+
+
+def initial_state(spec: RNNSpec, B: int, h0: object, c0: object, dtype: type) -> tuple[np.ndarray, ...]:
+    """The state entering step 0: ``(h0,)`` or ``(h0, c0)`` for the LSTM; zeros when not given."""
+    h = v.check_state("h0", h0, B, spec.hidden_size, dtype)
+    if spec.has_cell_state:
+        return h, v.check_state("c0", c0, B, spec.hidden_size, dtype)
+    if c0 is not None:
+        raise ValueError(f"c0 applies to cell='lstm' only, not {spec.cell!r}")
+    return (h,)
+
+
+def _link_factors(T: int, truncation: int | None, random_truncation: float | None, seed: object) -> np.ndarray:
+    """Factor on the gradient from step t back into step t - 1 (index t; entry 0 is unused).
+
+    ``truncation=k`` cuts the link at t = k, 2k, ... (``h = h.detach()`` there).
+    ``random_truncation=p`` cuts each link with probability p and scales the kept
+    ones by 1/(1-p), so the estimate is unbiased (Tallec & Ollivier 2017; d2l 9.7).
+    """
+    factors = np.ones(T)
+    if truncation is not None:
+        factors[truncation::truncation] = 0.0
+    if random_truncation:
+        keep = np.random.default_rng(seed).random(T) >= random_truncation
+        factors *= keep / (1.0 - random_truncation)
+    return factors
+
+
+def bptt(
+    spec: RNNSpec,
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    loss: str = "mse",
+    reduction: str = "mean",
+    mask: np.ndarray | None = None,
+    truncation: int | None = None,
+    clip: float | None = None,
+    checkpoint: int | str | None = None,
+    *,
+    h0: np.ndarray | None = None,
+    c0: np.ndarray | None = None,
+    random_truncation: float | None = None,
+    clip_value: float | None = None,
+    seed: int | None = None,
+    dtype: str = "float64",
+) -> BPTTResult:
+    """Exact backpropagation through time for one sequence batch.
+
+    Parameters
+    ----------
+    spec : RNNSpec
+    params : dict of ndarray
+        PyTorch layer-0 layout, see :mod:`bptt_core.spec`.
+    x : ndarray of shape (T, B, I)
+    y : ndarray of shape (T, B, O) for mse, integer (T, B) for cross-entropy
+    loss : {"mse", "cross_entropy"}
+    reduction : {"mean", "sum"}
+        See :mod:`bptt_core.losses`.
+    mask : ndarray of shape (T, B), optional
+        0 for padding tokens.
+    truncation : int, optional
+        Cut the state's gradient every ``k`` steps (truncated BPTT).
+    clip : float, optional
+        Global L2-norm clipping threshold (Pascanu et al. 2013).
+    checkpoint : None, "sqrt" or int
+        Keep only every k-th state in forward and recompute segments in backward.
+    h0, c0 : ndarray of shape (B, H), optional
+        Initial states (zeros by default); their gradients are ``dh0``/``dc0``.
+    random_truncation : float in [0, 1), optional
+        Probability of cutting each link, with 1/(1-p) re-weighting (unbiased).
+    clip_value : float, optional
+        Element-wise clipping of every gradient to ``[-v, v]`` (min-char-rnn).
+    seed : int, optional
+        Seed of the random truncation draws.
+    dtype : {"float64", "float32"}
+
+    Returns
+    -------
+    BPTTResult
+        Overflow is not an error: ``finite`` is False and arrays carry inf/nan.
+    """
+    P, x, y, mask, state = prepare(spec, params, x, y, loss, mask, h0, c0, dtype)
+    reduction = v.check_reduction(reduction)
+    truncation = v.check_positive_int("truncation", truncation)
+    clip = v.check_positive_float("clip", clip)
+    clip_value = v.check_positive_float("clip_value", clip_value)
+    checkpoint = v.check_checkpoint(checkpoint)
+    random_truncation = v.check_probability("random_truncation", random_truncation)
+    links = _link_factors(x.shape[0], truncation, random_truncation, seed)
+    with np.errstate(all="ignore"):
+        return _run(spec, P, x, y, loss, reduction, mask, truncation, clip, clip_value, checkpoint, links, state)
+
+
+def prepare(spec, params, x, y, loss, mask, h0, c0, dtype) -> tuple:
+    """Validate the arguments shared by :func:`bptt` and ``flow_matrix`` and cast them to ``dtype``.
+
+    Returns
+    -------
+    params, x, y, mask, state
+        Checked arrays; ``state`` is ``(h0,)`` or ``(h0, c0)``.
+    """
+    dtype_ = v.check_dtype(dtype)
+    x = v.check_inputs(spec, x, dtype_)
+    T, B, _ = x.shape
+    y = v.check_targets(spec, y, loss, T, B, dtype_)
+    mask = v.check_mask(mask, T, B)
+    P = check_params(spec, params, dtype_)
+    return P, x, y, mask, initial_state(spec, B, h0, c0, dtype_)
+
+
+def _run(spec, P, x, y, loss, reduction, mask, truncation, clip, clip_value, checkpoint, links, state):
+    cell, act = CELL_STEPS[spec.cell], spec.activation
+    T, B, _ = x.shape
+    H, O, GH = spec.hidden_size, spec.output_size, spec.gates * spec.hidden_size
+    segments = checkpoint_schedule(T, checkpoint)
+    keep_all = checkpoint is None
+    ledger = MemoryLedger()
+    caches: list = [None] * T
+    checkpoints: list = []
+    h_all = np.empty((T + 1, B, H), dtype=x.dtype)  # h_all[t + 1] = h_t, h_all[0] = h0
+    h_all[0] = state[0]
+
+    def run_segment(a: int, b: int, state: tuple, phase: str, keep: bool) -> tuple:
+        xw = project_inputs(P, x[a:b])
+        for t in range(a, b):
+            state, cache = cell.forward_step(P, xw[t - a], state, act)
+            h_all[t + 1] = state[0]
+            if keep:
+                cache["x"] = x[t]
+                ledger.hold(cache)
+                caches[t] = cache
+            ledger.tick(phase, t)
+        return state
+
+    # ---- forward: run every segment, keeping caches (full) or only checkpoints
+    for a, b in segments:
+        if not keep_all:
+            ckpt = {"checkpoint_h": state[0]} | ({"checkpoint_c": state[1]} if len(state) > 1 else {})
+            ledger.hold(ckpt)
+            checkpoints.append((state, ckpt))
+        state = run_segment(a, b, state, "forward", keep_all)
+    h = h_all[1:]
+
+    # ---- loss: read-out of all steps at once, token losses, their weights
+    yhat = h @ P["weight_out"].T + P["bias_out"]
+    tok, dyhat = token_loss_and_grad(loss, yhat, y)
+    weights = token_weights(mask, reduction).astype(x.dtype)
+    dyhat *= weights[..., None]
+    total = reduce(tok, mask, reduction)
+    dh_loss = dyhat @ P["weight_out"]  # direct gradient of L at each h_t, (T, B, H)
+    grads = {k: np.zeros_like(p) for k, p in P.items()}
+    grads["weight_out"][...] = dyhat.reshape(-1, O).T @ h.reshape(-1, H)
+    grads["bias_out"][...] = dyhat.sum(axis=(0, 1))
+
+    # ---- backward through time
+    dh = np.empty_like(h)
+    d_state = tuple(np.zeros((B, H), dtype=x.dtype) for _ in state)
+    longest = max(b - a for a, b in segments)
+    d_xw_buf = np.empty((longest, B, GH), dtype=x.dtype)
+    d_hw_buf = np.empty((longest, B, GH), dtype=x.dtype)
+    recomputed = 0
+    for s in reversed(range(len(segments))):
+        a, b = segments[s]
+        if not keep_all:  # re-run the segment from its checkpoint, keeping caches this time
+            run_segment(a, b, checkpoints[s][0], "recompute", True)
+            recomputed += b - a
+        for t in reversed(range(a, b)):
+            # add the loss gradient at h_t to what flows back from later steps
+            d_state = (d_state[0] + dh_loss[t],) + d_state[1:]
+            dh[t] = d_state[0]
+            d_state, d_xw_buf[t - a], d_hw_buf[t - a] = cell.backward_step(P, d_state, caches[t])
+            if t > 0 and links[t] != 1.0:  # truncation: cut (or re-weight) the link into step t - 1
+                d_state = tuple(d * links[t] for d in d_state)
+            ledger.release(caches[t])
+            caches[t] = None
+            if t == a and not keep_all:  # the segment is done: its checkpoint is free too
+                ledger.release(checkpoints[s][1])
+            ledger.tick("backward", t)
+        # tied weights: the segment's per-step terms summed by one matrix product each
+        n = (b - a) * B
+        d_xw, d_hw = d_xw_buf[: b - a].reshape(n, GH), d_hw_buf[: b - a].reshape(n, GH)
+        grads["weight_ih"] += d_xw.T @ x[a:b].reshape(n, -1)
+        grads["weight_hh"] += d_hw.T @ h_all[a:b].reshape(n, H)
+        grads["bias_ih"] += d_xw.sum(axis=0)
+        grads["bias_hh"] += d_hw.sum(axis=0)
+
+    grad_norm = global_norm(grads)
+    clip_coef = 1.0
+    if clip is not None and grad_norm > clip:
+        clip_coef = clip / grad_norm
+        for g in grads.values():
+            g *= clip_coef
+    if clip_value is not None:
+        for g in grads.values():
+            np.clip(g, -clip_value, clip_value, out=g)
+
+    bad_h = ~np.all(np.isfinite(h), axis=(1, 2))
+    finite = bool(np.isfinite(total) and np.isfinite(grad_norm) and not bad_h.any())
+    return BPTTResult(
+        loss=total,
+        step_losses=step_means(tok, mask),
+        grads=grads,
+        grad_norm=grad_norm,
+        dh=dh,
+        dh0=d_state[0],
+        dc0=d_state[1] if spec.has_cell_state else None,
+        h=h,
+        yhat=yhat,
+        memory_bytes=ledger.peak,
+        memory_by_tensor=ledger.peak_by_group,
+        memory_timeline=ledger.timeline,
+        param_bytes=sum(p.nbytes for p in P.values()),
+        grad_bytes=sum(g.nbytes for g in grads.values()),
+        recomputed_steps=recomputed,
+        clip_coef=clip_coef,
+        finite=finite,
+        overflow_step=int(np.argmax(bad_h)) if bad_h.any() else None,
+    )

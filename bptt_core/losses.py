@@ -1,0 +1,87 @@
+"""Token losses over time and their reduction to one number.
+
+Token loss ``l[t, b]``: mse is the mean over output dims of the squared error;
+cross-entropy is ``-log softmax(yhat)[y]``. With a mask ``m[t, b]`` in {0, 1}:
+
+* ``reduction="mean"``: ``L = sum(m * l) / sum(m)`` (the average valid token);
+* ``reduction="sum"``:  ``L = sum(m * l) / B`` (sum over time, mean over batch);
+* ``step_losses[t] = sum_b m l / sum_b m`` (0 at a step with no valid token).
+
+With B = 1 and step losses [0.2, 0.5, 0.1, 0.4], mean gives 0.3 and sum 1.2.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+LOSSES = ("mse", "cross_entropy")
+REDUCTIONS = ("mean", "sum")
+
+
+def token_weights(mask: np.ndarray, reduction: str) -> np.ndarray:
+    """Weight ``w[t, b]`` of every token loss in the total, so that ``L = sum(w * l)``.
+
+    Parameters
+    ----------
+    mask : ndarray of shape (T, B)
+        1 for a valid token, 0 for padding.
+    reduction : {"mean", "sum"}
+
+    Returns
+    -------
+    ndarray of shape (T, B)
+    """
+    mask = mask.astype(np.float64)
+    if reduction == "mean":
+        return mask / max(mask.sum(), 1.0)
+    return mask / mask.shape[1]
+
+
+def reduce(token_losses: np.ndarray, mask: np.ndarray, reduction: str) -> float:
+    """The total loss ``sum(w * l)`` with weights from :func:`token_weights`."""
+    return float(np.sum(token_weights(mask, reduction) * np.where(mask > 0, token_losses, 0.0)))
+
+
+def step_means(token_losses: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``step_losses[t]``: mean token loss over the valid batch entries, 0 if none.
+
+    Parameters
+    ----------
+    token_losses, mask : ndarray of shape (T, B)
+
+    Returns
+    -------
+    ndarray of shape (T,)
+    """
+    valid = mask.sum(axis=1)
+    total = np.where(mask > 0, token_losses, 0.0).sum(axis=1)
+    return np.divide(total, valid, out=np.zeros_like(total, dtype=np.float64), where=valid > 0)
+
+
+def token_loss_and_grad(loss: str, yhat: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Token losses and their gradient with respect to the read-out.
+
+    Parameters
+    ----------
+    loss : {"mse", "cross_entropy"}
+    yhat : ndarray of shape (..., B, O)
+    y : ndarray of shape (..., B, O) for mse, integer (..., B) for cross-entropy
+
+    Returns
+    -------
+    l : ndarray of shape (..., B)
+    dl_dyhat : ndarray of shape (..., B, O)
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if loss == "mse":
+            err = yhat - y
+            O = yhat.shape[-1]
+            return np.mean(err * err, axis=-1), err * (2.0 / O)
+        shifted = yhat - yhat.max(axis=-1, keepdims=True)
+        log_z = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        log_p = shifted - log_z
+        idx = y[..., None]
+        l = -np.take_along_axis(log_p, idx, axis=-1)[..., 0]
+        grad = np.exp(log_p)
+        np.put_along_axis(grad, idx, np.take_along_axis(grad, idx, axis=-1) - 1.0, axis=-1)
+        return l, grad

@@ -1,0 +1,90 @@
+"""Bookkeeping of the arrays held for the backward pass.
+
+The ledger counts real arrays: every cache registers the arrays it keeps, an
+array shared by two caches (``h_t`` is the ``h_prev`` of step t + 1) is counted
+once, and a released cache frees only what no other cache still holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: The tensor group each cache entry belongs to in the breakdown.
+GROUPS = {
+    "x": "inputs x",
+    "h": "hidden states h",
+    "h_prev": "hidden states h",
+    "c": "cell states c",
+    "c_prev": "cell states c",
+    "gates": "gate activations",
+    "n": "gate activations",
+    "tanh_c": "pre-activations / tanh(c)",
+    "hw_n": "pre-activations / tanh(c)",
+    "checkpoint_h": "checkpoints",
+    "checkpoint_c": "checkpoints",
+}
+
+
+@dataclass
+class MemoryLedger:
+    """Live count of bytes held for backward.
+
+    Attributes
+    ----------
+    timeline : list of (phase, step, bytes)
+        Held bytes after every forward, recompute and backward step.
+    peak : int
+        Largest total ever held.
+    peak_by_group : dict of str to int
+        Bytes per tensor group at the moment of the peak.
+    """
+
+    timeline: list = field(default_factory=list)
+    peak: int = 0
+    peak_by_group: dict = field(default_factory=dict)
+    _held: dict = field(default_factory=dict)  # id -> [array, group, refcount]
+    _total: int = 0
+
+    def hold(self, entries: dict) -> None:
+        """Register every array in ``entries`` (a cache or a checkpoint)."""
+        for key, arr in entries.items():
+            if not isinstance(arr, np.ndarray):
+                continue
+            slot = self._held.get(id(arr))
+            if slot is None:
+                self._held[id(arr)] = [arr, GROUPS.get(key, key), 1]
+                self._total += arr.nbytes
+            else:
+                slot[2] += 1
+        if self._total > self.peak:
+            self.peak = self._total
+            self.peak_by_group = self.by_group()
+
+    def release(self, entries: dict) -> None:
+        """Drop one reference to every array in ``entries``."""
+        for arr in entries.values():
+            if not isinstance(arr, np.ndarray):
+                continue
+            slot = self._held[id(arr)]
+            slot[2] -= 1
+            if slot[2] == 0:
+                del self._held[id(arr)]
+                self._total -= arr.nbytes
+
+    def by_group(self) -> dict[str, int]:
+        """Bytes held now, per tensor group."""
+        out: dict[str, int] = {}
+        for arr, group, _ in self._held.values():
+            out[group] = out.get(group, 0) + arr.nbytes
+        return out
+
+    def tick(self, phase: str, step: int) -> None:
+        """Record the held total after ``phase`` ("forward", "recompute", "backward") of ``step``."""
+        self.timeline.append((phase, step, self._total))
+
+    @property
+    def held(self) -> int:
+        """Bytes held right now."""
+        return self._total
