@@ -59,6 +59,9 @@ class BPTTResult:
         False when the run overflowed: loss or gradients hold inf/nan.
     overflow_step : int or None
         First forward step whose hidden state is not finite.
+    step_contributions : dict of str to ndarray of shape (T,), or None
+        With ``step_contributions=True``: Frobenius norm of the term that step t
+        adds to ``dW_hh`` and ``dW_ih`` (tied weights sum these terms over time).
     """
 
     loss: float
@@ -79,12 +82,18 @@ class BPTTResult:
     clip_coef: float
     finite: bool
     overflow_step: int | None
+    step_contributions: dict | None = None
 
 
 def global_norm(arrays: dict[str, np.ndarray]) -> float:
     """L2 norm of all arrays taken together (the norm that global clipping uses)."""
     with np.errstate(over="ignore", invalid="ignore"):
         return float(np.sqrt(sum(float(np.sum(np.square(a, dtype=np.float64))) for a in arrays.values())))
+
+
+def flatten_grads(grads: dict[str, np.ndarray]) -> np.ndarray:
+    """All gradients as one float64 vector, in a fixed key order."""
+    return np.concatenate([np.asarray(grads[k], dtype=np.float64).ravel() for k in sorted(grads)])
 
 
 def initial_state(spec: RNNSpec, B: int, h0: object, c0: object, dtype: type) -> tuple[np.ndarray, ...]:
@@ -131,6 +140,7 @@ def bptt(
     clip_value: float | None = None,
     seed: int | None = None,
     dtype: str = "float64",
+    step_contributions: bool = False,
 ) -> BPTTResult:
     """Exact backpropagation through time for one sequence batch.
 
@@ -161,6 +171,8 @@ def bptt(
     seed : int, optional
         Seed of the random truncation draws.
     dtype : {"float64", "float32"}
+    step_contributions : bool
+        Also return the norm of each step's term of ``dW_hh`` and ``dW_ih``.
 
     Returns
     -------
@@ -176,7 +188,9 @@ def bptt(
     random_truncation = v.check_probability("random_truncation", random_truncation)
     links = _link_factors(x.shape[0], truncation, random_truncation, seed)
     with np.errstate(all="ignore"):
-        return _run(spec, P, x, y, loss, reduction, mask, truncation, clip, clip_value, checkpoint, links, state)
+        return _run(
+            spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, links, state, step_contributions
+        )
 
 
 def prepare(spec, params, x, y, loss, mask, h0, c0, dtype) -> tuple:
@@ -196,7 +210,26 @@ def prepare(spec, params, x, y, loss, mask, h0, c0, dtype) -> tuple:
     return P, x, y, mask, initial_state(spec, B, h0, c0, dtype_)
 
 
-def _run(spec, P, x, y, loss, reduction, mask, truncation, clip, clip_value, checkpoint, links, state):
+def step_term_norms(d_pre: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+    """``||d_pre_t^T inputs_t||_F`` for each t without forming the (G*H, N) terms.
+
+    Uses ``||A^T B||_F^2 = sum(A A^T * B B^T)`` over the batch axis.
+
+    Parameters
+    ----------
+    d_pre : ndarray of shape (L, B, G*H)
+    inputs : ndarray of shape (L, B, N)
+
+    Returns
+    -------
+    ndarray of shape (L,)
+    """
+    gram_a = d_pre @ np.swapaxes(d_pre, 1, 2)
+    gram_b = inputs @ np.swapaxes(inputs, 1, 2)
+    return np.sqrt(np.maximum(np.sum(gram_a * gram_b, axis=(1, 2)), 0.0))
+
+
+def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, links, state, contributions):
     cell, act = CELL_STEPS[spec.cell], spec.activation
     T, B, _ = x.shape
     H, O, GH = spec.hidden_size, spec.output_size, spec.gates * spec.hidden_size
@@ -247,6 +280,7 @@ def _run(spec, P, x, y, loss, reduction, mask, truncation, clip, clip_value, che
     d_xw_buf = np.empty((longest, B, GH), dtype=x.dtype)
     d_hw_buf = np.empty((longest, B, GH), dtype=x.dtype)
     recomputed = 0
+    terms = {"weight_hh": np.zeros(T), "weight_ih": np.zeros(T)} if contributions else None
     for s in reversed(range(len(segments))):
         a, b = segments[s]
         if not keep_all:  # re-run the segment from its checkpoint, keeping caches this time
@@ -271,6 +305,9 @@ def _run(spec, P, x, y, loss, reduction, mask, truncation, clip, clip_value, che
         grads["weight_hh"] += d_hw.T @ h_all[a:b].reshape(n, H)
         grads["bias_ih"] += d_xw.sum(axis=0)
         grads["bias_hh"] += d_hw.sum(axis=0)
+        if terms is not None:
+            terms["weight_hh"][a:b] = step_term_norms(d_hw_buf[: b - a], h_all[a:b])
+            terms["weight_ih"][a:b] = step_term_norms(d_xw_buf[: b - a], x[a:b])
 
     grad_norm = global_norm(grads)
     clip_coef = 1.0
@@ -303,4 +340,5 @@ def _run(spec, P, x, y, loss, reduction, mask, truncation, clip, clip_value, che
         clip_coef=clip_coef,
         finite=finite,
         overflow_step=int(np.argmax(bad_h)) if bad_h.any() else None,
+        step_contributions=terms,
     )

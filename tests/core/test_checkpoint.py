@@ -1,5 +1,7 @@
 """Checkpointing: same gradients, memory like sqrt(T), a sawtooth timeline."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -54,8 +56,8 @@ def test_memory_timeline_is_a_sawtooth_under_checkpointing():
     held = [b for _, _, b in res.memory_timeline]
     assert held[15] == 4 * 2 * 8  # forward kept only the four checkpoints
     backward = [b for ph, _, b in res.memory_timeline if ph != "forward"]
-    rises = sum(1 for a, b in zip(backward, backward[1:]) if b > a)
-    falls = sum(1 for a, b in zip(backward, backward[1:]) if b < a)
+    rises = sum(1 for a, b in itertools.pairwise(backward) if b > a)
+    falls = sum(1 for a, b in itertools.pairwise(backward) if b < a)
     assert rises >= 12 and falls >= 12  # four teeth: recompute up, backward down
     assert res.memory_timeline[-1][2] == 0
     assert res.recomputed_steps == 16
@@ -78,4 +80,4 @@ def test_schedule_covers_the_sequence():
         for ck in (None, "sqrt", 1, 3, 2000):
             segs = checkpoint_schedule(T, ck)
             assert segs[0][0] == 0 and segs[-1][1] == T
-            assert all(a < b for a, b in segs) and all(s[1] == n[0] for s, n in zip(segs, segs[1:]))
+            assert all(a < b for a, b in segs) and all(s[1] == n[0] for s, n in itertools.pairwise(segs))

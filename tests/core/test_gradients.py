@@ -155,7 +155,7 @@ def test_flow_matrix_first_column_by_central_differences():
         mask = np.zeros((5, 2))
         mask[t] = 1
 
-        def l_t():
+        def l_t(mask=mask, t=t):
             return bc.bptt(p.spec, p.params, p.x, p.y, mask=mask, h0=h0).step_losses[t]
 
         res = bc.bptt(p.spec, p.params, p.x, p.y, mask=mask, h0=h0)

@@ -1,0 +1,95 @@
+"""Spectral diagnostics of ``W_hh`` and the Pascanu, Mikolov & Bengio (2013) conditions.
+
+For a vanilla RNN ``J_t = diag(phi'(z_t)) W_hh`` with ``|phi'| <= gamma``, so
+``||d h_t / d h_k|| <= (gamma * sigma_max)^(t - k)``:
+
+* ``gamma * sigma_max < 1`` is *sufficient* for vanishing gradients;
+* ``gamma * sigma_max > 1`` is *necessary* (not sufficient) for exploding ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .activations import DERIVATIVE_BOUND
+from .spec import GATE_NAMES, RNNSpec
+
+
+@dataclass(frozen=True)
+class SpectralReport:
+    """What the recurrent weights say about gradient flow.
+
+    Attributes
+    ----------
+    eigenvalues : dict of str to ndarray of shape (H,), complex
+        Eigenvalues of each H x H gate block of ``W_hh`` (key "a" for the vanilla RNN).
+    spectral_radius : dict of str to float
+        ``max |lambda|`` per block.
+    sigma_max : dict of str to float
+        Largest singular value per block.
+    gamma : float or None
+        Bound on ``|phi'|`` (tanh 1, sigmoid 1/4, relu 1, linear 1); None for gated cells.
+    bound_rate : float or None
+        ``gamma * sigma_max`` of the vanilla RNN: the per-step factor of the Pascanu bound.
+    verdict : str
+        "vanishing" (sufficient condition met), "may explode" (necessary condition met),
+        "boundary" (rate exactly 1), or "gated" for LSTM/GRU.
+    """
+
+    eigenvalues: dict
+    spectral_radius: dict
+    sigma_max: dict
+    gamma: float | None
+    bound_rate: float | None
+    verdict: str
+
+
+def spectral_report(spec: RNNSpec, params: dict[str, np.ndarray]) -> SpectralReport:
+    """Eigenvalues, spectral radius and largest singular value of every ``W_hh`` block.
+
+    Parameters
+    ----------
+    spec : RNNSpec
+    params : dict of ndarray
+        Only ``weight_hh`` of shape (G*H, H) is read.
+
+    Returns
+    -------
+    SpectralReport
+    """
+    H = spec.hidden_size
+    w = np.asarray(params["weight_hh"], dtype=np.float64)
+    if w.shape != (spec.gates * H, H):
+        raise ValueError(f"params['weight_hh'] has shape {w.shape}, expected {(spec.gates * H, H)}")
+    eig, rho, sig = {}, {}, {}
+    for g, name in enumerate(GATE_NAMES[spec.cell]):
+        block = w[g * H : (g + 1) * H]
+        eig[name] = np.linalg.eigvals(block)
+        rho[name] = float(np.max(np.abs(eig[name])))
+        sig[name] = float(np.linalg.norm(block, 2))
+    if spec.cell != "rnn":
+        return SpectralReport(eig, rho, sig, None, None, "gated")
+    gamma = DERIVATIVE_BOUND[spec.activation]
+    rate = gamma * sig["a"]
+    verdict = "vanishing" if rate < 1 else ("may explode" if rate > 1 else "boundary")
+    return SpectralReport(eig, rho, sig, gamma, rate, verdict)
+
+
+def pascanu_bound(lags: np.ndarray, rate: float) -> np.ndarray:
+    """log10 of the bound ``(gamma * sigma_max)^lag`` on ``||d h_t / d h_k||``.
+
+    Parameters
+    ----------
+    lags : ndarray of shape (L,)
+    rate : float
+        ``gamma * sigma_max`` from :func:`spectral_report`.
+
+    Returns
+    -------
+    ndarray of shape (L,)
+        In log10, so that long lags neither overflow nor underflow.
+    """
+    with np.errstate(divide="ignore"):
+        return np.asarray(lags, dtype=np.float64) * np.log10(rate)

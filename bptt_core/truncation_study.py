@@ -1,0 +1,110 @@
+"""How much of the true gradient truncated BPTT keeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bptt import bptt, flatten_grads
+
+
+def _compare(estimate: np.ndarray, full: np.ndarray) -> tuple[float, float]:
+    """Relative error and cosine similarity of two flat gradients."""
+    norm = np.linalg.norm(full)
+    rel = np.linalg.norm(estimate - full) / norm if norm > 0 else float(np.linalg.norm(estimate))
+    denom = np.linalg.norm(estimate) * norm
+    cos = float(estimate @ full / denom) if denom > 0 else float("nan")
+    return float(rel), cos
+
+
+@dataclass(frozen=True)
+class TruncationStudy:
+    """Truncated against full gradients.
+
+    Attributes
+    ----------
+    ks : ndarray of shape (K,)
+    relative_error, cosine : ndarray of shape (K,)
+        ``||g_k - g|| / ||g||`` and ``cos(g_k, g)`` over all parameters.
+    """
+
+    ks: np.ndarray
+    relative_error: np.ndarray
+    cosine: np.ndarray
+
+
+def truncation_study(spec, params, x, y, ks, **bptt_kwargs) -> TruncationStudy:
+    """Compare ``truncation=k`` with full BPTT for each ``k`` (Williams & Peng 1990).
+
+    Parameters
+    ----------
+    spec, params, x, y : as in :func:`bptt_core.bptt`
+    ks : sequence of int
+        Truncation lengths >= 1.
+    **bptt_kwargs
+        Other :func:`bptt_core.bptt` options (loss, reduction, mask, ...).
+
+    Returns
+    -------
+    TruncationStudy
+    """
+    full = flatten_grads(bptt(spec, params, x, y, **bptt_kwargs).grads)
+    rows = [_compare(flatten_grads(bptt(spec, params, x, y, truncation=int(k), **bptt_kwargs).grads), full) for k in ks]
+    rel, cos = np.array(rows).T if rows else (np.empty(0), np.empty(0))
+    return TruncationStudy(np.asarray(ks, dtype=int), rel, cos)
+
+
+@dataclass(frozen=True)
+class RandomTruncationStudy:
+    """Bias and variance of randomized truncation (Tallec & Ollivier 2017).
+
+    Attributes
+    ----------
+    probabilities : ndarray of shape (P,)
+        Cut probability of each link.
+    relative_bias : ndarray of shape (P,)
+        ``||mean(g_i) - g|| / ||g||`` over the draws (shrinks like 1/sqrt(n) if unbiased).
+    relative_variance : ndarray of shape (P,)
+        ``mean ||g_i - mean(g_i)||^2 / ||g||^2``.
+    standard_error : ndarray of shape (P,)
+        ``sqrt(relative_variance / n)``: the bias expected from sampling alone.
+    """
+
+    probabilities: np.ndarray
+    relative_bias: np.ndarray
+    relative_variance: np.ndarray
+    standard_error: np.ndarray
+
+
+def random_truncation_study(spec, params, x, y, probabilities, n_draws: int = 200, seed: int = 0,
+                            **bptt_kwargs) -> RandomTruncationStudy:
+    """Draw ``n_draws`` randomized-truncation gradients per cut probability.
+
+    Parameters
+    ----------
+    spec, params, x, y : as in :func:`bptt_core.bptt`
+    probabilities : sequence of float in [0, 1)
+    n_draws : int
+    seed : int
+        Draw i of every probability uses seed ``seed + i``.
+
+    Returns
+    -------
+    RandomTruncationStudy
+    """
+    if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 2:
+        raise ValueError(f"n_draws must be an integer >= 2, got {n_draws!r}")
+    full = flatten_grads(bptt(spec, params, x, y, **bptt_kwargs).grads)
+    scale = max(float(full @ full), 1e-300)
+    bias, var = [], []
+    for p in probabilities:
+        draws = np.stack([
+            flatten_grads(bptt(spec, params, x, y, random_truncation=float(p), seed=seed + i, **bptt_kwargs).grads)
+            for i in range(n_draws)
+        ])
+        mean = draws.mean(axis=0)
+        bias.append(np.linalg.norm(mean - full) / np.sqrt(scale))
+        var.append(np.mean(np.sum((draws - mean) ** 2, axis=1)) / scale)
+    var = np.array(var)
+    return RandomTruncationStudy(np.asarray(probabilities, float), np.array(bias), var, np.sqrt(var / n_draws))

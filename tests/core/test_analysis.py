@@ -1,0 +1,157 @@
+"""Gradient-flow analysis: Jacobians, spectral conditions, summaries, sweeps, truncation."""
+
+import numpy as np
+import pytest
+
+import bptt_core as bc
+from bptt_core.jacobians import jacobian_products, local_jacobians
+from bptt_core.spectral import pascanu_bound, spectral_report
+from bptt_core.summaries import first_overflow, growth_rate, memory_horizon
+from bptt_core.sweeps import gradient_ratio_sweep
+from bptt_core.truncation_study import random_truncation_study, truncation_study
+from bptt_core.unroll import unroll
+
+from .problems import make_problem
+
+
+def state_map(spec, params, x_t, state):
+    """s_{t-1} -> s_t as one flat function, for finite differences."""
+    from bptt_core.unroll import CELL_STEPS, project_inputs
+
+    new, _ = CELL_STEPS[spec.cell].forward_step(params, project_inputs(params, x_t), state, spec.activation)
+    return np.concatenate(new, axis=-1)
+
+
+@pytest.mark.parametrize(("cell", "activation"), [("rnn", a) for a in bc.ACTIVATIONS] + [("lstm", "tanh"),
+                                                                                          ("gru", "tanh")])
+def test_local_jacobian_matches_finite_differences(cell, activation):
+    p = make_problem(cell, activation, T=4, B=2, seed=1)
+    J = local_jacobians(p.spec, p.params, p.x)
+    caches, _ = unroll(p.spec, p.params, p.x, tuple(np.zeros((2, 4)) for _ in range(1 + (cell == "lstm"))))
+    t = 2
+    prev = [caches[t]["h_prev"]] + ([caches[t]["c_prev"]] if cell == "lstm" else [])
+    s = np.concatenate(prev, axis=-1)
+    H, S = 4, s.shape[-1]
+    eps = 1e-6
+    for j in range(S):
+        up, down = s.copy(), s.copy()
+        up[:, j] += eps
+        down[:, j] -= eps
+        split = lambda v: tuple(v[:, i * H : (i + 1) * H] for i in range(S // H))  # noqa: E731
+        col = (state_map(p.spec, p.params, p.x[t], split(up)) - state_map(p.spec, p.params, p.x[t], split(down)))
+        np.testing.assert_allclose(J[t, :, :, j], col / (2 * eps), atol=1e-8)
+
+
+@pytest.mark.parametrize("rho", [0.5, 0.9, 1.0, 1.3])
+def test_linear_rnn_with_scaled_orthogonal_weights_has_jacobian_norm_rho_to_the_lag(rho):
+    spec = bc.RNNSpec("rnn", 2, 6, 1, "linear")
+    params = bc.init_params(spec, seed=3, init="orthogonal", scale=rho)
+    x = np.random.default_rng(3).standard_normal((60, 2, 2))
+    jp = jacobian_products(local_jacobians(spec, params, x), 6)
+    expected = rho ** jp.lags
+    np.testing.assert_allclose(10**jp.log10_spectral, np.broadcast_to(expected, (2, 60)), rtol=1e-10)
+    np.testing.assert_allclose(10**jp.log10_frobenius, np.broadcast_to(np.sqrt(6) * expected, (2, 60)), rtol=1e-10)
+    np.testing.assert_allclose(jp.step_singular_values[1:], rho, rtol=1e-10)
+
+
+def test_log_norms_stay_finite_past_float64_overflow():
+    spec = bc.RNNSpec("rnn", 1, 3, 1, "linear")
+    params = bc.init_params(spec, init="orthogonal", scale=1e3)
+    jp = jacobian_products(local_jacobians(spec, params, np.zeros((200, 1, 1))), 3)
+    np.testing.assert_allclose(jp.log10_spectral[0], 3.0 * np.arange(200), rtol=1e-9)  # up to 1e597
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+@pytest.mark.parametrize("seed", range(4))
+def test_pascanu_bound_holds_on_random_nets(activation, seed):
+    spec = bc.RNNSpec("rnn", 3, 8, 1, activation)
+    params = bc.init_params(spec, seed=seed, init="normal", scale=0.5 + seed)
+    x = np.random.default_rng(seed).standard_normal((40, 3, 3))
+    report = spectral_report(spec, params)
+    jp = jacobian_products(local_jacobians(spec, params, x), 8)
+    bound = pascanu_bound(jp.lags, report.bound_rate)
+    assert np.all(jp.log10_spectral <= bound + 1e-9)
+    assert report.gamma == (1.0 if activation == "tanh" else 0.25)
+
+
+def test_spectral_report_verdicts():
+    spec = bc.RNNSpec("rnn", 1, 5, 1, "sigmoid")
+    small = spectral_report(spec, bc.init_params(spec, init="orthogonal", scale=3.9))
+    large = spectral_report(spec, bc.init_params(spec, init="orthogonal", scale=4.1))
+    assert small.verdict == "vanishing" and large.verdict == "may explode"
+    assert small.sigma_max["a"] == pytest.approx(3.9) and small.spectral_radius["a"] == pytest.approx(3.9)
+    gated = spectral_report(bc.RNNSpec("lstm", 1, 5, 1), bc.init_params(bc.RNNSpec("lstm", 1, 5, 1)))
+    assert gated.verdict == "gated" and set(gated.eigenvalues) == {"i", "f", "g", "o"}
+
+
+def test_identity_relu_with_zero_input_keeps_gradient_norm_constant():
+    spec = bc.RNNSpec("rnn", 2, 6, 1, "relu")
+    params = bc.init_params(spec, init="identity")
+    T = 50
+    mask = np.zeros((T, 1))
+    mask[-1] = 1  # loss at the last step only
+    h0 = np.random.default_rng(0).uniform(0.5, 1.5, (1, 6))
+    res = bc.bptt(spec, params, np.zeros((T, 1, 2)), np.ones((T, 1, 1)), mask=mask, h0=h0)
+    norms = np.linalg.norm(res.dh[:, 0], axis=1)
+    np.testing.assert_allclose(norms, norms[-1], rtol=1e-12)
+    assert norms[-1] > 0
+
+
+@pytest.mark.parametrize("cell", bc.CELLS)
+def test_orthogonal_init_has_unit_singular_values(cell):
+    spec = bc.RNNSpec(cell, 2, 7, 1)
+    params = bc.init_params(spec, seed=4, init="orthogonal")
+    for g in range(spec.gates):
+        np.testing.assert_allclose(np.linalg.svd(params["weight_hh"][g * 7 : (g + 1) * 7], compute_uv=False), 1.0,
+                                   rtol=1e-12)
+
+
+def test_spectral_init_hits_the_target_radius():
+    spec = bc.RNNSpec("gru", 1, 9, 1)
+    report = spectral_report(spec, bc.init_params(spec, init="spectral", scale=1.7))
+    assert all(r == pytest.approx(1.7, rel=1e-12) for r in report.spectral_radius.values())
+
+
+def test_summaries():
+    y = np.log10(0.5) * np.arange(30)  # halves every step
+    assert growth_rate(y) == pytest.approx(np.log(0.5))
+    assert memory_horizon(y, 1e-3) == 10  # 2^-10 < 1e-3 < 2^-9
+    assert memory_horizon(np.zeros(5)) is None
+    assert first_overflow(np.array([[1.0], [2.0], [np.inf], [np.nan]])) == 2
+    assert first_overflow(np.ones((3, 2))) is None
+    assert np.isnan(growth_rate(np.array([np.nan, 1.0])))
+
+
+def test_phase_diagram_rnn_vanishes_below_one_and_explodes_above():
+    radii = np.array([0.3, 0.6, 2.0, 3.0])
+    out = gradient_ratio_sweep("rnn", radii, np.array([50, 200]), hidden_size=32)
+    assert np.all(out[:2] < -3) and np.all(out[2:] > 1)
+    assert out[0, 1] < out[0, 0]  # longer sequences vanish more
+
+
+def test_lstm_keeps_gradients_alive_far_longer_than_rnn():
+    radii, lengths = np.array([0.3, 0.6, 0.9]), np.array([25, 50, 100, 200])
+    rnn = gradient_ratio_sweep("rnn", radii, lengths, hidden_size=32)
+    lstm = gradient_ratio_sweep("lstm", radii, lengths, hidden_size=32, forget_bias=1.0)
+    gru = gradient_ratio_sweep("gru", radii, lengths, hidden_size=32)
+    assert np.all(lstm > rnn)  # more gradient everywhere in the vanishing regime
+    assert np.all(lstm[:, -1] - rnn[:, -1] > 5)  # and at least five decades more at T = 200
+    assert np.all(gru[:2] > rnn[:2])
+    wide_open = gradient_ratio_sweep("lstm", radii, lengths, hidden_size=32, forget_bias=3.0)
+    assert np.all(wide_open > lstm)  # a more open forget gate carries gradient further
+
+
+def test_truncation_study_converges_to_full_gradient():
+    p = make_problem("rnn", T=12, seed=5, scale=1.2)
+    study = truncation_study(p.spec, p.params, p.x, p.y, [1, 2, 4, 8, 12, 20])
+    assert np.all(np.diff(study.relative_error) <= 1e-12)  # more steps, less error
+    assert study.relative_error[-1] == 0 and study.cosine[-1] == pytest.approx(1.0)
+    assert study.relative_error[0] > 0.01
+
+
+def test_random_truncation_study_bias_is_within_sampling_error():
+    p = make_problem("gru", T=8, seed=6)
+    st = random_truncation_study(p.spec, p.params, p.x, p.y, [0.0, 0.2, 0.5], n_draws=300)
+    assert st.relative_bias[0] < 1e-14 and st.relative_variance[0] < 1e-28
+    assert np.all(st.relative_bias[1:] < 5 * st.standard_error[1:])
+    assert st.relative_variance[2] > st.relative_variance[1] > 0
