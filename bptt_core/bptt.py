@@ -49,6 +49,8 @@ class BPTTResult:
         That peak split by tensor group.
     memory_timeline : list of (phase, step, bytes)
         Bytes held after every forward, recompute and backward step.
+    memory_timeline_by_tensor : list of dict of str to int
+        The same moments split by tensor group.
     param_bytes, grad_bytes : int
         Parameters and gradient buffers (allocated once), reported apart.
     recomputed_steps : int
@@ -76,6 +78,7 @@ class BPTTResult:
     memory_bytes: int
     memory_by_tensor: dict
     memory_timeline: list
+    memory_timeline_by_tensor: list
     param_bytes: int
     grad_bytes: int
     recomputed_steps: int
@@ -109,7 +112,8 @@ def initial_state(spec: RNNSpec, B: int, h0: object, c0: object, dtype: type) ->
 def _link_factors(T: int, truncation: int | None, random_truncation: float | None, seed: object) -> np.ndarray:
     """Factor on the gradient from step t back into step t - 1 (index t; entry 0 is unused).
 
-    ``truncation=k`` cuts the link at t = k, 2k, ... (``h = h.detach()`` there).
+    ``truncation=k`` cuts the link at t = k, 2k, ... (``h = h.detach()`` there); the driver
+    also runs each window forward then backward, so these cuts are where windows meet.
     ``random_truncation=p`` cuts each link with probability p and scales the kept
     ones by 1/(1-p), so the estimate is unbiased (Tallec & Ollivier 2017; d2l 9.7).
     """
@@ -157,7 +161,8 @@ def bptt(
     mask : ndarray of shape (T, B), optional
         0 for padding tokens.
     truncation : int, optional
-        Cut the state's gradient every ``k`` steps (truncated BPTT).
+        Cut the state's gradient every ``k`` steps (truncated BPTT). Windows of ``k``
+        steps run forward then backward in turn, so only one window's tape is held.
     clip : float, optional
         Global L2-norm clipping threshold (Pascanu et al. 2013).
     checkpoint : None, "sqrt" or int
@@ -189,7 +194,8 @@ def bptt(
     links = _link_factors(x.shape[0], truncation, random_truncation, seed)
     with np.errstate(all="ignore"):
         return _run(
-            spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, links, state, step_contributions
+            spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, truncation, links, state,
+            step_contributions,
         )
 
 
@@ -229,17 +235,29 @@ def step_term_norms(d_pre: np.ndarray, inputs: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(np.sum(gram_a * gram_b, axis=(1, 2)), 0.0))
 
 
-def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, links, state, contributions):
+def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, truncation, links, state, contributions):
     cell, act = CELL_STEPS[spec.cell], spec.activation
     T, B, _ = x.shape
     H, O, GH = spec.hidden_size, spec.output_size, spec.gates * spec.hidden_size
-    segments = checkpoint_schedule(T, checkpoint)
     keep_all = checkpoint is None
     ledger = MemoryLedger()
     caches: list = [None] * T
-    checkpoints: list = []
     h_all = np.empty((T + 1, B, H), dtype=x.dtype)  # h_all[t + 1] = h_t, h_all[0] = h0
     h_all[0] = state[0]
+    yhat = np.empty((T, B, O), dtype=x.dtype)
+    tok = np.empty((T, B), dtype=x.dtype)
+    dh = np.empty((T, B, H), dtype=x.dtype)
+    weights = token_weights(mask, reduction).astype(x.dtype)
+    grads = {k: np.zeros_like(p) for k, p in P.items()}  # gradient buffers, allocated once
+    # truncation windows: no gradient crosses a cut, so each window runs forward then backward
+    # and holds only its own tape (truncated BPTT as run in practice); one window without truncation
+    windows = checkpoint_schedule(T, truncation)
+    plan = [[(wa + a, wa + b) for a, b in checkpoint_schedule(wb - wa, checkpoint)] for wa, wb in windows]
+    longest = max(b - a for segments in plan for a, b in segments)
+    d_xw_buf = np.empty((longest, B, GH), dtype=x.dtype)
+    d_hw_buf = np.empty((longest, B, GH), dtype=x.dtype)
+    recomputed = 0
+    terms = {"weight_hh": np.zeros(T), "weight_ih": np.zeros(T)} if contributions else None
 
     def run_segment(a: int, b: int, state: tuple, phase: str, keep: bool) -> tuple:
         xw = project_inputs(P, x[a:b])
@@ -253,61 +271,58 @@ def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, lin
             ledger.tick(phase, t)
         return state
 
-    # ---- forward: run every segment, keeping caches (full) or only checkpoints
-    for a, b in segments:
-        if not keep_all:
-            ckpt = {"checkpoint_h": state[0]} | ({"checkpoint_c": state[1]} if len(state) > 1 else {})
-            ledger.hold(ckpt)
-            checkpoints.append((state, ckpt))
-        state = run_segment(a, b, state, "forward", keep_all)
-    h = h_all[1:]
+    for (wa, wb), segments in zip(windows, plan):
+        # ---- forward through the window, keeping caches (full) or only checkpoints
+        checkpoints = []
+        for a, b in segments:
+            if not keep_all:
+                ckpt = {"checkpoint_h": state[0]} | ({"checkpoint_c": state[1]} if len(state) > 1 else {})
+                ledger.hold(ckpt)
+                checkpoints.append((state, ckpt))
+            state = run_segment(a, b, state, "forward", keep_all)
 
-    # ---- loss: read-out of all steps at once, token losses, their weights
-    yhat = h @ P["weight_out"].T + P["bias_out"]
-    tok, dyhat = token_loss_and_grad(loss, yhat, y)
-    weights = token_weights(mask, reduction).astype(x.dtype)
-    dyhat *= weights[..., None]
+        # ---- loss of the window's steps: read-out, token losses, their weights
+        h_w = h_all[wa + 1 : wb + 1]
+        yhat[wa:wb] = h_w @ P["weight_out"].T + P["bias_out"]
+        tok[wa:wb], dyhat = token_loss_and_grad(loss, yhat[wa:wb], y[wa:wb])
+        dyhat *= weights[wa:wb, :, None]
+        dh_loss = dyhat @ P["weight_out"]  # direct gradient of L at each h_t of the window
+        grads["weight_out"] += dyhat.reshape(-1, O).T @ h_w.reshape(-1, H)
+        grads["bias_out"] += dyhat.sum(axis=(0, 1))
+
+        # ---- backward through time, from the window's end (nothing flows in across a cut)
+        d_state = tuple(np.zeros((B, H), dtype=x.dtype) for _ in state)
+        for s in reversed(range(len(segments))):
+            a, b = segments[s]
+            if not keep_all:  # re-run the segment from its checkpoint, keeping caches this time
+                run_segment(a, b, checkpoints[s][0], "recompute", True)
+                recomputed += b - a
+            for t in reversed(range(a, b)):
+                # add the loss gradient at h_t to what flows back from later steps
+                d_state = (d_state[0] + dh_loss[t - wa],) + d_state[1:]
+                dh[t] = d_state[0]
+                d_state, d_xw_buf[t - a], d_hw_buf[t - a] = cell.backward_step(P, d_state, caches[t])
+                if t > 0 and links[t] != 1.0:  # random truncation: cut or re-weight the link into step t - 1
+                    d_state = tuple(d * links[t] for d in d_state)
+                ledger.release(caches[t])
+                caches[t] = None
+                if t == a and not keep_all:  # the segment is done: its checkpoint is free too
+                    ledger.release(checkpoints[s][1])
+                ledger.tick("backward", t)
+            # tied weights: the segment's per-step terms summed by one matrix product each
+            n = (b - a) * B
+            d_xw, d_hw = d_xw_buf[: b - a].reshape(n, GH), d_hw_buf[: b - a].reshape(n, GH)
+            grads["weight_ih"] += d_xw.T @ x[a:b].reshape(n, -1)
+            grads["weight_hh"] += d_hw.T @ h_all[a:b].reshape(n, H)
+            grads["bias_ih"] += d_xw.sum(axis=0)
+            grads["bias_hh"] += d_hw.sum(axis=0)
+            if terms is not None:
+                terms["weight_hh"][a:b] = step_term_norms(d_hw_buf[: b - a], h_all[a:b])
+                terms["weight_ih"][a:b] = step_term_norms(d_xw_buf[: b - a], x[a:b])
+        if wa == 0:
+            d_state0 = d_state  # what reached the initial state
     total = reduce(tok, mask, reduction)
-    dh_loss = dyhat @ P["weight_out"]  # direct gradient of L at each h_t, (T, B, H)
-    grads = {k: np.zeros_like(p) for k, p in P.items()}
-    grads["weight_out"][...] = dyhat.reshape(-1, O).T @ h.reshape(-1, H)
-    grads["bias_out"][...] = dyhat.sum(axis=(0, 1))
-
-    # ---- backward through time
-    dh = np.empty_like(h)
-    d_state = tuple(np.zeros((B, H), dtype=x.dtype) for _ in state)
-    longest = max(b - a for a, b in segments)
-    d_xw_buf = np.empty((longest, B, GH), dtype=x.dtype)
-    d_hw_buf = np.empty((longest, B, GH), dtype=x.dtype)
-    recomputed = 0
-    terms = {"weight_hh": np.zeros(T), "weight_ih": np.zeros(T)} if contributions else None
-    for s in reversed(range(len(segments))):
-        a, b = segments[s]
-        if not keep_all:  # re-run the segment from its checkpoint, keeping caches this time
-            run_segment(a, b, checkpoints[s][0], "recompute", True)
-            recomputed += b - a
-        for t in reversed(range(a, b)):
-            # add the loss gradient at h_t to what flows back from later steps
-            d_state = (d_state[0] + dh_loss[t],) + d_state[1:]
-            dh[t] = d_state[0]
-            d_state, d_xw_buf[t - a], d_hw_buf[t - a] = cell.backward_step(P, d_state, caches[t])
-            if t > 0 and links[t] != 1.0:  # truncation: cut (or re-weight) the link into step t - 1
-                d_state = tuple(d * links[t] for d in d_state)
-            ledger.release(caches[t])
-            caches[t] = None
-            if t == a and not keep_all:  # the segment is done: its checkpoint is free too
-                ledger.release(checkpoints[s][1])
-            ledger.tick("backward", t)
-        # tied weights: the segment's per-step terms summed by one matrix product each
-        n = (b - a) * B
-        d_xw, d_hw = d_xw_buf[: b - a].reshape(n, GH), d_hw_buf[: b - a].reshape(n, GH)
-        grads["weight_ih"] += d_xw.T @ x[a:b].reshape(n, -1)
-        grads["weight_hh"] += d_hw.T @ h_all[a:b].reshape(n, H)
-        grads["bias_ih"] += d_xw.sum(axis=0)
-        grads["bias_hh"] += d_hw.sum(axis=0)
-        if terms is not None:
-            terms["weight_hh"][a:b] = step_term_norms(d_hw_buf[: b - a], h_all[a:b])
-            terms["weight_ih"][a:b] = step_term_norms(d_xw_buf[: b - a], x[a:b])
+    h = h_all[1:]
 
     grad_norm = global_norm(grads)
     clip_coef = 1.0
@@ -327,13 +342,14 @@ def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, lin
         grads=grads,
         grad_norm=grad_norm,
         dh=dh,
-        dh0=d_state[0],
-        dc0=d_state[1] if spec.has_cell_state else None,
+        dh0=d_state0[0],
+        dc0=d_state0[1] if spec.has_cell_state else None,
         h=h,
         yhat=yhat,
         memory_bytes=ledger.peak,
         memory_by_tensor=ledger.peak_by_group,
         memory_timeline=ledger.timeline,
+        memory_timeline_by_tensor=ledger.timeline_by_group,
         param_bytes=sum(p.nbytes for p in P.values()),
         grad_bytes=sum(g.nbytes for g in grads.values()),
         recomputed_steps=recomputed,

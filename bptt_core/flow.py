@@ -21,6 +21,7 @@ def flow_matrix(
     h0: np.ndarray | None = None,
     c0: np.ndarray | None = None,
     dtype: str = "float64",
+    origins: np.ndarray | None = None,
 ) -> np.ndarray:
     """``F[t, k] = ||d l_t / d h_k||`` for every origin step t and earlier state k.
 
@@ -34,30 +35,36 @@ def flow_matrix(
     ----------
     spec, params, x, y, loss, mask, h0, c0, dtype
         As in :func:`bptt_core.bptt`.
+    origins : ndarray of shape (N,) of int, optional
+        Compute only these rows t (sorted, unique); all T when None. The cost is
+        proportional to the number of origins.
 
     Returns
     -------
-    F : ndarray of shape (T, T)
-        Lower triangular (``F[t, k] = 0`` for k > t); non-finite where it overflowed.
+    F : ndarray of shape (T, T), or (N, T) with ``origins``
+        ``F[i, k]`` for origin ``t = origins[i]``; 0 for k > t; non-finite where it overflowed.
     """
     P, x, y, mask, state = prepare(spec, params, x, y, loss, mask, h0, c0, dtype)
     T = x.shape[0]
+    rows = np.arange(T) if origins is None else np.unique(np.asarray(origins, dtype=int))
+    if rows.size == 0 or rows[0] < 0 or rows[-1] >= T:
+        raise ValueError(f"origins must be non-empty steps in [0, T) = [0, {T})")
     cell = CELL_STEPS[spec.cell]
-    F = np.zeros((T, T))
+    F = np.zeros((rows.size, T))
     with np.errstate(all="ignore"):
         caches, h = unroll(spec, P, x, state)
-        _, dyhat = token_loss_and_grad(loss, h @ P["weight_out"].T + P["bias_out"], y)
-        valid = np.maximum(mask.sum(axis=1, keepdims=True), 1.0)
-        g = (dyhat * (mask / valid)[..., None]).astype(x.dtype) @ P["weight_out"]  # d l_t / d h_t, (T, B, H)
-        adj = [np.zeros_like(h) for _ in state]  # adj[0][t] = d l_t / d h_k for the current k
+        _, dyhat = token_loss_and_grad(loss, h[rows] @ P["weight_out"].T + P["bias_out"], y[rows])
+        valid = np.maximum(mask[rows].sum(axis=1, keepdims=True), 1.0)
+        g = (dyhat * (mask[rows] / valid)[..., None]).astype(x.dtype) @ P["weight_out"]  # d l_t / d h_t
+        adj = [np.zeros_like(g) for _ in state]  # adj[0][i] = d l_{rows[i]} / d h_k for the current k
         for k in reversed(range(T)):
-            adj[0][k] = g[k]
-            for a in adj[1:]:
-                a[k] = 0.0
-            live = tuple(a[k:] for a in adj)  # origins t = k .. T-1, shape (T-k, B, H)
-            F[k:, k] = np.sqrt(np.sum(np.square(live[0], dtype=np.float64), axis=(1, 2)))
-            if k > 0:
+            first = np.searchsorted(rows, k)  # origins t >= k are rows[first:]
+            if first < rows.size and rows[first] == k:
+                adj[0][first] = g[first]
+            live = tuple(a[first:] for a in adj)  # (N_live, B, H)
+            F[first:, k] = np.sqrt(np.sum(np.square(live[0], dtype=np.float64), axis=(1, 2)))
+            if k > 0 and first < rows.size:
                 back, _, _ = cell.backward_step(P, live, caches[k])
                 for a, d in zip(adj, back):
-                    a[k:] = d
+                    a[first:] = d
     return F

@@ -39,11 +39,11 @@ def forward_step(
     """
     (h_prev,) = state
     H = h_prev.shape[-1]
-    hw = h_prev @ params["weight_hh"].T + params["bias_hh"]
-    gates = sigmoid(xw_t[:, : 2 * H] + hw[:, : 2 * H])  # r, z
-    r, z = gates[:, :H], gates[:, H:]
-    hw_n = hw[:, 2 * H :]
-    n = np.tanh(xw_t[:, 2 * H :] + r * hw_n)
+    hw = h_prev @ params["weight_hh"].mT + params["bias_hh"]
+    gates = sigmoid(xw_t[..., : 2 * H] + hw[..., : 2 * H])  # r, z
+    r, z = gates[..., :H], gates[..., H:]
+    hw_n = hw[..., 2 * H :]
+    n = np.tanh(xw_t[..., 2 * H :] + r * hw_n)
     h = n + z * (h_prev - n)
     return (h,), {"h_prev": h_prev, "gates": gates, "n": n, "hw_n": hw_n, "h": h}
 
@@ -68,8 +68,8 @@ def backward_step(
     (dh,) = d_state
     h_prev, gates, n, hw_n = cache["h_prev"], cache["gates"], cache["n"], cache["hw_n"]
     H = n.shape[-1]
-    r, z = gates[:, :H], gates[:, H:]
-    shape = np.broadcast_shapes(dh.shape[:-1] + (3 * H,), (n.shape[0], 3 * H))
+    r, z = gates[..., :H], gates[..., H:]
+    shape = np.broadcast_shapes(dh.shape[:-1] + (3 * H,), n.shape[:-1] + (3 * H,))
     d_xw = np.empty(shape, dtype=dh.dtype)
     # backprop through h = (1 - z) n + z h_prev
     dn_pre = dh * (1.0 - z) * (1.0 - n * n)  # ... and through tanh

@@ -12,6 +12,7 @@ so their norms are returned as log10 and stay finite when the values overflow.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,15 +22,15 @@ from .spec import RNNSpec
 from .unroll import CELL_STEPS, unroll
 
 
-def local_jacobians(
+def iter_local_jacobians(
     spec: RNNSpec,
     params: dict[str, np.ndarray],
     x: np.ndarray,
     *,
     h0: np.ndarray | None = None,
     c0: np.ndarray | None = None,
-) -> np.ndarray:
-    """``J[t, b] = d s_t / d s_{t-1}`` for every step and batch element.
+) -> Iterator[np.ndarray]:
+    """Yield ``J_t = d s_t / d s_{t-1}`` of shape (B, S, S) for t = 0, 1, ..., T-1.
 
     Parameters
     ----------
@@ -37,28 +38,32 @@ def local_jacobians(
     x : ndarray of shape (T, B, I)
     h0, c0 : ndarray of shape (B, H), optional
 
-    Returns
-    -------
-    J : ndarray of shape (T, B, S, S)
-        ``S = H`` (rnn, gru) or ``2H`` (lstm, state ``[h, c]``). Memory is
-        ``T * B * S^2`` numbers: pass a few batch elements for large sizes.
+    Yields
+    ------
+    ndarray of shape (B, S, S)
+        ``S = H`` (rnn, gru) or ``2H`` (lstm, state ``[h, c]``).
     """
     y = np.zeros((x.shape[0], x.shape[1], spec.output_size)) if np.ndim(x) == 3 else None
     P, x, _, _, state = prepare(spec, params, x, y, "mse", None, h0, c0, "float64")
-    T, B, _ = x.shape
-    H, n_parts = spec.hidden_size, len(state)
+    B, H, n_parts = x.shape[1], spec.hidden_size, len(state)
     S = n_parts * H
     cell = CELL_STEPS[spec.cell]
-    # seeds[j] is the j-th row of the identity, split into the state's parts, each (S, B, H)
+    # seeds[p][j] is the part p of the j-th row of the identity, each (S, B, H)
     eye = np.eye(S)
     seeds = tuple(np.broadcast_to(eye[:, None, p * H : (p + 1) * H], (S, B, H)) for p in range(n_parts))
-    J = np.empty((T, B, S, S))
     with np.errstate(all="ignore"):
         caches, _ = unroll(spec, P, x, state)
-        for t in range(T):
-            rows, _, _ = cell.backward_step(P, seeds, caches[t])  # each (S, B, H): row j of J_t
-            J[t] = np.concatenate(rows, axis=-1).transpose(1, 0, 2)
-    return J
+        for cache in caches:
+            rows, _, _ = cell.backward_step(P, seeds, cache)  # each (S, B, H): row j of J_t
+            yield np.concatenate(rows, axis=-1).transpose(1, 0, 2)
+
+
+def local_jacobians(spec: RNNSpec, params: dict[str, np.ndarray], x: np.ndarray, **states) -> np.ndarray:
+    """All step Jacobians at once: ndarray of shape (T, B, S, S) (memory ``T B S^2``).
+
+    See :func:`iter_local_jacobians`, which streams them instead.
+    """
+    return np.stack(list(iter_local_jacobians(spec, params, x, **states)))
 
 
 @dataclass(frozen=True)
@@ -67,15 +72,15 @@ class JacobianProducts:
 
     Attributes
     ----------
-    lags : ndarray of shape (T,)
-        ``0, 1, ..., T-1``.
-    log10_spectral, log10_frobenius : ndarray of shape (B, T)
+    lags : ndarray of shape (L,)
+        The lags evaluated (all of ``0, 1, ..., T-1`` unless thinned).
+    log10_spectral, log10_frobenius : ndarray of shape (B, L)
         log10 of the spectral and Frobenius norms of the h-block of the product,
         per batch element (finite even where the norm itself overflows float64).
-    log10_spectral_mean, log10_frobenius_mean : ndarray of shape (T,)
+    log10_spectral_mean, log10_frobenius_mean : ndarray of shape (L,)
         log10 of the batch mean of each norm.
-    step_singular_values : ndarray of shape (T, B, S)
-        Singular values of each local Jacobian ``J_t``, largest first.
+    step_singular_values : ndarray of shape (L, B, S)
+        Singular values of the local Jacobian ``J_t`` at each evaluated lag t, largest first.
     """
 
     lags: np.ndarray
@@ -93,50 +98,70 @@ def _log10_mean(log10_values: np.ndarray) -> np.ndarray:
     return finite_top + np.log10(np.mean(10.0 ** (log10_values - finite_top), axis=0))
 
 
-def jacobian_products(J: np.ndarray, hidden_size: int) -> JacobianProducts:
+def jacobian_products(jacobians: Iterable[np.ndarray], hidden_size: int, max_points: int | None = None
+                      ) -> JacobianProducts:
     """Accumulate ``P_t = J_t P_{t-1}`` (``P_0 = I``) and report the norms of its h-block.
 
     Parameters
     ----------
-    J : ndarray of shape (T, B, S, S)
-        From :func:`local_jacobians`; ``J[0]`` (the step out of the initial state) is not used.
+    jacobians : iterable of ndarray of shape (B, S, S)
+        ``J_0, J_1, ...`` as from :func:`iter_local_jacobians` (or an array (T, B, S, S));
+        ``J_0`` (the step out of the initial state) is not used.
     hidden_size : int
         ``H``; the h-block is ``P[:H, :H]``.
+    max_points : int, optional
+        Evaluate the norms (an SVD each) at most at this many lags, evenly spread;
+        every lag when None.
 
     Returns
     -------
     JacobianProducts
+        ``lags`` lists the lags evaluated.
     """
-    T, B, S, _ = J.shape
+    J_list = jacobians if isinstance(jacobians, np.ndarray) else list(jacobians)
+    T = len(J_list)
     H = hidden_size
-    spec_log = np.empty((B, T))
-    frob_log = np.empty((B, T))
+    lags = np.arange(T) if max_points is None or max_points >= T else np.unique(
+        np.linspace(0, T - 1, max_points).round().astype(int))
+    wanted = np.zeros(T, dtype=bool)
+    wanted[lags] = True
+    B, S = J_list[0].shape[:2]
+    spec_log, frob_log, step_sv = [], [], []
     prod = np.broadcast_to(np.eye(S), (B, S, S)).copy()
     log_scale = np.zeros(B)  # the true product is prod * 10**log_scale
     with np.errstate(all="ignore"):
         for t in range(T):
             if t > 0:
-                prod = J[t] @ prod
+                prod = J_list[t] @ prod
                 size = np.max(np.abs(prod), axis=(1, 2))
                 size = np.where(np.isfinite(size) & (size > 0), size, 1.0)
                 prod /= size[:, None, None]
                 log_scale += np.log10(size)
-            block = prod[:, :H, :H]
-            ok = np.all(np.isfinite(block), axis=(1, 2))
-            sv = np.zeros((B, 1))
-            if ok.any():
-                sv = np.full((B, 1), np.nan)
-                sv[ok] = np.linalg.svd(block[ok], compute_uv=False)[:, :1]
-            spec_log[:, t] = np.where(ok, np.log10(sv[:, 0]) + log_scale, np.nan)
-            frob_log[:, t] = np.where(ok, np.log10(np.linalg.norm(block, axis=(1, 2))) + log_scale, np.nan)
-        finite = np.all(np.isfinite(J), axis=(2, 3))
-        step_sv = np.full((T, B, S), np.nan)
-        step_sv[finite] = np.linalg.svd(J[finite], compute_uv=False)
+            if not wanted[t]:
+                continue
+            spec_log.append(_log10_top_singular(prod[:, :H, :H]) + log_scale)
+            frob_log.append(np.log10(np.linalg.norm(prod[:, :H, :H], axis=(1, 2))) + log_scale)
+            step_sv.append(_singular_values(J_list[t]))
+    spec_log, frob_log = np.array(spec_log).T, np.array(frob_log).T
     return JacobianProducts(
-        lags=np.arange(T),
+        lags=lags,
         log10_spectral=spec_log,
         log10_frobenius=frob_log,
         log10_spectral_mean=_log10_mean(spec_log),
         log10_frobenius_mean=_log10_mean(frob_log),
-        step_singular_values=step_sv,
+        step_singular_values=np.array(step_sv),
     )
+
+
+def _singular_values(m: np.ndarray) -> np.ndarray:
+    """Singular values (B, S) of a stack (B, S, S); nan rows where the matrix is not finite."""
+    ok = np.all(np.isfinite(m), axis=(1, 2))
+    out = np.full(m.shape[:2], np.nan)
+    if ok.any():
+        out[ok] = np.linalg.svd(m[ok], compute_uv=False)
+    return out
+
+
+def _log10_top_singular(m: np.ndarray) -> np.ndarray:
+    """log10 of the largest singular value of each matrix in a stack (B, H, H)."""
+    return np.log10(_singular_values(m)[:, 0])

@@ -39,12 +39,12 @@ def forward_step(
     """
     h_prev, c_prev = state
     H = h_prev.shape[-1]
-    a = xw_t + h_prev @ params["weight_hh"].T + params["bias_hh"]
+    a = xw_t + h_prev @ params["weight_hh"].mT + params["bias_hh"]
     gates = np.empty_like(a)
-    gates[:, : 2 * H] = sigmoid(a[:, : 2 * H])  # i, f
-    gates[:, 2 * H : 3 * H] = np.tanh(a[:, 2 * H : 3 * H])  # g
-    gates[:, 3 * H :] = sigmoid(a[:, 3 * H :])  # o
-    i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+    gates[..., : 2 * H] = sigmoid(a[..., : 2 * H])  # i, f
+    gates[..., 2 * H : 3 * H] = np.tanh(a[..., 2 * H : 3 * H])  # g
+    gates[..., 3 * H :] = sigmoid(a[..., 3 * H :])  # o
+    i, f, g, o = gates[..., :H], gates[..., H : 2 * H], gates[..., 2 * H : 3 * H], gates[..., 3 * H :]
     c = f * c_prev + i * g
     tanh_c = np.tanh(c)
     h = o * tanh_c
@@ -70,7 +70,7 @@ def backward_step(
     dh, dc = d_state
     gates, tanh_c, c_prev = cache["gates"], cache["tanh_c"], cache["c_prev"]
     H = tanh_c.shape[-1]
-    i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+    i, f, g, o = gates[..., :H], gates[..., H : 2 * H], gates[..., 2 * H : 3 * H], gates[..., 3 * H :]
     # backprop through h = o * tanh(c), then the cell-state sum
     dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
     da = np.empty(np.broadcast_shapes(dc.shape[:-1] + (4 * H,), gates.shape), dtype=dc.dtype)

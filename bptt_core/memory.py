@@ -35,6 +35,8 @@ class MemoryLedger:
     ----------
     timeline : list of (phase, step, bytes)
         Held bytes after every forward, recompute and backward step.
+    timeline_by_group : list of dict of str to int
+        The same moments, split by tensor group.
     peak : int
         Largest total ever held.
     peak_by_group : dict of str to int
@@ -42,10 +44,12 @@ class MemoryLedger:
     """
 
     timeline: list = field(default_factory=list)
+    timeline_by_group: list = field(default_factory=list)
     peak: int = 0
     peak_by_group: dict = field(default_factory=dict)
     _held: dict = field(default_factory=dict)  # id -> [array, group, refcount]
     _total: int = 0
+    _groups: dict = field(default_factory=dict)  # group -> bytes held now
 
     def hold(self, entries: dict) -> None:
         """Register every array in ``entries`` (a cache or a checkpoint)."""
@@ -54,8 +58,10 @@ class MemoryLedger:
                 continue
             slot = self._held.get(id(arr))
             if slot is None:
-                self._held[id(arr)] = [arr, GROUPS.get(key, key), 1]
+                group = GROUPS.get(key, key)
+                self._held[id(arr)] = [arr, group, 1]
                 self._total += arr.nbytes
+                self._groups[group] = self._groups.get(group, 0) + arr.nbytes
             else:
                 slot[2] += 1
         if self._total > self.peak:
@@ -72,17 +78,16 @@ class MemoryLedger:
             if slot[2] == 0:
                 del self._held[id(arr)]
                 self._total -= arr.nbytes
+                self._groups[slot[1]] -= arr.nbytes
 
     def by_group(self) -> dict[str, int]:
         """Bytes held now, per tensor group."""
-        out: dict[str, int] = {}
-        for arr, group, _ in self._held.values():
-            out[group] = out.get(group, 0) + arr.nbytes
-        return out
+        return {g: b for g, b in self._groups.items() if b}
 
     def tick(self, phase: str, step: int) -> None:
         """Record the held total after ``phase`` ("forward", "recompute", "backward") of ``step``."""
         self.timeline.append((phase, step, self._total))
+        self.timeline_by_group.append(dict(self._groups))
 
     @property
     def held(self) -> int:

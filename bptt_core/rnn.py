@@ -39,7 +39,7 @@ def forward_step(
         ``h_prev`` and ``h`` (both (B, H)): all the backward step needs.
     """
     (h_prev,) = state
-    z = xw_t + h_prev @ params["weight_hh"].T + params["bias_hh"]
+    z = xw_t + h_prev @ params["weight_hh"].mT + params["bias_hh"]
     h = activations.apply(activation, z)
     return (h,), {"h_prev": h_prev, "h": h, "activation": activation}
 

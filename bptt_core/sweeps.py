@@ -3,7 +3,8 @@
 For each weight scale (spectral radius ``rho`` of every ``W_hh`` gate block) and
 sequence length ``T``: ``log10 ||dL/dh_0|| / ||dL/dh_{T-1}||`` for a loss at the
 last step only. One forward pass per ``rho`` serves every ``T``: the adjoints of
-all lengths travel back together, stacked on a leading axis (batched adjoints).
+all lengths travel back together, stacked on a leading axis (batched adjoints),
+and all radii run at once as a stack of weight sets that the cells broadcast over.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 
 from .init import init_params
 from .spec import RNNSpec
-from .unroll import CELL_STEPS, unroll
+from .unroll import CELL_STEPS
 
 
 def gradient_ratio_sweep(
@@ -67,17 +68,22 @@ def gradient_ratio_sweep(
     x = input_scale * rng.standard_normal((T_max, batch, input_size))
     probe = rng.standard_normal((batch, hidden_size))
     probe /= np.linalg.norm(probe)
-    out = np.empty((radii.size, lengths.size))
-    n_parts = 2 if spec.has_cell_state else 1
+    # one weight set per radius, stacked on a leading axis: the cells broadcast over it
+    sets = [init_params(spec, seed=seed, init="spectral", scale=rho, forget_bias=forget_bias) for rho in radii]
+    params = {k: np.stack([p[k] for p in sets]) for k in sets[0]}
+    params["bias_hh"] = params["bias_hh"][:, None, :]  # (R, 1, G*H) against states (R, B, H)
+    xw = x[:, None] @ params["weight_ih"].mT + params["bias_ih"][:, None, :]  # (T, R, B, G*H)
+    R, n_parts = radii.size, 2 if spec.has_cell_state else 1
     with np.errstate(all="ignore"):
-        for r, rho in enumerate(radii):
-            params = init_params(spec, seed=seed, init="spectral", scale=rho, forget_bias=forget_bias)
-            state = tuple(np.zeros((batch, hidden_size)) for _ in range(n_parts))
-            caches, _ = unroll(spec, params, x, state)
-            adj = [np.zeros((lengths.size, batch, hidden_size)) for _ in range(n_parts)]
-            for k in reversed(range(T_max)):
-                adj[0][lengths - 1 == k] = probe  # each length's loss enters at its last step
-                if k > 0:
-                    adj = list(steps.backward_step(params, tuple(adj), caches[k])[0])
-            out[r] = np.log10(np.linalg.norm(adj[0].reshape(lengths.size, -1), axis=1))
-    return out
+        state = tuple(np.zeros((R, batch, hidden_size)) for _ in range(n_parts))
+        caches = []
+        for t in range(T_max):
+            state, cache = steps.forward_step(params, xw[t], state, activation)
+            caches.append(cache)
+        adj = [np.zeros((lengths.size, R, batch, hidden_size)) for _ in range(n_parts)]  # (L, R, B, H)
+        for k in reversed(range(T_max)):
+            adj[0][lengths - 1 == k] = probe  # each length's loss enters at its last step
+            if k > 0:
+                adj = list(steps.backward_step(params, tuple(adj), caches[k])[0])
+        norms = np.linalg.norm(adj[0].reshape(lengths.size, R, -1), axis=2)  # (L, R)
+        return np.log10(norms).T

@@ -155,3 +155,14 @@ def test_random_truncation_study_bias_is_within_sampling_error():
     assert st.relative_bias[0] < 1e-14 and st.relative_variance[0] < 1e-28
     assert np.all(st.relative_bias[1:] < 5 * st.standard_error[1:])
     assert st.relative_variance[2] > st.relative_variance[1] > 0
+
+
+def test_thinned_lags_equal_the_full_curve_at_those_lags():
+    from bptt_core.jacobians import iter_local_jacobians
+
+    p = make_problem("lstm", T=40, B=2, seed=7)
+    full = jacobian_products(local_jacobians(p.spec, p.params, p.x), 4)
+    thin = jacobian_products(iter_local_jacobians(p.spec, p.params, p.x), 4, max_points=7)
+    assert thin.lags.size == 7 and thin.lags[0] == 0 and thin.lags[-1] == 39
+    np.testing.assert_allclose(thin.log10_spectral, full.log10_spectral[:, thin.lags], rtol=1e-12)
+    np.testing.assert_allclose(thin.step_singular_values, full.step_singular_values[thin.lags], rtol=1e-12)

@@ -81,3 +81,24 @@ def test_schedule_covers_the_sequence():
             segs = checkpoint_schedule(T, ck)
             assert segs[0][0] == 0 and segs[-1][1] == T
             assert all(a < b for a, b in segs) and all(s[1] == n[0] for s, n in itertools.pairwise(segs))
+
+
+def test_timeline_by_tensor_adds_up_to_the_total():
+    p = make_problem("lstm", T=12, seed=8)
+    for ck in (None, 3):
+        res = bc.bptt(p.spec, p.params, p.x, p.y, checkpoint=ck)
+        assert len(res.memory_timeline_by_tensor) == len(res.memory_timeline)
+        for (_, _, total), groups in zip(res.memory_timeline, res.memory_timeline_by_tensor):
+            assert sum(groups.values()) == total
+
+
+@pytest.mark.parametrize("cell", bc.CELLS)
+def test_truncation_holds_one_window_of_tape(cell):
+    p = make_problem(cell, T=40, B=2, seed=9)
+    full = bc.bptt(p.spec, p.params, p.x, p.y)
+    cut = bc.bptt(p.spec, p.params, p.x, p.y, truncation=8)
+    # one window of 8 steps (plus the state entering it) instead of 40 steps
+    assert cut.memory_bytes < full.memory_bytes * 9.5 / 40
+    phases = "".join(ph[0] for ph, _, _ in cut.memory_timeline)
+    assert phases == ("f" * 8 + "b" * 8) * 5  # forward and backward alternate window by window
+    assert cut.memory_timeline[-1][2] == 0

@@ -172,3 +172,12 @@ def test_float32_is_close_to_float64(cell):
     assert r32.memory_bytes * 2 == r64.memory_bytes
     for key in r64.grads:
         assert bc.relative_error(r32.grads[key], r64.grads[key]) < 1e-4
+
+
+def test_flow_matrix_origins_select_rows():
+    p = make_problem("gru", T=9, B=2, seed=12)
+    full = bc.flow_matrix(p.spec, p.params, p.x, p.y)
+    rows = bc.flow_matrix(p.spec, p.params, p.x, p.y, origins=[8, 2, 5, 5])
+    np.testing.assert_array_equal(rows, full[[2, 5, 8]])
+    with pytest.raises(ValueError, match="origins"):
+        bc.flow_matrix(p.spec, p.params, p.x, p.y, origins=[9])

@@ -1,0 +1,1 @@
+"""The dashboard's figures, data and app helpers (on top of bptt_core)."""

@@ -1,0 +1,242 @@
+"""From a RunConfig to engine results: pure functions, no Streamlit (cached in :mod:`dashboard.cache`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import bptt_core as bc
+from bptt_core.jacobians import JacobianProducts, iter_local_jacobians, jacobian_products
+from bptt_core.losses import token_loss_and_grad, token_weights
+from bptt_core.signals import delayed_targets, make_inputs, ragged_mask
+from bptt_core.spectral import SpectralReport, spectral_report
+from bptt_core.sweeps import gradient_ratio_sweep
+from bptt_core.truncation_study import TruncationStudy, truncation_study
+from bptt_core.unroll import unroll
+
+from .config import RunConfig
+
+Params = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The arrays one configuration runs on."""
+
+    spec: bc.RNNSpec
+    params: Params
+    x: np.ndarray  # (T, B, I)
+    y: np.ndarray  # (T, B, O) or (T, B)
+    mask: np.ndarray | None  # (T, B)
+
+
+def preset_params(config: RunConfig) -> Params:
+    """The weights the init preset gives for this configuration."""
+    return bc.init_params(config.spec, seed=config.seed, init=config.init, scale=config.scale,
+                          forget_bias=config.forget_bias if config.cell == "lstm" else 0.0)
+
+
+def problem(config: RunConfig, params: Params | None = None) -> Problem:
+    """Inputs, delayed-recall targets, padding mask and weights (``params`` overrides the preset)."""
+    T, B = config.T, config.batch_size
+    x = make_inputs(config.signal, T, B, config.input_size, config.seed)
+    y = delayed_targets(x, config.output_size, config.delay, config.loss)
+    mask = ragged_mask(T, B, config.seed) if config.ragged else None
+    return Problem(config.spec, params if params is not None else preset_params(config), x, y, mask)
+
+
+def bptt_options(config: RunConfig) -> dict:
+    """The keyword options of :func:`bptt_core.bptt` that the config sets."""
+    ck = config.checkpoint
+    return {
+        "loss": config.loss,
+        "reduction": config.reduction,
+        "truncation": config.truncation or None,
+        "clip": config.clip or None,
+        "checkpoint": None if ck == "none" else ("sqrt" if ck == "sqrt" else int(ck)),
+        "dtype": config.dtype,
+    }
+
+
+def run(config: RunConfig, params: Params | None = None) -> bc.BPTTResult:
+    """One BPTT pass with the config's options (and per-step weight-gradient terms)."""
+    p = problem(config, params)
+    return bc.bptt(p.spec, p.params, p.x, p.y, mask=p.mask, step_contributions=True, **bptt_options(config))
+
+
+#: Rows of the flow matrix drawn at most (a heatmap cannot show more); columns are all T steps.
+FLOW_ROWS = 120
+
+
+def flow_origins(T: int, n: int = FLOW_ROWS) -> np.ndarray:
+    """The origin steps t of the flow-matrix rows: all of them up to ``n``, else evenly spread."""
+    return np.arange(T) if T <= n else np.unique(np.linspace(0, T - 1, n).round().astype(int))
+
+
+def flow(config: RunConfig, params: Params | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Origins (N,) and flow-matrix rows (N, T): ``F[i, k] = ||d l_t / d h_k||``, ``t = origins[i]``."""
+    p = problem(config, params)
+    origins = flow_origins(config.T)
+    F = bc.flow_matrix(p.spec, p.params, p.x, p.y, loss=config.loss, mask=p.mask, dtype=config.dtype,
+                       origins=origins)
+    return origins, F
+
+
+#: Jacobian products cost B * S^3 per step: the analysis follows the first sequence over at
+#: most MAX_LAG lags and takes spectral norms at LAG_POINTS of them.
+MAX_LAG, LAG_POINTS = 300, 120
+
+
+def jacobians(config: RunConfig, params: Params | None = None) -> JacobianProducts:
+    """Norms of ``d h_t / d h_0`` against the lag, for the first sequence of the batch."""
+    p = problem(config, params)
+    J = iter_local_jacobians(p.spec, p.params, p.x[:MAX_LAG, :1])
+    return jacobian_products(J, config.hidden_size, max_points=LAG_POINTS)
+
+
+def spectral(config: RunConfig, params: Params | None = None) -> SpectralReport:
+    """Eigenvalues and singular values of ``W_hh`` and the Pascanu verdict."""
+    return spectral_report(config.spec, params if params is not None else preset_params(config))
+
+
+def cell_comparison(config: RunConfig) -> dict[str, np.ndarray]:
+    """``||dL/dh_t||`` (T,) for rnn, lstm and gru on the same first sequence and init preset."""
+    out = {}
+    for cell in bc.CELLS:
+        c = config.replace(cell=cell, activation=config.activation if cell == "rnn" else "tanh", weights="preset",
+                           batch_size=1, ragged=False)
+        res = run(c)
+        out[cell] = np.sqrt(np.sum(np.square(res.dh, dtype=np.float64), axis=(1, 2)))
+    return out
+
+
+@dataclass(frozen=True)
+class PhaseDiagram:
+    radii: np.ndarray  # (R,)
+    lengths: np.ndarray  # (L,)
+    log10_ratio: dict  # cell -> (R, L)
+
+
+def phase_diagram(config: RunConfig, n: int = 20, max_length: int = 200) -> PhaseDiagram:
+    """``log10 ||dL/dh_0|| / ||dL/dh_{T-1}||`` over radius x length, for every cell (H <= 32)."""
+    radii = np.linspace(0.1, 3.0, n)
+    lengths = np.unique(np.linspace(2, max_length, n).astype(int))
+    H = min(config.hidden_size, 32)
+    values = {cell: gradient_ratio_sweep(cell, radii, lengths, hidden_size=H, input_size=config.input_size,
+                                         activation=config.activation if cell == "rnn" else "tanh",
+                                         forget_bias=config.forget_bias, seed=config.seed)
+              for cell in bc.CELLS}
+    return PhaseDiagram(radii, lengths, values)
+
+
+def truncation(config: RunConfig, params: Params | None = None, n: int = 8) -> TruncationStudy:
+    """Relative error and cosine of truncated BPTT against the full gradient, for k up to T (first sequence)."""
+    p = problem(config.replace(batch_size=1, ragged=False), params)
+    ks = np.unique(np.geomspace(1, config.T, min(n, config.T)).astype(int))
+    opts = {k: v for k, v in bptt_options(config).items() if k in ("loss", "reduction", "dtype")}
+    return truncation_study(p.spec, p.params, p.x, p.y, ks, mask=p.mask, **opts)
+
+
+STRATEGIES = ("full storage", "checkpoint sqrt(T)", "checkpoint every 4", "truncation 8")
+_STRATEGY_OPTIONS = {
+    "full storage": {},
+    "checkpoint sqrt(T)": {"checkpoint": "sqrt"},
+    "checkpoint every 4": {"checkpoint": 4},
+    "truncation 8": {"truncation": 8},
+}
+
+
+def strategy_runs(config: RunConfig, params: Params | None = None) -> dict[str, bc.BPTTResult]:
+    """The same problem under full storage, sqrt and every-4 checkpointing, and truncation 8.
+
+    Run on the first sequence (B = 1): every stored array has the batch as a
+    factor, so held bytes for the whole batch are these times ``batch_size``.
+    """
+    p = problem(config.replace(batch_size=1, ragged=False), params)
+    base = {k: v for k, v in bptt_options(config).items() if k in ("loss", "reduction", "dtype")}
+    return {name: bc.bptt(p.spec, p.params, p.x, p.y, mask=p.mask, **base, **opts)
+            for name, opts in _STRATEGY_OPTIONS.items()}
+
+
+def memory_scaling(config: RunConfig, n: int = 8) -> dict[str, np.ndarray]:
+    """Peak bytes held and recomputed steps against T for each strategy.
+
+    Measured by running the engine; every stored array has the batch as a
+    factor, so the runs use B = 1 and the bytes are multiplied by B (exact).
+
+    Returns
+    -------
+    dict with "T" (n,), and per strategy "<name> bytes" and "<name> recomputed" (n,)
+    """
+    Ts = np.unique(np.geomspace(1, max(config.T, 2), n).astype(int))
+    out: dict[str, np.ndarray] = {"T": Ts}
+    for name in STRATEGIES:
+        out[f"{name} bytes"] = np.zeros(Ts.size)
+        out[f"{name} recomputed"] = np.zeros(Ts.size)
+    for i, T in enumerate(Ts):
+        runs = strategy_runs(config.replace(T=int(T)))
+        for name, res in runs.items():
+            out[f"{name} bytes"][i] = res.memory_bytes * config.batch_size
+            out[f"{name} recomputed"][i] = res.recomputed_steps
+    return out
+
+
+def step_equation(config: RunConfig, t: int, unit: int, params: Params | None = None) -> dict[str, float]:
+    """The numbers in the equations of step ``t`` for hidden unit ``unit`` of the first sequence.
+
+    Returns
+    -------
+    dict of str to float
+        Forward: ``x_term`` (W_ih x_t + b_ih), ``h_term`` (W_hh h_{t-1} + b_hh) of the
+        unit's first gate row, ``h_prev``, ``h`` and the cell's cached gate values.
+        Backward: ``dh`` = dL/dh_t, split into ``dh_direct`` (from l_t through the
+        read-out) and ``dh_carried`` (from step t + 1).
+    """
+    p = problem(config, params)
+    res = run(config, params)
+    P = {k: v.astype(np.float64) for k, v in p.params.items()}
+    state = tuple(np.zeros((1, config.hidden_size)) for _ in range(1 + config.spec.has_cell_state))
+    cache = unroll(config.spec, P, p.x[: t + 1, :1], state)[0][t]
+    H, j = config.hidden_size, unit
+    out = {"x_term": float(P["weight_ih"][j] @ p.x[t, 0] + P["bias_ih"][j]),
+           "h_term": float(P["weight_hh"][j] @ cache["h_prev"][0] + P["bias_hh"][j]),
+           "h_prev": float(cache["h_prev"][0, j]), "h": float(cache["h"][0, j])}
+    if config.cell == "lstm":
+        for g, name in enumerate("ifgo"):
+            out[name] = float(cache["gates"][0, g * H + j])
+        out |= {"c_prev": float(cache["c_prev"][0, j]), "c": float(cache["c"][0, j])}
+    elif config.cell == "gru":
+        out |= {"r": float(cache["gates"][0, j]), "z": float(cache["gates"][0, H + j]),
+                "n": float(cache["n"][0, j]), "hw_n": float(cache["hw_n"][0, j])}
+    mask = p.mask if p.mask is not None else np.ones((config.T, config.batch_size))
+    weight = token_weights(mask, config.reduction)[t, 0]
+    _, dyhat = token_loss_and_grad(config.loss, res.yhat[t, :1].astype(np.float64), p.y[t, :1])
+    direct = float((dyhat[0] * weight) @ P["weight_out"][:, j])
+    out |= {"dh": float(res.dh[t, 0, j]), "dh_direct": direct, "dh_carried": float(res.dh[t, 0, j]) - direct}
+    return out
+
+
+def memory_budget(config: RunConfig, params: Params | None = None) -> dict[str, dict[str, int]]:
+    """Bytes of parameters, gradient buffers, stored activations and the running state, per dtype.
+
+    Measured with full-storage runs on the first sequence, scaled by the batch
+    (exact: every stored array has the batch as a factor).
+
+    Returns
+    -------
+    dict dtype -> {"parameters", "gradient buffers", "stored activations (peak)", "state (prediction)"}
+    """
+    out = {}
+    p = problem(config.replace(batch_size=1, ragged=False), params)
+    opts = {k: v for k, v in bptt_options(config).items() if k in ("loss", "reduction")}
+    n_states = 2 if config.spec.has_cell_state else 1
+    for dtype in ("float64", "float32"):
+        res = bc.bptt(p.spec, p.params, p.x, p.y, dtype=dtype, **opts)
+        out[dtype] = {
+            "parameters": res.param_bytes,
+            "gradient buffers": res.grad_bytes,
+            "stored activations (peak)": res.memory_bytes * config.batch_size,
+            "state (prediction)": n_states * config.batch_size * config.hidden_size * np.dtype(dtype).itemsize,
+        }
+    return out

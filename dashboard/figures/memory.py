@@ -1,0 +1,101 @@
+"""Memory figures: what BPTT holds for backward, and what checkpointing or truncation buys."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .style import base_layout
+
+GROUP_COLORS = {
+    "inputs x": "#bcbd22",
+    "hidden states h": "#1f77b4",
+    "cell states c": "#17becf",
+    "gate activations": "#ff7f0e",
+    "pre-activations / tanh(c)": "#9467bd",
+    "checkpoints": "#2ca02c",
+}
+STRATEGY_DASH = {"full storage": "solid", "checkpoint sqrt(T)": "dash", "checkpoint every 4": "dot",
+                 "truncation 8": "dashdot"}
+
+
+def memory_stack(df: pd.DataFrame, *, title: str = "") -> go.Figure:
+    """Bytes held for backward by tensor group, stacked, through the forward and backward pass.
+
+    Parameters
+    ----------
+    df : DataFrame with columns ``moment``, ``phase``, ``step``, ``group``, ``bytes``
+        One row per (moment, group); ``moment`` counts the steps run so far.
+    """
+    fig = go.Figure()
+    for group, part in df.groupby("group", sort=False):
+        fig.add_scatter(x=part["moment"], y=part["bytes"], name=str(group), stackgroup="held", mode="lines",
+                        line={"width": 0.5, "color": GROUP_COLORS.get(str(group))},
+                        customdata=part[["phase", "step"]].to_numpy(),
+                        hovertemplate="%{customdata[0]} step %{customdata[1]}<br>%{y:,.0f} B<extra>" + str(group)
+                        + "</extra>")
+    forward_end = df.loc[df["phase"] == "forward", "moment"].max()
+    if pd.notna(forward_end):
+        fig.add_vline(x=forward_end + 0.5, line={"color": "black", "dash": "dash"},
+                      annotation_text="backward starts", annotation_position="top left")
+    fig.update_xaxes(title="steps run so far (forward → backward)")
+    fig.update_yaxes(title="bytes held for backward", rangemode="tozero")
+    return base_layout(fig, title or "What is held for backward, by tensor")
+
+
+def memory_timelines(df: pd.DataFrame, *, title: str = "") -> go.Figure:
+    """Held bytes through the pass for several strategies (the checkpointing sawtooth).
+
+    Parameters
+    ----------
+    df : DataFrame with columns ``strategy``, ``moment``, ``phase``, ``step``, ``bytes``
+    """
+    fig = go.Figure()
+    for strategy, part in df.groupby("strategy", sort=False):
+        fig.add_scatter(x=part["moment"], y=part["bytes"], name=str(strategy), mode="lines",
+                        line={"dash": STRATEGY_DASH.get(str(strategy), "solid"), "width": 2.5},
+                        customdata=part[["phase", "step"]].to_numpy(),
+                        hovertemplate="%{customdata[0]} step %{customdata[1]}<br>%{y:,.0f} B<extra>"
+                        + str(strategy) + "</extra>")
+    fig.update_xaxes(title="steps run so far (recomputation makes the pass longer)")
+    fig.update_yaxes(title="bytes held for backward", rangemode="tozero")
+    return base_layout(fig, title or "Held memory through the pass, by strategy")
+
+
+def memory_vs_length(df: pd.DataFrame, *, title: str = "") -> go.Figure:
+    """Peak held bytes (log-log) and recomputed steps against sequence length, per strategy.
+
+    Parameters
+    ----------
+    df : DataFrame with columns ``T``, ``strategy``, ``bytes``, ``recomputed``
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["peak memory held", "extra forward steps (recompute)"],
+                        horizontal_spacing=0.12)
+    for strategy, part in df.groupby("strategy", sort=False):
+        style = {"dash": STRATEGY_DASH.get(str(strategy), "solid"), "width": 2.5}
+        fig.add_scatter(x=part["T"], y=part["bytes"], name=str(strategy), mode="lines+markers", line=style,
+                        legendgroup=str(strategy), row=1, col=1)
+        fig.add_scatter(x=part["T"], y=part["recomputed"], name=str(strategy), mode="lines+markers", line=style,
+                        legendgroup=str(strategy), showlegend=False, row=1, col=2)
+    fig.update_xaxes(title="sequence length T", type="log", row=1, col=1)
+    fig.update_xaxes(title="sequence length T", row=1, col=2)
+    fig.update_yaxes(title="bytes (log)", type="log", exponentformat="power", row=1, col=1)
+    fig.update_yaxes(title="recomputed steps", rangemode="tozero", row=1, col=2)
+    return base_layout(fig, title or "Memory and recompute cost against T", height=440)
+
+
+def memory_budget(df: pd.DataFrame, *, title: str = "") -> go.Figure:
+    """Parameters, gradient buffers and stored activations, for float64 and float32.
+
+    Parameters
+    ----------
+    df : DataFrame with columns ``item``, ``dtype``, ``bytes``
+    """
+    fig = go.Figure()
+    for dtype, part in df.groupby("dtype", sort=False):
+        fig.add_bar(x=part["item"], y=part["bytes"], name=str(dtype), text=part["label"] if "label" in part else None,
+                    textposition="outside")
+    fig.update_yaxes(title="bytes", rangemode="tozero")
+    fig.update_layout(barmode="group")
+    return base_layout(fig, title or "Training memory: parameters, gradients, stored activations")

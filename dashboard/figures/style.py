@@ -1,0 +1,47 @@
+"""One look for every figure: readable on a projector, log axes where magnitudes span decades."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+CELL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}
+SEQUENTIAL = "Viridis"
+DIVERGING = "RdBu_r"
+
+
+def base_layout(fig: go.Figure, title: str, *, height: int = 420) -> go.Figure:
+    """Apply the shared template, font sizes and margins; returns ``fig``."""
+    fig.update_layout(
+        template="plotly_white",
+        title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 17}},
+        font={"size": 13},
+        height=height,
+        margin={"l": 70, "r": 30, "t": 60, "b": 55},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        hoverlabel={"font_size": 13},
+    )
+    return fig
+
+
+def finite_positive(values: np.ndarray) -> np.ndarray:
+    """Values usable on a log axis: non-finite and non-positive entries become NaN (gaps)."""
+    v = np.asarray(values, dtype=np.float64)
+    return np.where(np.isfinite(v) & (v > 0), v, np.nan)
+
+
+def mark_overflow(fig: go.Figure, step: int | None, **where) -> go.Figure:
+    """A red dashed line and label at the first overflowing step, if any."""
+    if step is not None:
+        fig.add_vline(x=step, line={"color": "red", "dash": "dash"}, annotation_text=f"overflow at step {step}",
+                      annotation_font_color="red", **where)
+    return fig
+
+
+def human_bytes(n: float) -> str:
+    """``1536 -> '1.5 KiB'``."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"

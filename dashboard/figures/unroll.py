@@ -1,0 +1,209 @@
+"""The unrolled network, animated: forward left to right, then backward right to left."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
+from plotly.subplots import make_subplots
+
+from .style import base_layout, human_bytes
+
+ROWS = {"x": 0.0, "h": 1.0, "y": 2.0, "l": 3.0}
+IDLE = "#d9d9d9"
+FORWARD_SCALE, BACKWARD_SCALE, LOSS_SCALE = "Blues", "Reds", "Oranges"
+
+
+def _unit(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Values mapped to [0, 1] (non-finite to the nearest end)."""
+    span = hi - lo if hi > lo else 1.0
+    return np.clip((np.nan_to_num(values, nan=lo, posinf=hi, neginf=lo) - lo) / span, 0, 1)
+
+
+def _ramp(scale: str, lo: float, hi: float, n: int = 6) -> list[list]:
+    """``n`` stops of a named colour scale placed on [lo, hi] of a combined scale."""
+    stops = np.linspace(0, 1, n)
+    return [[lo + (hi - lo) * s, c] for s, c in zip(stops, sample_colorscale(scale, list(0.15 + 0.85 * stops)))]
+
+
+#: One numeric scale for the hidden nodes: 0 idle (grey), (0, 0.5] forward blues, (0.5, 1] backward reds.
+NODE_SCALE = [[0.0, IDLE], *_ramp(FORWARD_SCALE, 0.01, 0.5), *_ramp(BACKWARD_SCALE, 0.5001, 1.0)]
+LOSS_NODE_SCALE = [[0.0, IDLE], *_ramp(LOSS_SCALE, 0.01, 1.0)]
+PLAIN_SCALE = [[0.0, IDLE], [1.0, "#8c8c8c"]]
+
+
+def _frame_steps(T: int, max_frames: int) -> np.ndarray:
+    return np.arange(T) if T <= max_frames else np.unique(np.linspace(0, T - 1, max_frames).round().astype(int))
+
+
+def unroll_animation(steps: pd.DataFrame, memory: pd.DataFrame, *, window: int = 12, max_frames: int = 60,
+                     static: bool = False, title: str = "") -> go.Figure:
+    """Animated unrolled graph with Play/Pause and a step slider.
+
+    Parameters
+    ----------
+    steps : DataFrame with one row per step and columns ``t``, ``h_rms`` (activation
+        magnitude), ``loss`` (step loss), ``grad_norm`` (||dL/dh_t||)
+    memory : DataFrame with columns ``phase`` ("forward"/"backward"), ``step``, ``bytes``
+        Held bytes after each step of each pass.
+    window : int
+        Steps drawn at once; the window follows the current step on long sequences.
+    max_frames : int
+        Frames per pass at most (long sequences are sampled evenly).
+    static : bool
+        Draw only the end of the backward pass, without frames or controls (a diagram).
+
+    Returns
+    -------
+    go.Figure
+        ``fig.frames`` holds the forward frames, then the backward frames.
+    """
+    T = len(steps)
+    W = min(window, T)
+    h_rms = steps["h_rms"].to_numpy(float)
+    loss = steps["loss"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_g = np.log10(np.where(steps["grad_norm"].to_numpy(float) > 0, steps["grad_norm"].to_numpy(float), np.nan))
+    finite_h, finite_g = h_rms[np.isfinite(h_rms)], log_g[np.isfinite(log_g)]
+    h_hi = float(finite_h.max()) if finite_h.size else 1.0
+    g_lo, g_hi = (float(finite_g.min()), float(finite_g.max())) if finite_g.size else (0.0, 1.0)
+    l_hi = float(np.nanmax(np.where(np.isfinite(loss), loss, np.nan))) if np.isfinite(loss).any() else 1.0
+    held = {ph: dict(zip(part["step"], part["bytes"])) for ph, part in memory.groupby("phase")}
+    peak = max(float(memory["bytes"].max()), 1.0)
+    slots = np.arange(W, dtype=float)
+    # colour values and sizes of every step, computed once (numbers on the combined scales)
+    fwd_val = 0.01 + 0.49 * _unit(h_rms, 0, h_hi)
+    bwd_val = 0.51 + 0.49 * _unit(log_g, g_lo, g_hi)
+    loss_val = 0.01 + 0.99 * _unit(loss, 0, l_hi)
+    g_size = 22 + 22 * _unit(log_g, g_lo, g_hi)
+    labels = {row: np.array([f"{row}{i}" for i in range(T)]) for row in ("x", "h", "ŷ", "l")}
+
+    def frame_traces(phase: str, t: int, with_text: bool = False) -> tuple[list[dict], str]:
+        start = int(np.clip(t - W // 2, 0, T - W))
+        idx = np.arange(start, start + W)
+        done = idx <= t if phase == "forward" else np.ones(W, bool)
+        back = idx >= t if phase == "backward" else np.zeros(W, bool)
+        h_val = np.where(back, bwd_val[idx], np.where(done, fwd_val[idx], 0.0))
+        arrows = back & (idx > 0)
+        mem = held.get(phase, {}).get(t, 0)
+        def row(name: str, key: str, color: np.ndarray, **kw) -> dict:
+            trace = {"type": "scatter", "x": slots, "y": np.full(W, ROWS[name]), "marker": {"color": color}, **kw}
+            if with_text or T > W:  # labels change only when the window slides
+                trace["text"] = labels[key][idx]
+            return trace
+
+        traces = [
+            row("x", "x", done.astype(float)),
+            row("h", "h", h_val, customdata=np.stack([idx, h_rms[idx], 10.0 ** log_g[idx]], axis=1)),
+            row("y", "ŷ", done.astype(float)),
+            row("l", "l", np.where(done, loss_val[idx], 0.0), customdata=np.stack([idx, loss[idx]], axis=1)),
+            {"type": "scatter", "x": slots[arrows] - 0.5, "y": np.full(int(arrows.sum()), ROWS["h"]),
+             "marker": {"color": bwd_val[idx][arrows]}},
+            {"type": "scatter", "x": [float(t - start)], "y": [ROWS["h"]]},
+            {"type": "bar", "x": [mem], "y": ["held"], "text": [human_bytes(mem)]},
+        ]
+        traces[1]["marker"]["size"] = np.where(back, g_size[idx], 30.0)
+        heading = f"{phase} pass · step t = {t} of {T - 1}"
+        if T > W:
+            heading += f" · window t = {start}…{start + W - 1}"
+        return traces, heading
+
+    fig = make_subplots(rows=2, cols=1, row_heights=[0.8, 0.2], vertical_spacing=0.12,
+                        subplot_titles=["", "memory held for backward"])
+    # static edges: x→h, h→h, h→ŷ, ŷ→l in every slot
+    ex, ey = [], []
+    for i in slots:
+        for a, b in (("x", "h"), ("h", "y"), ("y", "l")):
+            ex += [i, i, None]
+            ey += [ROWS[a], ROWS[b], None]
+        if i < W - 1:
+            ex += [i, i + 1, None]
+            ey += [ROWS["h"], ROWS["h"], None]
+    fig.add_scatter(x=ex, y=ey, mode="lines", line={"color": "#bdbdbd", "width": 2}, hoverinfo="skip",
+                    showlegend=False, row=1, col=1)
+    first, heading = frame_traces("backward" if static else "forward", 0, with_text=True)
+    styles = [
+        {"mode": "markers+text", "marker": {"size": 24, "symbol": "square", **_scale(PLAIN_SCALE)},
+         "textposition": "bottom center",
+         "hoverinfo": "text", "name": "inputs x_t"},
+        {"mode": "markers+text", "marker": {"line": {"width": 1, "color": "#444"}, **_scale(NODE_SCALE)},
+         "textposition": "middle center",
+         "textfont": {"color": "black", "size": 11}, "name": "hidden h_t",
+         "hovertemplate": "h_%{customdata[0]}<br>RMS |h| = %{customdata[1]:.3f}"
+                          "<br>||dL/dh|| = %{customdata[2]:.3e}<extra></extra>"},
+        {"mode": "markers+text", "marker": {"size": 24, "symbol": "diamond", **_scale(PLAIN_SCALE)},
+         "textposition": "top center",
+         "hoverinfo": "text", "name": "outputs ŷ_t"},
+        {"mode": "markers+text", "marker": {"size": 26, "symbol": "hexagon", **_scale(LOSS_NODE_SCALE)},
+         "textposition": "top center",
+         "hovertemplate": "l_%{customdata[0]} = %{customdata[1]:.4f}<extra></extra>", "name": "losses l_t"},
+        {"mode": "markers", "marker": {"size": 16, "symbol": "triangle-left", **_scale(NODE_SCALE)},
+         "name": "gradient ∂L/∂h flowing back",
+         "hoverinfo": "skip"},
+        {"mode": "markers", "marker": {"size": 46, "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": "black"}},
+         "name": "current step", "hoverinfo": "skip"},
+    ]
+    for trace, style in zip(first[:-1], styles):
+        style = {**style, "marker": {**style.get("marker", {}), **trace.pop("marker", {})}}
+        fig.add_trace(_scatter(trace, style), row=1, col=1)
+    bar = {k: v for k, v in first[-1].items() if k != "type"}
+    fig.add_trace(go.Bar(**bar, orientation="h", marker_color="#2ca02c", textposition="auto", showlegend=False,
+                         hoverinfo="x"), row=2, col=1)
+    # colour bars with units, carried by two invisible traces
+    for scale, lo, hi, name, x in [(FORWARD_SCALE, 0, h_hi, "forward: RMS |h_t|", 1.02),
+                                   (BACKWARD_SCALE, g_lo, g_hi, "backward: log10 ||∂L/∂h_t||", 1.14)]:
+        fig.add_scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip", row=1, col=1,
+                        marker={"colorscale": scale, "cmin": lo, "cmax": hi, "color": [lo], "showscale": True,
+                                "colorbar": {"title": {"text": name, "side": "right"}, "x": x, "len": 0.75,
+                                             "y": 0.62, "thickness": 14}})
+    if static:
+        base_layout(fig, title or "The unrolled network after the backward pass", height=560)
+        fig.update_layout(margin={"l": 80, "r": 150, "t": 70, "b": 40})
+        return _axes(fig, W, peak)
+    animated = list(range(1, 9))  # node traces, arrows, ring, memory bar
+    frames = []
+    for phase, order in (("forward", _frame_steps(T, max_frames)), ("backward", _frame_steps(T, max_frames)[::-1])):
+        for t in order:
+            traces, head = frame_traces(phase, int(t))
+            frames.append({"data": traces, "traces": animated, "name": f"{phase[0]}{t}",
+                           "layout": {"title": {"text": head}}})
+    play = {"frame": {"duration": 220, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}}
+    pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
+    fig.update_layout(
+        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.08, "xanchor": "left",
+                      "yanchor": "top", "pad": {"t": 0, "r": 10},
+                      "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
+                                  {"label": "⏸ Pause", "method": "animate", "args": [[None], pause]}]}],
+        sliders=[{"active": 0, "x": 0.16, "len": 0.84, "y": -0.04, "yanchor": "top",
+                  "currentvalue": {"prefix": "frame: ", "font": {"size": 12}},
+                  "steps": [{"label": f["name"], "method": "animate", "args": [[f["name"]], pause]}
+                            for f in frames]}],
+    )
+    base_layout(fig, title or heading, height=620)
+    fig.update_layout(margin={"l": 80, "r": 150, "t": 70, "b": 120})
+    _axes(fig, W, peak)
+    # frames are plain dicts built from validated pieces: skip re-validating 2 x max_frames of them
+    return go.Figure(data=fig.data, layout=fig.layout, frames=frames, _validate=False)
+
+
+def _scale(colorscale: list) -> dict:
+    return {"colorscale": colorscale, "cmin": 0.0, "cmax": 1.0}
+
+
+def _scatter(trace: dict, style: dict) -> go.Scatter:
+    return go.Scatter(**{k: v for k, v in trace.items() if k != "type"}, **style, showlegend=False)
+
+
+def _axes(fig: go.Figure, W: int, peak: float) -> go.Figure:
+    fig.update_xaxes(visible=False, range=[-0.7, W - 0.3], row=1, col=1)
+    fig.update_yaxes(range=[-0.8, 3.7], tickvals=list(ROWS.values()), ticktext=["input x", "hidden h", "output ŷ",
+                     "loss l"], row=1, col=1, showgrid=False, zeroline=False)
+    fig.update_xaxes(range=[0, peak * 1.15], title="bytes", row=2, col=1)
+    fig.update_yaxes(visible=False, row=2, col=1)
+    for name, (xa, ya) in {"W_ih": (0, 0.5), "W_hh": (0.5, 1.0), "W_out": (0, 1.5)}.items():
+        fig.add_annotation(x=xa + 0.18 if name != "W_hh" else xa, y=ya + (0.22 if name == "W_hh" else 0),
+                           text=name, showarrow=False, font={"size": 12, "color": "#555"}, row=1, col=1)
+    fig.add_annotation(x=1.0, y=1.06, xref="paper", yref="paper", showarrow=False, xanchor="right",
+                       text="the same W_ih, W_hh, W_out at every step", font={"size": 12, "color": "#555"})
+    return fig

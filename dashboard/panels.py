@@ -1,0 +1,179 @@
+"""Panels: one figure, the tidy data behind it, a title and a caption saying what to look for.
+
+Each function takes engine results (computed, and cached, by the caller) and
+returns a :class:`Panel`; pages show panels and exports write them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+import bptt_core as bc
+from bptt_core.jacobians import JacobianProducts
+from bptt_core.spectral import SpectralReport, pascanu_bound
+from bptt_core.truncation_study import TruncationStudy
+
+from .compute import PhaseDiagram
+from .config import RunConfig
+from .figures import flow as ff
+from .figures import memory as fm
+from .figures import unroll as fu
+from .figures.style import human_bytes
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A figure with its data: what a page shows and an export writes."""
+
+    name: str  # file stem, e.g. "gradient_norms"
+    title: str
+    caption: str
+    figure: go.Figure
+    data: pd.DataFrame
+
+
+def step_norms(a: np.ndarray) -> np.ndarray:
+    """Frobenius norm over batch and hidden of each step of a (T, B, H) array."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.sqrt(np.sum(np.square(a, dtype=np.float64), axis=(1, 2)))
+
+
+def steps_table(res: bc.BPTTResult) -> pd.DataFrame:
+    """One row per step: activation size, loss and gradient norm."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        h_rms = np.sqrt(np.mean(np.square(res.h, dtype=np.float64), axis=(1, 2)))
+    return pd.DataFrame({"t": np.arange(len(res.step_losses)), "h_rms": h_rms, "loss": res.step_losses,
+                         "grad_norm": step_norms(res.dh)})
+
+
+def timeline_table(res: bc.BPTTResult, batch_factor: int = 1) -> pd.DataFrame:
+    """Held bytes after every step of the pass (``batch_factor`` scales a B = 1 run)."""
+    phases, steps, held = zip(*res.memory_timeline) if res.memory_timeline else ((), (), ())
+    return pd.DataFrame({"moment": np.arange(len(held)), "phase": phases, "step": steps,
+                         "bytes": np.asarray(held, dtype=np.int64) * batch_factor})
+
+
+def unroll(config: RunConfig, res: bc.BPTTResult, *, static: bool = False) -> Panel:
+    steps = steps_table(res)
+    mem = timeline_table(res)
+    mem = mem[mem["phase"] != "recompute"]
+    fig = fu.unroll_animation(steps, mem, static=static)
+    caption = ("Press ▶ Play: the forward pass lights h_t by activation size left to right, then the backward "
+               "pass runs right to left, node size and red shade = log10 ||∂L/∂h_t||; the green bar is the memory "
+               "held for backward, growing in forward and freed in backward.")
+    if static:
+        caption = "Every step uses the same weights; red shade and size show how much gradient reached each h_t."
+    return Panel("unroll_animation" if not static else "unroll_diagram", "Unrolled network", caption, fig, steps)
+
+
+def gradient_norms(config: RunConfig, res: bc.BPTTResult) -> Panel:
+    df = pd.DataFrame({"t": np.arange(config.T), "grad_norm": step_norms(res.dh)})
+    if config.truncation:
+        df["truncated"] = (df["t"] % config.truncation == 0) & (df["t"] > 0)
+    caption = ("A straight line on this log axis is exponential decay (vanishing) or growth (exploding); "
+               "the gradient at early steps is what learning long-range dependencies needs.")
+    return Panel("gradient_norms", "||dL/dh_t|| over time", caption,
+                 ff.gradient_norms(df, overflow_step=res.overflow_step), df)
+
+
+def flow(config: RunConfig, origins: np.ndarray, F: np.ndarray) -> Panel:
+    t_idx, k_idx = np.meshgrid(origins, np.arange(config.T), indexing="ij")
+    keep = k_idx <= t_idx
+    df = pd.DataFrame({"t": t_idx[keep], "k": k_idx[keep], "norm": F[keep]})
+    caption = ("Row t shows how strongly the loss at step t reaches each earlier state h_k; colour fading left of "
+               "the diagonal is vanishing, brightening is exploding.")
+    if len(origins) < config.T:
+        caption += f" ({len(origins)} of {config.T} rows, evenly spaced.)"
+    return Panel("flow_matrix", "Flow matrix", caption, ff.flow_heatmap(df), df)
+
+
+def jacobian(config: RunConfig, jp: JacobianProducts, report: SpectralReport) -> Panel:
+    df = pd.DataFrame({"lag": jp.lags, "log10_spectral": jp.log10_spectral_mean,
+                       "log10_frobenius": jp.log10_frobenius_mean})
+    caption = "The slope is the per-step growth rate of ∂h_t/∂h_k (first sequence)."
+    if report.bound_rate is not None:
+        df["log10_bound"] = pascanu_bound(jp.lags, report.bound_rate)
+        caption += (f" The dashed line is Pascanu et al.'s bound (γσ_max)^lag with γσ_max = {report.bound_rate:.3g}:"
+                    " the measured curve can never rise above it.")
+    return Panel("jacobian_vs_lag", "Jacobian product norm", caption, ff.jacobian_vs_lag(df), df)
+
+
+def eigenvalues(config: RunConfig, report: SpectralReport) -> Panel:
+    rows = [(block, complex(v).real, complex(v).imag) for block, vals in report.eigenvalues.items() for v in vals]
+    df = pd.DataFrame(rows, columns=["block", "real", "imag"])
+    caption = "Eigenvalues outside the dashed unit circle amplify some direction each step; inside, they shrink it."
+    return Panel("eigenvalues", "Eigenvalues of W_hh", caption, ff.eigenvalue_plane(df), df)
+
+
+def contributions(config: RunConfig, res: bc.BPTTResult) -> Panel:
+    terms = res.step_contributions or {"weight_hh": np.zeros(config.T), "weight_ih": np.zeros(config.T)}
+    df = pd.DataFrame({"t": np.arange(config.T), "weight_hh": terms["weight_hh"], "weight_ih": terms["weight_ih"]})
+    caption = ("W_hh is shared, so dW_hh is the sum of these per-step terms; when early terms are tiny, early "
+               "inputs barely change the weights.")
+    return Panel("step_contributions", "Per-step terms of dW_hh", caption, ff.step_contributions(df), df)
+
+
+def comparison(config: RunConfig, norms: dict[str, np.ndarray]) -> Panel:
+    df = pd.concat([pd.DataFrame({"t": np.arange(len(v)), "cell": c, "grad_norm": v}) for c, v in norms.items()])
+    caption = ("Same inputs, same init preset: the gated cells' additive state path keeps ∂L/∂h_t from collapsing "
+               "as fast as the vanilla RNN's.")
+    return Panel("cell_comparison", "RNN vs LSTM vs GRU", caption, ff.cell_comparison(df), df)
+
+
+def phase(config: RunConfig, pdg: PhaseDiagram) -> Panel:
+    rows = [pd.DataFrame({"cell": cell, "radius": np.repeat(pdg.radii, pdg.lengths.size),
+                          "T": np.tile(pdg.lengths, pdg.radii.size), "log10_ratio": v.ravel()})
+            for cell, v in pdg.log10_ratio.items()]
+    df = pd.concat(rows, ignore_index=True)
+    caption = ("Blue: the gradient reaching the first step vanishes; red: it explodes. The vanilla RNN flips at "
+               "ρ ≈ 1 (dotted line); the LSTM stays pale much longer.")
+    return Panel("phase_diagram", "Phase diagram", caption, ff.phase_diagram(df), df)
+
+
+def truncation(config: RunConfig, study: TruncationStudy) -> Panel:
+    df = pd.DataFrame({"k": study.ks, "relative_error": study.relative_error, "cosine": study.cosine})
+    caption = ("How far truncated BPTT's gradient is from the true one: once k exceeds the memory horizon the "
+               "error collapses and the cosine reaches 1.")
+    return Panel("truncation_study", "Truncation study", caption, ff.truncation_curves(df), df)
+
+
+def memory_stack(config: RunConfig, res: bc.BPTTResult) -> Panel:
+    rows = []
+    for moment, ((phase_, step, _), groups) in enumerate(zip(res.memory_timeline, res.memory_timeline_by_tensor)):
+        rows += [(moment, phase_, step, g, b) for g, b in groups.items()]
+    df = pd.DataFrame(rows, columns=["moment", "phase", "step", "group", "bytes"])
+    caption = ("Forward stores each step's intermediates (the tape); backward frees them in reverse order. "
+               "The peak is what training must fit in memory.")
+    return Panel("memory_by_tensor", "Held bytes by tensor", caption, fm.memory_stack(df), df)
+
+
+def memory_timelines(config: RunConfig, runs: dict[str, bc.BPTTResult]) -> Panel:
+    df = pd.concat([timeline_table(r, config.batch_size).assign(strategy=name) for name, r in runs.items()],
+                   ignore_index=True)
+    caption = ("Checkpointing keeps only a few states in forward and recomputes each segment in backward: the "
+               "sawtooth peaks far lower, at the price of a longer pass.")
+    return Panel("memory_timelines", "Full storage vs checkpointing vs truncation", caption,
+                 fm.memory_timelines(df), df)
+
+
+def memory_vs_length(config: RunConfig, scaling: dict[str, np.ndarray]) -> Panel:
+    from .compute import STRATEGIES
+
+    df = pd.concat([pd.DataFrame({"T": scaling["T"], "strategy": s, "bytes": scaling[f"{s} bytes"],
+                                  "recomputed": scaling[f"{s} recomputed"]}) for s in STRATEGIES], ignore_index=True)
+    caption = ("Full storage grows like T, √T checkpointing like √T for one extra forward pass; truncation caps "
+               "memory but changes the gradient.")
+    return Panel("memory_vs_length", "Memory against sequence length", caption, fm.memory_vs_length(df), df)
+
+
+def memory_budget(config: RunConfig, budget: dict[str, dict[str, int]]) -> Panel:
+    df = pd.DataFrame([(item, dtype, b) for dtype, items in budget.items() for item, b in items.items()],
+                      columns=["item", "dtype", "bytes"])
+    df["label"] = [human_bytes(b) for b in df["bytes"]]
+    caption = ("Prediction needs the parameters and one state; training also needs gradient buffers (allocated "
+               "once, accumulated over steps) and the stored activations. float32 halves every bar.")
+    return Panel("memory_budget", "Training vs prediction memory", caption, fm.memory_budget(df), df)
