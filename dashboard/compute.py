@@ -7,10 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 
 import bptt_core as bc
+from bptt_core.activations import derivative_from_output
 from bptt_core.jacobians import JacobianProducts, iter_local_jacobians, jacobian_products
 from bptt_core.losses import token_loss_and_grad, token_weights
 from bptt_core.signals import delayed_targets, make_inputs, ragged_mask
 from bptt_core.spectral import SpectralReport, spectral_report
+from bptt_core.summaries import growth_rate, memory_horizon
 from bptt_core.sweeps import gradient_ratio_sweep
 from bptt_core.truncation_study import TruncationStudy, truncation_study
 from bptt_core.unroll import unroll
@@ -214,6 +216,9 @@ def step_equation(config: RunConfig, t: int, unit: int, params: Params | None = 
     _, dyhat = token_loss_and_grad(config.loss, res.yhat[t, :1].astype(np.float64), p.y[t, :1])
     direct = float((dyhat[0] * weight) @ P["weight_out"][:, j])
     out |= {"dh": float(res.dh[t, 0, j]), "dh_direct": direct, "dh_carried": float(res.dh[t, 0, j]) - direct}
+    if config.cell == "rnn":
+        out["dphi"] = float(np.broadcast_to(derivative_from_output(config.activation, cache["h"][0, j]), ()))
+        out["dz"] = out["dh"] * out["dphi"]
     return out
 
 
@@ -240,3 +245,51 @@ def memory_budget(config: RunConfig, params: Params | None = None) -> dict[str, 
             "state (prediction)": n_states * config.batch_size * config.hidden_size * np.dtype(dtype).itemsize,
         }
     return out
+
+
+def only(config: RunConfig, names: tuple[str, ...]) -> RunConfig:
+    """The config with every field not in ``names`` reset to its default (a narrower cache key)."""
+    default = RunConfig()
+    kept = {n: getattr(config, n) for n in names}
+    if kept.get("activation", "tanh") != "tanh" and "cell" not in kept:
+        kept["cell"] = "rnn"
+    return default.replace(**kept)
+
+
+#: What each cached analysis depends on; the rest of the config does not change its result.
+SWEEP_FIELDS = ("activation", "hidden_size", "input_size", "forget_bias", "seed")
+COMPARISON_FIELDS = ("activation", "T", "hidden_size", "input_size", "output_size", "init", "scale", "forget_bias",
+                     "seed", "signal", "delay", "loss", "reduction", "dtype")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Vanishing, exploding or neither, with the numbers behind it."""
+
+    label: str  # "vanishing", "exploding", "stable" or "overflow"
+    rate: float  # growth of ln ||d h_t / d h_0|| per step
+    horizon: int | None  # lag where it falls below 1e-3 of its peak
+    detail: str
+
+
+def verdict(res: bc.BPTTResult, jp: JacobianProducts, report: SpectralReport) -> Verdict:
+    """Classify the run from its Jacobian-product curve, the Pascanu condition and overflow."""
+    rate = growth_rate(jp.log10_spectral_mean)
+    horizon = memory_horizon(jp.log10_spectral_mean)
+    if not res.finite:
+        where = f" at step {res.overflow_step}" if res.overflow_step is not None else " in the backward pass"
+        return Verdict("overflow", rate, horizon, f"values overflowed{where}: exploding beyond float range")
+    if np.isnan(rate):
+        return Verdict("stable", rate, horizon, "too few steps to measure a trend (T = 1)")
+    factor = float(np.exp(rate))
+    label = "vanishing" if rate < -0.01 else ("exploding" if rate > 0.01 else "stable")
+    detail = f"∂h_t/∂h_k changes by ×{factor:.3g} per step on average"
+    if report.bound_rate is not None:
+        detail += f"; γσ_max = {report.bound_rate:.3g}" + (" < 1 guarantees vanishing" if report.bound_rate < 1
+                                                           else " > 1 allows exploding")
+    return Verdict(label, rate, horizon, detail)
+
+
+def growth_label(v: Verdict) -> str:
+    """``"×0.91"`` per step, or a dash when there is no trend to measure."""
+    return "–" if np.isnan(v.rate) else f"×{np.exp(v.rate):.3g}"

@@ -70,7 +70,7 @@ def unroll_animation(steps: pd.DataFrame, memory: pd.DataFrame, *, window: int =
     g_lo, g_hi = (float(finite_g.min()), float(finite_g.max())) if finite_g.size else (0.0, 1.0)
     l_hi = float(np.nanmax(np.where(np.isfinite(loss), loss, np.nan))) if np.isfinite(loss).any() else 1.0
     held = {ph: dict(zip(part["step"], part["bytes"])) for ph, part in memory.groupby("phase")}
-    peak = max(float(memory["bytes"].max()), 1.0)
+    peak = max(float(memory["bytes"].max()), 1.0) if len(memory) else 1.0
     slots = np.arange(W, dtype=float)
     # colour values and sizes of every step, computed once (numbers on the combined scales)
     fwd_val = 0.01 + 0.49 * _unit(h_rms, 0, h_hi)
@@ -86,7 +86,7 @@ def unroll_animation(steps: pd.DataFrame, memory: pd.DataFrame, *, window: int =
         back = idx >= t if phase == "backward" else np.zeros(W, bool)
         h_val = np.where(back, bwd_val[idx], np.where(done, fwd_val[idx], 0.0))
         arrows = back & (idx > 0)
-        mem = held.get(phase, {}).get(t, 0)
+        mem = peak if static else held.get(phase, {}).get(t, 0)
         def row(name: str, key: str, color: np.ndarray, **kw) -> dict:
             trace = {"type": "scatter", "x": slots, "y": np.full(W, ROWS[name]), "marker": {"color": color}, **kw}
             if with_text or T > W:  # labels change only when the window slides
@@ -100,7 +100,7 @@ def unroll_animation(steps: pd.DataFrame, memory: pd.DataFrame, *, window: int =
             row("l", "l", np.where(done, loss_val[idx], 0.0), customdata=np.stack([idx, loss[idx]], axis=1)),
             {"type": "scatter", "x": slots[arrows] - 0.5, "y": np.full(int(arrows.sum()), ROWS["h"]),
              "marker": {"color": bwd_val[idx][arrows]}},
-            {"type": "scatter", "x": [float(t - start)], "y": [ROWS["h"]]},
+            {"type": "scatter", "x": [] if static else [float(t - start)], "y": [] if static else [ROWS["h"]]},
             {"type": "bar", "x": [mem], "y": ["held"], "text": [human_bytes(mem)]},
         ]
         traces[1]["marker"]["size"] = np.where(back, g_size[idx], 30.0)
@@ -110,7 +110,7 @@ def unroll_animation(steps: pd.DataFrame, memory: pd.DataFrame, *, window: int =
         return traces, heading
 
     fig = make_subplots(rows=2, cols=1, row_heights=[0.8, 0.2], vertical_spacing=0.12,
-                        subplot_titles=["", "memory held for backward"])
+                        subplot_titles=["", "peak memory held for backward" if static else "memory held for backward"])
     # static edges: x→h, h→h, h→ŷ, ŷ→l in every slot
     ex, ey = [], []
     for i in slots:
@@ -148,7 +148,8 @@ def unroll_animation(steps: pd.DataFrame, memory: pd.DataFrame, *, window: int =
         style = {**style, "marker": {**style.get("marker", {}), **trace.pop("marker", {})}}
         fig.add_trace(_scatter(trace, style), row=1, col=1)
     bar = {k: v for k, v in first[-1].items() if k != "type"}
-    fig.add_trace(go.Bar(**bar, orientation="h", marker_color="#2ca02c", textposition="auto", showlegend=False,
+    fig.add_trace(go.Bar(**bar, orientation="h", marker_color="#2ca02c", textposition="outside", cliponaxis=False,
+                         showlegend=False,
                          hoverinfo="x"), row=2, col=1)
     # colour bars with units, carried by two invisible traces
     for scale, lo, hi, name, x in [(FORWARD_SCALE, 0, h_hi, "forward: RMS |h_t|", 1.02),
@@ -162,22 +163,23 @@ def unroll_animation(steps: pd.DataFrame, memory: pd.DataFrame, *, window: int =
         fig.update_layout(margin={"l": 80, "r": 150, "t": 70, "b": 40})
         return _axes(fig, W, peak)
     animated = list(range(1, 9))  # node traces, arrows, ring, memory bar
-    frames = []
+    frames, labels_by_name = [], {}
     for phase, order in (("forward", _frame_steps(T, max_frames)), ("backward", _frame_steps(T, max_frames)[::-1])):
         for t in order:
             traces, head = frame_traces(phase, int(t))
             frames.append({"data": traces, "traces": animated, "name": f"{phase[0]}{t}",
                            "layout": {"title": {"text": head}}})
+            labels_by_name[f"{phase[0]}{t}"] = f"{'→' if phase == 'forward' else '←'} {t}"
     play = {"frame": {"duration": 220, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}}
     pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
     fig.update_layout(
         updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.08, "xanchor": "left",
                       "yanchor": "top", "pad": {"t": 0, "r": 10},
                       "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
-                                  {"label": "⏸ Pause", "method": "animate", "args": [[None], pause]}]}],
-        sliders=[{"active": 0, "x": 0.16, "len": 0.84, "y": -0.04, "yanchor": "top",
-                  "currentvalue": {"prefix": "frame: ", "font": {"size": 12}},
-                  "steps": [{"label": f["name"], "method": "animate", "args": [[f["name"]], pause]}
+                                  {"label": "❚❚ Pause", "method": "animate", "args": [[None], pause]}]}],
+        sliders=[{"active": 0, "x": 0.2, "len": 0.8, "y": -0.04, "yanchor": "top",
+                  "currentvalue": {"prefix": "", "font": {"size": 12}},
+                  "steps": [{"label": labels_by_name[f["name"]], "method": "animate", "args": [[f["name"]], pause]}
                             for f in frames]}],
     )
     base_layout(fig, title or heading, height=620)
@@ -201,9 +203,12 @@ def _axes(fig: go.Figure, W: int, peak: float) -> go.Figure:
                      "loss l"], row=1, col=1, showgrid=False, zeroline=False)
     fig.update_xaxes(range=[0, peak * 1.15], title="bytes", row=2, col=1)
     fig.update_yaxes(visible=False, row=2, col=1)
-    for name, (xa, ya) in {"W_ih": (0, 0.5), "W_hh": (0.5, 1.0), "W_out": (0, 1.5)}.items():
-        fig.add_annotation(x=xa + 0.18 if name != "W_hh" else xa, y=ya + (0.22 if name == "W_hh" else 0),
-                           text=name, showarrow=False, font={"size": 12, "color": "#555"}, row=1, col=1)
+    first_slot = 1 if W > 1 else 0  # label the edges of the second slot, clear of the current-step ring
+    for name, (xa, ya) in {"W_ih": (first_slot + 0.25, 0.5), "W_out": (first_slot + 0.28, 1.62),
+                           "W_hh": (first_slot + 0.5, 1.2)}.items():
+        if name == "W_hh" and W == 1:
+            continue
+        fig.add_annotation(x=xa, y=ya, text=name, showarrow=False, font={"size": 12, "color": "#555"}, row=1, col=1)
     fig.add_annotation(x=1.0, y=1.06, xref="paper", yref="paper", showarrow=False, xanchor="right",
                        text="the same W_ih, W_hh, W_out at every step", font={"size": 12, "color": "#555"})
     return fig

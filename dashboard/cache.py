@@ -1,0 +1,35 @@
+"""Thin ``st.cache_data`` wrappers of :mod:`dashboard.compute`, keyed by the frozen config.
+
+Cached values are pickled, so every session gets its own copy. A slider change
+that does not touch a function's inputs is a cache hit.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from . import compute
+
+_cache = st.cache_data(max_entries=48, show_spinner="Computing…")
+
+run = _cache(compute.run)
+flow = _cache(compute.flow)
+jacobians = _cache(compute.jacobians)
+spectral = _cache(compute.spectral)
+_cell_comparison = _cache(compute.cell_comparison)
+_phase_diagram = _cache(compute.phase_diagram)
+truncation = _cache(compute.truncation)
+strategy_runs = _cache(compute.strategy_runs)
+memory_scaling = _cache(compute.memory_scaling)
+memory_budget = _cache(compute.memory_budget)
+step_equation = _cache(compute.step_equation)
+
+
+def cell_comparison(config: compute.RunConfig) -> dict:
+    """Cached on the fields it depends on only (not on the cell, truncation or clipping)."""
+    return _cell_comparison(compute.only(config, compute.COMPARISON_FIELDS))
+
+
+def phase_diagram(config: compute.RunConfig) -> compute.PhaseDiagram:
+    """Cached on the sizes, activation, forget bias and seed only (not on T)."""
+    return _phase_diagram(compute.only(config, compute.SWEEP_FIELDS))

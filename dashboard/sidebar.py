@@ -1,0 +1,112 @@
+"""The one shared sidebar: widgets live in the entrypoint, produce a frozen RunConfig, mirror the URL."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
+import bptt_core as bc
+from bptt_core.signals import SIGNALS
+
+from .config import CHECKPOINTS, DTYPES, LIMITS, RunConfig, from_mapping
+
+PREFIX = "cfg."
+CONFIG_KEY = "run_config"
+INIT_HELP = {
+    "uniform": "U(-1/√H, 1/√H), PyTorch's default, times the gain",
+    "normal": "N(0, gain²/H)",
+    "orthogonal": "gain × a random orthogonal matrix (Saxe et al. 2013)",
+    "identity": "gain × I, zero biases (IRNN, Le et al. 2015; use with relu)",
+    "spectral": "random, rescaled so that its spectral radius equals the gain",
+}
+
+
+def _seed_from_url() -> None:
+    """On a session's first run, put the URL's configuration into the widgets."""
+    if st.session_state.get("_config_seeded"):
+        return
+    config, problems = from_mapping(dict(st.query_params))
+    for f in fields(RunConfig):
+        st.session_state[PREFIX + f.name] = getattr(config, f.name)
+    st.session_state["_config_seeded"] = True
+    st.session_state["_url_problems"] = problems
+
+
+def _w(name: str) -> str:
+    return PREFIX + name
+
+
+def render_sidebar() -> RunConfig:
+    """Draw the sidebar and return the current configuration (also in ``st.session_state``)."""
+    _seed_from_url()
+    sb = st.sidebar
+    for problem in st.session_state.pop("_url_problems", []):
+        sb.warning(f"Link setting {problem}.")
+    sb.markdown("### Network")
+    cell = sb.segmented_control("Cell", bc.CELLS, key=_w("cell"), format_func=str.upper, required=True)
+    sb.selectbox("Activation", bc.ACTIVATIONS, key=_w("activation"), disabled=cell != "rnn",
+                 help="Vanilla RNN only; LSTM and GRU have fixed sigmoid/tanh gates.")
+    sb.slider("Sequence length T", *LIMITS["T"], key=_w("T"))
+    c1, c2 = sb.columns(2)
+    c1.number_input("Hidden H", *LIMITS["hidden_size"], key=_w("hidden_size"))
+    c2.number_input("Batch B", *LIMITS["batch_size"], key=_w("batch_size"))
+    c1.number_input("Inputs I", *LIMITS["input_size"], key=_w("input_size"))
+    c2.number_input("Outputs O", *LIMITS["output_size"], key=_w("output_size"))
+
+    sb.markdown("### Weights")
+    init = sb.selectbox("Init preset", bc.INITS, key=_w("init"), format_func=lambda i: f"{i}: {INIT_HELP[i]}")
+    sb.slider("Target spectral radius ρ" if init == "spectral" else "Gain of W_hh", *LIMITS["scale"], step=0.05,
+              key=_w("scale"))
+    if cell == "lstm":
+        sb.slider("Forget-gate bias", *LIMITS["forget_bias"], step=0.1, key=_w("forget_bias"),
+                  help="1 keeps the cell state's memory open at the start (Gers et al. 2000).")
+    sb.number_input("Seed", *LIMITS["seed"], key=_w("seed"))
+    if st.session_state.get(_w("weights"), "preset") != "preset":
+        sb.info("Using your own weights (see the Weights page).")
+
+    sb.markdown("### Data")
+    sb.selectbox("Input signal", SIGNALS, key=_w("signal"),
+                 help="random noise, sines, one-hot tokens, or a single impulse at t = 0")
+    sb.slider("Target = input from d steps back", 0, 100, key=_w("delay"),
+              help="A delayed-recall task: the gradient must travel d steps to learn it.")
+    sb.toggle("Variable lengths (padding mask)", key=_w("ragged"))
+
+    sb.markdown("### Training options")
+    loss = sb.selectbox("Loss", bc.LOSSES, key=_w("loss"))
+    sb.radio("Reduction", bc.REDUCTIONS, key=_w("reduction"), horizontal=True,
+             help="mean: average over valid tokens; sum: sum over time, averaged over the batch")
+    c1, c2 = sb.columns(2)
+    c1.number_input("Truncation k", *LIMITS["truncation"], key=_w("truncation"), help="0 = full BPTT")
+    c2.number_input("Clip norm", *LIMITS["clip"], key=_w("clip"), step=0.5, help="0 = no clipping")
+    c1.selectbox("Checkpoint", CHECKPOINTS, key=_w("checkpoint"), help="none, √T, or every k steps")
+    c2.radio("dtype", DTYPES, key=_w("dtype"))
+
+    values = {f.name: st.session_state[PREFIX + f.name] for f in fields(RunConfig)}
+    try:
+        config = RunConfig(**values)
+    except (ValueError, TypeError) as err:
+        sb.error(f"These settings do not fit together: {err}. Showing the last valid view.")
+        config = st.session_state.get(CONFIG_KEY, RunConfig())
+    if loss == "cross_entropy" and config.output_size == 1:
+        sb.warning("Cross-entropy over 1 class is always 0: raise Outputs O to 2 or more.")
+    if config.truncation >= config.T:
+        sb.caption(f"Truncation k = {config.truncation} ≥ T = {config.T}: this is full BPTT.")
+    st.session_state[CONFIG_KEY] = config
+    st.query_params.from_dict(config.to_query())
+    return config
+
+
+def current_config() -> RunConfig:
+    """The configuration the sidebar produced; each page calls this first.
+
+    When a fresh server's first request is a sub-page URL, Streamlit takes its
+    legacy ``pages/`` path and runs the page without ``app.py`` (streamlit#9446).
+    The page then finds no configuration: switch to ``st.navigation`` and rerun
+    through the entrypoint, so the shared sidebar always runs.
+    """
+    if CONFIG_KEY not in st.session_state:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+    return st.session_state[CONFIG_KEY]

@@ -1,0 +1,56 @@
+"""Streamlit helpers shared by the pages: show a panel with its exports, headline metrics, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from . import export
+from .config import RunConfig
+from .figures.style import human_bytes
+from .panels import Panel
+
+
+def plotly_config(panel: Panel, config: RunConfig) -> dict:
+    """The modebar's own PNG button: 2x scale, a file name that names the view."""
+    return {"displaylogo": False,
+            "toImageButtonOptions": {"format": "png", "scale": 2, "filename": f"{panel.name}-{config.key()}"}}
+
+
+def show(panel: Panel, config: RunConfig, *, key: str = "") -> None:
+    """The figure, its one-line caption, and download buttons for PNG, SVG, HTML and CSV."""
+    st.plotly_chart(panel.figure, config=plotly_config(panel, config), key=f"chart-{panel.name}{key}")
+    st.caption(panel.caption)
+    stem = f"{panel.name}-{config.key()}"
+    cols = st.columns(4)
+    browser = export.find_browser() is not None
+    for col, fmt, mime in zip(cols[:2], export.STATIC_FORMATS, ("image/png", "image/svg+xml")):
+        col.download_button(
+            fmt.upper(), data=_static(panel, fmt) if browser else b"", file_name=f"{stem}.{fmt}", mime=mime,
+            key=f"dl-{fmt}-{panel.name}{key}", disabled=not browser, on_click="ignore",
+            help=None if browser else export.NO_BROWSER, width="stretch", icon=":material/image:")
+    cols[2].download_button("HTML", data=lambda: export.to_html(panel.figure), file_name=f"{stem}.html",
+                            mime="text/html", key=f"dl-html-{panel.name}{key}", on_click="ignore", width="stretch",
+                            icon=":material/code:")
+    cols[3].download_button("CSV", data=panel.data.to_csv(index=False), file_name=f"{stem}.csv", mime="text/csv",
+                            key=f"dl-csv-{panel.name}{key}", on_click="ignore", width="stretch",
+                            icon=":material/table:")
+
+
+def _static(panel: Panel, fmt: str) -> Callable[[], bytes]:
+    """Render on click only: kaleido takes about 0.2 s an image, too slow for every rerun."""
+    return lambda: export.to_static(panel.figure, fmt)
+
+
+def bytes_metric(label: str, n: float, help: str | None = None) -> None:
+    st.metric(label, human_bytes(n), help=help)
+
+
+def compute_or_stop(fn: Callable, *args, what: str = "this view"):
+    """Run a computation; on a bad setting show ``st.error`` with the reason and stop the page (no traceback)."""
+    try:
+        return fn(*args)
+    except ValueError as err:
+        st.error(f"Cannot compute {what}: {err}. Change the setting in the sidebar.")
+        st.stop()

@@ -1,0 +1,35 @@
+"""Gradient flow: how ||dL/dh_t|| vanishes or explodes across time, and why."""
+
+import streamlit as st
+
+from dashboard import cache, compute, panels, ui
+from dashboard.sidebar import current_config
+
+config = current_config()
+st.title("Gradient flow")
+res = ui.compute_or_stop(cache.run, config, None, what="the BPTT run")
+report = cache.spectral(config, None)
+jp = cache.jacobians(config, None)
+verdict = compute.verdict(res, jp, report)
+
+cols = st.columns(4)
+cols[0].metric("Verdict", verdict.label, help=verdict.detail)
+cols[1].metric("Growth per step", compute.growth_label(verdict),
+               help="exp of the slope of ln ||∂h_t/∂h_k|| against the lag (a finite-time Lyapunov exponent)")
+cols[2].metric("Memory horizon", f"{verdict.horizon} steps" if verdict.horizon is not None else "whole sequence",
+               help="lag at which ||∂h_t/∂h_k|| falls below 1/1000 of its peak")
+cols[3].metric("γ·σ_max (Pascanu)", f"{report.bound_rate:.3g}" if report.bound_rate is not None else "gated",
+               help="below 1 gradients must vanish; above 1 they may explode (vanilla RNN only)")
+st.caption(verdict.detail)
+
+left, right = st.columns(2)
+with left:
+    ui.show(panels.gradient_norms(config, res), config)
+    ui.show(panels.jacobian(config, jp, report), config)
+    ui.show(panels.contributions(config, res), config)
+with right:
+    ui.show(panels.flow(config, *cache.flow(config, None)), config)
+    ui.show(panels.eigenvalues(config, report), config)
+    ui.show(panels.comparison(config, cache.cell_comparison(config)), config)
+ui.show(panels.phase(config, cache.phase_diagram(config)), config)
+ui.show(panels.truncation(config, cache.truncation(config, None)), config)

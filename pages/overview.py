@@ -1,0 +1,42 @@
+"""Overview: what BPTT is, and the current run's headline numbers."""
+
+import streamlit as st
+
+from dashboard import cache, compute, panels, ui
+from dashboard.sidebar import current_config
+
+config = current_config()
+st.title("Backpropagation through time")
+st.markdown(
+    "A recurrent network applies **the same weights at every time step**. Unrolled over a sequence of "
+    f"**T = {config.T}** steps it becomes a deep feed-forward network with tied weights, and BPTT is ordinary "
+    "backpropagation through that unrolled graph: a forward pass stores each step's intermediates, then a "
+    "backward pass carries ∂L/∂h_t from the last step to the first, adding each step's contribution to the "
+    "shared weight gradients. Because the gradient is multiplied by a Jacobian at every step, it can **vanish** "
+    "or **explode** exponentially with distance, and because every step's intermediates are stored, memory "
+    "grows with T."
+)
+res = ui.compute_or_stop(cache.run, config, None, what="the BPTT run")
+report = cache.spectral(config, None)
+verdict = compute.verdict(res, cache.jacobians(config, None), report)
+
+cols = st.columns(5)
+cols[0].metric("Loss L", f"{res.loss:.4g}", help=f"reduction = {config.reduction}")
+cols[1].metric("Gradient norm", f"{res.grad_norm:.3g}", help="global L2 norm of all parameter gradients, "
+               "before clipping")
+cols[2].metric("Spectral radius of W_hh", f"{max(report.spectral_radius.values()):.3g}",
+               help="largest |eigenvalue| over the gate blocks")
+cols[3].metric("Verdict", verdict.label, help=verdict.detail)
+with cols[4]:
+    ui.bytes_metric("Memory held for backward", res.memory_bytes, help="peak of the stored intermediates")
+st.caption(verdict.detail + (f"; gradients fall below 1/1000 of their peak after {verdict.horizon} steps"
+                             if verdict.horizon is not None else ""))
+
+ui.show(panels.unroll(config, res, static=True), config)
+
+st.subheader("Explore")
+links = st.columns(3)
+links[0].page_link("pages/unroll.py", label="Unroll & animate: watch both passes", icon=":material/animation:")
+links[1].page_link("pages/gradient_flow.py", label="Gradient flow: why it vanishes or explodes",
+                   icon=":material/trending_down:")
+links[2].page_link("pages/memory.py", label="Memory: what the tape costs", icon=":material/memory:")

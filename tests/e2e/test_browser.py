@@ -1,0 +1,54 @@
+"""Open every page in a real Chromium, play the animation, and keep screenshots."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import SHOTS, assert_no_exception, wait_until_idle
+
+pytestmark = pytest.mark.browser
+
+PAGES = {"overview": "", "unroll": "unroll", "gradient_flow": "gradient_flow", "memory": "memory"}
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_renders_without_exception(server, browser, name):
+    page = browser.new_page(viewport={"width": 1500, "height": 2600})
+    page.goto(f"{server}/{PAGES[name]}")
+    wait_until_idle(page)
+    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    page.wait_for_timeout(1500)
+    assert_no_exception(page)
+    assert page.locator(".js-plotly-plot").count() >= 1
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.close()
+
+
+def test_play_runs_the_animation(server, browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 2600})
+    page.goto(f"{server}/unroll?T=20&cell=lstm")
+    wait_until_idle(page)
+    page.wait_for_selector(".js-plotly-plot .gtitle", timeout=30_000)
+    title = page.locator(".js-plotly-plot .gtitle").first
+    before = title.text_content()
+    assert before.startswith("forward pass · step t = 0")
+    page.locator(".updatemenu-button").filter(has_text="Play").first.click()
+    page.wait_for_timeout(2500)
+    after = title.text_content()
+    assert after != before  # frames advanced
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "unroll_playing.png"), full_page=True)
+    assert_no_exception(page)
+    page.close()
+
+
+def test_url_restores_configuration_in_browser(server, browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 2600})
+    page.goto(f"{server}/memory?cell=gru&T=64&checkpoint=sqrt")
+    wait_until_idle(page)
+    assert_no_exception(page)
+    assert "cell=gru" in page.url and "T=64" in page.url
+    assert page.locator('[data-testid="stSliderThumbValue"]').first.text_content() == "64"
+    assert page.locator('[data-testid="stSidebar"] button', has_text="GRU").get_attribute("aria-checked") == "true"
+    page.close()
