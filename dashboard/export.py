@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import sys
+import warnings
 import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -61,7 +62,9 @@ def to_static(fig: go.Figure, fmt: str, *, width: int = 1100, scale: float = 2.0
         raise RuntimeError(NO_BROWSER)
     _kaleido_server()
     height = fig.layout.height or 450
-    return pio.to_image(fig, format=fmt, width=width, height=height, scale=scale if fmt == "png" else 1)
+    with warnings.catch_warnings():  # plotly passes options the running kaleido server already has
+        warnings.filterwarnings("ignore", message="The kopts argument is ignored")
+        return pio.to_image(fig, format=fmt, width=width, height=height, scale=scale if fmt == "png" else 1)
 
 
 def to_html(fig: go.Figure) -> bytes:

@@ -1,0 +1,79 @@
+"""Exports: every panel of every page in every format; the zip holds what it lists."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from dashboard import export
+from dashboard.catalog import PAGES, all_panels, page_panels
+from dashboard.config import RunConfig
+
+CONFIG = RunConfig(T=12, hidden_size=6)
+MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "svg": b"<svg"}
+needs_browser = pytest.mark.skipif(export.find_browser() is None, reason="PNG/SVG export needs Chromium")
+
+
+@pytest.fixture(scope="module")
+def panels():
+    return all_panels(CONFIG)
+
+
+def test_catalog_covers_every_page_with_unique_names(panels):
+    assert sum(len(page_panels(p, CONFIG)) for p in PAGES) == len(panels)
+    assert len({p.name for p in panels}) == len(panels)
+
+
+def test_html_and_csv_of_every_panel(panels):
+    for p in panels:
+        html = export.to_html(p.figure)
+        assert html.lstrip().lower().startswith(b"<!doctype html>") and b"plotly" in html
+        assert len(html) > 1_000_000  # plotly.js embedded: works offline
+        assert p.data.to_csv(index=False).count("\n") == len(p.data) + 1
+
+
+@needs_browser
+def test_png_and_svg_of_every_panel(panels):
+    for p in panels:
+        for fmt in export.STATIC_FORMATS:
+            data = export.to_static(p.figure, fmt)
+            assert MAGIC[fmt] in data[:200], (p.name, fmt)
+            assert len(data) > 5_000, (p.name, fmt)
+
+
+def test_bundle_contains_what_it_lists(panels):
+    data = export.bundle(CONFIG, panels, url="http://x/?T=12", static=export.find_browser() is not None)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = set(zf.namelist())
+        listed = set(zf.read("README.txt").decode().split("Files:\n")[1].split("\n\n")[0].split())
+        assert listed <= names
+        assert json.loads(zf.read("config.json")) == json.loads(CONFIG.to_json())
+        assert zf.read("url.txt").decode().strip() == "http://x/?T=12"
+        formats = ("html", "csv", "png", "svg") if export.find_browser() else ("html", "csv")
+        assert {f"{p.name}.{fmt}" for p in panels for fmt in formats} == listed
+
+
+def test_without_a_browser_static_export_says_why_and_html_csv_still_work(monkeypatch, panels):
+    monkeypatch.setattr(export, "find_browser", lambda: None)
+    with pytest.raises(RuntimeError, match="Chromium"):
+        export.to_static(panels[0].figure, "png")
+    data = export.bundle(CONFIG, panels[:2])
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert "PNG/SVG skipped" in zf.read("README.txt").decode()
+        assert not any(n.endswith(".png") for n in zf.namelist())
+
+
+def test_headless_export_writes_the_same_files_as_the_ui_bundle(tmp_path: Path, panels):
+    (tmp_path / "config.json").write_text(CONFIG.to_json())
+    out = tmp_path / "figures"
+    assert export.main(["--config", str(tmp_path / "config.json"), "--out", str(out), "--no-static"]) == 0
+    ui = export.bundle(CONFIG, panels, static=False)
+    with zipfile.ZipFile(io.BytesIO(ui)) as zf:
+        assert sorted(p.name for p in out.iterdir()) == sorted(zf.namelist())
+        for name in zf.namelist():
+            if name.endswith(".csv") or name == "config.json":
+                assert (out / name).read_bytes() == zf.read(name), name

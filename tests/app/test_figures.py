@@ -1,0 +1,148 @@
+"""Figure builders are pure: assert on fig.data and fig.frames, no browser."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard import compute, panels
+from dashboard.config import RunConfig
+from dashboard.figures import flow as ff
+from dashboard.figures.unroll import unroll_animation
+
+
+def test_gradient_norms_uses_log_axis_and_gaps_for_non_finite_values():
+    df = pd.DataFrame({"t": [0, 1, 2, 3], "grad_norm": [1e-3, np.inf, 0.0, 2.0]})
+    fig = ff.gradient_norms(df, overflow_step=1)
+    y = np.asarray(fig.data[0].y, dtype=float)
+    assert fig.layout.yaxis.type == "log"
+    assert y[0] == 1e-3 and np.isnan(y[1]) and np.isnan(y[2]) and y[3] == 2.0
+    assert any("overflow at step 1" in a.text for a in fig.layout.annotations)
+
+
+def test_flow_heatmap_is_log10_and_lower_triangular():
+    config = RunConfig(T=6)
+    origins, F = compute.flow(config)
+    fig = panels.flow(config, origins, F).figure
+    z = np.asarray(fig.data[0].z, dtype=float)
+    assert z.shape == (6, 6)
+    np.testing.assert_allclose(z[np.tril_indices(6)], np.log10(F[np.tril_indices(6)]))
+    assert np.all(np.isnan(z[np.triu_indices(6, 1)]))
+    assert "log10" in fig.data[0].colorbar.title.text
+
+
+def test_flow_panel_thins_rows_for_long_sequences():
+    config = RunConfig(T=400)
+    origins, F = compute.flow(config)
+    p = panels.flow(config, origins, F)
+    assert len(origins) == compute.FLOW_ROWS and F.shape == (compute.FLOW_ROWS, 400)
+    assert "120 of 400 rows" in p.caption
+
+
+@pytest.mark.parametrize(("cell", "has_bound"), [("rnn", True), ("lstm", False)])
+def test_jacobian_figure_draws_the_pascanu_bound_for_vanilla_rnn_only(cell, has_bound):
+    config = RunConfig(cell=cell, T=20)
+    p = panels.jacobian(config, compute.jacobians(config), compute.spectral(config))
+    names = [t.name for t in p.figure.data]
+    assert ("bound (γ σ_max)^lag" in names) == has_bound
+    if has_bound:
+        measured, bound = p.figure.data[0].y, p.figure.data[2].y
+        assert np.all(np.asarray(measured) <= np.asarray(bound) + 1e-9)
+
+
+def test_eigenvalue_plane_has_unit_circle_and_one_trace_per_gate_block():
+    p = panels.eigenvalues(RunConfig(cell="gru"), compute.spectral(RunConfig(cell="gru")))
+    assert p.figure.data[0].name == "|λ| = 1"
+    assert [t.name for t in p.figure.data[1:]] == ["W_hh[r]", "W_hh[z]", "W_hh[n]"]
+    assert len(p.data) == 3 * 16
+    assert p.figure.layout.yaxis.scaleanchor == "x"
+
+
+def test_phase_diagram_has_one_diverging_heatmap_per_cell():
+    config = RunConfig(hidden_size=8)
+    p = panels.phase(config, compute.phase_diagram(config, n=5, max_length=40))
+    heatmaps = [t for t in p.figure.data if t.type == "heatmap"]
+    assert len(heatmaps) == 3 and all(h.zmid == 0 for h in heatmaps)
+    assert set(p.data["cell"]) == {"rnn", "lstm", "gru"} and len(p.data) == 3 * 25
+
+
+def test_truncation_curves_put_cosine_on_a_second_axis():
+    config = RunConfig(T=16)
+    p = panels.truncation(config, compute.truncation(config))
+    assert [t.name for t in p.figure.data] == ["relative error", "cosine similarity"]
+    assert p.figure.data[1].yaxis == "y2"
+    assert p.data["relative_error"].iloc[-1] == 0.0  # k = T is full BPTT
+
+
+def test_memory_stack_groups_add_up_to_the_ledger_total():
+    config = RunConfig(cell="lstm", T=10)
+    res = compute.run(config)
+    p = panels.memory_stack(config, res)
+    totals = p.data.groupby("moment")["bytes"].sum().to_numpy()
+    np.testing.assert_array_equal(totals[:-1], [b for _, _, b in res.memory_timeline][: len(totals) - 1])
+    assert {t.name for t in p.figure.data} >= {"hidden states h", "cell states c", "gate activations"}
+    assert all(t.stackgroup == "held" for t in p.figure.data)
+
+
+def test_memory_timelines_show_the_checkpoint_sawtooth_and_lower_peak():
+    config = RunConfig(T=36)
+    p = panels.memory_timelines(config, compute.strategy_runs(config))
+    by_name = {t.name: np.asarray(t.y) for t in p.figure.data}
+    assert set(by_name) == set(compute.STRATEGIES)
+    assert by_name["checkpoint sqrt(T)"].max() < by_name["full storage"].max() / 3
+    assert by_name["truncation 8"].max() < by_name["full storage"].max() / 3
+    assert len(by_name["checkpoint sqrt(T)"]) > len(by_name["full storage"])  # recomputation
+
+
+def test_memory_vs_length_full_storage_grows_linearly():
+    config = RunConfig(T=256)
+    p = panels.memory_vs_length(config, compute.memory_scaling(config))
+    full = p.data[p.data["strategy"] == "full storage"]
+    ratio = full["bytes"].to_numpy() / full["T"].to_numpy()
+    assert ratio[-1] == pytest.approx(ratio[-2], rel=0.05)
+    sq = p.data[p.data["strategy"] == "checkpoint sqrt(T)"]
+    assert sq["recomputed"].iloc[-1] == 256
+    assert len(p.figure.data) == 2 * len(compute.STRATEGIES)
+
+
+def _steps(T):
+    return pd.DataFrame({"t": np.arange(T), "h_rms": np.linspace(0.1, 1, T), "loss": np.ones(T),
+                         "grad_norm": np.logspace(-5, 0, T)})
+
+
+def _memory(T):
+    return pd.DataFrame({"phase": ["forward"] * T + ["backward"] * T, "step": list(range(T)) + list(range(T))[::-1],
+                         "bytes": list(range(1, T + 1)) + list(range(T - 1, -1, -1))})
+
+
+def test_animation_frames_run_forward_then_backward():
+    fig = unroll_animation(_steps(8), _memory(8))
+    names = [f.name for f in fig.frames]
+    assert names == [f"f{t}" for t in range(8)] + [f"b{t}" for t in range(7, -1, -1)]
+    assert fig.layout.updatemenus[0].buttons[0].label == "▶ Play"
+    assert len(fig.layout.sliders[0].steps) == 16
+    # forward frame 3: h0..h3 lit (blue half of the scale), the rest idle (0)
+    h = np.asarray(fig.frames[3].data[1].marker.color)
+    assert np.all((h[:4] > 0) & (h[:4] <= 0.5)) and np.all(h[4:] == 0)
+    # backward frame at t = 5: h5..h7 carry gradient (red half), the memory bar shrank
+    back = fig.frames[8 + 2]
+    h = np.asarray(back.data[1].marker.color)
+    assert np.all(h[5:] > 0.5) and np.all(h[:5] <= 0.5)
+    assert back.data[-1].x[0] == 5  # bytes held after backward step 5
+
+
+def test_long_sequences_animate_a_sliding_window_and_sample_frames():
+    fig = unroll_animation(_steps(500), _memory(500), window=12, max_frames=60)
+    assert len(fig.frames) == 120
+    assert len(fig.data[1].x) == 12
+    mid = fig.frames[30]
+    labels = list(mid.data[1].text)
+    t = int(mid.name[1:])
+    assert f"h{t}" in labels and len(labels) == 12
+
+
+def test_static_diagram_has_no_frames_and_shows_peak_memory():
+    fig = unroll_animation(_steps(5), _memory(5), static=True)
+    assert len(fig.frames) == 0 and not fig.layout.updatemenus
+    assert fig.data[-3].x[0] == 5
