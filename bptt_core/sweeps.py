@@ -80,10 +80,16 @@ def gradient_ratio_sweep(
         for t in range(T_max):
             state, cache = steps.forward_step(params, xw[t], state, activation)
             caches.append(cache)
+        order = np.argsort(lengths, kind="stable")
+        ends = lengths[order] - 1  # sorted last steps: at step k the live lengths are a suffix
         adj = [np.zeros((lengths.size, R, batch, hidden_size)) for _ in range(n_parts)]  # (L, R, B, H)
         for k in reversed(range(T_max)):
-            adj[0][lengths - 1 == k] = probe  # each length's loss enters at its last step
-            if k > 0:
-                adj = list(steps.backward_step(params, tuple(adj), caches[k])[0])
-        norms = np.linalg.norm(adj[0].reshape(lengths.size, R, -1), axis=2)  # (L, R)
+            first = np.searchsorted(ends, k)
+            adj[0][first:][ends[first:] == k] = probe  # each length's loss enters at its last step
+            if k > 0 and first < lengths.size:
+                back = steps.backward_step(params, tuple(a[first:] for a in adj), caches[k])[0]
+                for a, b in zip(adj, back):
+                    a[first:] = b
+        norms = np.empty((lengths.size, R))
+        norms[order] = np.linalg.norm(adj[0].reshape(lengths.size, R, -1), axis=2)
         return np.log10(norms).T

@@ -125,7 +125,7 @@ def phase_diagram(config: RunConfig, n: int = 20, max_length: int = 200) -> Phas
     radii = np.linspace(0.1, 3.0, n)
     lengths = np.unique(np.linspace(2, max_length, n).astype(int))
     H = min(config.hidden_size, 32)
-    values = {cell: gradient_ratio_sweep(cell, radii, lengths, hidden_size=H, input_size=config.input_size,
+    values = {cell: gradient_ratio_sweep(cell, radii, lengths, hidden_size=H, input_size=config.input_size, batch=2,
                                          activation=config.activation if cell == "rnn" else "tanh",
                                          forget_bias=config.forget_bias, seed=config.seed)
               for cell in bc.CELLS}

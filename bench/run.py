@@ -1,0 +1,185 @@
+"""Benchmarks of the engine, the sweeps and the app's figure building.
+
+Every number is a median of interleaved repetitions, and each table carries a
+reference measured in the same run (PyTorch when installed, a matrix multiply of
+the same shapes, one BPTT call, or the target from the issue tracker).
+
+    python -m bench                # everything
+    python -m bench engine app     # some sections
+    python -m bench --quick        # fewer repetitions
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+import bptt_core as bc
+from bptt_core.sweeps import gradient_ratio_sweep
+
+SHAPE = {"T": 1000, "B": 32, "I": 16, "H": 128}
+
+
+def median_time(fn: Callable[[], object], repeat: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Median time of each function, alternating them so drift hits all alike."""
+    for fn in fns.values():
+        fn()
+    samples = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            samples[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def table(title: str, header: list[str], rows: list[list]) -> None:
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
+    print(f"\n## {title}\n")
+    print("| " + " | ".join(str(h).ljust(w) for h, w in zip(header, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |")
+
+
+def problem(cell: str, T: int, B: int, I: int, H: int, seed: int = 0):
+    spec = bc.RNNSpec(cell, I, H, I)
+    rng = np.random.default_rng(seed)
+    return spec, bc.init_params(spec, seed=seed), rng.standard_normal((T, B, I)), rng.standard_normal((T, B, I))
+
+
+def flops(cell: str, T: int, B: int, I: int, H: int) -> float:
+    """Multiply-adds x 2 of one forward + backward: the recurrent and input products (forward,
+    backward into h, weight gradients) and the read-out."""
+    G = bc.spec.GATES[cell]
+    per_step = 3 * B * G * H * (H + I) + 3 * B * H * I  # fwd, bwd-into-input/state, weight grads; read-out
+    return 2.0 * T * per_step
+
+
+def torch_runner(cell: str, T: int, B: int, I: int, H: int, dtype: str):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
+    tdtype = torch.float64 if dtype == "float64" else torch.float32
+    module = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](I, H).to(tdtype)
+    head = torch.nn.Linear(H, I).to(tdtype)
+    x = torch.randn(T, B, I, dtype=tdtype)
+    y = torch.randn(T, B, I, dtype=tdtype)
+
+    def step():
+        module.zero_grad(set_to_none=True)
+        head.zero_grad(set_to_none=True)
+        out, _ = module(x)
+        loss = ((head(out) - y) ** 2).mean()
+        loss.backward()
+
+    return step
+
+
+def engine(repeat: int) -> None:
+    T, B, I, H = SHAPE["T"], SHAPE["B"], SHAPE["I"], SHAPE["H"]
+    rows = []
+    for dtype in ("float64", "float32"):
+        for cell in bc.CELLS:
+            spec, params, x, y = problem(cell, T, B, I, H)
+            G = spec.gates
+            w = np.random.default_rng(1).standard_normal((H, G * H)).astype(dtype)
+            hb = np.random.default_rng(2).standard_normal((B, H)).astype(dtype)
+            fns = {
+                "ours": lambda: bc.bptt(spec, params, x, y, dtype=dtype),
+                "sqrt": lambda: bc.bptt(spec, params, x, y, dtype=dtype, checkpoint="sqrt"),
+                # the hardware reference: the same per-step products as one fwd+bwd, back to back
+                "matmul": lambda: [hb @ w for _ in range(3 * T)],
+            }
+            runner = torch_runner(cell, T, B, I, H, dtype)
+            if runner:
+                fns["torch"] = runner
+            t = interleaved(fns, repeat)
+            gflops = flops(cell, T, B, I, H) / t["ours"] / 1e9
+            peak = 2.0 * B * H * G * H * 3 * T / t["matmul"] / 1e9
+            full = bc.bptt(spec, params, x, y, dtype=dtype)
+            ck = bc.bptt(spec, params, x, y, dtype=dtype, checkpoint="sqrt")
+            rows.append([
+                cell, dtype, f"{t['ours'] * 1e3:.0f}", f"{t['torch'] * 1e3:.0f}" if "torch" in t else "–",
+                f"{t['ours'] / t['torch']:.2f}" if "torch" in t else "–",
+                f"{gflops:.1f}", f"{peak:.1f}", f"{gflops / peak:.0%}",
+                f"{t['sqrt'] / t['ours']:.2f}", f"{ck.memory_bytes / full.memory_bytes:.1%}",
+            ])
+    table(f"Engine: one forward + backward, (T, B, I, H) = ({T}, {B}, {I}, {H}), median of {repeat} interleaved runs",
+          ["cell", "dtype", "ours ms", "torch ms", "ours/torch", "GFLOP/s", "matmul GFLOP/s", "of matmul",
+           "sqrt time ratio", "sqrt memory"], rows)
+
+    rows = []
+    for cell in bc.CELLS:
+        spec, params, x, y = problem(cell, 500, 8, 16, 64)
+        t = interleaved({"bptt": lambda: bc.bptt(spec, params, x, y),
+                         "flow": lambda: bc.flow_matrix(spec, params, x, y)}, max(3, repeat // 2))
+        rows.append([cell, f"{t['bptt'] * 1e3:.0f}", f"{t['flow'] * 1e3:.0f}", f"{t['flow'] / t['bptt']:.1f}"])
+    table("flow_matrix (T = 500, B = 8, H = 64) against one bptt call", ["cell", "bptt ms", "flow_matrix ms",
+                                                                          "ratio"], rows)
+
+
+def sweeps(repeat: int) -> None:
+    radii, lengths = np.linspace(0.1, 3.0, 20), np.linspace(10, 200, 20).astype(int)
+    rows = []
+    for cell in bc.CELLS:
+        t = median_time(lambda: gradient_ratio_sweep(cell, radii, lengths, hidden_size=32), repeat)
+        spec, params, x, y = problem(cell, 200, 4, 4, 32)
+        one = median_time(lambda: bc.bptt(spec, params, x, y), repeat)
+        rows.append([cell, f"{t:.2f}", f"{one * 1e3:.1f}", f"{t / one:.0f}", "5.00", "yes" if t < 5 else "NO"])
+    table("Phase-diagram sweep: 20 x 20 grid, T up to 200, H = 32", ["cell", "sweep s", "one bptt ms (T=200)",
+                                                                      "sweep / bptt", "target s", "met"], rows)
+
+
+def app(repeat: int) -> None:
+    from dashboard.catalog import PAGES, page_panels
+    from dashboard.config import RunConfig
+
+    rows = []
+    for label, config, target in (("default", RunConfig(), 0.3), ("T=1000, H=128", RunConfig(T=1000, hidden_size=128),
+                                                                  3.0)):
+        for page in PAGES:
+            t = median_time(lambda: page_panels(page, config), max(1, repeat // 3))
+            rows.append([label, page, f"{t:.3f}", f"{target:.1f}", "yes" if t < target else "NO"])
+    table("App: compute + build every figure of a page, no cache, no browser", ["config", "page", "seconds",
+                                                                                 "target s", "met"], rows)
+
+
+SECTIONS = {"engine": engine, "sweeps": sweeps, "app": app}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description="BPTT dashboard benchmarks")
+    parser.add_argument("sections", nargs="*", choices=[*SECTIONS, []], default=list(SECTIONS))
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args(argv)
+    repeat = 3 if args.quick else 7
+    try:
+        import torch
+
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = "not installed"
+    print(f"# Benchmarks · {platform.processor() or platform.machine()} · {os.cpu_count()} cores · "
+          f"numpy {np.__version__} · torch {torch_version}")
+    for name in args.sections or SECTIONS:
+        SECTIONS[name](repeat)
+    return 0
