@@ -11,4 +11,5 @@ st.navigation([
     st.Page("pages/unroll.py", title="Unroll & animate", icon=":material/animation:"),
     st.Page("pages/gradient_flow.py", title="Gradient flow", icon=":material/trending_down:"),
     st.Page("pages/memory.py", title="Memory", icon=":material/memory:"),
+    st.Page("pages/weights.py", title="Weights", icon=":material/tune:"),
 ]).run()

@@ -293,3 +293,10 @@ def verdict(res: bc.BPTTResult, jp: JacobianProducts, report: SpectralReport) ->
 def growth_label(v: Verdict) -> str:
     """``"×0.91"`` per step, or a dash when there is no trend to measure."""
     return "–" if np.isnan(v.rate) else f"×{np.exp(v.rate):.3g}"
+
+
+def gate_names(cell: str) -> list[str]:
+    """Readable names of the gate blocks of ``weight_hh`` in PyTorch order."""
+    long = {"a": "W_hh (all)", "i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o",
+            "r": "reset gate r", "z": "update gate z", "n": "candidate n"}
+    return [long[g] for g in bc.spec.GATE_NAMES[cell]]

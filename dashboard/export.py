@@ -14,15 +14,18 @@ import json
 import os
 import shutil
 import sys
+import urllib.parse
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from .compute import preset_params
 from .config import RunConfig, from_mapping
+from .weights import to_npz
 
 STATIC_FORMATS = ("png", "svg")
 NO_BROWSER = ("PNG/SVG export needs a Chromium browser on the server and none was found. Install one "
@@ -72,9 +75,44 @@ def to_html(fig: go.Figure) -> bytes:
     return pio.to_html(fig, include_plotlyjs=True, full_html=True, auto_play=False).encode()
 
 
-def bundle(config: RunConfig, panels: Iterable, *, url: str = "", static: bool = True,
+def animation_frames(fig: go.Figure) -> Iterator[go.Figure]:
+    """One static figure per animation frame (controls removed), in play order."""
+    base = go.Figure(fig)
+    base.frames = []
+    base.layout.updatemenus = ()
+    base.layout.sliders = ()
+    base.update_layout(margin={"b": 50})
+    for frame in fig.frames:
+        still = go.Figure(base)
+        for index, trace in zip(frame.traces, frame.data):
+            still.data[index].update(trace)
+        if frame.layout:
+            still.update_layout(frame.layout)
+        yield still
+
+
+def to_gif(fig: go.Figure, *, width: int = 900, duration_ms: int = 250,
            progress: Callable[[int, int, str], None] | None = None) -> bytes:
-    """A zip with every panel as PNG, SVG (when a browser exists), HTML and CSV, plus config and URL.
+    """An animated GIF of a Plotly animation, one GIF frame per animation frame (needs Chromium)."""
+    from PIL import Image
+
+    images = []
+    total = len(fig.frames)
+    for i, still in enumerate(animation_frames(fig)):
+        png = to_static(still, "png", width=width, scale=1.0)
+        images.append(Image.open(io.BytesIO(png)).convert("P", palette=Image.Palette.ADAPTIVE))
+        if progress:
+            progress(i + 1, total, "frame")
+    if not images:
+        raise ValueError("the figure has no animation frames")
+    buf = io.BytesIO()
+    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
+    return buf.getvalue()
+
+
+def bundle(config: RunConfig, panels: Iterable, *, url: str = "", static: bool = True, params: dict | None = None,
+           progress: Callable[[int, int, str], None] | None = None) -> bytes:
+    """A zip with every panel as PNG, SVG (when a browser exists), HTML and CSV, plus config, URL and weights.
 
     Parameters
     ----------
@@ -82,6 +120,8 @@ def bundle(config: RunConfig, panels: Iterable, *, url: str = "", static: bool =
     panels : iterable of Panel
     url : str
         The link that reproduces the view (written to ``url.txt``).
+    params : dict, optional
+        The weights in use, written as ``weights.npz`` (the URL cannot carry them).
     static : bool
         Include PNG/SVG; skipped with a note in ``README.txt`` when no browser is found.
     progress : callable(done, total, name), optional
@@ -102,10 +142,18 @@ def bundle(config: RunConfig, panels: Iterable, *, url: str = "", static: bool =
             if progress:
                 progress(i + 1, len(panels), panel.name)
         zf.writestr("config.json", config.to_json())
+        if params is not None:
+            zf.writestr("weights.npz", to_npz(params))
         zf.writestr("url.txt", url + "\n")
         note = "" if can_static else f"\nPNG/SVG skipped: {NO_BROWSER}\n"
         zf.writestr("README.txt", "BPTT dashboard export\n\nFiles:\n" + "\n".join(sorted(listing)) + "\n" + note)
     return buf.getvalue()
+
+
+def share_url(base: str, config: RunConfig) -> str:
+    """The link that reproduces ``config``: ``base`` (the app's address) plus its query parameters."""
+    query = urllib.parse.urlencode(config.to_query())
+    return base.split("?")[0] + (f"?{query}" if query else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,8 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         bar = "#" * int(30 * done / total)
         print(f"\r[{bar:<30}] {done}/{total} {name:<24}", end="", file=sys.stderr, flush=True)
 
-    data = bundle(config, panels, url="?" + "&".join(f"{k}={v}" for k, v in config.to_query().items()),
-                  static=not args.no_static, progress=progress)
+    data = bundle(config, panels, url=share_url("", config), static=not args.no_static,
+                  params=preset_params(config), progress=progress)
     print(file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:

@@ -10,10 +10,16 @@ from streamlit.runtime.pages_manager import PagesManager
 import bptt_core as bc
 from bptt_core.signals import SIGNALS
 
+from . import export
+from .catalog import all_panels
+from .compute import preset_params
 from .config import CHECKPOINTS, DTYPES, LIMITS, RunConfig, from_mapping
+from .weights import fingerprint
 
 PREFIX = "cfg."
 CONFIG_KEY = "run_config"
+USER_PARAMS = "user_params"  # session only: {fingerprint: params}; the config names the active one
+MAX_USER_PARAMS = 4
 INIT_HELP = {
     "uniform": "U(-1/√H, 1/√H), PyTorch's default, times the gain",
     "normal": "N(0, gain²/H)",
@@ -95,7 +101,25 @@ def render_sidebar() -> RunConfig:
         sb.caption(f"Truncation k = {config.truncation} ≥ T = {config.T}: this is full BPTT.")
     st.session_state[CONFIG_KEY] = config
     st.query_params.from_dict(config.to_query())
+    _export_section(config)
     return config
+
+
+def _export_section(config: RunConfig) -> None:
+    """One zip with every figure of this configuration (built on click)."""
+    sb = st.sidebar
+    sb.markdown("### Export")
+    params = _lookup(config)[0]
+    url = export.share_url(st.context.url or "", config)
+    has_browser = export.find_browser() is not None
+    sb.download_button(
+        "All figures, data and config (.zip)", icon=":material/folder_zip:", width="stretch",
+        data=lambda: export.bundle(config, all_panels(config, params), url=url, static=has_browser,
+                                   params=params if params is not None else preset_params(config)),
+        file_name=f"bptt-{config.key()}.zip", mime="application/zip", on_click="ignore", key="export_all")
+    if not has_browser:
+        sb.caption(export.NO_BROWSER)
+    sb.caption(f"Share this view: [link]({url})")
 
 
 def current_config() -> RunConfig:
@@ -110,3 +134,50 @@ def current_config() -> RunConfig:
         PagesManager.uses_pages_directory = False
         st.rerun()
     return st.session_state[CONFIG_KEY]
+
+
+def _lookup(config: RunConfig) -> tuple[dict | None, str | None]:
+    """The user's weights named by ``config.weights`` (None for the preset) and why they cannot be used."""
+    if config.weights == "preset":
+        return None, None
+    params = st.session_state.get(USER_PARAMS, {}).get(config.weights)
+    if params is None:
+        return None, ("Your own weights are not in this session any more (the page was reloaded); "
+                      "showing the preset. Upload them again on the Weights page.")
+    try:
+        bc.spec.check_params(config.spec, params)
+    except ValueError as err:
+        return None, (f"Your own weights do not fit the current settings ({err}). Showing the preset weights: "
+                      "set the cell and sizes back, or choose a preset on the Weights page.")
+    return params, None
+
+
+def current_params(config: RunConfig) -> dict | None:
+    """The user's own weights named by ``config.weights``, or None for the init preset.
+
+    Weights that no longer fit the sidebar (another cell or size) fall back to the
+    preset with a warning that says what to change.
+    """
+    params, problem = _lookup(config)
+    if problem:
+        st.warning(problem)
+    return params
+
+
+def use_params(params: dict) -> str:
+    """Make ``params`` the active weights of this session (call from a widget callback)."""
+    key = fingerprint(params)
+    store = dict(st.session_state.get(USER_PARAMS, {}))
+    store[key] = params
+    while len(store) > MAX_USER_PARAMS:  # keep the session small: drop the oldest
+        store.pop(next(iter(store)))
+    st.session_state[USER_PARAMS] = store
+    st.session_state[PREFIX + "weights"] = key
+    return key
+
+
+def use_preset(**settings) -> None:
+    """Back to the init preset, optionally changing sidebar settings (call from a widget callback)."""
+    for name, value in settings.items():
+        st.session_state[PREFIX + name] = value
+    st.session_state[PREFIX + "weights"] = "preset"

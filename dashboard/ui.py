@@ -11,6 +11,9 @@ from .config import RunConfig
 from .figures.style import human_bytes
 from .panels import Panel
 
+#: Largest hidden size whose W_hh is offered for editing cell by cell.
+EDITABLE_HIDDEN = 16
+
 
 def plotly_config(panel: Panel, config: RunConfig) -> dict:
     """The modebar's own PNG button: 2x scale, a file name that names the view."""

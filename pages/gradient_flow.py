@@ -3,13 +3,14 @@
 import streamlit as st
 
 from dashboard import cache, compute, panels, ui
-from dashboard.sidebar import current_config
+from dashboard.sidebar import current_config, current_params
 
 config = current_config()
+params = current_params(config)
 st.title("Gradient flow")
-res = ui.compute_or_stop(cache.run, config, None, what="the BPTT run")
-report = cache.spectral(config, None)
-jp = cache.jacobians(config, None)
+res = ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
+report = cache.spectral(config, params)
+jp = cache.jacobians(config, params)
 verdict = compute.verdict(res, jp, report)
 
 cols = st.columns(4)
@@ -28,8 +29,8 @@ with left:
     ui.show(panels.jacobian(config, jp, report), config)
     ui.show(panels.contributions(config, res), config)
 with right:
-    ui.show(panels.flow(config, *cache.flow(config, None)), config)
+    ui.show(panels.flow(config, *cache.flow(config, params)), config)
     ui.show(panels.eigenvalues(config, report), config)
     ui.show(panels.comparison(config, cache.cell_comparison(config)), config)
 ui.show(panels.phase(config, cache.phase_diagram(config)), config)
-ui.show(panels.truncation(config, cache.truncation(config, None)), config)
+ui.show(panels.truncation(config, cache.truncation(config, params)), config)

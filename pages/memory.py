@@ -3,15 +3,16 @@
 import streamlit as st
 
 from dashboard import cache, panels, ui
-from dashboard.sidebar import current_config
+from dashboard.sidebar import current_config, current_params
 
 config = current_config()
+params = current_params(config)
 st.title("Memory")
 st.markdown("Backward needs every step's intermediates, so training holds a **tape** that grows with T. "
             "Checkpointing keeps only some states and recomputes the rest; truncation holds one window at a time "
             "but changes the gradient.")
-res = ui.compute_or_stop(cache.run, config, None, what="the BPTT run")
-runs = cache.strategy_runs(config, None)
+res = ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
+runs = cache.strategy_runs(config, params)
 full, sqrt = runs["full storage"], runs["checkpoint sqrt(T)"]
 
 cols = st.columns(4)
@@ -32,4 +33,4 @@ with left:
     ui.show(panels.memory_vs_length(config, cache.memory_scaling(config)), config)
 with right:
     ui.show(panels.memory_timelines(config, runs), config)
-    ui.show(panels.memory_budget(config, cache.memory_budget(config, None)), config)
+    ui.show(panels.memory_budget(config, cache.memory_budget(config, params)), config)

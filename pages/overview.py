@@ -3,9 +3,10 @@
 import streamlit as st
 
 from dashboard import cache, compute, panels, ui
-from dashboard.sidebar import current_config
+from dashboard.sidebar import current_config, current_params
 
 config = current_config()
+params = current_params(config)
 st.title("Backpropagation through time")
 st.markdown(
     "A recurrent network applies **the same weights at every time step**. Unrolled over a sequence of "
@@ -16,9 +17,9 @@ st.markdown(
     "or **explode** exponentially with distance, and because every step's intermediates are stored, memory "
     "grows with T."
 )
-res = ui.compute_or_stop(cache.run, config, None, what="the BPTT run")
-report = cache.spectral(config, None)
-verdict = compute.verdict(res, cache.jacobians(config, None), report)
+res = ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
+report = cache.spectral(config, params)
+verdict = compute.verdict(res, cache.jacobians(config, params), report)
 
 cols = st.columns(5)
 cols[0].metric("Loss L", f"{res.loss:.4g}", help=f"reduction = {config.reduction}")

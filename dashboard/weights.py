@@ -1,0 +1,214 @@
+"""Weights in and out: .npz, .safetensors and PyTorch state dicts, treated as untrusted input.
+
+Uploads are read from bytes only (no file names become paths), pickle is never
+allowed, the size is capped, and every array is checked against the chosen
+cell with a message that names the key that is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import zipfile
+
+import numpy as np
+
+import bptt_core as bc
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+READOUT_MODULES = ("fc", "linear", "out", "head", "decoder", "readout", "output", "proj")
+_LAYER0 = re.compile(r"(?:^|\.)(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)$")
+
+
+class WeightsError(ValueError):
+    """An upload that cannot be used, with a message for the user."""
+
+
+def to_npz(params: dict[str, np.ndarray]) -> bytes:
+    """The parameters as an ``.npz`` (PyTorch layer-0 names plus ``weight_out``/``bias_out``)."""
+    buf = io.BytesIO()
+    np.savez(buf, **{k: np.asarray(v) for k, v in params.items()})
+    return buf.getvalue()
+
+
+def fingerprint(params: dict[str, np.ndarray]) -> str:
+    """A short content hash of a parameter dict (names, shapes, dtypes and values)."""
+    h = hashlib.sha1()
+    for k in sorted(params):
+        a = np.ascontiguousarray(params[k])
+        h.update(f"{k}{a.shape}{a.dtype}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:12]
+
+
+def _read_npz(data: bytes) -> dict[str, np.ndarray]:
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except ValueError as err:
+        if "pickle" in str(err).lower() or "object" in str(err).lower():
+            raise WeightsError("the .npz holds pickled Python objects, which are refused for safety; "
+                               "save plain numeric arrays with np.savez") from None
+        raise WeightsError(f"the .npz could not be read: {err}") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise WeightsError(f"the .npz is damaged: {err}") from None
+
+
+def _read_safetensors(data: bytes) -> dict[str, np.ndarray]:
+    try:
+        from safetensors.numpy import load
+    except ImportError:
+        raise WeightsError("reading .safetensors needs the safetensors package (pip install safetensors)") from None
+    try:
+        return dict(load(data))
+    except Exception as err:  # the library raises its own error types for bad headers
+        raise WeightsError(f"the .safetensors file could not be read: {err}") from None
+
+
+def _read_torch(data: bytes) -> dict[str, np.ndarray]:
+    try:
+        import torch
+    except ImportError:
+        raise WeightsError("this is a PyTorch file and PyTorch is not installed here; export it with "
+                           "np.savez or safetensors instead, or install torch") from None
+    try:
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as err:  # weights_only refuses arbitrary pickles with its own error types
+        raise WeightsError(f"the PyTorch file was refused (only plain state dicts are loaded): {err}") from None
+    if not isinstance(obj, dict):
+        raise WeightsError(f"the PyTorch file holds a {type(obj).__name__}, not a state_dict; "
+                           "save module.state_dict()")
+    out = {}
+    for k, v in obj.items():
+        if not isinstance(v, torch.Tensor):
+            raise WeightsError(f"state_dict entry {k!r} is a {type(v).__name__}, not a tensor")
+        out[str(k)] = v.detach().to(torch.float64).numpy() if v.is_floating_point() else v.numpy()
+    return out
+
+
+def read_arrays(data: bytes) -> dict[str, np.ndarray]:
+    """The named arrays in an upload, by content (npz, PyTorch zip or safetensors)."""
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise WeightsError(f"the file is {len(data) / 2**20:.1f} MiB; the limit is {MAX_UPLOAD_BYTES // 2**20} MiB")
+    if len(data) < 8:
+        raise WeightsError("the file is empty or too short to hold weights")
+    if data[:4] == b"PK\x03\x04":
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                names = zf.namelist()
+        except (zipfile.BadZipFile, OSError, EOFError) as err:
+            raise WeightsError(f"the file is a damaged zip archive: {err}") from None
+        if any(n.endswith("data.pkl") for n in names):
+            return _read_torch(data)
+        return _read_npz(data)
+    header = int.from_bytes(data[:8], "little")
+    if 2 <= header < min(len(data), 100_000_000) and data[8:9] == b"{":
+        return _read_safetensors(data)
+    raise WeightsError("the file is not an .npz, .safetensors or PyTorch state_dict")
+
+
+def map_names(arrays: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """PyTorch-style names to this project's keys, and notes on what was renamed or ignored.
+
+    ``weight_ih_l0`` (also behind a module prefix such as ``rnn.``) becomes ``weight_ih``;
+    a read-out ``fc.weight``/``fc.bias`` (or linear, out, head, ...) becomes ``weight_out``/``bias_out``;
+    deeper layers (``_l1`` ...) and reverse directions are ignored with a note.
+    """
+    out, notes = {}, []
+    for name, arr in arrays.items():
+        m = _LAYER0.search(name)
+        if name in bc.spec.PARAM_KEYS:
+            out[name] = arr
+        elif m and m.group(2) == "0" and "_reverse" not in name:
+            out[m.group(1)] = arr
+            notes.append(f"{name} → {m.group(1)}")
+        elif m or "_reverse" in name:
+            notes.append(f"{name} ignored (only layer 0, forward direction, is used)")
+        elif (parts := name.rsplit(".", 1)) and len(parts) == 2 and parts[0].split(".")[-1] in READOUT_MODULES \
+                and parts[1] in ("weight", "bias"):
+            key = f"{parts[1]}_out"
+            out[key] = arr
+            notes.append(f"{name} → {key}")
+        else:
+            notes.append(f"{name} ignored (unknown name)")
+    return out, notes
+
+
+def suggest_spec(params: dict[str, np.ndarray]) -> str | None:
+    """A hint like "cell=lstm, hidden=16, inputs=3" read off the weight shapes, if they are consistent."""
+    try:
+        gh, i = params["weight_ih"].shape
+        h = params["weight_hh"].shape[1]
+    except (KeyError, ValueError, AttributeError):
+        return None
+    cell = {1: "rnn", 4: "lstm", 3: "gru"}.get(gh // h) if h and gh % h == 0 else None
+    if cell is None:
+        return None
+    hint = f"cell={cell}, hidden H={h}, inputs I={i}"
+    if "weight_out" in params and np.ndim(params["weight_out"]) == 2:
+        hint += f", outputs O={params['weight_out'].shape[0]}"
+    return hint
+
+
+def load_weights(data: bytes, spec: bc.RNNSpec, fallback: dict[str, np.ndarray] | None = None
+                 ) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Parse, map and validate an upload for ``spec``.
+
+    Parameters
+    ----------
+    data : bytes
+        The uploaded file's content (untrusted).
+    spec : RNNSpec
+        The cell and sizes chosen in the sidebar.
+    fallback : dict, optional
+        Used for a missing read-out (``weight_out``/``bias_out``), with a note.
+
+    Returns
+    -------
+    params : dict of float64 ndarray
+    notes : list of str
+        Renamed, ignored or filled-in keys.
+
+    Raises
+    ------
+    WeightsError
+        Naming the first wrong key and what was expected.
+    """
+    arrays, notes = map_names(read_arrays(data))
+    for key in ("weight_out", "bias_out"):
+        if key not in arrays and fallback is not None and "weight_hh" in arrays:
+            arrays[key] = fallback[key]
+            notes.append(f"{key} not in the file: kept the current read-out")
+    for key, arr in arrays.items():
+        if not isinstance(arr, np.ndarray) or not np.issubdtype(arr.dtype, np.floating):
+            raise WeightsError(f"{key} has dtype {getattr(arr, 'dtype', type(arr).__name__)}; weights must be "
+                               "floating point")
+    try:
+        params = bc.spec.check_params(spec, arrays)
+    except ValueError as err:
+        hint = suggest_spec(arrays)
+        raise WeightsError(str(err) + (f". The file looks like {hint}: set that in the sidebar" if hint else "")
+                           ) from None
+    return {k: v.astype(np.float64) for k, v in params.items()}, notes
+
+
+def apply_edits(params: dict[str, np.ndarray], block: int, edited_rows: dict) -> dict[str, np.ndarray]:
+    """A copy of ``params`` with cells of one H x H gate block of ``weight_hh`` replaced.
+
+    Parameters
+    ----------
+    params : dict of ndarray
+    block : int
+        Gate block index (0 for the vanilla RNN).
+    edited_rows : dict
+        ``{row: {column: value}}`` as ``st.data_editor`` reports it; non-finite or
+        empty values are ignored.
+    """
+    H = params["weight_hh"].shape[1]
+    new = {k: v.copy() for k, v in params.items()}
+    for row, cols in edited_rows.items():
+        for col, value in cols.items():
+            if value is not None and np.isfinite(float(value)):
+                new["weight_hh"][block * H + int(row), int(col)] = float(value)
+    return new
