@@ -10,6 +10,7 @@
 """
 
 from .bptt import BPTTResult, bptt, global_norm
+from .budget import MemoryBudgetError
 from .checkpoint import checkpoint_schedule
 from .flow import flow_matrix
 from .gradcheck import numerical_gradient, relative_error
@@ -24,6 +25,7 @@ __all__ = [
     "LOSSES",
     "REDUCTIONS",
     "BPTTResult",
+    "MemoryBudgetError",
     "RNNSpec",
     "bptt",
     "checkpoint_schedule",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import budget
 from . import validate as v
 from .checkpoint import checkpoint_schedule
 from .losses import reduce, step_means, token_loss_and_grad, token_weights
@@ -145,6 +146,7 @@ def bptt(
     seed: int | None = None,
     dtype: str = "float64",
     step_contributions: bool = False,
+    memory_budget: int | None = None,
 ) -> BPTTResult:
     """Exact backpropagation through time for one sequence batch.
 
@@ -178,6 +180,15 @@ def bptt(
     dtype : {"float64", "float32"}
     step_contributions : bool
         Also return the norm of each step's term of ``dW_hh`` and ``dW_ih``.
+    memory_budget : int, optional
+        Bytes this call may allocate (default :data:`bptt_core.budget.DEFAULT_BUDGET`).
+
+    Raises
+    ------
+    ValueError
+        For a bad argument, naming it.
+    MemoryBudgetError
+        (a ValueError) when the estimate exceeds the budget, before allocating anything.
 
     Returns
     -------
@@ -191,6 +202,9 @@ def bptt(
     clip_value = v.check_positive_float("clip_value", clip_value)
     checkpoint = v.check_checkpoint(checkpoint)
     random_truncation = v.check_probability("random_truncation", random_truncation)
+    seed = v.check_seed(seed)
+    budget.check(budget.bptt_bytes(spec, *x.shape[:2], checkpoint=checkpoint, truncation=truncation, dtype=dtype),
+                 "this BPTT run", "shorten T, lower the batch or hidden size, or use checkpointing", memory_budget)
     links = _link_factors(x.shape[0], truncation, random_truncation, seed)
     with np.errstate(all="ignore"):
         return _run(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import budget
 from .bptt import prepare
 from .losses import token_loss_and_grad
 from .spec import RNNSpec
@@ -22,6 +23,7 @@ def flow_matrix(
     c0: np.ndarray | None = None,
     dtype: str = "float64",
     origins: np.ndarray | None = None,
+    memory_budget: int | None = None,
 ) -> np.ndarray:
     """``F[t, k] = ||d l_t / d h_k||`` for every origin step t and earlier state k.
 
@@ -38,6 +40,8 @@ def flow_matrix(
     origins : ndarray of shape (N,) of int, optional
         Compute only these rows t (sorted, unique); all T when None. The cost is
         proportional to the number of origins.
+    memory_budget : int, optional
+        Bytes this call may allocate; above it :class:`MemoryBudgetError` is raised.
 
     Returns
     -------
@@ -49,6 +53,8 @@ def flow_matrix(
     rows = np.arange(T) if origins is None else np.unique(np.asarray(origins, dtype=int))
     if rows.size == 0 or rows[0] < 0 or rows[-1] >= T:
         raise ValueError(f"origins must be non-empty steps in [0, T) = [0, {T})")
+    budget.check(budget.flow_bytes(spec, T, x.shape[1], rows.size, dtype), "this flow matrix",
+                 "shorten T, lower the batch or hidden size, or ask for fewer origins", memory_budget)
     cell = CELL_STEPS[spec.cell]
     F = np.zeros((rows.size, T))
     with np.errstate(all="ignore"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .spec import RNNSpec
+from .validate import check_seed
 
 INITS = ("uniform", "normal", "orthogonal", "identity", "spectral")
 
@@ -32,6 +33,10 @@ def _recurrent_block(init: str, H: int, scale: float, rng: np.random.Generator) 
     w = rng.standard_normal((H, H)) / np.sqrt(H)  # "spectral": rescale to radius = scale
     rho = spectral_radius(w)
     return w * (scale / rho) if rho > 0 else w
+
+
+def _is_number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.number)) and bool(np.isfinite(value))
 
 
 def init_params(
@@ -64,13 +69,13 @@ def init_params(
         ``weight_ih`` (G*H, I), ``weight_hh`` (G*H, H), ``bias_ih``, ``bias_hh`` (G*H,),
         ``weight_out`` (O, H), ``bias_out`` (O,), float64.
     """
-    if init not in INITS:
+    if not isinstance(init, str) or init not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
-    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.number)) or not np.isfinite(scale) or scale < 0:
+    if not _is_number(scale) or scale < 0:
         raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
-    if not np.isfinite(forget_bias):
-        raise ValueError(f"forget_bias must be finite, got {forget_bias!r}")
-    rng = np.random.default_rng(seed)
+    if not _is_number(forget_bias):
+        raise ValueError(f"forget_bias must be a finite number, got {forget_bias!r}")
+    rng = np.random.default_rng(check_seed(seed))
     H, G = spec.hidden_size, spec.gates
     k = 1.0 / np.sqrt(H)
     shapes = spec.param_shapes()

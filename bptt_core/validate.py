@@ -12,16 +12,17 @@ DTYPES = {"float64": np.float64, "float32": np.float32}
 
 def check_choice(name: str, value: object, choices: tuple) -> str:
     """``value`` if it is one of ``choices``, else a ValueError naming ``name``."""
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def check_dtype(dtype: object) -> type:
     """The NumPy float type for ``dtype`` ("float64", "float32" or the NumPy type)."""
-    for name, typ in DTYPES.items():
-        if dtype in (name, typ) or (isinstance(dtype, np.dtype) and dtype == typ):
-            return typ
+    if isinstance(dtype, str) and dtype in DTYPES:
+        return DTYPES[dtype]
+    if isinstance(dtype, (type, np.dtype)) and np.dtype(dtype).type in DTYPES.values():
+        return np.dtype(dtype).type
     raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
 
 
@@ -103,8 +104,8 @@ def check_positive_float(name: str, value: object) -> float | None:
 
 def check_checkpoint(value: object) -> int | str | None:
     """None, "sqrt" or a segment length >= 1."""
-    if value is None or value == "sqrt":
-        return value  # type: ignore[return-value]
+    if value is None or (isinstance(value, str) and value == "sqrt"):
+        return value
     if isinstance(value, str):
         raise ValueError(f"checkpoint must be None, 'sqrt' or a positive integer, got {value!r}")
     return check_positive_int("checkpoint", value)
@@ -122,3 +123,12 @@ def check_probability(name: str, value: object) -> float | None:
 def check_reduction(reduction: object) -> str:
     """One of "mean", "sum"."""
     return check_choice("reduction", reduction, REDUCTIONS)
+
+
+def check_seed(value: object) -> int | None:
+    """None or a non-negative integer seed."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"seed must be None or an integer >= 0, got {value!r}")
+    return int(value)

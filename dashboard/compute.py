@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
 import bptt_core as bc
+from bptt_core import budget
 from bptt_core.activations import derivative_from_output
 from bptt_core.jacobians import JacobianProducts, iter_local_jacobians, jacobian_products
 from bptt_core.losses import token_loss_and_grad, token_weights
@@ -300,3 +302,16 @@ def gate_names(cell: str) -> list[str]:
     long = {"a": "W_hh (all)", "i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o",
             "r": "reset gate r", "z": "update gate z", "n": "candidate n"}
     return [long[g] for g in bc.spec.GATE_NAMES[cell]]
+
+
+#: Bytes one page computation may allocate; above it the sidebar refuses the configuration.
+DASHBOARD_BUDGET = int(os.environ.get("BPTT_DASHBOARD_BUDGET", min(budget.DEFAULT_BUDGET, 2**30)))
+
+
+def estimate_bytes(config: RunConfig) -> int:
+    """The largest allocation any page makes for this configuration (a BPTT run or the flow matrix)."""
+    ck = bptt_options(config)["checkpoint"]
+    run_bytes = budget.bptt_bytes(config.spec, config.T, config.batch_size, checkpoint=ck,
+                                  truncation=config.truncation or None, dtype=config.dtype)
+    flow_bytes = budget.flow_bytes(config.spec, config.T, config.batch_size, len(flow_origins(config.T)), config.dtype)
+    return max(run_bytes, flow_bytes)

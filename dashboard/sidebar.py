@@ -8,16 +8,17 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 import bptt_core as bc
+from bptt_core.budget import human
 from bptt_core.signals import SIGNALS
 
-from . import export
+from . import compute, export
 from .catalog import all_panels
-from .compute import preset_params
 from .config import CHECKPOINTS, DTYPES, LIMITS, RunConfig, from_mapping
 from .weights import fingerprint
 
 PREFIX = "cfg."
 CONFIG_KEY = "run_config"
+LAST_GOOD = "last_good_config"
 USER_PARAMS = "user_params"  # session only: {fingerprint: params}; the config names the active one
 MAX_USER_PARAMS = 4
 INIT_HELP = {
@@ -94,7 +95,14 @@ def render_sidebar() -> RunConfig:
         config = RunConfig(**values)
     except (ValueError, TypeError) as err:
         sb.error(f"These settings do not fit together: {err}. Showing the last valid view.")
-        config = st.session_state.get(CONFIG_KEY, RunConfig())
+        config = st.session_state.get(LAST_GOOD, RunConfig())
+    needed = compute.estimate_bytes(config)
+    if needed > compute.DASHBOARD_BUDGET:
+        st.error(f"These settings would need about {human(needed)} of memory, above the dashboard's budget of "
+                 f"{human(compute.DASHBOARD_BUDGET)}: lower T, the batch or the hidden size, or turn on "
+                 "checkpointing. Showing the last settings that fit.")
+        config = st.session_state.get(LAST_GOOD, RunConfig())
+    st.session_state[LAST_GOOD] = config
     if loss == "cross_entropy" and config.output_size == 1:
         sb.warning("Cross-entropy over 1 class is always 0: raise Outputs O to 2 or more.")
     if config.truncation >= config.T:
@@ -115,7 +123,7 @@ def _export_section(config: RunConfig) -> None:
     sb.download_button(
         "All figures, data and config (.zip)", icon=":material/folder_zip:", width="stretch",
         data=lambda: export.bundle(config, all_panels(config, params), url=url, static=has_browser,
-                                   params=params if params is not None else preset_params(config)),
+                                   params=params if params is not None else compute.preset_params(config)),
         file_name=f"bptt-{config.key()}.zip", mime="application/zip", on_click="ignore", key="export_all")
     if not has_browser:
         sb.caption(export.NO_BROWSER)
