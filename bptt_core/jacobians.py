@@ -92,10 +92,11 @@ class JacobianProducts:
 
 
 def _log10_mean(log10_values: np.ndarray) -> np.ndarray:
-    """log10 of the mean over axis 0 of ``10**log10_values``, without overflow."""
-    top = np.max(log10_values, axis=0)
-    finite_top = np.where(np.isfinite(top), top, 0.0)
-    return finite_top + np.log10(np.mean(10.0 ** (log10_values - finite_top), axis=0))
+    """log10 of the mean over axis 0 of ``10**log10_values``, without overflow (-inf for zeros)."""
+    with np.errstate(all="ignore"):
+        top = np.max(log10_values, axis=0)
+        finite_top = np.where(np.isfinite(top), top, 0.0)
+        return finite_top + np.log10(np.mean(10.0 ** (log10_values - finite_top), axis=0))
 
 
 def jacobian_products(jacobians: Iterable[np.ndarray], hidden_size: int, max_points: int | None = None

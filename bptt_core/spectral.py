@@ -91,5 +91,6 @@ def pascanu_bound(lags: np.ndarray, rate: float) -> np.ndarray:
     ndarray of shape (L,)
         In log10, so that long lags neither overflow nor underflow.
     """
-    with np.errstate(divide="ignore"):
-        return np.asarray(lags, dtype=np.float64) * np.log10(rate)
+    lags = np.asarray(lags, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        return np.where(lags == 0, 0.0, lags * np.log10(rate))  # rate^0 = 1, also for rate = 0

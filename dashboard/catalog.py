@@ -1,43 +1,67 @@
-"""Every panel of every page for one configuration, in page order (for export and tests)."""
+"""What each page shows: its panels, in order. Pages, exports and tests all read it from here.
+
+``source`` is the compute layer: :mod:`dashboard.compute` (plain, for exports and
+tests) or :mod:`dashboard.cache` (the same functions behind ``st.cache_data``).
+"""
 
 from __future__ import annotations
+
+from types import ModuleType
 
 from . import compute, panels
 from .compute import Params
 from .config import RunConfig
 
 
-def page_panels(page: str, config: RunConfig, params: Params | None = None) -> list[panels.Panel]:
-    """The panels a page shows, computed without Streamlit."""
-    if page == "overview":
-        return [panels.unroll(config, compute.run(config, params), static=True)]
-    if page == "unroll":
-        return [panels.unroll(config, compute.run(config, params))]
-    if page == "gradient_flow":
-        res, report = compute.run(config, params), compute.spectral(config, params)
-        return [
-            panels.gradient_norms(config, res),
-            panels.flow(config, *compute.flow(config, params)),
-            panels.jacobian(config, compute.jacobians(config, params), report),
-            panels.eigenvalues(config, report),
-            panels.contributions(config, res),
-            panels.comparison(config, compute.cell_comparison(config)),
-            panels.phase(config, compute.phase_diagram(config)),
-            panels.truncation(config, compute.truncation(config, params)),
-        ]
-    if page == "memory":
-        return [
-            panels.memory_stack(config, compute.run(config, params)),
-            panels.memory_timelines(config, compute.strategy_runs(config, params)),
-            panels.memory_vs_length(config, compute.memory_scaling(config)),
-            panels.memory_budget(config, compute.memory_budget(config, params)),
-        ]
-    raise ValueError(f"unknown page {page!r}")
+def _overview(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+    return [panels.unroll(c, src.run(c, p), static=True)]
 
 
+def _unroll(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+    return [panels.unroll(c, src.run(c, p))]
+
+
+def _gradient_flow(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+    res, report = src.run(c, p), src.spectral(c, p)
+    return [
+        panels.gradient_norms(c, res),
+        panels.flow(c, *src.flow(c, p)),
+        panels.jacobian(c, src.jacobians(c, p), report),
+        panels.eigenvalues(c, report),
+        panels.contributions(c, res),
+        panels.comparison(c, src.cell_comparison(c)),
+        panels.phase(c, src.phase_diagram(c)),
+        panels.truncation(c, src.truncation(c, p)),
+    ]
+
+
+def _memory(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+    return [
+        panels.memory_stack(c, src.run(c, p)),
+        panels.memory_timelines(c, src.strategy_runs(c, p)),
+        panels.memory_vs_length(c, src.memory_scaling(c)),
+        panels.memory_budget(c, src.memory_budget(c, p)),
+    ]
+
+
+def _weights(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+    return [panels.eigenvalues(c, src.spectral(c, p)), panels.gradient_norms(c, src.run(c, p))]
+
+
+BUILDERS = {"overview": _overview, "unroll": _unroll, "gradient_flow": _gradient_flow, "memory": _memory,
+            "weights": _weights}
+#: The pages whose figures "export all" writes (the weights page repeats figures of gradient flow).
 PAGES = ("overview", "unroll", "gradient_flow", "memory")
 
 
-def all_panels(config: RunConfig, params: Params | None = None) -> list[panels.Panel]:
+def page_panels(page: str, config: RunConfig, params: Params | None = None,
+                source: ModuleType = compute) -> dict[str, panels.Panel]:
+    """The panels of ``page`` by name, in page order."""
+    if page not in BUILDERS:
+        raise ValueError(f"page must be one of {tuple(BUILDERS)}, got {page!r}")
+    return {panel.name: panel for panel in BUILDERS[page](config, params, source)}
+
+
+def all_panels(config: RunConfig, params: Params | None = None, source: ModuleType = compute) -> list[panels.Panel]:
     """Every figure of the dashboard for this configuration."""
-    return [p for page in PAGES for p in page_panels(page, config, params)]
+    return [p for page in PAGES for p in page_panels(page, config, params, source).values()]

@@ -197,6 +197,11 @@ def step_equation(config: RunConfig, t: int, unit: int, params: Params | None = 
         Backward: ``dh`` = dL/dh_t, split into ``dh_direct`` (from l_t through the
         read-out) and ``dh_carried`` (from step t + 1).
     """
+    with np.errstate(all="ignore"):  # an exploding run shows inf/nan numbers, not warnings
+        return _step_equation(config, t, unit, params)
+
+
+def _step_equation(config: RunConfig, t: int, unit: int, params: Params | None) -> dict[str, float]:
     p = problem(config, params)
     res = run(config, params)
     P = {k: v.astype(np.float64) for k, v in p.params.items()}

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from dashboard import cache, compute, panels, ui
+from dashboard import cache, compute, ui
+from dashboard.catalog import page_panels
 from dashboard.sidebar import current_config, current_params
 
 config = current_config()
@@ -10,8 +11,7 @@ params = current_params(config)
 st.title("Gradient flow")
 res = ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
 report = cache.spectral(config, params)
-jp = cache.jacobians(config, params)
-verdict = compute.verdict(res, jp, report)
+verdict = compute.verdict(res, cache.jacobians(config, params), report)
 
 cols = st.columns(4)
 cols[0].metric("Verdict", verdict.label, help=verdict.detail)
@@ -23,14 +23,13 @@ cols[3].metric("γ·σ_max (Pascanu)", f"{report.bound_rate:.3g}" if report.boun
                help="below 1 gradients must vanish; above 1 they may explode (vanilla RNN only)")
 st.caption(verdict.detail)
 
+panels = page_panels("gradient_flow", config, params, source=cache)
 left, right = st.columns(2)
 with left:
-    ui.show(panels.gradient_norms(config, res), config)
-    ui.show(panels.jacobian(config, jp, report), config)
-    ui.show(panels.contributions(config, res), config)
+    for name in ("gradient_norms", "jacobian_vs_lag", "step_contributions"):
+        ui.show(panels[name], config)
 with right:
-    ui.show(panels.flow(config, *cache.flow(config, params)), config)
-    ui.show(panels.eigenvalues(config, report), config)
-    ui.show(panels.comparison(config, cache.cell_comparison(config)), config)
-ui.show(panels.phase(config, cache.phase_diagram(config)), config)
-ui.show(panels.truncation(config, cache.truncation(config, params)), config)
+    for name in ("flow_matrix", "eigenvalues", "cell_comparison"):
+        ui.show(panels[name], config)
+ui.show(panels["phase_diagram"], config)
+ui.show(panels["truncation_study"], config)

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from dashboard import cache, panels, ui
+from dashboard import cache, ui
+from dashboard.catalog import page_panels
 from dashboard.sidebar import current_config, current_params
 
 config = current_config()
@@ -27,10 +28,11 @@ saved = 1 - sqrt.memory_bytes / full.memory_bytes if full.memory_bytes else 0.0
 cols[3].metric("√T checkpointing saves", f"{saved:.0%}",
                help=f"for {sqrt.recomputed_steps} recomputed forward steps (first sequence)")
 
+panels = page_panels("memory", config, params, source=cache)
 left, right = st.columns(2)
 with left:
-    ui.show(panels.memory_stack(config, res), config)
-    ui.show(panels.memory_vs_length(config, cache.memory_scaling(config)), config)
+    ui.show(panels["memory_by_tensor"], config)
+    ui.show(panels["memory_vs_length"], config)
 with right:
-    ui.show(panels.memory_timelines(config, runs), config)
-    ui.show(panels.memory_budget(config, cache.memory_budget(config, params)), config)
+    ui.show(panels["memory_timelines"], config)
+    ui.show(panels["memory_budget"], config)

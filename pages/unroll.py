@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from dashboard import cache, equations, panels, ui
+from dashboard import cache, equations, ui
+from dashboard.catalog import page_panels
 from dashboard.sidebar import current_config, current_params
 
 config = current_config()
@@ -11,8 +12,8 @@ st.title("Unroll & animate")
 st.markdown("Press **▶ Play**. Forward: each h_t lights up as it is computed, and the memory bar grows as its "
             "intermediates are stored. Backward: ∂L/∂h_t travels right to left, node size and red shade showing "
             "its size, and memory is freed step by step.")
-res = ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
-ui.show(panels.unroll(config, res), config)
+ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
+ui.show(page_panels("unroll", config, params, source=cache)["unroll_animation"], config)
 
 st.subheader("The equations of one step, with this run's numbers")
 pick_t, pick_j = st.columns(2)

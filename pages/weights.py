@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, compute, panels, ui, weights
+from dashboard import cache, compute, ui, weights
+from dashboard.catalog import page_panels
 from dashboard.sidebar import current_config, current_params, use_params, use_preset
 
 config = current_config()
@@ -77,9 +78,10 @@ else:
                    on_change=_on_edit, width="stretch")
     st.caption("Edit any entry: the eigenvalues and the gradient-flow curve below follow.")
 
-res = ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
+ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
+panels = page_panels("weights", config, params, source=cache)
 left, right = st.columns(2)
 with left:
-    ui.show(panels.eigenvalues(config, cache.spectral(config, params)), config, key="w")
+    ui.show(panels["eigenvalues"], config, key="w")
 with right:
-    ui.show(panels.gradient_norms(config, res), config, key="w")
+    ui.show(panels["gradient_norms"], config, key="w")

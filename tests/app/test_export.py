@@ -11,6 +11,7 @@ import pytest
 
 from dashboard import export
 from dashboard.catalog import PAGES, all_panels, page_panels
+from dashboard.compute import preset_params
 from dashboard.config import RunConfig
 
 CONFIG = RunConfig(T=12, hidden_size=6)
@@ -71,9 +72,9 @@ def test_headless_export_writes_the_same_files_as_the_ui_bundle(tmp_path: Path, 
     (tmp_path / "config.json").write_text(CONFIG.to_json())
     out = tmp_path / "figures"
     assert export.main(["--config", str(tmp_path / "config.json"), "--out", str(out), "--no-static"]) == 0
-    ui = export.bundle(CONFIG, panels, static=False)
+    ui = export.bundle(CONFIG, panels, static=False, params=preset_params(CONFIG))  # as the sidebar button
     with zipfile.ZipFile(io.BytesIO(ui)) as zf:
         assert sorted(p.name for p in out.iterdir()) == sorted(zf.namelist())
         for name in zf.namelist():
-            if name.endswith(".csv") or name == "config.json":
+            if name.endswith((".csv", ".npz")) or name == "config.json":
                 assert (out / name).read_bytes() == zf.read(name), name

@@ -1,0 +1,72 @@
+"""Exploding values, nonsense combinations and budget refusals never show a traceback."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from dashboard import compute, panels
+from dashboard.catalog import PAGES, page_panels
+from dashboard.config import RunConfig
+
+from .conftest import PAGES as PAGE_FILES
+from .conftest import assert_clean, chart_specs, open_app
+
+EXPLODING = RunConfig(activation="linear", init="orthogonal", scale=3.0, T=1000, hidden_size=8)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_overflow_flows_through_every_figure_without_warnings(page):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        built = page_panels(page, EXPLODING)
+    assert built and all(len(p.figure.data) for p in built.values())
+
+
+def test_overflow_verdict_names_the_step():
+    res = compute.run(EXPLODING)
+    assert not res.finite
+    v = compute.verdict(res, compute.jacobians(EXPLODING), compute.spectral(EXPLODING))
+    assert v.label == "overflow" and f"step {res.overflow_step}" in v.detail
+    norms = panels.gradient_norms(EXPLODING, res).figure
+    assert any("overflow at step" in a.text for a in norms.layout.annotations)
+
+
+@pytest.mark.parametrize("page", PAGE_FILES)
+def test_exploding_configuration_on_every_page(page):
+    at = open_app(page, EXPLODING.to_query())
+    assert_clean(at)
+    assert chart_specs(at)
+
+
+NONSENSE = [
+    {"truncation": "500", "T": "20"},  # truncation longer than T
+    {"checkpoint": "32", "T": "5"},  # checkpoint step > T
+    {"T": "1", "hidden_size": "1", "batch_size": "1", "input_size": "1", "output_size": "1"},
+    {"loss": "cross_entropy", "output_size": "1"},
+    {"delay": "100", "T": "3"},  # delay longer than the sequence
+    {"scale": "0"},  # all-zero recurrent weights
+    {"ragged": "1", "batch_size": "1"},
+    {"init": "identity", "activation": "sigmoid", "scale": "10"},
+]
+
+
+@pytest.mark.parametrize("query", NONSENSE)
+@pytest.mark.parametrize("page", PAGE_FILES)
+def test_nonsense_combinations_give_a_result_or_a_message(page, query):
+    at = open_app(page, query)
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_over_budget_settings_are_refused_and_the_last_view_kept():
+    at = open_app("pages/memory.py", {"T": "200"})
+    at.segmented_control(key="cfg.cell").set_value("lstm").run()
+    at.number_input(key="cfg.hidden_size").set_value(256).run()
+    at.number_input(key="cfg.batch_size").set_value(64).run()
+    at.slider(key="cfg.T").set_value(1000).run()
+    assert not at.exception
+    assert any("memory" in e.value and "budget" in e.value for e in at.error)
+    kept = at.session_state["run_config"]
+    assert compute.estimate_bytes(kept) <= compute.DASHBOARD_BUDGET
+    assert kept.T == 200 or kept.hidden_size < 256  # an earlier setting that fit
