@@ -52,3 +52,42 @@ def test_url_restores_configuration_in_browser(server, browser):
     assert page.locator('[data-testid="stSliderThumbValue"]').first.text_content() == "64"
     assert page.locator('[data-testid="stSidebar"] button', has_text="GRU").get_attribute("aria-checked") == "true"
     page.close()
+
+
+def test_two_concurrent_sessions_see_their_own_results(server, browser):
+    """Two visitors with different settings at the same time: each sees only their own run."""
+    one = browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()
+    two = browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()
+    one.goto(f"{server}/unroll?T=17&cell=lstm")
+    two.goto(f"{server}/unroll?T=41&cell=gru")
+    for page in (one, two):
+        wait_until_idle(page)
+        page.wait_for_selector(".js-plotly-plot .gtitle", timeout=30_000)
+    assert "of 16" in one.locator(".js-plotly-plot .gtitle").first.text_content()
+    assert "of 40" in two.locator(".js-plotly-plot .gtitle").first.text_content()
+    # a change in one session does not leak into the other
+    one.goto(f"{server}/unroll?T=9&cell=rnn")
+    wait_until_idle(one)
+    one.wait_for_selector(".js-plotly-plot .gtitle", timeout=30_000)
+    two.reload()
+    wait_until_idle(two)
+    two.wait_for_selector(".js-plotly-plot .gtitle", timeout=30_000)
+    assert "of 8" in one.locator(".js-plotly-plot .gtitle").first.text_content()
+    assert "of 40" in two.locator(".js-plotly-plot .gtitle").first.text_content()
+    assert "GRU" in two.locator("body").inner_text()
+    for page in (one, two):
+        assert_no_exception(page)
+        page.context.close()
+
+
+@pytest.mark.parametrize("name", ["weights"])
+def test_more_pages_render(server, browser, name):
+    page = browser.new_page(viewport={"width": 1500, "height": 2600})
+    page.goto(f"{server}/{name}")
+    wait_until_idle(page)
+    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    page.wait_for_timeout(1500)
+    assert_no_exception(page)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.close()
