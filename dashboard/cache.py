@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import compute
+from . import compute, lessons
 
 _cache = st.cache_data(max_entries=48, show_spinner="Computing…")
 
@@ -23,6 +23,8 @@ strategy_runs = _cache(compute.strategy_runs)
 memory_scaling = _cache(compute.memory_scaling)
 memory_budget = _cache(compute.memory_budget)
 step_equation = _cache(compute.step_equation)
+loss_panels = _cache(lessons.loss_panels)
+_estimator_panels = _cache(lessons.estimator_panels)
 
 
 def cell_comparison(config: compute.RunConfig) -> dict:
@@ -33,3 +35,10 @@ def cell_comparison(config: compute.RunConfig) -> dict:
 def phase_diagram(config: compute.RunConfig) -> compute.PhaseDiagram:
     """Cached on the sizes, activation, forget bias and seed only (not on T)."""
     return _phase_diagram(compute.only(config, compute.SWEEP_FIELDS))
+
+
+def estimator_panels(kind: str, theta: float, target: float, taus: tuple, n: int, tau: float) -> dict:
+    """Cached estimator study (taus as a tuple, so it hashes)."""
+    import numpy as np
+
+    return _estimator_panels(kind, theta, target, np.asarray(taus), n, tau)

@@ -320,3 +320,10 @@ def estimate_bytes(config: RunConfig) -> int:
                                   truncation=config.truncation or None, dtype=config.dtype)
     flow_bytes = budget.flow_bytes(config.spec, config.T, config.batch_size, len(flow_origins(config.T)), config.dtype)
     return max(run_bytes, flow_bytes)
+
+
+def training_ratio(budget_row: dict[str, int]) -> float:
+    """Training memory (parameters, gradients, tape) over prediction memory (parameters, state)."""
+    prediction = budget_row["parameters"] + budget_row["state (prediction)"]
+    return (budget_row["parameters"] + budget_row["gradient buffers"] + budget_row["stored activations (peak)"]) \
+        / prediction

@@ -11,7 +11,8 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).parents[2] / "app.py")
-PAGES = ["pages/overview.py", "pages/unroll.py", "pages/gradient_flow.py", "pages/memory.py"]
+PAGES = ["pages/overview.py", "pages/unroll.py", "pages/gradient_flow.py", "pages/memory.py", "pages/weights.py",
+         "pages/training.py", "pages/losses.py", "pages/chain_rule.py", "pages/stochastic.py"]
 
 
 class _NavigationPagesManager(PagesManager):
@@ -49,3 +50,16 @@ def chart_specs(at: AppTest) -> list[dict]:
 def assert_clean(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
+
+
+def array_of(value) -> "np.ndarray":
+    """A Plotly JSON array (a list, or typed base64 ``{"bdata", "dtype", "shape"}``) as numpy."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = [int(s) for s in str(value.get("shape", flat.size)).split(",")]
+        return flat.reshape(shape)
+    return np.asarray(value)

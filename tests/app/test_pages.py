@@ -8,7 +8,9 @@ from dashboard.config import RunConfig
 
 from .conftest import PAGES, assert_clean, chart_specs, open_app
 
-EXPECTED_CHARTS = {"pages/overview.py": 1, "pages/unroll.py": 1, "pages/gradient_flow.py": 8, "pages/memory.py": 4}
+EXPECTED_CHARTS = {"pages/overview.py": 1, "pages/unroll.py": 1, "pages/gradient_flow.py": 8, "pages/memory.py": 4,
+                   "pages/weights.py": 2, "pages/training.py": 0, "pages/losses.py": 3, "pages/chain_rule.py": 0,
+                   "pages/stochastic.py": 2}
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -44,7 +46,8 @@ def test_sidebar_value_set_once_reaches_every_page():
         assert at.session_state["run_config"].T == 57
         assert at.session_state["run_config"].cell == "gru"
         assert at.slider(key="cfg.T").value == 57
-    # the figure of the last page used it: the memory stack's steps go up to T - 1
+    # and the figures used it: the memory stack's steps go up to T - 1
+    at.switch_page("pages/memory.py").run()
     stack = chart_specs(at)[0]
     assert max(max(trace["customdata"], key=lambda c: c[1])[1] for trace in stack["data"]) == 56
 

@@ -1,0 +1,123 @@
+"""Gradients through a sampling node: REINFORCE, straight-through and Gumbel-softmax.
+
+The small model: logits ``theta`` -> probabilities ``p`` -> a sample ``z`` ->
+an objective ``f(z)``. We want ``d/dtheta E_z[f(z)]``, which sampling blocks.
+
+* Bernoulli: ``p = sigmoid(theta)``, ``f(z) = (z - target)^2``;
+  exact gradient ``p (1 - p) (f(1) - f(0))``.
+* Categorical: ``p = softmax(theta)``, ``f(z) = ||onehot(z) - target||^2``;
+  exact gradient ``p * (f - p . f)`` with ``f_k = f(k)``.
+
+Estimators (each returns one estimate per sample):
+
+* REINFORCE / score function (Williams 1992): ``(f(z) - b) d log p(z) / d theta``,
+  unbiased; ``b`` is a leave-one-out mean baseline (still unbiased, lower variance).
+* Straight-through (Bengio, Leonard & Courville 2013): forward the hard sample,
+  backward as if ``z`` were ``p``: ``f'(z) dp/dtheta``; biased for nonlinear ``f``.
+* Gumbel-softmax / concrete (Jang et al. 2016; Maddison et al. 2016): the relaxed
+  sample ``y = softmax((theta + g) / tau)``, ``g`` Gumbel noise, differentiated
+  exactly: ``f'(y) dy/dtheta``. Bias shrinks as ``tau -> 0`` while variance grows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ESTIMATORS = ("reinforce", "reinforce_baseline", "straight_through", "gumbel_softmax")
+KINDS = ("bernoulli", "categorical")
+
+
+def _softmax(a: np.ndarray) -> np.ndarray:
+    e = np.exp(a - a.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _as_logits(kind: str, theta: np.ndarray | float) -> np.ndarray:
+    """Bernoulli as the 2-class categorical with logits [0, theta] (so p(1) = sigmoid(theta))."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    theta = np.atleast_1d(np.asarray(theta, dtype=np.float64))
+    if not np.all(np.isfinite(theta)):
+        raise ValueError("theta must be finite")
+    return np.array([0.0, theta[0]]) if kind == "bernoulli" else theta
+
+
+def _target(kind: str, target: np.ndarray | float, K: int) -> np.ndarray:
+    t = np.atleast_1d(np.asarray(target, dtype=np.float64))
+    if kind == "bernoulli":
+        return np.array([1.0 - t[0], t[0]])  # f(z) = (z - t)^2 = ||onehot(z) - [1-t, t]||^2 / 2
+    if t.shape != (K,):
+        raise ValueError(f"target must have shape ({K},) for {K} categories, got {t.shape}")
+    return t
+
+
+def _f(y: np.ndarray, tgt: np.ndarray, kind: str) -> np.ndarray:
+    """Objective of a (relaxed) one-hot ``y`` (..., K)."""
+    scale = 0.5 if kind == "bernoulli" else 1.0
+    return scale * np.sum((y - tgt) ** 2, axis=-1)
+
+
+def _grad_theta(kind: str, g_logits: np.ndarray) -> np.ndarray:
+    """Map a gradient w.r.t. the K logits to the parameters (theta for Bernoulli is the logit of class 1)."""
+    return g_logits[..., 1:2] if kind == "bernoulli" else g_logits
+
+
+def exact_gradient(kind: str, theta: np.ndarray | float, target: np.ndarray | float) -> np.ndarray:
+    """``d/dtheta E_z[f(z)]``, summing over the outcomes."""
+    logits = _as_logits(kind, theta)
+    K = logits.size
+    p, tgt = _softmax(logits), _target(kind, target, K)
+    f = _f(np.eye(K), tgt, kind)
+    return _grad_theta(kind, p * (f - p @ f))
+
+
+def estimates(name: str, kind: str, theta: np.ndarray | float, target: np.ndarray | float, n: int,
+              rng: np.random.Generator, tau: float = 0.5) -> np.ndarray:
+    """``n`` independent gradient estimates, shape (n, dim) (dim 1 for Bernoulli, K for categorical)."""
+    if name not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {name!r}")
+    if not (isinstance(n, (int, np.integer)) and n >= 2):
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    if not (np.isfinite(tau) and tau > 0):
+        raise ValueError(f"tau must be a finite number > 0, got {tau!r}")
+    logits = _as_logits(kind, theta)
+    K = logits.size
+    p, tgt = _softmax(logits), _target(kind, target, K)
+    gumbel = -np.log(-np.log(rng.uniform(1e-12, 1.0, (n, K))))
+    z = np.argmax(logits + gumbel, axis=1)  # exact samples of Cat(p) (Gumbel-max)
+    onehot = np.eye(K)[z]
+    if name.startswith("reinforce"):
+        f = _f(onehot, tgt, kind)
+        b = (f.sum() - f) / (n - 1) if name == "reinforce_baseline" else 0.0  # leave-one-out
+        return _grad_theta(kind, (f - b)[:, None] * (onehot - p))  # d log p(z) / d logits = onehot - p
+    if name == "straight_through":
+        df_dy = 2 * (onehot - tgt) * (0.5 if kind == "bernoulli" else 1.0)
+        jac = np.diag(p) - np.outer(p, p)  # d softmax / d logits, symmetric
+        return _grad_theta(kind, df_dy @ jac)
+    y = _softmax((logits + gumbel) / tau)  # relaxed sample
+    df_dy = 2 * (y - tgt) * (0.5 if kind == "bernoulli" else 1.0)
+    # dy/dlogits = (diag(y) - y y^T) / tau, applied row by row
+    g = (df_dy * y - y * np.sum(df_dy * y, axis=1, keepdims=True)) / tau
+    return _grad_theta(kind, g)
+
+
+def estimator_study(kind: str, theta, target, taus: np.ndarray, n: int = 2000, seed: int = 0) -> dict:
+    """Bias and variance of every estimator against the exact gradient.
+
+    Returns
+    -------
+    dict
+        ``exact`` (dim,), and per estimator ``bias`` and ``variance`` arrays of shape
+        (len(taus),) (norm of mean minus exact; mean squared deviation from the mean).
+        Only Gumbel-softmax depends on tau; the others repeat their values.
+    """
+    exact = exact_gradient(kind, theta, target)
+    out = {"exact": exact, "taus": np.asarray(taus, dtype=np.float64)}
+    for name in ESTIMATORS:
+        bias, var = [], []
+        for i, tau in enumerate(out["taus"]):
+            est = estimates(name, kind, theta, target, n, np.random.default_rng(seed + i), tau=float(tau))
+            bias.append(np.linalg.norm(est.mean(axis=0) - exact))
+            var.append(np.mean(np.sum((est - est.mean(axis=0)) ** 2, axis=1)))
+        out[name] = {"bias": np.array(bias), "variance": np.array(var)}
+    return out

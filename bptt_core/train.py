@@ -1,0 +1,121 @@
+"""One training loop that records what BPTT did at every iteration."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import optim
+from .bptt import bptt, global_norm
+from .init import init_params
+from .spec import RNNSpec
+from .tasks import make_batch, task_sizes
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to train and how. ``clip`` and ``truncation`` of None mean off."""
+
+    task: str = "adding"
+    cell: str = "lstm"
+    T: int = 20
+    hidden_size: int = 16
+    batch_size: int = 32
+    iterations: int = 500
+    lr: float = 0.01
+    optimizer: str = "adam"
+    clip: float | None = None
+    truncation: int | None = None
+    init: str = "uniform"
+    forget_bias: float = 1.0
+    seed: int = 0
+    delay: int = 5
+
+    def __post_init__(self) -> None:
+        task_sizes(self.task)
+        optim.init_state(self.optimizer, {})
+        if not (np.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+        if self.iterations < 1:
+            raise ValueError(f"iterations must be at least 1, got {self.iterations!r}")
+
+    @property
+    def spec(self) -> RNNSpec:
+        i, o = task_sizes(self.task)
+        return RNNSpec(self.cell, i, self.hidden_size, o)
+
+
+@dataclass(frozen=True)
+class TrainHistory:
+    """Per-iteration records of a training run.
+
+    Attributes
+    ----------
+    loss : ndarray of shape (N,)
+    grad_norm : ndarray of shape (N,)
+        Global gradient norm before clipping.
+    clipped_norm : ndarray of shape (N,)
+        The norm of the update direction actually used (after clipping).
+    dh_norms : ndarray of shape (N, T)
+        ``||dL/dh_t||`` over t at every iteration.
+    params : dict of ndarray
+        The final weights.
+    stopped_at : int or None
+        Iteration at which a callback stopped the run early.
+    """
+
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    clipped_norm: np.ndarray
+    dh_norms: np.ndarray
+    params: dict
+    stopped_at: int | None = None
+
+
+def train(config: TrainConfig, callback: Callable[[int, TrainHistory], bool] | None = None,
+          every: int = 25) -> TrainHistory:
+    """Train ``config.spec`` on ``config.task``; deterministic for a seed.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    callback : callable(iteration, history so far) -> bool, optional
+        Called every ``every`` iterations and at the end; returning False stops training.
+
+    Returns
+    -------
+    TrainHistory
+        Arrays cut at the last iteration run.
+    """
+    rng = np.random.default_rng(config.seed)
+    spec = config.spec
+    params = init_params(spec, seed=config.seed, init=config.init,
+                         forget_bias=config.forget_bias if config.cell == "lstm" else 0.0)
+    state = optim.init_state(config.optimizer, params)
+    N, T = config.iterations, config.T
+    loss, norm, used, dh = np.zeros(N), np.zeros(N), np.zeros(N), np.zeros((N, T))
+    stopped = None
+    for i in range(N):
+        batch = make_batch(config.task, T, config.batch_size, rng, delay=config.delay)
+        res = bptt(spec, params, batch.x, batch.y, loss=batch.loss, mask=batch.mask, clip=config.clip,
+                   truncation=config.truncation)
+        loss[i], norm[i], used[i] = res.loss, res.grad_norm, global_norm(res.grads)
+        with np.errstate(over="ignore", invalid="ignore"):
+            dh[i] = np.sqrt(np.sum(np.square(res.dh), axis=(1, 2)))
+        if not res.finite:  # diverged: stop here rather than carry NaN weights
+            stopped = i + 1
+            break
+        params, state = optim.step(config.optimizer, params, res.grads, state, config.lr)
+        done = i + 1
+        if callback and (done % every == 0 or done == N) and callback(done, _cut(loss, norm, used, dh, params, done)) \
+                is False:
+            stopped = done
+            break
+    n = stopped or N
+    return _cut(loss, norm, used, dh, params, n, stopped)
+
+
+def _cut(loss, norm, used, dh, params, n, stopped=None) -> TrainHistory:
+    return TrainHistory(loss[:n].copy(), norm[:n].copy(), used[:n].copy(), dh[:n].copy(), params, stopped)

@@ -1,0 +1,136 @@
+"""Figures of the training lab and the concept pages (losses over time, estimators)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .style import SEQUENTIAL, base_layout, finite_positive
+
+
+def training_curves(df: pd.DataFrame, *, title: str = "") -> go.Figure:
+    """Loss and gradient norm (before and after clipping) per iteration, for one or more runs (log axes).
+
+    Parameters
+    ----------
+    df : DataFrame with columns ``run``, ``iteration``, ``loss``, ``grad_norm``, ``clipped_norm``
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["loss", "global gradient norm"], horizontal_spacing=0.1)
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+    for i, (run, part) in enumerate(df.groupby("run", sort=False)):
+        color = palette[i % len(palette)]
+        fig.add_scatter(x=part["iteration"], y=finite_positive(part["loss"]), name=str(run), mode="lines",
+                        line={"color": color}, legendgroup=str(run), row=1, col=1)
+        fig.add_scatter(x=part["iteration"], y=finite_positive(part["grad_norm"]), name=f"{run}: before clipping",
+                        mode="lines", line={"color": color, "width": 1}, legendgroup=str(run), showlegend=False,
+                        row=1, col=2)
+        if not np.allclose(part["grad_norm"], part["clipped_norm"], equal_nan=True):
+            fig.add_scatter(x=part["iteration"], y=finite_positive(part["clipped_norm"]), name=f"{run}: after clipping",
+                            mode="lines", line={"color": color, "dash": "dash", "width": 2}, legendgroup=str(run),
+                            row=1, col=2)
+    for col in (1, 2):
+        fig.update_xaxes(title="iteration", row=1, col=col)
+    fig.update_yaxes(type="log", exponentformat="power", title="loss (log)", row=1, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", title="||∇|| (log)", row=1, col=2)
+    return base_layout(fig, title or "Training curves", height=420)
+
+
+def grad_heatmap(df: pd.DataFrame, *, title: str = "") -> go.Figure:
+    """``log10 ||dL/dh_t||`` over iteration (rows) and time step (columns).
+
+    Parameters
+    ----------
+    df : DataFrame with columns ``iteration``, ``t``, ``norm`` (long format)
+    """
+    wide = df.pivot(index="iteration", columns="t", values="norm")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.log10(finite_positive(wide.to_numpy()))
+    fig = go.Figure(go.Heatmap(z=z, x=wide.columns.to_numpy(), y=wide.index.to_numpy(), colorscale=SEQUENTIAL,
+                               colorbar={"title": {"text": "log10 ||∂L/∂h_t||", "side": "right"}},
+                               hovertemplate="iteration %{y}<br>t=%{x}<br>log10 norm=%{z:.2f}<extra></extra>"))
+    fig.update_xaxes(title="time step t")
+    fig.update_yaxes(title="iteration")
+    return base_layout(fig, title or "Gradient reaching each step, through training", height=440)
+
+
+def step_losses(df: pd.DataFrame, *, mean: float, total: float, title: str = "") -> go.Figure:
+    """Per-step losses as bars, with the mean and sum reductions annotated.
+
+    Parameters
+    ----------
+    df : DataFrame with columns ``t``, ``loss``
+    """
+    fig = go.Figure(go.Bar(x=df["t"], y=df["loss"], name="step loss l_t", marker_color="#ff7f0e"))
+    fig.add_hline(y=mean, line={"color": "black", "dash": "dash"}, annotation_text=f"mean = {mean:.4g}")
+    fig.add_annotation(text=f"sum over time = {total:.4g}", xref="paper", yref="paper", x=1, y=1.06,
+                       showarrow=False, xanchor="right")
+    fig.update_xaxes(title="time step t")
+    fig.update_yaxes(title="l_t", rangemode="tozero")
+    return base_layout(fig, title or "Loss at each time step")
+
+
+def scale_vs_length(df: pd.DataFrame, *, title: str = "") -> go.Figure:
+    """Gradient norm against T for reduction "sum" and "mean" (log-log).
+
+    Parameters
+    ----------
+    df : DataFrame with columns ``T``, ``reduction``, ``grad_norm``
+    """
+    fig = go.Figure()
+    for red, part in df.groupby("reduction", sort=False):
+        fig.add_scatter(x=part["T"], y=finite_positive(part["grad_norm"]), name=f"reduction = {red}",
+                        mode="lines+markers")
+    fig.update_xaxes(title="sequence length T", type="log")
+    fig.update_yaxes(title="||∇L|| (log)", type="log", exponentformat="power")
+    return base_layout(fig, title or "Gradient scale against sequence length")
+
+
+def token_losses(df: pd.DataFrame, *, title: str = "") -> go.Figure:
+    """Token losses over time (rows) and sequence (columns); padding shown blank.
+
+    Parameters
+    ----------
+    df : DataFrame with columns ``t``, ``sequence``, ``loss`` (NaN for padding)
+    """
+    wide = df.pivot(index="t", columns="sequence", values="loss")
+    fig = go.Figure(go.Heatmap(z=wide.to_numpy(), x=[f"seq {c}" for c in wide.columns], y=wide.index.to_numpy(),
+                               colorscale="Oranges", colorbar={"title": {"text": "token loss", "side": "right"}},
+                               hovertemplate="%{x}, t=%{y}: %{z:.4f}<extra></extra>"))
+    fig.update_yaxes(title="time step t", autorange="reversed")
+    return base_layout(fig, title or "Token losses (blank = padding, masked out)")
+
+
+def estimator_bias_variance(df: pd.DataFrame, *, title: str = "") -> go.Figure:
+    """Bias and variance of each gradient estimator against temperature tau (log-log).
+
+    Parameters
+    ----------
+    df : DataFrame with columns ``estimator``, ``tau``, ``bias``, ``variance``
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["bias ||E[ĝ] − ∇||", "variance E||ĝ − E[ĝ]||²"],
+                        horizontal_spacing=0.12)
+    for name, part in df.groupby("estimator", sort=False):
+        for col, field in ((1, "bias"), (2, "variance")):
+            fig.add_scatter(x=part["tau"], y=finite_positive(part[field]), name=str(name), mode="lines+markers",
+                            legendgroup=str(name), showlegend=col == 1, row=1, col=col)
+    for col in (1, 2):
+        fig.update_xaxes(title="Gumbel-softmax temperature τ", type="log", row=1, col=col)
+        fig.update_yaxes(type="log", exponentformat="power", row=1, col=col)
+    return base_layout(fig, title or "Gradient estimators: bias and variance", height=420)
+
+
+def estimator_spread(df: pd.DataFrame, exact: float, *, title: str = "") -> go.Figure:
+    """Box plots of single-sample estimates of the first gradient component, with the exact value.
+
+    Parameters
+    ----------
+    df : DataFrame with columns ``estimator``, ``estimate``
+    """
+    fig = go.Figure()
+    for name, part in df.groupby("estimator", sort=False):
+        fig.add_box(y=part["estimate"], name=str(name), boxmean=True)
+    fig.add_hline(y=exact, line={"color": "black", "dash": "dash"}, annotation_text=f"exact = {exact:.4g}")
+    fig.update_yaxes(title="estimate of ∂E[f]/∂θ₀")
+    return base_layout(fig, title or "Single-sample estimates against the exact gradient")

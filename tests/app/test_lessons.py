@@ -1,0 +1,86 @@
+"""The training lab and the concept pages, through AppTest."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import array_of, assert_clean, chart_specs, open_app
+
+
+def _train(at, **settings):
+    for label, value in settings.items():
+        widget = next(w for kind in ("slider", "number_input", "selectbox", "select_slider")
+                      for w in getattr(at.main, kind) if w.label.startswith(label))
+        widget.set_value(value)
+    next(b for b in at.button if b.label == "Train").click().run()
+    return at
+
+
+def test_training_lab_trains_shows_curves_and_compares_saved_runs():
+    at = open_app("pages/training.py")
+    assert any("press **Train**" in i.value for i in at.info)
+    _train(at, Iterations=40, **{"Sequence length T": 10})
+    assert_clean(at)
+    specs = chart_specs(at)
+    assert len(specs) == 2  # curves and the iteration x time heatmap
+    assert array_of(specs[1]["data"][0]["z"]).shape == (40, 10)
+    next(b for b in at.button if b.label.startswith("Save this run")).click().run()
+    _train(at, Iterations=40, **{"Sequence length T": 10, "Learning rate": 0.1})
+    assert_clean(at)
+    runs = {t["legendgroup"] for t in chart_specs(at)[0]["data"]}
+    assert len(runs) == 2  # the saved run and the new one, side by side
+    assert any(m.label == "Training / prediction" for m in at.metric)
+
+
+def test_training_without_clipping_shows_a_spike_and_clipping_draws_the_capped_norm():
+    at = open_app("pages/training.py")
+    _train(at, Task="sine", Iterations=60, **{"Learning rate": 1.0, "Clip norm": 0.5, "Sequence length T": 30})
+    assert_clean(at)
+    names = [t["name"] for t in chart_specs(at)[0]["data"]]
+    assert any("after clipping" in n for n in names)
+
+
+def test_losses_page_shows_the_worked_example_and_sum_grows_with_T():
+    at = open_app("pages/losses.py")
+    assert_clean(at)
+    latex = " ".join(x.value for x in at.latex)
+    assert "= 1.2" in latex and "= 0.3" in latex
+    scale = chart_specs(at)[1]["data"]
+    by_name = {t["name"]: t["y"] for t in scale}
+    total, mean = array_of(by_name["reduction = sum"]), array_of(by_name["reduction = mean"])
+    assert total[-1] / total[0] > 5 * (mean[-1] / mean[0])  # sum grows with T, mean does not
+
+
+@pytest.mark.parametrize("hidden", ["tanh", "relu", "sigmoid", "linear"])
+def test_chain_rule_numbers_equal_finite_differences(hidden):
+    at = open_app("pages/chain_rule.py")
+    at.selectbox(key="cr_hidden").set_value(hidden).run()
+    at.selectbox(key="cr_backward").set_value(hidden).run()
+    at.number_input(key="cr_w1").set_value(0.9).run()
+    assert_clean(at)
+    table = at.dataframe[0].value
+    assert table["agree"].all()
+    assert abs(table.loc["∂E/∂w1", "chain rule"] - table.loc["∂E/∂w1", "finite differences"]) < 1e-8
+    assert any("agree" in s.value for s in at.success)
+
+
+def test_chain_rule_with_the_wrong_backward_activation_is_flagged():
+    at = open_app("pages/chain_rule.py")
+    at.selectbox(key="cr_backward").set_value("sigmoid").run()
+    assert not at.exception
+    assert "no longer matches" in at.error[0].value
+    assert not at.dataframe[0].value.loc["∂E/∂w1", "agree"]
+
+
+def test_chain_rule_lists_the_jacobian_shapes_of_the_current_rnn():
+    at = open_app("pages/chain_rule.py", {"cell": "gru", "hidden_size": "7", "batch_size": "3"})
+    shapes = at.dataframe[1].value.set_index("quantity")["shape"]
+    assert shapes["∂a_t/∂h_{t-1}"] == "(21, 7)" and shapes["∂L/∂h_t"] == "(3, 7)"
+
+
+def test_stochastic_page_compares_all_estimators():
+    at = open_app("pages/stochastic.py")
+    at.selectbox(key="st_kind").set_value("categorical").run()
+    assert_clean(at)
+    names = {t["name"] for t in chart_specs(at)[0]["data"]}
+    assert names == {"reinforce", "reinforce_baseline", "straight_through", "gumbel_softmax"}
