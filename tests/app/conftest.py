@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import streamlit.testing.v1.app_test as app_test_module
 from streamlit.runtime.pages_manager import PagesManager
@@ -52,12 +54,8 @@ def assert_clean(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
-def array_of(value) -> "np.ndarray":
+def array_of(value) -> np.ndarray:
     """A Plotly JSON array (a list, or typed base64 ``{"bdata", "dtype", "shape"}``) as numpy."""
-    import base64
-
-    import numpy as np
-
     if isinstance(value, dict) and "bdata" in value:
         flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
         shape = [int(s) for s in str(value.get("shape", flat.size)).split(",")]
