@@ -34,7 +34,9 @@ def training_curves(df: pd.DataFrame, *, title: str = "") -> go.Figure:
         fig.update_xaxes(title="iteration", row=1, col=col)
     fig.update_yaxes(type="log", exponentformat="power", title="loss (log)", row=1, col=1)
     fig.update_yaxes(type="log", exponentformat="power", title="||∇|| (log)", row=1, col=2)
-    return base_layout(fig, title or "Training curves", height=420)
+    base_layout(fig, title or "Training curves", height=460)
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0})
+    return fig
 
 
 def grad_heatmap(df: pd.DataFrame, *, title: str = "") -> go.Figure:
