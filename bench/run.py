@@ -150,20 +150,39 @@ def sweeps(repeat: int) -> None:
 
 
 def app(repeat: int) -> None:
-    from dashboard.catalog import PAGES, page_panels
+    from dashboard import lessons
+    from dashboard.catalog import BUILDERS, page_panels
     from dashboard.config import RunConfig
 
     rows = []
     for label, config, target in (("default", RunConfig(), 0.3), ("T=1000, H=128", RunConfig(T=1000, hidden_size=128),
                                                                   3.0)):
-        for page in PAGES:
-            t = median_time(lambda: page_panels(page, config), max(1, repeat // 3))
+        pages = {name: (lambda name=name: page_panels(name, config)) for name in BUILDERS}
+        pages["losses"] = lambda: lessons.loss_panels(config)
+        pages["stochastic"] = lambda: lessons.estimator_panels("bernoulli", 0.3, 0.2, np.geomspace(0.05, 2, 8), 2000,
+                                                               0.5)
+        for page, fn in pages.items():
+            t = median_time(fn, max(1, repeat // 3))
             rows.append([label, page, f"{t:.3f}", f"{target:.1f}", "yes" if t < target else "NO"])
     table("App: compute + build every figure of a page, no cache, no browser", ["config", "page", "seconds",
                                                                                  "target s", "met"], rows)
 
 
-SECTIONS = {"engine": engine, "sweeps": sweeps, "app": app}
+def training(repeat: int) -> None:
+    from bptt_core.train import TrainConfig, train
+
+    config = TrainConfig()  # the training lab's default: adding problem, LSTM, T = 20, 500 iterations
+    one = bc.bptt(config.spec, bc.init_params(config.spec), np.zeros((config.T, config.batch_size, 2)),
+                  np.zeros((config.T, config.batch_size, 1)))
+    assert one.finite
+    t = median_time(lambda: train(config), max(1, repeat // 3))
+    table("Training lab: the default task, 500 iterations", ["task", "cell", "T", "B", "iterations", "seconds",
+                                                              "target s", "met"],
+          [[config.task, config.cell, config.T, config.batch_size, config.iterations, f"{t:.2f}", "10.0",
+            "yes" if t < 10 else "NO"]])
+
+
+SECTIONS = {"engine": engine, "sweeps": sweeps, "app": app, "training": training}
 
 
 def main(argv: list[str] | None = None) -> int:

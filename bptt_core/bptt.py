@@ -17,7 +17,7 @@ from .checkpoint import checkpoint_schedule
 from .losses import reduce, step_means, token_loss_and_grad, token_weights
 from .memory import MemoryLedger
 from .spec import RNNSpec, check_params
-from .unroll import CELL_STEPS, project_inputs
+from .unroll import CELL_STEPS, matmul_last, project_inputs
 
 
 @dataclass(frozen=True)
@@ -297,10 +297,10 @@ def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, tru
 
         # ---- loss of the window's steps: read-out, token losses, their weights
         h_w = h_all[wa + 1 : wb + 1]
-        yhat[wa:wb] = h_w @ P["weight_out"].T + P["bias_out"]
+        yhat[wa:wb] = matmul_last(h_w, P["weight_out"].T) + P["bias_out"]
         tok[wa:wb], dyhat = token_loss_and_grad(loss, yhat[wa:wb], y[wa:wb])
         dyhat *= weights[wa:wb, :, None]
-        dh_loss = dyhat @ P["weight_out"]  # direct gradient of L at each h_t of the window
+        dh_loss = matmul_last(dyhat, P["weight_out"])  # direct gradient of L at each h_t of the window
         grads["weight_out"] += dyhat.reshape(-1, O).T @ h_w.reshape(-1, H)
         grads["bias_out"] += dyhat.sum(axis=(0, 1))
 

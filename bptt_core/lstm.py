@@ -14,9 +14,22 @@ The additive path ``c_t = f c_{t-1} + ...`` is the constant error carousel:
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
-from .activations import sigmoid
+
+@cache
+def _gate_scales(H: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """(0.5, 0.5, 1, 0.5) and (0.5, 0.5, 0, 0.5) per gate block: tanh(a s) s + shift is sigmoid or tanh.
+
+    Read-only constants (cached per size and dtype)."""
+    half = np.full(4 * H, 0.5, dtype=dtype)
+    half[2 * H : 3 * H] = 1.0
+    shift = np.full(4 * H, 0.5, dtype=dtype)
+    shift[2 * H : 3 * H] = 0.0
+    half.flags.writeable = shift.flags.writeable = False
+    return half, shift
 
 
 def forward_step(
@@ -39,11 +52,14 @@ def forward_step(
     """
     h_prev, c_prev = state
     H = h_prev.shape[-1]
-    a = xw_t + h_prev @ params["weight_hh"].mT + params["bias_hh"]
-    gates = np.empty_like(a)
-    gates[..., : 2 * H] = sigmoid(a[..., : 2 * H])  # i, f
-    gates[..., 2 * H : 3 * H] = np.tanh(a[..., 2 * H : 3 * H])  # g
-    gates[..., 3 * H :] = sigmoid(a[..., 3 * H :])  # o
+    a = h_prev @ params["weight_hh"].mT
+    a += xw_t
+    a += params["bias_hh"]
+    # one tanh for all four gates: sigmoid(a) = (1 + tanh(a / 2)) / 2 for i, f, o; tanh(a) for g
+    half, shift = _gate_scales(H, a.dtype)
+    gates = np.tanh(a * half)
+    gates *= half
+    gates += shift
     i, f, g, o = gates[..., :H], gates[..., H : 2 * H], gates[..., 2 * H : 3 * H], gates[..., 3 * H :]
     c = f * c_prev + i * g
     tanh_c = np.tanh(c)

@@ -10,9 +10,16 @@ from .spec import RNNSpec
 CELL_STEPS = {"rnn": rnn, "lstm": lstm, "gru": gru}
 
 
+def matmul_last(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``a @ w`` over the last axis of ``a`` (..., K) as one 2-D product (3-D ``@`` is a loop of small ones)."""
+    return (a.reshape(-1, a.shape[-1]) @ w).reshape(*a.shape[:-1], w.shape[-1])
+
+
 def project_inputs(params: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     """Input terms ``x_t W_ih^T + b_ih`` of all steps in one matrix product: (T, B, I) -> (T, B, G*H)."""
-    return x @ params["weight_ih"].T + params["bias_ih"]
+    out = matmul_last(x, params["weight_ih"].T)
+    out += params["bias_ih"]
+    return out
 
 
 def unroll(
