@@ -57,3 +57,14 @@ def compute_or_stop(fn: Callable, *args, what: str = "this view"):
     except ValueError as err:
         st.error(f"Cannot compute {what}: {err}. Change the setting in the sidebar.")
         st.stop()
+
+
+def gif_button(panel: Panel, config: RunConfig) -> None:
+    """Download the animation as a GIF, one frame per animation step (rendered on click, ~0.3 s a frame)."""
+    browser = export.find_browser() is not None
+    st.download_button(f"Animated GIF ({len(panel.figure.frames)} frames)", icon=":material/gif_box:",
+                       data=(lambda: export.to_gif(panel.figure)) if browser else b"",
+                       file_name=f"{panel.name}-{config.key()}.gif", mime="image/gif", on_click="ignore",
+                       disabled=not browser, help=None if browser else export.NO_BROWSER, key=f"gif-{panel.name}")
+    if not browser:
+        st.caption(export.NO_BROWSER)

@@ -53,7 +53,11 @@ if submitted:
                           key=f"live-{done}")
         return True
 
-    history = train(config, callback=show_progress, every=max(10, config.iterations // 20))
+    try:
+        history = train(config, callback=show_progress, every=max(10, config.iterations // 20))
+    except ValueError as err:  # e.g. over the memory budget: say what to change, keep the last run
+        st.error(f"Training could not run: {err}.")
+        st.stop()
     st.session_state["train_last"] = (config, history)
     progress.empty()
     live.empty()

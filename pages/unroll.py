@@ -13,7 +13,9 @@ st.markdown("Press **▶ Play**. Forward: each h_t lights up as it is computed, 
             "intermediates are stored. Backward: ∂L/∂h_t travels right to left, node size and red shade showing "
             "its size, and memory is freed step by step.")
 ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
-ui.show(page_panels("unroll", config, params, source=cache)["unroll_animation"], config)
+animation = page_panels("unroll", config, params, source=cache)["unroll_animation"]
+ui.show(animation, config)
+ui.gif_button(animation, config)
 
 st.subheader("The equations of one step, with this run's numbers")
 pick_t, pick_j = st.columns(2)

@@ -17,8 +17,9 @@ def base_layout(fig: go.Figure, title: str, *, height: int = 420) -> go.Figure:
         title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 17}},
         font={"size": 13},
         height=height,
-        margin={"l": 70, "r": 30, "t": 60, "b": 55},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        margin={"l": 70, "r": 30, "t": 60, "b": 95},
+        # below the plot: a legend on top collides with titles once it wraps
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2, "xanchor": "left", "x": 0.0},
         hoverlabel={"font_size": 13},
     )
     return fig

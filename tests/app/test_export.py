@@ -7,6 +7,7 @@ import json
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dashboard import export
@@ -78,3 +79,35 @@ def test_headless_export_writes_the_same_files_as_the_ui_bundle(tmp_path: Path, 
         for name in zf.namelist():
             if name.endswith((".csv", ".npz")) or name == "config.json":
                 assert (out / name).read_bytes() == zf.read(name), name
+
+
+@pytest.fixture(scope="module")
+def lesson_panels():
+    from bptt_core.train import TrainConfig, train
+    from dashboard import lessons
+
+    history = train(TrainConfig(task="sine", T=8, hidden_size=4, batch_size=4, iterations=15))
+    return [*lessons.loss_panels(CONFIG).values(),
+            *lessons.estimator_panels("bernoulli", 0.3, 0.2, np.geomspace(0.1, 1, 3), 200, 0.5).values(),
+            *lessons.training_panels({"run": history}, "run").values()]
+
+
+def test_concept_and_training_figures_export_too(lesson_panels):
+    for p in lesson_panels:
+        assert export.to_html(p.figure) and p.data.to_csv(index=False)
+        if export.find_browser():
+            assert export.to_static(p.figure, "png")[:8] == MAGIC["png"], p.name
+            assert MAGIC["svg"] in export.to_static(p.figure, "svg")[:200], p.name
+
+
+@needs_browser
+def test_gif_has_one_frame_per_animation_step_and_opens_with_pillow():
+    from PIL import Image
+
+    from dashboard import compute
+    from dashboard import panels as P
+
+    config = RunConfig(T=5, hidden_size=4)
+    fig = P.unroll(config, compute.run(config)).figure
+    gif = Image.open(io.BytesIO(export.to_gif(fig, width=500)))
+    assert gif.format == "GIF" and gif.n_frames == len(fig.frames) == 10
