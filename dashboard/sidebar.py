@@ -90,7 +90,8 @@ def render_sidebar() -> RunConfig:
     c1.selectbox("Checkpoint", CHECKPOINTS, key=_w("checkpoint"), help="none, √T, or every k steps")
     c2.radio("dtype", DTYPES, key=_w("dtype"))
 
-    values = {f.name: st.session_state[PREFIX + f.name] for f in fields(RunConfig)}
+    default = RunConfig()  # a widget hidden on this run (forget bias unless LSTM) may have lost its state
+    values = {f.name: st.session_state.get(PREFIX + f.name, getattr(default, f.name)) for f in fields(RunConfig)}
     try:
         config = RunConfig(**values)
     except (ValueError, TypeError) as err:

@@ -113,3 +113,13 @@ def test_animation_has_forward_then_backward_frames():
     spec = chart_specs(at)[0]
     names = [f["name"] for f in spec["frames"]]
     assert names == [f"f{t}" for t in range(9)] + [f"b{t}" for t in reversed(range(9))]
+
+
+def test_hidden_lstm_widget_survives_switching_cells():
+    at = open_app(None, {"cell": "lstm"})
+    at.slider(key="cfg.forget_bias").set_value(2.5).run()
+    at.segmented_control(key="cfg.cell").set_value("rnn").run()
+    at.slider(key="cfg.T").set_value(12).run()
+    at.segmented_control(key="cfg.cell").set_value("lstm").run()
+    assert_clean(at)
+    assert at.session_state["run_config"].cell == "lstm" and at.session_state["run_config"].T == 12
