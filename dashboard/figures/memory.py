@@ -97,5 +97,7 @@ def memory_budget(df: pd.DataFrame, *, title: str = "") -> go.Figure:
         fig.add_bar(x=part["item"], y=part["bytes"], name=str(dtype), text=part["label"] if "label" in part else None,
                     textposition="outside")
     fig.update_yaxes(title="bytes", rangemode="tozero")
-    fig.update_layout(barmode="group")
-    return base_layout(fig, title or "Training memory: parameters, gradients, stored activations")
+    base_layout(fig, title or "Training memory: parameters, gradients, stored activations")
+    # two entries: top right, clear of the rotated category labels below
+    fig.update_layout(barmode="group", legend={"y": 1.0, "yanchor": "bottom", "x": 1.0, "xanchor": "right"})
+    return fig
