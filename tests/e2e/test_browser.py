@@ -11,7 +11,7 @@ pytestmark = pytest.mark.browser
 PAGES = {"overview": "", "unroll": "unroll", "gradient_flow": "gradient_flow", "memory": "memory",
          "weights": "weights", "losses": "losses", "chain_rule": "chain_rule", "stochastic": "stochastic",
          "training": "training"}
-WITHOUT_CHARTS = {"chain_rule", "training"}  # tables and a form until the user acts
+WITHOUT_CHARTS = {"chain_rule": '[data-testid="stDataFrame"]', "training": '[data-testid="stForm"]'}  # ready when
 
 
 @pytest.mark.parametrize("name", list(PAGES))
@@ -19,10 +19,12 @@ def test_page_renders_without_exception(server, browser, name):
     page = browser.new_page(viewport={"width": 1500, "height": 2600})
     page.goto(f"{server}/{PAGES[name]}")
     wait_until_idle(page)
-    if name not in WITHOUT_CHARTS:
+    if name in WITHOUT_CHARTS:
+        page.wait_for_selector(WITHOUT_CHARTS[name], timeout=30_000)
+    else:
         page.wait_for_selector(".js-plotly-plot", timeout=30_000)
-        page.wait_for_timeout(1500)
         assert page.locator(".js-plotly-plot").count() >= 1
+    page.wait_for_timeout(1500)
     assert_no_exception(page)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
