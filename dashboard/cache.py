@@ -6,9 +6,12 @@ that does not touch a function's inputs is a cache hit.
 
 from __future__ import annotations
 
+import sys
+
+import numpy as np
 import streamlit as st
 
-from . import compute, lessons
+from . import catalog, compute, lessons
 
 _cache = st.cache_data(max_entries=48, show_spinner="Computing…")
 
@@ -39,6 +42,13 @@ def phase_diagram(config: compute.RunConfig) -> compute.PhaseDiagram:
 
 def estimator_panels(kind: str, theta: float, target: float, taus: tuple, n: int, tau: float) -> dict:
     """Cached estimator study (taus as a tuple, so it hashes)."""
-    import numpy as np
-
     return _estimator_panels(kind, theta, target, np.asarray(taus), n, tau)
+
+
+@st.cache_data(max_entries=32, show_spinner="Drawing…")
+def page_panels(page: str, config: compute.RunConfig, params: dict | None = None) -> dict:
+    """A page's built panels, so a rerun that changes nothing they depend on redraws nothing.
+
+    The panels are assembled from this module's cached computations, which other pages share.
+    """
+    return catalog.page_panels(page, config, params, source=sys.modules[__name__])

@@ -36,7 +36,8 @@ def show(panel: Panel, config: RunConfig, *, key: str = "") -> None:
     cols[2].download_button("HTML", data=lambda: export.to_html(panel.figure), file_name=f"{stem}.html",
                             mime="text/html", key=f"dl-html-{panel.name}{key}", on_click="ignore", width="stretch",
                             icon=":material/code:")
-    cols[3].download_button("CSV", data=panel.data.to_csv(index=False), file_name=f"{stem}.csv", mime="text/csv",
+    cols[3].download_button("CSV", data=lambda: panel.data.to_csv(index=False), file_name=f"{stem}.csv",
+                            mime="text/csv",
                             key=f"dl-csv-{panel.name}{key}", on_click="ignore", width="stretch",
                             icon=":material/table:")
 

@@ -3,7 +3,6 @@
 import streamlit as st
 
 from dashboard import cache, compute, ui
-from dashboard.catalog import page_panels
 from dashboard.sidebar import current_config, current_params
 
 config = current_config()
@@ -23,7 +22,7 @@ cols[3].metric("γ·σ_max (Pascanu)", f"{report.bound_rate:.3g}" if report.boun
                help="below 1 gradients must vanish; above 1 they may explode (vanilla RNN only)")
 st.caption(verdict.detail)
 
-panels = page_panels("gradient_flow", config, params, source=cache)
+panels = cache.page_panels("gradient_flow", config, params)
 left, right = st.columns(2)
 with left:
     for name in ("gradient_norms", "jacobian_vs_lag", "step_contributions"):

@@ -3,7 +3,6 @@
 import streamlit as st
 
 from dashboard import cache, ui
-from dashboard.catalog import page_panels
 from dashboard.sidebar import current_config, current_params
 
 config = current_config()
@@ -28,7 +27,7 @@ saved = 1 - sqrt.memory_bytes / full.memory_bytes if full.memory_bytes else 0.0
 cols[3].metric("√T checkpointing saves", f"{saved:.0%}",
                help=f"for {sqrt.recomputed_steps} recomputed forward steps (first sequence)")
 
-panels = page_panels("memory", config, params, source=cache)
+panels = cache.page_panels("memory", config, params)
 left, right = st.columns(2)
 with left:
     ui.show(panels["memory_by_tensor"], config)

@@ -3,7 +3,6 @@
 import streamlit as st
 
 from dashboard import cache, compute, ui
-from dashboard.catalog import page_panels
 from dashboard.sidebar import current_config, current_params
 
 config = current_config()
@@ -34,7 +33,7 @@ with cols[4]:
 st.caption(verdict.detail + (f"; gradients fall below 1/1000 of their peak after {verdict.horizon} steps"
                              if verdict.horizon is not None else ""))
 
-ui.show(page_panels("overview", config, params, source=cache)["unroll_diagram"], config)
+ui.show(cache.page_panels("overview", config, params)["unroll_diagram"], config)
 
 st.subheader("Explore")
 links = st.columns(3)

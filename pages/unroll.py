@@ -3,7 +3,6 @@
 import streamlit as st
 
 from dashboard import cache, equations, ui
-from dashboard.catalog import page_panels
 from dashboard.sidebar import current_config, current_params
 
 config = current_config()
@@ -13,7 +12,7 @@ st.markdown("Press **▶ Play**. Forward: each h_t lights up as it is computed, 
             "intermediates are stored. Backward: ∂L/∂h_t travels right to left, node size and red shade showing "
             "its size, and memory is freed step by step.")
 ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
-animation = page_panels("unroll", config, params, source=cache)["unroll_animation"]
+animation = cache.page_panels("unroll", config, params)["unroll_animation"]
 ui.show(animation, config)
 ui.gif_button(animation, config)
 

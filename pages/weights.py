@@ -4,7 +4,6 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cache, compute, ui, weights
-from dashboard.catalog import page_panels
 from dashboard.sidebar import current_config, current_params, use_params, use_preset
 
 config = current_config()
@@ -79,7 +78,7 @@ else:
     st.caption("Edit any entry: the eigenvalues and the gradient-flow curve below follow.")
 
 ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
-panels = page_panels("weights", config, params, source=cache)
+panels = cache.page_panels("weights", config, params)
 left, right = st.columns(2)
 with left:
     ui.show(panels["eigenvalues"], config, key="w")
