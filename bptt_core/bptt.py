@@ -13,7 +13,7 @@ import numpy as np
 
 from . import budget
 from . import validate as v
-from .checkpoint import checkpoint_schedule
+from .checkpoint import binomial_split, checkpoint_schedule
 from .losses import reduce, step_means, token_loss_and_grad, token_weights
 from .memory import MemoryLedger
 from .spec import RNNSpec, check_params
@@ -147,6 +147,7 @@ def bptt(
     dtype: str = "float64",
     step_contributions: bool = False,
     memory_budget: int | None = None,
+    checkpoint_slots: int | None = None,
 ) -> BPTTResult:
     """Exact backpropagation through time for one sequence batch.
 
@@ -167,8 +168,10 @@ def bptt(
         steps run forward then backward in turn, so only one window's tape is held.
     clip : float, optional
         Global L2-norm clipping threshold (Pascanu et al. 2013).
-    checkpoint : None, "sqrt" or int
-        Keep only every k-th state in forward and recompute segments in backward.
+    checkpoint : None, "sqrt", int or "binomial"
+        Keep only every k-th state in forward and recompute segments in backward; "binomial"
+        stores at most ``checkpoint_slots`` states and recomputes as little as that allows
+        (Griewank & Walther 2000, revolve).
     h0, c0 : ndarray of shape (B, H), optional
         Initial states (zeros by default); their gradients are ``dh0``/``dc0``.
     random_truncation : float in [0, 1), optional
@@ -182,6 +185,9 @@ def bptt(
         Also return the norm of each step's term of ``dW_hh`` and ``dW_ih``.
     memory_budget : int, optional
         Bytes this call may allocate (default :data:`bptt_core.budget.DEFAULT_BUDGET`).
+    checkpoint_slots : int, optional
+        With ``checkpoint="binomial"``: states stored at once per window (>= 1, the
+        window's first state included); ``recomputed_steps`` is then the binomial optimum.
 
     Raises
     ------
@@ -201,15 +207,19 @@ def bptt(
     clip = v.check_positive_float("clip", clip)
     clip_value = v.check_positive_float("clip_value", clip_value)
     checkpoint = v.check_checkpoint(checkpoint)
+    checkpoint_slots = v.check_positive_int("checkpoint_slots", checkpoint_slots)
+    if (checkpoint == "binomial") != (checkpoint_slots is not None):
+        raise ValueError("checkpoint_slots goes with checkpoint='binomial' (and that needs checkpoint_slots >= 1)")
     random_truncation = v.check_probability("random_truncation", random_truncation)
     seed = v.check_seed(seed)
-    budget.check(budget.bptt_bytes(spec, *x.shape[:2], checkpoint=checkpoint, truncation=truncation, dtype=dtype),
+    budget.check(budget.bptt_bytes(spec, *x.shape[:2], checkpoint=checkpoint, truncation=truncation, dtype=dtype,
+                                   slots=checkpoint_slots),
                  "this BPTT run", "shorten T, lower the batch or hidden size, or use checkpointing", memory_budget)
     links = _link_factors(x.shape[0], truncation, random_truncation, seed)
     with np.errstate(all="ignore"):
         return _run(
-            spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, truncation, links, state,
-            step_contributions,
+            spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, checkpoint_slots, truncation, links,
+            state, step_contributions,
         )
 
 
@@ -249,11 +259,13 @@ def step_term_norms(d_pre: np.ndarray, inputs: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(np.sum(gram_a * gram_b, axis=(1, 2)), 0.0))
 
 
-def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, truncation, links, state, contributions):
+def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, slots, truncation, links, state,
+         contributions):
     cell, act = CELL_STEPS[spec.cell], spec.activation
     T, B, _ = x.shape
     H, O, GH = spec.hidden_size, spec.output_size, spec.gates * spec.hidden_size
     keep_all = checkpoint is None
+    binomial = checkpoint == "binomial"
     ledger = MemoryLedger()
     caches: list = [None] * T
     h_all = np.empty((T + 1, B, H), dtype=x.dtype)  # h_all[t + 1] = h_t, h_all[0] = h0
@@ -267,7 +279,7 @@ def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, tru
     # and holds only its own tape (truncated BPTT as run in practice); one window without truncation
     windows = checkpoint_schedule(T, truncation)
     plan = [[(wa + a, wa + b) for a, b in checkpoint_schedule(wb - wa, checkpoint)] for wa, wb in windows]
-    longest = max(b - a for segments in plan for a, b in segments)
+    longest = 1 if binomial else max(b - a for segments in plan for a, b in segments)
     d_xw_buf = np.empty((longest, B, GH), dtype=x.dtype)
     d_hw_buf = np.empty((longest, B, GH), dtype=x.dtype)
     recomputed = 0
@@ -285,22 +297,69 @@ def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, tru
             ledger.tick(phase, t)
         return state
 
+    def hold_checkpoint(state: tuple) -> dict:
+        entries = {"checkpoint_h": state[0]} | ({"checkpoint_c": state[1]} if len(state) > 1 else {})
+        ledger.hold(entries)
+        return entries
+
+    def back(t: int, d_state: tuple, dyhat_t: np.ndarray, row: int) -> tuple:
+        # add the loss gradient at h_t (through the read-out) to what flows back from later steps
+        d_state = (d_state[0] + dyhat_t @ P["weight_out"],) + d_state[1:]
+        dh[t] = d_state[0]
+        d_state, d_xw_buf[row], d_hw_buf[row] = cell.backward_step(P, d_state, caches[t])
+        if t > 0 and links[t] != 1.0:  # random truncation: cut or re-weight the link into step t - 1
+            d_state = tuple(d * links[t] for d in d_state)
+        ledger.release(caches[t])
+        caches[t] = None
+        return d_state
+
+    def accumulate(a: int, b: int) -> None:
+        # tied weights: the per-step terms of steps a..b-1 summed by one matrix product each
+        n = (b - a) * B
+        d_xw, d_hw = d_xw_buf[: b - a].reshape(n, GH), d_hw_buf[: b - a].reshape(n, GH)
+        grads["weight_ih"] += d_xw.T @ x[a:b].reshape(n, -1)
+        grads["weight_hh"] += d_hw.T @ h_all[a:b].reshape(n, H)
+        grads["bias_ih"] += d_xw.sum(axis=0)
+        grads["bias_hh"] += d_hw.sum(axis=0)
+        if terms is not None:
+            terms["weight_hh"][a:b] = step_term_norms(d_hw_buf[: b - a], h_all[a:b])
+            terms["weight_ih"][a:b] = step_term_norms(d_xw_buf[: b - a], x[a:b])
+
+    def reverse(a: int, b: int, start: tuple, free: int, d_state: tuple, dyhat: np.ndarray, wa: int) -> tuple:
+        """Backward through steps a..b-1 from the stored state ``start`` with ``free`` more states allowed:
+        Griewank's binomial schedule (advance, store, reverse the right part, then the left part)."""
+        nonlocal recomputed
+        n = b - a
+        if n > 1 and free > 0:
+            y = binomial_split(n, free)
+            mid = run_segment(a, a + y, start, "recompute", False)
+            recomputed += y
+            entries = hold_checkpoint(mid)
+            d_state = reverse(a + y, b, mid, free - 1, d_state, dyhat, wa)
+            ledger.release(entries)
+            return reverse(a, a + y, start, free, d_state, dyhat, wa)
+        for t in reversed(range(a, b)):  # no free slot: recompute each step from the stored start
+            state_t = run_segment(a, t, start, "recompute", False)
+            run_segment(t, t + 1, state_t, "recompute", True)
+            recomputed += t - a + 1
+            d_state = back(t, d_state, dyhat[t - wa], 0)
+            accumulate(t, t + 1)
+            ledger.tick("backward", t)
+        return d_state
+
     for (wa, wb), segments in zip(windows, plan):
         # ---- forward through the window, keeping caches (full) or only checkpoints
         checkpoints = []
         for a, b in segments:
             if not keep_all:
-                ckpt = {"checkpoint_h": state[0]} | ({"checkpoint_c": state[1]} if len(state) > 1 else {})
-                ledger.hold(ckpt)
-                checkpoints.append((state, ckpt))
+                checkpoints.append((state, hold_checkpoint(state)))
             state = run_segment(a, b, state, "forward", keep_all)
 
         # ---- loss of the window's steps: read-out, token losses, their weights
         h_w = h_all[wa + 1 : wb + 1]
         yhat[wa:wb] = matmul_last(h_w, P["weight_out"].T) + P["bias_out"]
         tok[wa:wb], dyhat = token_loss_and_grad(loss, yhat[wa:wb], y[wa:wb])
-        dyhat *= weights[wa:wb, :, None]
-        dh_loss = matmul_last(dyhat, P["weight_out"])  # direct gradient of L at each h_t of the window
+        dyhat *= weights[wa:wb, :, None]  # dL/dyhat, (window, B, O)
         grads["weight_out"] += dyhat.reshape(-1, O).T @ h_w.reshape(-1, H)
         grads["bias_out"] += dyhat.sum(axis=(0, 1))
 
@@ -308,31 +367,20 @@ def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, tru
         d_state = tuple(np.zeros((B, H), dtype=x.dtype) for _ in state)
         for s in reversed(range(len(segments))):
             a, b = segments[s]
+            if binomial:
+                d_state = reverse(a, b, checkpoints[s][0], slots - 1, d_state, dyhat, wa)
+                ledger.release(checkpoints[s][1])
+                ledger.tick("backward", a)
+                continue
             if not keep_all:  # re-run the segment from its checkpoint, keeping caches this time
                 run_segment(a, b, checkpoints[s][0], "recompute", True)
                 recomputed += b - a
             for t in reversed(range(a, b)):
-                # add the loss gradient at h_t to what flows back from later steps
-                d_state = (d_state[0] + dh_loss[t - wa],) + d_state[1:]
-                dh[t] = d_state[0]
-                d_state, d_xw_buf[t - a], d_hw_buf[t - a] = cell.backward_step(P, d_state, caches[t])
-                if t > 0 and links[t] != 1.0:  # random truncation: cut or re-weight the link into step t - 1
-                    d_state = tuple(d * links[t] for d in d_state)
-                ledger.release(caches[t])
-                caches[t] = None
+                d_state = back(t, d_state, dyhat[t - wa], t - a)
                 if t == a and not keep_all:  # the segment is done: its checkpoint is free too
                     ledger.release(checkpoints[s][1])
                 ledger.tick("backward", t)
-            # tied weights: the segment's per-step terms summed by one matrix product each
-            n = (b - a) * B
-            d_xw, d_hw = d_xw_buf[: b - a].reshape(n, GH), d_hw_buf[: b - a].reshape(n, GH)
-            grads["weight_ih"] += d_xw.T @ x[a:b].reshape(n, -1)
-            grads["weight_hh"] += d_hw.T @ h_all[a:b].reshape(n, H)
-            grads["bias_ih"] += d_xw.sum(axis=0)
-            grads["bias_hh"] += d_hw.sum(axis=0)
-            if terms is not None:
-                terms["weight_hh"][a:b] = step_term_norms(d_hw_buf[: b - a], h_all[a:b])
-                terms["weight_ih"][a:b] = step_term_norms(d_xw_buf[: b - a], x[a:b])
+            accumulate(a, b)
         if wa == 0:
             d_state0 = d_state  # what reached the initial state
     total = reduce(tok, mask, reduction)

@@ -35,7 +35,7 @@ def human(n: float) -> str:
 
 
 def bptt_bytes(spec: RNNSpec, T: int, B: int, *, checkpoint: int | str | None = None,
-               truncation: int | None = None, dtype: str = "float64") -> int:
+               truncation: int | None = None, dtype: str = "float64", slots: int | None = None) -> int:
     """Upper estimate of the bytes one :func:`bptt_core.bptt` call allocates.
 
     Tape (the caches of the longest stretch held at once, plus checkpoints), the
@@ -44,11 +44,16 @@ def bptt_bytes(spec: RNNSpec, T: int, B: int, *, checkpoint: int | str | None = 
     item = np.dtype(dtype).itemsize
     H, I, O, GH = spec.hidden_size, spec.input_size, spec.output_size, spec.gates * spec.hidden_size
     window = min(truncation or T, T)
-    held_steps = window if checkpoint is None else segment_length(window, checkpoint) + math.ceil(
-        window / segment_length(window, checkpoint))
+    if checkpoint == "binomial":
+        held_steps = (slots or 1) + 1  # the stored states and one step's cache
+    elif checkpoint is None:
+        held_steps = window
+    else:
+        held_steps = segment_length(window, checkpoint) + math.ceil(window / segment_length(window, checkpoint))
     tape = held_steps * B * (CACHE_WIDTH[spec.cell] * H + I)
     outputs = T * B * (3 * H + O + 1) + H  # h (with h0), dh, yhat, token losses
-    temps = window * B * (GH + H + O) + 2 * segment_length(window, checkpoint) * B * GH  # xw, dh_loss, buffers
+    longest = 1 if checkpoint == "binomial" else segment_length(window, checkpoint)
+    temps = window * B * (GH + H + O) + 2 * longest * B * GH  # xw, token temporaries, dyhat, gradient buffers
     return int((tape + outputs + temps) * item)
 
 

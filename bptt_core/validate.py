@@ -104,10 +104,10 @@ def check_positive_float(name: str, value: object) -> float | None:
 
 def check_checkpoint(value: object) -> int | str | None:
     """None, "sqrt" or a segment length >= 1."""
-    if value is None or (isinstance(value, str) and value == "sqrt"):
+    if value is None or (isinstance(value, str) and value in ("sqrt", "binomial")):
         return value
     if isinstance(value, str):
-        raise ValueError(f"checkpoint must be None, 'sqrt' or a positive integer, got {value!r}")
+        raise ValueError(f"checkpoint must be None, 'sqrt', 'binomial' or a positive integer, got {value!r}")
     return check_positive_int("checkpoint", value)
 
 

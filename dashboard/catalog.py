@@ -41,6 +41,7 @@ def _memory(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Pane
         panels.memory_timelines(c, src.strategy_runs(c, p)),
         panels.memory_vs_length(c, src.memory_scaling(c)),
         panels.memory_budget(c, src.memory_budget(c, p)),
+        panels.pareto(c, compute.pareto_front(c)),
     ]
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import bptt_core as bc
 from bptt_core import budget
 from bptt_core.activations import derivative_from_output
+from bptt_core.checkpoint import binomial_cost
 from bptt_core.jacobians import JacobianProducts, iter_local_jacobians, jacobian_products
 from bptt_core.losses import token_loss_and_grad, token_weights
 from bptt_core.signals import delayed_targets, make_inputs, ragged_mask
@@ -327,3 +328,30 @@ def training_ratio(budget_row: dict[str, int]) -> float:
     prediction = budget_row["parameters"] + budget_row["state (prediction)"]
     return (budget_row["parameters"] + budget_row["gradient buffers"] + budget_row["stored activations (peak)"]) \
         / prediction
+
+
+def pareto_front(config: RunConfig) -> dict[str, np.ndarray]:
+    """Memory held against extra forward steps for full storage, every-k, sqrt and binomial schedules.
+
+    From the schedules' cost model (the engine's counts equal it, see tests/core/test_checkpoint.py):
+    every-k holds ceil(T/k) states and k caches for T extra steps; binomial with S stored states holds
+    S states and one cache for ``binomial_cost(T, S - 1)`` extra steps (Griewank & Walther 2000).
+
+    Returns
+    -------
+    dict with "strategy", "label" (str arrays), "bytes", "recomputed" (float arrays)
+    """
+    T, B, H, I = config.T, config.batch_size, config.hidden_size, config.input_size
+    item = np.dtype(config.dtype).itemsize
+    state = B * H * item * (2 if config.spec.has_cell_state else 1)
+    cache = B * (budget.CACHE_WIDTH[config.cell] * H + I) * item
+    rows = [("full storage", "full", T * cache, 0)]
+    for k in sorted({2, 4, 8, 16, 32, 64, int(np.ceil(np.sqrt(T)))} - {T}):
+        if k < T:
+            name = "checkpoint sqrt(T)" if k == int(np.ceil(np.sqrt(T))) else "checkpoint every k"
+            rows.append((name, f"k={k}", int(np.ceil(T / k)) * state + k * cache, T))
+    for slots in range(1, 13):
+        rows.append(("binomial (revolve)", f"S={slots}", slots * state + cache, binomial_cost(T, slots - 1)))
+    strategy, label, nbytes, extra = zip(*rows)
+    return {"strategy": np.array(strategy), "label": np.array(label), "bytes": np.array(nbytes, float),
+            "recomputed": np.array(extra, float)}

@@ -177,3 +177,10 @@ def memory_budget(config: RunConfig, budget: dict[str, dict[str, int]]) -> Panel
     caption = ("Prediction needs the parameters and one state; training also needs gradient buffers (allocated "
                "once, accumulated over steps) and the stored activations. float32 halves every bar.")
     return Panel("memory_budget", "Training vs prediction memory", caption, fm.memory_budget(df), df)
+
+
+def pareto(config: RunConfig, front: dict[str, np.ndarray]) -> Panel:
+    df = pd.DataFrame(front)
+    caption = ("Each marker is a schedule: left is less memory, down is less recomputation. Griewank's binomial "
+               "schedule (squares, S stored states) is the lower-left frontier; every-k and √T sit above it.")
+    return Panel("pareto_front", "Memory against recomputation", caption, fm.pareto_front(df), df)

@@ -35,3 +35,4 @@ with left:
 with right:
     ui.show(panels["memory_timelines"], config)
     ui.show(panels["memory_budget"], config)
+ui.show(panels["pareto_front"], config)

@@ -101,3 +101,31 @@ def memory_budget(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     # two entries: top right, clear of the rotated category labels below
     fig.update_layout(barmode="group", legend={"y": 1.0, "yanchor": "bottom", "x": 1.0, "xanchor": "right"})
     return fig
+
+
+SHOWN_LABELS = {"S=1", "S=2", "S=4", "S=12"}
+
+
+def pareto_front(df: pd.DataFrame, *, title: str = "") -> go.Figure:
+    """Memory held (log) against extra forward steps, one marker per schedule.
+
+    Parameters
+    ----------
+    df : DataFrame with columns ``strategy``, ``label``, ``bytes``, ``recomputed``
+    """
+    fig = go.Figure()
+    symbols = {"full storage": "star", "checkpoint every k": "circle", "checkpoint sqrt(T)": "diamond",
+               "binomial (revolve)": "square"}
+    for strategy, part in df.groupby("strategy", sort=False):
+        part = part.sort_values("bytes")
+        binomial = strategy == "binomial (revolve)"
+        shown = [lab if not binomial or lab in SHOWN_LABELS else "" for lab in part["label"]]  # hover names all
+        fig.add_scatter(x=part["bytes"], y=part["recomputed"], name=str(strategy), text=shown,
+                        customdata=part["label"],
+                        mode="lines+markers+text" if strategy == "binomial (revolve)" else "markers+text",
+                        textposition="top right", marker={"size": 11, "symbol": symbols.get(str(strategy))},
+                        hovertemplate="%{customdata}: %{x:,.0f} B held, %{y:,.0f} extra steps<extra>" + str(strategy)
+                        + "</extra>")
+    fig.update_xaxes(title="bytes held for backward (log)", type="log", exponentformat="power")
+    fig.update_yaxes(title="extra forward steps", rangemode="tozero")
+    return base_layout(fig, title or "Memory against recomputation: the Pareto front", height=460)

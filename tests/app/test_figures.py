@@ -146,3 +146,15 @@ def test_static_diagram_has_no_frames_and_shows_peak_memory():
     fig = unroll_animation(_steps(5), _memory(5), static=True)
     assert len(fig.frames) == 0 and not fig.layout.updatemenus
     assert fig.data[-3].x[0] == 5
+
+
+def test_pareto_front_binomial_dominates_every_k():
+    config = RunConfig(T=200, cell="lstm")
+    p = panels.pareto(config, compute.pareto_front(config))
+    by = {t.name: t for t in p.figure.data}
+    assert set(by) == {"full storage", "checkpoint every k", "checkpoint sqrt(T)", "binomial (revolve)"}
+    df = p.data
+    every_k = df[df["strategy"] == "checkpoint every k"]
+    binom = df[df["strategy"] == "binomial (revolve)"]
+    assert binom["bytes"].min() < every_k["bytes"].min()  # reaches memory no every-k schedule can
+    assert binom["recomputed"].is_monotonic_decreasing

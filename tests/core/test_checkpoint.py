@@ -102,3 +102,51 @@ def test_truncation_holds_one_window_of_tape(cell):
     phases = "".join(ph[0] for ph, _, _ in cut.memory_timeline)
     assert phases == ("f" * 8 + "b" * 8) * 5  # forward and backward alternate window by window
     assert cut.memory_timeline[-1][2] == 0
+
+
+def griewank_forward_steps(l: int, s: int) -> int:
+    """Griewank & Walther (2000), Proposition: p(l, s) = r l - beta(s + 1, r - 1) for s checkpoints,
+    with beta(s, r) = C(s + r, s) and beta(s, r - 1) < l <= beta(s, r); written out here independently."""
+    from math import comb
+
+    r = 0
+    while comb(s + r, s) < l:
+        r += 1
+    return r * l - comb(s + r, s + 1)
+
+
+@pytest.mark.parametrize(("T", "slots"), [(1, 1), (2, 1), (7, 1), (10, 2), (20, 3), (33, 2), (50, 4), (64, 5),
+                                          (100, 3), (120, 8), (200, 6)])
+def test_binomial_schedule_recomputes_the_binomial_optimum_and_keeps_gradients(T, slots):
+    p = make_problem("lstm", T=T, B=2, I=2, H=3, O=2, seed=T)
+    full = bc.bptt(p.spec, p.params, p.x, p.y)
+    res = bc.bptt(p.spec, p.params, p.x, p.y, checkpoint="binomial", checkpoint_slots=slots)
+    # the reverse sweep computes each step's cache once (T) plus Griewank's repetitions with `slots` states
+    expected = T * (T + 1) // 2 if slots == 1 else T + griewank_forward_steps(T, slots)
+    assert res.recomputed_steps == expected
+    for key in full.grads:
+        assert bc.relative_error(res.grads[key], full.grads[key]) < 1e-12, key
+    np.testing.assert_allclose(res.dh, full.dh, rtol=1e-12, atol=0)
+    state = p.spec.hidden_size * 2 * 8 * 2  # h and c of B = 2 sequences, float64
+    assert res.memory_bytes <= slots * state + max(full.memory_bytes // T * 2, 1)  # states + about one cache
+    assert res.memory_timeline[-1][2] == 0
+
+
+def test_binomial_schedule_with_truncation_clip_and_mask():
+    p = make_problem("gru", T=30, seed=3)
+    kw = {"truncation": 7, "clip": 0.1, "mask": (np.arange(30)[:, None] < [30, 19]).astype(float)}
+    full = bc.bptt(p.spec, p.params, p.x, p.y, **kw)
+    res = bc.bptt(p.spec, p.params, p.x, p.y, checkpoint="binomial", checkpoint_slots=2, **kw)
+    for key in full.grads:
+        assert bc.relative_error(res.grads[key], full.grads[key]) < 1e-12, key
+
+
+def test_more_slots_never_recompute_more():
+    p = make_problem("rnn", T=60, seed=4)
+    counts = [bc.bptt(p.spec, p.params, p.x, p.y, checkpoint="binomial", checkpoint_slots=s).recomputed_steps
+              for s in range(1, 9)]
+    assert counts == sorted(counts, reverse=True) and counts[-1] < counts[0] / 5  # 1830 -> 185 steps
+    with pytest.raises(ValueError, match="checkpoint_slots"):
+        bc.bptt(p.spec, p.params, p.x, p.y, checkpoint="binomial")
+    with pytest.raises(ValueError, match="checkpoint_slots"):
+        bc.bptt(p.spec, p.params, p.x, p.y, checkpoint="sqrt", checkpoint_slots=3)

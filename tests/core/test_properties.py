@@ -37,12 +37,25 @@ def problems(draw):
     return spec, params, x, y, options, seed
 
 
+def near_relu_kink(spec, params, x, h0, tol=1e-4) -> bool:
+    """True when a relu pre-activation is within ``tol`` of 0, where central differences straddle the kink."""
+    if spec.cell != "rnn" or spec.activation != "relu":
+        return False
+    h = np.zeros((x.shape[1], spec.hidden_size)) if h0 is None else h0
+    for x_t in x:
+        z = x_t @ params["weight_ih"].T + params["bias_ih"] + h @ params["weight_hh"].T + params["bias_hh"]
+        if np.any(np.abs(z) < tol):
+            return True
+        h = np.maximum(z, 0)
+    return False
+
+
 @SETTINGS
 @given(problems())
 def test_gradients_match_central_differences_along_a_random_direction(problem):
     spec, params, x, y, options, seed = problem
     res = bc.bptt(spec, params, x, y, **options)
-    assume(res.finite)
+    assume(res.finite and not near_relu_kink(spec, params, x, options["h0"]))
     rng = np.random.default_rng(seed)
     for key in ("weight_hh", "weight_ih", "bias_hh", "weight_out"):
         if options["truncation"] is not None and key in ("weight_hh",):
