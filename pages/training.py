@@ -54,7 +54,7 @@ if submitted:
         return True
 
     try:
-        history = train(config, callback=show_progress, every=max(10, config.iterations // 20))
+        history = train(config, callback=show_progress, every=max(5, config.iterations // 50))
     except ValueError as err:  # e.g. over the memory budget: say what to change, keep the last run
         st.error(f"Training could not run: {err}.")
         st.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from .conftest import SHOTS, assert_no_exception, wait_until_idle
@@ -109,8 +111,7 @@ def test_stop_interrupts_training_and_keeps_what_ran(server, browser):
     form.get_by_label("Sequence length T").fill("300")  # a run long enough to interrupt
     form.get_by_label("Hidden H").fill("64")
     page.get_by_role("button", name="Train").click()
-    page.wait_for_selector('[data-testid="stProgress"]', timeout=30_000)
-    page.wait_for_timeout(3000)
+    page.get_by_text(re.compile(r"iteration \d+ of 500")).first.wait_for(timeout=60_000)  # first progress report
     page.get_by_test_id("stButton").get_by_role("button", name="Stop").click()  # ours, not Streamlit's header one
     page.get_by_text("Stopped after").wait_for(timeout=30_000)
     assert "of 500 iterations" in page.locator("body").inner_text()
