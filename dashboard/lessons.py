@@ -7,7 +7,7 @@ import pandas as pd
 
 import bptt_core as bc
 from bptt_core.estimators import ESTIMATORS, estimates, estimator_study
-from bptt_core.losses import reduce, step_means
+from bptt_core.losses import reduce, step_means, token_loss_and_grad
 from bptt_core.train import TrainHistory
 
 from . import compute
@@ -71,8 +71,6 @@ def loss_panels(config: RunConfig, params: dict | None = None) -> dict[str, Pane
 
 
 def _token_losses(config: RunConfig, res: bc.BPTTResult, p: compute.Problem) -> pd.DataFrame:
-    from bptt_core.losses import token_loss_and_grad
-
     with np.errstate(all="ignore"):
         tok, _ = token_loss_and_grad(config.loss, res.yhat.astype(np.float64), p.y)
     mask = p.mask if p.mask is not None else np.ones_like(tok)

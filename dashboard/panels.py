@@ -17,7 +17,7 @@ from bptt_core.jacobians import JacobianProducts
 from bptt_core.spectral import SpectralReport, pascanu_bound
 from bptt_core.truncation_study import TruncationStudy
 
-from .compute import PhaseDiagram
+from .compute import STRATEGIES, PhaseDiagram
 from .config import RunConfig
 from .figures import flow as ff
 from .figures import memory as fm
@@ -161,8 +161,6 @@ def memory_timelines(config: RunConfig, runs: dict[str, bc.BPTTResult]) -> Panel
 
 
 def memory_vs_length(config: RunConfig, scaling: dict[str, np.ndarray]) -> Panel:
-    from .compute import STRATEGIES
-
     df = pd.concat([pd.DataFrame({"T": scaling["T"], "strategy": s, "bytes": scaling[f"{s} bytes"],
                                   "recomputed": scaling[f"{s} recomputed"]}) for s in STRATEGIES], ignore_index=True)
     caption = ("Full storage grows like T, √T checkpointing like √T for one extra forward pass; truncation caps "
