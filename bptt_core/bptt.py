@@ -13,11 +13,12 @@ import numpy as np
 
 from . import budget
 from . import validate as v
-from .checkpoint import binomial_split, checkpoint_schedule
+from .checkpoint import binomial_split, checkpoint_schedule, gradient_chunk
 from .losses import reduce, step_means, token_loss_and_grad, token_weights
 from .memory import MemoryLedger
 from .spec import RNNSpec, check_params
-from .unroll import CELL_STEPS, matmul_last, project_inputs
+from .unroll import CELL_STEPS, project_inputs, tape
+from .workspace import POOL, matmul
 
 
 @dataclass(frozen=True)
@@ -216,10 +217,10 @@ def bptt(
                                    slots=checkpoint_slots),
                  "this BPTT run", "shorten T, lower the batch or hidden size, or use checkpointing", memory_budget)
     links = _link_factors(x.shape[0], truncation, random_truncation, seed)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), POOL.borrow() as work:
         return _run(
             spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, checkpoint_slots, truncation, links,
-            state, step_contributions,
+            state, step_contributions, work,
         )
 
 
@@ -260,7 +261,7 @@ def step_term_norms(d_pre: np.ndarray, inputs: np.ndarray) -> np.ndarray:
 
 
 def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, slots, truncation, links, state,
-         contributions):
+         contributions, work):
     cell, act = CELL_STEPS[spec.cell], spec.activation
     T, B, _ = x.shape
     H, O, GH = spec.hidden_size, spec.output_size, spec.gates * spec.hidden_size
@@ -279,17 +280,24 @@ def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, slo
     # and holds only its own tape (truncated BPTT as run in practice); one window without truncation
     windows = checkpoint_schedule(T, truncation)
     plan = [[(wa + a, wa + b) for a, b in checkpoint_schedule(wb - wa, checkpoint)] for wa, wb in windows]
-    longest = 1 if binomial else max(b - a for segments in plan for a, b in segments)
-    d_xw_buf = np.empty((longest, B, GH), dtype=x.dtype)
-    d_hw_buf = np.empty((longest, B, GH), dtype=x.dtype)
+    chunk = 1 if binomial else min(gradient_chunk(B), max(b - a for segments in plan for a, b in segments))
+    d_xw_buf = work.get("d_xw", (chunk, B, GH), x.dtype)  # the pre-activation gradients of one chunk of steps
+    d_hw_buf = work.get("d_hw", (chunk, B, GH), x.dtype) if cell.SEPARATE_HW_GRAD else d_xw_buf
+    projection = next(iter(cell.TAPE))  # the tape entry that receives the input projection
     recomputed = 0
     terms = {"weight_hh": np.zeros(T), "weight_ih": np.zeros(T)} if contributions else None
 
     def run_segment(a: int, b: int, state: tuple, phase: str, keep: bool) -> tuple:
-        xw = project_inputs(P, x[a:b])
+        # kept: the segment's tape; not kept: two slots used in turn (h always goes to h_all)
+        n = b - a
+        stored = tape(spec.cell, n if keep else min(n, 2), B, H, x.dtype, h=h_all[a + 1 : b + 1], work=work,
+                      prefix="keep_" if keep else "roll_")
+        xw = stored[projection] if keep or projection == "h" else work.rows("xw", n, (B, GH), x.dtype)
+        project_inputs(spec.cell, P, x[a:b], out=xw, work=work)
         for t in range(a, b):
-            state, cache = cell.forward_step(P, xw[t - a], state, act)
-            h_all[t + 1] = state[0]
+            i = t - a
+            out = {k: v[i if keep or k == "h" else i % 2] for k, v in stored.items()}
+            state, cache = cell.forward_step(P, xw[i], state, act, out=out, work=work)
             if keep:
                 cache["x"] = x[t]
                 ledger.hold(cache)
@@ -297,18 +305,20 @@ def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, slo
             ledger.tick(phase, t)
         return state
 
-    def hold_checkpoint(state: tuple) -> dict:
+    def hold_checkpoint(state: tuple) -> tuple[tuple, dict]:
+        state = tuple(s.copy() for s in state)  # out of the tape, which later steps overwrite
         entries = {"checkpoint_h": state[0]} | ({"checkpoint_c": state[1]} if len(state) > 1 else {})
         ledger.hold(entries)
-        return entries
+        return state, entries
 
-    def back(t: int, d_state: tuple, dyhat_t: np.ndarray, row: int) -> tuple:
-        # add the loss gradient at h_t (through the read-out) to what flows back from later steps
-        d_state = (d_state[0] + dyhat_t @ P["weight_out"],) + d_state[1:]
-        dh[t] = d_state[0]
-        d_state, d_xw_buf[row], d_hw_buf[row] = cell.backward_step(P, d_state, caches[t])
+    def back(t: int, d_state: tuple, row: int) -> tuple:
+        # dh[t] holds the loss gradient at h_t (through the read-out); add what flows back from later steps
+        dh[t] += d_state[0]
+        d_state, _, _ = cell.backward_step(P, (dh[t],) + d_state[1:], caches[t],
+                                           out={"d_xw": d_xw_buf[row], "d_hw": d_hw_buf[row]}, work=work)
         if t > 0 and links[t] != 1.0:  # random truncation: cut or re-weight the link into step t - 1
-            d_state = tuple(d * links[t] for d in d_state)
+            for d in d_state:
+                d *= links[t]
         ledger.release(caches[t])
         caches[t] = None
         return d_state
@@ -319,30 +329,30 @@ def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, slo
         d_xw, d_hw = d_xw_buf[: b - a].reshape(n, GH), d_hw_buf[: b - a].reshape(n, GH)
         grads["weight_ih"] += d_xw.T @ x[a:b].reshape(n, -1)
         grads["weight_hh"] += d_hw.T @ h_all[a:b].reshape(n, H)
-        grads["bias_ih"] += d_xw.sum(axis=0)
-        grads["bias_hh"] += d_hw.sum(axis=0)
+        d_bias = d_xw.sum(axis=0)
+        grads["bias_ih"] += d_bias
+        grads["bias_hh"] += d_hw.sum(axis=0) if cell.SEPARATE_HW_GRAD else d_bias
         if terms is not None:
             terms["weight_hh"][a:b] = step_term_norms(d_hw_buf[: b - a], h_all[a:b])
             terms["weight_ih"][a:b] = step_term_norms(d_xw_buf[: b - a], x[a:b])
 
-    def reverse(a: int, b: int, start: tuple, free: int, d_state: tuple, dyhat: np.ndarray, wa: int) -> tuple:
+    def reverse(a: int, b: int, start: tuple, free: int, d_state: tuple) -> tuple:
         """Backward through steps a..b-1 from the stored state ``start`` with ``free`` more states allowed:
         Griewank's binomial schedule (advance, store, reverse the right part, then the left part)."""
         nonlocal recomputed
         n = b - a
         if n > 1 and free > 0:
             y = binomial_split(n, free)
-            mid = run_segment(a, a + y, start, "recompute", False)
+            mid, entries = hold_checkpoint(run_segment(a, a + y, start, "recompute", False))
             recomputed += y
-            entries = hold_checkpoint(mid)
-            d_state = reverse(a + y, b, mid, free - 1, d_state, dyhat, wa)
+            d_state = reverse(a + y, b, mid, free - 1, d_state)
             ledger.release(entries)
-            return reverse(a, a + y, start, free, d_state, dyhat, wa)
+            return reverse(a, a + y, start, free, d_state)
         for t in reversed(range(a, b)):  # no free slot: recompute each step from the stored start
             state_t = run_segment(a, t, start, "recompute", False)
             run_segment(t, t + 1, state_t, "recompute", True)
             recomputed += t - a + 1
-            d_state = back(t, d_state, dyhat[t - wa], 0)
+            d_state = back(t, d_state, 0)
             accumulate(t, t + 1)
             ledger.tick("backward", t)
         return d_state
@@ -350,39 +360,45 @@ def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, slo
     for (wa, wb), segments in zip(windows, plan):
         # ---- forward through the window, keeping caches (full) or only checkpoints
         checkpoints = []
+        if keep_all:
+            state = tuple(s.copy() for s in state)  # the last window's tape is about to be reused
         for a, b in segments:
             if not keep_all:
-                checkpoints.append((state, hold_checkpoint(state)))
+                checkpoints.append(hold_checkpoint(state))
+                state = checkpoints[-1][0]
             state = run_segment(a, b, state, "forward", keep_all)
 
         # ---- loss of the window's steps: read-out, token losses, their weights
         h_w = h_all[wa + 1 : wb + 1]
-        yhat[wa:wb] = matmul_last(h_w, P["weight_out"].T) + P["bias_out"]
+        yhat[wa:wb] = matmul(h_w, P["weight_out"].T)
+        yhat[wa:wb] += P["bias_out"]
         tok[wa:wb], dyhat = token_loss_and_grad(loss, yhat[wa:wb], y[wa:wb])
         dyhat *= weights[wa:wb, :, None]  # dL/dyhat, (window, B, O)
         grads["weight_out"] += dyhat.reshape(-1, O).T @ h_w.reshape(-1, H)
         grads["bias_out"] += dyhat.sum(axis=(0, 1))
+        matmul(dyhat, P["weight_out"], out=dh[wa:wb])  # the loss gradient at each h_t, completed in backward
 
         # ---- backward through time, from the window's end (nothing flows in across a cut)
         d_state = tuple(np.zeros((B, H), dtype=x.dtype) for _ in state)
         for s in reversed(range(len(segments))):
             a, b = segments[s]
             if binomial:
-                d_state = reverse(a, b, checkpoints[s][0], slots - 1, d_state, dyhat, wa)
+                d_state = reverse(a, b, checkpoints[s][0], slots - 1, d_state)
                 ledger.release(checkpoints[s][1])
                 ledger.tick("backward", a)
                 continue
             if not keep_all:  # re-run the segment from its checkpoint, keeping caches this time
                 run_segment(a, b, checkpoints[s][0], "recompute", True)
                 recomputed += b - a
-            for t in reversed(range(a, b)):
-                d_state = back(t, d_state, dyhat[t - wa], t - a)
-                if t == a and not keep_all:  # the segment is done: its checkpoint is free too
-                    ledger.release(checkpoints[s][1])
-                ledger.tick("backward", t)
-            accumulate(a, b)
+            for c, d in reversed(checkpoint_schedule(b - a, chunk)):
+                for t in reversed(range(a + c, a + d)):
+                    d_state = back(t, d_state, t - a - c)
+                    if t == a and not keep_all:  # the segment is done: its checkpoint is free too
+                        ledger.release(checkpoints[s][1])
+                    ledger.tick("backward", t)
+                accumulate(a + c, a + d)
         if wa == 0:
-            d_state0 = d_state  # what reached the initial state
+            d_state0 = tuple(d.copy() for d in d_state)  # what reached the initial state (out of the scratch)
     total = reduce(tok, mask, reduction)
     h = h_all[1:]
 

@@ -12,13 +12,14 @@ import os
 
 import numpy as np
 
-from .checkpoint import segment_length
+from .checkpoint import gradient_chunk, segment_length
 from .spec import RNNSpec
+from .unroll import CELL_STEPS
 
 DEFAULT_BUDGET = int(os.environ.get("BPTT_MEMORY_BUDGET", 2 * 2**30))
 
-#: Numbers stored per step and batch element by each cell's cache (besides the input x_t).
-CACHE_WIDTH = {"rnn": 1, "lstm": 7, "gru": 5}  # h | h, c, 4 gates, tanh c | h, r, z, n, W_hn h
+#: Numbers stored per step and batch element by each cell's cache, in units of H (besides the input x_t).
+CACHE_WIDTH = {name: sum(cell.TAPE.values()) for name, cell in CELL_STEPS.items()}
 
 
 class MemoryBudgetError(ValueError):
@@ -52,8 +53,8 @@ def bptt_bytes(spec: RNNSpec, T: int, B: int, *, checkpoint: int | str | None = 
         held_steps = segment_length(window, checkpoint) + math.ceil(window / segment_length(window, checkpoint))
     tape = held_steps * B * (CACHE_WIDTH[spec.cell] * H + I)
     outputs = T * B * (3 * H + O + 1) + H  # h (with h0), dh, yhat, token losses
-    longest = 1 if checkpoint == "binomial" else segment_length(window, checkpoint)
-    temps = window * B * (GH + H + O) + 2 * longest * B * GH  # xw, token temporaries, dyhat, gradient buffers
+    chunk = 1 if checkpoint == "binomial" else min(gradient_chunk(B), segment_length(window, checkpoint))
+    temps = window * B * (GH + H + O) + 2 * chunk * B * GH  # xw, token temporaries, dyhat, gradient buffers
     return int((tape + outputs + temps) * item)
 
 

@@ -21,6 +21,16 @@ def segment_length(T: int, checkpoint: int | str | None) -> int:
     return int(checkpoint)
 
 
+#: Rows (steps x batch) of pre-activation gradients batched into one weight-gradient product:
+#: large enough for an efficient matrix product, small enough to stay a reused buffer.
+GRADIENT_ROWS = 1024
+
+
+def gradient_chunk(B: int) -> int:
+    """Steps whose weight-gradient terms are summed by one matrix product (``GRADIENT_ROWS / B``)."""
+    return max(1, GRADIENT_ROWS // B)
+
+
 def checkpoint_schedule(T: int, checkpoint: int | str | None) -> list[tuple[int, int]]:
     """Segments ``(start, stop)`` of at most :func:`segment_length` steps.
 

@@ -46,48 +46,55 @@ class MemoryLedger:
     timeline: list = field(default_factory=list)
     timeline_by_group: list = field(default_factory=list)
     peak: int = 0
-    peak_by_group: dict = field(default_factory=dict)
+    _peak_groups: dict = field(default_factory=dict)
     _held: dict = field(default_factory=dict)  # id -> [array, group, refcount]
     _total: int = 0
     _groups: dict = field(default_factory=dict)  # group -> bytes held now
 
     def hold(self, entries: dict) -> None:
         """Register every array in ``entries`` (a cache or a checkpoint)."""
+        held, groups = self._held, self._groups
         for key, arr in entries.items():
-            if not isinstance(arr, np.ndarray):
+            if arr.__class__ is not np.ndarray:
                 continue
-            slot = self._held.get(id(arr))
+            slot = held.get(id(arr))
             if slot is None:
                 group = GROUPS.get(key, key)
-                self._held[id(arr)] = [arr, group, 1]
+                held[id(arr)] = [arr, group, 1]
                 self._total += arr.nbytes
-                self._groups[group] = self._groups.get(group, 0) + arr.nbytes
+                groups[group] = groups.get(group, 0) + arr.nbytes
             else:
                 slot[2] += 1
         if self._total > self.peak:
             self.peak = self._total
-            self.peak_by_group = self.by_group()
+            self._peak_groups = groups.copy()
 
     def release(self, entries: dict) -> None:
         """Drop one reference to every array in ``entries``."""
+        held, groups = self._held, self._groups
         for arr in entries.values():
-            if not isinstance(arr, np.ndarray):
+            if arr.__class__ is not np.ndarray:
                 continue
-            slot = self._held[id(arr)]
+            slot = held[id(arr)]
             slot[2] -= 1
             if slot[2] == 0:
-                del self._held[id(arr)]
+                del held[id(arr)]
                 self._total -= arr.nbytes
-                self._groups[slot[1]] -= arr.nbytes
+                groups[slot[1]] -= arr.nbytes
 
     def by_group(self) -> dict[str, int]:
         """Bytes held now, per tensor group."""
         return {g: b for g, b in self._groups.items() if b}
 
+    @property
+    def peak_by_group(self) -> dict[str, int]:
+        """Bytes per tensor group at the moment of the peak."""
+        return {g: b for g, b in self._peak_groups.items() if b}
+
     def tick(self, phase: str, step: int) -> None:
         """Record the held total after ``phase`` ("forward", "recompute", "backward") of ``step``."""
         self.timeline.append((phase, step, self._total))
-        self.timeline_by_group.append(dict(self._groups))
+        self.timeline_by_group.append(self._groups.copy())
 
     @property
     def held(self) -> int:

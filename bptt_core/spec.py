@@ -124,5 +124,5 @@ def check_params(spec: RNNSpec, params: dict, dtype: np.dtype | None = None) -> 
             raise ValueError(f"params[{key!r}] must be numeric, got dtype {arr.dtype}")
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"params[{key!r}] contains NaN or inf")
-        out[key] = arr.astype(dtype or np.float64, copy=False)
+        out[key] = np.ascontiguousarray(arr, dtype=dtype or np.float64)
     return out

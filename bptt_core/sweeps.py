@@ -71,8 +71,8 @@ def gradient_ratio_sweep(
     # one weight set per radius, stacked on a leading axis: the cells broadcast over it
     sets = [init_params(spec, seed=seed, init="spectral", scale=rho, forget_bias=forget_bias) for rho in radii]
     params = {k: np.stack([p[k] for p in sets]) for k in sets[0]}
+    xw = x[:, None] @ params["weight_ih"].mT + steps.input_bias(params)[:, None, :]  # (T, R, B, G*H)
     params["bias_hh"] = params["bias_hh"][:, None, :]  # (R, 1, G*H) against states (R, B, H)
-    xw = x[:, None] @ params["weight_ih"].mT + params["bias_ih"][:, None, :]  # (T, R, B, G*H)
     R, n_parts = radii.size, 2 if spec.has_cell_state else 1
     with np.errstate(all="ignore"):
         state = tuple(np.zeros((R, batch, hidden_size)) for _ in range(n_parts))

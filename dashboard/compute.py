@@ -218,7 +218,7 @@ def _step_equation(config: RunConfig, t: int, unit: int, params: Params | None) 
         out |= {"c_prev": float(cache["c_prev"][0, j]), "c": float(cache["c"][0, j])}
     elif config.cell == "gru":
         out |= {"r": float(cache["gates"][0, j]), "z": float(cache["gates"][0, H + j]),
-                "n": float(cache["n"][0, j]), "hw_n": float(cache["hw_n"][0, j])}
+                "n": float(cache["gates"][0, 2 * H + j]), "hw_n": float(cache["hw_n"][0, j])}
     mask = p.mask if p.mask is not None else np.ones((config.T, config.batch_size))
     weight = token_weights(mask, config.reduction)[t, 0]
     _, dyhat = token_loss_and_grad(config.loss, res.yhat[t, :1].astype(np.float64), p.y[t, :1])

@@ -18,7 +18,7 @@ def state_map(spec, params, x_t, state):
     """s_{t-1} -> s_t as one flat function, for finite differences."""
     from bptt_core.unroll import CELL_STEPS, project_inputs
 
-    new, _ = CELL_STEPS[spec.cell].forward_step(params, project_inputs(params, x_t), state, spec.activation)
+    new, _ = CELL_STEPS[spec.cell].forward_step(params, project_inputs(spec.cell, params, x_t), state, spec.activation)
     return np.concatenate(new, axis=-1)
 
 

@@ -1,0 +1,131 @@
+"""Buffers written in place: the same numbers as allocating code, and no state leaking between calls."""
+
+from __future__ import annotations
+
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import bptt_core as bc
+from bptt_core.unroll import CELL_STEPS, project_inputs, tape
+from bptt_core.workspace import Workspace, WorkspacePool, matmul
+
+from .problems import make_problem
+
+CELLS = [("rnn", a) for a in bc.ACTIVATIONS] + [("lstm", "tanh"), ("gru", "tanh")]
+bptt_module = sys.modules["bptt_core.bptt"]
+
+
+def result_arrays(res: bc.BPTTResult) -> dict[str, np.ndarray]:
+    return {"h": res.h, "dh": res.dh, "dh0": res.dh0, "yhat": res.yhat} | {f"grad {k}": g for k, g in res.grads.items()}
+
+
+@pytest.mark.parametrize(("cell", "activation"), CELLS)
+def test_steps_into_buffers_equal_allocating_steps(cell, activation):
+    """forward_step/backward_step with ``out`` and ``work`` (the projection aliasing the tape) give the
+    allocating results bit for bit, over several steps with the scratch reused."""
+    p = make_problem(cell, activation, T=4, B=3, H=5)
+    steps = CELL_STEPS[cell]
+    state = tuple(np.full((3, 5), 0.3) for _ in range(1 + (cell == "lstm")))
+    stored = tape(cell, 4, 3, 5, np.dtype(np.float64))
+    xw_into_tape = project_inputs(cell, p.params, p.x, out=next(iter(stored.values())))
+    xw = project_inputs(cell, p.params, p.x)
+    work, s_new, s_buf = Workspace(), state, state
+    G = p.spec.gates
+    for t in range(4):
+        s_new, c_new = steps.forward_step(p.params, xw[t], s_new, activation)
+        s_buf, c_buf = steps.forward_step(p.params, xw_into_tape[t], s_buf, activation,
+                                          out={k: a[t] for k, a in stored.items()}, work=work)
+        for k in c_new:
+            if isinstance(c_new[k], np.ndarray):
+                np.testing.assert_array_equal(c_buf[k], c_new[k], err_msg=k)
+        d = tuple(np.full((3, 5), 0.1 * (t + 1)) for _ in state)
+        back_new = steps.backward_step(p.params, d, c_new)
+        d_xw, d_hw = np.empty((3, G * 5)), np.empty((3, G * 5))
+        back_buf = steps.backward_step(p.params, d, c_buf, out={"d_xw": d_xw, "d_hw": d_hw}, work=work)
+        for a, b in zip(back_new[0], back_buf[0]):
+            np.testing.assert_allclose(b, a, rtol=1e-15, atol=1e-15)
+        np.testing.assert_allclose(back_buf[1], back_new[1], rtol=1e-15, atol=1e-15)
+        np.testing.assert_allclose(back_buf[2], back_new[2], rtol=1e-15, atol=1e-15)
+
+
+def test_pooled_workspace_leaks_nothing_into_the_next_call():
+    """A result stays intact after later calls reuse the pooled buffers, and a call after another
+    with different shapes and data gives what a fresh workspace gives."""
+    bc.workspace.POOL.clear()
+    a = make_problem("lstm", T=30, B=4, H=6, seed=1)
+    b = make_problem("lstm", T=12, B=4, H=6, seed=2)
+    first = bc.bptt(a.spec, a.params, a.x, a.y)
+    kept = {k: v.copy() for k, v in result_arrays(first).items()}
+    second = bc.bptt(b.spec, b.params, b.x, b.y)  # reuses the pooled tape, shorter
+    bc.bptt(a.spec, a.params, a.x, a.y, checkpoint="sqrt")
+    for k, v in result_arrays(first).items():
+        np.testing.assert_array_equal(v, kept[k], err_msg=k)
+    bc.workspace.POOL.clear()
+    fresh = bc.bptt(b.spec, b.params, b.x, b.y)
+    for k, v in result_arrays(fresh).items():
+        np.testing.assert_array_equal(result_arrays(second)[k], v, err_msg=k)
+
+
+def test_weights_changed_in_place_between_calls_are_used():
+    """The pooled workspace copies W_hh^T once per call: an optimizer updating the weights in place
+    must not see last call's copy."""
+    p = make_problem("gru", T=8, B=2, H=4, seed=3)
+    params = {k: v.copy() for k, v in p.params.items()}
+    bc.bptt(p.spec, params, p.x, p.y)
+    params["weight_hh"] *= 1.7  # in place, same array object
+    again = bc.bptt(p.spec, params, p.x, p.y)
+    expected = bc.bptt(p.spec, {k: v.copy() for k, v in params.items()}, p.x, p.y)
+    assert again.loss == expected.loss
+    np.testing.assert_array_equal(again.grads["weight_hh"], expected.grads["weight_hh"])
+
+
+def test_concurrent_calls_match_serial_ones():
+    """Sessions run BPTT in threads at once: each borrows its own workspace."""
+    problems = [make_problem(c, T=40, B=3, H=8, seed=s) for s in range(3) for c in bc.CELLS]
+    serial = [bc.bptt(p.spec, p.params, p.x, p.y).grads["weight_hh"] for p in problems]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda p: bc.bptt(p.spec, p.params, p.x, p.y).grads["weight_hh"], problems * 3))
+    for i, g in enumerate(threaded):
+        np.testing.assert_array_equal(g, serial[i % len(problems)])
+
+
+def test_pool_keeps_at_most_its_limit():
+    pool = WorkspacePool(max_bytes=1000, max_idle=1)
+    with pool.borrow() as w:
+        w.get("small", (10,), np.dtype(np.float64))
+    with pool.borrow() as again:
+        assert again is w  # kept: 80 bytes
+        again.get("big", (1000,), np.dtype(np.float64))
+    with pool.borrow() as third:
+        assert third is not w  # 8 kB was over the limit: dropped
+
+
+def test_rows_grow_and_shrink_by_view():
+    w = Workspace()
+    a = w.rows("t", 5, (2, 3), np.dtype(np.float32))
+    b = w.rows("t", 3, (2, 3), np.dtype(np.float32))
+    assert b.shape == (3, 2, 3) and np.shares_memory(a, b)
+    c = w.rows("t", 9, (2, 3), np.dtype(np.float32))
+    assert c.shape == (9, 2, 3) and not np.shares_memory(a, c)
+
+
+def test_stacked_matmul_is_one_product_with_the_same_result():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((7, 5, 4)), rng.standard_normal((4, 3))
+    out = np.empty((7, 5, 3))
+    np.testing.assert_allclose(matmul(a, b), a @ b, rtol=1e-14)
+    assert matmul(a, b, out=out) is out
+    np.testing.assert_allclose(out, a @ b, rtol=1e-14)
+    np.testing.assert_allclose(matmul(a[:, ::2], b), a[:, ::2] @ b, rtol=1e-14)  # not contiguous
+
+
+def test_pool_holds_the_tape_between_calls():
+    bc.workspace.POOL.clear()
+    p = make_problem("lstm", T=50, B=4, H=8)
+    bc.bptt(p.spec, p.params, p.x, p.y)
+    with bc.workspace.POOL.borrow() as w:
+        assert w.nbytes >= 50 * 4 * 6 * 8 * 8  # gates, c and tanh(c) of every step
+    assert bptt_module.POOL is bc.workspace.POOL
