@@ -89,14 +89,14 @@ def matmul_floor(cell: str, T: int, B: int, I: int, H: int, dtype: str) -> Calla
     x_chunk = rng.standard_normal((c * B, I)).astype(dtype)
     gw, gi = np.empty((GH, H), dtype), np.empty((GH, I), dtype)
     hs, wo = rng.standard_normal((T * B, H)).astype(dtype), rng.standard_normal((I, H)).astype(dtype)
-    ys, go = np.empty((T * B, I), dtype), np.empty((I, H), dtype)
+    ys, go, dhs = np.empty((T * B, I), dtype), np.empty((I, H), dtype), np.empty((T * B, H), dtype)
 
     def run() -> None:
         np.matmul(x1, w1, out=xw)
         for _ in range(T):
             np.matmul(h, w_t, out=a)
         np.matmul(hs, wo.T, out=ys)  # read-out
-        np.matmul(ys, wo, out=hs)  # its gradient into h
+        np.matmul(ys, wo, out=dhs)  # its gradient into h
         np.matmul(ys.T, hs, out=go)  # and into W_out
         for t in range(T):
             np.matmul(a, w, out=dh)

@@ -18,7 +18,7 @@ from .losses import reduce, step_means, token_loss_and_grad, token_weights
 from .memory import MemoryLedger
 from .spec import RNNSpec, check_params
 from .unroll import CELL_STEPS, project_inputs, tape
-from .workspace import POOL, matmul
+from .workspace import OUTPUTS, POOL, matmul
 
 
 @dataclass(frozen=True)
@@ -269,11 +269,11 @@ def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, slo
     binomial = checkpoint == "binomial"
     ledger = MemoryLedger()
     caches: list = [None] * T
-    h_all = np.empty((T + 1, B, H), dtype=x.dtype)  # h_all[t + 1] = h_t, h_all[0] = h0
+    h_all = OUTPUTS.empty((T + 1, B, H), x.dtype)  # h_all[t + 1] = h_t, h_all[0] = h0
     h_all[0] = state[0]
-    yhat = np.empty((T, B, O), dtype=x.dtype)
-    tok = np.empty((T, B), dtype=x.dtype)
-    dh = np.empty((T, B, H), dtype=x.dtype)
+    yhat = OUTPUTS.empty((T, B, O), x.dtype)
+    tok = work.get("token_losses", (T, B), x.dtype)
+    dh = OUTPUTS.empty((T, B, H), x.dtype)
     weights = token_weights(mask, reduction).astype(x.dtype)
     grads = {k: np.zeros_like(p) for k, p in P.items()}  # gradient buffers, allocated once
     # truncation windows: no gradient crosses a cut, so each window runs forward then backward

@@ -11,6 +11,7 @@ otherwise.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Iterator
@@ -99,6 +100,55 @@ class WorkspacePool:
 
 #: Kept between calls: up to 512 MiB by default, ``BPTT_WORKSPACE_CACHE`` bytes if set (0 keeps nothing).
 POOL = WorkspacePool(int(os.environ.get("BPTT_WORKSPACE_CACHE", 512 * 2**20)))
+
+
+class OutputPool:
+    """Memory for returned arrays, reused once the caller has dropped every array made from it.
+
+    A returned array is a view of a ``bytearray``; while any array or view made from
+    it lives, the bytearray cannot be resized (CPython's rule for buffers with
+    exports), and that is how a block is known to be free. Blocks are kept up to
+    ``max_bytes`` in total; beyond that, arrays are allocated as usual.
+    """
+
+    ALIGN = 64
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._blocks: list[bytearray] = []
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _free(block: bytearray) -> bool:
+        try:
+            block.append(block.pop())  # a resize: refused while arrays use the block
+        except BufferError:
+            return False
+        return True
+
+    def empty(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """An uninitialised array, like ``np.empty``, on reused memory when a block is free."""
+        dtype = np.dtype(dtype)
+        n = math.prod(shape) * dtype.itemsize
+        with self._lock:
+            block = next((b for b in self._blocks if len(b) >= n + self.ALIGN and self._free(b)), None)
+            if block is None:
+                if sum(map(len, self._blocks)) + n + self.ALIGN > self.max_bytes:
+                    return np.empty(shape, dtype)
+                block = bytearray(n + self.ALIGN)
+                self._blocks.append(block)
+            raw = np.frombuffer(block, np.uint8)
+            start = -raw.ctypes.data % self.ALIGN
+            return raw[start : start + n].view(dtype).reshape(shape)
+
+    def clear(self) -> None:
+        """Forget the blocks (arrays still using them keep them alive)."""
+        with self._lock:
+            self._blocks.clear()
+
+
+#: Returned arrays: up to 512 MiB of blocks, ``BPTT_OUTPUT_CACHE`` bytes if set (0 keeps nothing).
+OUTPUTS = OutputPool(int(os.environ.get("BPTT_OUTPUT_CACHE", 512 * 2**20)))
 
 
 def buffer(work: Workspace | None, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

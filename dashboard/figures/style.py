@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 CELL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}
 SEQUENTIAL = "Viridis"
 DIVERGING = "RdBu_r"
 
+# The dashboard's template as plotly's default: applied when a figure is serialised, instead of
+# validating a copy of the template into every figure (9 ms each, most of a page's build time).
+pio.templates.default = "plotly_white"
+
 
 def base_layout(fig: go.Figure, title: str, *, height: int = 420) -> go.Figure:
-    """Apply the shared template, font sizes and margins; returns ``fig``."""
+    """Apply the shared font sizes and margins (the template is plotly's default); returns ``fig``."""
     fig.update_layout(
-        template="plotly_white",
         title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 17}},
         font={"size": 13},
         height=height,

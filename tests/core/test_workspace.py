@@ -10,7 +10,7 @@ import pytest
 
 import bptt_core as bc
 from bptt_core.unroll import CELL_STEPS, project_inputs, tape
-from bptt_core.workspace import Workspace, WorkspacePool, matmul
+from bptt_core.workspace import OutputPool, Workspace, WorkspacePool, matmul
 
 from .problems import make_problem
 
@@ -129,3 +129,36 @@ def test_pool_holds_the_tape_between_calls():
     with bc.workspace.POOL.borrow() as w:
         assert w.nbytes >= 50 * 4 * 6 * 8 * 8  # gates, c and tanh(c) of every step
     assert bptt_module.POOL is bc.workspace.POOL
+
+
+def test_output_memory_is_reused_only_after_every_view_is_gone():
+    pool = OutputPool(max_bytes=10_000)
+    a = pool.empty((10, 10), np.float64)
+    a[:] = 1.0
+    view = a[3:5, 2]  # a view outlives the array it came from
+    del a
+    b = pool.empty((10, 10), np.float64)  # the first block is in use: a second one
+    b[:] = 2.0
+    assert not np.shares_memory(view, b) and np.all(view == 1.0)
+    del view
+    c = pool.empty((5, 4), np.float32)  # now the first block is free again
+    assert c.ctypes.data % OutputPool.ALIGN == 0
+    assert len(pool._blocks) == 2
+    assert not np.shares_memory(c, b)
+    big = pool.empty((2000,), np.float64)  # over the pool's limit: a plain array
+    assert big.base is None or not isinstance(big.base, bytearray)
+
+
+def test_results_survive_later_calls_that_reuse_output_memory():
+    """BPTTResult.h and .dh live in recycled blocks: holding only a slice keeps it intact."""
+    p = make_problem("rnn", T=20, B=3, H=5, seed=4)
+    q = make_problem("rnn", T=20, B=3, H=5, seed=5)
+    res = bc.bptt(p.spec, p.params, p.x, p.y)
+    dh_slice, h_expected, dh_expected = res.dh[4:9], res.h.copy(), res.dh[4:9].copy()
+    h = res.h
+    del res
+    for _ in range(3):
+        other = bc.bptt(q.spec, q.params, q.x, q.y)
+        assert not np.shares_memory(other.h, h) and not np.shares_memory(other.dh, dh_slice)
+    np.testing.assert_array_equal(h, h_expected)
+    np.testing.assert_array_equal(dh_slice, dh_expected)
