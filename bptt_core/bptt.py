@@ -399,6 +399,7 @@ def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, slo
                 accumulate(a + c, a + d)
         if wa == 0:
             d_state0 = tuple(d.copy() for d in d_state)  # what reached the initial state (out of the scratch)
+    reverse = None  # it refers to itself: without this, the arrays its closure reaches wait for the cyclic GC
     total = reduce(tok, mask, reduction)
     h = h_all[1:]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
@@ -162,3 +163,18 @@ def test_results_survive_later_calls_that_reuse_output_memory():
         assert not np.shares_memory(other.h, h) and not np.shares_memory(other.dh, dh_slice)
     np.testing.assert_array_equal(h, h_expected)
     np.testing.assert_array_equal(dh_slice, dh_expected)
+
+
+@pytest.mark.parametrize("checkpoint", [None, "sqrt", "binomial"])
+def test_a_dropped_result_frees_its_output_memory_at_once(checkpoint):
+    """No reference cycle holds the returned arrays: the next call reuses them without waiting for the GC."""
+    p = make_problem("lstm", T=30, B=2, H=4)
+    bc.workspace.OUTPUTS.clear()
+    gc.disable()
+    try:
+        slots = 3 if checkpoint == "binomial" else None
+        bc.bptt(p.spec, p.params, p.x, p.y, checkpoint=checkpoint, checkpoint_slots=slots)
+        assert bc.workspace.OUTPUTS._blocks
+        assert all(OutputPool._free(b) for b in bc.workspace.OUTPUTS._blocks)
+    finally:
+        gc.enable()
