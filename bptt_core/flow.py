@@ -9,6 +9,7 @@ from .bptt import prepare
 from .losses import token_loss_and_grad
 from .spec import RNNSpec
 from .unroll import CELL_STEPS, unroll
+from .workspace import Workspace
 
 
 def flow_matrix(
@@ -57,6 +58,8 @@ def flow_matrix(
                  "shorten T, lower the batch or hidden size, or ask for fewer origins", memory_budget)
     cell = CELL_STEPS[spec.cell]
     F = np.zeros((rows.size, T))
+    B, GH = x.shape[1], spec.gates * spec.hidden_size
+    work = Workspace()  # the adjoint batch grows by one origin per step: its buffers grow with it
     with np.errstate(all="ignore"):
         caches, h = unroll(spec, P, x, state)
         _, dyhat = token_loss_and_grad(loss, h[rows] @ P["weight_out"].T + P["bias_out"], y[rows])
@@ -68,9 +71,11 @@ def flow_matrix(
             if first < rows.size and rows[first] == k:
                 adj[0][first] = g[first]
             live = tuple(a[first:] for a in adj)  # (N_live, B, H)
-            F[first:, k] = np.sqrt(np.sum(np.square(live[0], dtype=np.float64), axis=(1, 2)))
+            F[first:, k] = np.sqrt(np.einsum("nbh,nbh->n", live[0], live[0], dtype=np.float64))
             if k > 0 and first < rows.size:
-                back, _, _ = cell.backward_step(P, live, caches[k])
+                n = rows.size - first
+                out = {name: work.get(name, (n, B, GH), x.dtype) for name in ("d_xw", "d_hw")}
+                back, _, _ = cell.backward_step(P, live, caches[k], out=out, work=work)
                 for a, d in zip(adj, back):
                     a[first:] = d
     return F

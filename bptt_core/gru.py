@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import sigmoid
-from .workspace import Workspace, buffer, field, matmul, transposed
+from .workspace import Workspace, buffer, common_shape, field, matmul, transposed
 
 #: What a step stores for backward besides ``h_prev``, in units of H; the first entry
 #: receives the input projection before the step.
@@ -127,7 +127,7 @@ def backward_step(
     np.subtract(1.0, z, out=k_z)
     k_z *= z
     k_z *= np.subtract(h_prev, n, out=buffer(work, "bwd_hn", hw_n.shape, dt))  # update gate through sigmoid
-    shape = np.broadcast_shapes(dh.shape, hw_n.shape)
+    shape = common_shape(dh.shape, hw_n.shape)
     d_xw = field(out, "d_xw", (*shape[:-1], 3 * H), dt)
     d_hw = field(out, "d_hw", (*shape[:-1], 3 * H), dt)
     np.multiply(dh[..., None, :], k[..., None, : 3 * H].reshape(*k.shape[:-1], 3, H),

@@ -18,7 +18,7 @@ from functools import cache
 
 import numpy as np
 
-from .workspace import Workspace, buffer, field, matmul, transposed
+from .workspace import Workspace, buffer, common_shape, field, matmul, transposed
 
 #: What a step stores for backward besides ``h_prev`` and ``c_prev``, in units of H; the
 #: first entry receives the input projection before the step.
@@ -147,7 +147,7 @@ def backward_step(
     k_g *= i  # candidate: dc * i
     k_o *= tanh_c  # output gate: dh * tanh(c)
     # backprop through h = o * tanh(c), then the cell-state sum
-    shape = np.broadcast_shapes(dh.shape, dc.shape, tanh_c.shape)
+    shape = common_shape(dh.shape, dc.shape, tanh_c.shape)
     dct = np.multiply(dh, k_c, out=buffer(work, "bwd_dct", shape, dt))
     dct += dc
     da = field(out, "d_xw", (*shape[:-1], 4 * H), dt)

