@@ -17,6 +17,7 @@ from .gradcheck import numerical_gradient, relative_error
 from .init import INITS, init_params, orthogonal, spectral_radius
 from .losses import LOSSES, REDUCTIONS
 from .spec import ACTIVATIONS, CELLS, RNNSpec
+from .workspace import Workspace
 
 __all__ = [
     "ACTIVATIONS",
@@ -27,6 +28,7 @@ __all__ = [
     "BPTTResult",
     "MemoryBudgetError",
     "RNNSpec",
+    "Workspace",
     "bptt",
     "checkpoint_schedule",
     "flow_matrix",

@@ -18,7 +18,7 @@ from .losses import reduce, step_means, token_loss_and_grad, token_weights
 from .memory import MemoryLedger
 from .spec import RNNSpec, check_params
 from .unroll import CELL_STEPS, project_inputs, tape
-from .workspace import OUTPUTS, POOL, matmul
+from .workspace import Workspace, matmul
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,7 @@ def bptt(
     step_contributions: bool = False,
     memory_budget: int | None = None,
     checkpoint_slots: int | None = None,
+    workspace: Workspace | None = None,
 ) -> BPTTResult:
     """Exact backpropagation through time for one sequence batch.
 
@@ -189,6 +190,9 @@ def bptt(
     checkpoint_slots : int, optional
         With ``checkpoint="binomial"``: states stored at once per window (>= 1, the
         window's first state included); ``recomputed_steps`` is then the binomial optimum.
+    workspace : Workspace, optional
+        Buffers to reuse: pass the same one to repeated calls (a training loop) and the
+        tape and the memory of dropped results are not allocated again. One per thread.
 
     Raises
     ------
@@ -217,7 +221,9 @@ def bptt(
                                    slots=checkpoint_slots),
                  "this BPTT run", "shorten T, lower the batch or hidden size, or use checkpointing", memory_budget)
     links = _link_factors(x.shape[0], truncation, random_truncation, seed)
-    with np.errstate(all="ignore"), POOL.borrow() as work:
+    if workspace is not None and not isinstance(workspace, Workspace):
+        raise ValueError(f"workspace must be a bptt_core.Workspace or None, got {type(workspace).__name__}")
+    with np.errstate(all="ignore"), (workspace or Workspace(output_bytes=0)).use() as work:
         return _run(
             spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, checkpoint_slots, truncation, links,
             state, step_contributions, work,
@@ -269,11 +275,11 @@ def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, slo
     binomial = checkpoint == "binomial"
     ledger = MemoryLedger()
     caches: list = [None] * T
-    h_all = OUTPUTS.empty((T + 1, B, H), x.dtype)  # h_all[t + 1] = h_t, h_all[0] = h0
+    h_all = work.outputs.empty((T + 1, B, H), x.dtype)  # h_all[t + 1] = h_t, h_all[0] = h0
     h_all[0] = state[0]
-    yhat = OUTPUTS.empty((T, B, O), x.dtype)
+    yhat = work.outputs.empty((T, B, O), x.dtype)
     tok = work.get("token_losses", (T, B), x.dtype)
-    dh = OUTPUTS.empty((T, B, H), x.dtype)
+    dh = work.outputs.empty((T, B, H), x.dtype)
     weights = token_weights(mask, reduction).astype(x.dtype)
     grads = {k: np.zeros_like(p) for k, p in P.items()}  # gradient buffers, allocated once
     # truncation windows: no gradient crosses a cut, so each window runs forward then backward

@@ -12,6 +12,7 @@ from .bptt import bptt, global_norm
 from .init import init_params
 from .spec import RNNSpec
 from .tasks import make_batch, task_sizes
+from .workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,11 @@ def train(config: TrainConfig, callback: Callable[[int, TrainHistory], bool] | N
     state = optim.init_state(config.optimizer, params)
     N, T = config.iterations, config.T
     loss, norm, used, dh = np.zeros(N), np.zeros(N), np.zeros(N), np.zeros((N, T))
-    stopped = None
+    stopped, work = None, Workspace()  # the same shapes every iteration: reuse the buffers
     for i in range(N):
         batch = make_batch(config.task, T, config.batch_size, rng, delay=config.delay)
         res = bptt(spec, params, batch.x, batch.y, loss=batch.loss, mask=batch.mask, clip=config.clip,
-                   truncation=config.truncation)
+                   truncation=config.truncation, workspace=work)
         loss[i], norm[i], used[i] = res.loss, res.grad_norm, global_norm(res.grads)
         with np.errstate(over="ignore", invalid="ignore"):
             dh[i] = np.sqrt(np.sum(np.square(res.dh), axis=(1, 2)))

