@@ -100,7 +100,9 @@ class OutputPool:
     A returned array is a view of a ``bytearray``; while any array or view made from
     it lives, the bytearray cannot be resized (CPython's rule for buffers with
     exports), and that is how a block is known to be free. Blocks are kept up to
-    ``max_bytes`` in total; beyond that, arrays are allocated as usual.
+    ``max_bytes`` in total: the smallest free block that fits is taken, free blocks
+    are dropped to make room for a new one, and beyond that arrays are allocated as
+    usual.
     """
 
     ALIGN = 64
@@ -122,12 +124,16 @@ class OutputPool:
         """An uninitialised array, like ``np.empty``, on reused memory when a block is free."""
         dtype = np.dtype(dtype)
         n = math.prod(shape) * dtype.itemsize
+        need = n + self.ALIGN
         with self._lock:
-            block = next((b for b in self._blocks if len(b) >= n + self.ALIGN and self._free(b)), None)
+            free = [b for b in self._blocks if self._free(b)]
+            block = min((b for b in free if len(b) >= need), key=len, default=None)
             if block is None:
-                if sum(map(len, self._blocks)) + n + self.ALIGN > self.max_bytes:
+                if sum(map(len, self._blocks)) + need > self.max_bytes:
+                    self._blocks = [b for b in self._blocks if not any(b is f for f in free)]
+                if sum(map(len, self._blocks)) + need > self.max_bytes:
                     return np.empty(shape, dtype)
-                block = bytearray(n + self.ALIGN)
+                block = bytearray(need)
                 self._blocks.append(block)
             raw = np.frombuffer(block, np.uint8)
             start = -raw.ctypes.data % self.ALIGN

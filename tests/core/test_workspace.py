@@ -182,3 +182,15 @@ def test_a_dropped_result_frees_its_output_memory_at_once(checkpoint):
         assert all(OutputPool._free(b) for b in work.outputs._blocks)
     finally:
         gc.enable()
+
+
+def test_output_pool_takes_the_smallest_free_block_and_makes_room():
+    pool = OutputPool(max_bytes=3000)
+    big, small = pool.empty((200,), np.float64), pool.empty((20,), np.float64)  # 1664 and 224 bytes
+    del big, small
+    a = pool.empty((10,), np.float64)  # fits both: takes the small block
+    owner = [len(b) for b in pool._blocks if np.shares_memory(a, np.frombuffer(b, np.uint8))]
+    assert owner == [224]
+    c = pool.empty((300,), np.float64)  # 2464 bytes: too big to add, so the free 1664-byte block goes
+    assert [len(b) for b in pool._blocks] == [224, 2464]
+    del a, c
