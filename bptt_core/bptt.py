@@ -220,7 +220,7 @@ def bptt(
     budget.check(budget.bptt_bytes(spec, *x.shape[:2], checkpoint=checkpoint, truncation=truncation, dtype=dtype,
                                    slots=checkpoint_slots),
                  "this BPTT run", "shorten T, lower the batch or hidden size, or use checkpointing", memory_budget)
-    links = _link_factors(x.shape[0], truncation, random_truncation, seed)
+    links = _link_factors(x.shape[0], truncation, random_truncation, seed).tolist()  # floats: cheap to test per step
     if workspace is not None and not isinstance(workspace, Workspace):
         raise ValueError(f"workspace must be a bptt_core.Workspace or None, got {type(workspace).__name__}")
     with np.errstate(all="ignore"), (workspace or Workspace(output_bytes=0)).use() as work:
@@ -300,9 +300,13 @@ def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, slo
                       prefix="keep_" if keep else "roll_")
         xw = stored[projection] if keep or projection == "h" else work.rows("xw", n, (B, GH), x.dtype)
         project_inputs(spec.cell, P, x[a:b], out=xw, work=work)
+        fields = stored.items()
         for t in range(a, b):
             i = t - a
-            out = {k: v[i if keep or k == "h" else i % 2] for k, v in stored.items()}
+            if keep:
+                out = {k: v[i] for k, v in fields}
+            else:
+                out = {k: v[i if k == "h" else i % 2] for k, v in fields}
             state, cache = cell.forward_step(P, xw[i], state, act, out=out, work=work)
             if keep:
                 cache["x"] = x[t]
@@ -322,7 +326,7 @@ def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, slo
         dh[t] += d_state[0]
         d_state, _, _ = cell.backward_step(P, (dh[t],) + d_state[1:], caches[t],
                                            out={"d_xw": d_xw_buf[row], "d_hw": d_hw_buf[row]}, work=work)
-        if t > 0 and links[t] != 1.0:  # random truncation: cut or re-weight the link into step t - 1
+        if t > 0 and links[t] != 1.0:  # truncation: cut or re-weight the link into step t - 1
             for d in d_state:
                 d *= links[t]
         ledger.release(caches[t])
