@@ -24,14 +24,16 @@ def forward_latex(cell: str, activation: str, t: int, j: int, v: dict[str, float
     if cell == "lstm":
         return [
             rf"i = {_n(v['i'])},\; f = {_n(v['f'])},\; g = {_n(v['g'])},\; o = {_n(v['o'])}",
-            rf"c{idx} = f\, c_{{t-1}} + i\, g = {_n(v['f'])} \cdot ({_n(v['c_prev'])}) + {_n(v['i'])} \cdot "
+            rf"c{idx} = f\, c_{{t-1}} + i\, g",  # symbols, then numbers: one line is too wide for a column
+            rf"\phantom{{c{idx}}} = {_n(v['f'])} \cdot ({_n(v['c_prev'])}) + {_n(v['i'])} \cdot "
             rf"({_n(v['g'])}) = {_n(v['c'])}",
             rf"h{idx} = o \tanh(c_t) = {_n(v['o'])} \cdot \tanh({_n(v['c'])}) = {_n(v['h'])}",
         ]
     return [
         rf"r = {_n(v['r'])},\; z = {_n(v['z'])}\quad\text{{(reset and update gates)}}",
         rf"n = \tanh\big((W_{{in}} x_t + b_{{in}})_j + r\,(W_{{hn}} h_{{t-1}} + b_{{hn}})_j\big) = {_n(v['n'])}",
-        rf"h{idx} = (1 - z)\, n + z\, h_{{t-1}} = (1 - {_n(v['z'])}) \cdot ({_n(v['n'])}) + {_n(v['z'])} \cdot "
+        rf"h{idx} = (1 - z)\, n + z\, h_{{t-1}}",
+        rf"\phantom{{h{idx}}} = (1 - {_n(v['z'])}) \cdot ({_n(v['n'])}) + {_n(v['z'])} \cdot "
         rf"({_n(v['h_prev'])}) = {_n(v['h'])}",
     ]
 
