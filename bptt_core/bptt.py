@@ -298,7 +298,7 @@ def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, slo
         n = b - a
         stored = tape(spec.cell, n if keep else min(n, 2), B, H, x.dtype, h=h_all[a + 1 : b + 1], work=work,
                       prefix="keep_" if keep else "roll_")
-        xw = stored[projection] if keep or projection == "h" else work.rows("xw", n, (B, GH), x.dtype)
+        xw = stored[projection] if keep or projection == "h" else work.get("xw", (n, B, GH), x.dtype)
         project_inputs(spec.cell, P, x[a:b], out=xw, work=work)
         fields = stored.items()
         for t in range(a, b):

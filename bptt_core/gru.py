@@ -124,8 +124,7 @@ def backward_step(
     k_r *= r
     k_r *= hw_n
     k_r *= k_n  # reset gate: through n, times W_hn h_prev + b_hn, through sigmoid
-    np.subtract(1.0, z, out=k_z)
-    k_z *= z
+    k_z *= z  # k_z still holds 1 - z
     k_z *= np.subtract(h_prev, n, out=buffer(work, "bwd_hn", hw_n.shape, dt))  # update gate through sigmoid
     shape = common_shape(dh.shape, hw_n.shape)
     d_xw = field(out, "d_xw", (*shape[:-1], 3 * H), dt)

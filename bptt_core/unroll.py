@@ -57,7 +57,7 @@ def tape(cell: str, n: int, B: int, H: int, dtype: np.dtype, h: np.ndarray | Non
     """
     def new(name: str, width: int) -> np.ndarray:
         shape = (B, width * H)
-        return np.empty((n, *shape), dtype) if work is None else work.rows(prefix + name, n, shape, dtype)
+        return np.empty((n, *shape), dtype) if work is None else work.get(prefix + name, (n, *shape), dtype)
 
     return {name: h if name == "h" and h is not None else new(name, width)
             for name, width in CELL_STEPS[cell].TAPE.items()}

@@ -89,10 +89,6 @@ class Workspace:
         """Bytes held by the scratch and tape buffers (the output blocks apart)."""
         return sum(a.nbytes for a in self._arrays.values())
 
-    def rows(self, name: str, n: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """The first ``n`` rows of the buffer ``name`` of shape (>= n, *shape), grown when needed."""
-        return self.get(name, (n, *shape), dtype)
-
 
 class OutputPool:
     """Memory for returned arrays, reused once the caller has dropped every array made from it.

@@ -116,12 +116,12 @@ def test_workspace_keeps_the_tape_between_calls():
     assert len(work.outputs._blocks) == 3  # h, yhat, dh
 
 
-def test_rows_grow_and_shrink_by_view():
+def test_buffers_grow_and_shrink_by_view():
     w = Workspace()
-    a = w.rows("t", 5, (2, 3), np.dtype(np.float32))
-    b = w.rows("t", 3, (2, 3), np.dtype(np.float32))
+    a = w.get("t", (5, 2, 3), np.dtype(np.float32))
+    b = w.get("t", (3, 2, 3), np.dtype(np.float32))
     assert b.shape == (3, 2, 3) and np.shares_memory(a, b)
-    c = w.rows("t", 9, (2, 3), np.dtype(np.float32))
+    c = w.get("t", (9, 2, 3), np.dtype(np.float32))
     assert c.shape == (9, 2, 3) and not np.shares_memory(a, c)
 
 
