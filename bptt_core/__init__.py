@@ -7,16 +7,19 @@
 >>> res = bc.bptt(spec, params, x, np.zeros((5, 2, 2)))
 >>> res.dh.shape
 (5, 2, 4)
+>>> sorted(params)[:2]
+['bias_hh_l0', 'bias_ih_l0']
 """
 
 from .bptt import BPTTResult, bptt, global_norm
 from .budget import MemoryBudgetError
+from .cells import CELLS, Cell
 from .checkpoint import checkpoint_schedule
 from .flow import flow_matrix
 from .gradcheck import numerical_gradient, relative_error
 from .init import INITS, init_params, orthogonal, spectral_radius
 from .losses import LOSSES, REDUCTIONS
-from .spec import ACTIVATIONS, CELLS, RNNSpec
+from .spec import ACTIVATIONS, RNNSpec, layer_params, param_key
 from .workspace import Workspace
 
 __all__ = [
@@ -26,6 +29,7 @@ __all__ = [
     "LOSSES",
     "REDUCTIONS",
     "BPTTResult",
+    "Cell",
     "MemoryBudgetError",
     "RNNSpec",
     "Workspace",
@@ -34,8 +38,10 @@ __all__ = [
     "flow_matrix",
     "global_norm",
     "init_params",
+    "layer_params",
     "numerical_gradient",
     "orthogonal",
+    "param_key",
     "relative_error",
     "spectral_radius",
 ]

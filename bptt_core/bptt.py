@@ -1,24 +1,33 @@
-"""The BPTT driver: one forward loop, one ``for t in reversed(range(T))`` loop.
+"""The BPTT driver: windows of steps, layers bottom-up forward, top-down backward.
 
-Truncation, random truncation, clipping and checkpointing are options of this
-one driver. The loop shape is min-char-rnn's: caches keyed by t, the gradient of
-the state carried backwards, gradient buffers allocated once.
+For each truncation window (the whole sequence without truncation) every layer and
+direction sweeps forward (:func:`bptt_core.passes.sweep`), the read-out turns the top
+layer's outputs into losses, and backward runs the layers top-down
+(:func:`bptt_core.passes.run_actions`), each carrying its state's gradient back in time
+and handing the gradient of its inputs to the layer below. Truncation, random
+truncation, clipping and checkpointing are options of this one driver.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
 from . import budget
 from . import validate as v
-from .checkpoint import binomial_split, checkpoint_schedule, gradient_chunk
-from .losses import reduce, step_means, token_loss_and_grad, token_weights
-from .memory import MemoryLedger
-from .spec import RNNSpec, check_params
-from .unroll import CELL_STEPS, project_inputs, tape
+from .cells import CELLS, Cell
+from .checkpoint import Plan, checkpoint_schedule, gradient_chunk, plan
+from .ledger import MemoryLedger
+from .losses import step_means, token_loss_and_grad, token_weights
+from .passes import Pass, run_actions, sweep
+from .spec import RNNSpec, check_params, layer_params, param_key
+from .tape import projection_matrix
 from .workspace import Workspace, matmul
+
+#: Workspace names the ledger counts under their own groups rather than as scratch.
+_COUNTED_APART = ("tape_", "hseq_", "dout_")
 
 
 @dataclass(frozen=True)
@@ -35,59 +44,81 @@ class BPTTResult:
         ``dL/dparam`` for every parameter key (after clipping, if asked).
     grad_norm : float
         Global L2 norm of the parameter gradients before clipping.
-    dh : ndarray of shape (T, B, H)
-        ``dL/dh_t`` through all later steps (as cut by truncation).
-    dh0 : ndarray of shape (B, H)
-        ``dL/dh_0`` for the initial hidden state.
-    dc0 : ndarray of shape (B, H) or None
-        ``dL/dc_0`` (LSTM only).
-    h : ndarray of shape (T, B, H)
-        Hidden states ``h_t``.
-    yhat : ndarray of shape (T, B, O)
-        Read-outs.
+    dh : ndarray of shape (T, B, D*H) or None
+        ``dL/d(top layer's output)``, the tensor the read-out reads. Unidirectional: that is the
+        top layer's state ``h_t``, so ``dh`` is its total derivative through all later steps (as
+        cut by truncation). Bidirectional: the output ``[h_fwd_t, h_bwd_t]`` is read by the
+        read-out only (PyTorch's ``output.grad``); the totals are in ``dh_layers``.
+    dh_layers : ndarray of shape (L, D, T, B, H) or None
+        ``dL/dh_t`` of every layer and direction, total through the recurrence and the layers above.
+    dh0, dc0 : ndarray of shape (L*D, B, H)
+        Gradients of the initial states (``dc0`` None unless the cell has a cell state).
+    h : ndarray of shape (T, B, D*H) or None
+        The top layer's outputs.
+    h_layers : ndarray of shape (L, D, T, B, H) or None
+        Every layer's outputs (values at padded steps are not meaningful).
+    yhat : ndarray of shape (T, B, O) or None
+        Read-outs. ``h``, ``h_layers``, ``dh``, ``dh_layers`` and ``yhat`` are None with
+        ``return_sequences=False``.
     memory_bytes : int
-        Peak bytes held for backward (sum of ``nbytes`` of the stored arrays).
+        Peak bytes the call holds beyond the caller's inputs and parameters, as a fresh
+        workspace would: tape, checkpoints, layer outputs and their gradients, scratch
+        buffers, gradient buffers, losses and the returned sequences.
     memory_by_tensor : dict of str to int
-        That peak split by tensor group.
-    memory_timeline : list of (phase, step, bytes)
-        Bytes held after every forward, recompute and backward step.
-    memory_timeline_by_tensor : list of dict of str to int
-        The same moments split by tensor group.
+        That peak split by group; the values sum to ``memory_bytes``.
+    memory_timeline, memory_timeline_by_tensor : list
+        ``(phase, step, bytes)`` and the same split by group after every forward,
+        recompute and backward step.
     param_bytes, grad_bytes : int
-        Parameters and gradient buffers (allocated once), reported apart.
+        Parameters and gradient buffers.
     recomputed_steps : int
-        Forward steps run again by checkpointing.
+        Forward steps run again by checkpointing (taping one step right before its own
+        backward step does not count: revolve's convention).
+    forward_steps : int
+        Every forward step evaluation, over all layers and directions.
     clip_coef : float
         Factor applied by global-norm clipping (1.0 if none).
     finite : bool
         False when the run overflowed: loss or gradients hold inf/nan.
     overflow_step : int or None
-        First forward step whose hidden state is not finite.
+        First time step whose hidden state (in any layer) is not finite.
     step_contributions : dict of str to ndarray of shape (T,), or None
-        With ``step_contributions=True``: Frobenius norm of the term that step t
-        adds to ``dW_hh`` and ``dW_ih`` (tied weights sum these terms over time).
+        With ``step_contributions=True``: Frobenius norm of the term step t adds to each
+        ``weight_hh_*`` and ``weight_ih_*`` gradient (tied weights sum these terms over time).
     """
 
     loss: float
     step_losses: np.ndarray
     grads: dict
     grad_norm: float
-    dh: np.ndarray
+    dh: np.ndarray | None
+    dh_layers: np.ndarray | None
     dh0: np.ndarray
     dc0: np.ndarray | None
-    h: np.ndarray
-    yhat: np.ndarray
+    h: np.ndarray | None
+    h_layers: np.ndarray | None
+    yhat: np.ndarray | None
     memory_bytes: int
     memory_by_tensor: dict
-    memory_timeline: list
-    memory_timeline_by_tensor: list
     param_bytes: int
     grad_bytes: int
     recomputed_steps: int
+    forward_steps: int
     clip_coef: float
     finite: bool
     overflow_step: int | None
     step_contributions: dict | None = None
+    ledger: MemoryLedger = field(default_factory=MemoryLedger, repr=False)
+
+    @property
+    def memory_timeline(self) -> list[tuple[str, int, int]]:
+        """``(phase, step, bytes held)`` after every forward, recompute and backward step."""
+        return self.ledger.timeline
+
+    @property
+    def memory_timeline_by_tensor(self) -> list[dict[str, int]]:
+        """The moments of :attr:`memory_timeline`, split by group."""
+        return self.ledger.timeline_by_group
 
 
 def global_norm(arrays: dict[str, np.ndarray]) -> float:
@@ -99,33 +130,6 @@ def global_norm(arrays: dict[str, np.ndarray]) -> float:
 def flatten_grads(grads: dict[str, np.ndarray]) -> np.ndarray:
     """All gradients as one float64 vector, in a fixed key order."""
     return np.concatenate([np.asarray(grads[k], dtype=np.float64).ravel() for k in sorted(grads)])
-
-
-def initial_state(spec: RNNSpec, B: int, h0: object, c0: object, dtype: type) -> tuple[np.ndarray, ...]:
-    """The state entering step 0: ``(h0,)`` or ``(h0, c0)`` for the LSTM; zeros when not given."""
-    h = v.check_state("h0", h0, B, spec.hidden_size, dtype)
-    if spec.has_cell_state:
-        return h, v.check_state("c0", c0, B, spec.hidden_size, dtype)
-    if c0 is not None:
-        raise ValueError(f"c0 applies to cell='lstm' only, not {spec.cell!r}")
-    return (h,)
-
-
-def _link_factors(T: int, truncation: int | None, random_truncation: float | None, seed: object) -> np.ndarray:
-    """Factor on the gradient from step t back into step t - 1 (index t; entry 0 is unused).
-
-    ``truncation=k`` cuts the link at t = k, 2k, ... (``h = h.detach()`` there); the driver
-    also runs each window forward then backward, so these cuts are where windows meet.
-    ``random_truncation=p`` cuts each link with probability p and scales the kept
-    ones by 1/(1-p), so the estimate is unbiased (Tallec & Ollivier 2017; d2l 9.7).
-    """
-    factors = np.ones(T)
-    if truncation is not None:
-        factors[truncation::truncation] = 0.0
-    if random_truncation:
-        keep = np.random.default_rng(seed).random(T) >= random_truncation
-        factors *= keep / (1.0 - random_truncation)
-    return factors
 
 
 def bptt(
@@ -150,6 +154,7 @@ def bptt(
     memory_budget: int | None = None,
     checkpoint_slots: int | None = None,
     workspace: Workspace | None = None,
+    return_sequences: bool = True,
 ) -> BPTTResult:
     """Exact backpropagation through time for one sequence batch.
 
@@ -157,42 +162,45 @@ def bptt(
     ----------
     spec : RNNSpec
     params : dict of ndarray
-        PyTorch layer-0 layout, see :mod:`bptt_core.spec`.
+        PyTorch's state-dict layout plus the read-out, see :mod:`bptt_core.spec`.
     x : ndarray of shape (T, B, I)
     y : ndarray of shape (T, B, O) for mse, integer (T, B) for cross-entropy
     loss : {"mse", "cross_entropy"}
     reduction : {"mean", "sum"}
         See :mod:`bptt_core.losses`.
     mask : ndarray of shape (T, B), optional
-        0 for padding tokens.
+        0 for padding tokens. The reverse direction of a bidirectional layer starts each
+        sequence at its last valid step (as PyTorch's packed sequences do).
     truncation : int, optional
-        Cut the state's gradient every ``k`` steps (truncated BPTT). Windows of ``k``
-        steps run forward then backward in turn, so only one window's tape is held.
+        Cut every layer's recurrent state every ``k`` steps (``h.detach()``); windows of
+        ``k`` steps run forward then backward in turn, so only one window's tape is held.
+        Refused for bidirectional networks.
     clip : float, optional
         Global L2-norm clipping threshold (Pascanu et al. 2013).
     checkpoint : None, "sqrt", int or "binomial"
-        Keep only every k-th state in forward and recompute segments in backward; "binomial"
-        stores at most ``checkpoint_slots`` states and recomputes as little as that allows
-        (Griewank & Walther 2000, revolve).
-    h0, c0 : ndarray of shape (B, H), optional
-        Initial states (zeros by default); their gradients are ``dh0``/``dc0``.
+        Keep only some states in forward and recompute in backward, per layer and
+        direction; "binomial" keeps at most ``checkpoint_slots`` states at once and
+        recomputes the fewest steps that allows (Griewank & Walther 2000, revolve).
+    h0, c0 : ndarray of shape (L*D, B, H), optional
+        Initial states (zeros by default), in PyTorch's order; their gradients are ``dh0``/``dc0``.
     random_truncation : float in [0, 1), optional
-        Probability of cutting each link, with 1/(1-p) re-weighting (unbiased).
+        Probability of cutting each link, with 1/(1-p) re-weighting (unbiased; Tallec & Ollivier 2017).
     clip_value : float, optional
         Element-wise clipping of every gradient to ``[-v, v]`` (min-char-rnn).
     seed : int, optional
         Seed of the random truncation draws.
     dtype : {"float64", "float32"}
     step_contributions : bool
-        Also return the norm of each step's term of ``dW_hh`` and ``dW_ih``.
+        Also return the norm of each step's term of every ``weight_hh_*`` and ``weight_ih_*``.
     memory_budget : int, optional
         Bytes this call may allocate (default :data:`bptt_core.budget.DEFAULT_BUDGET`).
     checkpoint_slots : int, optional
-        With ``checkpoint="binomial"``: states stored at once per window (>= 1, the
-        window's first state included); ``recomputed_steps`` is then the binomial optimum.
+        With ``checkpoint="binomial"``: states kept at once per window (>= 1, its first state included).
     workspace : Workspace, optional
-        Buffers to reuse: pass the same one to repeated calls (a training loop) and the
-        tape and the memory of dropped results are not allocated again. One per thread.
+        Buffers to reuse: pass the same one to repeated calls (a training loop). One per thread.
+    return_sequences : bool
+        Return ``h``, ``h_layers``, ``dh``, ``dh_layers`` and ``yhat``; with False nothing of size
+        T x B x H is allocated beyond what the memory mode stores.
 
     Raises
     ------
@@ -206,37 +214,29 @@ def bptt(
     BPTTResult
         Overflow is not an error: ``finite`` is False and arrays carry inf/nan.
     """
-    P, x, y, mask, state = prepare(spec, params, x, y, loss, mask, h0, c0, dtype)
-    reduction = v.check_reduction(reduction)
-    truncation = v.check_positive_int("truncation", truncation)
-    clip = v.check_positive_float("clip", clip)
-    clip_value = v.check_positive_float("clip_value", clip_value)
-    checkpoint = v.check_checkpoint(checkpoint)
-    checkpoint_slots = v.check_positive_int("checkpoint_slots", checkpoint_slots)
-    if (checkpoint == "binomial") != (checkpoint_slots is not None):
-        raise ValueError("checkpoint_slots goes with checkpoint='binomial' (and that needs checkpoint_slots >= 1)")
-    random_truncation = v.check_probability("random_truncation", random_truncation)
-    seed = v.check_seed(seed)
-    budget.check(budget.bptt_bytes(spec, *x.shape[:2], checkpoint=checkpoint, truncation=truncation, dtype=dtype,
-                                   slots=checkpoint_slots),
+    P, x, y, mask, states = prepare(spec, params, x, y, loss, mask, h0, c0, dtype)
+    options = _check_options(spec, reduction, truncation, clip, clip_value, checkpoint, checkpoint_slots,
+                             random_truncation, seed, workspace, return_sequences)
+    budget.check(budget.bptt_bytes(spec, *x.shape[:2], checkpoint=options["checkpoint"], dtype=dtype,
+                                   truncation=options["truncation"], slots=options["slots"],
+                                   return_sequences=options["return_sequences"]),
                  "this BPTT run", "shorten T, lower the batch or hidden size, or use checkpointing", memory_budget)
-    links = _link_factors(x.shape[0], truncation, random_truncation, seed).tolist()  # floats: cheap to test per step
-    if workspace is not None and not isinstance(workspace, Workspace):
-        raise ValueError(f"workspace must be a bptt_core.Workspace or None, got {type(workspace).__name__}")
     with np.errstate(all="ignore"), (workspace or Workspace(output_bytes=0)).use() as work:
-        return _run(
-            spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, checkpoint_slots, truncation, links,
-            state, step_contributions, work,
-        )
+        call = _Call.new(spec, P, x, y, loss, mask, states, options, step_contributions, work)
+        d_states = None
+        for wa, wb in checkpoint_schedule(x.shape[0], options["truncation"]):
+            states, d_window = _window(call, wa, wb, states)
+            d_states = d_states or d_window  # what reached the initial states
+        return _result(call, d_states, options)
 
 
 def prepare(spec, params, x, y, loss, mask, h0, c0, dtype) -> tuple:
-    """Validate the arguments shared by :func:`bptt` and ``flow_matrix`` and cast them to ``dtype``.
+    """Validate the arguments shared by :func:`bptt` and the analyses and cast them to ``dtype``.
 
     Returns
     -------
-    params, x, y, mask, state
-        Checked arrays; ``state`` is ``(h0,)`` or ``(h0, c0)``.
+    params, x, y, mask, states
+        Checked arrays; ``states[k]`` is the initial ``(h,)`` or ``(h, c)`` of layer-direction k.
     """
     dtype_ = v.check_dtype(dtype)
     x = v.check_inputs(spec, x, dtype_)
@@ -244,206 +244,283 @@ def prepare(spec, params, x, y, loss, mask, h0, c0, dtype) -> tuple:
     y = v.check_targets(spec, y, loss, T, B, dtype_)
     mask = v.check_mask(mask, T, B)
     P = check_params(spec, params, dtype_)
-    return P, x, y, mask, initial_state(spec, B, h0, c0, dtype_)
+    n = spec.num_layers * spec.directions
+    h = v.check_state("h0", h0, n, B, spec.hidden_size, dtype_)
+    if spec.has_cell_state:
+        parts = (h, v.check_state("c0", c0, n, B, spec.hidden_size, dtype_))
+    elif c0 is not None:
+        raise ValueError(f"c0 applies to cells with a cell state (lstm) only, not {spec.cell!r}")
+    else:
+        parts = (h,)
+    return P, x, y, mask, [tuple(p[k] for p in parts) for k in range(n)]
 
 
-def step_term_norms(d_pre: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-    """``||d_pre_t^T inputs_t||_F`` for each t without forming the (G*H, N) terms.
+def _check_options(spec, reduction, truncation, clip, clip_value, checkpoint, slots, random_truncation, seed,
+                   workspace, return_sequences) -> dict:
+    """The scalar options, checked (a ValueError names the first bad one)."""
+    options = {
+        "reduction": v.check_reduction(reduction),
+        "truncation": v.check_positive_int("truncation", truncation),
+        "clip": v.check_positive_float("clip", clip),
+        "clip_value": v.check_positive_float("clip_value", clip_value),
+        "checkpoint": v.check_checkpoint(checkpoint),
+        "slots": v.check_positive_int("checkpoint_slots", slots),
+        "random_truncation": v.check_probability("random_truncation", random_truncation),
+        "seed": v.check_seed(seed),
+        "return_sequences": v.check_bool("return_sequences", return_sequences),
+    }
+    if (options["checkpoint"] == "binomial") != (options["slots"] is not None):
+        raise ValueError("checkpoint_slots goes with checkpoint='binomial' (and that needs checkpoint_slots >= 1)")
+    if spec.bidirectional and (options["truncation"] or options["random_truncation"]):
+        raise ValueError("truncation and random_truncation are refused for bidirectional networks: the reverse "
+                         "direction reads the whole sequence, so no window of steps stands on its own")
+    if workspace is not None and not isinstance(workspace, Workspace):
+        raise ValueError(f"workspace must be a bptt_core.Workspace or None, got {type(workspace).__name__}")
+    return options
 
-    Uses ``||A^T B||_F^2 = sum(A A^T * B B^T)`` over the batch axis.
+
+@dataclass
+class _Call:
+    """What one call shares across its windows, layers and directions."""
+
+    spec: RNNSpec
+    cell: Cell
+    P: dict
+    grads: dict
+    x: np.ndarray
+    y: np.ndarray
+    loss: str
+    mask: np.ndarray  # (T, B): 1 for a valid token
+    weights: np.ndarray  # (T, B): weight of each token loss in L
+    tok: np.ndarray  # (T, B): token losses
+    work: Workspace
+    ledger: MemoryLedger
+    checkpoint: object
+    slots: int | None
+    chunk: int
+    seq: np.ndarray | None  # (L, T + 2, B, D, H) outputs at rows 1..T; the initial states at row 0 (forward)
+    #                                 and row T + 1 (reverse), so each direction reads its own order as a view
+    dseq: np.ndarray | None  # (L, T, B, D, H) dL/dh
+    dh: np.ndarray | None  # (T, B, 2H) the read-out's gradient (bidirectional only)
+    yhat: np.ndarray | None
+    resets: np.ndarray | None  # (T, B) in the reverse direction's order
+    links: list | None
+    terms: dict | None
+    inits: list
+    plans: dict = field(default_factory=dict)
+    recomputed: int = 0
+    forward_steps: int = 0
+    overflow: int | None = None
+    _grown: int = -1
+
+    @classmethod
+    def new(cls, spec, P, x, y, loss, mask, states, options, contributions, work) -> _Call:
+        T, B, _ = x.shape
+        L, D, H, O = spec.num_layers, spec.directions, spec.hidden_size, spec.output_size
+        ledger = MemoryLedger()
+        grads = {k: np.zeros_like(p) for k, p in P.items()}  # gradient buffers, allocated once
+        ledger.hold("gradients", sum(g.nbytes for g in grads.values()))
+        keep = options["return_sequences"]
+        seq = work.outputs.empty((L, T + 2, B, D, H), x.dtype) if keep else None
+        dseq = work.outputs.empty((L, T, B, D, H), x.dtype) if keep else None
+        yhat = work.outputs.empty((T, B, O), x.dtype) if keep else None
+        dh = work.outputs.empty((T, B, 2 * H), x.dtype) if keep and D == 2 else None
+        ledger.hold("returned sequences", sum(a.nbytes for a in (seq, dseq, yhat, dh) if a is not None))
+        weights = token_weights(mask, options["reduction"]).astype(x.dtype)
+        tok = np.zeros((T, B), x.dtype)
+        ledger.hold("losses", weights.nbytes + tok.nbytes + mask.nbytes + 8 * T)
+        terms = None
+        if contributions:
+            terms = {param_key(n, l, d): np.zeros(T) for l, d in spec.layers() for n in ("weight_hh", "weight_ih")}
+            ledger.hold("losses", 8 * T * len(terms))
+        resets = None
+        if D == 2 and not mask.all():
+            resets = np.zeros((T, B), dtype=bool)
+            resets[1:] = mask[::-1][:-1] == 0  # reverse order: restart where the later step is padding
+        links = None
+        if options["random_truncation"]:
+            keep_link = np.random.default_rng(options["seed"]).random(T) >= options["random_truncation"]
+            links = (keep_link / (1.0 - options["random_truncation"])).tolist()
+        chunk = gradient_chunk(B)  # back() never takes more steps at once than are taped
+        return cls(spec, CELLS[spec.cell], P, grads, x, y, loss, mask, weights, tok, work, ledger,
+                   options["checkpoint"], options["slots"], chunk, seq, dseq, dh, yhat, resets, links, terms, states)
+
+    def plan(self, n: int) -> Plan:
+        """The checkpoint plan of a window of ``n`` steps (the same for every layer and direction)."""
+        if n not in self.plans:
+            self.plans[n] = plan(n, self.checkpoint, self.slots)
+            self.ledger.hold("schedule", self.plans[n].actions.nbytes)
+        return self.plans[n]
+
+    def tick(self, phase: str, t: int) -> None:
+        """One step done: scratch newly asked of the workspace joins the count, then the ledger records."""
+        if self.work.grown != self._grown:
+            self._grown = self.work.grown
+            self.ledger.set("scratch", self.work.requested_bytes(skip=_COUNTED_APART))
+        self.ledger.tick(phase, t)
+
+
+def _window(call: _Call, wa: int, wb: int, states: list) -> tuple[list, list]:
+    """Forward every layer over steps wa..wb-1 from ``states``, then backward top-down.
+
+    Returns the states after the window (detached) and ``dL/d(states)`` at its start.
+    """
+    spec, n = call.spec, wb - wa
+    L, D, H, B = spec.num_layers, spec.directions, spec.hidden_size, call.x.shape[1]
+    d_outs = [[_window_buffer(call, f"dout_{l}_{d}", (n, B, H), "layer gradients", zero=True) for d in range(D)]
+              if l < L - 1 or D == 2 else None for l in range(L)]
+    inputs, passes = [call.x[wa:wb]], {}
+    for l in range(L):
+        outputs = []
+        for d in range(D):
+            ps = passes[l, d] = _make_pass(call, l, d, wa, wb, inputs, d_outs)
+            states[l * D + d] = sweep(ps, states[l * D + d])
+            if ps.overflow is not None:
+                t = wa + (ps.overflow if d == 0 else n - 1 - ps.overflow)
+                call.overflow = t if call.overflow is None else min(call.overflow, t)
+            outputs.append(_in_time_order(ps.h_seq[1:], d) if ps.h_seq is not None else None)
+        inputs = outputs
+    if D == 2:  # the read-out needs both directions at each step: the window's steps, a chunk at a time
+        for c in range(0, n, call.chunk):
+            e = min(n, c + call.chunk)
+            _readout(call, [part[c:e] for part in inputs], wa + c, [out[c:e] for out in d_outs[L - 1]])
+        if call.dh is not None:
+            np.concatenate(d_outs[L - 1], axis=-1, out=call.dh[wa:wb])
+    d_states = [None] * (L * D)
+    for l in reversed(range(L)):
+        for d in range(D):
+            d_states[l * D + d] = run_actions(passes[l, d])
+            call.recomputed += passes[l, d].plan.recomputed_steps
+            call.forward_steps += passes[l, d].plan.forward_steps
+    for group in ("layer gradients", "layer outputs"):  # the window's buffers are free for the next one
+        call.ledger.set(group, 0)
+    return states, d_states
+
+
+def _make_pass(call: _Call, l: int, d: int, wa: int, wb: int, inputs: list, d_outs: list) -> Pass:
+    """Layer l, direction d over the window, with views in the direction's own step order."""
+    spec, n, B, H = call.spec, wb - wa, call.x.shape[1], call.spec.hidden_size
+    p = layer_params(call.P, l, d)
+    top = l == spec.num_layers - 1
+    if call.seq is not None:  # the window's rows, the entering state first (in this direction's order)
+        h_seq = call.seq[l, wa : wb + 1, :, d] if d == 0 else call.seq[l, wa + 1 : wb + 2, :, d][::-1]
+    elif not top or spec.directions == 2:
+        h_seq = _window_buffer(call, f"hseq_{l}_{d}", (n + 1, B, H), "layer outputs")
+    else:
+        h_seq = None
+    terms = None
+    if call.terms is not None:
+        terms = {k: _in_time_order(call.terms[param_key(k, l, d)][wa:wb], d) for k in ("weight_hh", "weight_ih")}
+    return Pass(
+        name=f"{l}_{d}", cell=call.cell, activation=spec.activation, params=p, grads=layer_params(call.grads, l, d),
+        w1=projection_matrix(call.cell, p, call.work.get(f"w1_{l}_{d}", (p["weight_ih"].shape[1] + 1,
+                                                                          p["weight_ih"].shape[0]), call.x.dtype)),
+        inputs=[_in_time_order(part, d) for part in inputs],
+        plan=call.plan(n), work=call.work, ledger=call.ledger, chunk=call.chunk,
+        init=call.inits[l * spec.directions + d], h_seq=h_seq,
+        d_out=_in_time_order(d_outs[l][d], d) if d_outs[l] is not None else None,
+        readout=partial(_readout_chunk, call, wa) if d_outs[l] is None else None,
+        d_in=[_in_time_order(part, d) for part in d_outs[l - 1]] if l > 0 else None,
+        resets=call.resets if d == 1 else None, links=call.links[wa:wb] if call.links else None,
+        dh_out=_in_time_order(call.dseq[l, wa:wb, :, d], d) if call.dseq is not None else None, terms=terms,
+        tick=call.tick,
+    )
+
+
+def _readout(call: _Call, parts: list, t0: int, outs: list) -> None:
+    """Read-out, token losses and ``dL/dh`` at steps t0.. from the top layer's outputs (one part per direction).
 
     Parameters
     ----------
-    d_pre : ndarray of shape (L, B, G*H)
-    inputs : ndarray of shape (L, B, N)
-
-    Returns
-    -------
-    ndarray of shape (L,)
+    parts, outs : list of ndarray of shape (m, B, H)
+        The top layer's outputs in time order, and where ``dL/d(output)`` goes.
     """
-    gram_a = d_pre @ np.swapaxes(d_pre, 1, 2)
-    gram_b = inputs @ np.swapaxes(inputs, 1, 2)
-    return np.sqrt(np.maximum(np.sum(gram_a * gram_b, axis=(1, 2)), 0.0))
+    W, H = call.P["weight_out"], call.spec.hidden_size
+    m, B, _ = parts[0].shape
+    t1 = t0 + m
+    yhat = call.yhat[t0:t1] if call.yhat is not None else call.work.get("yhat_chunk", (m, B, W.shape[0]), W.dtype)
+    for k, part in enumerate(parts):
+        block = W[:, k * H : (k + 1) * H]
+        if k == 0:
+            matmul(part, block.T, out=yhat)
+        else:
+            yhat += matmul(part, block.T)
+    yhat += call.P["bias_out"]
+    call.tok[t0:t1], dyhat = token_loss_and_grad(call.loss, yhat, call.y[t0:t1])
+    dyhat *= call.weights[t0:t1, :, None]  # dL/dyhat
+    flat = dyhat.reshape(-1, W.shape[0])
+    for k, (part, out) in enumerate(zip(parts, outs)):
+        call.grads["weight_out"][:, k * H : (k + 1) * H] += flat.T @ part.reshape(-1, H)
+        matmul(dyhat, W[:, k * H : (k + 1) * H], out=out)
+    call.grads["bias_out"] += flat.sum(axis=0)
 
 
-def _run(spec, P, x, y, loss, reduction, mask, clip, clip_value, checkpoint, slots, truncation, links, state,
-         contributions, work):
-    cell, act = CELL_STEPS[spec.cell], spec.activation
-    T, B, _ = x.shape
-    H, O, GH = spec.hidden_size, spec.output_size, spec.gates * spec.hidden_size
-    keep_all = checkpoint is None
-    binomial = checkpoint == "binomial"
-    ledger = MemoryLedger()
-    caches: list = [None] * T
-    h_all = work.outputs.empty((T + 1, B, H), x.dtype)  # h_all[t + 1] = h_t, h_all[0] = h0
-    h_all[0] = state[0]
-    yhat = work.outputs.empty((T, B, O), x.dtype)
-    tok = work.get("token_losses", (T, B), x.dtype)
-    dh = work.outputs.empty((T, B, H), x.dtype)
-    weights = token_weights(mask, reduction).astype(x.dtype)
-    grads = {k: np.zeros_like(p) for k, p in P.items()}  # gradient buffers, allocated once
-    # truncation windows: no gradient crosses a cut, so each window runs forward then backward
-    # and holds only its own tape (truncated BPTT as run in practice); one window without truncation
-    windows = checkpoint_schedule(T, truncation)
-    plan = [[(wa + a, wa + b) for a, b in checkpoint_schedule(wb - wa, checkpoint)] for wa, wb in windows]
-    chunk = 1 if binomial else min(gradient_chunk(B), max(b - a for segments in plan for a, b in segments))
-    d_xw_buf = work.get("d_xw", (chunk, B, GH), x.dtype)  # the pre-activation gradients of one chunk of steps
-    d_hw_buf = work.get("d_hw", (chunk, B, GH), x.dtype) if cell.SEPARATE_HW_GRAD else d_xw_buf
-    projection = next(iter(cell.TAPE))  # the tape entry that receives the input projection
-    recomputed = 0
-    terms = {"weight_hh": np.zeros(T), "weight_ih": np.zeros(T)} if contributions else None
+def _readout_chunk(call: _Call, wa: int, h_rows: np.ndarray, c: int, out: np.ndarray) -> None:
+    """:func:`_readout` for a unidirectional top layer, a chunk of its steps at a time (from its tape)."""
+    _readout(call, [h_rows], wa + c, [out])
 
-    def run_segment(a: int, b: int, state: tuple, phase: str, keep: bool) -> tuple:
-        # kept: the segment's tape; not kept: two slots used in turn (h always goes to h_all)
-        n = b - a
-        stored = tape(spec.cell, n if keep else min(n, 2), B, H, x.dtype, h=h_all[a + 1 : b + 1], work=work,
-                      prefix="keep_" if keep else "roll_")
-        xw = stored[projection] if keep or projection == "h" else work.get("xw", (n, B, GH), x.dtype)
-        project_inputs(spec.cell, P, x[a:b], out=xw, work=work)
-        fields = stored.items()
-        for t in range(a, b):
-            i = t - a
-            if keep:
-                out = {k: v[i] for k, v in fields}
-            else:
-                out = {k: v[i if k == "h" else i % 2] for k, v in fields}
-            state, cache = cell.forward_step(P, xw[i], state, act, out=out, work=work)
-            if keep:
-                cache["x"] = x[t]
-                ledger.hold(cache)
-                caches[t] = cache
-            ledger.tick(phase, t)
-        return state
 
-    def hold_checkpoint(state: tuple) -> tuple[tuple, dict]:
-        state = tuple(s.copy() for s in state)  # out of the tape, which later steps overwrite
-        entries = {"checkpoint_h": state[0]} | ({"checkpoint_c": state[1]} if len(state) > 1 else {})
-        ledger.hold(entries)
-        return state, entries
+def _window_buffer(call: _Call, name: str, shape: tuple, group: str, zero: bool = False) -> np.ndarray:
+    """A per-window buffer from the workspace, counted under ``group``."""
+    a = call.work.get(name, shape, call.x.dtype)
+    if zero:
+        a.fill(0.0)
+    call.ledger.hold(group, a.nbytes)
+    return a
 
-    def back(t: int, d_state: tuple, row: int) -> tuple:
-        # dh[t] holds the loss gradient at h_t (through the read-out); add what flows back from later steps
-        dh[t] += d_state[0]
-        d_state, _, _ = cell.backward_step(P, (dh[t],) + d_state[1:], caches[t],
-                                           out={"d_xw": d_xw_buf[row], "d_hw": d_hw_buf[row]}, work=work)
-        if t > 0 and links[t] != 1.0:  # truncation: cut or re-weight the link into step t - 1
-            for d in d_state:
-                d *= links[t]
-        ledger.release(caches[t])
-        caches[t] = None
-        return d_state
 
-    def accumulate(a: int, b: int) -> None:
-        # tied weights: the per-step terms of steps a..b-1 summed by one matrix product each
-        n = (b - a) * B
-        d_xw, d_hw = d_xw_buf[: b - a].reshape(n, GH), d_hw_buf[: b - a].reshape(n, GH)
-        grads["weight_ih"] += d_xw.T @ x[a:b].reshape(n, -1)
-        grads["weight_hh"] += d_hw.T @ h_all[a:b].reshape(n, H)
-        d_bias = d_xw.sum(axis=0)
-        grads["bias_ih"] += d_bias
-        grads["bias_hh"] += d_hw.sum(axis=0) if cell.SEPARATE_HW_GRAD else d_bias
-        if terms is not None:
-            terms["weight_hh"][a:b] = step_term_norms(d_hw_buf[: b - a], h_all[a:b])
-            terms["weight_ih"][a:b] = step_term_norms(d_xw_buf[: b - a], x[a:b])
+def _in_time_order(a: np.ndarray | None, direction: int) -> np.ndarray | None:
+    """A sequence in the other order (a view): the reverse direction's steps run from T - 1 to 0."""
+    return a if a is None or direction == 0 else a[::-1]
 
-    def reverse(a: int, b: int, start: tuple, free: int, d_state: tuple) -> tuple:
-        """Backward through steps a..b-1 from the stored state ``start`` with ``free`` more states allowed:
-        Griewank's binomial schedule (advance, store, reverse the right part, then the left part)."""
-        nonlocal recomputed
-        n = b - a
-        if n > 1 and free > 0:
-            y = binomial_split(n, free)
-            mid, entries = hold_checkpoint(run_segment(a, a + y, start, "recompute", False))
-            recomputed += y
-            d_state = reverse(a + y, b, mid, free - 1, d_state)
-            ledger.release(entries)
-            return reverse(a, a + y, start, free, d_state)
-        for t in reversed(range(a, b)):  # no free slot: recompute each step from the stored start
-            state_t = run_segment(a, t, start, "recompute", False)
-            run_segment(t, t + 1, state_t, "recompute", True)
-            recomputed += t - a + 1
-            d_state = back(t, d_state, 0)
-            accumulate(t, t + 1)
-            ledger.tick("backward", t)
-        return d_state
 
-    for (wa, wb), segments in zip(windows, plan):
-        # ---- forward through the window, keeping caches (full) or only checkpoints
-        checkpoints = []
-        if keep_all:
-            state = tuple(s.copy() for s in state)  # the last window's tape is about to be reused
-        for a, b in segments:
-            if not keep_all:
-                checkpoints.append(hold_checkpoint(state))
-                state = checkpoints[-1][0]
-            state = run_segment(a, b, state, "forward", keep_all)
-
-        # ---- loss of the window's steps: read-out, token losses, their weights
-        h_w = h_all[wa + 1 : wb + 1]
-        yhat[wa:wb] = matmul(h_w, P["weight_out"].T)
-        yhat[wa:wb] += P["bias_out"]
-        tok[wa:wb], dyhat = token_loss_and_grad(loss, yhat[wa:wb], y[wa:wb])
-        dyhat *= weights[wa:wb, :, None]  # dL/dyhat, (window, B, O)
-        grads["weight_out"] += dyhat.reshape(-1, O).T @ h_w.reshape(-1, H)
-        grads["bias_out"] += dyhat.sum(axis=(0, 1))
-        matmul(dyhat, P["weight_out"], out=dh[wa:wb])  # the loss gradient at each h_t, completed in backward
-
-        # ---- backward through time, from the window's end (nothing flows in across a cut)
-        d_state = tuple(np.zeros((B, H), dtype=x.dtype) for _ in state)
-        for s in reversed(range(len(segments))):
-            a, b = segments[s]
-            if binomial:
-                d_state = reverse(a, b, checkpoints[s][0], slots - 1, d_state)
-                ledger.release(checkpoints[s][1])
-                ledger.tick("backward", a)
-                continue
-            if not keep_all:  # re-run the segment from its checkpoint, keeping caches this time
-                run_segment(a, b, checkpoints[s][0], "recompute", True)
-                recomputed += b - a
-            for c, d in reversed(checkpoint_schedule(b - a, chunk)):
-                for t in reversed(range(a + c, a + d)):
-                    d_state = back(t, d_state, t - a - c)
-                    if t == a and not keep_all:  # the segment is done: its checkpoint is free too
-                        ledger.release(checkpoints[s][1])
-                    ledger.tick("backward", t)
-                accumulate(a + c, a + d)
-        if wa == 0:
-            d_state0 = tuple(d.copy() for d in d_state)  # what reached the initial state (out of the scratch)
-    reverse = None  # it refers to itself: without this, the arrays its closure reaches wait for the cyclic GC
-    total = reduce(tok, mask, reduction)
-    h = h_all[1:]
-
+def _result(call: _Call, d_states: list, options: dict) -> BPTTResult:
+    """Reduce, clip, and package what the call computed."""
+    spec, grads = call.spec, call.grads
+    L, D = spec.num_layers, spec.directions
+    np.copyto(call.tok, 0.0, where=call.mask == 0)  # padding counts for nothing (and may hold inf)
+    total = float(np.einsum("tb,tb->", call.weights, call.tok, dtype=np.float64))
+    h = h_layers = dh = dh_layers = None
+    if call.seq is not None:
+        T, B = call.x.shape[:2]
+        h_layers = call.seq[:, 1 : T + 1].transpose(0, 3, 1, 2, 4)  # (L, D, T, B, H), views
+        dh_layers = call.dseq.transpose(0, 3, 1, 2, 4)
+        h = call.seq[L - 1, 1 : T + 1].reshape(T, B, D * spec.hidden_size)
+        dh = call.dseq[L - 1].reshape(T, B, spec.hidden_size) if D == 1 else call.dh
     grad_norm = global_norm(grads)
     clip_coef = 1.0
-    if clip is not None and grad_norm > clip:
-        clip_coef = clip / grad_norm
+    if options["clip"] is not None and grad_norm > options["clip"]:
+        clip_coef = options["clip"] / grad_norm
         for g in grads.values():
             g *= clip_coef
-    if clip_value is not None:
+    if options["clip_value"] is not None:
         for g in grads.values():
-            np.clip(g, -clip_value, clip_value, out=g)
-
-    bad_h = ~np.all(np.isfinite(h), axis=(1, 2))
-    finite = bool(np.isfinite(total) and np.isfinite(grad_norm) and not bad_h.any())
+            np.clip(g, -options["clip_value"], options["clip_value"], out=g)
+    ledger = call.ledger
+    ledger.set("scratch", call.work.requested_bytes(skip=_COUNTED_APART))
+    ledger.set("timeline", ledger.nbytes)
+    finite = bool(np.isfinite(total) and np.isfinite(grad_norm) and call.overflow is None)
     return BPTTResult(
         loss=total,
-        step_losses=step_means(tok, mask),
+        step_losses=step_means(call.tok, call.mask),  # tok is 0 at padding
         grads=grads,
         grad_norm=grad_norm,
         dh=dh,
-        dh0=d_state0[0],
-        dc0=d_state0[1] if spec.has_cell_state else None,
+        dh_layers=dh_layers,
+        dh0=np.stack([s[0] for s in d_states]),
+        dc0=np.stack([s[1] for s in d_states]) if spec.has_cell_state else None,
         h=h,
-        yhat=yhat,
+        h_layers=h_layers,
+        yhat=call.yhat,
         memory_bytes=ledger.peak,
         memory_by_tensor=ledger.peak_by_group,
-        memory_timeline=ledger.timeline,
-        memory_timeline_by_tensor=ledger.timeline_by_group,
-        param_bytes=sum(p.nbytes for p in P.values()),
+        param_bytes=sum(p.nbytes for p in call.P.values()),
         grad_bytes=sum(g.nbytes for g in grads.values()),
-        recomputed_steps=recomputed,
+        recomputed_steps=call.recomputed,
+        forward_steps=call.forward_steps,
         clip_coef=clip_coef,
         finite=finite,
-        overflow_step=int(np.argmax(bad_h)) if bad_h.any() else None,
-        step_contributions=terms,
+        overflow_step=call.overflow,
+        step_contributions=call.terms,
+        ledger=ledger,
     )

@@ -7,19 +7,18 @@ sessions fit) and can be set with the ``BPTT_MEMORY_BUDGET`` environment variabl
 
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
 
-from .checkpoint import gradient_chunk, segment_length
+from .cells import CELLS
+from .checkpoint import gradient_chunk, plan
 from .spec import RNNSpec
-from .unroll import CELL_STEPS
 
 DEFAULT_BUDGET = int(os.environ.get("BPTT_MEMORY_BUDGET", 2 * 2**30))
 
 #: Numbers stored per step and batch element by each cell's cache, in units of H (besides the input x_t).
-CACHE_WIDTH = {name: sum(cell.TAPE.values()) for name, cell in CELL_STEPS.items()}
+CACHE_WIDTH = {name: cell.tape_width for name, cell in CELLS.items()}
 
 
 class MemoryBudgetError(ValueError):
@@ -36,26 +35,32 @@ def human(n: float) -> str:
 
 
 def bptt_bytes(spec: RNNSpec, T: int, B: int, *, checkpoint: int | str | None = None,
-               truncation: int | None = None, dtype: str = "float64", slots: int | None = None) -> int:
-    """Upper estimate of the bytes one :func:`bptt_core.bptt` call allocates.
+               truncation: int | None = None, dtype: str = "float64", slots: int | None = None,
+               return_sequences: bool = True) -> int:
+    """Estimate of the bytes one :func:`bptt_core.bptt` call holds at its peak, group by group as its
+    ledger counts them (an upper estimate: every group at its own largest at once).
 
-    Tape (the caches of the longest stretch held at once, plus checkpoints), the
-    returned arrays (h, dh, yhat, token losses) and the per-window temporaries.
+    Per layer and direction: the largest tape run at once and the checkpoints; the layers'
+    outputs and their gradients; the returned sequences; the gradient buffers, the chunk
+    buffers, the losses and the timeline.
     """
     item = np.dtype(dtype).itemsize
-    H, I, O, GH = spec.hidden_size, spec.input_size, spec.output_size, spec.gates * spec.hidden_size
+    cell = CELLS[spec.cell]
+    L, D, H, O = spec.num_layers, spec.directions, spec.hidden_size, spec.output_size
+    GH, I, passes = cell.gates * H, spec.layer_input_size(L - 1), spec.num_layers * spec.directions
     window = min(truncation or T, T)
-    if checkpoint == "binomial":
-        held_steps = (slots or 1) + 1  # the stored states and one step's cache
-    elif checkpoint is None:
-        held_steps = window
-    else:
-        held_steps = segment_length(window, checkpoint) + math.ceil(window / segment_length(window, checkpoint))
-    tape = held_steps * B * (CACHE_WIDTH[spec.cell] * H + I)
-    outputs = T * B * (3 * H + O + 1) + H  # h (with h0), dh, yhat, token losses
-    chunk = 1 if checkpoint == "binomial" else min(gradient_chunk(B), segment_length(window, checkpoint))
-    temps = window * B * (GH + H + O) + 2 * chunk * B * GH  # xw, token temporaries, dyhat, gradient buffers
-    return int((tape + outputs + temps) * item)
+    schedule = plan(window, checkpoint, slots)
+    taped = schedule.longest_tape
+    states = (len(schedule.stored) + (checkpoint == "binomial")) * len(cell.state_parts) * H
+    tape = passes * ((taped + 1) * cell.tape_width * H + states)
+    sequences = (L - 1 + (D == 2)) * D * (2 * window + 1) * H  # layer outputs and their gradients
+    returned = (L * D * (2 * T + 2) * H + T * O + (2 * T * H if D == 2 else 0)) if return_sequences else 0
+    rows = min(gradient_chunk(B), taped)
+    scratch = rows * (H + 3 * GH + 3 * (I + 1)) + (2 + 1) * cell.tape_width * H + 12 * GH
+    fixed = 3 * spec.n_params() + passes * (I + 1 + H) * GH  # gradients, W^T copies, projection matrices
+    ticks = passes * (schedule.forward_steps + window) * -(-T // window)
+    total = (B * (tape + sequences + returned + scratch + 3 * T) + fixed) * item + ticks * 120 + schedule.actions.nbytes
+    return int(1.1 * total)  # a margin for the temporaries of single steps
 
 
 def flow_bytes(spec: RNNSpec, T: int, B: int, n_origins: int, dtype: str = "float64") -> int:

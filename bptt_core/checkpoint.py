@@ -1,19 +1,30 @@
-"""Checkpoint schedules: which states to keep in forward, which to recompute in backward.
+"""Checkpoint schedules: which states the forward sweep keeps, what backward recomputes.
 
-A schedule is a list of segments ``(start, stop)`` covering ``range(T)``. Only the
-state entering each segment is kept during forward; in backward each segment is
-re-run from its checkpoint (Chen et al. 2016, "Training deep nets with sublinear
-memory cost") so that at most one segment's caches are held at a time.
+A window of ``n`` steps is reversed by a :class:`Plan`: the forward sweep runs every
+step once, keeps the states at ``stored`` and the caches of the steps in ``taped``;
+then backward runs ``actions`` in order:
+
+* ``STORE a p``: advance from the state kept at ``a`` to step ``p`` and keep that state;
+* ``TAPE a s b``: advance from ``a`` to ``s``, then run steps ``s..b-1`` keeping their caches;
+* ``BACK s b``: backpropagate through the taped steps ``b-1, ..., s``;
+* ``FREE p``: drop the state kept at ``p``.
+
+Segments (``sqrt``, every-k) follow Chen et al. (2016): keep each segment's first state,
+re-run the segment in backward. ``"binomial"`` follows Griewank & Walther (2000, revolve):
+with ``S`` states kept at once the number of extra forward steps is the binomial minimum
+and the sweep itself places the first checkpoints.
 """
 
 from __future__ import annotations
 
-import functools
 import math
+from dataclasses import dataclass
+
+import numpy as np
 
 
 def segment_length(T: int, checkpoint: int | str | None) -> int:
-    """Steps per segment: ``T`` for none or "binomial" (which recurses inside), ``ceil(sqrt(T))`` for "sqrt", else k."""
+    """Steps per segment: ``T`` for none or "binomial", ``ceil(sqrt(T))`` for "sqrt", else k."""
     if checkpoint is None or checkpoint == "binomial":
         return T
     if checkpoint == "sqrt":
@@ -21,8 +32,8 @@ def segment_length(T: int, checkpoint: int | str | None) -> int:
     return int(checkpoint)
 
 
-#: Rows (steps x batch) of pre-activation gradients batched into one weight-gradient product:
-#: large enough for an efficient matrix product, small enough to stay a reused buffer.
+#: Rows (steps x batch) batched into one weight-gradient product: large enough for an
+#: efficient matrix product, small enough to stay a reused buffer.
 GRADIENT_ROWS = 1024
 
 
@@ -43,10 +54,76 @@ def checkpoint_schedule(T: int, checkpoint: int | str | None) -> list[tuple[int,
     return [(a, min(a + k, T)) for a in range(0, T, k)]
 
 
+#: Action codes of a plan; every action is a row ``(code, a, s, b)`` of one int array.
+BACK, TAPE, STORE, FREE = range(4)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one window of ``n`` steps is reversed (module docstring).
+
+    Attributes
+    ----------
+    n : int
+    stored : tuple of int
+        States the forward sweep keeps (the state entering each listed step).
+    taped : tuple (s, n)
+        The steps whose caches the sweep keeps.
+    actions : ndarray of shape (k, 4) of int64
+        What backward runs, in order, one row ``(code, a, s, b)`` each: ``(BACK, s, s, b)``,
+        ``(TAPE, a, s, b)``, ``(STORE, a, p, p)``, ``(FREE, p, p, p)``. One compact array,
+        because a long binomial plan has thousands of actions.
+    """
+
+    n: int
+    stored: tuple[int, ...]
+    taped: tuple[int, int]
+    actions: np.ndarray
+
+    @property
+    def recomputed_steps(self) -> int:
+        """Forward steps run again after the sweep; taping one step right before its own
+        backward does not count (revolve's convention), a re-run segment counts in full."""
+        code, a, s, b = self.actions.T
+        store = np.sum((s - a)[code == STORE])
+        tape = code == TAPE
+        return int(store + np.sum((s - a)[tape]) + np.sum(np.where(b - s > 1, b - s, 0)[tape]))
+
+    @property
+    def longest_tape(self) -> int:
+        """Most steps taped at once (the tape buffer's length)."""
+        code, _, s, b = self.actions.T
+        return int(max(self.taped[1] - self.taped[0], *(b - s)[code == TAPE], 0))
+
+    @property
+    def forward_steps(self) -> int:
+        """Every forward step evaluation, the sweep's included."""
+        code, a, s, b = self.actions.T
+        return int(self.n + np.sum((s - a)[code == STORE]) + np.sum((b - a)[code == TAPE]))
+
+
+def _actions(rows: list[tuple[int, int, int, int]]) -> np.ndarray:
+    return np.array(rows, dtype=np.int64).reshape(-1, 4)
+
+
+def plan(n: int, checkpoint: int | str | None, slots: int | None = None) -> Plan:
+    """The :class:`Plan` for a window of ``n`` steps."""
+    if checkpoint is None:
+        return Plan(n, (), (0, n), _actions([(BACK, 0, 0, n)]))
+    if checkpoint == "binomial":
+        return binomial_plan(n, slots or 1)
+    segments = checkpoint_schedule(n, checkpoint)
+    *early, (a_last, _) = segments
+    rows = [(BACK, a_last, a_last, n)]
+    for a, b in reversed(early):
+        rows += [(TAPE, a, a, b), (FREE, a, a, a), (BACK, a, a, b)]  # the tape's first row holds the state now
+    return Plan(n, tuple(a for a, _ in early), (a_last, n), _actions(rows))
+
+
 def binomial_cost(n: int, slots: int) -> int:
     """Fewest forward step evaluations to reverse ``n`` steps from a stored start state with ``slots``
-    more states allowed (Griewank & Walther 2000: ``n + p(n, slots + 1)``, ``p(l, s) = r l - C(s+1+r-1, s+1)``
-    with ``C(s+r-1, s) < l <= C(s+r, s)``; with no extra slot, ``n (n + 1) / 2``)."""
+    more states allowed, each reversed step taped once (Griewank & Walther 2000: ``n + p(n, slots + 1)``,
+    ``p(l, s) = r l - C(s + r, s + 1)`` with ``C(s + r - 1, s) < l <= C(s + r, s)``)."""
     if n <= 1:
         return n
     if slots == 0:
@@ -58,9 +135,51 @@ def binomial_cost(n: int, slots: int) -> int:
     return n + r * n - math.comb(s + r, s + 1)
 
 
-@functools.cache
 def binomial_split(n: int, slots: int) -> int:
-    """Where to place the next checkpoint when reversing ``n`` steps with ``slots`` free: the ``y`` that
-    minimises ``y + cost(n - y, slots - 1) + cost(y, slots)`` (advance y, store, reverse the right part,
-    then the left part with the slot free again)."""
-    return min(range(1, n), key=lambda y: (y + binomial_cost(n - y, slots - 1) + binomial_cost(y, slots), -y))
+    """Where to place the next checkpoint when reversing ``n`` steps with ``slots`` free: the largest ``y``
+    that minimises ``y + cost(n - y, slots - 1) + cost(y, slots)`` (advance y, store, reverse the right
+    part, then the left part with the slot free again). The cost is convex in y (a sum of convex
+    piecewise-linear functions), so a binary search on its differences finds it in O(log n)."""
+
+    def cost(y: int) -> int:
+        return y + binomial_cost(n - y, slots - 1) + binomial_cost(y, slots)
+
+    lo, hi = 1, n - 1  # the answer: the largest y with cost(y) <= cost(y - 1), or 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if cost(mid) <= cost(mid - 1):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def binomial_plan(n: int, slots: int) -> Plan:
+    """Griewank's binomial schedule for ``n`` steps with ``slots`` states kept at once (the first included).
+
+    The sweep runs forward once, keeping the states of the schedule's first descent and
+    the last step's cache; ``recomputed_steps`` is then revolve's minimum,
+    ``p(n, slots) - (n - 1)`` (0 when ``slots >= n - 1``). Built with an explicit stack,
+    so long windows do not hit Python's recursion limit.
+    """
+    stored, rows = [0], []
+    todo: list[tuple] = [(0, n, slots - 1, True)]  # (a, b, free slots, on the sweep's spine), or an action row
+    while todo:
+        task = todo.pop()
+        if len(task) == 4 and not isinstance(task[3], bool):
+            rows.append(task)
+            continue
+        a, b, free, spine = task
+        if b - a > 1 and free > 0:
+            p = a + binomial_split(b - a, free)
+            todo += [(a, p, free, False), (FREE, p, p, p), (p, b, free - 1, spine)]
+            if spine:
+                stored.append(p)
+            else:
+                rows.append((STORE, a, p, p))
+            continue
+        for t in reversed(range(a, b)):
+            if not (spine and t == n - 1):  # the sweep tapes the last step itself (revolve's first turn)
+                rows.append((TAPE, a, t, t + 1))
+            rows.append((BACK, t, t, t + 1))
+    return Plan(n, tuple(stored), (n - 1, n), _actions(rows))

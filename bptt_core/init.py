@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .spec import RNNSpec
+from .spec import RNNSpec, param_key
 from .validate import check_seed
 
 INITS = ("uniform", "normal", "orthogonal", "identity", "spectral")
@@ -42,7 +42,7 @@ def _is_number(value: object) -> bool:
 def init_params(
     spec: RNNSpec, seed: int = 0, *, init: str = "uniform", scale: float = 1.0, forget_bias: float = 0.0
 ) -> dict[str, np.ndarray]:
-    """Random parameters for ``spec`` in PyTorch's layer-0 layout.
+    """Random parameters for ``spec`` in PyTorch's layout, layer by layer and direction by direction.
 
     Parameters
     ----------
@@ -61,13 +61,13 @@ def init_params(
     scale : float
         Gain of ``weight_hh`` (the target spectral radius for ``"spectral"``).
     forget_bias : float
-        Added to the LSTM forget-gate block of ``bias_ih`` (Gers et al. 2000 suggest 1).
+        Added to the LSTM forget-gate block of every ``bias_ih`` (Gers et al. 2000 suggest 1).
 
     Returns
     -------
     dict of ndarray
-        ``weight_ih`` (G*H, I), ``weight_hh`` (G*H, H), ``bias_ih``, ``bias_hh`` (G*H,),
-        ``weight_out`` (O, H), ``bias_out`` (O,), float64.
+        PyTorch's state-dict keys (``weight_ih_l0``, ..., ``_reverse`` for the backward direction)
+        plus ``weight_out`` (O, D*H) and ``bias_out`` (O,), float64.
     """
     if not isinstance(init, str) or init not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
@@ -76,15 +76,27 @@ def init_params(
     if not _is_number(forget_bias):
         raise ValueError(f"forget_bias must be a finite number, got {forget_bias!r}")
     rng = np.random.default_rng(check_seed(seed))
+    H = spec.hidden_size
+    k = 1.0 / np.sqrt(H)
+    params = {}
+    for l, d in spec.layers():
+        params |= _layer(spec, rng, init, scale, forget_bias, spec.layer_input_size(l), param_key("", l, d)[1:])
+    O, DH = spec.output_size, spec.directions * H
+    params["weight_out"] = rng.uniform(-k, k, (O, DH))
+    params["bias_out"] = rng.uniform(-k, k, (O,))
+    return params
+
+
+def _layer(spec: RNNSpec, rng: np.random.Generator, init: str, scale: float, forget_bias: float, n_in: int,
+           suffix: str) -> dict[str, np.ndarray]:
+    """One layer-direction's four arrays, keyed ``weight_ih_<suffix>`` and so on."""
     H, G = spec.hidden_size, spec.gates
     k = 1.0 / np.sqrt(H)
-    shapes = spec.param_shapes()
-    params = {key: rng.uniform(-k, k, shape) for key, shape in shapes.items()}
-    params["weight_hh"] = np.concatenate([_recurrent_block(init, H, scale, rng) for _ in range(G)])
-    if init == "identity":
-        params["weight_ih"] = rng.normal(0.0, 0.001, shapes["weight_ih"])
-        params["bias_ih"][:] = 0.0
-        params["bias_hh"][:] = 0.0
+    w_ih = rng.normal(0.0, 0.001, (G * H, n_in)) if init == "identity" else rng.uniform(-k, k, (G * H, n_in))
+    w_hh = np.concatenate([_recurrent_block(init, H, scale, rng) for _ in range(G)])
+    b_ih, b_hh = (np.zeros(G * H), np.zeros(G * H)) if init == "identity" else (
+        rng.uniform(-k, k, G * H), rng.uniform(-k, k, G * H))
     if spec.cell == "lstm":
-        params["bias_ih"][H : 2 * H] += forget_bias
-    return params
+        b_ih[H : 2 * H] += forget_bias
+    return {f"weight_ih_{suffix}": w_ih, f"weight_hh_{suffix}": w_hh, f"bias_ih_{suffix}": b_ih,
+            f"bias_hh_{suffix}": b_hh}

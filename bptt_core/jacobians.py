@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bptt import prepare
-from .spec import RNNSpec
-from .unroll import CELL_STEPS, unroll
+from .cells import CELLS
+from .spec import RNNSpec, layer_params
+from .unroll import layer_inputs, unroll
 
 
 def iter_local_jacobians(
@@ -29,14 +30,19 @@ def iter_local_jacobians(
     *,
     h0: np.ndarray | None = None,
     c0: np.ndarray | None = None,
+    layer: int = 0,
+    direction: int = 0,
 ) -> Iterator[np.ndarray]:
-    """Yield ``J_t = d s_t / d s_{t-1}`` of shape (B, S, S) for t = 0, 1, ..., T-1.
+    """Yield ``J_t = d s_t / d s_{t-1}`` of shape (B, S, S) for t = 0, 1, ..., T-1 of one layer.
 
     Parameters
     ----------
     spec, params : as in :func:`bptt_core.bptt`
     x : ndarray of shape (T, B, I)
-    h0, c0 : ndarray of shape (B, H), optional
+        The network's inputs (the layers below ``layer`` run first).
+    h0, c0 : ndarray of shape (L*D, B, H), optional
+    layer, direction : int
+        Which layer-direction; the steps are in its own order (T - 1 first for the reverse direction).
 
     Yields
     ------
@@ -44,17 +50,19 @@ def iter_local_jacobians(
         ``S = H`` (rnn, gru) or ``2H`` (lstm, state ``[h, c]``).
     """
     y = np.zeros((x.shape[0], x.shape[1], spec.output_size)) if np.ndim(x) == 3 else None
-    P, x, _, _, state = prepare(spec, params, x, y, "mse", None, h0, c0, "float64")
+    P, x, _, _, states = prepare(spec, params, x, y, "mse", None, h0, c0, "float64")
+    state = states[layer * spec.directions + direction]
     B, H, n_parts = x.shape[1], spec.hidden_size, len(state)
     S = n_parts * H
-    cell = CELL_STEPS[spec.cell]
+    cell, p = CELLS[spec.cell], layer_params(P, layer, direction)
     # seeds[p][j] is the part p of the j-th row of the identity, each (S, B, H)
     eye = np.eye(S)
     seeds = tuple(np.broadcast_to(eye[:, None, p * H : (p + 1) * H], (S, B, H)) for p in range(n_parts))
     with np.errstate(all="ignore"):
-        caches, _ = unroll(spec, P, x, state)
+        inputs = layer_inputs(spec, P, x, states, layer)
+        caches, _ = unroll(spec, P, inputs[::-1] if direction else inputs, state, layer, direction)
         for cache in caches:
-            rows, _, _ = cell.backward_step(P, seeds, cache)  # each (S, B, H): row j of J_t
+            rows, _, _ = cell.backward_step(p, seeds, cache)  # each (S, B, H): row j of J_t
             yield np.concatenate(rows, axis=-1).transpose(1, 0, 2)
 
 

@@ -48,14 +48,15 @@ def step_means(token_losses: np.ndarray, mask: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     token_losses, mask : ndarray of shape (T, B)
+        Token losses (0 at padding, or anything there: the mask decides) and the 0/1 mask.
 
     Returns
     -------
     ndarray of shape (T,)
     """
     valid = mask.sum(axis=1)
-    total = np.where(mask > 0, token_losses, 0.0).sum(axis=1)
-    return np.divide(total, valid, out=np.zeros_like(total, dtype=np.float64), where=valid > 0)
+    total = np.einsum("tb,tb->t", token_losses, mask, dtype=np.float64)
+    return np.divide(total, valid, out=np.zeros_like(total), where=valid > 0)
 
 
 def token_loss_and_grad(loss: str, yhat: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

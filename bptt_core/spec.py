@@ -1,17 +1,16 @@
 """The network description: which cell, which sizes, and the parameter layout.
 
-Parameters follow PyTorch's layer-0 layout so that weights move between this
-project and ``torch.nn.RNN/LSTM/GRU`` state dicts:
+Parameters are exactly PyTorch's ``nn.RNN/LSTM/GRU`` state dict, for any depth and
+direction, plus a linear read-out on the top layer's output:
 
-========================  ==============  =====================================
-key                       shape           note
-========================  ==============  =====================================
-``weight_ih``             ``(G*H, I)``    G = 1 rnn, 4 lstm (i, f, g, o), 3 gru (r, z, n)
-``weight_hh``             ``(G*H, H)``
-``bias_ih``, ``bias_hh``  ``(G*H,)``
-``weight_out``            ``(O, H)``      linear read-out ``yhat_t = h_t W_out^T + b_out``
-``bias_out``              ``(O,)``
-========================  ==============  =====================================
+==================================  ======================  ==========================================
+key                                 shape                   note
+==================================  ======================  ==========================================
+``weight_ih_l{k}``                  ``(G*H, I or D*H)``     G = 1 rnn, 4 lstm (i, f, g, o), 3 gru (r, z, n)
+``weight_hh_l{k}``                  ``(G*H, H)``
+``bias_ih_l{k}``, ``bias_hh_l{k}``  ``(G*H,)``              ``_reverse`` suffix for the backward direction
+``weight_out``, ``bias_out``        ``(O, D*H)``, ``(O,)``  read-out ``yhat_t = [h_fwd_t, h_bwd_t] W_out^T + b_out``
+==================================  ======================  ==========================================
 """
 
 from __future__ import annotations
@@ -20,32 +19,45 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CELLS = ("rnn", "lstm", "gru")
+from .cells import CELLS
+
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-GATE_NAMES = {"rnn": ("a",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
-PARAM_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_out", "bias_out")
+#: The per-layer parameter names of one direction, as the cells see them.
+LAYER_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
-def _positive_int(name: str, value: object) -> int:
+def check_positive_int(name: str, value: object, *, allow_none: bool = False) -> int | None:
+    """``value`` as an int >= 1 (or None when allowed), else a ValueError naming ``name``."""
+    if value is None and allow_none:
+        return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ValueError(f"{name} must be {'None or ' if allow_none else ''}a positive integer, got {value!r}")
     return int(value)
+
+
+def param_key(name: str, layer: int, direction: int) -> str:
+    """PyTorch's state-dict key, e.g. ``param_key("weight_hh", 1, 1) == "weight_hh_l1_reverse"``."""
+    return f"{name}_l{layer}" + ("_reverse" if direction else "")
 
 
 @dataclass(frozen=True)
 class RNNSpec:
-    """A one-layer recurrent network with a linear read-out.
+    """A (stacked, optionally bidirectional) recurrent network with a linear read-out.
 
     Parameters
     ----------
-    cell : {"rnn", "lstm", "gru"}
-        The recurrent cell.
+    cell : str
+        A key of :data:`bptt_core.CELLS` ("rnn", "lstm", "gru").
     input_size, hidden_size, output_size : int
         ``I``, ``H`` and ``O``; all at least 1.
     activation : {"tanh", "relu", "sigmoid", "linear"}
         Non-linearity of the vanilla RNN (``h_t = phi(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``).
         LSTM and GRU use their fixed sigmoid/tanh gates and accept only ``"tanh"``.
+    num_layers : int
+        ``L``: layer k > 0 reads the outputs of layer k - 1.
+    bidirectional : bool
+        ``D = 2``: each layer also runs from the last step to the first, and its output
+        is ``[h_fwd_t, h_bwd_t]``.
     """
 
     cell: str = "rnn"
@@ -53,45 +65,74 @@ class RNNSpec:
     hidden_size: int = 1
     output_size: int = 1
     activation: str = "tanh"
+    num_layers: int = 1
+    bidirectional: bool = False
 
     def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
+        if not isinstance(self.cell, str) or self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {tuple(CELLS)}, got {self.cell!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
-        if self.cell != "rnn" and self.activation != "tanh":
+        if self.activation not in CELLS[self.cell].activations:
             raise ValueError(
                 f"activation applies to cell='rnn' only; {self.cell} has fixed gates, "
                 f"so use activation='tanh' (got {self.activation!r})"
             )
-        for name in ("input_size", "hidden_size", "output_size"):
-            object.__setattr__(self, name, _positive_int(name, getattr(self, name)))
+        for name in ("input_size", "hidden_size", "output_size", "num_layers"):
+            object.__setattr__(self, name, check_positive_int(name, getattr(self, name)))
+        if not isinstance(self.bidirectional, (bool, np.bool_)):
+            raise ValueError(f"bidirectional must be True or False, got {self.bidirectional!r}")
+        object.__setattr__(self, "bidirectional", bool(self.bidirectional))
 
     @property
     def gates(self) -> int:
         """Number of gate blocks ``G`` stacked in ``weight_ih`` / ``weight_hh``."""
-        return GATES[self.cell]
+        return CELLS[self.cell].gates
+
+    @property
+    def directions(self) -> int:
+        """``D``: 2 if bidirectional else 1."""
+        return 2 if self.bidirectional else 1
+
+    @property
+    def state_parts(self) -> int:
+        """Arrays carried from step to step: 1 (h) or 2 (h, c)."""
+        return len(CELLS[self.cell].state_parts)
 
     @property
     def has_cell_state(self) -> bool:
-        """True for the LSTM, whose state is the pair ``(h, c)``."""
-        return self.cell == "lstm"
+        """True when the state is the pair ``(h, c)`` (the LSTM)."""
+        return self.state_parts == 2
+
+    def layer_input_size(self, layer: int) -> int:
+        """Inputs of ``layer``: ``I`` for layer 0, ``D * H`` above."""
+        return self.input_size if layer == 0 else self.directions * self.hidden_size
+
+    def layers(self) -> list[tuple[int, int]]:
+        """Every ``(layer, direction)`` pair, in PyTorch's order (layer-major)."""
+        return [(l, d) for l in range(self.num_layers) for d in range(self.directions)]
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        """Shape of every parameter, keyed like PyTorch's layer-0 state dict."""
-        gh, i, h, o = self.gates * self.hidden_size, self.input_size, self.hidden_size, self.output_size
-        return {
-            "weight_ih": (gh, i),
-            "weight_hh": (gh, h),
-            "bias_ih": (gh,),
-            "bias_hh": (gh,),
-            "weight_out": (o, h),
-            "bias_out": (o,),
-        }
+        """Shape of every parameter, keyed like PyTorch's state dict plus the read-out."""
+        gh, h = self.gates * self.hidden_size, self.hidden_size
+        shapes = {}
+        for l, d in self.layers():
+            shapes[param_key("weight_ih", l, d)] = (gh, self.layer_input_size(l))
+            shapes[param_key("weight_hh", l, d)] = (gh, h)
+            shapes[param_key("bias_ih", l, d)] = (gh,)
+            shapes[param_key("bias_hh", l, d)] = (gh,)
+        shapes["weight_out"] = (self.output_size, self.directions * h)
+        shapes["bias_out"] = (self.output_size,)
+        return shapes
 
     def n_params(self) -> int:
         """Total number of scalar parameters."""
         return int(sum(np.prod(s) for s in self.param_shapes().values()))
+
+
+def layer_params(params: dict[str, np.ndarray], layer: int = 0, direction: int = 0) -> dict[str, np.ndarray]:
+    """One layer and direction's parameters under the short names the cells use (views, not copies)."""
+    return {name: params[param_key(name, layer, direction)] for name in LAYER_KEYS}
 
 
 def check_params(spec: RNNSpec, params: dict, dtype: np.dtype | None = None) -> dict[str, np.ndarray]:
@@ -107,7 +148,7 @@ def check_params(spec: RNNSpec, params: dict, dtype: np.dtype | None = None) -> 
     shapes = spec.param_shapes()
     missing = [k for k in shapes if k not in params]
     if missing:
-        raise ValueError(f"params is missing key(s) {missing} for cell={spec.cell!r}")
+        raise ValueError(f"params is missing key(s) {missing} for {describe(spec)}")
     extra = [k for k in params if k not in shapes]
     if extra:
         raise ValueError(f"params has unexpected key(s) {extra}; expected {list(shapes)}")
@@ -115,14 +156,16 @@ def check_params(spec: RNNSpec, params: dict, dtype: np.dtype | None = None) -> 
     for key, shape in shapes.items():
         arr = np.asarray(params[key])
         if arr.shape != shape:
-            raise ValueError(
-                f"params[{key!r}] has shape {arr.shape}, expected {shape} for {spec.cell} "
-                f"with input_size={spec.input_size}, hidden_size={spec.hidden_size}, "
-                f"output_size={spec.output_size}"
-            )
+            raise ValueError(f"params[{key!r}] has shape {arr.shape}, expected {shape} for {describe(spec)}")
         if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
             raise ValueError(f"params[{key!r}] must be numeric, got dtype {arr.dtype}")
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"params[{key!r}] contains NaN or inf")
         out[key] = np.ascontiguousarray(arr, dtype=dtype or np.float64)
     return out
+
+
+def describe(spec: RNNSpec) -> str:
+    """``lstm with input_size=3, hidden_size=16, output_size=2, num_layers=1, bidirectional=False``."""
+    return (f"{spec.cell} with input_size={spec.input_size}, hidden_size={spec.hidden_size}, "
+            f"output_size={spec.output_size}, num_layers={spec.num_layers}, bidirectional={spec.bidirectional}")

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .activations import DERIVATIVE_BOUND
-from .spec import GATE_NAMES, RNNSpec
+from .cells import CELLS
+from .spec import RNNSpec, param_key
 
 
 @dataclass(frozen=True)
@@ -46,25 +47,28 @@ class SpectralReport:
     verdict: str
 
 
-def spectral_report(spec: RNNSpec, params: dict[str, np.ndarray]) -> SpectralReport:
-    """Eigenvalues, spectral radius and largest singular value of every ``W_hh`` block.
+def spectral_report(spec: RNNSpec, params: dict[str, np.ndarray], layer: int = 0, direction: int = 0
+                    ) -> SpectralReport:
+    """Eigenvalues, spectral radius and largest singular value of every ``W_hh`` block of one layer.
 
     Parameters
     ----------
     spec : RNNSpec
     params : dict of ndarray
-        Only ``weight_hh`` of shape (G*H, H) is read.
+        Only ``weight_hh_l{layer}`` (``_reverse`` for direction 1) of shape (G*H, H) is read.
+    layer, direction : int
 
     Returns
     -------
     SpectralReport
     """
     H = spec.hidden_size
-    w = np.asarray(params["weight_hh"], dtype=np.float64)
+    key = param_key("weight_hh", layer, direction)
+    w = np.asarray(params[key], dtype=np.float64)
     if w.shape != (spec.gates * H, H):
-        raise ValueError(f"params['weight_hh'] has shape {w.shape}, expected {(spec.gates * H, H)}")
+        raise ValueError(f"params[{key!r}] has shape {w.shape}, expected {(spec.gates * H, H)}")
     eig, rho, sig = {}, {}, {}
-    for g, name in enumerate(GATE_NAMES[spec.cell]):
+    for g, name in enumerate(CELLS[spec.cell].gate_names):
         block = w[g * H : (g + 1) * H]
         eig[name] = np.linalg.eigvals(block)
         rho[name] = float(np.max(np.abs(eig[name])))

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .cells import CELLS
 from .init import init_params
-from .spec import RNNSpec
-from .unroll import CELL_STEPS
+from .spec import RNNSpec, layer_params
 
 
 def gradient_ratio_sweep(
@@ -62,7 +62,7 @@ def gradient_ratio_sweep(
     if lengths.ndim != 1 or lengths.size == 0 or np.any(lengths < 1):
         raise ValueError("lengths must be a non-empty 1-d array of integers >= 1")
     spec = RNNSpec(cell, input_size, hidden_size, 1, activation)
-    steps = CELL_STEPS[cell]
+    steps = CELLS[cell]
     rng = np.random.default_rng(seed)
     T_max = int(lengths.max())
     x = input_scale * rng.standard_normal((T_max, batch, input_size))
@@ -70,7 +70,7 @@ def gradient_ratio_sweep(
     probe /= np.linalg.norm(probe)
     # one weight set per radius, stacked on a leading axis: the cells broadcast over it
     sets = [init_params(spec, seed=seed, init="spectral", scale=rho, forget_bias=forget_bias) for rho in radii]
-    params = {k: np.stack([p[k] for p in sets]) for k in sets[0]}
+    params = {k: np.stack([layer_params(p)[k] for p in sets]) for k in layer_params(sets[0])}
     xw = x[:, None] @ params["weight_ih"].mT + steps.input_bias(params)[:, None, :]  # (T, R, B, G*H)
     params["bias_hh"] = params["bias_hh"][:, None, :]  # (R, 1, G*H) against states (R, B, H)
     R, n_parts = radii.size, 2 if spec.has_cell_state else 1

@@ -1,92 +1,68 @@
-"""Run the cell forward over all steps: input projections, the tape, the loop."""
+"""Forward over every step of one layer, keeping every cache: what the analyses push adjoints through."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from . import gru, lstm, rnn
-from .spec import RNNSpec
-from .workspace import Workspace, matmul
-
-CELL_STEPS = {"rnn": rnn, "lstm": lstm, "gru": gru}
-
-
-def project_inputs(cell: str, params: dict[str, np.ndarray], x: np.ndarray, out: np.ndarray | None = None,
-                   work: Workspace | None = None) -> np.ndarray:
-    """Input terms ``x_t W_ih^T`` plus the cell's ``input_bias`` for all steps in one matrix product.
-
-    The bias rides along as an extra input column of ones, so the product writes
-    the result in one pass (adding it afterwards would read and write the whole
-    (T, B, G*H) array again).
-
-    Parameters
-    ----------
-    cell : {"rnn", "lstm", "gru"}
-    x : ndarray of shape (..., I)
-    out : ndarray of shape (..., G*H), optional
-    work : Workspace, optional
-        Scratch for the augmented inputs.
-
-    Returns
-    -------
-    ndarray of shape (..., G*H)
-    """
-    *lead, I = x.shape
-    n = math.prod(lead)
-    w = params["weight_ih"]
-    x1 = work.get("x_ones", (n, I + 1), x.dtype) if work is not None else np.empty((n, I + 1), x.dtype)
-    x1[:, :I] = x.reshape(n, I)
-    x1[:, I] = 1.0
-    w1 = np.concatenate([w.T, CELL_STEPS[cell].input_bias(params)[None].astype(w.dtype)])  # (I + 1, G*H)
-    gh = w1.shape[1]
-    return matmul(x1, w1, out=None if out is None else out.reshape(n, gh)).reshape(*lead, gh)
-
-
-def tape(cell: str, n: int, B: int, H: int, dtype: np.dtype, h: np.ndarray | None = None,
-         work: Workspace | None = None, prefix: str = "tape") -> dict[str, np.ndarray]:
-    """Buffers for what ``n`` steps store, one (n, B, width * H) array per entry of the cell's ``TAPE``.
-
-    Parameters
-    ----------
-    h : ndarray of shape (n, B, H), optional
-        Where the hidden states go (the driver's output array); allocated when None.
-    work : Workspace, optional
-        Take the arrays from it (named ``prefix`` + entry) instead of allocating.
-    """
-    def new(name: str, width: int) -> np.ndarray:
-        shape = (B, width * H)
-        return np.empty((n, *shape), dtype) if work is None else work.get(prefix + name, (n, *shape), dtype)
-
-    return {name: h if name == "h" and h is not None else new(name, width)
-            for name, width in CELL_STEPS[cell].TAPE.items()}
+from .cells import CELLS
+from .spec import RNNSpec, layer_params
+from .tape import Tape, project, projection_matrix
+from .workspace import Workspace
 
 
 def unroll(
-    spec: RNNSpec, params: dict[str, np.ndarray], x: np.ndarray, state: tuple[np.ndarray, ...]
+    spec: RNNSpec, params: dict[str, np.ndarray], x: np.ndarray, state: tuple[np.ndarray, ...],
+    layer: int = 0, direction: int = 0,
 ) -> tuple[list[dict], np.ndarray]:
-    """Forward over every step, keeping every cache.
+    """Run one layer-direction over all steps of its inputs, keeping every cache.
 
     Parameters
     ----------
-    x : ndarray of shape (T, B, I)
+    params : dict of ndarray
+        The network's parameters (state-dict keys).
+    x : ndarray of shape (T, B, I_layer)
+        The layer's inputs, in its own step order.
     state : tuple of ndarray of shape (B, H)
         ``(h0,)`` or ``(h0, c0)``.
 
     Returns
     -------
     caches : list of T dicts
-        The per-step caches of the cell's ``forward_step`` (views of one tape).
+        The per-step caches the cell's ``backward_step`` reads (views of one tape).
     h : ndarray of shape (T, B, H)
     """
-    cell = CELL_STEPS[spec.cell]
+    cell, p = CELLS[spec.cell], layer_params(params, layer, direction)
     T, B = x.shape[:2]
-    stored = tape(spec.cell, T, B, spec.hidden_size, x.dtype)
-    xw = project_inputs(spec.cell, params, x, out=next(iter(stored.values())))
-    work, caches = Workspace(), []
+    work = Workspace(output_bytes=0)
+    tape = Tape.new(cell, 0, T, B, spec.hidden_size, x.dtype, work, activation=spec.activation)
+    for part, src in zip(cell.state_parts, state):
+        tape.buffers[part][0] = src
+    xw = tape.projection_target()
+    project([x], projection_matrix(cell, p), 0, T, xw, work)
     for t in range(T):
-        state, cache = cell.forward_step(params, xw[t], state, spec.activation,
-                                         out={k: a[t] for k, a in stored.items()}, work=work)
-        caches.append(cache)
-    return caches, stored["h"]
+        cell.forward_step(p, xw[t], tape.state_in(t), spec.activation, out=tape.outputs(t), work=work)
+    return [tape.cache(t) for t in range(T)], tape.h_rows(0, T)
+
+
+def layer_inputs(spec: RNNSpec, params: dict[str, np.ndarray], x: np.ndarray, states: list, layer: int
+                 ) -> np.ndarray:
+    """The inputs of ``layer`` in time order: ``x`` for layer 0, else the outputs of the layer below.
+
+    Parameters
+    ----------
+    x : ndarray of shape (T, B, I)
+    states : list of tuple of ndarray of shape (B, H)
+        Initial states of every layer-direction, PyTorch's order.
+
+    Returns
+    -------
+    ndarray of shape (T, B, I or D*H)
+    """
+    D = spec.directions
+    for l in range(layer):
+        outs = []
+        for d in range(D):
+            _, h = unroll(spec, params, x if d == 0 else x[::-1], states[l * D + d], layer=l, direction=d)
+            outs.append(h if d == 0 else h[::-1])
+        x = np.concatenate(outs, axis=-1) if D == 2 else outs[0]
+    return x

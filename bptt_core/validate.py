@@ -6,6 +6,7 @@ import numpy as np
 
 from .losses import LOSSES, REDUCTIONS
 from .spec import RNNSpec
+from .spec import check_positive_int as spec_check_positive_int
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -76,20 +77,28 @@ def check_mask(mask: object, T: int, B: int) -> np.ndarray:
     return arr
 
 
-def check_state(name: str, value: object, B: int, H: int, dtype: type) -> np.ndarray:
-    """An initial state of shape (B, H), zeros when None."""
+def check_state(name: str, value: object, n: int, B: int, H: int, dtype: type) -> np.ndarray:
+    """Initial states of shape (n, B, H) (n = layers x directions, PyTorch's layout), zeros when None.
+
+    A single (B, H) array is accepted when n = 1.
+    """
     if value is None:
-        return np.zeros((B, H), dtype=dtype)
-    return check_array(name, value, (B, H), dtype)
+        return np.zeros((n, B, H), dtype=dtype)
+    if n == 1 and np.ndim(value) == 2:
+        return check_array(name, value, (B, H), dtype)[None]
+    return check_array(name, value, (n, B, H), dtype)
+
+
+def check_bool(name: str, value: object) -> bool:
+    """True or False (NumPy booleans included)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def check_positive_int(name: str, value: object, *, allow_none: bool = True) -> int | None:
     """None (if allowed) or an integer >= 1."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be None or a positive integer, got {value!r}")
-    return int(value)
+    return spec_check_positive_int(name, value, allow_none=allow_none)
 
 
 def check_positive_float(name: str, value: object) -> float | None:

@@ -41,11 +41,13 @@ class Workspace:
     ...     res = bptt(spec, params, *batch, workspace=work)
     """
 
-    __slots__ = ("_arrays", "_busy", "_transposed", "outputs")
+    __slots__ = ("_arrays", "_busy", "_requested", "_transposed", "grown", "outputs")
 
     def __init__(self, output_bytes: int = 512 * 2**20) -> None:
         self._arrays: dict[str, np.ndarray] = {}
         self._transposed: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._requested: dict[str, int] = {}
+        self.grown = 0  # counts the requests that grew the bytes asked for (cheap to watch per step)
         self._busy = threading.Lock()
         self.outputs = OutputPool(output_bytes)
 
@@ -55,6 +57,7 @@ class Workspace:
         if not self._busy.acquire(blocking=False):
             raise ValueError("workspace is in use by another call; give each thread its own Workspace")
         self._transposed.clear()  # weights may have changed in place since the last call
+        self._requested.clear()
         try:
             yield self
         finally:
@@ -70,6 +73,8 @@ class Workspace:
         hit = self._transposed.get(id(a))
         if hit is None or hit[0] is not a:
             hit = self._transposed[id(a)] = (a, np.ascontiguousarray(a.mT))
+            self._requested[f"transposed {id(a)}"] = a.nbytes
+            self.grown += 1
         return hit[1]
 
     def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -82,7 +87,16 @@ class Workspace:
         a = self._arrays.get(name)
         if a is None or a.shape[1:] != shape[1:] or a.dtype != dtype or a.shape[:1] < shape[:1]:
             a = self._arrays[name] = np.empty(shape, dtype)
-        return a if a.shape == shape else a[: shape[0]]
+        view = a if a.shape == shape else a[: shape[0]]
+        if view.nbytes > self._requested.get(name, 0):
+            self._requested[name] = view.nbytes
+            self.grown += 1
+        return view
+
+    def requested_bytes(self, skip: tuple[str, ...] = ()) -> int:
+        """Bytes a fresh workspace would hold for what this use asked for so far (names starting
+        with a prefix in ``skip`` left out): the largest request per name, W^T copies included."""
+        return sum(n for name, n in self._requested.items() if not name.startswith(skip))
 
     @property
     def nbytes(self) -> int:

@@ -206,11 +206,11 @@ def _step_equation(config: RunConfig, t: int, unit: int, params: Params | None) 
     p = problem(config, params)
     res = run(config, params)
     P = {k: v.astype(np.float64) for k, v in p.params.items()}
-    state = tuple(np.zeros((1, config.hidden_size)) for _ in range(1 + config.spec.has_cell_state))
+    state = tuple(np.zeros((1, config.hidden_size)) for _ in range(config.spec.state_parts))
     cache = unroll(config.spec, P, p.x[: t + 1, :1], state)[0][t]
-    H, j = config.hidden_size, unit
-    out = {"x_term": float(P["weight_ih"][j] @ p.x[t, 0] + P["bias_ih"][j]),
-           "h_term": float(P["weight_hh"][j] @ cache["h_prev"][0] + P["bias_hh"][j]),
+    H, j, W = config.hidden_size, unit, bc.layer_params(P)
+    out = {"x_term": float(W["weight_ih"][j] @ p.x[t, 0] + W["bias_ih"][j]),
+           "h_term": float(W["weight_hh"][j] @ cache["h_prev"][0] + W["bias_hh"][j]),
            "h_prev": float(cache["h_prev"][0, j]), "h": float(cache["h"][0, j])}
     if config.cell == "lstm":
         for g, name in enumerate("ifgo"):
@@ -243,13 +243,14 @@ def memory_budget(config: RunConfig, params: Params | None = None) -> dict[str, 
     out = {}
     p = problem(config.replace(batch_size=1, ragged=False), params)
     opts = {k: v for k, v in bptt_options(config).items() if k in ("loss", "reduction")}
-    n_states = 2 if config.spec.has_cell_state else 1
+    n_states = config.spec.state_parts
     for dtype in ("float64", "float32"):
-        res = bc.bptt(p.spec, p.params, p.x, p.y, dtype=dtype, **opts)
+        res = bc.bptt(p.spec, p.params, p.x, p.y, dtype=dtype, return_sequences=False, **opts)
+        activations = res.memory_bytes - res.memory_by_tensor.get("gradients", 0)
         out[dtype] = {
             "parameters": res.param_bytes,
             "gradient buffers": res.grad_bytes,
-            "stored activations (peak)": res.memory_bytes * config.batch_size,
+            "stored activations (peak)": activations * config.batch_size,
             "state (prediction)": n_states * config.batch_size * config.hidden_size * np.dtype(dtype).itemsize,
         }
     return out
@@ -307,7 +308,7 @@ def gate_names(cell: str) -> list[str]:
     """Readable names of the gate blocks of ``weight_hh`` in PyTorch order."""
     long = {"a": "W_hh (all)", "i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o",
             "r": "reset gate r", "z": "update gate z", "n": "candidate n"}
-    return [long[g] for g in bc.spec.GATE_NAMES[cell]]
+    return [long[g] for g in bc.CELLS[cell].gate_names]
 
 
 #: Bytes one page computation may allocate; above it the sidebar refuses the configuration.

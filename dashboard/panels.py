@@ -110,8 +110,9 @@ def eigenvalues(config: RunConfig, report: SpectralReport) -> Panel:
 
 
 def contributions(config: RunConfig, res: bc.BPTTResult) -> Panel:
-    terms = res.step_contributions or {"weight_hh": np.zeros(config.T), "weight_ih": np.zeros(config.T)}
-    df = pd.DataFrame({"t": np.arange(config.T), "weight_hh": terms["weight_hh"], "weight_ih": terms["weight_ih"]})
+    terms = res.step_contributions or {"weight_hh_l0": np.zeros(config.T), "weight_ih_l0": np.zeros(config.T)}
+    df = pd.DataFrame({"t": np.arange(config.T), "weight_hh": terms["weight_hh_l0"],
+                       "weight_ih": terms["weight_ih_l0"]})
     caption = ("W_hh is shared, so dW_hh is the sum of these per-step terms; when early terms are tiny, early "
                "inputs barely change the weights.")
     return Panel("step_contributions", "Per-step terms of dW_hh", caption, ff.step_contributions(df), df)

@@ -18,7 +18,8 @@ import bptt_core as bc
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 READOUT_MODULES = ("fc", "linear", "out", "head", "decoder", "readout", "output", "proj")
-_LAYER0 = re.compile(r"(?:^|\.)(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)$")
+_STATE_DICT_KEY = re.compile(r"(?:^|\.)((?:weight|bias)_(?:ih|hh)_l\d+(?:_reverse)?)$")
+_OLD_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
 class WeightsError(ValueError):
@@ -26,7 +27,7 @@ class WeightsError(ValueError):
 
 
 def to_npz(params: dict[str, np.ndarray]) -> bytes:
-    """The parameters as an ``.npz`` (PyTorch layer-0 names plus ``weight_out``/``bias_out``)."""
+    """The parameters as an ``.npz`` (PyTorch state-dict names plus ``weight_out``/``bias_out``)."""
     buf = io.BytesIO()
     np.savez(buf, **{k: np.asarray(v) for k, v in params.items()})
     return buf.getvalue()
@@ -109,22 +110,24 @@ def read_arrays(data: bytes) -> dict[str, np.ndarray]:
 
 
 def map_names(arrays: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[str]]:
-    """PyTorch-style names to this project's keys, and notes on what was renamed or ignored.
+    """PyTorch state-dict names to this project's keys, and notes on what was renamed or ignored.
 
-    ``weight_ih_l0`` (also behind a module prefix such as ``rnn.``) becomes ``weight_ih``;
-    a read-out ``fc.weight``/``fc.bias`` (or linear, out, head, ...) becomes ``weight_out``/``bias_out``;
-    deeper layers (``_l1`` ...) and reverse directions are ignored with a note.
+    ``rnn.weight_ih_l0`` (any module prefix) becomes ``weight_ih_l0``; a read-out ``fc.weight``/``fc.bias``
+    (or linear, out, head, ...) becomes ``weight_out``/``bias_out``; the unsuffixed single-layer names of
+    earlier versions (``weight_ih``, ...) become ``_l0`` keys, with a note.
     """
     out, notes = {}, []
     for name, arr in arrays.items():
-        m = _LAYER0.search(name)
-        if name in bc.spec.PARAM_KEYS:
+        m = _STATE_DICT_KEY.search(name)
+        if name in ("weight_out", "bias_out") or (m and m.group(1) == name):
             out[name] = arr
-        elif m and m.group(2) == "0" and "_reverse" not in name:
+        elif m:
             out[m.group(1)] = arr
             notes.append(f"{name} → {m.group(1)}")
-        elif m or "_reverse" in name:
-            notes.append(f"{name} ignored (only layer 0, forward direction, is used)")
+        elif name in _OLD_NAMES:
+            out[f"{name}_l0"] = arr
+            notes.append(f"{name} → {name}_l0 (the single-layer name of earlier versions; "
+                         "PyTorch's names are used now)")
         elif (parts := name.rsplit(".", 1)) and len(parts) == 2 and parts[0].split(".")[-1] in READOUT_MODULES \
                 and parts[1] in ("weight", "bias"):
             key = f"{parts[1]}_out"
@@ -136,16 +139,19 @@ def map_names(arrays: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], lis
 
 
 def suggest_spec(params: dict[str, np.ndarray]) -> str | None:
-    """A hint like "cell=lstm, hidden=16, inputs=3" read off the weight shapes, if they are consistent."""
+    """A hint like "cell=lstm, hidden H=16, inputs I=3, layers=2, bidirectional" read off the shapes."""
     try:
-        gh, i = params["weight_ih"].shape
-        h = params["weight_hh"].shape[1]
+        gh, i = params["weight_ih_l0"].shape
+        h = params["weight_hh_l0"].shape[1]
     except (KeyError, ValueError, AttributeError):
         return None
-    cell = {1: "rnn", 4: "lstm", 3: "gru"}.get(gh // h) if h and gh % h == 0 else None
+    cell = next((name for name, c in bc.CELLS.items() if h and gh == c.gates * h), None)
     if cell is None:
         return None
-    hint = f"cell={cell}, hidden H={h}, inputs I={i}"
+    layers = 1 + max(int(m.group(1)) for k in params if (m := re.search(r"_l(\d+)", k)))
+    hint = f"cell={cell}, hidden H={h}, inputs I={i}, layers={layers}"
+    if any(k.endswith("_reverse") for k in params):
+        hint += ", bidirectional"
     if "weight_out" in params and np.ndim(params["weight_out"]) == 2:
         hint += f", outputs O={params['weight_out'].shape[0]}"
     return hint
@@ -177,7 +183,7 @@ def load_weights(data: bytes, spec: bc.RNNSpec, fallback: dict[str, np.ndarray] 
     """
     arrays, notes = map_names(read_arrays(data))
     for key in ("weight_out", "bias_out"):
-        if key not in arrays and fallback is not None and "weight_hh" in arrays:
+        if key not in arrays and fallback is not None and "weight_hh_l0" in arrays:
             arrays[key] = fallback[key]
             notes.append(f"{key} not in the file: kept the current read-out")
     for key, arr in arrays.items():
@@ -193,8 +199,9 @@ def load_weights(data: bytes, spec: bc.RNNSpec, fallback: dict[str, np.ndarray] 
     return {k: v.astype(np.float64) for k, v in params.items()}, notes
 
 
-def apply_edits(params: dict[str, np.ndarray], block: int, edited_rows: dict) -> dict[str, np.ndarray]:
-    """A copy of ``params`` with cells of one H x H gate block of ``weight_hh`` replaced.
+def apply_edits(params: dict[str, np.ndarray], block: int, edited_rows: dict, key: str = "weight_hh_l0"
+                ) -> dict[str, np.ndarray]:
+    """A copy of ``params`` with cells of one H x H gate block of a ``weight_hh_*`` matrix replaced.
 
     Parameters
     ----------
@@ -204,11 +211,13 @@ def apply_edits(params: dict[str, np.ndarray], block: int, edited_rows: dict) ->
     edited_rows : dict
         ``{row: {column: value}}`` as ``st.data_editor`` reports it; non-finite or
         empty values are ignored.
+    key : str
+        Which recurrent matrix (layer and direction).
     """
-    H = params["weight_hh"].shape[1]
+    H = params[key].shape[1]
     new = {k: v.copy() for k, v in params.items()}
     for row, cols in edited_rows.items():
         for col, value in cols.items():
             if value is not None and np.isfinite(float(value)):
-                new["weight_hh"][block * H + int(row), int(col)] = float(value)
+                new[key][block * H + int(row), int(col)] = float(value)
     return new

@@ -68,7 +68,7 @@ else:
     names = compute.gate_names(config.cell)
     block = st.selectbox("Gate block", range(gates), format_func=lambda g: names[g], key="weights_block") \
         if gates > 1 else 0
-    current = active["weight_hh"][block * H : (block + 1) * H]
+    current = active["weight_hh_l0"][block * H : (block + 1) * H]
 
     def _on_edit() -> None:
         use_params(weights.apply_edits(active, block, st.session_state["weights_editor"]["edited_rows"]))

@@ -36,13 +36,13 @@ def test_safetensors_upload():
 
     params = compute.preset_params(CONFIG)
     loaded, _ = weights.load_weights(save({k: v.astype(np.float32) for k, v in params.items()}), CONFIG.spec)
-    np.testing.assert_allclose(loaded["weight_hh"], params["weight_hh"], rtol=1e-6)
+    np.testing.assert_allclose(loaded["weight_hh_l0"], params["weight_hh_l0"], rtol=1e-6)
 
 
 def test_pytorch_names_are_mapped_and_other_layers_ignored():
     params = compute.preset_params(CONFIG)
-    arrays = {"rnn.weight_ih_l0": params["weight_ih"], "rnn.weight_hh_l0": params["weight_hh"],
-              "rnn.bias_ih_l0": params["bias_ih"], "rnn.bias_hh_l0": params["bias_hh"],
+    arrays = {"rnn.weight_ih_l0": params["weight_ih_l0"], "rnn.weight_hh_l0": params["weight_hh_l0"],
+              "rnn.bias_ih_l0": params["bias_ih_l0"], "rnn.bias_hh_l0": params["bias_hh_l0"],
               "rnn.weight_ih_l1": np.zeros((20, 5)), "fc.weight": params["weight_out"], "fc.bias": params["bias_out"]}
     loaded, notes = weights.load_weights(npz(**arrays), CONFIG.spec)
     np.testing.assert_array_equal(loaded["weight_out"], params["weight_out"])
@@ -123,9 +123,9 @@ def test_upload_through_the_page_changes_the_figures_and_bad_files_leave_it_usab
 def test_editing_one_cell_of_a_gate_block():
     params = compute.preset_params(RunConfig(cell="gru", hidden_size=3))
     new = weights.apply_edits(params, 2, {1: {"0": 5.0, "2": float("nan")}, 0: {"1": None}})
-    changed = np.argwhere(new["weight_hh"] != params["weight_hh"])
-    assert changed.tolist() == [[2 * 3 + 1, 0]] and new["weight_hh"][7, 0] == 5.0
-    assert params["weight_hh"][7, 0] != 5.0  # the original is untouched
+    changed = np.argwhere(new["weight_hh_l0"] != params["weight_hh_l0"])
+    assert changed.tolist() == [[2 * 3 + 1, 0]] and new["weight_hh_l0"][7, 0] == 5.0
+    assert params["weight_hh_l0"][7, 0] != 5.0  # the original is untouched
 
 
 @pytest.mark.parametrize(("hidden", "editor"), [(3, True), (40, False)])

@@ -26,3 +26,20 @@ def make_problem(cell="rnn", activation="tanh", loss="mse", T=5, B=2, I=3, H=4, 
     x = rng.standard_normal((T, B, I))
     y = rng.integers(0, O, (T, B)) if loss == "cross_entropy" else rng.standard_normal((T, B, O))
     return Problem(spec, params, x, y, loss)
+
+
+#: Every registered cell with every activation it accepts: what the generic tests run over.
+CELL_ACTIVATIONS = [(name, a) for name, cell in bc.CELLS.items() for a in cell.activations]
+
+
+def directional_error(spec, params, x, y, seed=0, eps=1e-6, **kwargs) -> float:
+    """Relative difference between the gradient along one random direction of all parameters at once
+    and the central difference of the loss along it (HIPS/autograd's ``check_grads`` idea)."""
+    rng = np.random.default_rng(seed)
+    res = bc.bptt(spec, params, x, y, **kwargs)
+    direction = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+    analytic = sum(float(np.sum(res.grads[k] * u)) for k, u in direction.items())
+    shifted = lambda sign: bc.bptt(spec, {k: v + sign * eps * direction[k] for k, v in params.items()},  # noqa: E731
+                                   x, y, **kwargs).loss
+    numeric = (shifted(1) - shifted(-1)) / (2 * eps)
+    return abs(numeric - analytic) / max(abs(numeric), abs(analytic), 1e-8)

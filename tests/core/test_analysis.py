@@ -16,9 +16,11 @@ from .problems import make_problem
 
 def state_map(spec, params, x_t, state):
     """s_{t-1} -> s_t as one flat function, for finite differences."""
-    from bptt_core.unroll import CELL_STEPS, project_inputs
+    from bptt_core.tape import projection_matrix
 
-    new, _ = CELL_STEPS[spec.cell].forward_step(params, project_inputs(spec.cell, params, x_t), state, spec.activation)
+    cell, layer = bc.CELLS[spec.cell], bc.layer_params(params)
+    xw = np.concatenate([x_t, np.ones((*x_t.shape[:-1], 1))], axis=-1) @ projection_matrix(cell, layer)
+    new, _ = cell.forward_step(layer, xw, state, spec.activation)
     return np.concatenate(new, axis=-1)
 
 
@@ -102,7 +104,7 @@ def test_orthogonal_init_has_unit_singular_values(cell):
     spec = bc.RNNSpec(cell, 2, 7, 1)
     params = bc.init_params(spec, seed=4, init="orthogonal")
     for g in range(spec.gates):
-        np.testing.assert_allclose(np.linalg.svd(params["weight_hh"][g * 7 : (g + 1) * 7], compute_uv=False), 1.0,
+        np.testing.assert_allclose(np.linalg.svd(params["weight_hh_l0"][g * 7 : (g + 1) * 7], compute_uv=False), 1.0,
                                    rtol=1e-12)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import bptt_core as bc
-from bptt_core.unroll import CELL_STEPS, project_inputs, tape
+from bptt_core.tape import Tape, project, projection_matrix
 from bptt_core.workspace import OutputPool, Workspace, matmul
 
 from .problems import make_problem
@@ -27,24 +27,26 @@ def test_steps_into_buffers_equal_allocating_steps(cell, activation):
     """forward_step/backward_step with ``out`` and ``work`` (the projection aliasing the tape) give the
     allocating results bit for bit, over several steps with the scratch reused."""
     p = make_problem(cell, activation, T=4, B=3, H=5)
-    steps = CELL_STEPS[cell]
-    state = tuple(np.full((3, 5), 0.3) for _ in range(1 + (cell == "lstm")))
-    stored = tape(cell, 4, 3, 5, np.dtype(np.float64))
-    xw_into_tape = project_inputs(cell, p.params, p.x, out=next(iter(stored.values())))
-    xw = project_inputs(cell, p.params, p.x)
-    work, s_new, s_buf = Workspace(), state, state
+    steps, params = bc.CELLS[cell], bc.layer_params(p.params)
+    state = tuple(np.full((3, 5), 0.3) for _ in steps.state_parts)
+    work = Workspace()
+    stored = Tape.new(steps, 0, 4, 3, 5, np.dtype(np.float64), work, activation=activation)
+    w1 = projection_matrix(steps, params)
+    project([p.x], w1, 0, 4, stored.projection_target(), Workspace())
+    xw = np.concatenate([p.x, np.ones((4, 3, 1))], axis=-1) @ w1
+    s_new, s_buf = state, state
     G = p.spec.gates
     for t in range(4):
-        s_new, c_new = steps.forward_step(p.params, xw[t], s_new, activation)
-        s_buf, c_buf = steps.forward_step(p.params, xw_into_tape[t], s_buf, activation,
-                                          out={k: a[t] for k, a in stored.items()}, work=work)
+        s_new, c_new = steps.forward_step(params, xw[t], s_new, activation)
+        s_buf, c_buf = steps.forward_step(params, stored.projection_target()[t], s_buf, activation,
+                                          out=stored.outputs(t), work=work)
         for k in c_new:
             if isinstance(c_new[k], np.ndarray):
                 np.testing.assert_array_equal(c_buf[k], c_new[k], err_msg=k)
         d = tuple(np.full((3, 5), 0.1 * (t + 1)) for _ in state)
-        back_new = steps.backward_step(p.params, d, c_new)
+        back_new = steps.backward_step(params, d, c_new)
         d_xw, d_hw = np.empty((3, G * 5)), np.empty((3, G * 5))
-        back_buf = steps.backward_step(p.params, d, c_buf, out={"d_xw": d_xw, "d_hw": d_hw}, work=work)
+        back_buf = steps.backward_step(params, d, c_buf, out={"d_xw": d_xw, "d_hw": d_hw}, work=work)
         for a, b in zip(back_new[0], back_buf[0]):
             np.testing.assert_allclose(b, a, rtol=1e-15, atol=1e-15)
         np.testing.assert_allclose(back_buf[1], back_new[1], rtol=1e-15, atol=1e-15)
@@ -75,27 +77,27 @@ def test_weights_changed_in_place_between_calls_are_used():
     p = make_problem("gru", T=8, B=2, H=4, seed=3)
     params = {k: v.copy() for k, v in p.params.items()}
     bc.bptt(p.spec, params, p.x, p.y, workspace=work)
-    params["weight_hh"] *= 1.7  # in place, same array object
+    params["weight_hh_l0"] *= 1.7  # in place, same array object
     again = bc.bptt(p.spec, params, p.x, p.y, workspace=work)
     expected = bc.bptt(p.spec, {k: v.copy() for k, v in params.items()}, p.x, p.y)
     assert again.loss == expected.loss
-    np.testing.assert_array_equal(again.grads["weight_hh"], expected.grads["weight_hh"])
+    np.testing.assert_array_equal(again.grads["weight_hh_l0"], expected.grads["weight_hh_l0"])
 
 
 def test_concurrent_calls_match_serial_ones():
     """Sessions run BPTT in threads at once, each with its own workspace or none."""
     problems = [make_problem(c, T=40, B=3, H=8, seed=s) for s in range(3) for c in bc.CELLS]
-    serial = [bc.bptt(p.spec, p.params, p.x, p.y).grads["weight_hh"] for p in problems]
+    serial = [bc.bptt(p.spec, p.params, p.x, p.y).grads["weight_hh_l0"] for p in problems]
     local = threading.local()
 
     def run(p):
         if not hasattr(local, "work"):
             local.work = bc.Workspace()
-        return bc.bptt(p.spec, p.params, p.x, p.y, workspace=local.work).grads["weight_hh"]
+        return bc.bptt(p.spec, p.params, p.x, p.y, workspace=local.work).grads["weight_hh_l0"]
 
     with ThreadPoolExecutor(4) as pool:
         threaded = list(pool.map(run, problems * 3))
-        plain = list(pool.map(lambda p: bc.bptt(p.spec, p.params, p.x, p.y).grads["weight_hh"], problems))
+        plain = list(pool.map(lambda p: bc.bptt(p.spec, p.params, p.x, p.y).grads["weight_hh_l0"], problems))
     for i, g in enumerate(threaded + plain):
         np.testing.assert_array_equal(g, serial[i % len(problems)])
 

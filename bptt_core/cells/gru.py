@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import sigmoid
-from .workspace import Workspace, buffer, common_shape, field, matmul, transposed
+from ..activations import sigmoid
+from ..workspace import Workspace, buffer, common_shape, field, matmul, transposed
+from .protocol import Cell
 
 #: What a step stores for backward besides ``h_prev``, in units of H; the first entry
 #: receives the input projection before the step.
@@ -137,3 +138,16 @@ def backward_step(
     dh_prev = matmul(d_hw, params["weight_hh"], out=buffer(work, "bwd_dh_prev", shape, dt))
     dh_prev += np.multiply(dh, z, out=buffer(work, "bwd_dhz", shape, dt))
     return (dh_prev,), d_xw, d_hw
+
+
+CELL = Cell(
+    name="gru",
+    gate_names=("r", "z", "n"),
+    state_parts=("h",),
+    tape=TAPE,
+    separate_hw_grad=SEPARATE_HW_GRAD,
+    activations=("tanh",),
+    input_bias=input_bias,
+    forward_step=forward_step,
+    backward_step=backward_step,
+)

@@ -18,7 +18,8 @@ from functools import cache
 
 import numpy as np
 
-from .workspace import Workspace, buffer, common_shape, field, matmul, transposed
+from ..workspace import Workspace, buffer, common_shape, field, matmul, transposed
+from .protocol import Cell
 
 #: What a step stores for backward besides ``h_prev`` and ``c_prev``, in units of H; the
 #: first entry receives the input projection before the step.
@@ -160,3 +161,16 @@ def backward_step(
     dh_prev = matmul(da, params["weight_hh"], out=buffer(work, "bwd_dh_prev", shape, dt))
     dc_prev = np.multiply(dct, f, out=buffer(work, "bwd_dc_prev", shape, dt))
     return (dh_prev, dc_prev), da, da
+
+
+CELL = Cell(
+    name="lstm",
+    gate_names=("i", "f", "g", "o"),
+    state_parts=("h", "c"),
+    tape=TAPE,
+    separate_hw_grad=SEPARATE_HW_GRAD,
+    activations=("tanh",),
+    input_bias=input_bias,
+    forward_step=forward_step,
+    backward_step=backward_step,
+)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import activations
-from .workspace import Workspace, buffer, matmul, transposed
+from .. import activations
+from ..workspace import Workspace, buffer, matmul, transposed
+from .protocol import Cell
 
 #: What a step stores for backward besides ``h_prev``, in units of H; the first entry
 #: receives the input projection before the step (see :func:`bptt_core.unroll.tape`).
@@ -102,3 +103,16 @@ def backward_step(
     # backprop into the previous hidden state through W_hh
     dh_prev = matmul(dz, params["weight_hh"], out=buffer(work, "bwd_dh_prev", dz.shape, dz.dtype))
     return (dh_prev,), dz, dz
+
+
+CELL = Cell(
+    name="rnn",
+    gate_names=("a",),
+    state_parts=("h",),
+    tape=TAPE,
+    separate_hw_grad=SEPARATE_HW_GRAD,
+    activations=("tanh", "relu", "sigmoid", "linear"),
+    input_bias=input_bias,
+    forward_step=forward_step,
+    backward_step=backward_step,
+)

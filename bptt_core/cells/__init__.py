@@ -1,0 +1,16 @@
+"""The registry of recurrent cells: one :class:`Cell` per module, one line each.
+
+Adding a cell is one module that defines ``CELL`` and one line here; every consumer
+(spec validation, init, driver, ledger, analysis, dashboard, tests) iterates
+:data:`CELLS`.
+"""
+
+from __future__ import annotations
+
+from . import gru, lstm, rnn
+from .protocol import TAPE_GROUPS, Cell
+
+#: name -> Cell, in the order the dashboard lists them.
+CELLS: dict[str, Cell] = {c.name: c for c in (rnn.CELL, lstm.CELL, gru.CELL)}
+
+__all__ = ["CELLS", "TAPE_GROUPS", "Cell"]

@@ -1,0 +1,96 @@
+"""Bookkeeping of the bytes a BPTT call holds, by group, through time.
+
+The driver tells the ledger what it stores and drops (``hold``/``release`` a number
+of bytes under a group name); the ledger keeps the running total, its peak and a
+compact timeline (one row per forward, recompute and backward step).
+"""
+
+from __future__ import annotations
+
+from array import array
+
+PHASES = ("forward", "recompute", "backward")
+
+
+class MemoryLedger:
+    """Live count of bytes held, per group.
+
+    Attributes
+    ----------
+    peak : int
+        Largest total ever held.
+    peak_by_group : dict of str to int
+        Bytes per group at the moment of the peak.
+    """
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._peak_groups: dict[str, int] = {}
+        self._now: dict[str, int] = {}
+        self._total = 0
+        self._phase, self._step, self._held = array("b"), array("q"), array("q")
+        self._columns: dict[str, array] = {}
+
+    def hold(self, group: str, nbytes: int) -> None:
+        """Count ``nbytes`` more under ``group``."""
+        self._now[group] = self._now.get(group, 0) + nbytes
+        self._total += nbytes
+        if self._total > self.peak:
+            self.peak = self._total
+            self._peak_groups = dict(self._now)
+
+    def release(self, group: str, nbytes: int) -> None:
+        """Count ``nbytes`` less under ``group``."""
+        self._now[group] -= nbytes
+        self._total -= nbytes
+
+    def set(self, group: str, nbytes: int) -> None:
+        """Count exactly ``nbytes`` under ``group``."""
+        self.hold(group, nbytes - self._now.get(group, 0))
+
+    @property
+    def held(self) -> int:
+        """Bytes held right now."""
+        return self._total
+
+    @property
+    def peak_by_group(self) -> dict[str, int]:
+        """Bytes per group at the moment of the peak (groups holding nothing left out)."""
+        return {g: b for g, b in self._peak_groups.items() if b}
+
+    #: The timeline's own bytes are counted ahead, this many rows at a time.
+    ROWS_AHEAD = 256
+
+    def tick(self, phase: str, step: int) -> None:
+        """Record the held total after ``phase`` ("forward", "recompute", "backward") of ``step``."""
+        n = len(self._held)
+        if n % self.ROWS_AHEAD == 0:  # the timeline is part of what the call holds
+            self.set("timeline", (n + self.ROWS_AHEAD) * (17 + 8 * (len(self._columns) + 1)))
+        self._phase.append(PHASES.index(phase))
+        self._step.append(step)
+        self._held.append(self._total)
+        for group, nbytes in self._now.items():
+            column = self._columns.get(group)
+            if column is None:
+                column = self._columns[group] = array("q", bytes(8 * n))
+            column.append(nbytes)
+        for column in self._columns.values():
+            if len(column) == n:
+                column.append(0)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the timeline itself (it is part of what a call holds)."""
+        arrays = (self._phase, self._step, self._held, *self._columns.values())
+        return sum(a.itemsize * a.buffer_info()[1] for a in arrays)
+
+    @property
+    def timeline(self) -> list[tuple[str, int, int]]:
+        """``(phase, step, bytes held)`` after every step."""
+        return [(PHASES[p], s, b) for p, s, b in zip(self._phase, self._step, self._held)]
+
+    @property
+    def timeline_by_group(self) -> list[dict[str, int]]:
+        """The same moments, split by group."""
+        names = list(self._columns)
+        return [dict(zip(names, row)) for row in zip(*self._columns.values())] if names else [{} for _ in self._held]

@@ -1,0 +1,307 @@
+"""One layer and direction over one window of steps: the forward sweep and the backward actions.
+
+The loop shapes are min-char-rnn's: forward stores what backward needs; backward runs
+``for t in reversed(...)``, carries the gradient of the state and adds the gradient
+that arrives from outside the recurrence (the loss through the read-out, or the
+layer above). What is stored and what is recomputed follows the window's
+:class:`~bptt_core.checkpoint.Plan`. Steps are in the pass's own order: for the
+reverse direction, step s is time ``T - 1 - s`` (the caller hands reversed views).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .cells import Cell
+from .checkpoint import BACK, STORE, TAPE, Plan
+from .ledger import MemoryLedger
+from .tape import Tape, gather_rows, project
+from .workspace import Workspace, matmul
+
+
+@dataclass
+class Pass:
+    """What one layer-direction needs over one window, and what it accumulates.
+
+    Attributes
+    ----------
+    name : str
+        ``"{layer}_{direction}"``: names its tape in the workspace (every pass's tape lives
+        until its backward).
+    params, grads : dict of ndarray
+        This layer-direction's parameters and gradient buffers under the cells' short names.
+    w1 : ndarray of shape (I + 1, G*H)
+        The input projection with the bias row (:func:`bptt_core.tape.projection_matrix`).
+    inputs : list of ndarray of shape (n, B, I_k)
+        The input parts in this pass's order (x, or the outputs of the layer below).
+    h_seq : ndarray of shape (n + 1, B, H) or None
+        Where the outputs go when they are kept (row 0: the entering state).
+    d_out : ndarray of shape (n, B, H) or None
+        Gradient arriving at the outputs from above; None: ``readout`` computes it per chunk.
+    d_in : list of ndarray of shape (n, B, H_k), or None
+        Where the gradient of the inputs goes (the layer below's ``d_out``).
+    resets : ndarray of shape (n, B) of bool, or None
+        The state entering step s restarts at ``init`` (reverse direction of padded sequences).
+    links : list of float, or None
+        Factor on the gradient from step s into step s - 1 (random truncation).
+    dh_out : ndarray of shape (n, B, H) or None
+        Where the total ``dL/dh`` of every step is written (returned sequences).
+    terms : dict of ndarray of shape (n,), or None
+        Norm of each step's term of ``dW_hh`` and ``dW_ih``.
+    """
+
+    name: str
+    cell: Cell
+    activation: str
+    params: dict
+    grads: dict
+    w1: np.ndarray
+    inputs: list
+    plan: Plan
+    work: Workspace
+    ledger: MemoryLedger
+    chunk: int
+    init: tuple
+    h_seq: np.ndarray | None = None
+    d_out: np.ndarray | None = None
+    readout: Callable | None = None
+    d_in: list | None = None
+    resets: np.ndarray | None = None
+    links: list | None = None
+    dh_out: np.ndarray | None = None
+    terms: dict | None = None
+    tick: Callable | None = None
+    checkpoints: dict = field(default_factory=dict)
+    tape: Tape | None = None
+    d_init: list = field(default_factory=list)
+    overflow: int | None = None
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(B, H, G*H)``."""
+        h = self.init[0]
+        return h.shape[0], h.shape[1], self.w1.shape[1]
+
+
+def sweep(ps: Pass, state: tuple) -> tuple:
+    """Forward once over the window: keep the plan's states and tape; return the state after the last step."""
+    reserve_backward(ps)
+    s, n = ps.plan.taped
+    state = advance(ps, 0, s, state, keep=set(ps.plan.stored), phase="forward")
+    record_tape(ps, s, n, state, "forward")
+    return tuple(part.copy() for part in ps.tape.state_in(n))
+
+
+def run_actions(ps: Pass) -> tuple:
+    """Backward over the window by the plan's actions; return ``dL/d(state entering step 0)``."""
+    B, H, _ = ps.shape
+    d_state = tuple(np.zeros((B, H), ps.w1.dtype) for _ in ps.init)
+    for code, a, s, b in ps.plan.actions:
+        if code == BACK:
+            d_state = back(ps, int(s), int(b), d_state)
+        elif code == TAPE:
+            record_tape(ps, int(s), int(b), advance(ps, int(a), int(s), ps.checkpoints[a], (), "recompute"),
+                        "recompute")
+        elif code == STORE:
+            advance(ps, int(a), int(s), ps.checkpoints[a], {int(s)}, "recompute")
+        else:
+            free_checkpoint(ps, int(a))
+    drop_tape(ps)
+    for p in list(ps.checkpoints):
+        free_checkpoint(ps, p)
+    return tuple(d + extra for d, extra in zip(d_state, ps.d_init)) if ps.d_init else tuple(d.copy() for d in d_state)
+
+
+def advance(ps: Pass, a: int, b: int, state: tuple, keep: set, phase: str) -> tuple:
+    """Run steps a..b-1 without keeping caches (two rolling rows), keeping the states entering ``keep``."""
+    B, H, GH = ps.shape
+    tape = Tape.new(ps.cell, a, b, B, H, ps.w1.dtype, ps.work, ps.h_seq, rolling=True)
+    step = min(ps.chunk, ps.plan.longest_tape)  # the projection's scratch never outgrows the tape
+    for c in range(a, b, step):
+        d = min(c + step, b)
+        xw = ps.work.get("xw_roll", (d - c, B, GH), ps.w1.dtype)
+        project(ps.inputs, ps.w1, c, d, xw, ps.work)
+        for t in range(c, d):
+            if t in keep:
+                store_checkpoint(ps, t, state)
+            state = reset(ps, t, state)
+            state, _ = ps.cell.forward_step(ps.params, xw[t - c], state, ps.activation, out=tape.outputs(t),
+                                            work=ps.work)
+            note_overflow(ps, phase, t, state[0])
+            ps.tick(phase, t)
+    if b in keep:
+        store_checkpoint(ps, b, state)
+    return state
+
+
+def record_tape(ps: Pass, s: int, b: int, state: tuple, phase: str) -> None:
+    """Run steps s..b-1 from ``state`` keeping every cache (the tape backward reads)."""
+    drop_tape(ps)
+    B, H, _ = ps.shape
+    tape = ps.tape = Tape.new(ps.cell, s, b, B, H, ps.w1.dtype, ps.work, ps.h_seq, name=ps.name + "_",
+                                activation=ps.activation)
+    for part, src in zip(ps.cell.state_parts, state):
+        np.copyto(tape.buffers[part][0], src)
+    bytes_per_step = _counted(ps, tape)
+    _entering_row(ps, tape, hold=True)
+    xw = tape.projection_target()
+    project(ps.inputs, ps.w1, s, b, xw, ps.work)
+    for t in range(s, b):
+        state = reset(ps, t, tape.state_in(t))
+        state, _ = ps.cell.forward_step(ps.params, xw[t - s], state, ps.activation, out=tape.outputs(t),
+                                        work=ps.work)
+        note_overflow(ps, phase, t, state[0])
+        for name, nbytes in bytes_per_step.items():
+            ps.ledger.hold(ps.cell.group(name), nbytes)
+        ps.tick(phase, t)
+
+
+def reserve_backward(ps: Pass) -> None:
+    """Take backward's chunk buffers from the workspace now: they coexist with the full tape at the
+    peak, so the ledger counts them before the tape fills (and a fresh workspace allocates them here)."""
+    B, H, GH = ps.shape
+    m, dt = min(ps.chunk, ps.plan.longest_tape), ps.w1.dtype
+    for name, width in (("dh_chunk", H), ("d_xw", GH), ("x_rows", ps.w1.shape[0] - 1)):
+        ps.work.get(name, (m, B, width), dt)
+    if ps.cell.separate_hw_grad:
+        ps.work.get("d_hw", (m, B, GH), dt)
+    if ps.d_in is not None:
+        ps.work.get("d_x", (m, B, ps.w1.shape[0] - 1), dt)
+
+
+def back(ps: Pass, s: int, b: int, d_state: tuple) -> tuple:
+    """Backpropagate through the taped steps b-1, ..., s, a chunk of steps per weight-gradient product."""
+    B, H, GH = ps.shape
+    tape, dt = ps.tape, ps.w1.dtype
+    bytes_per_step = _counted(ps, tape)
+    for c in reversed(range(s, b, ps.chunk)):
+        d = min(c + ps.chunk, b)
+        dh = ps.work.get("dh_chunk", (d - c, B, H), dt)  # the gradient arriving from outside the recurrence
+        if ps.d_out is not None:
+            np.copyto(dh, ps.d_out[c:d])
+        else:
+            ps.readout(tape.h_rows(c, d), c, dh)
+        d_xw = ps.work.get("d_xw", (d - c, B, GH), dt)
+        d_hw = ps.work.get("d_hw", (d - c, B, GH), dt) if ps.cell.separate_hw_grad else d_xw
+        for t in reversed(range(c, d)):
+            dh[t - c] += d_state[0]  # total dL/dh_t: from outside plus from step t + 1
+            if ps.dh_out is not None:
+                ps.dh_out[t] = dh[t - c]
+            d_state, _, _ = ps.cell.backward_step(ps.params, (dh[t - c], *d_state[1:]), tape.cache(t),
+                                                  out={"d_xw": d_xw[t - c], "d_hw": d_hw[t - c]}, work=ps.work)
+            d_state = into_previous_step(ps, t, d_state)
+            for name, nbytes in bytes_per_step.items():
+                ps.ledger.release(ps.cell.group(name), nbytes)
+            if t == tape.s:
+                _entering_row(ps, tape, hold=False)
+            ps.tick("backward", t)
+        accumulate(ps, c, d, d_xw[: d - c], d_hw[: d - c])
+    return d_state
+
+
+def accumulate(ps: Pass, a: int, b: int, d_xw: np.ndarray, d_hw: np.ndarray) -> None:
+    """Tied weights: the terms of steps a..b-1 summed by one matrix product each; the inputs' gradient."""
+    m, B, GH = d_xw.shape
+    n = m * B
+    x = gather_rows(ps.inputs, a, b, ps.work.get("x_rows", (m, B, ps.w1.shape[0] - 1), ps.w1.dtype))
+    h_prev = ps.tape.h_prev_rows(a, b)
+    g = ps.grads
+    g["weight_ih"] += d_xw.reshape(n, GH).T @ x.reshape(n, -1)
+    g["weight_hh"] += d_hw.reshape(n, GH).T @ h_prev.reshape(n, -1)
+    d_bias = d_xw.sum(axis=(0, 1))
+    g["bias_ih"] += d_bias
+    g["bias_hh"] += d_hw.sum(axis=(0, 1)) if ps.cell.separate_hw_grad else d_bias
+    if ps.d_in is not None:  # backprop into the layer below through W_ih
+        dx = matmul(d_xw, ps.params["weight_ih"], out=ps.work.get("d_x", x.shape, x.dtype))
+        col = 0
+        for part in ps.d_in:
+            part[a:b] += dx[..., col : col + part.shape[-1]]
+            col += part.shape[-1]
+    if ps.terms is not None:
+        ps.terms["weight_hh"][a:b] = step_term_norms(d_hw, h_prev)
+        ps.terms["weight_ih"][a:b] = step_term_norms(d_xw, x)
+
+
+def reset(ps: Pass, t: int, state: tuple) -> tuple:
+    """Restart the state of the batch entries flagged at step t at the initial state (in place)."""
+    if ps.resets is not None and ps.resets[t].any():
+        for part, init in zip(state, ps.init):
+            np.copyto(part, init, where=ps.resets[t][:, None])
+    return state
+
+
+def into_previous_step(ps: Pass, t: int, d_state: tuple) -> tuple:
+    """What of ``dL/d(state entering t)`` goes on to step t - 1: restarts send it to the initial state."""
+    if ps.links is not None and t > 0 and ps.links[t] != 1.0:
+        for d in d_state:
+            d *= ps.links[t]
+    if ps.resets is not None and ps.resets[t].any():
+        flagged = ps.resets[t][:, None]
+        if not ps.d_init:
+            ps.d_init = [np.zeros_like(d) for d in d_state]
+        for acc, d in zip(ps.d_init, d_state):
+            acc += np.where(flagged, d, 0.0)
+            d[np.broadcast_to(flagged, d.shape)] = 0.0
+    return d_state
+
+
+def store_checkpoint(ps: Pass, t: int, state: tuple) -> None:
+    """Keep a copy of the state entering step t."""
+    ps.checkpoints[t] = tuple(part.copy() for part in state)
+    ps.ledger.hold("checkpoints", sum(part.nbytes for part in state))
+
+
+def free_checkpoint(ps: Pass, t: int) -> None:
+    """Drop the state kept at step t."""
+    ps.ledger.release("checkpoints", sum(part.nbytes for part in ps.checkpoints.pop(t)))
+
+
+def drop_tape(ps: Pass) -> None:
+    """Forget the current tape (its buffers stay in the workspace for the next one)."""
+    if ps.tape is not None:
+        _entering_row(ps, ps.tape, hold=False)
+        ps.tape = None
+
+
+def _entering_row(ps: Pass, tape: Tape, hold: bool) -> None:
+    """Count (or stop counting) the tape's row 0: the state entering its first step."""
+    if tape.entering_held == hold:
+        return
+    tape.entering_held = hold
+    counted = _counted(ps, tape)
+    for name in ps.cell.state_parts:
+        if name in counted:
+            (ps.ledger.hold if hold else ps.ledger.release)(ps.cell.group(name), counted[name])
+
+
+def note_overflow(ps: Pass, phase: str, t: int, h: np.ndarray) -> None:
+    """Remember the first step of the sweep whose hidden state is not finite."""
+    if phase == "forward" and ps.overflow is None and not np.isfinite(h).all():
+        ps.overflow = t
+
+
+def _counted(ps: Pass, tape: Tape) -> dict[str, int]:
+    """Bytes per step of the tape entries the ledger counts as tape (outputs kept elsewhere are not)."""
+    return {k: v for k, v in tape.step_bytes().items() if not (k == "h" and tape.in_sequence)}
+
+
+def step_term_norms(d_pre: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+    """``||d_pre_t^T inputs_t||_F`` for each t without forming the (G*H, N) terms.
+
+    Uses ``||A^T B||_F^2 = sum(A A^T * B B^T)`` over the batch axis.
+
+    Parameters
+    ----------
+    d_pre : ndarray of shape (L, B, G*H)
+    inputs : ndarray of shape (L, B, N)
+
+    Returns
+    -------
+    ndarray of shape (L,)
+    """
+    gram_a = d_pre @ np.swapaxes(d_pre, 1, 2)
+    gram_b = inputs @ np.swapaxes(inputs, 1, 2)
+    return np.sqrt(np.maximum(np.sum(gram_a * gram_b, axis=(1, 2)), 0.0))

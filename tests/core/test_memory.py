@@ -1,0 +1,68 @@
+"""``memory_bytes`` is what the process really holds: compared with tracemalloc, and what sqrt saves."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import bptt_core as bc
+
+MODES = {"full": {}, "sqrt": {"checkpoint": "sqrt"}, "every-8": {"checkpoint": 8},
+         "binomial": {"checkpoint": "binomial", "checkpoint_slots": 6}, "truncation": {"truncation": 50}}
+
+
+def traced_peak(fn) -> tuple[object, int]:
+    """``fn()`` and the peak bytes Python's allocator saw during it (beyond what existed before)."""
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        out = fn()
+        return out, tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def problem(cell: str, T: int, B: int, H: int, layers: int = 1, bidirectional: bool = False):
+    spec = bc.RNNSpec(cell, 4, H, 2, num_layers=layers, bidirectional=bidirectional)
+    rng = np.random.default_rng(0)
+    return spec, bc.init_params(spec, seed=0), rng.standard_normal((T, B, 4)), rng.standard_normal((T, B, 2))
+
+
+@pytest.mark.parametrize("cell", list(bc.CELLS))
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("sequences", [True, False])
+@pytest.mark.parametrize(("layers", "bidirectional"), [(1, False), (2, True)])
+def test_memory_bytes_is_within_15_percent_of_tracemalloc(cell, mode, sequences, layers, bidirectional):
+    if bidirectional and "truncation" in MODES[mode]:
+        pytest.skip("truncation is refused for bidirectional networks")
+    spec, params, x, y = problem(cell, T=400, B=8, H=32, layers=layers, bidirectional=bidirectional)
+    res, peak = traced_peak(lambda: bc.bptt(spec, params, x, y, return_sequences=sequences, **MODES[mode]))
+    assert res.memory_bytes == pytest.approx(peak, rel=0.15)
+    assert sum(res.memory_by_tensor.values()) == res.memory_bytes
+    assert (res.h is None) == (not sequences) and (res.dh is None) == (not sequences)
+
+
+@pytest.mark.parametrize("cell", list(bc.CELLS))
+def test_sqrt_checkpointing_holds_a_quarter_of_full_storage_at_T_1024(cell):
+    """Measured by tracemalloc, without the returned sequences: the saving is real, the RNN's included."""
+    spec, params, x, y = problem(cell, T=1024, B=16, H=64)
+    _, full = traced_peak(lambda: bc.bptt(spec, params, x, y, return_sequences=False))
+    _, sqrt = traced_peak(lambda: bc.bptt(spec, params, x, y, checkpoint="sqrt", return_sequences=False))
+    assert sqrt <= full / 4, (sqrt, full)
+
+
+def test_without_sequences_nothing_of_size_T_B_H_is_allocated_in_checkpointed_modes():
+    """The largest single allocation of a sqrt run is far below one (T, B, H) array."""
+    spec, params, x, y = problem("lstm", T=1024, B=8, H=32)
+    tracemalloc.start()
+    try:
+        bc.bptt(spec, params, x, y, checkpoint="sqrt", return_sequences=False)
+        snapshot = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    one_sequence = 1024 * 8 * 32 * 8
+    largest = max((s.size for s in snapshot.statistics("traceback")), default=0)
+    assert largest < one_sequence / 4
