@@ -26,6 +26,8 @@ from .spec import RNNSpec, check_params, layer_params, param_key
 from .tape import projection_matrix
 from .workspace import Workspace, matmul
 
+#: The ledger's groups that hold what backward needs (the rest are fixed buffers of the call).
+STORED_GROUPS = frozenset({"checkpoints"} | {c.group(e) for c in CELLS.values() for e in c.tape})
 #: Workspace names the ledger counts under their own groups rather than as scratch.
 _COUNTED_APART = ("tape_", "hseq_", "dout_")
 
@@ -109,6 +111,11 @@ class BPTTResult:
     overflow_step: int | None
     step_contributions: dict | None = None
     ledger: MemoryLedger = field(default_factory=MemoryLedger, repr=False)
+
+    @property
+    def stored_bytes(self) -> int:
+        """Peak of what is kept for backward alone: the tape and the checkpoints (no fixed buffers)."""
+        return self.ledger.peak_of(STORED_GROUPS)
 
     @property
     def memory_timeline(self) -> list[tuple[str, int, int]]:

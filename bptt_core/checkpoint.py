@@ -95,6 +95,27 @@ class Plan:
         code, _, s, b = self.actions.T
         return int(max(self.taped[1] - self.taped[0], *(b - s)[code == TAPE], 0))
 
+    def stored_peak(self, state_bytes: int, step_bytes: int) -> int:
+        """Peak bytes this plan keeps for backward, with ``state_bytes`` per kept state and ``step_bytes``
+        per taped step (the entering state's row counted as a state): what the engine's ledger counts
+        as checkpoints and tape."""
+        states = len(self.stored)
+        s, b = self.taped
+        tape = (b - s) * step_bytes + state_bytes
+        peak = states * state_bytes + tape
+        for code, _, s, b in self.actions:
+            if code == TAPE:
+                tape = (b - s) * step_bytes + state_bytes
+            elif code == STORE:
+                states += 1
+            elif code == FREE:
+                states -= 1
+            elif code == BACK:
+                tape -= (b - s) * step_bytes
+                peak = max(peak, states * state_bytes + tape + (b - s) * step_bytes)
+            peak = max(peak, states * state_bytes + tape)
+        return int(peak)
+
     @property
     def forward_steps(self) -> int:
         """Every forward step evaluation, the sweep's included."""

@@ -89,6 +89,11 @@ class MemoryLedger:
         """``(phase, step, bytes held)`` after every step."""
         return [(PHASES[p], s, b) for p, s, b in zip(self._phase, self._step, self._held)]
 
+    def peak_of(self, groups: tuple[str, ...] | set[str]) -> int:
+        """Largest total of ``groups`` at any recorded moment (0 before any)."""
+        columns = [self._columns[g] for g in groups if g in self._columns]
+        return max(map(sum, zip(*columns)), default=0) if columns else 0
+
     @property
     def timeline_by_group(self) -> list[dict[str, int]]:
         """The same moments, split by group."""

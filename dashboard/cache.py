@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import streamlit as st
 
-from . import catalog, compute, lessons
+from . import catalog, compute, lessons, measure
 
 _cache = st.cache_data(max_entries=48, show_spinner="Computing…")
 
@@ -26,6 +26,8 @@ strategy_runs = _cache(compute.strategy_runs)
 memory_scaling = _cache(compute.memory_scaling)
 memory_budget = _cache(compute.memory_budget)
 step_equation = _cache(compute.step_equation)
+measured_peaks = st.cache_data(max_entries=48, show_spinner="Measuring memory with tracemalloc…")(
+    measure.measured_peaks)
 loss_panels = _cache(lessons.loss_panels)
 _estimator_panels = _cache(lessons.estimator_panels)
 

@@ -10,7 +10,7 @@ import numpy as np
 import bptt_core as bc
 from bptt_core import budget
 from bptt_core.activations import derivative_from_output
-from bptt_core.checkpoint import binomial_cost
+from bptt_core.checkpoint import plan
 from bptt_core.jacobians import JacobianProducts, iter_local_jacobians, jacobian_products
 from bptt_core.losses import token_loss_and_grad, token_weights
 from bptt_core.signals import delayed_targets, make_inputs, ragged_mask
@@ -155,20 +155,21 @@ _STRATEGY_OPTIONS = {
 def strategy_runs(config: RunConfig, params: Params | None = None) -> dict[str, bc.BPTTResult]:
     """The same problem under full storage, sqrt and every-4 checkpointing, and truncation 8.
 
-    Run on the first sequence (B = 1): every stored array has the batch as a
-    factor, so held bytes for the whole batch are these times ``batch_size``.
+    Run on the first sequence (B = 1), without the returned sequences: the bytes are what
+    one sequence's pass holds (the tape and checkpoints scale with the batch, the fixed
+    buffers do not).
     """
     p = problem(config.replace(batch_size=1, ragged=False), params)
     base = {k: v for k, v in bptt_options(config).items() if k in ("loss", "reduction", "dtype")}
-    return {name: bc.bptt(p.spec, p.params, p.x, p.y, mask=p.mask, **base, **opts)
+    return {name: bc.bptt(p.spec, p.params, p.x, p.y, mask=p.mask, return_sequences=False, **base, **opts)
             for name, opts in _STRATEGY_OPTIONS.items()}
 
 
 def memory_scaling(config: RunConfig, n: int = 8) -> dict[str, np.ndarray]:
-    """Peak bytes held and recomputed steps against T for each strategy.
+    """Bytes stored for backward and extra forward steps against T for each strategy, for one sequence.
 
-    Measured by running the engine; every stored array has the batch as a
-    factor, so the runs use B = 1 and the bytes are multiplied by B (exact).
+    Measured by running the engine (B = 1, :func:`strategy_runs`): ``bytes`` is the peak of the
+    tape and checkpoints, ``recomputed`` every forward step beyond the T of one pass.
 
     Returns
     -------
@@ -182,8 +183,8 @@ def memory_scaling(config: RunConfig, n: int = 8) -> dict[str, np.ndarray]:
     for i, T in enumerate(Ts):
         runs = strategy_runs(config.replace(T=int(T)))
         for name, res in runs.items():
-            out[f"{name} bytes"][i] = res.memory_bytes * config.batch_size
-            out[f"{name} recomputed"][i] = res.recomputed_steps
+            out[f"{name} bytes"][i] = res.stored_bytes
+            out[f"{name} recomputed"][i] = res.forward_steps - T
     return out
 
 
@@ -246,11 +247,10 @@ def memory_budget(config: RunConfig, params: Params | None = None) -> dict[str, 
     n_states = config.spec.state_parts
     for dtype in ("float64", "float32"):
         res = bc.bptt(p.spec, p.params, p.x, p.y, dtype=dtype, return_sequences=False, **opts)
-        activations = res.memory_bytes - res.memory_by_tensor.get("gradients", 0)
         out[dtype] = {
             "parameters": res.param_bytes,
             "gradient buffers": res.grad_bytes,
-            "stored activations (peak)": activations * config.batch_size,
+            "stored activations (peak)": res.stored_bytes * config.batch_size,  # the tape scales with B exactly
             "state (prediction)": n_states * config.batch_size * config.hidden_size * np.dtype(dtype).itemsize,
         }
     return out
@@ -332,27 +332,28 @@ def training_ratio(budget_row: dict[str, int]) -> float:
 
 
 def pareto_front(config: RunConfig) -> dict[str, np.ndarray]:
-    """Memory held against extra forward steps for full storage, every-k, sqrt and binomial schedules.
+    """Bytes stored for backward against extra forward steps for full storage, every-k, sqrt and binomial.
 
-    From the schedules' cost model (the engine's counts equal it, see tests/core/test_checkpoint.py):
-    every-k holds ceil(T/k) states and k caches for T extra steps; binomial with S stored states holds
-    S states and one cache for ``binomial_cost(T, S - 1)`` extra steps (Griewank & Walther 2000).
+    Each schedule's counts come from the engine's own :class:`bptt_core.checkpoint.Plan` (its
+    ``stored_peak`` equals the ledger's tape and checkpoints, its ``forward_steps`` the steps the
+    engine runs; tests/core check both), at this configuration's batch, width and dtype.
 
     Returns
     -------
     dict with "strategy", "label" (str arrays), "bytes", "recomputed" (float arrays)
     """
-    T, B, H, I = config.T, config.batch_size, config.hidden_size, config.input_size
-    item = np.dtype(config.dtype).itemsize
-    state = B * H * item * (2 if config.spec.has_cell_state else 1)
-    cache = B * (budget.CACHE_WIDTH[config.cell] * H + I) * item
-    rows = [("full storage", "full", T * cache, 0)]
-    for k in sorted({2, 4, 8, 16, 32, 64, int(np.ceil(np.sqrt(T)))} - {T}):
-        if k < T:
-            name = "checkpoint sqrt(T)" if k == int(np.ceil(np.sqrt(T))) else "checkpoint every k"
-            rows.append((name, f"k={k}", int(np.ceil(T / k)) * state + k * cache, T))
-    for slots in range(1, 13):
-        rows.append(("binomial (revolve)", f"S={slots}", slots * state + cache, binomial_cost(T, slots - 1)))
+    T, B, H = config.T, config.batch_size, config.hidden_size
+    cell, item = bc.CELLS[config.cell], np.dtype(config.dtype).itemsize
+    state, step = B * H * item * len(cell.state_parts), B * H * item * cell.tape_width
+    sqrt_k = int(np.ceil(np.sqrt(T)))
+    schedules = [("full storage", "full", None, None)]
+    schedules += [("checkpoint sqrt(T)" if k == sqrt_k else "checkpoint every k", f"k={k}", k, None)
+                  for k in sorted({2, 4, 8, 16, 32, 64, sqrt_k}) if k < T]
+    schedules += [("binomial (revolve)", f"S={s}", "binomial", s) for s in range(1, 13)]
+    rows = []
+    for strategy, label, checkpoint, slots in schedules:
+        schedule = plan(T, checkpoint, slots)
+        rows.append((strategy, label, schedule.stored_peak(state, step), schedule.forward_steps - T))
     strategy, label, nbytes, extra = zip(*rows)
     return {"strategy": np.array(strategy), "label": np.array(label), "bytes": np.array(nbytes, float),
             "recomputed": np.array(extra, float)}

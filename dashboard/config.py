@@ -59,7 +59,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         choices = {
-            "cell": bc.CELLS, "activation": bc.ACTIVATIONS, "init": bc.INITS, "signal": SIGNALS,
+            "cell": tuple(bc.CELLS), "activation": bc.ACTIVATIONS, "init": bc.INITS, "signal": SIGNALS,
             "loss": bc.LOSSES, "reduction": bc.REDUCTIONS, "checkpoint": CHECKPOINTS, "dtype": DTYPES,
         }
         for name, allowed in choices.items():

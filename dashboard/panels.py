@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 import bptt_core as bc
+from bptt_core.bptt import STORED_GROUPS
 from bptt_core.jacobians import JacobianProducts
 from bptt_core.spectral import SpectralReport, pascanu_bound
 from bptt_core.truncation_study import TruncationStudy
@@ -50,11 +51,12 @@ def steps_table(res: bc.BPTTResult) -> pd.DataFrame:
                          "grad_norm": step_norms(res.dh)})
 
 
-def timeline_table(res: bc.BPTTResult, batch_factor: int = 1) -> pd.DataFrame:
-    """Held bytes after every step of the pass (``batch_factor`` scales a B = 1 run)."""
-    phases, steps, held = zip(*res.memory_timeline) if res.memory_timeline else ((), (), ())
-    return pd.DataFrame({"moment": np.arange(len(held)), "phase": phases, "step": steps,
-                         "bytes": np.asarray(held, dtype=np.int64) * batch_factor})
+def timeline_table(res: bc.BPTTResult) -> pd.DataFrame:
+    """Bytes stored for backward (tape and checkpoints, no fixed buffers) after every step of the pass."""
+    phases, steps, _ = zip(*res.memory_timeline) if res.memory_timeline else ((), (), ())
+    stored = [sum(g.get(k, 0) for k in STORED_GROUPS) for g in res.memory_timeline_by_tensor]
+    return pd.DataFrame({"moment": np.arange(len(stored)), "phase": phases, "step": steps,
+                         "bytes": np.asarray(stored, dtype=np.int64)})
 
 
 def unroll(config: RunConfig, res: bc.BPTTResult, *, static: bool = False) -> Panel:
@@ -147,16 +149,21 @@ def memory_stack(config: RunConfig, res: bc.BPTTResult) -> Panel:
     for moment, ((phase_, step, _), groups) in enumerate(zip(res.memory_timeline, res.memory_timeline_by_tensor)):
         rows += [(moment, phase_, step, g, b) for g, b in groups.items()]
     df = pd.DataFrame(rows, columns=["moment", "phase", "step", "group", "bytes"])
-    caption = ("Forward stores each step's intermediates (the tape); backward frees them in reverse order. "
-               "The peak is what training must fit in memory.")
+    fixed = res.memory_bytes - res.stored_bytes
+    caption = ("Forward stores each step's intermediates (the tape); backward releases them in reverse order. "
+               f"Below them, the call's fixed buffers ({human_bytes(fixed)}: gradients, scratch, returned "
+               f"sequences). The peak, {human_bytes(res.memory_bytes)}, is what this pass must fit in memory.")
     return Panel("memory_by_tensor", "Held bytes by tensor", caption, fm.memory_stack(df), df)
 
 
 def memory_timelines(config: RunConfig, runs: dict[str, bc.BPTTResult]) -> Panel:
-    df = pd.concat([timeline_table(r, config.batch_size).assign(strategy=name) for name, r in runs.items()],
-                   ignore_index=True)
-    caption = ("Checkpointing keeps only a few states in forward and recomputes each segment in backward: the "
-               "sawtooth peaks far lower, at the price of a longer pass.")
+    df = pd.concat([timeline_table(r).assign(strategy=name) for name, r in runs.items()], ignore_index=True)
+    full, sqrt = runs["full storage"], runs["checkpoint sqrt(T)"]
+    share = sqrt.stored_bytes / full.stored_bytes if full.stored_bytes else 1.0
+    extra = sqrt.forward_steps / full.forward_steps - 1
+    caption = ("Bytes stored for backward, one sequence. Checkpointing keeps a few states in forward and re-runs "
+               f"each segment in backward: here √T checkpointing peaks at {share:.0%} of full storage for "
+               f"{extra:.0%} more forward steps; truncation holds one window but changes the gradient.")
     return Panel("memory_timelines", "Full storage vs checkpointing vs truncation", caption,
                  fm.memory_timelines(df), df)
 
@@ -164,9 +171,26 @@ def memory_timelines(config: RunConfig, runs: dict[str, bc.BPTTResult]) -> Panel
 def memory_vs_length(config: RunConfig, scaling: dict[str, np.ndarray]) -> Panel:
     df = pd.concat([pd.DataFrame({"T": scaling["T"], "strategy": s, "bytes": scaling[f"{s} bytes"],
                                   "recomputed": scaling[f"{s} recomputed"]}) for s in STRATEGIES], ignore_index=True)
-    caption = ("Full storage grows like T, √T checkpointing like √T for one extra forward pass; truncation caps "
-               "memory but changes the gradient.")
+    caption = memory_scaling_caption(df)
     return Panel("memory_vs_length", "Memory against sequence length", caption, fm.memory_vs_length(df), df)
+
+
+def memory_scaling_caption(df: pd.DataFrame) -> str:
+    """What the memory-against-T figure shows, read off its data: the growth exponents between its two
+    longest sequences."""
+    Ts = np.sort(df["T"].unique())
+    if len(Ts) < 2:
+        return "One sequence length only: change T to see how memory scales."
+    a, b = Ts[-2], Ts[-1]
+    parts = []
+    for name in ("full storage", "checkpoint sqrt(T)"):
+        rows = df[df["strategy"] == name].set_index("T")["bytes"]
+        slope = np.log(rows[b] / rows[a]) / np.log(b / a) if rows[a] > 0 and rows[b] > 0 else float("nan")
+        parts.append(f"{name} grows like T^{slope:.2f}")
+    extra = df[(df["strategy"] == "checkpoint sqrt(T)") & (df["T"] == b)]["recomputed"].iloc[0]
+    return (f"Bytes stored for backward, one sequence. Between T = {a} and {b}: " + ", ".join(parts)
+            + f"; √T checkpointing runs {extra:.0f} extra forward steps at T = {b}. Truncation caps memory but "
+            "changes the gradient.")
 
 
 def memory_budget(config: RunConfig, budget: dict[str, dict[str, int]]) -> Panel:
@@ -180,6 +204,29 @@ def memory_budget(config: RunConfig, budget: dict[str, dict[str, int]]) -> Panel
 
 def pareto(config: RunConfig, front: dict[str, np.ndarray]) -> Panel:
     df = pd.DataFrame(front)
-    caption = ("Each marker is a schedule: left is less memory, down is less recomputation. Griewank's binomial "
-               "schedule (squares, S stored states) is the lower-left frontier; every-k and √T sit above it.")
+    caption = ("Each marker is a schedule: left is less memory, down is fewer extra forward steps. "
+               + pareto_caption(df))
     return Panel("pareto_front", "Memory against recomputation", caption, fm.pareto_front(df), df)
+
+
+def dominated(df: pd.DataFrame) -> np.ndarray:
+    """For each schedule, whether another one needs no more memory and no more extra steps, and less of one."""
+    b, r = df["bytes"].to_numpy(), df["recomputed"].to_numpy()
+    better_or_equal = (b[None, :] <= b[:, None]) & (r[None, :] <= r[:, None])
+    strictly = (b[None, :] < b[:, None]) | (r[None, :] < r[:, None])
+    return np.any(better_or_equal & strictly, axis=1)
+
+
+def pareto_caption(df: pd.DataFrame) -> str:
+    """Which schedules are on the lower-left frontier, read off the figure's data."""
+    off = dominated(df)
+    front = df[~off]
+    kinds = [s for s in dict.fromkeys(df["strategy"]) if (front["strategy"] == s).any()]
+    beaten = [s for s in dict.fromkeys(df["strategy"]) if not (front["strategy"] == s).any()]
+    text = f"Here the frontier is made of: {', '.join(kinds)}"
+    if beaten:
+        text += f"; {', '.join(beaten)} {'is' if len(beaten) == 1 else 'are'} beaten by some schedule on it"
+    partly = [s for s in kinds if (df[df["strategy"] == s].index.isin(df[off].index)).any()]
+    if partly:
+        text += f" ({', '.join(partly)}: only some settings on the frontier)"
+    return text + "."

@@ -12,20 +12,25 @@ st.markdown("Backward needs every step's intermediates, so training holds a **ta
             "Checkpointing keeps only some states and recomputes the rest; truncation holds one window at a time "
             "but changes the gradient.")
 res = ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
-runs = cache.strategy_runs(config, params)
-full, sqrt = runs["full storage"], runs["checkpoint sqrt(T)"]
+peaks = ui.compute_or_stop(cache.measured_peaks, config, what="the memory measurement")
+this, full, sqrt = peaks["this run"], peaks["full storage"], peaks["checkpoint sqrt(T)"]
 
 cols = st.columns(4)
 with cols[0]:
-    ui.bytes_metric("Held for backward (this run)", res.memory_bytes,
-                    help=f"checkpoint = {config.checkpoint}, truncation = {config.truncation or 'off'}")
+    ui.bytes_metric("Peak of this run (ledger)", this["ledger"],
+                    help="what the engine counts: tape, checkpoints, gradient buffers, scratch and losses, "
+                         f"for the whole batch (checkpoint = {config.checkpoint}, truncation = "
+                         f"{config.truncation or 'off'}, returned sequences left out)")
 with cols[1]:
-    ui.bytes_metric("Parameters", res.param_bytes)
+    ui.bytes_metric("Measured by tracemalloc", this["measured"],
+                    help="the same call's peak as Python's allocator saw it, in a separate process; "
+                         f"the ledger is {this['ledger'] / this['measured']:.0%} of it")
 with cols[2]:
-    ui.bytes_metric("Gradient buffers", res.grad_bytes, help="allocated once, accumulated over all steps")
-saved = 1 - sqrt.memory_bytes / full.memory_bytes if full.memory_bytes else 0.0
+    ui.bytes_metric("Parameters", res.param_bytes, help=f"the gradient buffers are as large: {res.grad_bytes:,} B")
+saved = 1 - sqrt["measured"] / full["measured"] if full["measured"] else 0.0
 cols[3].metric("√T checkpointing saves", f"{saved:.0%}",
-               help=f"for {sqrt.recomputed_steps} recomputed forward steps (first sequence)")
+               help=f"measured peaks: {sqrt['measured']:,} B against {full['measured']:,} B for full storage "
+                    "(this batch, tracemalloc)")
 
 panels = cache.page_panels("memory", config, params)
 left, right = st.columns(2)

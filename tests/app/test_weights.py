@@ -39,15 +39,25 @@ def test_safetensors_upload():
     np.testing.assert_allclose(loaded["weight_hh_l0"], params["weight_hh_l0"], rtol=1e-6)
 
 
-def test_pytorch_names_are_mapped_and_other_layers_ignored():
+def test_pytorch_names_are_mapped_and_deeper_layers_named_in_the_message():
     params = compute.preset_params(CONFIG)
     arrays = {"rnn.weight_ih_l0": params["weight_ih_l0"], "rnn.weight_hh_l0": params["weight_hh_l0"],
               "rnn.bias_ih_l0": params["bias_ih_l0"], "rnn.bias_hh_l0": params["bias_hh_l0"],
-              "rnn.weight_ih_l1": np.zeros((20, 5)), "fc.weight": params["weight_out"], "fc.bias": params["bias_out"]}
+              "fc.weight": params["weight_out"], "fc.bias": params["bias_out"]}
     loaded, notes = weights.load_weights(npz(**arrays), CONFIG.spec)
     np.testing.assert_array_equal(loaded["weight_out"], params["weight_out"])
-    assert any("weight_ih_l1 ignored" in n for n in notes)
-    assert "rnn.weight_hh_l0 → weight_hh" in notes
+    assert "rnn.weight_hh_l0 → weight_hh_l0" in notes
+    deeper = arrays | {"rnn.weight_ih_l1": np.zeros((20, 5))}
+    with pytest.raises(weights.WeightsError, match=r"weight_ih_l1.*layers=2"):
+        weights.load_weights(npz(**deeper), CONFIG.spec)
+
+
+def test_the_unsuffixed_names_of_earlier_versions_still_load_with_a_note():
+    params = compute.preset_params(CONFIG)
+    old = {k.removesuffix("_l0"): v for k, v in params.items()}
+    loaded, notes = weights.load_weights(npz(**old), CONFIG.spec)
+    assert set(loaded) == set(params)
+    assert any("earlier versions" in n for n in notes)
 
 
 def test_torch_lstm_state_dict_imports_and_matches_torch_loss():
@@ -80,9 +90,9 @@ class _Huge(bytes):
 
 BAD_UPLOADS = {
     "pickle inside npz": (npz(weight_hh=np.array([{"a": 1}], dtype=object)), "pickled"),
-    "wrong shape": (npz(**{**compute.preset_params(CONFIG), "weight_hh": np.zeros((20, 4))}), "weight_hh"),
-    "NaN": (npz(**{**compute.preset_params(CONFIG), "bias_ih": np.full(20, np.nan)}), "bias_ih"),
-    "integer dtype": (npz(**{**compute.preset_params(CONFIG), "bias_hh": np.zeros(20, dtype=int)}), "bias_hh"),
+    "wrong shape": (npz(**{**compute.preset_params(CONFIG), "weight_hh_l0": np.zeros((20, 4))}), "weight_hh_l0"),
+    "NaN": (npz(**{**compute.preset_params(CONFIG), "bias_ih_l0": np.full(20, np.nan)}), "bias_ih_l0"),
+    "integer dtype": (npz(**{**compute.preset_params(CONFIG), "bias_hh_l0": np.zeros(20, dtype=int)}), "bias_hh_l0"),
     "another cell": (weights.to_npz(compute.preset_params(RunConfig(cell="gru", hidden_size=5, input_size=3))),
                      "cell=gru"),
     "missing key": (npz(weight_ih=np.zeros((20, 3))), "missing"),
