@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def growth_rate(log10_norms: np.ndarray) -> float:
+def growth_rate(log10_norms: np.ndarray, lags: np.ndarray | None = None) -> float:
     """Slope of ``ln ||.||`` per step: a finite-time Lyapunov exponent estimate.
 
     Least squares over the finite points of the curve; negative means vanishing
@@ -14,7 +14,10 @@ def growth_rate(log10_norms: np.ndarray) -> float:
     Parameters
     ----------
     log10_norms : ndarray of shape (L,)
-        log10 of a norm at lags 0, 1, ..., L-1.
+        log10 of a norm at ``lags``.
+    lags : ndarray of shape (L,), optional
+        The lag of each point (0, 1, ..., L-1 when None): a curve sampled at spread lags
+        must say so, or each sample would count as one step.
 
     Returns
     -------
@@ -22,7 +25,7 @@ def growth_rate(log10_norms: np.ndarray) -> float:
         nan when fewer than two points are finite.
     """
     y = np.asarray(log10_norms, dtype=np.float64)
-    lags = np.arange(y.size)
+    lags = np.arange(y.size) if lags is None else np.asarray(lags, dtype=np.float64)
     ok = np.isfinite(y)
     if ok.sum() < 2:
         return float("nan")
@@ -30,13 +33,18 @@ def growth_rate(log10_norms: np.ndarray) -> float:
     return float(slope * np.log(10.0))
 
 
-def memory_horizon(log10_norms: np.ndarray, threshold: float = 1e-3) -> int | None:
+def memory_horizon(log10_norms: np.ndarray, threshold: float = 1e-3, lags: np.ndarray | None = None
+                   ) -> int | None:
     """The first lag at which the norm falls below ``threshold`` times its peak.
 
     Parameters
     ----------
     log10_norms : ndarray of shape (L,)
+        log10 of a norm at ``lags``.
     threshold : float in (0, 1)
+    lags : ndarray of shape (L,), optional
+        The lag of each point (0, 1, ..., L-1 when None). Between two sampled lags the
+        crossing is placed by interpolating the log-norm linearly.
 
     Returns
     -------
@@ -47,8 +55,17 @@ def memory_horizon(log10_norms: np.ndarray, threshold: float = 1e-3) -> int | No
     ok = np.isfinite(y)
     if not ok.any():
         return None
-    below = np.flatnonzero(ok & (y < np.max(y[ok]) + np.log10(threshold)))
-    return int(below[0]) if below.size else None
+    lags = np.arange(y.size) if lags is None else np.asarray(lags, dtype=np.float64)
+    level = np.max(y[ok]) + np.log10(threshold)
+    below = np.flatnonzero(ok & (y < level))
+    if not below.size:
+        return None
+    i = below[0]
+    if i == 0 or not ok[i - 1] or lags[i] - lags[i - 1] <= 1:
+        return int(lags[i])
+    # the first whole lag past the crossing, between the samples i - 1 and i
+    crossing = lags[i - 1] + (y[i - 1] - level) / (y[i - 1] - y[i]) * (lags[i] - lags[i - 1])
+    return int(np.floor(crossing)) + 1
 
 
 def first_overflow(values: np.ndarray) -> int | None:

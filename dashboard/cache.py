@@ -17,6 +17,7 @@ _cache = st.cache_data(max_entries=48, show_spinner="Computing…")
 
 run = _cache(compute.run)
 flow = _cache(compute.flow)
+last_loss_gradient = _cache(compute.last_loss_gradient)
 jacobians = _cache(compute.jacobians)
 spectral = _cache(compute.spectral)
 _cell_comparison = _cache(compute.cell_comparison)

@@ -14,7 +14,8 @@ from .config import RunConfig
 
 
 def _overview(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
-    return [panels.unroll(c, src.run(c, p), static=True)]
+    res = src.run(c, p)
+    return [panels.unroll(c, res, static=True), panels.gradient_norms(c, res, src.last_loss_gradient(c, p))]
 
 
 def _unroll(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
@@ -24,7 +25,7 @@ def _unroll(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Pane
 def _gradient_flow(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
     res, report = src.run(c, p), src.spectral(c, p)
     return [
-        panels.gradient_norms(c, res),
+        panels.gradient_norms(c, res, src.last_loss_gradient(c, p)),
         panels.flow(c, *src.flow(c, p)),
         panels.jacobian(c, src.jacobians(c, p), report),
         panels.eigenvalues(c, report),
@@ -46,7 +47,8 @@ def _memory(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Pane
 
 
 def _weights(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
-    return [panels.eigenvalues(c, src.spectral(c, p)), panels.gradient_norms(c, src.run(c, p))]
+    return [panels.eigenvalues(c, src.spectral(c, p)),
+            panels.gradient_norms(c, src.run(c, p), src.last_loss_gradient(c, p))]
 
 
 BUILDERS = {"overview": _overview, "unroll": _unroll, "gradient_flow": _gradient_flow, "memory": _memory,
@@ -64,5 +66,6 @@ def page_panels(page: str, config: RunConfig, params: Params | None = None,
 
 
 def all_panels(config: RunConfig, params: Params | None = None, source: ModuleType = compute) -> list[panels.Panel]:
-    """Every figure of the dashboard for this configuration."""
-    return [p for page in PAGES for p in page_panels(page, config, params, source).values()]
+    """Every figure of the dashboard for this configuration, once (a figure two pages show is written once)."""
+    unique = {p.name: p for page in PAGES for p in page_panels(page, config, params, source).values()}
+    return list(unique.values())

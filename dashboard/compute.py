@@ -94,7 +94,7 @@ MAX_LAG, LAG_POINTS = 300, 120
 
 
 def jacobians(config: RunConfig, params: Params | None = None) -> JacobianProducts:
-    """Norms of ``d h_t / d h_0`` against the lag, for the first sequence of the batch."""
+    """Norms of ``d h_t / d h_0`` against the lag (up to :data:`MAX_LAG`), for the first sequence of the batch."""
     p = problem(config, params)
     J = iter_local_jacobians(p.spec, p.params, p.x[:MAX_LAG, :1])
     return jacobian_products(J, config.hidden_size, max_points=LAG_POINTS)
@@ -271,37 +271,105 @@ COMPARISON_FIELDS = ("activation", "T", "hidden_size", "input_size", "output_siz
                      "seed", "signal", "delay", "loss", "reduction", "dtype")
 
 
+def last_loss_gradient(config: RunConfig, params: Params | None = None) -> np.ndarray:
+    """``||d l_t* / d h_t||`` for t = 0 .. T-1: the gradient of one loss, the last step t* with a valid token.
+
+    Unlike ``||dL/dh_t||``, which every step's own loss props up, this curve shows how much of one
+    loss's gradient survives the way back: the quantity that vanishes or explodes. 0 after t*.
+
+    Returns
+    -------
+    ndarray of shape (T,)
+    """
+    p = problem(config, params)
+    valid = np.flatnonzero(p.mask.any(axis=1)) if p.mask is not None else np.arange(config.T)
+    t_star = int(valid[-1])
+    return bc.flow_matrix(p.spec, p.params, p.x, p.y, loss=config.loss, mask=p.mask, dtype=config.dtype,
+                          origins=[t_star])[0]
+
+
+#: The verdict's thresholds: decades the last loss's gradient gains or loses on its way to the first step.
+VERDICT_DECADES = 2.0
+VERDICT_RULE = (f"From the curve ||∂l_T/∂h_t|| (the gradient of the last step's loss): if its value at the first "
+                f"step is below 10^-{VERDICT_DECADES:g} of its value at the last step, vanishing; above "
+                f"10^{VERDICT_DECADES:g} times, exploding; non-finite, overflow; otherwise it holds over this length.")
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """Vanishing, exploding or neither, with the numbers behind it."""
+    """Vanishing, exploding or neither, by :data:`VERDICT_RULE`, with the numbers behind it."""
 
-    label: str  # "vanishing", "exploding", "stable" or "overflow"
-    rate: float  # growth of ln ||d h_t / d h_0|| per step
-    horizon: int | None  # lag where it falls below 1e-3 of its peak
+    label: str  # "vanishing", "exploding", "holds", "overflow" or "too short"
+    ratio: float  # ||d l_T / d h_0|| / ||d l_T / d h_T||
+    per_step: float  # ratio ** (1 / (T* - 1)): the average factor per step back
     detail: str
 
 
-def verdict(res: bc.BPTTResult, jp: JacobianProducts, report: SpectralReport) -> Verdict:
-    """Classify the run from its Jacobian-product curve, the Pascanu condition and overflow."""
-    rate = growth_rate(jp.log10_spectral_mean)
-    horizon = memory_horizon(jp.log10_spectral_mean)
-    if not res.finite:
-        where = f" at step {res.overflow_step}" if res.overflow_step is not None else " in the backward pass"
-        return Verdict("overflow", rate, horizon, f"values overflowed{where}: exploding beyond float range")
-    if np.isnan(rate):
-        return Verdict("stable", rate, horizon, "too few steps to measure a trend (T = 1)")
-    factor = float(np.exp(rate))
-    label = "vanishing" if rate < -0.01 else ("exploding" if rate > 0.01 else "stable")
-    detail = f"∂h_t/∂h_k changes by ×{factor:.3g} per step on average"
-    if report.bound_rate is not None:
-        detail += f"; γσ_max = {report.bound_rate:.3g}" + (" < 1 guarantees vanishing" if report.bound_rate < 1
-                                                           else " > 1 allows exploding")
-    return Verdict(label, rate, horizon, detail)
+def verdict(curve: np.ndarray, report: SpectralReport, res: bc.BPTTResult | None = None) -> Verdict:
+    """Classify the run by :data:`VERDICT_RULE` from ``curve`` = :func:`last_loss_gradient` (and the run's
+    overflow, when ``res`` is given).
+
+    ``detail`` adds what Pascanu et al.'s condition says for this W_hh (vanilla RNN): γσ_max < 1 is
+    sufficient for vanishing (a guaranteed bound), γσ_max >= 1 is necessary for exploding (it allows,
+    never forces, growth).
+    """
+    valid = np.flatnonzero(curve > 0) if np.all(np.isfinite(curve)) else np.arange(curve.size)
+    last = int(valid[-1]) if valid.size else 0
+    with np.errstate(all="ignore"):
+        ratio = float(curve[0] / curve[last]) if last > 0 else float("nan")
+        per_step = float(ratio ** (1.0 / last)) if last > 0 else float("nan")
+    pascanu = pascanu_sentence(report, last)
+    if (res is not None and not res.finite) or not np.all(np.isfinite(curve)):
+        where = f" at step {res.overflow_step}" if res is not None and res.overflow_step is not None else ""
+        return Verdict("overflow", ratio, per_step, f"values overflowed{where}: exploding beyond float range. "
+                       + pascanu)
+    if last == 0:
+        return Verdict("too short", ratio, per_step, "one step only: nothing travels back in time. " + pascanu)
+    decades = np.log10(ratio) if ratio > 0 else -np.inf
+    label = "vanishing" if decades < -VERDICT_DECADES else "exploding" if decades > VERDICT_DECADES else "holds"
+    detail = (f"the last step's loss reaches the first step with ×{ratio:.3g} of its own gradient "
+              f"(×{per_step:.3g} per step over {last} steps). " + pascanu)
+    return Verdict(label, ratio, per_step, detail)
 
 
-def growth_label(v: Verdict) -> str:
+def pascanu_sentence(report: SpectralReport, steps: int) -> str:
+    """What γσ_max says for this network, by its comparison with 1 (to 4 significant digits)."""
+    rate = report.bound_rate
+    if rate is None:
+        return "Gated cells have no such bound: their gates scale the gradient step by step."
+    shown = f"γσ_max = {rate:.4g}"
+    if rate < 1:
+        return (f"{shown} < 1: Pascanu's condition for vanishing holds, so the gradient must shrink at least "
+                f"×{rate:.3g} per step (≤ ×{rate ** max(steps, 1):.3g} over {steps} steps).")
+    where = "= 1, on the boundary" if np.isclose(rate, 1.0, rtol=0, atol=5e-5) else f"= {rate:.4g} > 1"
+    return (f"γσ_max {where}: growth is possible, not guaranteed (the condition is only necessary for "
+            "exploding); the measured curve decides.")
+
+
+def growth_text(summary: Horizon) -> str:
     """``"×0.91"`` per step, or a dash when there is no trend to measure."""
-    return "–" if np.isnan(v.rate) else f"×{np.exp(v.rate):.3g}"
+    return "–" if np.isnan(summary.rate) else f"×{np.exp(summary.rate):.3g}"
+
+
+def horizon_text(summary: Horizon, jp: JacobianProducts) -> str:
+    """``"135 steps"``, or how far the curve was followed when it never fell that low."""
+    if summary.horizon is not None:
+        return f"{summary.horizon} steps"
+    return f"> {int(jp.lags[-1])} steps" if len(jp.lags) else "–"
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """Growth per step and memory horizon of the Jacobian products ``||∂h_t/∂h_k||`` (spectral norm)."""
+
+    rate: float  # slope of ln ||∂h_t/∂h_k|| against the lag
+    horizon: int | None  # lag where it falls below 1e-3 of its peak; None: never within the lags drawn
+
+
+def jacobian_summary(jp: JacobianProducts) -> Horizon:
+    """Growth rate and horizon of the drawn Jacobian-product curve, on its real lags."""
+    return Horizon(growth_rate(jp.log10_spectral_mean, jp.lags),
+                   memory_horizon(jp.log10_spectral_mean, lags=jp.lags))
 
 
 def gate_names(cell: str) -> list[str]:

@@ -18,7 +18,7 @@ from bptt_core.jacobians import JacobianProducts
 from bptt_core.spectral import SpectralReport, pascanu_bound
 from bptt_core.truncation_study import TruncationStudy
 
-from .compute import STRATEGIES, PhaseDiagram
+from .compute import STRATEGIES, PhaseDiagram, jacobian_summary
 from .config import RunConfig
 from .figures import flow as ff
 from .figures import memory as fm
@@ -72,13 +72,16 @@ def unroll(config: RunConfig, res: bc.BPTTResult, *, static: bool = False) -> Pa
     return Panel("unroll_animation" if not static else "unroll_diagram", "Unrolled network", caption, fig, steps)
 
 
-def gradient_norms(config: RunConfig, res: bc.BPTTResult) -> Panel:
-    df = pd.DataFrame({"t": np.arange(config.T), "grad_norm": step_norms(res.dh)})
+def gradient_norms(config: RunConfig, res: bc.BPTTResult, last_loss: np.ndarray) -> Panel:
+    df = pd.DataFrame({"t": np.arange(config.T), "grad_norm": step_norms(res.dh), "last_loss_grad": last_loss})
     if config.truncation:
         df["truncated"] = (df["t"] % config.truncation == 0) & (df["t"] > 0)
-    caption = ("A straight line on this log axis is exponential decay (vanishing) or growth (exploding); "
-               "the gradient at early steps is what learning long-range dependencies needs.")
-    return Panel("gradient_norms", "||dL/dh_t|| over time", caption,
+    caption = ("Red: ||∂L/∂h_t||, the total gradient at each state; every step's own loss props it up, so it "
+               "need not decay. Blue: ||∂l_T/∂h_t||, one loss (the last step's) travelling back: a straight line "
+               "on this log axis is exponential decay (vanishing) or growth (exploding), and the verdict reads it.")
+    if config.truncation:
+        caption += " Truncation cuts the blue curve to zero before the last window."
+    return Panel("gradient_norms", "||dL/dh_t|| and ||dl_T/dh_t|| over time", caption,
                  ff.gradient_norms(df, overflow_step=res.overflow_step), df)
 
 
@@ -96,11 +99,15 @@ def flow(config: RunConfig, origins: np.ndarray, F: np.ndarray) -> Panel:
 def jacobian(config: RunConfig, jp: JacobianProducts, report: SpectralReport) -> Panel:
     df = pd.DataFrame({"lag": jp.lags, "log10_spectral": jp.log10_spectral_mean,
                        "log10_frobenius": jp.log10_frobenius_mean})
-    caption = "The slope is the per-step growth rate of ∂h_t/∂h_k (first sequence)."
+    summary = jacobian_summary(jp)
+    caption = (f"The slope is the per-step growth rate of ∂h_t/∂h_k (first sequence): here ×{np.exp(summary.rate):.3g}"
+               " per step" if np.isfinite(summary.rate) else "The slope is the per-step growth rate of ∂h_t/∂h_k")
+    caption += f", over lags 0 to {int(jp.lags[-1])}." if len(jp.lags) else "."
     if report.bound_rate is not None:
         df["log10_bound"] = pascanu_bound(jp.lags, report.bound_rate)
         caption += (f" The dashed line is Pascanu et al.'s bound (γσ_max)^lag with γσ_max = {report.bound_rate:.3g}:"
-                    " the measured curve can never rise above it.")
+                    " the spectral-norm curve can never rise above it (the Frobenius norm can, by up to a "
+                    "factor √H).")
     return Panel("jacobian_vs_lag", "Jacobian product norm", caption, ff.jacobian_vs_lag(df), df)
 
 

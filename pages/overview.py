@@ -19,7 +19,8 @@ st.markdown(
 )
 res = ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
 report = cache.spectral(config, params)
-verdict = compute.verdict(res, cache.jacobians(config, params), report)
+verdict = compute.verdict(cache.last_loss_gradient(config, params), report, res)
+panels = cache.page_panels("overview", config, params)
 
 cols = st.columns(5)
 cols[0].metric("Loss L", f"{res.loss:.4g}", help=f"reduction = {config.reduction}")
@@ -27,13 +28,17 @@ cols[1].metric("Gradient norm", f"{res.grad_norm:.3g}", help="global L2 norm of 
                "before clipping")
 cols[2].metric("Spectral radius of W_hh", f"{max(report.spectral_radius.values()):.3g}",
                help="largest |eigenvalue| over the gate blocks")
-cols[3].metric("Verdict", verdict.label, help=verdict.detail)
+cols[3].metric("Verdict", verdict.label, help=compute.VERDICT_RULE)
 with cols[4]:
-    ui.bytes_metric("Memory held for backward", res.memory_bytes, help="peak of the stored intermediates")
-st.caption(verdict.detail + (f"; gradients fall below 1/1000 of their peak after {verdict.horizon} steps"
-                             if verdict.horizon is not None else ""))
+    ui.bytes_metric("Stored for backward", res.stored_bytes, help="peak of the tape and checkpoints; the whole "
+                    f"call holds {res.memory_bytes:,} B with gradients, scratch and returned sequences")
 
-ui.show(cache.page_panels("overview", config, params)["unroll_diagram"], config)
+left, right = st.columns(2)
+with left:
+    ui.show(panels["unroll_diagram"], config)
+with right:
+    st.markdown(f"**Verdict: {verdict.label}.** {verdict.detail}")
+    ui.show(panels["gradient_norms"], config)
 
 st.subheader("Explore")
 links = st.columns(3)

@@ -18,13 +18,18 @@ def gradient_norms(df: pd.DataFrame, *, overflow_step: int | None = None, title:
 
     Parameters
     ----------
-    df : DataFrame with columns ``t``, ``grad_norm`` and optionally ``truncated`` (bool)
+    df : DataFrame with columns ``t``, ``grad_norm``, optionally ``last_loss_grad`` (||d l_T / d h_t||)
+        and ``truncated`` (bool)
     overflow_step : int, optional
         Marked with a red line.
     """
     fig = go.Figure(go.Scatter(x=df["t"], y=finite_positive(df["grad_norm"]), mode="lines+markers",
-                               name="||dL/dh_t||", line={"color": "#d62728"}, marker={"size": 5},
-                               hovertemplate="t=%{x}<br>||dL/dh_t||=%{y:.3e}<extra></extra>"))
+                               name="||∂L/∂h_t|| (all losses)", line={"color": "#d62728"}, marker={"size": 5},
+                               hovertemplate="t=%{x}<br>||∂L/∂h_t||=%{y:.3e}<extra></extra>"))
+    if "last_loss_grad" in df:
+        fig.add_scatter(x=df["t"], y=finite_positive(df["last_loss_grad"]), mode="lines", name="||∂l_T/∂h_t|| (last loss)",
+                        line={"color": "#1f77b4", "width": 3},
+                        hovertemplate="t=%{x}<br>||∂l_T/∂h_t||=%{y:.3e}<extra></extra>")
     if "truncated" in df and df["truncated"].any():
         cuts = df.loc[df["truncated"], "t"].to_numpy()
         if len(cuts) <= MAX_CUT_LINES:  # one layout update: add_vline per cut costs ~40 ms each
@@ -33,7 +38,7 @@ def gradient_norms(df: pd.DataFrame, *, overflow_step: int | None = None, title:
                                       for t in cuts])
         fig.add_annotation(text=f"dotted: truncation cuts ({len(cuts)})", xref="paper", yref="paper", x=0, y=1.02,
                            xanchor="left", yanchor="bottom", showarrow=False, font={"size": 11, "color": "grey"})
-    fig.update_yaxes(type="log", title="||dL/dh_t|| (log)", exponentformat="power")
+    fig.update_yaxes(type="log", title="gradient norm (log)", exponentformat="power")
     fig.update_xaxes(title="time step t")
     mark_overflow(fig, overflow_step)
     return base_layout(fig, title or "Gradient reaching each hidden state")

@@ -8,7 +8,7 @@ from dashboard.config import RunConfig
 
 from .conftest import PAGES, assert_clean, chart_specs, open_app
 
-EXPECTED_CHARTS = {"pages/overview.py": 1, "pages/unroll.py": 1, "pages/gradient_flow.py": 8, "pages/memory.py": 5,
+EXPECTED_CHARTS = {"pages/overview.py": 2, "pages/unroll.py": 1, "pages/gradient_flow.py": 8, "pages/memory.py": 5,
                    "pages/weights.py": 2, "pages/training.py": 0, "pages/losses.py": 3, "pages/chain_rule.py": 0,
                    "pages/stochastic.py": 2}
 

@@ -28,9 +28,10 @@ def test_overflow_flows_through_every_figure_without_warnings(page):
 def test_overflow_verdict_names_the_step():
     res = compute.run(EXPLODING)
     assert not res.finite
-    v = compute.verdict(res, compute.jacobians(EXPLODING), compute.spectral(EXPLODING))
+    curve = compute.last_loss_gradient(EXPLODING)
+    v = compute.verdict(curve, compute.spectral(EXPLODING), res)
     assert v.label == "overflow" and f"step {res.overflow_step}" in v.detail
-    norms = panels.gradient_norms(EXPLODING, res).figure
+    norms = panels.gradient_norms(EXPLODING, res, curve).figure
     assert any("overflow at step" in a.text for a in norms.layout.annotations)
 
 

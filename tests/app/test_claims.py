@@ -1,0 +1,121 @@
+"""Every sentence that states a law, a comparison or a threshold, checked on its figure's own data.
+
+Random settings come from one seeded generator (cells, activations, inits, gains, signals, T up
+to 1000), so a failure names a reproducible configuration.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bptt_core.signals import SIGNALS
+from dashboard import compute, panels
+from dashboard.config import RunConfig
+
+
+def random_settings(n: int, seed: int, max_T: int = 1000) -> list[RunConfig]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        cell = str(rng.choice(["rnn", "rnn", "lstm", "gru"]))
+        out.append(RunConfig(
+            cell=cell, activation=str(rng.choice(["tanh", "relu", "sigmoid", "linear"])) if cell == "rnn" else "tanh",
+            T=int(rng.choice([2, 10, 40, 150, 400, max_T])), hidden_size=int(rng.integers(2, 33)),
+            batch_size=int(rng.integers(1, 5)), init=str(rng.choice(["uniform", "normal", "orthogonal", "spectral"])),
+            scale=float(rng.choice([0.5, 0.9, 1.0, 1.1, 1.5, 3.0])), signal=str(rng.choice(SIGNALS)),
+            seed=int(rng.integers(0, 1000)), loss=str(rng.choice(["mse", "cross_entropy"])),
+            ragged=bool(rng.random() < 0.3)))
+    return out
+
+
+def trace(fig, name_part: str) -> np.ndarray:
+    """The y values of the one trace whose name contains ``name_part`` (None where not drawn)."""
+    (found,) = [t for t in fig.data if name_part in (t.name or "")]
+    return np.array([np.nan if v is None else v for v in found.y], dtype=float)
+
+
+GROWING = [RunConfig(cell="rnn", activation="linear", init="orthogonal", scale=1.2, T=40),
+           RunConfig(cell="rnn", activation="relu", init="identity", scale=1.3, T=60),
+           RunConfig(cell="rnn", activation="linear", init="spectral", scale=3.0, T=1000)]
+
+
+@pytest.mark.parametrize("config", random_settings(32, seed=1) + GROWING, ids=lambda c: c.key())
+def test_the_verdict_never_contradicts_the_curve_it_is_computed_from(config):
+    """The label follows the stated rule on the blue curve exactly as the figure draws it."""
+    res = compute.run(config)
+    curve = compute.last_loss_gradient(config)
+    verdict = compute.verdict(curve, compute.spectral(config), res)
+    panel = panels.gradient_norms(config, res, curve)
+    drawn = panel.data["last_loss_grad"].to_numpy()  # the figure's data (a log axis leaves out exact zeros)
+    shown = trace(panel.figure, "last loss")
+    assert np.array_equal(np.isnan(shown), ~(drawn > 0) | ~np.isfinite(drawn))
+    np.testing.assert_allclose(shown[drawn > 0], drawn[drawn > 0], rtol=1e-6)
+    positive = np.flatnonzero(np.isfinite(drawn) & (drawn > 0))
+    if verdict.label == "overflow":
+        assert not res.finite or not np.all(np.isfinite(curve))
+        return
+    if verdict.label == "too short":
+        assert positive.size <= 1 or positive[-1] == 0
+        return
+    first, last = drawn[0], drawn[positive[-1]]
+    decades = np.log10(first / last) if first > 0 else -np.inf
+    expected = ("vanishing" if decades < -compute.VERDICT_DECADES else
+                "exploding" if decades > compute.VERDICT_DECADES else "holds")
+    assert verdict.label == expected, (decades, verdict)
+    if verdict.label == "vanishing":
+        assert first < last
+    if verdict.label == "exploding":
+        assert first > last
+    if config.cell == "rnn" and compute.spectral(config).bound_rate < 1:
+        assert verdict.label != "exploding"  # Pascanu's sufficient condition, on the same curve
+
+
+@pytest.mark.parametrize("T", [100, 400, 1000])
+@pytest.mark.parametrize("rho", [0.9, 0.95])
+@pytest.mark.parametrize("init", ["orthogonal", "spectral"])
+def test_growth_and_horizon_follow_the_linear_rnn_law(T, rho, init):
+    """A linear RNN with spectral radius rho: x rho per step and ln(1e-3)/ln(rho) steps, at every T
+    (the curve is sampled at spread lags; the summaries use the real ones)."""
+    config = RunConfig(cell="rnn", activation="linear", T=T, init=init, scale=rho, hidden_size=16)
+    jp = compute.jacobians(config)
+    summary = compute.jacobian_summary(jp)
+    assert np.exp(summary.rate) == pytest.approx(rho, rel=2e-3)
+    law = np.log(1e-3) / np.log(rho)
+    if law < jp.lags[-1]:
+        assert summary.horizon == pytest.approx(law, abs=3)  # a non-normal W_hh adds a short transient
+        assert compute.horizon_text(summary, jp) == f"{summary.horizon} steps"
+    else:
+        assert summary.horizon is None and compute.horizon_text(summary, jp) == f"> {T - 1} steps"
+
+
+@pytest.mark.parametrize("config", [c for c in random_settings(40, seed=2, max_T=300) if c.cell == "rnn"],
+                         ids=lambda c: c.key())
+def test_the_spectral_norm_curve_stays_under_the_pascanu_bound(config):
+    """The caption says the spectral-norm curve never rises above (γσ_max)^lag: checked on the figure."""
+    panel = panels.jacobian(config, compute.jacobians(config), compute.spectral(config))
+    spectral, bound = trace(panel.figure, "spectral"), trace(panel.figure, "bound")
+    ok = np.isfinite(spectral) & np.isfinite(bound)
+    assert np.all(spectral[ok] <= bound[ok] + 1e-9)
+
+
+def test_the_pascanu_sentence_compares_correctly_at_the_boundary():
+    orthogonal = compute.spectral(RunConfig(init="orthogonal", scale=1.0))
+    sentence = compute.pascanu_sentence(orthogonal, 29)
+    assert "on the boundary" in sentence and "1 > 1" not in sentence
+    small = compute.pascanu_sentence(compute.spectral(RunConfig(init="orthogonal", scale=0.5)), 10)
+    assert "< 1" in small and "sufficient" not in small.split(":")[0]
+    assert "necessary" in compute.pascanu_sentence(compute.spectral(RunConfig(init="orthogonal", scale=2.0)), 10)
+
+
+@pytest.mark.parametrize("config", random_settings(20, seed=3, max_T=400), ids=lambda c: c.key())
+def test_memory_captions_say_what_their_data_show(config):
+    runs = compute.strategy_runs(config)
+    caption = panels.memory_timelines(config, runs).caption
+    full, sqrt = runs["full storage"], runs["checkpoint sqrt(T)"]
+    assert f"{sqrt.stored_bytes / full.stored_bytes:.0%} of full storage" in caption
+    front = panels.pareto(config, compute.pareto_front(config))
+    on_front = front.data[~panels.dominated(front.data)]
+    for strategy in front.data["strategy"].unique():
+        named_on_it = strategy in front.caption.split(";")[0]
+        assert named_on_it == (on_front["strategy"] == strategy).any(), strategy
