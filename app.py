@@ -6,18 +6,20 @@ from dashboard.sidebar import render_sidebar
 
 st.set_page_config(page_title="BPTT dashboard", page_icon="⏪", layout="wide")
 render_sidebar()
-st.navigation({
-    "See BPTT": [
-        st.Page("pages/overview.py", title="Overview", icon=":material/home:", default=True),
-        st.Page("pages/unroll.py", title="Unroll & animate", icon=":material/animation:"),
-        st.Page("pages/gradient_flow.py", title="Gradient flow", icon=":material/trending_down:"),
-        st.Page("pages/memory.py", title="Memory", icon=":material/memory:"),
-        st.Page("pages/weights.py", title="Weights", icon=":material/tune:"),
-    ],
-    "Learn by trying": [
-        st.Page("pages/training.py", title="Training lab", icon=":material/model_training:"),
-        st.Page("pages/losses.py", title="Loss over time", icon=":material/functions:"),
-        st.Page("pages/chain_rule.py", title="Chain rule", icon=":material/link:"),
-        st.Page("pages/stochastic.py", title="Stochastic nodes", icon=":material/casino:"),
-    ],
-}).run()
+st.navigation(
+    {
+        "See BPTT": [
+            st.Page("pages/overview.py", title="Overview", icon=":material/home:", default=True),
+            st.Page("pages/unroll.py", title="Unroll & animate", icon=":material/animation:"),
+            st.Page("pages/gradient_flow.py", title="Gradient flow", icon=":material/trending_down:"),
+            st.Page("pages/memory.py", title="Memory", icon=":material/memory:"),
+            st.Page("pages/weights.py", title="Weights", icon=":material/tune:"),
+        ],
+        "Learn by trying": [
+            st.Page("pages/training.py", title="Training lab", icon=":material/model_training:"),
+            st.Page("pages/losses.py", title="Loss over time", icon=":material/functions:"),
+            st.Page("pages/chain_rule.py", title="Chain rule", icon=":material/link:"),
+            st.Page("pages/stochastic.py", title="Stochastic nodes", icon=":material/casino:"),
+        ],
+    }
+).run()

@@ -151,27 +151,63 @@ def engine(repeat: int) -> None:
             full = bc.bptt(spec, params, x, y, dtype=dtype)
             ck = bc.bptt(spec, params, x, y, dtype=dtype, checkpoint="sqrt")
             vs = (lambda k: f"{t[k] / t['torch']:.2f}") if "torch" in t else (lambda k: "–")
-            rows.append([
-                cell, dtype, f"{t['ours'] * 1e3:.0f}", f"{t['fresh'] * 1e3:.0f}",
-                f"{t['torch'] * 1e3:.0f}" if "torch" in t else "–", vs("ours"), vs("fresh"),
-                f"{flop / t['ours'] / 1e9:.1f}", f"{flop / t['matmul'] / 1e9:.1f}", f"{t['matmul'] / t['ours']:.0%}",
-                f"{t['sqrt'] / t['ours']:.2f}", f"{ck.memory_bytes / full.memory_bytes:.1%}",
-            ])
-    table(f"Engine: one forward + backward, (T, B, I, H) = ({T}, {B}, {I}, {H}), median of {repeat} interleaved runs",
-          ["cell", "dtype", "ours ms", "no workspace ms", "torch ms", "ours/torch", "no workspace/torch", "GFLOP/s",
-           "matmul-only GFLOP/s", "of matmul", "sqrt time ratio", "sqrt memory"], rows)
+            rows.append(
+                [
+                    cell,
+                    dtype,
+                    f"{t['ours'] * 1e3:.0f}",
+                    f"{t['fresh'] * 1e3:.0f}",
+                    f"{t['torch'] * 1e3:.0f}" if "torch" in t else "–",
+                    vs("ours"),
+                    vs("fresh"),
+                    f"{flop / t['ours'] / 1e9:.1f}",
+                    f"{flop / t['matmul'] / 1e9:.1f}",
+                    f"{t['matmul'] / t['ours']:.0%}",
+                    f"{t['sqrt'] / t['ours']:.2f}",
+                    f"{ck.memory_bytes / full.memory_bytes:.1%}",
+                ]
+            )
+    table(
+        f"Engine: one forward + backward, (T, B, I, H) = ({T}, {B}, {I}, {H}), median of {repeat} interleaved runs",
+        [
+            "cell",
+            "dtype",
+            "ours ms",
+            "no workspace ms",
+            "torch ms",
+            "ours/torch",
+            "no workspace/torch",
+            "GFLOP/s",
+            "matmul-only GFLOP/s",
+            "of matmul",
+            "sqrt time ratio",
+            "sqrt memory",
+        ],
+        rows,
+    )
 
     rows = []
     for cell in bc.CELLS:
         spec, params, x, y = problem(cell, 500, 8, 16, 64)
-        t = interleaved({"bptt": lambda: bc.bptt(spec, params, x, y),
-                         "flow": lambda: bc.flow_matrix(spec, params, x, y)}, max(3, repeat // 2))
+        t = interleaved(
+            {"bptt": lambda: bc.bptt(spec, params, x, y), "flow": lambda: bc.flow_matrix(spec, params, x, y)},
+            max(3, repeat // 2),
+        )
         # the flow matrix pushes T (T + 1) / 2 adjoints through a step, bptt does 3 T products: (T + 1) / 6
-        rows.append([cell, f"{t['bptt'] * 1e3:.0f}", f"{t['flow'] * 1e3:.0f}", f"{t['flow'] / t['bptt']:.1f}",
-                     f"{(500 + 1) / 6:.0f}"])
-    table("flow_matrix (T = 500, B = 8, H = 64) against one bptt call", ["cell", "bptt ms", "flow_matrix ms",
-                                                                          "ratio", "ratio of matrix-product work"],
-          rows)
+        rows.append(
+            [
+                cell,
+                f"{t['bptt'] * 1e3:.0f}",
+                f"{t['flow'] * 1e3:.0f}",
+                f"{t['flow'] / t['bptt']:.1f}",
+                f"{(500 + 1) / 6:.0f}",
+            ]
+        )
+    table(
+        "flow_matrix (T = 500, B = 8, H = 64) against one bptt call",
+        ["cell", "bptt ms", "flow_matrix ms", "ratio", "ratio of matrix-product work"],
+        rows,
+    )
 
 
 def sweeps(repeat: int) -> None:
@@ -182,8 +218,11 @@ def sweeps(repeat: int) -> None:
         spec, params, x, y = problem(cell, 200, 4, 4, 32)
         one = median_time(lambda: bc.bptt(spec, params, x, y), repeat)
         rows.append([cell, f"{t:.2f}", f"{one * 1e3:.1f}", f"{t / one:.0f}", "5.00", "yes" if t < 5 else "NO"])
-    table("Phase-diagram sweep: 20 x 20 grid, T up to 200, H = 32", ["cell", "sweep s", "one bptt ms (T=200)",
-                                                                      "sweep / bptt", "target s", "met"], rows)
+    table(
+        "Phase-diagram sweep: 20 x 20 grid, T up to 200, H = 32",
+        ["cell", "sweep s", "one bptt ms (T=200)", "sweep / bptt", "target s", "met"],
+        rows,
+    )
 
 
 def app(repeat: int) -> None:
@@ -192,31 +231,53 @@ def app(repeat: int) -> None:
     from dashboard.config import RunConfig
 
     rows = []
-    for label, config, target in (("default", RunConfig(), 0.3), ("T=1000, H=128", RunConfig(T=1000, hidden_size=128),
-                                                                  3.0)):
+    for label, config, target in (
+        ("default", RunConfig(), 0.3),
+        ("T=1000, H=128", RunConfig(T=1000, hidden_size=128), 3.0),
+    ):
         pages = {name: (lambda name=name: page_panels(name, config)) for name in BUILDERS}
         pages["losses"] = lambda: lessons.loss_panels(config)
-        pages["stochastic"] = lambda: lessons.estimator_panels("bernoulli", 0.3, 0.2, np.geomspace(0.05, 2, 8), 2000,
-                                                               0.5)
+        pages["stochastic"] = lambda: lessons.estimator_panels(
+            "bernoulli", 0.3, 0.2, np.geomspace(0.05, 2, 8), 2000, 0.5
+        )
         for page, fn in pages.items():
             t = median_time(fn, max(1, repeat // 3))
             rows.append([label, page, f"{t:.3f}", f"{target:.1f}", "yes" if t < target else "NO"])
-    table("App: compute + build every figure of a page, no cache, no browser", ["config", "page", "seconds",
-                                                                                 "target s", "met"], rows)
+    table(
+        "App: compute + build every figure of a page, no cache, no browser",
+        ["config", "page", "seconds", "target s", "met"],
+        rows,
+    )
 
 
 def training(repeat: int) -> None:
     from bptt_core.train import TrainConfig, train
 
     config = TrainConfig()  # the training lab's default: adding problem, LSTM, T = 20, 500 iterations
-    one = bc.bptt(config.spec, bc.init_params(config.spec), np.zeros((config.T, config.batch_size, 2)),
-                  np.zeros((config.T, config.batch_size, 1)))
+    one = bc.bptt(
+        config.spec,
+        bc.init_params(config.spec),
+        np.zeros((config.T, config.batch_size, 2)),
+        np.zeros((config.T, config.batch_size, 1)),
+    )
     assert one.finite
     t = median_time(lambda: train(config), max(1, repeat // 3))
-    table("Training lab: the default task, 500 iterations", ["task", "cell", "T", "B", "iterations", "seconds",
-                                                              "target s", "met"],
-          [[config.task, config.cell, config.T, config.batch_size, config.iterations, f"{t:.2f}", "10.0",
-            "yes" if t < 10 else "NO"]])
+    table(
+        "Training lab: the default task, 500 iterations",
+        ["task", "cell", "T", "B", "iterations", "seconds", "target s", "met"],
+        [
+            [
+                config.task,
+                config.cell,
+                config.T,
+                config.batch_size,
+                config.iterations,
+                f"{t:.2f}",
+                "10.0",
+                "yes" if t < 10 else "NO",
+            ]
+        ],
+    )
 
 
 SECTIONS = {"engine": engine, "sweeps": sweeps, "app": app, "training": training}
@@ -237,8 +298,10 @@ def main(argv: list[str] | None = None) -> int:
         torch_version = torch.__version__
     except ImportError:
         torch_version = "not installed"
-    print(f"# Benchmarks · {platform.processor() or platform.machine()} · {os.cpu_count()} cores · "
-          f"numpy {np.__version__} · torch {torch_version}")
+    print(
+        f"# Benchmarks · {platform.processor() or platform.machine()} · {os.cpu_count()} cores · "
+        f"numpy {np.__version__} · torch {torch_version}"
+    )
     for name in args.sections or SECTIONS:
         SECTIONS[name](repeat)
     return 0

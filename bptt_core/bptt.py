@@ -222,12 +222,33 @@ def bptt(
         Overflow is not an error: ``finite`` is False and arrays carry inf/nan.
     """
     P, x, y, mask, states = prepare(spec, params, x, y, loss, mask, h0, c0, dtype)
-    options = _check_options(spec, reduction, truncation, clip, clip_value, checkpoint, checkpoint_slots,
-                             random_truncation, seed, workspace, return_sequences)
-    budget.check(budget.bptt_bytes(spec, *x.shape[:2], checkpoint=options["checkpoint"], dtype=dtype,
-                                   truncation=options["truncation"], slots=options["slots"],
-                                   return_sequences=options["return_sequences"]),
-                 "this BPTT run", "shorten T, lower the batch or hidden size, or use checkpointing", memory_budget)
+    options = _check_options(
+        spec,
+        reduction,
+        truncation,
+        clip,
+        clip_value,
+        checkpoint,
+        checkpoint_slots,
+        random_truncation,
+        seed,
+        workspace,
+        return_sequences,
+    )
+    budget.check(
+        budget.bptt_bytes(
+            spec,
+            *x.shape[:2],
+            checkpoint=options["checkpoint"],
+            dtype=dtype,
+            truncation=options["truncation"],
+            slots=options["slots"],
+            return_sequences=options["return_sequences"],
+        ),
+        "this BPTT run",
+        "shorten T, lower the batch or hidden size, or use checkpointing",
+        memory_budget,
+    )
     with np.errstate(all="ignore"), (workspace or Workspace(output_bytes=0)).use() as work:
         call = _Call.new(spec, P, x, y, loss, mask, states, options, step_contributions, work)
         d_states = None
@@ -262,8 +283,19 @@ def prepare(spec, params, x, y, loss, mask, h0, c0, dtype) -> tuple:
     return P, x, y, mask, [tuple(p[k] for p in parts) for k in range(n)]
 
 
-def _check_options(spec, reduction, truncation, clip, clip_value, checkpoint, slots, random_truncation, seed,
-                   workspace, return_sequences) -> dict:
+def _check_options(
+    spec,
+    reduction,
+    truncation,
+    clip,
+    clip_value,
+    checkpoint,
+    slots,
+    random_truncation,
+    seed,
+    workspace,
+    return_sequences,
+) -> dict:
     """The scalar options, checked (a ValueError names the first bad one)."""
     options = {
         "reduction": v.check_reduction(reduction),
@@ -279,8 +311,10 @@ def _check_options(spec, reduction, truncation, clip, clip_value, checkpoint, sl
     if (options["checkpoint"] == "binomial") != (options["slots"] is not None):
         raise ValueError("checkpoint_slots goes with checkpoint='binomial' (and that needs checkpoint_slots >= 1)")
     if spec.bidirectional and (options["truncation"] or options["random_truncation"]):
-        raise ValueError("truncation and random_truncation are refused for bidirectional networks: the reverse "
-                         "direction reads the whole sequence, so no window of steps stands on its own")
+        raise ValueError(
+            "truncation and random_truncation are refused for bidirectional networks: the reverse "
+            "direction reads the whole sequence, so no window of steps stands on its own"
+        )
     if workspace is not None and not isinstance(workspace, Workspace):
         raise ValueError(f"workspace must be a bptt_core.Workspace or None, got {type(workspace).__name__}")
     return options
@@ -349,8 +383,31 @@ class _Call:
             keep_link = np.random.default_rng(options["seed"]).random(T) >= options["random_truncation"]
             links = (keep_link / (1.0 - options["random_truncation"])).tolist()
         chunk = gradient_chunk(B)  # back() never takes more steps at once than are taped
-        return cls(spec, CELLS[spec.cell], P, grads, x, y, loss, mask, weights, tok, work, ledger,
-                   options["checkpoint"], options["slots"], chunk, seq, dseq, dh, yhat, resets, links, terms, states)
+        return cls(
+            spec,
+            CELLS[spec.cell],
+            P,
+            grads,
+            x,
+            y,
+            loss,
+            mask,
+            weights,
+            tok,
+            work,
+            ledger,
+            options["checkpoint"],
+            options["slots"],
+            chunk,
+            seq,
+            dseq,
+            dh,
+            yhat,
+            resets,
+            links,
+            terms,
+            states,
+        )
 
     def plan(self, n: int) -> Plan:
         """The checkpoint plan of a window of ``n`` steps (the same for every layer and direction)."""
@@ -374,8 +431,12 @@ def _window(call: _Call, wa: int, wb: int, states: list) -> tuple[list, list]:
     """
     spec, n = call.spec, wb - wa
     L, D, H, B = spec.num_layers, spec.directions, spec.hidden_size, call.x.shape[1]
-    d_outs = [[_window_buffer(call, f"dout_{l}_{d}", (n, B, H), "layer gradients", zero=True) for d in range(D)]
-              if l < L - 1 or D == 2 else None for l in range(L)]
+    d_outs = [
+        [_window_buffer(call, f"dout_{l}_{d}", (n, B, H), "layer gradients", zero=True) for d in range(D)]
+        if l < L - 1 or D == 2
+        else None
+        for l in range(L)
+    ]
     inputs, passes = [call.x[wa:wb]], {}
     for l in range(L):
         outputs = []
@@ -419,17 +480,30 @@ def _make_pass(call: _Call, l: int, d: int, wa: int, wb: int, inputs: list, d_ou
     if call.terms is not None:
         terms = {k: _in_time_order(call.terms[param_key(k, l, d)][wa:wb], d) for k in ("weight_hh", "weight_ih")}
     return Pass(
-        name=f"{l}_{d}", cell=call.cell, activation=spec.activation, params=p, grads=layer_params(call.grads, l, d),
-        w1=projection_matrix(call.cell, p, call.work.get(f"w1_{l}_{d}", (p["weight_ih"].shape[1] + 1,
-                                                                          p["weight_ih"].shape[0]), call.x.dtype)),
+        name=f"{l}_{d}",
+        cell=call.cell,
+        activation=spec.activation,
+        params=p,
+        grads=layer_params(call.grads, l, d),
+        w1=projection_matrix(
+            call.cell,
+            p,
+            call.work.get(f"w1_{l}_{d}", (p["weight_ih"].shape[1] + 1, p["weight_ih"].shape[0]), call.x.dtype),
+        ),
         inputs=[_in_time_order(part, d) for part in inputs],
-        plan=call.plan(n), work=call.work, ledger=call.ledger, chunk=call.chunk,
-        init=call.inits[l * spec.directions + d], h_seq=h_seq,
+        plan=call.plan(n),
+        work=call.work,
+        ledger=call.ledger,
+        chunk=call.chunk,
+        init=call.inits[l * spec.directions + d],
+        h_seq=h_seq,
         d_out=_in_time_order(d_outs[l][d], d) if d_outs[l] is not None else None,
         readout=partial(_readout_chunk, call, wa) if d_outs[l] is None else None,
         d_in=[_in_time_order(part, d) for part in d_outs[l - 1]] if l > 0 else None,
-        resets=call.resets if d == 1 else None, links=call.links[wa:wb] if call.links else None,
-        dh_out=_in_time_order(call.dseq[l, wa:wb, :, d], d) if call.dseq is not None else None, terms=terms,
+        resets=call.resets if d == 1 else None,
+        links=call.links[wa:wb] if call.links else None,
+        dh_out=_in_time_order(call.dseq[l, wa:wb, :, d], d) if call.dseq is not None else None,
+        terms=terms,
         tick=call.tick,
     )
 

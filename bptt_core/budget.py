@@ -34,9 +34,17 @@ def human(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
-def bptt_bytes(spec: RNNSpec, T: int, B: int, *, checkpoint: int | str | None = None,
-               truncation: int | None = None, dtype: str = "float64", slots: int | None = None,
-               return_sequences: bool = True) -> int:
+def bptt_bytes(
+    spec: RNNSpec,
+    T: int,
+    B: int,
+    *,
+    checkpoint: int | str | None = None,
+    truncation: int | None = None,
+    dtype: str = "float64",
+    slots: int | None = None,
+    return_sequences: bool = True,
+) -> int:
     """Estimate of the bytes one :func:`bptt_core.bptt` call holds at its peak, group by group as its
     ledger counts them (an upper estimate: every group at its own largest at once).
 
@@ -76,5 +84,6 @@ def check(needed: int, what: str, advice: str, budget: int | None = None) -> Non
     """Raise :class:`MemoryBudgetError` if ``needed`` exceeds the budget."""
     limit = DEFAULT_BUDGET if budget is None else budget
     if needed > limit:
-        raise MemoryBudgetError(f"{what} would need about {human(needed)}, more than the memory budget of "
-                                f"{human(limit)}; {advice}")
+        raise MemoryBudgetError(
+            f"{what} would need about {human(needed)}, more than the memory budget of {human(limit)}; {advice}"
+        )

@@ -8,8 +8,16 @@ from .activations import apply, derivative_from_output
 from .spec import RNNSpec
 
 
-def scalar_chain(x: float, y: float, w1: float, w2: float, hidden: str = "tanh", output: str = "sigmoid",
-                 backward_hidden: str | None = None, eps: float = 1e-6) -> dict[str, float]:
+def scalar_chain(
+    x: float,
+    y: float,
+    w1: float,
+    w2: float,
+    hidden: str = "tanh",
+    output: str = "sigmoid",
+    backward_hidden: str | None = None,
+    eps: float = 1e-6,
+) -> dict[str, float]:
     """Every factor of ``dE/dw1`` and ``dE/dw2`` for ``x -> h = phi(w1 x) -> yhat = psi(w2 h)``.
 
     ``E = (yhat - y)^2 / 2``. ``backward_hidden`` uses another activation's derivative
@@ -23,6 +31,7 @@ def scalar_chain(x: float, y: float, w1: float, w2: float, hidden: str = "tanh",
         ``dE_dw1 = error * dpsi * w2 * dphi * x``; and the central differences
         ``fd_dw1``, ``fd_dw2``.
     """
+
     def forward(a: float, b: float) -> tuple[float, float, float]:
         h = float(apply(hidden, np.array(a * x)))
         yhat = float(apply(output, np.array(b * h)))
@@ -34,8 +43,16 @@ def scalar_chain(x: float, y: float, w1: float, w2: float, hidden: str = "tanh",
     dphi = float(np.broadcast_to(derivative_from_output(backward_hidden or hidden, np.array(h_for_backward)), ()))
     error = yhat - y
     return {
-        "x": x, "y": y, "w1": w1, "w2": w2, "h": h, "yhat": yhat, "E": E,
-        "error": error, "dpsi": dpsi, "dphi": dphi,
+        "x": x,
+        "y": y,
+        "w1": w1,
+        "w2": w2,
+        "h": h,
+        "yhat": yhat,
+        "E": E,
+        "error": error,
+        "dpsi": dpsi,
+        "dphi": dphi,
         "dE_dw2": error * dpsi * h,
         "dE_dw1": error * dpsi * w2 * dphi * x,
         "fd_dw1": (forward(w1 + eps, w2)[2] - forward(w1 - eps, w2)[2]) / (2 * eps),
@@ -53,12 +70,18 @@ def jacobian_shapes(spec: RNNSpec, T: int, B: int) -> list[tuple[str, str, str]]
         ("∂L/∂ŷ_t", "loss gradient at step t", f"({B}, {O})"),
         ("∂ŷ_t/∂h_t", "W_out", f"({O}, {H})"),
         ("∂L/∂h_t", "∂L/∂ŷ_t · W_out + ∂L/∂h_{t+1} · ∂h_{t+1}/∂h_t", f"({B}, {H})"),
-        ("∂h_t/∂a_t", "gate derivatives (diagonal per element)" if spec.cell != "rnn" else "diag φ'(a_t)",
-         f"{B} × ({H}, {GH})" if spec.cell != "rnn" else f"{B} × ({H}, {H}) diagonal"),
+        (
+            "∂h_t/∂a_t",
+            "gate derivatives (diagonal per element)" if spec.cell != "rnn" else "diag φ'(a_t)",
+            f"{B} × ({H}, {GH})" if spec.cell != "rnn" else f"{B} × ({H}, {H}) diagonal",
+        ),
         ("∂a_t/∂h_{t-1}", "W_hh (pre-activations of all gates)", f"({GH}, {H})"),
-        ("∂h_t/∂h_{t-1}", "the step Jacobian J_t", f"{B} × ({2 * H if spec.cell == 'lstm' else H}, "
-                                                    f"{2 * H if spec.cell == 'lstm' else H})"
-                                                    + (" over [h, c]" if spec.cell == "lstm" else "")),
+        (
+            "∂h_t/∂h_{t-1}",
+            "the step Jacobian J_t",
+            f"{B} × ({2 * H if spec.cell == 'lstm' else H}, "
+            f"{2 * H if spec.cell == 'lstm' else H})" + (" over [h, c]" if spec.cell == "lstm" else ""),
+        ),
         ("∂L/∂W_hh", "Σ_t δ_tᵀ h_{t-1} (tied weights: summed over the T steps)", f"({GH}, {H}) from {T} terms"),
         ("∂L/∂W_ih", "Σ_t δ_tᵀ x_t", f"({GH}, {I})"),
         ("∂L/∂W_out", "Σ_t (∂L/∂ŷ_t)ᵀ h_t", f"({O}, {H})"),

@@ -71,8 +71,15 @@ def exact_gradient(kind: str, theta: np.ndarray | float, target: np.ndarray | fl
     return _grad_theta(kind, p * (f - p @ f))
 
 
-def estimates(name: str, kind: str, theta: np.ndarray | float, target: np.ndarray | float, n: int,
-              rng: np.random.Generator, tau: float = 0.5) -> np.ndarray:
+def estimates(
+    name: str,
+    kind: str,
+    theta: np.ndarray | float,
+    target: np.ndarray | float,
+    n: int,
+    rng: np.random.Generator,
+    tau: float = 0.5,
+) -> np.ndarray:
     """``n`` independent gradient estimates, shape (n, dim) (dim 1 for Bernoulli, K for categorical)."""
     if name not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {name!r}")

@@ -58,8 +58,12 @@ def flow_matrix(
     rows = np.arange(T) if origins is None else np.unique(np.asarray(origins, dtype=int))
     if rows.size == 0 or rows[0] < 0 or rows[-1] >= T:
         raise ValueError(f"origins must be non-empty steps in [0, T) = [0, {T})")
-    budget.check(budget.flow_bytes(spec, T, x.shape[1], rows.size, dtype), "this flow matrix",
-                 "shorten T, lower the batch or hidden size, or ask for fewer origins", memory_budget)
+    budget.check(
+        budget.flow_bytes(spec, T, x.shape[1], rows.size, dtype),
+        "this flow matrix",
+        "shorten T, lower the batch or hidden size, or ask for fewer origins",
+        memory_budget,
+    )
     cell, p = CELLS[spec.cell], layer_params(P, top, 0)
     F = np.zeros((rows.size, T))
     B, GH = x.shape[1], spec.gates * spec.hidden_size

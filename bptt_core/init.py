@@ -87,16 +87,24 @@ def init_params(
     return params
 
 
-def _layer(spec: RNNSpec, rng: np.random.Generator, init: str, scale: float, forget_bias: float, n_in: int,
-           suffix: str) -> dict[str, np.ndarray]:
+def _layer(
+    spec: RNNSpec, rng: np.random.Generator, init: str, scale: float, forget_bias: float, n_in: int, suffix: str
+) -> dict[str, np.ndarray]:
     """One layer-direction's four arrays, keyed ``weight_ih_<suffix>`` and so on."""
     H, G = spec.hidden_size, spec.gates
     k = 1.0 / np.sqrt(H)
     w_ih = rng.normal(0.0, 0.001, (G * H, n_in)) if init == "identity" else rng.uniform(-k, k, (G * H, n_in))
     w_hh = np.concatenate([_recurrent_block(init, H, scale, rng) for _ in range(G)])
-    b_ih, b_hh = (np.zeros(G * H), np.zeros(G * H)) if init == "identity" else (
-        rng.uniform(-k, k, G * H), rng.uniform(-k, k, G * H))
+    b_ih, b_hh = (
+        (np.zeros(G * H), np.zeros(G * H))
+        if init == "identity"
+        else (rng.uniform(-k, k, G * H), rng.uniform(-k, k, G * H))
+    )
     if spec.cell == "lstm":
         b_ih[H : 2 * H] += forget_bias
-    return {f"weight_ih_{suffix}": w_ih, f"weight_hh_{suffix}": w_hh, f"bias_ih_{suffix}": b_ih,
-            f"bias_hh_{suffix}": b_hh}
+    return {
+        f"weight_ih_{suffix}": w_ih,
+        f"weight_hh_{suffix}": w_hh,
+        f"bias_ih_{suffix}": b_ih,
+        f"bias_hh_{suffix}": b_hh,
+    }

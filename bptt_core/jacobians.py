@@ -107,8 +107,9 @@ def _log10_mean(log10_values: np.ndarray) -> np.ndarray:
         return finite_top + np.log10(np.mean(10.0 ** (log10_values - finite_top), axis=0))
 
 
-def jacobian_products(jacobians: Iterable[np.ndarray], hidden_size: int, max_points: int | None = None
-                      ) -> JacobianProducts:
+def jacobian_products(
+    jacobians: Iterable[np.ndarray], hidden_size: int, max_points: int | None = None
+) -> JacobianProducts:
     """Accumulate ``P_t = J_t P_{t-1}`` (``P_0 = I``) and report the norms of its h-block.
 
     Parameters
@@ -130,8 +131,11 @@ def jacobian_products(jacobians: Iterable[np.ndarray], hidden_size: int, max_poi
     J_list = jacobians if isinstance(jacobians, np.ndarray) else list(jacobians)
     T = len(J_list)
     H = hidden_size
-    lags = np.arange(T) if max_points is None or max_points >= T else np.unique(
-        np.linspace(0, T - 1, max_points).round().astype(int))
+    lags = (
+        np.arange(T)
+        if max_points is None or max_points >= T
+        else np.unique(np.linspace(0, T - 1, max_points).round().astype(int))
+    )
     wanted = np.zeros(T, dtype=bool)
     wanted[lags] = True
     B, S = J_list[0].shape[:2]

@@ -19,8 +19,17 @@ def init_state(name: str, params: dict[str, np.ndarray]) -> dict:
     return {"t": 0, "m": zeros, "v": {k: np.zeros_like(v) for k, v in params.items()}}
 
 
-def step(name: str, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], state: dict, lr: float,
-         *, beta: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> tuple[dict, dict]:
+def step(
+    name: str,
+    params: dict[str, np.ndarray],
+    grads: dict[str, np.ndarray],
+    state: dict,
+    lr: float,
+    *,
+    beta: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+) -> tuple[dict, dict]:
     """One update; returns new params and new state (the inputs are not modified).
 
     * sgd: ``p - lr g``

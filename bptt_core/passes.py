@@ -103,8 +103,9 @@ def run_actions(ps: Pass) -> tuple:
         if code == BACK:
             d_state = back(ps, int(s), int(b), d_state)
         elif code == TAPE:
-            record_tape(ps, int(s), int(b), advance(ps, int(a), int(s), ps.checkpoints[a], (), "recompute"),
-                        "recompute")
+            record_tape(
+                ps, int(s), int(b), advance(ps, int(a), int(s), ps.checkpoints[a], (), "recompute"), "recompute"
+            )
         elif code == STORE:
             advance(ps, int(a), int(s), ps.checkpoints[a], {int(s)}, "recompute")
         else:
@@ -128,8 +129,9 @@ def advance(ps: Pass, a: int, b: int, state: tuple, keep: set, phase: str) -> tu
             if t in keep:
                 store_checkpoint(ps, t, state)
             state = reset(ps, t, state)
-            state, _ = ps.cell.forward_step(ps.params, xw[t - c], state, ps.activation, out=tape.outputs(t),
-                                            work=ps.work)
+            state, _ = ps.cell.forward_step(
+                ps.params, xw[t - c], state, ps.activation, out=tape.outputs(t), work=ps.work
+            )
             note_overflow(ps, phase, t, state[0])
             ps.tick(phase, t)
     if b in keep:
@@ -141,8 +143,9 @@ def record_tape(ps: Pass, s: int, b: int, state: tuple, phase: str) -> None:
     """Run steps s..b-1 from ``state`` keeping every cache (the tape backward reads)."""
     drop_tape(ps)
     B, H, _ = ps.shape
-    tape = ps.tape = Tape.new(ps.cell, s, b, B, H, ps.w1.dtype, ps.work, ps.h_seq, name=ps.name + "_",
-                                activation=ps.activation)
+    tape = ps.tape = Tape.new(
+        ps.cell, s, b, B, H, ps.w1.dtype, ps.work, ps.h_seq, name=ps.name + "_", activation=ps.activation
+    )
     for part, src in zip(ps.cell.state_parts, state):
         np.copyto(tape.buffers[part][0], src)
     bytes_per_step = _counted(ps, tape)
@@ -151,8 +154,7 @@ def record_tape(ps: Pass, s: int, b: int, state: tuple, phase: str) -> None:
     project(ps.inputs, ps.w1, s, b, xw, ps.work)
     for t in range(s, b):
         state = reset(ps, t, tape.state_in(t))
-        state, _ = ps.cell.forward_step(ps.params, xw[t - s], state, ps.activation, out=tape.outputs(t),
-                                        work=ps.work)
+        state, _ = ps.cell.forward_step(ps.params, xw[t - s], state, ps.activation, out=tape.outputs(t), work=ps.work)
         note_overflow(ps, phase, t, state[0])
         for name, nbytes in bytes_per_step.items():
             ps.ledger.hold(ps.cell.group(name), nbytes)
@@ -190,8 +192,13 @@ def back(ps: Pass, s: int, b: int, d_state: tuple) -> tuple:
             dh[t - c] += d_state[0]  # total dL/dh_t: from outside plus from step t + 1
             if ps.dh_out is not None:
                 ps.dh_out[t] = dh[t - c]
-            d_state, _, _ = ps.cell.backward_step(ps.params, (dh[t - c], *d_state[1:]), tape.cache(t),
-                                                  out={"d_xw": d_xw[t - c], "d_hw": d_hw[t - c]}, work=ps.work)
+            d_state, _, _ = ps.cell.backward_step(
+                ps.params,
+                (dh[t - c], *d_state[1:]),
+                tape.cache(t),
+                out={"d_xw": d_xw[t - c], "d_hw": d_hw[t - c]},
+                work=ps.work,
+            )
             d_state = into_previous_step(ps, t, d_state)
             for name, nbytes in bytes_per_step.items():
                 ps.ledger.release(ps.cell.group(name), nbytes)

@@ -167,5 +167,7 @@ def check_params(spec: RNNSpec, params: dict, dtype: np.dtype | None = None) -> 
 
 def describe(spec: RNNSpec) -> str:
     """``lstm with input_size=3, hidden_size=16, output_size=2, num_layers=1, bidirectional=False``."""
-    return (f"{spec.cell} with input_size={spec.input_size}, hidden_size={spec.hidden_size}, "
-            f"output_size={spec.output_size}, num_layers={spec.num_layers}, bidirectional={spec.bidirectional}")
+    return (
+        f"{spec.cell} with input_size={spec.input_size}, hidden_size={spec.hidden_size}, "
+        f"output_size={spec.output_size}, num_layers={spec.num_layers}, bidirectional={spec.bidirectional}"
+    )

@@ -47,8 +47,7 @@ class SpectralReport:
     verdict: str
 
 
-def spectral_report(spec: RNNSpec, params: dict[str, np.ndarray], layer: int = 0, direction: int = 0
-                    ) -> SpectralReport:
+def spectral_report(spec: RNNSpec, params: dict[str, np.ndarray], layer: int = 0, direction: int = 0) -> SpectralReport:
     """Eigenvalues, spectral radius and largest singular value of every ``W_hh`` block of one layer.
 
     Parameters

@@ -33,8 +33,7 @@ def growth_rate(log10_norms: np.ndarray, lags: np.ndarray | None = None) -> floa
     return float(slope * np.log(10.0))
 
 
-def memory_horizon(log10_norms: np.ndarray, threshold: float = 1e-3, lags: np.ndarray | None = None
-                   ) -> int | None:
+def memory_horizon(log10_norms: np.ndarray, threshold: float = 1e-3, lags: np.ndarray | None = None) -> int | None:
     """The first lag at which the norm falls below ``threshold`` times its peak.
 
     Parameters

@@ -72,8 +72,20 @@ class Tape:
     entering_held: bool = False  # the ledger counts the entering state's row (until its step is reversed)
 
     @classmethod
-    def new(cls, cell: Cell, s: int, b: int, B: int, H: int, dtype: np.dtype, work: Workspace,
-            h_seq: np.ndarray | None = None, rolling: bool = False, name: str = "", activation: str = "tanh") -> Tape:
+    def new(
+        cls,
+        cell: Cell,
+        s: int,
+        b: int,
+        B: int,
+        H: int,
+        dtype: np.dtype,
+        work: Workspace,
+        h_seq: np.ndarray | None = None,
+        rolling: bool = False,
+        name: str = "",
+        activation: str = "tanh",
+    ) -> Tape:
         """Buffers from ``work`` named ``tape_<name><entry>`` (``roll_<entry>`` when rolling: rolling
         rows are shared by every pass), ``h`` in ``h_seq[s : b + 1]`` when the outputs are kept there."""
         n = 1 if rolling else b - s

@@ -43,8 +43,12 @@ def task_sizes(task: str) -> tuple[int, int]:
     """``(input_size, output_size)`` of a task."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-    return {"adding": (2, 1), "recall": (RECALL_SYMBOLS, RECALL_SYMBOLS), "sine": (1, 1),
-            "chars": (len(corpus()[1]), len(corpus()[1]))}[task]
+    return {
+        "adding": (2, 1),
+        "recall": (RECALL_SYMBOLS, RECALL_SYMBOLS),
+        "sine": (1, 1),
+        "chars": (len(corpus()[1]), len(corpus()[1])),
+    }[task]
 
 
 def make_batch(task: str, T: int, B: int, rng: np.random.Generator, *, delay: int = 5) -> Batch:

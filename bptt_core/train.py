@@ -75,8 +75,9 @@ class TrainHistory:
     stopped_at: int | None = None
 
 
-def train(config: TrainConfig, callback: Callable[[int, TrainHistory], bool] | None = None,
-          every: int = 25) -> TrainHistory:
+def train(
+    config: TrainConfig, callback: Callable[[int, TrainHistory], bool] | None = None, every: int = 25
+) -> TrainHistory:
     """Train ``config.spec`` on ``config.task``; deterministic for a seed.
 
     Parameters
@@ -92,16 +93,26 @@ def train(config: TrainConfig, callback: Callable[[int, TrainHistory], bool] | N
     """
     rng = np.random.default_rng(config.seed)
     spec = config.spec
-    params = init_params(spec, seed=config.seed, init=config.init,
-                         forget_bias=config.forget_bias if config.cell == "lstm" else 0.0)
+    params = init_params(
+        spec, seed=config.seed, init=config.init, forget_bias=config.forget_bias if config.cell == "lstm" else 0.0
+    )
     state = optim.init_state(config.optimizer, params)
     N, T = config.iterations, config.T
     loss, norm, used, dh = np.zeros(N), np.zeros(N), np.zeros(N), np.zeros((N, T))
     stopped, work = None, Workspace()  # the same shapes every iteration: reuse the buffers
     for i in range(N):
         batch = make_batch(config.task, T, config.batch_size, rng, delay=config.delay)
-        res = bptt(spec, params, batch.x, batch.y, loss=batch.loss, mask=batch.mask, clip=config.clip,
-                   truncation=config.truncation, workspace=work)
+        res = bptt(
+            spec,
+            params,
+            batch.x,
+            batch.y,
+            loss=batch.loss,
+            mask=batch.mask,
+            clip=config.clip,
+            truncation=config.truncation,
+            workspace=work,
+        )
         loss[i], norm[i], used[i] = res.loss, res.grad_norm, global_norm(res.grads)
         with np.errstate(over="ignore", invalid="ignore"):
             dh[i] = np.sqrt(np.sum(np.square(res.dh), axis=(1, 2)))
@@ -110,8 +121,11 @@ def train(config: TrainConfig, callback: Callable[[int, TrainHistory], bool] | N
             break
         params, state = optim.step(config.optimizer, params, res.grads, state, config.lr)
         done = i + 1
-        if callback and (done % every == 0 or done == N) and callback(done, _cut(loss, norm, used, dh, params, done)) \
-                is False:
+        if (
+            callback
+            and (done % every == 0 or done == N)
+            and callback(done, _cut(loss, norm, used, dh, params, done)) is False
+        ):
             stopped = done
             break
     n = stopped or N

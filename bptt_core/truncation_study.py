@@ -77,8 +77,9 @@ class RandomTruncationStudy:
     standard_error: np.ndarray
 
 
-def random_truncation_study(spec, params, x, y, probabilities, n_draws: int = 200, seed: int = 0,
-                            **bptt_kwargs) -> RandomTruncationStudy:
+def random_truncation_study(
+    spec, params, x, y, probabilities, n_draws: int = 200, seed: int = 0, **bptt_kwargs
+) -> RandomTruncationStudy:
     """Draw ``n_draws`` randomized-truncation gradients per cut probability.
 
     Parameters
@@ -99,10 +100,12 @@ def random_truncation_study(spec, params, x, y, probabilities, n_draws: int = 20
     scale = max(float(full @ full), 1e-300)
     bias, var = [], []
     for p in probabilities:
-        draws = np.stack([
-            flatten_grads(bptt(spec, params, x, y, random_truncation=float(p), seed=seed + i, **bptt_kwargs).grads)
-            for i in range(n_draws)
-        ])
+        draws = np.stack(
+            [
+                flatten_grads(bptt(spec, params, x, y, random_truncation=float(p), seed=seed + i, **bptt_kwargs).grads)
+                for i in range(n_draws)
+            ]
+        )
         mean = draws.mean(axis=0)
         bias.append(np.linalg.norm(mean - full) / np.sqrt(scale))
         var.append(np.mean(np.sum((draws - mean) ** 2, axis=1)) / scale)

@@ -11,8 +11,12 @@ from .workspace import Workspace
 
 
 def unroll(
-    spec: RNNSpec, params: dict[str, np.ndarray], x: np.ndarray, state: tuple[np.ndarray, ...],
-    layer: int = 0, direction: int = 0,
+    spec: RNNSpec,
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    state: tuple[np.ndarray, ...],
+    layer: int = 0,
+    direction: int = 0,
 ) -> tuple[list[dict], np.ndarray]:
     """Run one layer-direction over all steps of its inputs, keeping every cache.
 
@@ -44,8 +48,7 @@ def unroll(
     return [tape.cache(t) for t in range(T)], tape.h_rows(0, T)
 
 
-def layer_inputs(spec: RNNSpec, params: dict[str, np.ndarray], x: np.ndarray, states: list, layer: int
-                 ) -> np.ndarray:
+def layer_inputs(spec: RNNSpec, params: dict[str, np.ndarray], x: np.ndarray, states: list, layer: int) -> np.ndarray:
     """The inputs of ``layer`` in time order: ``x`` for layer 0, else the outputs of the layer below.
 
     Parameters

@@ -28,7 +28,8 @@ memory_scaling = _cache(compute.memory_scaling)
 memory_budget = _cache(compute.memory_budget)
 step_equation = _cache(compute.step_equation)
 measured_peaks = st.cache_data(max_entries=48, show_spinner="Measuring memory with tracemalloc…")(
-    measure.measured_peaks)
+    measure.measured_peaks
+)
 loss_panels = _cache(lessons.loss_panels)
 _estimator_panels = _cache(lessons.estimator_panels)
 

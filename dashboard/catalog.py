@@ -47,18 +47,26 @@ def _memory(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Pane
 
 
 def _weights(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
-    return [panels.eigenvalues(c, src.spectral(c, p)),
-            panels.gradient_norms(c, src.run(c, p), src.last_loss_gradient(c, p))]
+    return [
+        panels.eigenvalues(c, src.spectral(c, p)),
+        panels.gradient_norms(c, src.run(c, p), src.last_loss_gradient(c, p)),
+    ]
 
 
-BUILDERS = {"overview": _overview, "unroll": _unroll, "gradient_flow": _gradient_flow, "memory": _memory,
-            "weights": _weights}
+BUILDERS = {
+    "overview": _overview,
+    "unroll": _unroll,
+    "gradient_flow": _gradient_flow,
+    "memory": _memory,
+    "weights": _weights,
+}
 #: The pages whose figures "export all" writes (the weights page repeats figures of gradient flow).
 PAGES = ("overview", "unroll", "gradient_flow", "memory")
 
 
-def page_panels(page: str, config: RunConfig, params: Params | None = None,
-                source: ModuleType = compute) -> dict[str, panels.Panel]:
+def page_panels(
+    page: str, config: RunConfig, params: Params | None = None, source: ModuleType = compute
+) -> dict[str, panels.Panel]:
     """The panels of ``page`` by name, in page order."""
     if page not in BUILDERS:
         raise ValueError(f"page must be one of {tuple(BUILDERS)}, got {page!r}")

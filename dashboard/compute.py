@@ -38,8 +38,13 @@ class Problem:
 
 def preset_params(config: RunConfig) -> Params:
     """The weights the init preset gives for this configuration."""
-    return bc.init_params(config.spec, seed=config.seed, init=config.init, scale=config.scale,
-                          forget_bias=config.forget_bias if config.cell == "lstm" else 0.0)
+    return bc.init_params(
+        config.spec,
+        seed=config.seed,
+        init=config.init,
+        scale=config.scale,
+        forget_bias=config.forget_bias if config.cell == "lstm" else 0.0,
+    )
 
 
 def problem(config: RunConfig, params: Params | None = None) -> Problem:
@@ -83,8 +88,7 @@ def flow(config: RunConfig, params: Params | None = None) -> tuple[np.ndarray, n
     """Origins (N,) and flow-matrix rows (N, T): ``F[i, k] = ||d l_t / d h_k||``, ``t = origins[i]``."""
     p = problem(config, params)
     origins = flow_origins(config.T)
-    F = bc.flow_matrix(p.spec, p.params, p.x, p.y, loss=config.loss, mask=p.mask, dtype=config.dtype,
-                       origins=origins)
+    F = bc.flow_matrix(p.spec, p.params, p.x, p.y, loss=config.loss, mask=p.mask, dtype=config.dtype, origins=origins)
     return origins, F
 
 
@@ -109,8 +113,13 @@ def cell_comparison(config: RunConfig) -> dict[str, np.ndarray]:
     """``||dL/dh_t||`` (T,) for rnn, lstm and gru on the same first sequence and init preset."""
     out = {}
     for cell in bc.CELLS:
-        c = config.replace(cell=cell, activation=config.activation if cell == "rnn" else "tanh", weights="preset",
-                           batch_size=1, ragged=False)
+        c = config.replace(
+            cell=cell,
+            activation=config.activation if cell == "rnn" else "tanh",
+            weights="preset",
+            batch_size=1,
+            ragged=False,
+        )
         res = run(c)
         out[cell] = np.sqrt(np.sum(np.square(res.dh, dtype=np.float64), axis=(1, 2)))
     return out
@@ -128,10 +137,20 @@ def phase_diagram(config: RunConfig, n: int = 20, max_length: int = 200) -> Phas
     radii = np.linspace(0.1, 3.0, n)
     lengths = np.unique(np.linspace(2, max_length, n).astype(int))
     H = min(config.hidden_size, 32)
-    values = {cell: gradient_ratio_sweep(cell, radii, lengths, hidden_size=H, input_size=config.input_size, batch=2,
-                                         activation=config.activation if cell == "rnn" else "tanh",
-                                         forget_bias=config.forget_bias, seed=config.seed)
-              for cell in bc.CELLS}
+    values = {
+        cell: gradient_ratio_sweep(
+            cell,
+            radii,
+            lengths,
+            hidden_size=H,
+            input_size=config.input_size,
+            batch=2,
+            activation=config.activation if cell == "rnn" else "tanh",
+            forget_bias=config.forget_bias,
+            seed=config.seed,
+        )
+        for cell in bc.CELLS
+    }
     return PhaseDiagram(radii, lengths, values)
 
 
@@ -161,8 +180,10 @@ def strategy_runs(config: RunConfig, params: Params | None = None) -> dict[str, 
     """
     p = problem(config.replace(batch_size=1, ragged=False), params)
     base = {k: v for k, v in bptt_options(config).items() if k in ("loss", "reduction", "dtype")}
-    return {name: bc.bptt(p.spec, p.params, p.x, p.y, mask=p.mask, return_sequences=False, **base, **opts)
-            for name, opts in _STRATEGY_OPTIONS.items()}
+    return {
+        name: bc.bptt(p.spec, p.params, p.x, p.y, mask=p.mask, return_sequences=False, **base, **opts)
+        for name, opts in _STRATEGY_OPTIONS.items()
+    }
 
 
 def memory_scaling(config: RunConfig, n: int = 8) -> dict[str, np.ndarray]:
@@ -210,16 +231,23 @@ def _step_equation(config: RunConfig, t: int, unit: int, params: Params | None) 
     state = tuple(np.zeros((1, config.hidden_size)) for _ in range(config.spec.state_parts))
     cache = unroll(config.spec, P, p.x[: t + 1, :1], state)[0][t]
     H, j, W = config.hidden_size, unit, bc.layer_params(P)
-    out = {"x_term": float(W["weight_ih"][j] @ p.x[t, 0] + W["bias_ih"][j]),
-           "h_term": float(W["weight_hh"][j] @ cache["h_prev"][0] + W["bias_hh"][j]),
-           "h_prev": float(cache["h_prev"][0, j]), "h": float(cache["h"][0, j])}
+    out = {
+        "x_term": float(W["weight_ih"][j] @ p.x[t, 0] + W["bias_ih"][j]),
+        "h_term": float(W["weight_hh"][j] @ cache["h_prev"][0] + W["bias_hh"][j]),
+        "h_prev": float(cache["h_prev"][0, j]),
+        "h": float(cache["h"][0, j]),
+    }
     if config.cell == "lstm":
         for g, name in enumerate("ifgo"):
             out[name] = float(cache["gates"][0, g * H + j])
         out |= {"c_prev": float(cache["c_prev"][0, j]), "c": float(cache["c"][0, j])}
     elif config.cell == "gru":
-        out |= {"r": float(cache["gates"][0, j]), "z": float(cache["gates"][0, H + j]),
-                "n": float(cache["gates"][0, 2 * H + j]), "hw_n": float(cache["hw_n"][0, j])}
+        out |= {
+            "r": float(cache["gates"][0, j]),
+            "z": float(cache["gates"][0, H + j]),
+            "n": float(cache["gates"][0, 2 * H + j]),
+            "hw_n": float(cache["hw_n"][0, j]),
+        }
     mask = p.mask if p.mask is not None else np.ones((config.T, config.batch_size))
     weight = token_weights(mask, config.reduction)[t, 0]
     _, dyhat = token_loss_and_grad(config.loss, res.yhat[t, :1].astype(np.float64), p.y[t, :1])
@@ -267,8 +295,22 @@ def only(config: RunConfig, names: tuple[str, ...]) -> RunConfig:
 
 #: What each cached analysis depends on; the rest of the config does not change its result.
 SWEEP_FIELDS = ("activation", "hidden_size", "input_size", "forget_bias", "seed")
-COMPARISON_FIELDS = ("activation", "T", "hidden_size", "input_size", "output_size", "init", "scale", "forget_bias",
-                     "seed", "signal", "delay", "loss", "reduction", "dtype")
+COMPARISON_FIELDS = (
+    "activation",
+    "T",
+    "hidden_size",
+    "input_size",
+    "output_size",
+    "init",
+    "scale",
+    "forget_bias",
+    "seed",
+    "signal",
+    "delay",
+    "loss",
+    "reduction",
+    "dtype",
+)
 
 
 def last_loss_gradient(config: RunConfig, params: Params | None = None) -> np.ndarray:
@@ -284,15 +326,18 @@ def last_loss_gradient(config: RunConfig, params: Params | None = None) -> np.nd
     p = problem(config, params)
     valid = np.flatnonzero(p.mask.any(axis=1)) if p.mask is not None else np.arange(config.T)
     t_star = int(valid[-1])
-    return bc.flow_matrix(p.spec, p.params, p.x, p.y, loss=config.loss, mask=p.mask, dtype=config.dtype,
-                          origins=[t_star])[0]
+    return bc.flow_matrix(
+        p.spec, p.params, p.x, p.y, loss=config.loss, mask=p.mask, dtype=config.dtype, origins=[t_star]
+    )[0]
 
 
 #: The verdict's thresholds: decades the last loss's gradient gains or loses on its way to the first step.
 VERDICT_DECADES = 2.0
-VERDICT_RULE = (f"From the curve ||∂l_T/∂h_t|| (the gradient of the last step's loss): if its value at the first "
-                f"step is below 10^-{VERDICT_DECADES:g} of its value at the last step, vanishing; above "
-                f"10^{VERDICT_DECADES:g} times, exploding; non-finite, overflow; otherwise it holds over this length.")
+VERDICT_RULE = (
+    f"From the curve ||∂l_T/∂h_t|| (the gradient of the last step's loss): if its value at the first "
+    f"step is below 10^-{VERDICT_DECADES:g} of its value at the last step, vanishing; above "
+    f"10^{VERDICT_DECADES:g} times, exploding; non-finite, overflow; otherwise it holds over this length."
+)
 
 
 @dataclass(frozen=True)
@@ -321,14 +366,17 @@ def verdict(curve: np.ndarray, report: SpectralReport, res: bc.BPTTResult | None
     pascanu = pascanu_sentence(report, last)
     if (res is not None and not res.finite) or not np.all(np.isfinite(curve)):
         where = f" at step {res.overflow_step}" if res is not None and res.overflow_step is not None else ""
-        return Verdict("overflow", ratio, per_step, f"values overflowed{where}: exploding beyond float range. "
-                       + pascanu)
+        return Verdict(
+            "overflow", ratio, per_step, f"values overflowed{where}: exploding beyond float range. " + pascanu
+        )
     if last == 0:
         return Verdict("too short", ratio, per_step, "one step only: nothing travels back in time. " + pascanu)
     decades = np.log10(ratio) if ratio > 0 else -np.inf
     label = "vanishing" if decades < -VERDICT_DECADES else "exploding" if decades > VERDICT_DECADES else "holds"
-    detail = (f"the last step's loss reaches the first step with ×{ratio:.3g} of its own gradient "
-              f"(×{per_step:.3g} per step over {last} steps). " + pascanu)
+    detail = (
+        f"the last step's loss reaches the first step with ×{ratio:.3g} of its own gradient "
+        f"(×{per_step:.3g} per step over {last} steps). " + pascanu
+    )
     return Verdict(label, ratio, per_step, detail)
 
 
@@ -339,11 +387,15 @@ def pascanu_sentence(report: SpectralReport, steps: int) -> str:
         return "Gated cells have no such bound: their gates scale the gradient step by step."
     shown = f"γσ_max = {rate:.4g}"
     if rate < 1:
-        return (f"{shown} < 1: Pascanu's condition for vanishing holds, so the gradient must shrink at least "
-                f"×{rate:.3g} per step (≤ ×{rate ** max(steps, 1):.3g} over {steps} steps).")
+        return (
+            f"{shown} < 1: Pascanu's condition for vanishing holds, so the gradient must shrink at least "
+            f"×{rate:.3g} per step (≤ ×{rate ** max(steps, 1):.3g} over {steps} steps)."
+        )
     where = "= 1, on the boundary" if np.isclose(rate, 1.0, rtol=0, atol=5e-5) else f"= {rate:.4g} > 1"
-    return (f"γσ_max {where}: growth is possible, not guaranteed (the condition is only necessary for "
-            "exploding); the measured curve decides.")
+    return (
+        f"γσ_max {where}: growth is possible, not guaranteed (the condition is only necessary for "
+        "exploding); the measured curve decides."
+    )
 
 
 def growth_text(summary: Horizon) -> str:
@@ -368,14 +420,21 @@ class Horizon:
 
 def jacobian_summary(jp: JacobianProducts) -> Horizon:
     """Growth rate and horizon of the drawn Jacobian-product curve, on its real lags."""
-    return Horizon(growth_rate(jp.log10_spectral_mean, jp.lags),
-                   memory_horizon(jp.log10_spectral_mean, lags=jp.lags))
+    return Horizon(growth_rate(jp.log10_spectral_mean, jp.lags), memory_horizon(jp.log10_spectral_mean, lags=jp.lags))
 
 
 def gate_names(cell: str) -> list[str]:
     """Readable names of the gate blocks of ``weight_hh`` in PyTorch order."""
-    long = {"a": "W_hh (all)", "i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o",
-            "r": "reset gate r", "z": "update gate z", "n": "candidate n"}
+    long = {
+        "a": "W_hh (all)",
+        "i": "input gate i",
+        "f": "forget gate f",
+        "g": "candidate g",
+        "o": "output gate o",
+        "r": "reset gate r",
+        "z": "update gate z",
+        "n": "candidate n",
+    }
     return [long[g] for g in bc.CELLS[cell].gate_names]
 
 
@@ -386,8 +445,14 @@ DASHBOARD_BUDGET = int(os.environ.get("BPTT_DASHBOARD_BUDGET", min(budget.DEFAUL
 def estimate_bytes(config: RunConfig) -> int:
     """The largest allocation any page makes for this configuration (a BPTT run or the flow matrix)."""
     ck = bptt_options(config)["checkpoint"]
-    run_bytes = budget.bptt_bytes(config.spec, config.T, config.batch_size, checkpoint=ck,
-                                  truncation=config.truncation or None, dtype=config.dtype)
+    run_bytes = budget.bptt_bytes(
+        config.spec,
+        config.T,
+        config.batch_size,
+        checkpoint=ck,
+        truncation=config.truncation or None,
+        dtype=config.dtype,
+    )
     flow_bytes = budget.flow_bytes(config.spec, config.T, config.batch_size, len(flow_origins(config.T)), config.dtype)
     return max(run_bytes, flow_bytes)
 
@@ -395,8 +460,9 @@ def estimate_bytes(config: RunConfig) -> int:
 def training_ratio(budget_row: dict[str, int]) -> float:
     """Training memory (parameters, gradients, tape) over prediction memory (parameters, state)."""
     prediction = budget_row["parameters"] + budget_row["state (prediction)"]
-    return (budget_row["parameters"] + budget_row["gradient buffers"] + budget_row["stored activations (peak)"]) \
-        / prediction
+    return (
+        budget_row["parameters"] + budget_row["gradient buffers"] + budget_row["stored activations (peak)"]
+    ) / prediction
 
 
 def pareto_front(config: RunConfig) -> dict[str, np.ndarray]:
@@ -415,13 +481,20 @@ def pareto_front(config: RunConfig) -> dict[str, np.ndarray]:
     state, step = B * H * item * len(cell.state_parts), B * H * item * cell.tape_width
     sqrt_k = int(np.ceil(np.sqrt(T)))
     schedules = [("full storage", "full", None, None)]
-    schedules += [("checkpoint sqrt(T)" if k == sqrt_k else "checkpoint every k", f"k={k}", k, None)
-                  for k in sorted({2, 4, 8, 16, 32, 64, sqrt_k}) if k < T]
+    schedules += [
+        ("checkpoint sqrt(T)" if k == sqrt_k else "checkpoint every k", f"k={k}", k, None)
+        for k in sorted({2, 4, 8, 16, 32, 64, sqrt_k})
+        if k < T
+    ]
     schedules += [("binomial (revolve)", f"S={s}", "binomial", s) for s in range(1, 13)]
     rows = []
     for strategy, label, checkpoint, slots in schedules:
         schedule = plan(T, checkpoint, slots)
         rows.append((strategy, label, schedule.stored_peak(state, step), schedule.forward_steps - T))
     strategy, label, nbytes, extra = zip(*rows)
-    return {"strategy": np.array(strategy), "label": np.array(label), "bytes": np.array(nbytes, float),
-            "recomputed": np.array(extra, float)}
+    return {
+        "strategy": np.array(strategy),
+        "label": np.array(label),
+        "bytes": np.array(nbytes, float),
+        "recomputed": np.array(extra, float),
+    }

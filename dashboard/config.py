@@ -59,8 +59,14 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         choices = {
-            "cell": tuple(bc.CELLS), "activation": bc.ACTIVATIONS, "init": bc.INITS, "signal": SIGNALS,
-            "loss": bc.LOSSES, "reduction": bc.REDUCTIONS, "checkpoint": CHECKPOINTS, "dtype": DTYPES,
+            "cell": tuple(bc.CELLS),
+            "activation": bc.ACTIVATIONS,
+            "init": bc.INITS,
+            "signal": SIGNALS,
+            "loss": bc.LOSSES,
+            "reduction": bc.REDUCTIONS,
+            "checkpoint": CHECKPOINTS,
+            "dtype": DTYPES,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -83,8 +89,11 @@ class RunConfig:
     def to_query(self) -> dict[str, str]:
         """The fields that differ from the defaults, as URL query parameters."""
         default = RunConfig()
-        return {f.name: _format(getattr(self, f.name)) for f in fields(self)
-                if getattr(self, f.name) != getattr(default, f.name) and f.name != "weights"}
+        return {
+            f.name: _format(getattr(self, f.name))
+            for f in fields(self)
+            if getattr(self, f.name) != getattr(default, f.name) and f.name != "weights"
+        }
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

@@ -53,11 +53,17 @@ def backward_latex(cell: str, activation: str, t: int, j: int, v: dict[str, floa
             rf"\delta{idx} = \frac{{\partial L}}{{\partial h{idx}}}\,\phi'(z{idx}) = {_n(v['dh'])} \cdot "
             rf"\underbrace{{{_n(v['dphi'])}}}_{{{ACT_PRIME[activation]}}} = {_n(v['dz'])}"
         )
-        lines.append(r"\frac{\partial L}{\partial h_{t-1}} = W_{hh}^\top \delta_t, \qquad "
-                     r"\frac{\partial L}{\partial W_{hh}} \mathrel{+}= \delta_t\, h_{t-1}^\top")
+        lines.append(
+            r"\frac{\partial L}{\partial h_{t-1}} = W_{hh}^\top \delta_t, \qquad "
+            r"\frac{\partial L}{\partial W_{hh}} \mathrel{+}= \delta_t\, h_{t-1}^\top"
+        )
     else:
-        lines.append(r"\text{gate pre-activation gradients } \delta_t \text{ give } "
-                     r"\frac{\partial L}{\partial h_{t-1}} = W_{hh}^\top \delta_t + \dots")
-        lines.append(r"\frac{\partial L}{\partial W_{hh}} \mathrel{+}= \delta_t\, h_{t-1}^\top"
-                     r"\quad\text{(the same } W_{hh} \text{ at every step)}")
+        lines.append(
+            r"\text{gate pre-activation gradients } \delta_t \text{ give } "
+            r"\frac{\partial L}{\partial h_{t-1}} = W_{hh}^\top \delta_t + \dots"
+        )
+        lines.append(
+            r"\frac{\partial L}{\partial W_{hh}} \mathrel{+}= \delta_t\, h_{t-1}^\top"
+            r"\quad\text{(the same } W_{hh} \text{ at every step)}"
+        )
     return lines

@@ -28,14 +28,21 @@ from .config import RunConfig, from_mapping
 from .weights import to_npz
 
 STATIC_FORMATS = ("png", "svg")
-NO_BROWSER = ("PNG/SVG export needs a Chromium browser on the server and none was found. Install one "
-              "(Debian: `apt-get install chromium`) or point `BROWSER_PATH` at it; HTML and CSV work without it.")
+NO_BROWSER = (
+    "PNG/SVG export needs a Chromium browser on the server and none was found. Install one "
+    "(Debian: `apt-get install chromium`) or point `BROWSER_PATH` at it; HTML and CSV work without it."
+)
 
 
 def find_browser() -> str | None:
     """Path of the Chromium that kaleido will drive, or None."""
-    for candidate in (os.environ.get("BROWSER_PATH"), "/usr/bin/chromium", shutil.which("chromium"),
-                      shutil.which("chromium-browser"), shutil.which("google-chrome")):
+    for candidate in (
+        os.environ.get("BROWSER_PATH"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+        shutil.which("google-chrome"),
+    ):
         if candidate and Path(candidate).exists():
             return candidate
     return None
@@ -91,8 +98,9 @@ def animation_frames(fig: go.Figure) -> Iterator[go.Figure]:
         yield still
 
 
-def to_gif(fig: go.Figure, *, width: int = 900, duration_ms: int = 250,
-           progress: Callable[[int, int, str], None] | None = None) -> bytes:
+def to_gif(
+    fig: go.Figure, *, width: int = 900, duration_ms: int = 250, progress: Callable[[int, int, str], None] | None = None
+) -> bytes:
     """An animated GIF of a Plotly animation, one GIF frame per animation frame (needs Chromium)."""
     from PIL import Image
 
@@ -110,8 +118,15 @@ def to_gif(fig: go.Figure, *, width: int = 900, duration_ms: int = 250,
     return buf.getvalue()
 
 
-def bundle(config: RunConfig, panels: Iterable, *, url: str = "", static: bool = True, params: dict | None = None,
-           progress: Callable[[int, int, str], None] | None = None) -> bytes:
+def bundle(
+    config: RunConfig,
+    panels: Iterable,
+    *,
+    url: str = "",
+    static: bool = True,
+    params: dict | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> bytes:
     """A zip with every panel as PNG, SVG (when a browser exists), HTML and CSV, plus config, URL and weights.
 
     Parameters
@@ -132,8 +147,10 @@ def bundle(config: RunConfig, panels: Iterable, *, url: str = "", static: bool =
     listing = []
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for i, panel in enumerate(panels):
-            files = {f"{panel.name}.html": to_html(panel.figure),
-                     f"{panel.name}.csv": panel.data.to_csv(index=False).encode()}
+            files = {
+                f"{panel.name}.html": to_html(panel.figure),
+                f"{panel.name}.csv": panel.data.to_csv(index=False).encode(),
+            }
             if can_static:
                 files |= {f"{panel.name}.{fmt}": to_static(panel.figure, fmt) for fmt in STATIC_FORMATS}
             for name, data in files.items():
@@ -175,8 +192,14 @@ def main(argv: list[str] | None = None) -> int:
         bar = "#" * int(30 * done / total)
         print(f"\r[{bar:<30}] {done}/{total} {name:<24}", end="", file=sys.stderr, flush=True)
 
-    data = bundle(config, panels, url=share_url("", config), static=not args.no_static,
-                  params=preset_params(config), progress=progress)
+    data = bundle(
+        config,
+        panels,
+        url=share_url("", config),
+        static=not args.no_static,
+        params=preset_params(config),
+        progress=progress,
+    )
     print(file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:

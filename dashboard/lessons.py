@@ -20,9 +20,21 @@ WORKED_EXAMPLE = np.array([0.2, 0.5, 0.1, 0.4])
 
 def history_frame(histories: dict[str, TrainHistory]) -> pd.DataFrame:
     """Tidy per-iteration records of one or more named runs."""
-    return pd.concat([pd.DataFrame({"run": name, "iteration": np.arange(1, len(h.loss) + 1), "loss": h.loss,
-                                    "grad_norm": h.grad_norm, "clipped_norm": h.clipped_norm})
-                      for name, h in histories.items()], ignore_index=True)
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "run": name,
+                    "iteration": np.arange(1, len(h.loss) + 1),
+                    "loss": h.loss,
+                    "grad_norm": h.grad_norm,
+                    "clipped_norm": h.clipped_norm,
+                }
+            )
+            for name, h in histories.items()
+        ],
+        ignore_index=True,
+    )
 
 
 def training_panels(histories: dict[str, TrainHistory], current: str) -> dict[str, Panel]:
@@ -32,13 +44,26 @@ def training_panels(histories: dict[str, TrainHistory], current: str) -> dict[st
     it, t = np.meshgrid(np.arange(1, h.dh_norms.shape[0] + 1), np.arange(h.dh_norms.shape[1]), indexing="ij")
     heat = pd.DataFrame({"iteration": it.ravel(), "t": t.ravel(), "norm": h.dh_norms.ravel()})
     return {
-        "training_curves": Panel("training_curves", "Loss and gradient norm", (
-            "Left: the loss per iteration (log). Right: the global gradient norm before clipping (thin) and the "
-            "norm actually applied after clipping (dashed): clipping cuts the exploding spikes."),
-            fl.training_curves(curves), curves),
-        "training_heatmap": Panel("training_heatmap", "∂L/∂h_t through training", (
-            "Each row is one iteration: dark on the left means the gradient no longer reaches the early steps "
-            "(vanishing), a bright band is an exploding spike."), fl.grad_heatmap(heat), heat),
+        "training_curves": Panel(
+            "training_curves",
+            "Loss and gradient norm",
+            (
+                "Left: the loss per iteration (log). Right: the global gradient norm before clipping (thin) and the "
+                "norm actually applied after clipping (dashed): clipping cuts the exploding spikes."
+            ),
+            fl.training_curves(curves),
+            curves,
+        ),
+        "training_heatmap": Panel(
+            "training_heatmap",
+            "∂L/∂h_t through training",
+            (
+                "Each row is one iteration: dark on the left means the gradient no longer reaches the early steps "
+                "(vanishing), a bright band is an exploding spike."
+            ),
+            fl.grad_heatmap(heat),
+            heat,
+        ),
     }
 
 
@@ -58,15 +83,36 @@ def loss_panels(config: RunConfig, params: dict | None = None) -> dict[str, Pane
     scale = pd.DataFrame(scale_rows, columns=["T", "reduction", "grad_norm"])
     tok = _token_losses(config, res, p)
     return {
-        "step_losses": Panel("step_losses", "Loss at each step", (
-            "The loss is a sum of per-step terms; 'mean' divides by the number of valid tokens, 'sum' only by the "
-            "batch."), fl.step_losses(steps, mean=mean, total=total), steps),
-        "scale_vs_length": Panel("scale_vs_length", "Why averaging keeps the gradient scale", (
-            "With 'sum' the gradient grows about in proportion to T, so the learning rate must shrink like 1/T; "
-            "with 'mean' it stays put as T grows."), fl.scale_vs_length(scale), scale),
-        "token_losses": Panel("token_losses", "Token losses and padding", (
-            "Turn on 'Variable lengths' in the sidebar: padded tokens (blank) are masked out of the loss and "
-            "of every gradient."), fl.token_losses(tok), tok),
+        "step_losses": Panel(
+            "step_losses",
+            "Loss at each step",
+            (
+                "The loss is a sum of per-step terms; 'mean' divides by the number of valid tokens, 'sum' only by the "
+                "batch."
+            ),
+            fl.step_losses(steps, mean=mean, total=total),
+            steps,
+        ),
+        "scale_vs_length": Panel(
+            "scale_vs_length",
+            "Why averaging keeps the gradient scale",
+            (
+                "With 'sum' the gradient grows about in proportion to T, so the learning rate must shrink like 1/T; "
+                "with 'mean' it stays put as T grows."
+            ),
+            fl.scale_vs_length(scale),
+            scale,
+        ),
+        "token_losses": Panel(
+            "token_losses",
+            "Token losses and padding",
+            (
+                "Turn on 'Variable lengths' in the sidebar: padded tokens (blank) are masked out of the loss and "
+                "of every gradient."
+            ),
+            fl.token_losses(tok),
+            tok,
+        ),
     }
 
 
@@ -82,32 +128,63 @@ def worked_example() -> dict[str, float]:
     """The textbook example through the engine's own reduction code."""
     token = WORKED_EXAMPLE[:, None]
     ones = np.ones_like(token)
-    return {"mean": reduce(token, ones, "mean"), "sum": reduce(token, ones, "sum"),
-            "steps": step_means(token, ones).tolist()}
+    return {
+        "mean": reduce(token, ones, "mean"),
+        "sum": reduce(token, ones, "sum"),
+        "steps": step_means(token, ones).tolist(),
+    }
 
 
-def estimator_panels(kind: str, theta: float, target: float, taus: np.ndarray, n: int, tau: float,
-                     seed: int = 0) -> dict[str, Panel]:
+def estimator_panels(
+    kind: str, theta: float, target: float, taus: np.ndarray, n: int, tau: float, seed: int = 0
+) -> dict[str, Panel]:
     """Bias/variance against tau for every estimator, and the spread of single-sample estimates."""
     K = 3
     theta_v = theta if kind == "bernoulli" else np.array([theta, 0.0, -theta / 2])
     target_v = target if kind == "bernoulli" else np.eye(K)[1]
     study = estimator_study(kind, theta_v, target_v, taus, n=n, seed=seed)
-    rows = [(name, t, study[name]["bias"][i], study[name]["variance"][i]) for name in ESTIMATORS
-            for i, t in enumerate(study["taus"])]
+    rows = [
+        (name, t, study[name]["bias"][i], study[name]["variance"][i])
+        for name in ESTIMATORS
+        for i, t in enumerate(study["taus"])
+    ]
     bv = pd.DataFrame(rows, columns=["estimator", "tau", "bias", "variance"])
-    spread = pd.concat([pd.DataFrame({"estimator": name, "estimate": estimates(
-        name, kind, theta_v, target_v, min(n, 2000), np.random.default_rng(seed + 99), tau=tau)[:, 0]})
-        for name in ESTIMATORS], ignore_index=True)
+    spread = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "estimator": name,
+                    "estimate": estimates(
+                        name, kind, theta_v, target_v, min(n, 2000), np.random.default_rng(seed + 99), tau=tau
+                    )[:, 0],
+                }
+            )
+            for name in ESTIMATORS
+        ],
+        ignore_index=True,
+    )
     exact = float(study["exact"][0])
     return {
-        "estimator_bias_variance": Panel("estimator_bias_variance", "Bias and variance", (
-            "REINFORCE is unbiased (its bias is sampling noise) but noisy; a baseline cuts the noise. "
-            "Straight-through is biased at any τ. Gumbel-softmax trades bias (large τ) for variance (small τ)."),
-            fl.estimator_bias_variance(bv), bv),
-        "estimator_spread": Panel("estimator_spread", "Single-sample estimates", (
-            f"Each box is {min(n, 2000)} single-sample estimates at τ = {tau:g}; the dashed line is the exact "
-            "gradient of the expectation."), fl.estimator_spread(spread, exact), spread),
+        "estimator_bias_variance": Panel(
+            "estimator_bias_variance",
+            "Bias and variance",
+            (
+                "REINFORCE is unbiased (its bias is sampling noise) but noisy; a baseline cuts the noise. "
+                "Straight-through is biased at any τ. Gumbel-softmax trades bias (large τ) for variance (small τ)."
+            ),
+            fl.estimator_bias_variance(bv),
+            bv,
+        ),
+        "estimator_spread": Panel(
+            "estimator_spread",
+            "Single-sample estimates",
+            (
+                f"Each box is {min(n, 2000)} single-sample estimates at τ = {tau:g}; the dashed line is the exact "
+                "gradient of the expectation."
+            ),
+            fl.estimator_spread(spread, exact),
+            spread,
+        ),
     }
 
 

@@ -19,8 +19,11 @@ from .compute import bptt_options, problem
 from .config import RunConfig, from_mapping
 
 #: The memory modes measured, with the options each adds to the configuration's.
-MODES = {"this run": {}, "full storage": {"checkpoint": None, "truncation": None},
-         "checkpoint sqrt(T)": {"checkpoint": "sqrt", "truncation": None}}
+MODES = {
+    "this run": {},
+    "full storage": {"checkpoint": None, "truncation": None},
+    "checkpoint sqrt(T)": {"checkpoint": "sqrt", "truncation": None},
+}
 
 
 def measure_here(config: RunConfig) -> dict[str, dict[str, int]]:
@@ -49,8 +52,9 @@ def measured_peaks(config: RunConfig, timeout: float = 120.0) -> dict[str, dict[
     """:func:`measure_here` in a child process. The weights are the preset's: memory does not depend
     on their values."""
     query = json.dumps(config.to_query())
-    done = subprocess.run([sys.executable, "-m", "dashboard.measure", query], capture_output=True,
-                          text=True, timeout=timeout, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "dashboard.measure", query], capture_output=True, text=True, timeout=timeout, check=True
+    )
     return json.loads(done.stdout)
 
 

@@ -47,16 +47,18 @@ def steps_table(res: bc.BPTTResult) -> pd.DataFrame:
     """One row per step: activation size, loss and gradient norm."""
     with np.errstate(over="ignore", invalid="ignore"):
         h_rms = np.sqrt(np.mean(np.square(res.h, dtype=np.float64), axis=(1, 2)))
-    return pd.DataFrame({"t": np.arange(len(res.step_losses)), "h_rms": h_rms, "loss": res.step_losses,
-                         "grad_norm": step_norms(res.dh)})
+    return pd.DataFrame(
+        {"t": np.arange(len(res.step_losses)), "h_rms": h_rms, "loss": res.step_losses, "grad_norm": step_norms(res.dh)}
+    )
 
 
 def timeline_table(res: bc.BPTTResult) -> pd.DataFrame:
     """Bytes stored for backward (tape and checkpoints, no fixed buffers) after every step of the pass."""
     phases, steps, _ = zip(*res.memory_timeline) if res.memory_timeline else ((), (), ())
     stored = [sum(g.get(k, 0) for k in STORED_GROUPS) for g in res.memory_timeline_by_tensor]
-    return pd.DataFrame({"moment": np.arange(len(stored)), "phase": phases, "step": steps,
-                         "bytes": np.asarray(stored, dtype=np.int64)})
+    return pd.DataFrame(
+        {"moment": np.arange(len(stored)), "phase": phases, "step": steps, "bytes": np.asarray(stored, dtype=np.int64)}
+    )
 
 
 def unroll(config: RunConfig, res: bc.BPTTResult, *, static: bool = False) -> Panel:
@@ -64,9 +66,11 @@ def unroll(config: RunConfig, res: bc.BPTTResult, *, static: bool = False) -> Pa
     mem = timeline_table(res)
     mem = mem[mem["phase"] != "recompute"]
     fig = fu.unroll_animation(steps, mem, static=static)
-    caption = ("Press ▶ Play: the forward pass lights h_t by activation size left to right, then the backward "
-               "pass runs right to left, node size and red shade = log10 ||∂L/∂h_t||; the green bar is the memory "
-               "held for backward, growing in forward and freed in backward.")
+    caption = (
+        "Press ▶ Play: the forward pass lights h_t by activation size left to right, then the backward "
+        "pass runs right to left, node size and red shade = log10 ||∂L/∂h_t||; the green bar is the memory "
+        "held for backward, growing in forward and freed in backward."
+    )
     if static:
         caption = "Every step uses the same weights; red shade and size show how much gradient reached each h_t."
     return Panel("unroll_animation" if not static else "unroll_diagram", "Unrolled network", caption, fig, steps)
@@ -76,38 +80,54 @@ def gradient_norms(config: RunConfig, res: bc.BPTTResult, last_loss: np.ndarray)
     df = pd.DataFrame({"t": np.arange(config.T), "grad_norm": step_norms(res.dh), "last_loss_grad": last_loss})
     if config.truncation:
         df["truncated"] = (df["t"] % config.truncation == 0) & (df["t"] > 0)
-    caption = ("Red: ||∂L/∂h_t||, the total gradient at each state; every step's own loss props it up, so it "
-               "need not decay. Blue: ||∂l_T/∂h_t||, one loss (the last step's) travelling back: a straight line "
-               "on this log axis is exponential decay (vanishing) or growth (exploding), and the verdict reads it.")
+    caption = (
+        "Red: ||∂L/∂h_t||, the total gradient at each state; every step's own loss props it up, so it "
+        "need not decay. Blue: ||∂l_T/∂h_t||, one loss (the last step's) travelling back: a straight line "
+        "on this log axis is exponential decay (vanishing) or growth (exploding), and the verdict reads it."
+    )
     if config.truncation:
         caption += " Truncation cuts the blue curve to zero before the last window."
-    return Panel("gradient_norms", "||dL/dh_t|| and ||dl_T/dh_t|| over time", caption,
-                 ff.gradient_norms(df, overflow_step=res.overflow_step), df)
+    return Panel(
+        "gradient_norms",
+        "||dL/dh_t|| and ||dl_T/dh_t|| over time",
+        caption,
+        ff.gradient_norms(df, overflow_step=res.overflow_step),
+        df,
+    )
 
 
 def flow(config: RunConfig, origins: np.ndarray, F: np.ndarray) -> Panel:
     t_idx, k_idx = np.meshgrid(origins, np.arange(config.T), indexing="ij")
     keep = k_idx <= t_idx
     df = pd.DataFrame({"t": t_idx[keep], "k": k_idx[keep], "norm": F[keep]})
-    caption = ("Row t shows how strongly the loss at step t reaches each earlier state h_k; colour fading left of "
-               "the diagonal is vanishing, brightening is exploding.")
+    caption = (
+        "Row t shows how strongly the loss at step t reaches each earlier state h_k; colour fading left of "
+        "the diagonal is vanishing, brightening is exploding."
+    )
     if len(origins) < config.T:
         caption += f" ({len(origins)} of {config.T} rows, evenly spaced.)"
     return Panel("flow_matrix", "Flow matrix", caption, ff.flow_heatmap(df), df)
 
 
 def jacobian(config: RunConfig, jp: JacobianProducts, report: SpectralReport) -> Panel:
-    df = pd.DataFrame({"lag": jp.lags, "log10_spectral": jp.log10_spectral_mean,
-                       "log10_frobenius": jp.log10_frobenius_mean})
+    df = pd.DataFrame(
+        {"lag": jp.lags, "log10_spectral": jp.log10_spectral_mean, "log10_frobenius": jp.log10_frobenius_mean}
+    )
     summary = jacobian_summary(jp)
-    caption = (f"The slope is the per-step growth rate of ∂h_t/∂h_k (first sequence): here ×{np.exp(summary.rate):.3g}"
-               " per step" if np.isfinite(summary.rate) else "The slope is the per-step growth rate of ∂h_t/∂h_k")
+    caption = (
+        f"The slope is the per-step growth rate of ∂h_t/∂h_k (first sequence): here ×{np.exp(summary.rate):.3g}"
+        " per step"
+        if np.isfinite(summary.rate)
+        else "The slope is the per-step growth rate of ∂h_t/∂h_k"
+    )
     caption += f", over lags 0 to {int(jp.lags[-1])}." if len(jp.lags) else "."
     if report.bound_rate is not None:
         df["log10_bound"] = pascanu_bound(jp.lags, report.bound_rate)
-        caption += (f" The dashed line is Pascanu et al.'s bound (γσ_max)^lag with γσ_max = {report.bound_rate:.3g}:"
-                    " the spectral-norm curve can never rise above it (the Frobenius norm can, by up to a "
-                    "factor √H).")
+        caption += (
+            f" The dashed line is Pascanu et al.'s bound (γσ_max)^lag with γσ_max = {report.bound_rate:.3g}:"
+            " the spectral-norm curve can never rise above it (the Frobenius norm can, by up to a "
+            "factor √H)."
+        )
     return Panel("jacobian_vs_lag", "Jacobian product norm", caption, ff.jacobian_vs_lag(df), df)
 
 
@@ -120,34 +140,51 @@ def eigenvalues(config: RunConfig, report: SpectralReport) -> Panel:
 
 def contributions(config: RunConfig, res: bc.BPTTResult) -> Panel:
     terms = res.step_contributions or {"weight_hh_l0": np.zeros(config.T), "weight_ih_l0": np.zeros(config.T)}
-    df = pd.DataFrame({"t": np.arange(config.T), "weight_hh": terms["weight_hh_l0"],
-                       "weight_ih": terms["weight_ih_l0"]})
-    caption = ("W_hh is shared, so dW_hh is the sum of these per-step terms; when early terms are tiny, early "
-               "inputs barely change the weights.")
+    df = pd.DataFrame(
+        {"t": np.arange(config.T), "weight_hh": terms["weight_hh_l0"], "weight_ih": terms["weight_ih_l0"]}
+    )
+    caption = (
+        "W_hh is shared, so dW_hh is the sum of these per-step terms; when early terms are tiny, early "
+        "inputs barely change the weights."
+    )
     return Panel("step_contributions", "Per-step terms of dW_hh", caption, ff.step_contributions(df), df)
 
 
 def comparison(config: RunConfig, norms: dict[str, np.ndarray]) -> Panel:
     df = pd.concat([pd.DataFrame({"t": np.arange(len(v)), "cell": c, "grad_norm": v}) for c, v in norms.items()])
-    caption = ("Same inputs, same init preset: the gated cells' additive state path keeps ∂L/∂h_t from collapsing "
-               "as fast as the vanilla RNN's.")
+    caption = (
+        "Same inputs, same init preset: the gated cells' additive state path keeps ∂L/∂h_t from collapsing "
+        "as fast as the vanilla RNN's."
+    )
     return Panel("cell_comparison", "RNN vs LSTM vs GRU", caption, ff.cell_comparison(df), df)
 
 
 def phase(config: RunConfig, pdg: PhaseDiagram) -> Panel:
-    rows = [pd.DataFrame({"cell": cell, "radius": np.repeat(pdg.radii, pdg.lengths.size),
-                          "T": np.tile(pdg.lengths, pdg.radii.size), "log10_ratio": v.ravel()})
-            for cell, v in pdg.log10_ratio.items()]
+    rows = [
+        pd.DataFrame(
+            {
+                "cell": cell,
+                "radius": np.repeat(pdg.radii, pdg.lengths.size),
+                "T": np.tile(pdg.lengths, pdg.radii.size),
+                "log10_ratio": v.ravel(),
+            }
+        )
+        for cell, v in pdg.log10_ratio.items()
+    ]
     df = pd.concat(rows, ignore_index=True)
-    caption = ("Blue: the gradient reaching the first step vanishes; red: it explodes. The vanilla RNN flips at "
-               "ρ ≈ 1 (dotted line); the LSTM stays pale much longer.")
+    caption = (
+        "Blue: the gradient reaching the first step vanishes; red: it explodes. The vanilla RNN flips at "
+        "ρ ≈ 1 (dotted line); the LSTM stays pale much longer."
+    )
     return Panel("phase_diagram", "Phase diagram", caption, ff.phase_diagram(df), df)
 
 
 def truncation(config: RunConfig, study: TruncationStudy) -> Panel:
     df = pd.DataFrame({"k": study.ks, "relative_error": study.relative_error, "cosine": study.cosine})
-    caption = ("How far truncated BPTT's gradient is from the true one: once k exceeds the memory horizon the "
-               "error collapses and the cosine reaches 1.")
+    caption = (
+        "How far truncated BPTT's gradient is from the true one: once k exceeds the memory horizon the "
+        "error collapses and the cosine reaches 1."
+    )
     return Panel("truncation_study", "Truncation study", caption, ff.truncation_curves(df), df)
 
 
@@ -157,9 +194,11 @@ def memory_stack(config: RunConfig, res: bc.BPTTResult) -> Panel:
         rows += [(moment, phase_, step, g, b) for g, b in groups.items()]
     df = pd.DataFrame(rows, columns=["moment", "phase", "step", "group", "bytes"])
     fixed = res.memory_bytes - res.stored_bytes
-    caption = ("Forward stores each step's intermediates (the tape); backward releases them in reverse order. "
-               f"Below them, the call's fixed buffers ({human_bytes(fixed)}: gradients, scratch, returned "
-               f"sequences). The peak, {human_bytes(res.memory_bytes)}, is what this pass must fit in memory.")
+    caption = (
+        "Forward stores each step's intermediates (the tape); backward releases them in reverse order. "
+        f"Below them, the call's fixed buffers ({human_bytes(fixed)}: gradients, scratch, returned "
+        f"sequences). The peak, {human_bytes(res.memory_bytes)}, is what this pass must fit in memory."
+    )
     return Panel("memory_by_tensor", "Held bytes by tensor", caption, fm.memory_stack(df), df)
 
 
@@ -168,16 +207,31 @@ def memory_timelines(config: RunConfig, runs: dict[str, bc.BPTTResult]) -> Panel
     full, sqrt = runs["full storage"], runs["checkpoint sqrt(T)"]
     share = sqrt.stored_bytes / full.stored_bytes if full.stored_bytes else 1.0
     extra = sqrt.forward_steps / full.forward_steps - 1
-    caption = ("Bytes stored for backward, one sequence. Checkpointing keeps a few states in forward and re-runs "
-               f"each segment in backward: here √T checkpointing peaks at {share:.0%} of full storage for "
-               f"{extra:.0%} more forward steps; truncation holds one window but changes the gradient.")
-    return Panel("memory_timelines", "Full storage vs checkpointing vs truncation", caption,
-                 fm.memory_timelines(df), df)
+    caption = (
+        "Bytes stored for backward, one sequence. Checkpointing keeps a few states in forward and re-runs "
+        f"each segment in backward: here √T checkpointing peaks at {share:.0%} of full storage for "
+        f"{extra:.0%} more forward steps; truncation holds one window but changes the gradient."
+    )
+    return Panel(
+        "memory_timelines", "Full storage vs checkpointing vs truncation", caption, fm.memory_timelines(df), df
+    )
 
 
 def memory_vs_length(config: RunConfig, scaling: dict[str, np.ndarray]) -> Panel:
-    df = pd.concat([pd.DataFrame({"T": scaling["T"], "strategy": s, "bytes": scaling[f"{s} bytes"],
-                                  "recomputed": scaling[f"{s} recomputed"]}) for s in STRATEGIES], ignore_index=True)
+    df = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "T": scaling["T"],
+                    "strategy": s,
+                    "bytes": scaling[f"{s} bytes"],
+                    "recomputed": scaling[f"{s} recomputed"],
+                }
+            )
+            for s in STRATEGIES
+        ],
+        ignore_index=True,
+    )
     caption = memory_scaling_caption(df)
     return Panel("memory_vs_length", "Memory against sequence length", caption, fm.memory_vs_length(df), df)
 
@@ -195,24 +249,30 @@ def memory_scaling_caption(df: pd.DataFrame) -> str:
         slope = np.log(rows[b] / rows[a]) / np.log(b / a) if rows[a] > 0 and rows[b] > 0 else float("nan")
         parts.append(f"{name} grows like T^{slope:.2f}")
     extra = df[(df["strategy"] == "checkpoint sqrt(T)") & (df["T"] == b)]["recomputed"].iloc[0]
-    return (f"Bytes stored for backward, one sequence. Between T = {a} and {b}: " + ", ".join(parts)
-            + f"; √T checkpointing runs {extra:.0f} extra forward steps at T = {b}. Truncation caps memory but "
-            "changes the gradient.")
+    return (
+        f"Bytes stored for backward, one sequence. Between T = {a} and {b}: "
+        + ", ".join(parts)
+        + f"; √T checkpointing runs {extra:.0f} extra forward steps at T = {b}. Truncation caps memory but "
+        "changes the gradient."
+    )
 
 
 def memory_budget(config: RunConfig, budget: dict[str, dict[str, int]]) -> Panel:
-    df = pd.DataFrame([(item, dtype, b) for dtype, items in budget.items() for item, b in items.items()],
-                      columns=["item", "dtype", "bytes"])
+    df = pd.DataFrame(
+        [(item, dtype, b) for dtype, items in budget.items() for item, b in items.items()],
+        columns=["item", "dtype", "bytes"],
+    )
     df["label"] = [human_bytes(b) for b in df["bytes"]]
-    caption = ("Prediction needs the parameters and one state; training also needs gradient buffers (allocated "
-               "once, accumulated over steps) and the stored activations. float32 halves every bar.")
+    caption = (
+        "Prediction needs the parameters and one state; training also needs gradient buffers (allocated "
+        "once, accumulated over steps) and the stored activations. float32 halves every bar."
+    )
     return Panel("memory_budget", "Training vs prediction memory", caption, fm.memory_budget(df), df)
 
 
 def pareto(config: RunConfig, front: dict[str, np.ndarray]) -> Panel:
     df = pd.DataFrame(front)
-    caption = ("Each marker is a schedule: left is less memory, down is fewer extra forward steps. "
-               + pareto_caption(df))
+    caption = "Each marker is a schedule: left is less memory, down is fewer extra forward steps. " + pareto_caption(df)
     return Panel("pareto_front", "Memory against recomputation", caption, fm.pareto_front(df), df)
 
 

@@ -53,8 +53,13 @@ def render_sidebar() -> RunConfig:
         sb.warning(f"Link setting {problem}.")
     sb.markdown("### Network")
     cell = sb.segmented_control("Cell", bc.CELLS, key=_w("cell"), format_func=str.upper, required=True)
-    sb.selectbox("Activation", bc.ACTIVATIONS, key=_w("activation"), disabled=cell != "rnn",
-                 help="Vanilla RNN only; LSTM and GRU have fixed sigmoid/tanh gates.")
+    sb.selectbox(
+        "Activation",
+        bc.ACTIVATIONS,
+        key=_w("activation"),
+        disabled=cell != "rnn",
+        help="Vanilla RNN only; LSTM and GRU have fixed sigmoid/tanh gates.",
+    )
     sb.slider("Sequence length T", *LIMITS["T"], key=_w("T"))
     c1, c2 = sb.columns(2)
     c1.number_input("Hidden H", *LIMITS["hidden_size"], key=_w("hidden_size"))
@@ -64,26 +69,49 @@ def render_sidebar() -> RunConfig:
 
     sb.markdown("### Weights")
     init = sb.selectbox("Init preset", bc.INITS, key=_w("init"), format_func=lambda i: f"{i}: {INIT_HELP[i]}")
-    sb.slider("Target spectral radius ρ" if init == "spectral" else "Gain of W_hh", *LIMITS["scale"], step=0.05,
-              key=_w("scale"))
+    sb.slider(
+        "Target spectral radius ρ" if init == "spectral" else "Gain of W_hh",
+        *LIMITS["scale"],
+        step=0.05,
+        key=_w("scale"),
+    )
     if cell == "lstm":
-        sb.slider("Forget-gate bias", *LIMITS["forget_bias"], step=0.1, key=_w("forget_bias"),
-                  help="1 keeps the cell state's memory open at the start (Gers et al. 2000).")
+        sb.slider(
+            "Forget-gate bias",
+            *LIMITS["forget_bias"],
+            step=0.1,
+            key=_w("forget_bias"),
+            help="1 keeps the cell state's memory open at the start (Gers et al. 2000).",
+        )
     sb.number_input("Seed", *LIMITS["seed"], key=_w("seed"))
     if st.session_state.get(_w("weights"), "preset") != "preset":
         sb.info("Using your own weights (see the Weights page).")
 
     sb.markdown("### Data")
-    sb.selectbox("Input signal", SIGNALS, key=_w("signal"),
-                 help="random noise, sines, one-hot tokens, or a single impulse at t = 0")
-    sb.slider("Target = input from d steps back", 0, 100, key=_w("delay"),
-              help="A delayed-recall task: the gradient must travel d steps to learn it.")
+    sb.selectbox(
+        "Input signal",
+        SIGNALS,
+        key=_w("signal"),
+        help="random noise, sines, one-hot tokens, or a single impulse at t = 0",
+    )
+    sb.slider(
+        "Target = input from d steps back",
+        0,
+        100,
+        key=_w("delay"),
+        help="A delayed-recall task: the gradient must travel d steps to learn it.",
+    )
     sb.toggle("Variable lengths (padding mask)", key=_w("ragged"))
 
     sb.markdown("### Training options")
     loss = sb.selectbox("Loss", bc.LOSSES, key=_w("loss"))
-    sb.radio("Reduction", bc.REDUCTIONS, key=_w("reduction"), horizontal=True,
-             help="mean: average over valid tokens; sum: sum over time, averaged over the batch")
+    sb.radio(
+        "Reduction",
+        bc.REDUCTIONS,
+        key=_w("reduction"),
+        horizontal=True,
+        help="mean: average over valid tokens; sum: sum over time, averaged over the batch",
+    )
     c1, c2 = sb.columns(2)
     c1.number_input("Truncation k", *LIMITS["truncation"], key=_w("truncation"), help="0 = full BPTT")
     c2.number_input("Clip norm", *LIMITS["clip"], key=_w("clip"), step=0.5, help="0 = no clipping")
@@ -99,9 +127,11 @@ def render_sidebar() -> RunConfig:
         config = st.session_state.get(LAST_GOOD, RunConfig())
     needed = compute.estimate_bytes(config)
     if needed > compute.DASHBOARD_BUDGET:
-        st.error(f"These settings would need about {human(needed)} of memory, above the dashboard's budget of "
-                 f"{human(compute.DASHBOARD_BUDGET)}: lower T, the batch or the hidden size, or turn on "
-                 "checkpointing. Showing the last settings that fit.")
+        st.error(
+            f"These settings would need about {human(needed)} of memory, above the dashboard's budget of "
+            f"{human(compute.DASHBOARD_BUDGET)}: lower T, the batch or the hidden size, or turn on "
+            "checkpointing. Showing the last settings that fit."
+        )
         config = st.session_state.get(LAST_GOOD, RunConfig())
     st.session_state[LAST_GOOD] = config
     if loss == "cross_entropy" and config.output_size == 1:
@@ -122,10 +152,21 @@ def _export_section(config: RunConfig) -> None:
     url = export.share_url(st.context.url or "", config)
     has_browser = export.find_browser() is not None
     sb.download_button(
-        "All figures, data and config (.zip)", icon=":material/folder_zip:", width="stretch",
-        data=lambda: export.bundle(config, all_panels(config, params), url=url, static=has_browser,
-                                   params=params if params is not None else compute.preset_params(config)),
-        file_name=f"bptt-{config.key()}.zip", mime="application/zip", on_click="ignore", key="export_all")
+        "All figures, data and config (.zip)",
+        icon=":material/folder_zip:",
+        width="stretch",
+        data=lambda: export.bundle(
+            config,
+            all_panels(config, params),
+            url=url,
+            static=has_browser,
+            params=params if params is not None else compute.preset_params(config),
+        ),
+        file_name=f"bptt-{config.key()}.zip",
+        mime="application/zip",
+        on_click="ignore",
+        key="export_all",
+    )
     if not has_browser:
         sb.caption(export.NO_BROWSER)
     sb.caption(f"Share this view: [link]({url})")
@@ -151,13 +192,17 @@ def _lookup(config: RunConfig) -> tuple[dict | None, str | None]:
         return None, None
     params = st.session_state.get(USER_PARAMS, {}).get(config.weights)
     if params is None:
-        return None, ("Your own weights are not in this session any more (the page was reloaded); "
-                      "showing the preset. Upload them again on the Weights page.")
+        return None, (
+            "Your own weights are not in this session any more (the page was reloaded); "
+            "showing the preset. Upload them again on the Weights page."
+        )
     try:
         bc.spec.check_params(config.spec, params)
     except ValueError as err:
-        return None, (f"Your own weights do not fit the current settings ({err}). Showing the preset weights: "
-                      "set the cell and sizes back, or choose a preset on the Weights page.")
+        return None, (
+            f"Your own weights do not fit the current settings ({err}). Showing the preset weights: "
+            "set the cell and sizes back, or choose a preset on the Weights page."
+        )
     return params, None
 
 

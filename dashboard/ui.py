@@ -17,8 +17,10 @@ EDITABLE_HIDDEN = 16
 
 def plotly_config(panel: Panel, config: RunConfig) -> dict:
     """The modebar's own PNG button: 2x scale, a file name that names the view."""
-    return {"displaylogo": False,
-            "toImageButtonOptions": {"format": "png", "scale": 2, "filename": f"{panel.name}-{config.key()}"}}
+    return {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": "png", "scale": 2, "filename": f"{panel.name}-{config.key()}"},
+    }
 
 
 def show(panel: Panel, config: RunConfig, *, key: str = "") -> None:
@@ -30,16 +32,37 @@ def show(panel: Panel, config: RunConfig, *, key: str = "") -> None:
     browser = export.find_browser() is not None
     for col, fmt, mime in zip(cols[:2], export.STATIC_FORMATS, ("image/png", "image/svg+xml")):
         col.download_button(
-            fmt.upper(), data=_static(panel, fmt) if browser else b"", file_name=f"{stem}.{fmt}", mime=mime,
-            key=f"dl-{fmt}-{panel.name}{key}", disabled=not browser, on_click="ignore",
-            help=None if browser else export.NO_BROWSER, width="stretch", icon=":material/image:")
-    cols[2].download_button("HTML", data=lambda: export.to_html(panel.figure), file_name=f"{stem}.html",
-                            mime="text/html", key=f"dl-html-{panel.name}{key}", on_click="ignore", width="stretch",
-                            icon=":material/code:")
-    cols[3].download_button("CSV", data=lambda: panel.data.to_csv(index=False), file_name=f"{stem}.csv",
-                            mime="text/csv",
-                            key=f"dl-csv-{panel.name}{key}", on_click="ignore", width="stretch",
-                            icon=":material/table:")
+            fmt.upper(),
+            data=_static(panel, fmt) if browser else b"",
+            file_name=f"{stem}.{fmt}",
+            mime=mime,
+            key=f"dl-{fmt}-{panel.name}{key}",
+            disabled=not browser,
+            on_click="ignore",
+            help=None if browser else export.NO_BROWSER,
+            width="stretch",
+            icon=":material/image:",
+        )
+    cols[2].download_button(
+        "HTML",
+        data=lambda: export.to_html(panel.figure),
+        file_name=f"{stem}.html",
+        mime="text/html",
+        key=f"dl-html-{panel.name}{key}",
+        on_click="ignore",
+        width="stretch",
+        icon=":material/code:",
+    )
+    cols[3].download_button(
+        "CSV",
+        data=lambda: panel.data.to_csv(index=False),
+        file_name=f"{stem}.csv",
+        mime="text/csv",
+        key=f"dl-csv-{panel.name}{key}",
+        on_click="ignore",
+        width="stretch",
+        icon=":material/table:",
+    )
 
 
 def _static(panel: Panel, fmt: str) -> Callable[[], bytes]:
@@ -63,9 +86,16 @@ def compute_or_stop(fn: Callable, *args, what: str = "this view"):
 def gif_button(panel: Panel, config: RunConfig) -> None:
     """Download the animation as a GIF, one frame per animation step (rendered on click, ~0.3 s a frame)."""
     browser = export.find_browser() is not None
-    st.download_button(f"Animated GIF ({len(panel.figure.frames)} frames)", icon=":material/gif_box:",
-                       data=(lambda: export.to_gif(panel.figure)) if browser else b"",
-                       file_name=f"{panel.name}-{config.key()}.gif", mime="image/gif", on_click="ignore",
-                       disabled=not browser, help=None if browser else export.NO_BROWSER, key=f"gif-{panel.name}")
+    st.download_button(
+        f"Animated GIF ({len(panel.figure.frames)} frames)",
+        icon=":material/gif_box:",
+        data=(lambda: export.to_gif(panel.figure)) if browser else b"",
+        file_name=f"{panel.name}-{config.key()}.gif",
+        mime="image/gif",
+        on_click="ignore",
+        disabled=not browser,
+        help=None if browser else export.NO_BROWSER,
+        key=f"gif-{panel.name}",
+    )
     if not browser:
         st.caption(export.NO_BROWSER)

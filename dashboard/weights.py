@@ -49,8 +49,10 @@ def _read_npz(data: bytes) -> dict[str, np.ndarray]:
             return {k: npz[k] for k in npz.files}
     except ValueError as err:
         if "pickle" in str(err).lower() or "object" in str(err).lower():
-            raise WeightsError("the .npz holds pickled Python objects, which are refused for safety; "
-                               "save plain numeric arrays with np.savez") from None
+            raise WeightsError(
+                "the .npz holds pickled Python objects, which are refused for safety; "
+                "save plain numeric arrays with np.savez"
+            ) from None
         raise WeightsError(f"the .npz could not be read: {err}") from None
     except (zipfile.BadZipFile, OSError, EOFError) as err:
         raise WeightsError(f"the .npz is damaged: {err}") from None
@@ -71,15 +73,16 @@ def _read_torch(data: bytes) -> dict[str, np.ndarray]:
     try:
         import torch
     except ImportError:
-        raise WeightsError("this is a PyTorch file and PyTorch is not installed here; export it with "
-                           "np.savez or safetensors instead, or install torch") from None
+        raise WeightsError(
+            "this is a PyTorch file and PyTorch is not installed here; export it with "
+            "np.savez or safetensors instead, or install torch"
+        ) from None
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as err:  # weights_only refuses arbitrary pickles with its own error types
         raise WeightsError(f"the PyTorch file was refused (only plain state dicts are loaded): {err}") from None
     if not isinstance(obj, dict):
-        raise WeightsError(f"the PyTorch file holds a {type(obj).__name__}, not a state_dict; "
-                           "save module.state_dict()")
+        raise WeightsError(f"the PyTorch file holds a {type(obj).__name__}, not a state_dict; save module.state_dict()")
     out = {}
     for k, v in obj.items():
         if not isinstance(v, torch.Tensor):
@@ -126,10 +129,15 @@ def map_names(arrays: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], lis
             notes.append(f"{name} → {m.group(1)}")
         elif name in _OLD_NAMES:
             out[f"{name}_l0"] = arr
-            notes.append(f"{name} → {name}_l0 (the single-layer name of earlier versions; "
-                         "PyTorch's names are used now)")
-        elif (parts := name.rsplit(".", 1)) and len(parts) == 2 and parts[0].split(".")[-1] in READOUT_MODULES \
-                and parts[1] in ("weight", "bias"):
+            notes.append(
+                f"{name} → {name}_l0 (the single-layer name of earlier versions; PyTorch's names are used now)"
+            )
+        elif (
+            (parts := name.rsplit(".", 1))
+            and len(parts) == 2
+            and parts[0].split(".")[-1] in READOUT_MODULES
+            and parts[1] in ("weight", "bias")
+        ):
             key = f"{parts[1]}_out"
             out[key] = arr
             notes.append(f"{name} → {key}")
@@ -157,8 +165,9 @@ def suggest_spec(params: dict[str, np.ndarray]) -> str | None:
     return hint
 
 
-def load_weights(data: bytes, spec: bc.RNNSpec, fallback: dict[str, np.ndarray] | None = None
-                 ) -> tuple[dict[str, np.ndarray], list[str]]:
+def load_weights(
+    data: bytes, spec: bc.RNNSpec, fallback: dict[str, np.ndarray] | None = None
+) -> tuple[dict[str, np.ndarray], list[str]]:
     """Parse, map and validate an upload for ``spec``.
 
     Parameters
@@ -188,19 +197,22 @@ def load_weights(data: bytes, spec: bc.RNNSpec, fallback: dict[str, np.ndarray] 
             notes.append(f"{key} not in the file: kept the current read-out")
     for key, arr in arrays.items():
         if not isinstance(arr, np.ndarray) or not np.issubdtype(arr.dtype, np.floating):
-            raise WeightsError(f"{key} has dtype {getattr(arr, 'dtype', type(arr).__name__)}; weights must be "
-                               "floating point")
+            raise WeightsError(
+                f"{key} has dtype {getattr(arr, 'dtype', type(arr).__name__)}; weights must be floating point"
+            )
     try:
         params = bc.spec.check_params(spec, arrays)
     except ValueError as err:
         hint = suggest_spec(arrays)
-        raise WeightsError(str(err) + (f". The file looks like {hint}: set that in the sidebar" if hint else "")
-                           ) from None
+        raise WeightsError(
+            str(err) + (f". The file looks like {hint}: set that in the sidebar" if hint else "")
+        ) from None
     return {k: v.astype(np.float64) for k, v in params.items()}, notes
 
 
-def apply_edits(params: dict[str, np.ndarray], block: int, edited_rows: dict, key: str = "weight_hh_l0"
-                ) -> dict[str, np.ndarray]:
+def apply_edits(
+    params: dict[str, np.ndarray], block: int, edited_rows: dict, key: str = "weight_hh_l0"
+) -> dict[str, np.ndarray]:
     """A copy of ``params`` with cells of one H x H gate block of a ``weight_hh_*`` matrix replaced.
 
     Parameters

@@ -16,14 +16,23 @@ summary = compute.jacobian_summary(jp)
 
 cols = st.columns(4)
 cols[0].metric("Verdict", verdict.label, help=compute.VERDICT_RULE)
-cols[1].metric("Growth per step", compute.growth_text(summary),
-               help="exp of the slope of ln ||∂h_t/∂h_k|| (spectral norm) against the lag: a finite-time "
-                    "Lyapunov exponent, read off the Jacobian-product curve below")
-cols[2].metric("Memory horizon", compute.horizon_text(summary, jp),
-               help="the lag at which ||∂h_t/∂h_k|| falls below 1/1000 of its peak, on the same curve")
-cols[3].metric("γ·σ_max (Pascanu)", f"{report.bound_rate:.4g}" if report.bound_rate is not None else "gated",
-               help="below 1 the gradient must vanish (sufficient condition); 1 or above it may explode, "
-                    "nothing forces it (necessary condition); vanilla RNN only")
+cols[1].metric(
+    "Growth per step",
+    compute.growth_text(summary),
+    help="exp of the slope of ln ||∂h_t/∂h_k|| (spectral norm) against the lag: a finite-time "
+    "Lyapunov exponent, read off the Jacobian-product curve below",
+)
+cols[2].metric(
+    "Memory horizon",
+    compute.horizon_text(summary, jp),
+    help="the lag at which ||∂h_t/∂h_k|| falls below 1/1000 of its peak, on the same curve",
+)
+cols[3].metric(
+    "γ·σ_max (Pascanu)",
+    f"{report.bound_rate:.4g}" if report.bound_rate is not None else "gated",
+    help="below 1 the gradient must vanish (sufficient condition); 1 or above it may explode, "
+    "nothing forces it (necessary condition); vanilla RNN only",
+)
 st.markdown(f"**Verdict: {verdict.label}.** {verdict.detail}")
 
 panels = cache.page_panels("gradient_flow", config, params)

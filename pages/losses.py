@@ -8,20 +8,26 @@ from dashboard.sidebar import current_config, current_params
 config = current_config()
 params = current_params(config)
 st.title("Loss over time steps")
-st.markdown("A sequence model makes a prediction, and pays a loss, at every step. The training loss adds them up: "
-            "**L = Σ_t l_t**, then either divides by the number of valid tokens (*mean*) or keeps the sum over time "
-            "(*sum*, averaged over the batch only).")
+st.markdown(
+    "A sequence model makes a prediction, and pays a loss, at every step. The training loss adds them up: "
+    "**L = Σ_t l_t**, then either divides by the number of valid tokens (*mean*) or keeps the sum over time "
+    "(*sum*, averaged over the batch only)."
+)
 
 example = lessons.worked_example()
 st.subheader("The worked example")
-st.latex(r"l = [0.2,\ 0.5,\ 0.1,\ 0.4] \quad\Rightarrow\quad L_\text{sum} = \sum_t l_t = "
-         f"{example['sum']:.4g}" + r",\qquad L_\text{mean} = \frac{1}{4}\sum_t l_t = " + f"{example['mean']:.4g}")
+st.latex(
+    r"l = [0.2,\ 0.5,\ 0.1,\ 0.4] \quad\Rightarrow\quad L_\text{sum} = \sum_t l_t = "
+    f"{example['sum']:.4g}" + r",\qquad L_\text{mean} = \frac{1}{4}\sum_t l_t = " + f"{example['mean']:.4g}"
+)
 st.caption("Computed by the engine's own reduction code (bptt_core.losses.reduce).")
 
 st.subheader("Why averaging keeps the gradient scale independent of T")
-st.markdown("With *sum*, every step adds its own gradient, so ‖∇L‖ grows roughly like T and a learning rate "
-            "that works for T = 10 is T/10 times too large for longer sequences. With *mean*, the 1/T factor keeps "
-            "the gradient's scale, and the learning rate, the same for any length.")
+st.markdown(
+    "With *sum*, every step adds its own gradient, so ‖∇L‖ grows roughly like T and a learning rate "
+    "that works for T = 10 is T/10 times too large for longer sequences. With *mean*, the 1/T factor keeps "
+    "the gradient's scale, and the learning rate, the same for any length."
+)
 panels = ui.compute_or_stop(cache.loss_panels, config, params, what="the loss views")
 left, right = st.columns(2)
 with left:

@@ -8,29 +8,40 @@ from dashboard.sidebar import current_config, current_params
 config = current_config()
 params = current_params(config)
 st.title("Memory")
-st.markdown("Backward needs every step's intermediates, so training holds a **tape** that grows with T. "
-            "Checkpointing keeps only some states and recomputes the rest; truncation holds one window at a time "
-            "but changes the gradient.")
+st.markdown(
+    "Backward needs every step's intermediates, so training holds a **tape** that grows with T. "
+    "Checkpointing keeps only some states and recomputes the rest; truncation holds one window at a time "
+    "but changes the gradient."
+)
 res = ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
 peaks = ui.compute_or_stop(cache.measured_peaks, config, what="the memory measurement")
 this, full, sqrt = peaks["this run"], peaks["full storage"], peaks["checkpoint sqrt(T)"]
 
 cols = st.columns(4)
 with cols[0]:
-    ui.bytes_metric("Peak of this run (ledger)", this["ledger"],
-                    help="what the engine counts: tape, checkpoints, gradient buffers, scratch and losses, "
-                         f"for the whole batch (checkpoint = {config.checkpoint}, truncation = "
-                         f"{config.truncation or 'off'}, returned sequences left out)")
+    ui.bytes_metric(
+        "Peak of this run (ledger)",
+        this["ledger"],
+        help="what the engine counts: tape, checkpoints, gradient buffers, scratch and losses, "
+        f"for the whole batch (checkpoint = {config.checkpoint}, truncation = "
+        f"{config.truncation or 'off'}, returned sequences left out)",
+    )
 with cols[1]:
-    ui.bytes_metric("Measured by tracemalloc", this["measured"],
-                    help="the same call's peak as Python's allocator saw it, in a separate process; "
-                         f"the ledger is {this['ledger'] / this['measured']:.0%} of it")
+    ui.bytes_metric(
+        "Measured by tracemalloc",
+        this["measured"],
+        help="the same call's peak as Python's allocator saw it, in a separate process; "
+        f"the ledger is {this['ledger'] / this['measured']:.0%} of it",
+    )
 with cols[2]:
     ui.bytes_metric("Parameters", res.param_bytes, help=f"the gradient buffers are as large: {res.grad_bytes:,} B")
 saved = 1 - sqrt["measured"] / full["measured"] if full["measured"] else 0.0
-cols[3].metric("√T checkpointing saves", f"{saved:.0%}",
-               help=f"measured peaks: {sqrt['measured']:,} B against {full['measured']:,} B for full storage "
-                    "(this batch, tracemalloc)")
+cols[3].metric(
+    "√T checkpointing saves",
+    f"{saved:.0%}",
+    help=f"measured peaks: {sqrt['measured']:,} B against {full['measured']:,} B for full storage "
+    "(this batch, tracemalloc)",
+)
 
 panels = cache.page_panels("memory", config, params)
 left, right = st.columns(2)

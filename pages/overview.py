@@ -24,14 +24,22 @@ panels = cache.page_panels("overview", config, params)
 
 cols = st.columns(5)
 cols[0].metric("Loss L", f"{res.loss:.4g}", help=f"reduction = {config.reduction}")
-cols[1].metric("Gradient norm", f"{res.grad_norm:.3g}", help="global L2 norm of all parameter gradients, "
-               "before clipping")
-cols[2].metric("Spectral radius of W_hh", f"{max(report.spectral_radius.values()):.3g}",
-               help="largest |eigenvalue| over the gate blocks")
+cols[1].metric(
+    "Gradient norm", f"{res.grad_norm:.3g}", help="global L2 norm of all parameter gradients, before clipping"
+)
+cols[2].metric(
+    "Spectral radius of W_hh",
+    f"{max(report.spectral_radius.values()):.3g}",
+    help="largest |eigenvalue| over the gate blocks",
+)
 cols[3].metric("Verdict", verdict.label, help=compute.VERDICT_RULE)
 with cols[4]:
-    ui.bytes_metric("Stored for backward", res.stored_bytes, help="peak of the tape and checkpoints; the whole "
-                    f"call holds {res.memory_bytes:,} B with gradients, scratch and returned sequences")
+    ui.bytes_metric(
+        "Stored for backward",
+        res.stored_bytes,
+        help="peak of the tape and checkpoints; the whole "
+        f"call holds {res.memory_bytes:,} B with gradients, scratch and returned sequences",
+    )
 
 left, right = st.columns(2)
 with left:
@@ -43,6 +51,7 @@ with right:
 st.subheader("Explore")
 links = st.columns(3)
 links[0].page_link("pages/unroll.py", label="Unroll & animate: watch both passes", icon=":material/animation:")
-links[1].page_link("pages/gradient_flow.py", label="Gradient flow: why it vanishes or explodes",
-                   icon=":material/trending_down:")
+links[1].page_link(
+    "pages/gradient_flow.py", label="Gradient flow: why it vanishes or explodes", icon=":material/trending_down:"
+)
 links[2].page_link("pages/memory.py", label="Memory: what the tape costs", icon=":material/memory:")

@@ -8,15 +8,19 @@ from dashboard.sidebar import current_config
 
 config = current_config()
 st.title("Stochastic and discrete operations")
-st.markdown("Backpropagation needs a derivative at every node, and sampling has none: "
-            r"$z \sim \text{Bernoulli}(\sigma(\theta))$ is a step function of the noise. A small model "
-            r"$\theta \to p \to z \to f(z) = \lVert \text{onehot}(z) - \text{target}\rVert^2$ needs "
-            r"$\nabla_\theta\, \mathbb{E}_z[f(z)]$, and there are several ways to estimate it:")
-st.markdown("- **REINFORCE** (score function, Williams 1992): unbiased, high variance; a **baseline** reduces it.\n"
-            "- **Straight-through** (Bengio et al. 2013): use the hard sample forward, pretend it was p backward: "
-            "low variance, biased.\n"
-            "- **Gumbel-softmax** (Jang et al. 2016): differentiate a relaxed sample at temperature τ: the bias "
-            "shrinks as τ → 0 while the variance grows.")
+st.markdown(
+    "Backpropagation needs a derivative at every node, and sampling has none: "
+    r"$z \sim \text{Bernoulli}(\sigma(\theta))$ is a step function of the noise. A small model "
+    r"$\theta \to p \to z \to f(z) = \lVert \text{onehot}(z) - \text{target}\rVert^2$ needs "
+    r"$\nabla_\theta\, \mathbb{E}_z[f(z)]$, and there are several ways to estimate it:"
+)
+st.markdown(
+    "- **REINFORCE** (score function, Williams 1992): unbiased, high variance; a **baseline** reduces it.\n"
+    "- **Straight-through** (Bengio et al. 2013): use the hard sample forward, pretend it was p backward: "
+    "low variance, biased.\n"
+    "- **Gumbel-softmax** (Jang et al. 2016): differentiate a relaxed sample at temperature τ: the bias "
+    "shrinks as τ → 0 while the variance grows."
+)
 c = st.columns(5)
 kind = c[0].selectbox("Sampling node", ("bernoulli", "categorical"), key="st_kind")
 theta = c[1].slider("logit θ", -4.0, 4.0, 0.3, 0.1, key="st_theta")

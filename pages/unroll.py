@@ -8,9 +8,11 @@ from dashboard.sidebar import current_config, current_params
 config = current_config()
 params = current_params(config)
 st.title("Unroll & animate")
-st.markdown("Press **▶ Play**. Forward: each h_t lights up as it is computed, and the memory bar grows as its "
-            "intermediates are stored. Backward: ∂L/∂h_t travels right to left, node size and red shade showing "
-            "its size, and memory is freed step by step.")
+st.markdown(
+    "Press **▶ Play**. Forward: each h_t lights up as it is computed, and the memory bar grows as its "
+    "intermediates are stored. Backward: ∂L/∂h_t travels right to left, node size and red shade showing "
+    "its size, and memory is freed step by step."
+)
 ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
 animation = cache.page_panels("unroll", config, params)["unroll_animation"]
 ui.show(animation, config)

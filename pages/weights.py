@@ -11,14 +11,22 @@ params = current_params(config)
 active = params if params is not None else compute.preset_params(config)
 st.title("Weights")
 source = "your own weights" if params is not None else f"the {config.init} preset"
-st.markdown(f"Now using **{source}** for a {config.cell.upper()} with H = {config.hidden_size}, "
-            f"I = {config.input_size}, O = {config.output_size}. Keys follow PyTorch's layer 0 "
-            "(`weight_ih_l0` → `weight_ih`, ...) plus the read-out "
-            "`weight_out`, `bias_out`.")
+st.markdown(
+    f"Now using **{source}** for a {config.cell.upper()} with H = {config.hidden_size}, "
+    f"I = {config.input_size}, O = {config.output_size}. Keys follow PyTorch's layer 0 "
+    "(`weight_ih_l0` → `weight_ih`, ...) plus the read-out "
+    "`weight_out`, `bias_out`."
+)
 
 down, reset = st.columns([3, 1])
-down.download_button("Download these weights (.npz)", weights.to_npz(active), file_name=f"weights-{config.key()}.npz",
-                     mime="application/octet-stream", icon=":material/download:", on_click="ignore")
+down.download_button(
+    "Download these weights (.npz)",
+    weights.to_npz(active),
+    file_name=f"weights-{config.key()}.npz",
+    mime="application/octet-stream",
+    icon=":material/download:",
+    on_click="ignore",
+)
 reset.button("Back to the preset", on_click=use_preset, disabled=params is None)
 
 
@@ -33,15 +41,21 @@ def _on_upload() -> None:
         st.session_state["weights_message"] = ("error", f"{upload.name} was not loaded: {err}")
         return
     use_params(loaded)
-    st.session_state["weights_message"] = ("success", f"Loaded {upload.name}." + (
-        " " + "; ".join(notes) + "." if notes else ""))
+    st.session_state["weights_message"] = (
+        "success",
+        f"Loaded {upload.name}." + (" " + "; ".join(notes) + "." if notes else ""),
+    )
 
 
 st.subheader("Upload")
-st.file_uploader("An .npz, .safetensors or PyTorch state_dict (.pt, loaded with weights_only=True)",
-                 type=["npz", "safetensors", "pt", "pth"], key="weights_upload", on_change=_on_upload,
-                 max_upload_size=weights.MAX_UPLOAD_BYTES // 2**20,
-                 help=f"At most {weights.MAX_UPLOAD_BYTES // 2**20} MiB; no pickled objects; every shape checked.")
+st.file_uploader(
+    "An .npz, .safetensors or PyTorch state_dict (.pt, loaded with weights_only=True)",
+    type=["npz", "safetensors", "pt", "pth"],
+    key="weights_upload",
+    on_change=_on_upload,
+    max_upload_size=weights.MAX_UPLOAD_BYTES // 2**20,
+    help=f"At most {weights.MAX_UPLOAD_BYTES // 2**20} MiB; no pickled objects; every shape checked.",
+)
 kind, message = st.session_state.get("weights_message", (None, None))
 if kind == "error":
     st.error(message)
@@ -50,31 +64,47 @@ elif kind == "success":
 
 st.subheader("Presets")
 preset_cols = st.columns(4)
-preset_cols[0].button("Identity (IRNN)", on_click=use_preset, kwargs={"init": "identity", "scale": 1.0},
-                      help="W_hh = I, zero biases (Le et al. 2015); pair with relu")
-preset_cols[1].button("Orthogonal", on_click=use_preset, kwargs={"init": "orthogonal", "scale": 1.0},
-                      help="all singular values 1 (Saxe et al. 2013)")
-preset_cols[2].button("Scaled random", on_click=use_preset, kwargs={"init": "normal", "scale": 1.0},
-                      help="N(0, 1/H)")
+preset_cols[0].button(
+    "Identity (IRNN)",
+    on_click=use_preset,
+    kwargs={"init": "identity", "scale": 1.0},
+    help="W_hh = I, zero biases (Le et al. 2015); pair with relu",
+)
+preset_cols[1].button(
+    "Orthogonal",
+    on_click=use_preset,
+    kwargs={"init": "orthogonal", "scale": 1.0},
+    help="all singular values 1 (Saxe et al. 2013)",
+)
+preset_cols[2].button("Scaled random", on_click=use_preset, kwargs={"init": "normal", "scale": 1.0}, help="N(0, 1/H)")
 rho = preset_cols[3].number_input("Target spectral radius ρ", 0.0, 10.0, 1.0, 0.1, key="weights_rho")
 preset_cols[3].button("Apply ρ", on_click=use_preset, kwargs={"init": "spectral", "scale": rho})
 
 st.subheader("Edit W_hh")
 H, gates = config.hidden_size, config.spec.gates
 if H > ui.EDITABLE_HIDDEN:
-    st.info(f"Direct editing is offered up to H = {ui.EDITABLE_HIDDEN} (now H = {H}); download, edit and upload "
-            "larger matrices instead.")
+    st.info(
+        f"Direct editing is offered up to H = {ui.EDITABLE_HIDDEN} (now H = {H}); download, edit and upload "
+        "larger matrices instead."
+    )
 else:
     names = compute.gate_names(config.cell)
-    block = st.selectbox("Gate block", range(gates), format_func=lambda g: names[g], key="weights_block") \
-        if gates > 1 else 0
+    block = (
+        st.selectbox("Gate block", range(gates), format_func=lambda g: names[g], key="weights_block")
+        if gates > 1
+        else 0
+    )
     current = active["weight_hh_l0"][block * H : (block + 1) * H]
 
     def _on_edit() -> None:
         use_params(weights.apply_edits(active, block, st.session_state["weights_editor"]["edited_rows"]))
 
-    st.data_editor(pd.DataFrame(current, columns=[str(c) for c in range(H)]), key="weights_editor",
-                   on_change=_on_edit, width="stretch")
+    st.data_editor(
+        pd.DataFrame(current, columns=[str(c) for c in range(H)]),
+        key="weights_editor",
+        on_change=_on_edit,
+        width="stretch",
+    )
     st.caption("Edit any entry: the eigenvalues and the gradient-flow curve below follow.")
 
 ui.compute_or_stop(cache.run, config, params, what="the BPTT run")

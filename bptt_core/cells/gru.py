@@ -130,8 +130,9 @@ def backward_step(
     shape = common_shape(dh.shape, hw_n.shape)
     d_xw = field(out, "d_xw", (*shape[:-1], 3 * H), dt)
     d_hw = field(out, "d_hw", (*shape[:-1], 3 * H), dt)
-    np.multiply(dh[..., None, :], k[..., None, : 3 * H].reshape(*k.shape[:-1], 3, H),
-                out=d_xw.reshape(*shape[:-1], 3, H))
+    np.multiply(
+        dh[..., None, :], k[..., None, : 3 * H].reshape(*k.shape[:-1], 3, H), out=d_xw.reshape(*shape[:-1], 3, H)
+    )
     np.copyto(d_hw[..., : 2 * H], d_xw[..., : 2 * H])
     np.multiply(dh, k_rn, out=d_hw[..., 2 * H :])
     # backprop into the previous hidden state: the direct z path and through W_hh

@@ -23,21 +23,55 @@ def gradient_norms(df: pd.DataFrame, *, overflow_step: int | None = None, title:
     overflow_step : int, optional
         Marked with a red line.
     """
-    fig = go.Figure(go.Scatter(x=df["t"], y=finite_positive(df["grad_norm"]), mode="lines+markers",
-                               name="||∂L/∂h_t|| (all losses)", line={"color": "#d62728"}, marker={"size": 5},
-                               hovertemplate="t=%{x}<br>||∂L/∂h_t||=%{y:.3e}<extra></extra>"))
+    fig = go.Figure(
+        go.Scatter(
+            x=df["t"],
+            y=finite_positive(df["grad_norm"]),
+            mode="lines+markers",
+            name="||∂L/∂h_t|| (all losses)",
+            line={"color": "#d62728"},
+            marker={"size": 5},
+            hovertemplate="t=%{x}<br>||∂L/∂h_t||=%{y:.3e}<extra></extra>",
+        )
+    )
     if "last_loss_grad" in df:
-        fig.add_scatter(x=df["t"], y=finite_positive(df["last_loss_grad"]), mode="lines", name="||∂l_T/∂h_t|| (last loss)",
-                        line={"color": "#1f77b4", "width": 3},
-                        hovertemplate="t=%{x}<br>||∂l_T/∂h_t||=%{y:.3e}<extra></extra>")
+        fig.add_scatter(
+            x=df["t"],
+            y=finite_positive(df["last_loss_grad"]),
+            mode="lines",
+            name="||∂l_T/∂h_t|| (last loss)",
+            line={"color": "#1f77b4", "width": 3},
+            hovertemplate="t=%{x}<br>||∂l_T/∂h_t||=%{y:.3e}<extra></extra>",
+        )
     if "truncated" in df and df["truncated"].any():
         cuts = df.loc[df["truncated"], "t"].to_numpy()
         if len(cuts) <= MAX_CUT_LINES:  # one layout update: add_vline per cut costs ~40 ms each
-            fig.update_layout(shapes=[{"type": "line", "xref": "x", "yref": "paper", "x0": t - 0.5, "x1": t - 0.5,
-                                       "y0": 0, "y1": 1, "line": {"color": "grey", "dash": "dot", "width": 1}}
-                                      for t in cuts])
-        fig.add_annotation(text=f"dotted: truncation cuts ({len(cuts)})", xref="paper", yref="paper", x=0, y=1.02,
-                           xanchor="left", yanchor="bottom", showarrow=False, font={"size": 11, "color": "grey"})
+            fig.update_layout(
+                shapes=[
+                    {
+                        "type": "line",
+                        "xref": "x",
+                        "yref": "paper",
+                        "x0": t - 0.5,
+                        "x1": t - 0.5,
+                        "y0": 0,
+                        "y1": 1,
+                        "line": {"color": "grey", "dash": "dot", "width": 1},
+                    }
+                    for t in cuts
+                ]
+            )
+        fig.add_annotation(
+            text=f"dotted: truncation cuts ({len(cuts)})",
+            xref="paper",
+            yref="paper",
+            x=0,
+            y=1.02,
+            xanchor="left",
+            yanchor="bottom",
+            showarrow=False,
+            font={"size": 11, "color": "grey"},
+        )
     fig.update_yaxes(type="log", title="gradient norm (log)", exponentformat="power")
     fig.update_xaxes(title="time step t")
     mark_overflow(fig, overflow_step)
@@ -54,11 +88,16 @@ def flow_heatmap(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     wide = df.pivot(index="t", columns="k", values="norm")
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.log10(finite_positive(wide.to_numpy()))
-    fig = go.Figure(go.Heatmap(
-        z=z, x=wide.columns.to_numpy(), y=wide.index.to_numpy(), colorscale=SEQUENTIAL,
-        colorbar={"title": {"text": "log10 ||∂l_t/∂h_k||", "side": "right"}},
-        hovertemplate="loss step t=%{y}<br>state k=%{x}<br>log10 norm=%{z:.2f}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=wide.columns.to_numpy(),
+            y=wide.index.to_numpy(),
+            colorscale=SEQUENTIAL,
+            colorbar={"title": {"text": "log10 ||∂l_t/∂h_k||", "side": "right"}},
+            hovertemplate="loss step t=%{y}<br>state k=%{x}<br>log10 norm=%{z:.2f}<extra></extra>",
+        )
+    )
     fig.update_xaxes(title="hidden state h_k (k)")
     fig.update_yaxes(title="loss l_t (t)", autorange="reversed")
     return base_layout(fig, title or "Flow matrix: how much each loss reaches each earlier state", height=480)
@@ -73,13 +112,24 @@ def jacobian_vs_lag(df: pd.DataFrame, *, title: str = "") -> go.Figure:
         ``log10_bound`` ((gamma sigma_max)^lag, vanilla RNN only)
     """
     fig = go.Figure()
-    fig.add_scatter(x=df["lag"], y=df["log10_spectral"], name="spectral norm", mode="lines",
-                    line={"color": "#1f77b4", "width": 3})
-    fig.add_scatter(x=df["lag"], y=df["log10_frobenius"], name="Frobenius norm", mode="lines",
-                    line={"color": "#9467bd", "dash": "dot"})
+    fig.add_scatter(
+        x=df["lag"], y=df["log10_spectral"], name="spectral norm", mode="lines", line={"color": "#1f77b4", "width": 3}
+    )
+    fig.add_scatter(
+        x=df["lag"],
+        y=df["log10_frobenius"],
+        name="Frobenius norm",
+        mode="lines",
+        line={"color": "#9467bd", "dash": "dot"},
+    )
     if "log10_bound" in df:
-        fig.add_scatter(x=df["lag"], y=df["log10_bound"], name="bound (γ σ_max)^lag", mode="lines",
-                        line={"color": "black", "dash": "dash"})
+        fig.add_scatter(
+            x=df["lag"],
+            y=df["log10_bound"],
+            name="bound (γ σ_max)^lag",
+            mode="lines",
+            line={"color": "black", "dash": "dash"},
+        )
     fig.add_hline(y=0, line={"color": "grey", "width": 1})
     fig.update_xaxes(title="lag t − k (steps)")
     fig.update_yaxes(title="log10 ||∂h_t/∂h_k||")
@@ -94,12 +144,25 @@ def eigenvalue_plane(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     df : DataFrame with columns ``block``, ``real``, ``imag``
     """
     theta = np.linspace(0, 2 * np.pi, 361)
-    fig = go.Figure(go.Scatter(x=np.cos(theta), y=np.sin(theta), mode="lines", name="|λ| = 1",
-                               line={"color": "grey", "dash": "dash"}, hoverinfo="skip"))
+    fig = go.Figure(
+        go.Scatter(
+            x=np.cos(theta),
+            y=np.sin(theta),
+            mode="lines",
+            name="|λ| = 1",
+            line={"color": "grey", "dash": "dash"},
+            hoverinfo="skip",
+        )
+    )
     for block, part in df.groupby("block", sort=False):
-        fig.add_scatter(x=part["real"], y=part["imag"], mode="markers", name=f"W_hh[{block}]",
-                        marker={"size": 9, "opacity": 0.8},
-                        hovertemplate="λ=%{x:.3f}%{y:+.3f}i<extra>" + str(block) + "</extra>")
+        fig.add_scatter(
+            x=part["real"],
+            y=part["imag"],
+            mode="markers",
+            name=f"W_hh[{block}]",
+            marker={"size": 9, "opacity": 0.8},
+            hovertemplate="λ=%{x:.3f}%{y:+.3f}i<extra>" + str(block) + "</extra>",
+        )
     r = max(1.05, float(np.max(np.hypot(df["real"].to_numpy(), df["imag"].to_numpy()), initial=0)) * 1.05)
     fig.update_xaxes(title="Re λ", range=[-r, r], zeroline=True)
     fig.update_yaxes(title="Im λ", range=[-r, r], scaleanchor="x", scaleratio=1, zeroline=True)
@@ -115,8 +178,14 @@ def step_contributions(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     """
     fig = go.Figure()
     fig.add_bar(x=df["t"], y=finite_positive(df["weight_hh"]), name="term of dW_hh", marker_color="#d62728")
-    fig.add_scatter(x=df["t"], y=finite_positive(df["weight_ih"]), name="term of dW_ih", mode="lines+markers",
-                    line={"color": "#7f7f7f"}, marker={"size": 4})
+    fig.add_scatter(
+        x=df["t"],
+        y=finite_positive(df["weight_ih"]),
+        name="term of dW_ih",
+        mode="lines+markers",
+        line={"color": "#7f7f7f"},
+        marker={"size": 4},
+    )
     fig.update_yaxes(type="log", title="||term_t||_F (log)", exponentformat="power")
     fig.update_xaxes(title="time step t")
     return base_layout(fig, title or "What each step adds to the shared weight gradient")
@@ -131,8 +200,13 @@ def cell_comparison(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     """
     fig = go.Figure()
     for cell, part in df.groupby("cell", sort=False):
-        fig.add_scatter(x=part["t"], y=finite_positive(part["grad_norm"]), name=str(cell), mode="lines",
-                        line={"color": CELL_COLORS.get(str(cell)), "width": 2.5})
+        fig.add_scatter(
+            x=part["t"],
+            y=finite_positive(part["grad_norm"]),
+            name=str(cell),
+            mode="lines",
+            line={"color": CELL_COLORS.get(str(cell)), "width": 2.5},
+        )
     fig.update_yaxes(type="log", title="||dL/dh_t|| (log)", exponentformat="power")
     fig.update_xaxes(title="time step t")
     return base_layout(fig, title or "RNN vs LSTM vs GRU on the same inputs")
@@ -148,17 +222,28 @@ def phase_diagram(df: pd.DataFrame, *, title: str = "", limit: float = 12.0) -> 
         The colour scale spans ``[-limit, limit]`` decades (blue vanishing, red exploding).
     """
     cells = list(dict.fromkeys(df["cell"]))
-    fig = make_subplots(rows=1, cols=len(cells), subplot_titles=[c.upper() for c in cells], shared_yaxes=True,
-                        horizontal_spacing=0.04)
+    fig = make_subplots(
+        rows=1, cols=len(cells), subplot_titles=[c.upper() for c in cells], shared_yaxes=True, horizontal_spacing=0.04
+    )
     for i, cell in enumerate(cells, start=1):
         wide = df[df["cell"] == cell].pivot(index="radius", columns="T", values="log10_ratio")
-        fig.add_trace(go.Heatmap(
-            z=np.clip(wide.to_numpy(), -limit, limit), x=wide.columns.to_numpy(), y=wide.index.to_numpy(),
-            zmin=-limit, zmax=limit, zmid=0, colorscale=DIVERGING, showscale=i == len(cells),
-            colorbar={"title": {"text": "log10 ratio", "side": "right"}},
-            customdata=wide.to_numpy(),
-            hovertemplate="ρ=%{y:.2f}<br>T=%{x}<br>log10 ratio=%{customdata:.2f}<extra>" + cell + "</extra>",
-        ), row=1, col=i)
+        fig.add_trace(
+            go.Heatmap(
+                z=np.clip(wide.to_numpy(), -limit, limit),
+                x=wide.columns.to_numpy(),
+                y=wide.index.to_numpy(),
+                zmin=-limit,
+                zmax=limit,
+                zmid=0,
+                colorscale=DIVERGING,
+                showscale=i == len(cells),
+                colorbar={"title": {"text": "log10 ratio", "side": "right"}},
+                customdata=wide.to_numpy(),
+                hovertemplate="ρ=%{y:.2f}<br>T=%{x}<br>log10 ratio=%{customdata:.2f}<extra>" + cell + "</extra>",
+            ),
+            row=1,
+            col=i,
+        )
         fig.add_hline(y=1.0, line={"color": "black", "dash": "dot", "width": 1}, row=1, col=i)
         fig.update_xaxes(title="sequence length T", row=1, col=i)
     fig.update_yaxes(title="spectral radius ρ of W_hh", row=1, col=1)
@@ -173,10 +258,22 @@ def truncation_curves(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     df : DataFrame with columns ``k``, ``relative_error``, ``cosine``
     """
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_scatter(x=df["k"], y=finite_positive(df["relative_error"]), name="relative error", mode="lines+markers",
-                    line={"color": "#d62728"}, secondary_y=False)
-    fig.add_scatter(x=df["k"], y=df["cosine"], name="cosine similarity", mode="lines+markers",
-                    line={"color": "#1f77b4", "dash": "dash"}, secondary_y=True)
+    fig.add_scatter(
+        x=df["k"],
+        y=finite_positive(df["relative_error"]),
+        name="relative error",
+        mode="lines+markers",
+        line={"color": "#d62728"},
+        secondary_y=False,
+    )
+    fig.add_scatter(
+        x=df["k"],
+        y=df["cosine"],
+        name="cosine similarity",
+        mode="lines+markers",
+        line={"color": "#1f77b4", "dash": "dash"},
+        secondary_y=True,
+    )
     fig.update_xaxes(title="truncation length k (steps)", type="log")
     fig.update_yaxes(title="||g_k − g|| / ||g|| (log)", type="log", exponentformat="power", secondary_y=False)
     fig.update_yaxes(title="cos(g_k, g)", range=[-1.05, 1.05], secondary_y=True, showgrid=False)

@@ -21,15 +21,38 @@ def training_curves(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
     for i, (run, part) in enumerate(df.groupby("run", sort=False)):
         color = palette[i % len(palette)]
-        fig.add_scatter(x=part["iteration"], y=finite_positive(part["loss"]), name=str(run), mode="lines",
-                        line={"color": color}, legendgroup=str(run), row=1, col=1)
-        fig.add_scatter(x=part["iteration"], y=finite_positive(part["grad_norm"]), name=f"{run}: before clipping",
-                        mode="lines", line={"color": color, "width": 1}, legendgroup=str(run), showlegend=False,
-                        row=1, col=2)
+        fig.add_scatter(
+            x=part["iteration"],
+            y=finite_positive(part["loss"]),
+            name=str(run),
+            mode="lines",
+            line={"color": color},
+            legendgroup=str(run),
+            row=1,
+            col=1,
+        )
+        fig.add_scatter(
+            x=part["iteration"],
+            y=finite_positive(part["grad_norm"]),
+            name=f"{run}: before clipping",
+            mode="lines",
+            line={"color": color, "width": 1},
+            legendgroup=str(run),
+            showlegend=False,
+            row=1,
+            col=2,
+        )
         if not np.allclose(part["grad_norm"], part["clipped_norm"], equal_nan=True):
-            fig.add_scatter(x=part["iteration"], y=finite_positive(part["clipped_norm"]), name=f"{run}: after clipping",
-                            mode="lines", line={"color": color, "dash": "dash", "width": 2}, legendgroup=str(run),
-                            row=1, col=2)
+            fig.add_scatter(
+                x=part["iteration"],
+                y=finite_positive(part["clipped_norm"]),
+                name=f"{run}: after clipping",
+                mode="lines",
+                line={"color": color, "dash": "dash", "width": 2},
+                legendgroup=str(run),
+                row=1,
+                col=2,
+            )
     for col in (1, 2):
         fig.update_xaxes(title="iteration", row=1, col=col)
     fig.update_yaxes(type="log", exponentformat="power", title="loss (log)", row=1, col=1)
@@ -49,9 +72,16 @@ def grad_heatmap(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     wide = df.pivot(index="iteration", columns="t", values="norm")
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.log10(finite_positive(wide.to_numpy()))
-    fig = go.Figure(go.Heatmap(z=z, x=wide.columns.to_numpy(), y=wide.index.to_numpy(), colorscale=SEQUENTIAL,
-                               colorbar={"title": {"text": "log10 ||∂L/∂h_t||", "side": "right"}},
-                               hovertemplate="iteration %{y}<br>t=%{x}<br>log10 norm=%{z:.2f}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=wide.columns.to_numpy(),
+            y=wide.index.to_numpy(),
+            colorscale=SEQUENTIAL,
+            colorbar={"title": {"text": "log10 ||∂L/∂h_t||", "side": "right"}},
+            hovertemplate="iteration %{y}<br>t=%{x}<br>log10 norm=%{z:.2f}<extra></extra>",
+        )
+    )
     fig.update_xaxes(title="time step t")
     fig.update_yaxes(title="iteration")
     return base_layout(fig, title or "Gradient reaching each step, through training", height=440)
@@ -66,8 +96,9 @@ def step_losses(df: pd.DataFrame, *, mean: float, total: float, title: str = "")
     """
     fig = go.Figure(go.Bar(x=df["t"], y=df["loss"], name="step loss l_t", marker_color="#ff7f0e"))
     fig.add_hline(y=mean, line={"color": "black", "dash": "dash"}, annotation_text=f"mean = {mean:.4g}")
-    fig.add_annotation(text=f"sum over time = {total:.4g}", xref="paper", yref="paper", x=1, y=1.06,
-                       showarrow=False, xanchor="right")
+    fig.add_annotation(
+        text=f"sum over time = {total:.4g}", xref="paper", yref="paper", x=1, y=1.06, showarrow=False, xanchor="right"
+    )
     fig.update_xaxes(title="time step t")
     fig.update_yaxes(title="l_t", rangemode="tozero")
     return base_layout(fig, title or "Loss at each time step")
@@ -82,8 +113,9 @@ def scale_vs_length(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     """
     fig = go.Figure()
     for red, part in df.groupby("reduction", sort=False):
-        fig.add_scatter(x=part["T"], y=finite_positive(part["grad_norm"]), name=f"reduction = {red}",
-                        mode="lines+markers")
+        fig.add_scatter(
+            x=part["T"], y=finite_positive(part["grad_norm"]), name=f"reduction = {red}", mode="lines+markers"
+        )
     fig.update_xaxes(title="sequence length T", type="log")
     fig.update_yaxes(title="||∇L|| (log)", type="log", exponentformat="power")
     return base_layout(fig, title or "Gradient scale against sequence length")
@@ -97,9 +129,16 @@ def token_losses(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     df : DataFrame with columns ``t``, ``sequence``, ``loss`` (NaN for padding)
     """
     wide = df.pivot(index="t", columns="sequence", values="loss")
-    fig = go.Figure(go.Heatmap(z=wide.to_numpy(), x=[f"seq {c}" for c in wide.columns], y=wide.index.to_numpy(),
-                               colorscale="Oranges", colorbar={"title": {"text": "token loss", "side": "right"}},
-                               hovertemplate="%{x}, t=%{y}: %{z:.4f}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=wide.to_numpy(),
+            x=[f"seq {c}" for c in wide.columns],
+            y=wide.index.to_numpy(),
+            colorscale="Oranges",
+            colorbar={"title": {"text": "token loss", "side": "right"}},
+            hovertemplate="%{x}, t=%{y}: %{z:.4f}<extra></extra>",
+        )
+    )
     fig.update_yaxes(title="time step t", autorange="reversed")
     return base_layout(fig, title or "Token losses (blank = padding, masked out)")
 
@@ -111,12 +150,21 @@ def estimator_bias_variance(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     ----------
     df : DataFrame with columns ``estimator``, ``tau``, ``bias``, ``variance``
     """
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["bias ||E[ĝ] − ∇||", "variance E||ĝ − E[ĝ]||²"],
-                        horizontal_spacing=0.12)
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=["bias ||E[ĝ] − ∇||", "variance E||ĝ − E[ĝ]||²"], horizontal_spacing=0.12
+    )
     for name, part in df.groupby("estimator", sort=False):
         for col, field in ((1, "bias"), (2, "variance")):
-            fig.add_scatter(x=part["tau"], y=finite_positive(part[field]), name=str(name), mode="lines+markers",
-                            legendgroup=str(name), showlegend=col == 1, row=1, col=col)
+            fig.add_scatter(
+                x=part["tau"],
+                y=finite_positive(part[field]),
+                name=str(name),
+                mode="lines+markers",
+                legendgroup=str(name),
+                showlegend=col == 1,
+                row=1,
+                col=col,
+            )
     for col in (1, 2):
         fig.update_xaxes(title="Gumbel-softmax temperature τ", type="log", row=1, col=col)
         fig.update_yaxes(type="log", exponentformat="power", row=1, col=col)

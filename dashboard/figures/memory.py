@@ -16,8 +16,12 @@ GROUP_COLORS = {
     "pre-activations / tanh(c)": "#9467bd",
     "checkpoints": "#2ca02c",
 }
-STRATEGY_DASH = {"full storage": "solid", "checkpoint sqrt(T)": "dash", "checkpoint every 4": "dot",
-                 "truncation 8": "dashdot"}
+STRATEGY_DASH = {
+    "full storage": "solid",
+    "checkpoint sqrt(T)": "dash",
+    "checkpoint every 4": "dot",
+    "truncation 8": "dashdot",
+}
 
 
 def memory_stack(df: pd.DataFrame, *, title: str = "") -> go.Figure:
@@ -30,15 +34,24 @@ def memory_stack(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     """
     fig = go.Figure()
     for group, part in df.groupby("group", sort=False):
-        fig.add_scatter(x=part["moment"], y=part["bytes"], name=str(group), stackgroup="held", mode="lines",
-                        line={"width": 0.5, "color": GROUP_COLORS.get(str(group))},
-                        customdata=part[["phase", "step"]].to_numpy(),
-                        hovertemplate="%{customdata[0]} step %{customdata[1]}<br>%{y:,.0f} B<extra>" + str(group)
-                        + "</extra>")
+        fig.add_scatter(
+            x=part["moment"],
+            y=part["bytes"],
+            name=str(group),
+            stackgroup="held",
+            mode="lines",
+            line={"width": 0.5, "color": GROUP_COLORS.get(str(group))},
+            customdata=part[["phase", "step"]].to_numpy(),
+            hovertemplate="%{customdata[0]} step %{customdata[1]}<br>%{y:,.0f} B<extra>" + str(group) + "</extra>",
+        )
     forward_end = df.loc[df["phase"] == "forward", "moment"].max()
     if pd.notna(forward_end):
-        fig.add_vline(x=forward_end + 0.5, line={"color": "black", "dash": "dash"},
-                      annotation_text="backward starts", annotation_position="top left")
+        fig.add_vline(
+            x=forward_end + 0.5,
+            line={"color": "black", "dash": "dash"},
+            annotation_text="backward starts",
+            annotation_position="top left",
+        )
     fig.update_xaxes(title="steps run so far (forward → backward)")
     fig.update_yaxes(title="bytes held for backward", rangemode="tozero")
     return base_layout(fig, title or "What is held for backward, by tensor")
@@ -53,11 +66,15 @@ def memory_timelines(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     """
     fig = go.Figure()
     for strategy, part in df.groupby("strategy", sort=False):
-        fig.add_scatter(x=part["moment"], y=part["bytes"], name=str(strategy), mode="lines",
-                        line={"dash": STRATEGY_DASH.get(str(strategy), "solid"), "width": 2.5},
-                        customdata=part[["phase", "step"]].to_numpy(),
-                        hovertemplate="%{customdata[0]} step %{customdata[1]}<br>%{y:,.0f} B<extra>"
-                        + str(strategy) + "</extra>")
+        fig.add_scatter(
+            x=part["moment"],
+            y=part["bytes"],
+            name=str(strategy),
+            mode="lines",
+            line={"dash": STRATEGY_DASH.get(str(strategy), "solid"), "width": 2.5},
+            customdata=part[["phase", "step"]].to_numpy(),
+            hovertemplate="%{customdata[0]} step %{customdata[1]}<br>%{y:,.0f} B<extra>" + str(strategy) + "</extra>",
+        )
     fig.update_xaxes(title="steps run so far (recomputation makes the pass longer)")
     fig.update_yaxes(title="bytes held for backward", rangemode="tozero")
     return base_layout(fig, title or "Held memory through the pass, by strategy")
@@ -70,14 +87,32 @@ def memory_vs_length(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     ----------
     df : DataFrame with columns ``T``, ``strategy``, ``bytes``, ``recomputed``
     """
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["peak memory held", "extra forward steps (recompute)"],
-                        horizontal_spacing=0.12)
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=["peak memory held", "extra forward steps (recompute)"], horizontal_spacing=0.12
+    )
     for strategy, part in df.groupby("strategy", sort=False):
         style = {"dash": STRATEGY_DASH.get(str(strategy), "solid"), "width": 2.5}
-        fig.add_scatter(x=part["T"], y=part["bytes"], name=str(strategy), mode="lines+markers", line=style,
-                        legendgroup=str(strategy), row=1, col=1)
-        fig.add_scatter(x=part["T"], y=part["recomputed"], name=str(strategy), mode="lines+markers", line=style,
-                        legendgroup=str(strategy), showlegend=False, row=1, col=2)
+        fig.add_scatter(
+            x=part["T"],
+            y=part["bytes"],
+            name=str(strategy),
+            mode="lines+markers",
+            line=style,
+            legendgroup=str(strategy),
+            row=1,
+            col=1,
+        )
+        fig.add_scatter(
+            x=part["T"],
+            y=part["recomputed"],
+            name=str(strategy),
+            mode="lines+markers",
+            line=style,
+            legendgroup=str(strategy),
+            showlegend=False,
+            row=1,
+            col=2,
+        )
     fig.update_xaxes(title="sequence length T", type="log", row=1, col=1)
     fig.update_xaxes(title="sequence length T", row=1, col=2)
     fig.update_yaxes(title="bytes (log)", type="log", exponentformat="power", row=1, col=1)
@@ -94,8 +129,13 @@ def memory_budget(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     """
     fig = go.Figure()
     for dtype, part in df.groupby("dtype", sort=False):
-        fig.add_bar(x=part["item"], y=part["bytes"], name=str(dtype), text=part["label"] if "label" in part else None,
-                    textposition="outside")
+        fig.add_bar(
+            x=part["item"],
+            y=part["bytes"],
+            name=str(dtype),
+            text=part["label"] if "label" in part else None,
+            textposition="outside",
+        )
     fig.update_yaxes(title="bytes", rangemode="tozero")
     base_layout(fig, title or "Training memory: parameters, gradients, stored activations")
     # two entries: top right, clear of the rotated category labels below
@@ -114,18 +154,27 @@ def pareto_front(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     df : DataFrame with columns ``strategy``, ``label``, ``bytes``, ``recomputed``
     """
     fig = go.Figure()
-    symbols = {"full storage": "star", "checkpoint every k": "circle", "checkpoint sqrt(T)": "diamond",
-               "binomial (revolve)": "square"}
+    symbols = {
+        "full storage": "star",
+        "checkpoint every k": "circle",
+        "checkpoint sqrt(T)": "diamond",
+        "binomial (revolve)": "square",
+    }
     for strategy, part in df.groupby("strategy", sort=False):
         part = part.sort_values("bytes")
         binomial = strategy == "binomial (revolve)"
         shown = [lab if not binomial or lab in SHOWN_LABELS else "" for lab in part["label"]]  # hover names all
-        fig.add_scatter(x=part["bytes"], y=part["recomputed"], name=str(strategy), text=shown,
-                        customdata=part["label"],
-                        mode="lines+markers+text" if strategy == "binomial (revolve)" else "markers+text",
-                        textposition="top right", marker={"size": 11, "symbol": symbols.get(str(strategy))},
-                        hovertemplate="%{customdata}: %{x:,.0f} B held, %{y:,.0f} extra steps<extra>" + str(strategy)
-                        + "</extra>")
+        fig.add_scatter(
+            x=part["bytes"],
+            y=part["recomputed"],
+            name=str(strategy),
+            text=shown,
+            customdata=part["label"],
+            mode="lines+markers+text" if strategy == "binomial (revolve)" else "markers+text",
+            textposition="top right",
+            marker={"size": 11, "symbol": symbols.get(str(strategy))},
+            hovertemplate="%{customdata}: %{x:,.0f} B held, %{y:,.0f} extra steps<extra>" + str(strategy) + "</extra>",
+        )
     fig.update_xaxes(title="bytes held for backward (log)", type="log", exponentformat="power")
     fig.update_yaxes(title="extra forward steps", rangemode="tozero")
     return base_layout(fig, title or "Memory against recomputation: the Pareto front", height=460)

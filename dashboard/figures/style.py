@@ -38,8 +38,13 @@ def finite_positive(values: np.ndarray) -> np.ndarray:
 def mark_overflow(fig: go.Figure, step: int | None, **where) -> go.Figure:
     """A red dashed line and label at the first overflowing step, if any."""
     if step is not None:
-        fig.add_vline(x=step, line={"color": "red", "dash": "dash"}, annotation_text=f"overflow at step {step}",
-                      annotation_font_color="red", **where)
+        fig.add_vline(
+            x=step,
+            line={"color": "red", "dash": "dash"},
+            annotation_text=f"overflow at step {step}",
+            annotation_font_color="red",
+            **where,
+        )
     return fig
 
 

@@ -37,8 +37,15 @@ def _frame_steps(T: int, max_frames: int) -> np.ndarray:
     return np.arange(T) if T <= max_frames else np.unique(np.linspace(0, T - 1, max_frames).round().astype(int))
 
 
-def unroll_animation(steps: pd.DataFrame, memory: pd.DataFrame, *, window: int = 12, max_frames: int = 60,
-                     static: bool = False, title: str = "") -> go.Figure:
+def unroll_animation(
+    steps: pd.DataFrame,
+    memory: pd.DataFrame,
+    *,
+    window: int = 12,
+    max_frames: int = 60,
+    static: bool = False,
+    title: str = "",
+) -> go.Figure:
     """Animated unrolled graph with Play/Pause and a step slider.
 
     Parameters
@@ -87,6 +94,7 @@ def unroll_animation(steps: pd.DataFrame, memory: pd.DataFrame, *, window: int =
         h_val = np.where(back, bwd_val[idx], np.where(done, fwd_val[idx], 0.0))
         arrows = back & (idx > 0)
         mem = peak if static else held.get(phase, {}).get(t, 0)
+
         def row(name: str, key: str, color: np.ndarray, **kw) -> dict:
             trace = {"type": "scatter", "x": slots, "y": np.full(W, ROWS[name]), "marker": {"color": color}, **kw}
             if with_text or T > W:  # labels change only when the window slides
@@ -98,8 +106,12 @@ def unroll_animation(steps: pd.DataFrame, memory: pd.DataFrame, *, window: int =
             row("h", "h", h_val, customdata=np.stack([idx, h_rms[idx], 10.0 ** log_g[idx]], axis=1)),
             row("y", "ŷ", done.astype(float)),
             row("l", "l", np.where(done, loss_val[idx], 0.0), customdata=np.stack([idx, loss[idx]], axis=1)),
-            {"type": "scatter", "x": slots[arrows] - 0.5, "y": np.full(int(arrows.sum()), ROWS["h"]),
-             "marker": {"color": bwd_val[idx][arrows]}},
+            {
+                "type": "scatter",
+                "x": slots[arrows] - 0.5,
+                "y": np.full(int(arrows.sum()), ROWS["h"]),
+                "marker": {"color": bwd_val[idx][arrows]},
+            },
             {"type": "scatter", "x": [] if static else [float(t - start)], "y": [] if static else [ROWS["h"]]},
             {"type": "bar", "x": [mem], "y": ["held"], "text": [human_bytes(mem)]},
         ]
@@ -109,8 +121,13 @@ def unroll_animation(steps: pd.DataFrame, memory: pd.DataFrame, *, window: int =
             heading += f" · window t = {start}…{start + W - 1}"
         return traces, heading
 
-    fig = make_subplots(rows=2, cols=1, row_heights=[0.8, 0.2], vertical_spacing=0.12,
-                        subplot_titles=["", "peak memory held for backward" if static else "memory held for backward"])
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        row_heights=[0.8, 0.2],
+        vertical_spacing=0.12,
+        subplot_titles=["", "peak memory held for backward" if static else "memory held for backward"],
+    )
     # static edges: x→h, h→h, h→ŷ, ŷ→l in every slot
     ex, ey = [], []
     for i in slots:
@@ -120,44 +137,100 @@ def unroll_animation(steps: pd.DataFrame, memory: pd.DataFrame, *, window: int =
         if i < W - 1:
             ex += [i, i + 1, None]
             ey += [ROWS["h"], ROWS["h"], None]
-    fig.add_scatter(x=ex, y=ey, mode="lines", line={"color": "#bdbdbd", "width": 2}, hoverinfo="skip",
-                    showlegend=False, row=1, col=1)
+    fig.add_scatter(
+        x=ex,
+        y=ey,
+        mode="lines",
+        line={"color": "#bdbdbd", "width": 2},
+        hoverinfo="skip",
+        showlegend=False,
+        row=1,
+        col=1,
+    )
     first, heading = frame_traces("backward" if static else "forward", 0, with_text=True)
     styles = [
-        {"mode": "markers+text", "marker": {"size": 24, "symbol": "square", **_scale(PLAIN_SCALE)},
-         "textposition": "bottom center",
-         "hoverinfo": "text", "name": "inputs x_t"},
-        {"mode": "markers+text", "marker": {"line": {"width": 1, "color": "#444"}, **_scale(NODE_SCALE)},
-         "textposition": "middle center",
-         "textfont": {"color": "black", "size": 11}, "name": "hidden h_t",
-         "hovertemplate": "h_%{customdata[0]}<br>RMS |h| = %{customdata[1]:.3f}"
-                          "<br>||dL/dh|| = %{customdata[2]:.3e}<extra></extra>"},
-        {"mode": "markers+text", "marker": {"size": 24, "symbol": "diamond", **_scale(PLAIN_SCALE)},
-         "textposition": "top center",
-         "hoverinfo": "text", "name": "outputs ŷ_t"},
-        {"mode": "markers+text", "marker": {"size": 26, "symbol": "hexagon", **_scale(LOSS_NODE_SCALE)},
-         "textposition": "top center",
-         "hovertemplate": "l_%{customdata[0]} = %{customdata[1]:.4f}<extra></extra>", "name": "losses l_t"},
-        {"mode": "markers", "marker": {"size": 16, "symbol": "triangle-left", **_scale(NODE_SCALE)},
-         "name": "gradient ∂L/∂h flowing back",
-         "hoverinfo": "skip"},
-        {"mode": "markers", "marker": {"size": 46, "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": "black"}},
-         "name": "current step", "hoverinfo": "skip"},
+        {
+            "mode": "markers+text",
+            "marker": {"size": 24, "symbol": "square", **_scale(PLAIN_SCALE)},
+            "textposition": "bottom center",
+            "hoverinfo": "text",
+            "name": "inputs x_t",
+        },
+        {
+            "mode": "markers+text",
+            "marker": {"line": {"width": 1, "color": "#444"}, **_scale(NODE_SCALE)},
+            "textposition": "middle center",
+            "textfont": {"color": "black", "size": 11},
+            "name": "hidden h_t",
+            "hovertemplate": "h_%{customdata[0]}<br>RMS |h| = %{customdata[1]:.3f}"
+            "<br>||dL/dh|| = %{customdata[2]:.3e}<extra></extra>",
+        },
+        {
+            "mode": "markers+text",
+            "marker": {"size": 24, "symbol": "diamond", **_scale(PLAIN_SCALE)},
+            "textposition": "top center",
+            "hoverinfo": "text",
+            "name": "outputs ŷ_t",
+        },
+        {
+            "mode": "markers+text",
+            "marker": {"size": 26, "symbol": "hexagon", **_scale(LOSS_NODE_SCALE)},
+            "textposition": "top center",
+            "hovertemplate": "l_%{customdata[0]} = %{customdata[1]:.4f}<extra></extra>",
+            "name": "losses l_t",
+        },
+        {
+            "mode": "markers",
+            "marker": {"size": 16, "symbol": "triangle-left", **_scale(NODE_SCALE)},
+            "name": "gradient ∂L/∂h flowing back",
+            "hoverinfo": "skip",
+        },
+        {
+            "mode": "markers",
+            "marker": {"size": 46, "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": "black"}},
+            "name": "current step",
+            "hoverinfo": "skip",
+        },
     ]
     for trace, style in zip(first[:-1], styles):
         style = {**style, "marker": {**style.get("marker", {}), **trace.pop("marker", {})}}
         fig.add_trace(_scatter(trace, style), row=1, col=1)
     bar = {k: v for k, v in first[-1].items() if k != "type"}
-    fig.add_trace(go.Bar(**bar, orientation="h", marker_color="#2ca02c", textposition="outside", cliponaxis=False,
-                         showlegend=False,
-                         hoverinfo="x"), row=2, col=1)
+    fig.add_trace(
+        go.Bar(
+            **bar,
+            orientation="h",
+            marker_color="#2ca02c",
+            textposition="outside",
+            cliponaxis=False,
+            showlegend=False,
+            hoverinfo="x",
+        ),
+        row=2,
+        col=1,
+    )
     # colour bars with units, carried by two invisible traces
-    for scale, lo, hi, name, x in [(FORWARD_SCALE, 0, h_hi, "forward: RMS |h_t|", 1.02),
-                                   (BACKWARD_SCALE, g_lo, g_hi, "backward: log10 ||∂L/∂h_t||", 1.14)]:
-        fig.add_scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip", row=1, col=1,
-                        marker={"colorscale": scale, "cmin": lo, "cmax": hi, "color": [lo], "showscale": True,
-                                "colorbar": {"title": {"text": name, "side": "right"}, "x": x, "len": 0.75,
-                                             "y": 0.62, "thickness": 14}})
+    for scale, lo, hi, name, x in [
+        (FORWARD_SCALE, 0, h_hi, "forward: RMS |h_t|", 1.02),
+        (BACKWARD_SCALE, g_lo, g_hi, "backward: log10 ||∂L/∂h_t||", 1.14),
+    ]:
+        fig.add_scatter(
+            x=[None],
+            y=[None],
+            mode="markers",
+            showlegend=False,
+            hoverinfo="skip",
+            row=1,
+            col=1,
+            marker={
+                "colorscale": scale,
+                "cmin": lo,
+                "cmax": hi,
+                "color": [lo],
+                "showscale": True,
+                "colorbar": {"title": {"text": name, "side": "right"}, "x": x, "len": 0.75, "y": 0.62, "thickness": 14},
+            },
+        )
     if static:
         base_layout(fig, title or "The unrolled network after the backward pass", height=560)
         fig.update_layout(margin={"l": 80, "r": 150, "t": 70, "b": 40})
@@ -167,20 +240,42 @@ def unroll_animation(steps: pd.DataFrame, memory: pd.DataFrame, *, window: int =
     for phase, order in (("forward", _frame_steps(T, max_frames)), ("backward", _frame_steps(T, max_frames)[::-1])):
         for t in order:
             traces, head = frame_traces(phase, int(t))
-            frames.append({"data": traces, "traces": animated, "name": f"{phase[0]}{t}",
-                           "layout": {"title": {"text": head}}})
+            frames.append(
+                {"data": traces, "traces": animated, "name": f"{phase[0]}{t}", "layout": {"title": {"text": head}}}
+            )
             labels_by_name[f"{phase[0]}{t}"] = f"{'→' if phase == 'forward' else '←'} {t}"
     play = {"frame": {"duration": 220, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}}
     pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
     fig.update_layout(
-        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.08, "xanchor": "left",
-                      "yanchor": "top", "pad": {"t": 0, "r": 10},
-                      "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
-                                  {"label": "❚❚ Pause", "method": "animate", "args": [[None], pause]}]}],
-        sliders=[{"active": 0, "x": 0.2, "len": 0.8, "y": -0.04, "yanchor": "top",
-                  "currentvalue": {"prefix": "", "font": {"size": 12}},
-                  "steps": [{"label": labels_by_name[f["name"]], "method": "animate", "args": [[f["name"]], pause]}
-                            for f in frames]}],
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "left",
+                "x": 0.0,
+                "y": -0.08,
+                "xanchor": "left",
+                "yanchor": "top",
+                "pad": {"t": 0, "r": 10},
+                "buttons": [
+                    {"label": "▶ Play", "method": "animate", "args": [None, play]},
+                    {"label": "❚❚ Pause", "method": "animate", "args": [[None], pause]},
+                ],
+            }
+        ],
+        sliders=[
+            {
+                "active": 0,
+                "x": 0.2,
+                "len": 0.8,
+                "y": -0.04,
+                "yanchor": "top",
+                "currentvalue": {"prefix": "", "font": {"size": 12}},
+                "steps": [
+                    {"label": labels_by_name[f["name"]], "method": "animate", "args": [[f["name"]], pause]}
+                    for f in frames
+                ],
+            }
+        ],
     )
     base_layout(fig, title or heading, height=620)
     fig.update_layout(margin={"l": 80, "r": 150, "t": 70, "b": 120})
@@ -199,16 +294,34 @@ def _scatter(trace: dict, style: dict) -> go.Scatter:
 
 def _axes(fig: go.Figure, W: int, peak: float) -> go.Figure:
     fig.update_xaxes(visible=False, range=[-0.7, W - 0.3], row=1, col=1)
-    fig.update_yaxes(range=[-0.8, 3.7], tickvals=list(ROWS.values()), ticktext=["input x", "hidden h", "output ŷ",
-                     "loss l"], row=1, col=1, showgrid=False, zeroline=False)
+    fig.update_yaxes(
+        range=[-0.8, 3.7],
+        tickvals=list(ROWS.values()),
+        ticktext=["input x", "hidden h", "output ŷ", "loss l"],
+        row=1,
+        col=1,
+        showgrid=False,
+        zeroline=False,
+    )
     fig.update_xaxes(range=[0, peak * 1.15], title="bytes", row=2, col=1)
     fig.update_yaxes(visible=False, row=2, col=1)
     first_slot = 1 if W > 1 else 0  # label the edges of the second slot, clear of the current-step ring
-    for name, (xa, ya) in {"W_ih": (first_slot + 0.25, 0.5), "W_out": (first_slot + 0.28, 1.62),
-                           "W_hh": (first_slot + 0.5, 1.2)}.items():
+    for name, (xa, ya) in {
+        "W_ih": (first_slot + 0.25, 0.5),
+        "W_out": (first_slot + 0.28, 1.62),
+        "W_hh": (first_slot + 0.5, 1.2),
+    }.items():
         if name == "W_hh" and W == 1:
             continue
         fig.add_annotation(x=xa, y=ya, text=name, showarrow=False, font={"size": 12, "color": "#555"}, row=1, col=1)
-    fig.add_annotation(x=1.0, y=1.06, xref="paper", yref="paper", showarrow=False, xanchor="right",
-                       text="the same W_ih, W_hh, W_out at every step", font={"size": 12, "color": "#555"})
+    fig.add_annotation(
+        x=1.0,
+        y=1.06,
+        xref="paper",
+        yref="paper",
+        showarrow=False,
+        xanchor="right",
+        text="the same W_ih, W_hh, W_out at every step",
+        font={"size": 12, "color": "#555"},
+    )
     return fig

@@ -13,8 +13,17 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).parents[2] / "app.py")
-PAGES = ["pages/overview.py", "pages/unroll.py", "pages/gradient_flow.py", "pages/memory.py", "pages/weights.py",
-         "pages/training.py", "pages/losses.py", "pages/chain_rule.py", "pages/stochastic.py"]
+PAGES = [
+    "pages/overview.py",
+    "pages/unroll.py",
+    "pages/gradient_flow.py",
+    "pages/memory.py",
+    "pages/weights.py",
+    "pages/training.py",
+    "pages/losses.py",
+    "pages/chain_rule.py",
+    "pages/stochastic.py",
+]
 
 
 class _NavigationPagesManager(PagesManager):

@@ -19,13 +19,21 @@ def random_settings(n: int, seed: int, max_T: int = 1000) -> list[RunConfig]:
     out = []
     for _ in range(n):
         cell = str(rng.choice(["rnn", "rnn", "lstm", "gru"]))
-        out.append(RunConfig(
-            cell=cell, activation=str(rng.choice(["tanh", "relu", "sigmoid", "linear"])) if cell == "rnn" else "tanh",
-            T=int(rng.choice([2, 10, 40, 150, 400, max_T])), hidden_size=int(rng.integers(2, 33)),
-            batch_size=int(rng.integers(1, 5)), init=str(rng.choice(["uniform", "normal", "orthogonal", "spectral"])),
-            scale=float(rng.choice([0.5, 0.9, 1.0, 1.1, 1.5, 3.0])), signal=str(rng.choice(SIGNALS)),
-            seed=int(rng.integers(0, 1000)), loss=str(rng.choice(["mse", "cross_entropy"])),
-            ragged=bool(rng.random() < 0.3)))
+        out.append(
+            RunConfig(
+                cell=cell,
+                activation=str(rng.choice(["tanh", "relu", "sigmoid", "linear"])) if cell == "rnn" else "tanh",
+                T=int(rng.choice([2, 10, 40, 150, 400, max_T])),
+                hidden_size=int(rng.integers(2, 33)),
+                batch_size=int(rng.integers(1, 5)),
+                init=str(rng.choice(["uniform", "normal", "orthogonal", "spectral"])),
+                scale=float(rng.choice([0.5, 0.9, 1.0, 1.1, 1.5, 3.0])),
+                signal=str(rng.choice(SIGNALS)),
+                seed=int(rng.integers(0, 1000)),
+                loss=str(rng.choice(["mse", "cross_entropy"])),
+                ragged=bool(rng.random() < 0.3),
+            )
+        )
     return out
 
 
@@ -35,9 +43,11 @@ def trace(fig, name_part: str) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in found.y], dtype=float)
 
 
-GROWING = [RunConfig(cell="rnn", activation="linear", init="orthogonal", scale=1.2, T=40),
-           RunConfig(cell="rnn", activation="relu", init="identity", scale=1.3, T=60),
-           RunConfig(cell="rnn", activation="linear", init="spectral", scale=3.0, T=1000)]
+GROWING = [
+    RunConfig(cell="rnn", activation="linear", init="orthogonal", scale=1.2, T=40),
+    RunConfig(cell="rnn", activation="relu", init="identity", scale=1.3, T=60),
+    RunConfig(cell="rnn", activation="linear", init="spectral", scale=3.0, T=1000),
+]
 
 
 @pytest.mark.parametrize("config", random_settings(32, seed=1) + GROWING, ids=lambda c: c.key())
@@ -60,8 +70,13 @@ def test_the_verdict_never_contradicts_the_curve_it_is_computed_from(config):
         return
     first, last = drawn[0], drawn[positive[-1]]
     decades = np.log10(first / last) if first > 0 else -np.inf
-    expected = ("vanishing" if decades < -compute.VERDICT_DECADES else
-                "exploding" if decades > compute.VERDICT_DECADES else "holds")
+    expected = (
+        "vanishing"
+        if decades < -compute.VERDICT_DECADES
+        else "exploding"
+        if decades > compute.VERDICT_DECADES
+        else "holds"
+    )
     assert verdict.label == expected, (decades, verdict)
     if verdict.label == "vanishing":
         assert first < last
@@ -89,8 +104,9 @@ def test_growth_and_horizon_follow_the_linear_rnn_law(T, rho, init):
         assert summary.horizon is None and compute.horizon_text(summary, jp) == f"> {T - 1} steps"
 
 
-@pytest.mark.parametrize("config", [c for c in random_settings(40, seed=2, max_T=300) if c.cell == "rnn"],
-                         ids=lambda c: c.key())
+@pytest.mark.parametrize(
+    "config", [c for c in random_settings(40, seed=2, max_T=300) if c.cell == "rnn"], ids=lambda c: c.key()
+)
 def test_the_spectral_norm_curve_stays_under_the_pascanu_bound(config):
     """The caption says the spectral-norm curve never rises above (γσ_max)^lag: checked on the figure."""
     panel = panels.jacobian(config, compute.jacobians(config), compute.spectral(config))

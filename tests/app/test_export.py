@@ -87,9 +87,11 @@ def lesson_panels():
     from dashboard import lessons
 
     history = train(TrainConfig(task="sine", T=8, hidden_size=4, batch_size=4, iterations=15))
-    return [*lessons.loss_panels(CONFIG).values(),
-            *lessons.estimator_panels("bernoulli", 0.3, 0.2, np.geomspace(0.1, 1, 3), 200, 0.5).values(),
-            *lessons.training_panels({"run": history}, "run").values()]
+    return [
+        *lessons.loss_panels(CONFIG).values(),
+        *lessons.estimator_panels("bernoulli", 0.3, 0.2, np.geomspace(0.1, 1, 3), 200, 0.5).values(),
+        *lessons.training_panels({"run": history}, "run").values(),
+    ]
 
 
 def test_concept_and_training_figures_export_too(lesson_panels):

@@ -107,13 +107,19 @@ def test_memory_vs_length_full_storage_grows_linearly():
 
 
 def _steps(T):
-    return pd.DataFrame({"t": np.arange(T), "h_rms": np.linspace(0.1, 1, T), "loss": np.ones(T),
-                         "grad_norm": np.logspace(-5, 0, T)})
+    return pd.DataFrame(
+        {"t": np.arange(T), "h_rms": np.linspace(0.1, 1, T), "loss": np.ones(T), "grad_norm": np.logspace(-5, 0, T)}
+    )
 
 
 def _memory(T):
-    return pd.DataFrame({"phase": ["forward"] * T + ["backward"] * T, "step": list(range(T)) + list(range(T))[::-1],
-                         "bytes": list(range(1, T + 1)) + list(range(T - 1, -1, -1))})
+    return pd.DataFrame(
+        {
+            "phase": ["forward"] * T + ["backward"] * T,
+            "step": list(range(T)) + list(range(T))[::-1],
+            "bytes": list(range(1, T + 1)) + list(range(T - 1, -1, -1)),
+        }
+    )
 
 
 def test_animation_frames_run_forward_then_backward():

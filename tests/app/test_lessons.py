@@ -9,8 +9,12 @@ from .conftest import array_of, assert_clean, chart_specs, open_app
 
 def _train(at, **settings):
     for label, value in settings.items():
-        widget = next(w for kind in ("slider", "number_input", "selectbox", "select_slider")
-                      for w in getattr(at.main, kind) if w.label.startswith(label))
+        widget = next(
+            w
+            for kind in ("slider", "number_input", "selectbox", "select_slider")
+            for w in getattr(at.main, kind)
+            if w.label.startswith(label)
+        )
         widget.set_value(value)
     next(b for b in at.button if b.label == "Train").click().run()
     return at

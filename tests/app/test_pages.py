@@ -8,9 +8,17 @@ from dashboard.config import RunConfig
 
 from .conftest import PAGES, assert_clean, chart_specs, open_app
 
-EXPECTED_CHARTS = {"pages/overview.py": 2, "pages/unroll.py": 1, "pages/gradient_flow.py": 8, "pages/memory.py": 5,
-                   "pages/weights.py": 2, "pages/training.py": 0, "pages/losses.py": 3, "pages/chain_rule.py": 0,
-                   "pages/stochastic.py": 2}
+EXPECTED_CHARTS = {
+    "pages/overview.py": 2,
+    "pages/unroll.py": 1,
+    "pages/gradient_flow.py": 8,
+    "pages/memory.py": 5,
+    "pages/weights.py": 2,
+    "pages/training.py": 0,
+    "pages/losses.py": 3,
+    "pages/chain_rule.py": 0,
+    "pages/stochastic.py": 2,
+}
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -21,14 +29,22 @@ def test_page_opens_with_defaults(page):
     assert at.session_state["run_config"] == RunConfig()
 
 
-@pytest.mark.parametrize("query", [
-    {"T": "1"}, {"T": "1000"}, {"cell": "lstm"}, {"cell": "gru"},
-    {"activation": "relu"}, {"activation": "sigmoid"}, {"activation": "linear"},
-    {"T": "1", "cell": "lstm", "hidden_size": "1", "batch_size": "1"},
-    {"checkpoint": "sqrt", "truncation": "7", "clip": "0.5", "ragged": "1", "loss": "cross_entropy"},
-    {"init": "identity", "activation": "relu", "signal": "impulse"},
-    {"dtype": "float32", "reduction": "sum", "signal": "tokens"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"T": "1"},
+        {"T": "1000"},
+        {"cell": "lstm"},
+        {"cell": "gru"},
+        {"activation": "relu"},
+        {"activation": "sigmoid"},
+        {"activation": "linear"},
+        {"T": "1", "cell": "lstm", "hidden_size": "1", "batch_size": "1"},
+        {"checkpoint": "sqrt", "truncation": "7", "clip": "0.5", "ragged": "1", "loss": "cross_entropy"},
+        {"init": "identity", "activation": "relu", "signal": "impulse"},
+        {"dtype": "float32", "reduction": "sum", "signal": "tokens"},
+    ],
+)
 @pytest.mark.parametrize("page", PAGES)
 def test_page_at_extremes(page, query):
     at = open_app(page, query)
@@ -57,12 +73,15 @@ def _first_trace_values(at, page, index=0, field="y"):
     return chart_specs(at)[index]["data"][0][field]
 
 
-@pytest.mark.parametrize("change", [
-    ("slider", "cfg.T", 44),
-    ("segmented_control", "cfg.cell", "lstm"),
-    ("slider", "cfg.scale", 1.5),  # the weights
-    ("number_input", "cfg.seed", 3),  # other weights and inputs
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("slider", "cfg.T", 44),
+        ("segmented_control", "cfg.cell", "lstm"),
+        ("slider", "cfg.scale", 1.5),  # the weights
+        ("number_input", "cfg.seed", 3),  # other weights and inputs
+    ],
+)
 def test_figures_change_with_T_cell_and_weights(change):
     kind, key, value = change
     at = open_app("pages/gradient_flow.py")
@@ -77,8 +96,19 @@ def test_figures_change_with_T_cell_and_weights(change):
 
 
 def test_url_restores_exact_configuration():
-    config = RunConfig(cell="lstm", T=123, hidden_size=8, init="orthogonal", scale=0.9, checkpoint="sqrt",
-                       truncation=10, loss="cross_entropy", output_size=3, ragged=True, dtype="float32")
+    config = RunConfig(
+        cell="lstm",
+        T=123,
+        hidden_size=8,
+        init="orthogonal",
+        scale=0.9,
+        checkpoint="sqrt",
+        truncation=10,
+        loss="cross_entropy",
+        output_size=3,
+        ragged=True,
+        dtype="float32",
+    )
     at = open_app("pages/memory.py", config.to_query())
     assert_clean(at)
     assert at.session_state["run_config"] == config

@@ -73,8 +73,12 @@ def test_random_session_never_breaks():
             with open(os.environ["SOAK_LOG"], "a") as f:
                 f.write(f"{i} {time.perf_counter() - t:.2f}s {log[-1]} {at.session_state['run_config']}\n")
         assert not at.exception, (i, log[-5:], [e.value for e in at.exception])
-    report = {"actions": ACTIONS, "seconds": round(time.perf_counter() - t0, 1),
-              "peak_rss_mib": round(peak_rss() / 2**20), "rss_at_start_mib": round(start / 2**20)}
+    report = {
+        "actions": ACTIONS,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "peak_rss_mib": round(peak_rss() / 2**20),
+        "rss_at_start_mib": round(start / 2**20),
+    }
     print("soak:", json.dumps(report))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "soak.json").write_text(json.dumps(report))  # .ci/run prints it

@@ -41,9 +41,14 @@ def test_safetensors_upload():
 
 def test_pytorch_names_are_mapped_and_deeper_layers_named_in_the_message():
     params = compute.preset_params(CONFIG)
-    arrays = {"rnn.weight_ih_l0": params["weight_ih_l0"], "rnn.weight_hh_l0": params["weight_hh_l0"],
-              "rnn.bias_ih_l0": params["bias_ih_l0"], "rnn.bias_hh_l0": params["bias_hh_l0"],
-              "fc.weight": params["weight_out"], "fc.bias": params["bias_out"]}
+    arrays = {
+        "rnn.weight_ih_l0": params["weight_ih_l0"],
+        "rnn.weight_hh_l0": params["weight_hh_l0"],
+        "rnn.bias_ih_l0": params["bias_ih_l0"],
+        "rnn.bias_hh_l0": params["bias_hh_l0"],
+        "fc.weight": params["weight_out"],
+        "fc.bias": params["bias_out"],
+    }
     loaded, notes = weights.load_weights(npz(**arrays), CONFIG.spec)
     np.testing.assert_array_equal(loaded["weight_out"], params["weight_out"])
     assert "rnn.weight_hh_l0 → weight_hh_l0" in notes
@@ -93,8 +98,10 @@ BAD_UPLOADS = {
     "wrong shape": (npz(**{**compute.preset_params(CONFIG), "weight_hh_l0": np.zeros((20, 4))}), "weight_hh_l0"),
     "NaN": (npz(**{**compute.preset_params(CONFIG), "bias_ih_l0": np.full(20, np.nan)}), "bias_ih_l0"),
     "integer dtype": (npz(**{**compute.preset_params(CONFIG), "bias_hh_l0": np.zeros(20, dtype=int)}), "bias_hh_l0"),
-    "another cell": (weights.to_npz(compute.preset_params(RunConfig(cell="gru", hidden_size=5, input_size=3))),
-                     "cell=gru"),
+    "another cell": (
+        weights.to_npz(compute.preset_params(RunConfig(cell="gru", hidden_size=5, input_size=3))),
+        "cell=gru",
+    ),
     "missing key": (npz(weight_ih=np.zeros((20, 3))), "missing"),
     "1 GiB file": (_Huge(b"PK\x03\x04"), "limit"),
     "random bytes": (np.random.default_rng(0).bytes(4096), "not an .npz"),

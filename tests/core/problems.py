@@ -39,7 +39,15 @@ def directional_error(spec, params, x, y, seed=0, eps=1e-6, **kwargs) -> float:
     res = bc.bptt(spec, params, x, y, **kwargs)
     direction = {k: rng.standard_normal(v.shape) for k, v in params.items()}
     analytic = sum(float(np.sum(res.grads[k] * u)) for k, u in direction.items())
-    shifted = lambda sign: bc.bptt(spec, {k: v + sign * eps * direction[k] for k, v in params.items()},  # noqa: E731
-                                   x, y, **kwargs).loss
+
+    def shifted(sign):
+        return bc.bptt(
+            spec,
+            {k: v + sign * eps * direction[k] for k, v in params.items()},
+            x,
+            y,
+            **kwargs,
+        ).loss
+
     numeric = (shifted(1) - shifted(-1)) / (2 * eps)
     return abs(numeric - analytic) / max(abs(numeric), abs(analytic), 1e-8)

@@ -24,8 +24,9 @@ def state_map(spec, params, x_t, state):
     return np.concatenate(new, axis=-1)
 
 
-@pytest.mark.parametrize(("cell", "activation"), [("rnn", a) for a in bc.ACTIVATIONS] + [("lstm", "tanh"),
-                                                                                          ("gru", "tanh")])
+@pytest.mark.parametrize(
+    ("cell", "activation"), [("rnn", a) for a in bc.ACTIVATIONS] + [("lstm", "tanh"), ("gru", "tanh")]
+)
 def test_local_jacobian_matches_finite_differences(cell, activation):
     p = make_problem(cell, activation, T=4, B=2, seed=1)
     J = local_jacobians(p.spec, p.params, p.x)
@@ -40,7 +41,7 @@ def test_local_jacobian_matches_finite_differences(cell, activation):
         up[:, j] += eps
         down[:, j] -= eps
         split = lambda v: tuple(v[:, i * H : (i + 1) * H] for i in range(S // H))  # noqa: E731
-        col = (state_map(p.spec, p.params, p.x[t], split(up)) - state_map(p.spec, p.params, p.x[t], split(down)))
+        col = state_map(p.spec, p.params, p.x[t], split(up)) - state_map(p.spec, p.params, p.x[t], split(down))
         np.testing.assert_allclose(J[t, :, :, j], col / (2 * eps), atol=1e-8)
 
 
@@ -50,7 +51,7 @@ def test_linear_rnn_with_scaled_orthogonal_weights_has_jacobian_norm_rho_to_the_
     params = bc.init_params(spec, seed=3, init="orthogonal", scale=rho)
     x = np.random.default_rng(3).standard_normal((60, 2, 2))
     jp = jacobian_products(local_jacobians(spec, params, x), 6)
-    expected = rho ** jp.lags
+    expected = rho**jp.lags
     np.testing.assert_allclose(10**jp.log10_spectral, np.broadcast_to(expected, (2, 60)), rtol=1e-10)
     np.testing.assert_allclose(10**jp.log10_frobenius, np.broadcast_to(np.sqrt(6) * expected, (2, 60)), rtol=1e-10)
     np.testing.assert_allclose(jp.step_singular_values[1:], rho, rtol=1e-10)
@@ -104,8 +105,9 @@ def test_orthogonal_init_has_unit_singular_values(cell):
     spec = bc.RNNSpec(cell, 2, 7, 1)
     params = bc.init_params(spec, seed=4, init="orthogonal")
     for g in range(spec.gates):
-        np.testing.assert_allclose(np.linalg.svd(params["weight_hh_l0"][g * 7 : (g + 1) * 7], compute_uv=False), 1.0,
-                                   rtol=1e-12)
+        np.testing.assert_allclose(
+            np.linalg.svd(params["weight_hh_l0"][g * 7 : (g + 1) * 7], compute_uv=False), 1.0, rtol=1e-12
+        )
 
 
 def test_spectral_init_hits_the_target_radius():

@@ -26,8 +26,12 @@ def test_backward_step_is_the_vjp_of_forward_step(name, activation, seed):
     cell = bc.CELLS[name]
     B, H = rng.integers(1, 5), rng.integers(1, 6)
     GH = cell.gates * H
-    params = {"weight_hh": rng.standard_normal((GH, H)), "bias_hh": rng.standard_normal(GH),
-              "weight_ih": rng.standard_normal((GH, 2)), "bias_ih": rng.standard_normal(GH)}
+    params = {
+        "weight_hh": rng.standard_normal((GH, H)),
+        "bias_hh": rng.standard_normal(GH),
+        "weight_ih": rng.standard_normal((GH, 2)),
+        "bias_ih": rng.standard_normal(GH),
+    }
     xw = rng.standard_normal((B, GH))
     state = tuple(rng.standard_normal((B, H)) for _ in cell.state_parts)
     if activation == "relu":  # keep away from the kink, where the derivative is not defined
@@ -49,8 +53,16 @@ def test_backward_step_is_the_vjp_of_forward_step(name, activation, seed):
     assert numeric == pytest.approx(float(np.sum(d_xw * v)), rel=1e-6, abs=1e-9)
     # d_hw is the gradient of the recurrent term W_hh h_prev: moving W_hh by e M moves it by e h_prev M^T
     m = rng.standard_normal((GH, H))
-    shifted = lambda e: forward(cell, {**params, "weight_hh": params["weight_hh"] + e * m}, xw, state,  # noqa: E731
-                                activation)
+
+    def shifted(e):
+        return forward(
+            cell,
+            {**params, "weight_hh": params["weight_hh"] + e * m},
+            xw,
+            state,
+            activation,
+        )
+
     numeric = along(shifted, m)
     assert numeric == pytest.approx(float(np.sum(d_hw * (state[0] @ m.T))), rel=1e-6, abs=1e-9)
 

@@ -12,7 +12,8 @@ from bptt_core.checkpoint import binomial_plan, checkpoint_schedule, plan
 from .problems import CELL_ACTIVATIONS, directional_error, make_problem
 
 MODES = [{}, {"checkpoint": "sqrt"}, {"checkpoint": 1}, {"checkpoint": 3}] + [
-    {"checkpoint": "binomial", "checkpoint_slots": s} for s in (1, 2, 3, 8)]
+    {"checkpoint": "binomial", "checkpoint_slots": s} for s in (1, 2, 3, 8)
+]
 STORED_GROUPS = ("checkpoints", "hidden states h", "cell states c", "gate activations", "pre-activations / tanh(c)")
 
 
@@ -74,8 +75,10 @@ def test_engine_runs_the_plan(T, slots):
 
 def test_more_slots_never_recompute_more():
     p = make_problem("rnn", T=60, seed=4)
-    counts = [bc.bptt(p.spec, p.params, p.x, p.y, checkpoint="binomial", checkpoint_slots=s).recomputed_steps
-              for s in range(1, 9)]
+    counts = [
+        bc.bptt(p.spec, p.params, p.x, p.y, checkpoint="binomial", checkpoint_slots=s).recomputed_steps
+        for s in range(1, 9)
+    ]
     assert counts == sorted(counts, reverse=True) and counts[-1] < counts[0] / 5
     with pytest.raises(ValueError, match="checkpoint_slots"):
         bc.bptt(p.spec, p.params, p.x, p.y, checkpoint="binomial")
@@ -121,8 +124,9 @@ def test_full_storage_timeline_rises_then_falls():
     held = [stored(g) for g in res.memory_timeline_by_tensor]
     assert held[:10] == sorted(held[:10]) and held[10:] == sorted(held[10:], reverse=True)
     assert held[-1] == 0
-    assert {"hidden states h", "gate activations", "pre-activations / tanh(c)", "gradients",
-            "scratch"} <= set(res.memory_by_tensor)
+    assert {"hidden states h", "gate activations", "pre-activations / tanh(c)", "gradients", "scratch"} <= set(
+        res.memory_by_tensor
+    )
     assert sum(res.memory_by_tensor.values()) == res.memory_bytes
     assert res.param_bytes == 8 * p.spec.n_params() == res.grad_bytes
 

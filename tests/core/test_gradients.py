@@ -70,8 +70,7 @@ def truncated_surrogate(p, k, reduction):
         total = 0.0
         for a in range(0, T, k):
             b = min(a + k, T)
-            total += bc.bptt(p.spec, p.params, p.x[a:b], p.y[a:b], loss=p.loss, reduction="sum",
-                             h0=starts.get(a)).loss
+            total += bc.bptt(p.spec, p.params, p.x[a:b], p.y[a:b], loss=p.loss, reduction="sum", h0=starts.get(a)).loss
         return total * scale
 
     return f

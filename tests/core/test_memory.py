@@ -9,8 +9,13 @@ import pytest
 
 import bptt_core as bc
 
-MODES = {"full": {}, "sqrt": {"checkpoint": "sqrt"}, "every-8": {"checkpoint": 8},
-         "binomial": {"checkpoint": "binomial", "checkpoint_slots": 6}, "truncation": {"truncation": 50}}
+MODES = {
+    "full": {},
+    "sqrt": {"checkpoint": "sqrt"},
+    "every-8": {"checkpoint": 8},
+    "binomial": {"checkpoint": "binomial", "checkpoint_slots": 6},
+    "truncation": {"truncation": 50},
+}
 
 
 def traced_peak(fn) -> tuple[object, int]:

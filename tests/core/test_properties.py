@@ -60,8 +60,9 @@ def test_gradients_match_central_differences_along_a_random_direction(problem):
     for key in ("weight_hh_l0", "weight_ih_l0", "bias_hh_l0", "weight_out"):
         if options["truncation"] is not None and key in ("weight_hh_l0",):
             continue  # truncated gradients are not the loss's gradient (checked against a surrogate elsewhere)
-        numeric, analytic = directional_check(lambda: bc.bptt(spec, params, x, y, **options).loss, params[key],
-                                              res.grads[key], rng)
+        numeric, analytic = directional_check(
+            lambda: bc.bptt(spec, params, x, y, **options).loss, params[key], res.grads[key], rng
+        )
         if options["truncation"] is None:
             assert abs(numeric - analytic) <= 1e-6 * max(1.0, abs(numeric)), key
 
@@ -77,18 +78,40 @@ def test_checkpointing_never_changes_the_result(problem):
         np.testing.assert_allclose(b.grads[k], a.grads[k], rtol=1e-10, atol=1e-14)
     stored = ("checkpoints", "hidden states h", "cell states c", "gate activations", "pre-activations / tanh(c)")
     peak = lambda r: max(sum(g.get(k, 0) for k in stored) for g in r.memory_timeline_by_tensor)  # noqa: E731
-    a, b = (bc.bptt(spec, params, x, y, **{**options, "checkpoint": ck}, return_sequences=False)
-            for ck in (None, options["checkpoint"]))
+    a, b = (
+        bc.bptt(spec, params, x, y, **{**options, "checkpoint": ck}, return_sequences=False)
+        for ck in (None, options["checkpoint"])
+    )
     assert peak(b) <= peak(a)  # checkpoints plus one segment never outweigh the whole tape
 
 
 BAD_VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-5, 0), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=4), st.lists(st.integers(), max_size=3), st.just(np.full((2, 2), np.nan)),
-    st.just(np.zeros((1, 1, 1, 1))), st.just(object()),
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 0),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=4),
+    st.lists(st.integers(), max_size=3),
+    st.just(np.full((2, 2), np.nan)),
+    st.just(np.zeros((1, 1, 1, 1))),
+    st.just(object()),
 )
-ARGUMENTS = ["x", "y", "loss", "reduction", "mask", "truncation", "clip", "checkpoint", "h0", "c0",
-             "random_truncation", "clip_value", "dtype", "seed"]
+ARGUMENTS = [
+    "x",
+    "y",
+    "loss",
+    "reduction",
+    "mask",
+    "truncation",
+    "clip",
+    "checkpoint",
+    "h0",
+    "c0",
+    "random_truncation",
+    "clip_value",
+    "dtype",
+    "seed",
+]
 
 
 @settings(max_examples=300, deadline=None)

@@ -11,9 +11,9 @@ def test_mean_of_estimates_approaches_full_gradient():
     p = make_problem("rnn", T=8, B=2, H=3, seed=1, scale=1.5)
     full = bc.bptt(p.spec, p.params, p.x, p.y).grads["weight_hh_l0"]
     n = 4000
-    draws = np.stack([
-        bc.bptt(p.spec, p.params, p.x, p.y, random_truncation=0.3, seed=s).grads["weight_hh_l0"] for s in range(n)
-    ])
+    draws = np.stack(
+        [bc.bptt(p.spec, p.params, p.x, p.y, random_truncation=0.3, seed=s).grads["weight_hh_l0"] for s in range(n)]
+    )
     mean, sem = draws.mean(axis=0), draws.std(axis=0, ddof=1) / np.sqrt(n)
     # every entry within 5 standard errors of the truth (a false alarm has odds below 1e-5 per entry)
     assert np.all(np.abs(mean - full) <= 5 * sem + 1e-12)

@@ -13,8 +13,11 @@ torch = pytest.importorskip("torch")
 from .torch_reference import torch_bptt, torch_module  # noqa: E402
 
 TOL = 1e-8
-CASES = [(cell, act, L, bid) for cell, act in [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
-         for L, bid in itertools.product((1, 2, 3), (False, True))]
+CASES = [
+    (cell, act, L, bid)
+    for cell, act in [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
+    for L, bid in itertools.product((1, 2, 3), (False, True))
+]
 
 
 def problem(spec: bc.RNNSpec, loss: str, seed: int, T: int = 7, B: int = 3):
@@ -42,8 +45,9 @@ def assert_matches(res: bc.BPTTResult, ref: tuple, spec: bc.RNNSpec) -> None:
 @pytest.mark.parametrize(("cell", "activation", "layers", "bidirectional"), CASES)
 @pytest.mark.parametrize(("loss", "reduction"), [("mse", "mean"), ("cross_entropy", "sum")])
 @pytest.mark.parametrize("masked", [False, True])
-def test_loss_gradients_and_initial_states_match_torch(cell, activation, layers, bidirectional, loss, reduction,
-                                                       masked):
+def test_loss_gradients_and_initial_states_match_torch(
+    cell, activation, layers, bidirectional, loss, reduction, masked
+):
     """Every parameter and dh0/dc0 in every memory mode; a padded batch runs as packed sequences in torch."""
     spec = bc.RNNSpec(cell, 3, 4, 3, activation, layers, bidirectional)
     params, x, y, h0, c0 = problem(spec, loss, seed=layers + 10 * bidirectional)
@@ -87,12 +91,14 @@ def test_dh_layers_match_torch_cells_unrolled_by_hand(cell, layers, bidirectiona
         outs = []
         for d in range(D):
             module = CELL_MODULES[cell](spec.layer_input_size(l), 4).double()
-            w = {k: torch.tensor(params[bc.param_key(k, l, d)], requires_grad=True)
-                 for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+            w = {
+                k: torch.tensor(params[bc.param_key(k, l, d)], requires_grad=True)
+                for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            }
             k = l * D + d
             state = torch.tensor(h0[k]) if cell != "lstm" else (torch.tensor(h0[k]), torch.tensor(c0[k]))
             seq = [None] * T
-            for t in (range(T) if d == 0 else reversed(range(T))):
+            for t in range(T) if d == 0 else reversed(range(T)):
                 state = torch.func.functional_call(module, w, (inputs[t], state))
                 h = state[0] if cell == "lstm" else state
                 h.retain_grad()

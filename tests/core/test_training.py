@@ -57,8 +57,11 @@ def test_training_is_deterministic_for_a_seed():
 
 def test_callback_can_stop_training():
     seen = []
-    hist = train(TrainConfig(task="sine", T=5, hidden_size=3, batch_size=2, iterations=100),
-                 callback=lambda i, h: seen.append(i) or i < 40, every=10)
+    hist = train(
+        TrainConfig(task="sine", T=5, hidden_size=3, batch_size=2, iterations=100),
+        callback=lambda i, h: seen.append(i) or i < 40,
+        every=10,
+    )
     assert hist.stopped_at == 40 and len(hist.loss) == 40 and seen == [10, 20, 30, 40]
 
 
@@ -77,8 +80,17 @@ def test_lstm_solves_the_adding_problem_where_a_vanilla_rnn_does_not():
 
 
 def test_high_learning_rate_spike_is_capped_by_clipping():
-    cfg = TrainConfig(task="sine", cell="rnn", T=40, hidden_size=16, batch_size=8, iterations=150, lr=0.5,
-                      optimizer="sgd", init="orthogonal")
+    cfg = TrainConfig(
+        task="sine",
+        cell="rnn",
+        T=40,
+        hidden_size=16,
+        batch_size=8,
+        iterations=150,
+        lr=0.5,
+        optimizer="sgd",
+        init="orthogonal",
+    )
     free = train(cfg)
     capped = train(TrainConfig(**{**cfg.__dict__, "clip": 1.0}))
     assert np.nanmax(free.grad_norm) > 20 * np.nanmedian(free.grad_norm[:10])  # the spike
@@ -98,8 +110,9 @@ def test_reinforce_is_unbiased(kind):
 
 
 def test_baseline_lowers_reinforce_variance_and_straight_through_is_biased():
-    study = estimator_study("categorical", np.array([0.5, -1.0, 0.2]), np.array([0.0, 1.0, 0.0]), np.array([1.0]),
-                            n=50_000)
+    study = estimator_study(
+        "categorical", np.array([0.5, -1.0, 0.2]), np.array([0.0, 1.0, 0.0]), np.array([1.0]), n=50_000
+    )
     assert study["reinforce_baseline"]["variance"][0] < study["reinforce"]["variance"][0]
     assert study["straight_through"]["bias"][0] > 0.05  # its known bias, far above sampling noise
 

@@ -38,8 +38,9 @@ def test_steps_into_buffers_equal_allocating_steps(cell, activation):
     G = p.spec.gates
     for t in range(4):
         s_new, c_new = steps.forward_step(params, xw[t], s_new, activation)
-        s_buf, c_buf = steps.forward_step(params, stored.projection_target()[t], s_buf, activation,
-                                          out=stored.outputs(t), work=work)
+        s_buf, c_buf = steps.forward_step(
+            params, stored.projection_target()[t], s_buf, activation, out=stored.outputs(t), work=work
+        )
         for k in c_new:
             if isinstance(c_new[k], np.ndarray):
                 np.testing.assert_array_equal(c_buf[k], c_new[k], err_msg=k)

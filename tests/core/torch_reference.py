@@ -14,8 +14,9 @@ MODULES = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
 def torch_module(spec: bc.RNNSpec) -> torch.nn.Module:
     """The ``torch.nn`` module with the same keys as ``bc.init_params(spec)`` minus the read-out."""
     kwargs = {"nonlinearity": spec.activation} if spec.cell == "rnn" else {}
-    return MODULES[spec.cell](spec.input_size, spec.hidden_size, num_layers=spec.num_layers,
-                              bidirectional=spec.bidirectional, **kwargs).double()
+    return MODULES[spec.cell](
+        spec.input_size, spec.hidden_size, num_layers=spec.num_layers, bidirectional=spec.bidirectional, **kwargs
+    ).double()
 
 
 def torch_bptt(spec, params, x, y, loss="mse", reduction="mean", mask=None, truncation=None, h0=None, c0=None):

@@ -10,9 +10,17 @@ from .conftest import SHOTS, assert_no_exception, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
-PAGES = {"overview": "", "unroll": "unroll", "gradient_flow": "gradient_flow", "memory": "memory",
-         "weights": "weights", "losses": "losses", "chain_rule": "chain_rule", "stochastic": "stochastic",
-         "training": "training"}
+PAGES = {
+    "overview": "",
+    "unroll": "unroll",
+    "gradient_flow": "gradient_flow",
+    "memory": "memory",
+    "weights": "weights",
+    "losses": "losses",
+    "chain_rule": "chain_rule",
+    "stochastic": "stochastic",
+    "training": "training",
+}
 WITHOUT_CHARTS = {"chain_rule": '[data-testid="stDataFrame"]', "training": '[data-testid="stForm"]'}  # ready when
 
 
