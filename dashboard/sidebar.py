@@ -31,8 +31,18 @@ INIT_HELP = {
 
 
 def _seed_from_url() -> None:
-    """On a session's first run, put the URL's configuration into the widgets."""
+    """On a session's first run, put the URL's configuration into the widgets; on every later run, hand
+    the widgets their values again.
+
+    Streamlit drops or resets widget state on a page switch in some cases (a widget not drawn on a
+    run, and a fresh server whose first session starts in the legacy ``pages/`` mode, streamlit#9446:
+    the sidebar then showed every input at its minimum after one click). Writing each value back before
+    its widget is drawn is Streamlit's documented way to keep widget state across pages.
+    """
     if st.session_state.get("_config_seeded"):
+        for f in fields(RunConfig):
+            if PREFIX + f.name in st.session_state:
+                st.session_state[PREFIX + f.name] = st.session_state[PREFIX + f.name]
         return
     config, problems = from_mapping(dict(st.query_params))
     for f in fields(RunConfig):
@@ -96,8 +106,7 @@ def render_sidebar() -> RunConfig:
     )
     sb.slider(
         "Target = input from d steps back",
-        0,
-        100,
+        *LIMITS["delay"],
         key=_w("delay"),
         help="A delayed-recall task: the gradient must travel d steps to learn it.",
     )

@@ -73,10 +73,13 @@ ADDING = {"task": "adding", "T": 50, "hidden_size": 16, "batch_size": 32, "lr": 
 def test_lstm_solves_the_adding_problem_where_a_vanilla_rnn_does_not():
     lstm = train(TrainConfig(cell="lstm", **ADDING))
     rnn = train(TrainConfig(cell="rnn", **ADDING))
-    assert lstm.loss[-50:].mean() < 0.01  # solved
-    assert rnn.loss[-50:].mean() > 0.1  # still predicting the mean (mse 1/6)
-    # and why: the gradient reaching the first steps vanishes for the RNN
-    assert rnn.dh_norms[-1, 0] / rnn.dh_norms[-1, -1] < 1e-6 < lstm.dh_norms[-1, 0] / lstm.dh_norms[-1, -1]
+    # robust statistics over the last 50 iterations, with margins: a training run is chaotic, and BLAS
+    # kernels that differ by CPU move single draws by many orders (seen: the RNN's ratio 1e-43 to 1e-22)
+    assert np.median(lstm.loss[-50:]) < 0.01  # solved (seen ~0.0015 under three OpenBLAS core types)
+    assert np.median(rnn.loss[-50:]) > 0.1  # still predicting the mean (mse 1/6; seen ~0.18)
+    # and why: the gradient reaching the first steps vanishes for the RNN (seen ~0.03 for the LSTM)
+    reach = lambda run: np.median(run.dh_norms[-50:, 0] / run.dh_norms[-50:, -1])  # noqa: E731
+    assert reach(rnn) < 1e-8 and reach(lstm) > 1e-3
 
 
 def test_high_learning_rate_spike_is_capped_by_clipping():

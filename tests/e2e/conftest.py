@@ -98,16 +98,20 @@ def browser():
         b.close()
 
 
+#: True when the script has finished, the connection is up and every Plotly chart has drawn its SVG.
+IDLE = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+    if (app.getAttribute('data-test-connection-state') !== 'CONNECTED') return false;
+    if (document.querySelector('[data-testid="stSkeleton"]')) return false;
+    return Array.from(document.querySelectorAll('.js-plotly-plot')).every(p => p.querySelector('svg.main-svg'));
+}"""
+
+
 def wait_until_idle(page, timeout: float = 60_000) -> None:
-    """Wait for the app to finish running its script and drawing its charts."""
+    """Wait for the state we need: the script has run and every chart is drawn (never a fixed delay)."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
-    page.wait_for_timeout(500)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=timeout,
-    )
-    page.wait_for_timeout(800)
+    page.wait_for_function(IDLE, timeout=timeout)
 
 
 def assert_no_exception(page) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlparse
 
 import pytest
 
@@ -33,8 +34,8 @@ def test_page_renders_without_exception(server, browser, name):
         page.wait_for_selector(WITHOUT_CHARTS[name], timeout=30_000)
     else:
         page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+        wait_until_idle(page)
         assert page.locator(".js-plotly-plot").count() >= 1
-    page.wait_for_timeout(1500)
     assert_no_exception(page)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
@@ -50,9 +51,11 @@ def test_play_runs_the_animation(server, browser):
     before = title.text_content()
     assert before.startswith("forward pass · step t = 0")
     page.locator(".updatemenu-button").filter(has_text="Play").first.click()
-    page.wait_for_timeout(2500)
-    after = title.text_content()
-    assert after != before  # frames advanced
+    page.wait_for_function(  # frames advanced: wait for that state, not for a fixed time
+        "(before) => document.querySelector('.js-plotly-plot .gtitle').textContent !== before",
+        arg=before,
+        timeout=30_000,
+    )
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "unroll_playing.png"), full_page=True)
     assert_no_exception(page)
@@ -101,9 +104,9 @@ def test_training_lab_trains_in_the_browser(server, browser):
     page.goto(f"{server}/training")
     wait_until_idle(page)
     page.get_by_role("button", name="Train").click()
-    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    page.get_by_text("Final loss").first.wait_for(timeout=120_000)  # the final state, not a delay
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)
     wait_until_idle(page)
-    page.wait_for_timeout(1500)
     assert_no_exception(page)
     assert page.locator(".js-plotly-plot").count() == 2
     assert "Final loss" in page.locator("body").inner_text()
@@ -124,4 +127,38 @@ def test_stop_interrupts_training_and_keeps_what_ran(server, browser):
     page.get_by_text("Stopped after").wait_for(timeout=30_000)
     assert "of 500 iterations" in page.locator("body").inner_text()
     assert_no_exception(page)
+    page.close()
+
+
+def sidebar_values(page) -> tuple[str, str, str]:
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    T = sidebar.locator('[data-testid="stSliderThumbValue"]').first.text_content()
+    return T, sidebar.get_by_label("Hidden H").input_value(), sidebar.get_by_label("Batch B").input_value()
+
+
+def test_settings_survive_every_page_of_the_navigation(server, browser):
+    """Set values by link, click through every page in the sidebar navigation: the sidebar's inputs and
+    the address keep them on every page, and a later change keeps the rest."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/?T=50&hidden_size=24&cell=gru")
+    wait_until_idle(page)
+    links = page.locator('[data-testid="stSidebarNavLink"]')
+    for i in [*range(1, links.count()), 0]:
+        target = urlparse(links.nth(i).get_attribute("href")).path.strip("/")
+        links.nth(i).click()
+        page.wait_for_function(  # the page switched (its path is in the address), then it ran and drew
+            "(target) => location.pathname.replace(/^\\/|\\/$/g, '') === target", arg=target, timeout=30_000
+        )
+        wait_until_idle(page, timeout=120_000)
+        assert_no_exception(page)
+        assert sidebar_values(page)[:2] == ("50", "24"), page.url
+        assert "T=50" in page.url and "hidden_size=24" in page.url and "cell=gru" in page.url
+        assert page.locator('[data-testid="stSidebar"] button', has_text="GRU").get_attribute("aria-checked") == "true"
+    batch = page.locator('[data-testid="stSidebar"]').get_by_label("Batch B")
+    batch.fill("7")
+    batch.press("Enter")
+    page.wait_for_function("() => location.search.includes('batch_size=7')", timeout=30_000)
+    wait_until_idle(page)
+    assert sidebar_values(page) == ("50", "24", "7")
+    assert "T=50" in page.url and "hidden_size=24" in page.url
     page.close()
