@@ -68,7 +68,7 @@ def flops(cell: str, T: int, B: int, I: int, H: int) -> float:
     """Floating-point operations of the matrix products of one forward + backward (2 per multiply-add):
     input projection, recurrent product forward and backward, the two weight gradients, the read-out
     and its gradients."""
-    GH = bc.spec.GATES[cell] * H
+    GH = bc.CELLS[cell].gates * H
     per_step = B * GH * (I + 1) + 2 * B * GH * H + B * GH * (H + I) + 3 * B * H * I
     return 2.0 * T * per_step
 
@@ -79,7 +79,7 @@ def matmul_floor(cell: str, T: int, B: int, I: int, H: int, dtype: str) -> Calla
     from bptt_core.checkpoint import gradient_chunk
 
     rng = np.random.default_rng(1)
-    GH, c = bc.spec.GATES[cell] * H, min(gradient_chunk(B), T)
+    GH, c = bc.CELLS[cell].gates * H, min(gradient_chunk(B), T)
     x1, w1 = rng.standard_normal((T * B, I + 1)).astype(dtype), rng.standard_normal((I + 1, GH)).astype(dtype)
     xw = np.empty((T * B, GH), dtype)
     h, w_t = rng.standard_normal((B, H)).astype(dtype), rng.standard_normal((H, GH)).astype(dtype)
@@ -107,15 +107,17 @@ def matmul_floor(cell: str, T: int, B: int, I: int, H: int, dtype: str) -> Calla
     return run
 
 
-def torch_runner(cell: str, T: int, B: int, I: int, H: int, dtype: str):
+def torch_runner(cell: str, T: int, B: int, I: int, H: int, dtype: str, layers: int = 1, bidirectional: bool = False):
     try:
         import torch
     except ImportError:
         return None
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
     tdtype = torch.float64 if dtype == "float64" else torch.float32
-    module = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](I, H).to(tdtype)
-    head = torch.nn.Linear(H, I).to(tdtype)
+    module = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](
+        I, H, num_layers=layers, bidirectional=bidirectional
+    ).to(tdtype)
+    head = torch.nn.Linear(H * (2 if bidirectional else 1), I).to(tdtype)
     x = torch.randn(T, B, I, dtype=tdtype)
     y = torch.randn(T, B, I, dtype=tdtype)
 
@@ -148,8 +150,8 @@ def engine(repeat: int) -> None:
                 fns["torch"] = runner
             t = interleaved(fns, repeat)
             flop = flops(cell, T, B, I, H)
-            full = bc.bptt(spec, params, x, y, dtype=dtype)
-            ck = bc.bptt(spec, params, x, y, dtype=dtype, checkpoint="sqrt")
+            full = bc.bptt(spec, params, x, y, dtype=dtype, return_sequences=False)
+            ck = bc.bptt(spec, params, x, y, dtype=dtype, checkpoint="sqrt", return_sequences=False)
             vs = (lambda k: f"{t[k] / t['torch']:.2f}") if "torch" in t else (lambda k: "–")
             rows.append(
                 [
@@ -206,6 +208,31 @@ def engine(repeat: int) -> None:
     table(
         "flow_matrix (T = 500, B = 8, H = 64) against one bptt call",
         ["cell", "bptt ms", "flow_matrix ms", "ratio", "ratio of matrix-product work"],
+        rows,
+    )
+
+
+def deep(repeat: int) -> None:
+    """A 2-layer bidirectional LSTM, (T, B, I, H) = (500, 32, 16, 128), against torch in the same run."""
+    T, B, I, H = 500, 32, 16, 128
+    spec = bc.RNNSpec("lstm", I, H, I, num_layers=2, bidirectional=True)
+    params = bc.init_params(spec)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((T, B, I)), rng.standard_normal((T, B, I))
+    rows = []
+    for dtype in ("float64", "float32"):
+        work = bc.Workspace()
+        fns = {"ours": lambda: bc.bptt(spec, params, x, y, dtype=dtype, workspace=work)}
+        runner = torch_runner("lstm", T, B, I, H, dtype, layers=2, bidirectional=True)
+        if runner:
+            fns["torch"] = runner
+        t = interleaved(fns, max(repeat, 5))
+        ratio = f"{t['ours'] / t['torch']:.2f}" if "torch" in t else "–"
+        torch_ms = f"{t['torch'] * 1e3:.0f}" if "torch" in t else "–"
+        rows.append(["lstm, 2 layers, bidirectional", dtype, f"{t['ours'] * 1e3:.0f}", torch_ms, ratio])
+    table(
+        f"Deep network: one forward + backward, (T, B, I, H) = ({T}, {B}, {I}, {H})",
+        ["network", "dtype", "ours ms", "torch ms", "ours/torch"],
         rows,
     )
 
@@ -280,7 +307,7 @@ def training(repeat: int) -> None:
     )
 
 
-SECTIONS = {"engine": engine, "sweeps": sweeps, "app": app, "training": training}
+SECTIONS = {"engine": engine, "deep": deep, "sweeps": sweeps, "app": app, "training": training}
 
 
 def main(argv: list[str] | None = None) -> int:
