@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import apply, derivative_from_output
-from .spec import RNNSpec
 
 
 def scalar_chain(
@@ -58,32 +57,3 @@ def scalar_chain(
         "fd_dw1": (forward(w1 + eps, w2)[2] - forward(w1 - eps, w2)[2]) / (2 * eps),
         "fd_dw2": (forward(w1, w2 + eps)[2] - forward(w1, w2 - eps)[2]) / (2 * eps),
     }
-
-
-def jacobian_shapes(spec: RNNSpec, T: int, B: int) -> list[tuple[str, str, str]]:
-    """The chain rule of one BPTT step for tensors: (quantity, expression, shape) rows.
-
-    Shapes are per batch element where the Jacobian is block-diagonal over the batch.
-    """
-    H, I, O, GH = spec.hidden_size, spec.input_size, spec.output_size, spec.gates * spec.hidden_size
-    rows = [
-        ("∂L/∂ŷ_t", "loss gradient at step t", f"({B}, {O})"),
-        ("∂ŷ_t/∂h_t", "W_out", f"({O}, {H})"),
-        ("∂L/∂h_t", "∂L/∂ŷ_t · W_out + ∂L/∂h_{t+1} · ∂h_{t+1}/∂h_t", f"({B}, {H})"),
-        (
-            "∂h_t/∂a_t",
-            "gate derivatives (diagonal per element)" if spec.cell != "rnn" else "diag φ'(a_t)",
-            f"{B} × ({H}, {GH})" if spec.cell != "rnn" else f"{B} × ({H}, {H}) diagonal",
-        ),
-        ("∂a_t/∂h_{t-1}", "W_hh (pre-activations of all gates)", f"({GH}, {H})"),
-        (
-            "∂h_t/∂h_{t-1}",
-            "the step Jacobian J_t",
-            f"{B} × ({2 * H if spec.cell == 'lstm' else H}, "
-            f"{2 * H if spec.cell == 'lstm' else H})" + (" over [h, c]" if spec.cell == "lstm" else ""),
-        ),
-        ("∂L/∂W_hh", "Σ_t δ_tᵀ h_{t-1} (tied weights: summed over the T steps)", f"({GH}, {H}) from {T} terms"),
-        ("∂L/∂W_ih", "Σ_t δ_tᵀ x_t", f"({GH}, {I})"),
-        ("∂L/∂W_out", "Σ_t (∂L/∂ŷ_t)ᵀ h_t", f"({O}, {H})"),
-    ]
-    return rows

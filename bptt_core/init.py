@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .cells import CELLS
 from .spec import RNNSpec, param_key
 from .validate import check_seed
 
@@ -61,7 +62,8 @@ def init_params(
     scale : float
         Gain of ``weight_hh`` (the target spectral radius for ``"spectral"``).
     forget_bias : float
-        Added to the LSTM forget-gate block of every ``bias_ih`` (Gers et al. 2000 suggest 1).
+        Added to the forget-gate block of every ``bias_ih`` (cells with a ``forget_gate``: the LSTM);
+        Gers et al. (2000) suggest 1.
 
     Returns
     -------
@@ -100,8 +102,10 @@ def _layer(
         if init == "identity"
         else (rng.uniform(-k, k, G * H), rng.uniform(-k, k, G * H))
     )
-    if spec.cell == "lstm":
-        b_ih[H : 2 * H] += forget_bias
+    cell = CELLS[spec.cell]
+    if cell.forget_gate is not None:
+        g = cell.gate_names.index(cell.forget_gate)
+        b_ih[g * H : (g + 1) * H] += forget_bias
     return {
         f"weight_ih_{suffix}": w_ih,
         f"weight_hh_{suffix}": w_hh,

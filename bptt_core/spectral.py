@@ -72,10 +72,11 @@ def spectral_report(spec: RNNSpec, params: dict[str, np.ndarray], layer: int = 0
         eig[name] = np.linalg.eigvals(block)
         rho[name] = float(np.max(np.abs(eig[name])))
         sig[name] = float(np.linalg.norm(block, 2))
-    if spec.cell != "rnn":
+    cell = CELLS[spec.cell]
+    if not cell.pascanu_bound:
         return SpectralReport(eig, rho, sig, None, None, "gated")
     gamma = DERIVATIVE_BOUND[spec.activation]
-    rate = gamma * sig["a"]
+    rate = gamma * sig[cell.gate_names[0]]
     verdict = "vanishing" if rate < 1 else ("may explode" if rate > 1 else "boundary")
     return SpectralReport(eig, rho, sig, gamma, rate, verdict)
 

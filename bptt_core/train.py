@@ -93,9 +93,7 @@ def train(
     """
     rng = np.random.default_rng(config.seed)
     spec = config.spec
-    params = init_params(
-        spec, seed=config.seed, init=config.init, forget_bias=config.forget_bias if config.cell == "lstm" else 0.0
-    )
+    params = init_params(spec, seed=config.seed, init=config.init, forget_bias=config.forget_bias)
     state = optim.init_state(config.optimizer, params)
     N, T = config.iterations, config.T
     loss, norm, used, dh = np.zeros(N), np.zeros(N), np.zeros(N), np.zeros((N, T))

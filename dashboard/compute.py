@@ -43,7 +43,7 @@ def preset_params(config: RunConfig) -> Params:
         seed=config.seed,
         init=config.init,
         scale=config.scale,
-        forget_bias=config.forget_bias if config.cell == "lstm" else 0.0,
+        forget_bias=config.forget_bias,  # only a cell with a forget gate uses it
     )
 
 
@@ -115,7 +115,7 @@ def cell_comparison(config: RunConfig) -> dict[str, np.ndarray]:
     for cell in bc.CELLS:
         c = config.replace(
             cell=cell,
-            activation=config.activation if cell == "rnn" else "tanh",
+            activation=config.activation if config.activation in bc.CELLS[cell].activations else "tanh",
             weights="preset",
             batch_size=1,
             ragged=False,
@@ -145,7 +145,7 @@ def phase_diagram(config: RunConfig, n: int = 20, max_length: int = 200) -> Phas
             hidden_size=H,
             input_size=config.input_size,
             batch=2,
-            activation=config.activation if cell == "rnn" else "tanh",
+            activation=config.activation if config.activation in bc.CELLS[cell].activations else "tanh",
             forget_bias=config.forget_bias,
             seed=config.seed,
         )
@@ -237,23 +237,18 @@ def _step_equation(config: RunConfig, t: int, unit: int, params: Params | None) 
         "h_prev": float(cache["h_prev"][0, j]),
         "h": float(cache["h"][0, j]),
     }
-    if config.cell == "lstm":
-        for g, name in enumerate("ifgo"):
-            out[name] = float(cache["gates"][0, g * H + j])
-        out |= {"c_prev": float(cache["c_prev"][0, j]), "c": float(cache["c"][0, j])}
-    elif config.cell == "gru":
-        out |= {
-            "r": float(cache["gates"][0, j]),
-            "z": float(cache["gates"][0, H + j]),
-            "n": float(cache["gates"][0, 2 * H + j]),
-            "hw_n": float(cache["hw_n"][0, j]),
-        }
+    cell = bc.CELLS[config.cell]
+    for name, arr in cache.items():  # unit j of everything the step stored: gates by name, states, ...
+        if isinstance(arr, np.ndarray) and arr.shape[-1] == cell.gates * H and cell.gates > 1:
+            out |= {g: float(arr[0, k * H + j]) for k, g in enumerate(cell.gate_names)}
+        elif isinstance(arr, np.ndarray) and arr.shape[-1] == H:
+            out.setdefault(name, float(arr[0, j]))
     mask = p.mask if p.mask is not None else np.ones((config.T, config.batch_size))
     weight = token_weights(mask, config.reduction)[t, 0]
     _, dyhat = token_loss_and_grad(config.loss, res.yhat[t, :1].astype(np.float64), p.y[t, :1])
     direct = float((dyhat[0] * weight) @ P["weight_out"][:, j])
     out |= {"dh": float(res.dh[t, 0, j]), "dh_direct": direct, "dh_carried": float(res.dh[t, 0, j]) - direct}
-    if config.cell == "rnn":
+    if cell.pascanu_bound:  # h = phi(z): the activation's derivative, from its output
         out["dphi"] = float(np.broadcast_to(derivative_from_output(config.activation, cache["h"][0, j]), ()))
         out["dz"] = out["dh"] * out["dphi"]
     return out
@@ -421,21 +416,6 @@ class Horizon:
 def jacobian_summary(jp: JacobianProducts) -> Horizon:
     """Growth rate and horizon of the drawn Jacobian-product curve, on its real lags."""
     return Horizon(growth_rate(jp.log10_spectral_mean, jp.lags), memory_horizon(jp.log10_spectral_mean, lags=jp.lags))
-
-
-def gate_names(cell: str) -> list[str]:
-    """Readable names of the gate blocks of ``weight_hh`` in PyTorch order."""
-    long = {
-        "a": "W_hh (all)",
-        "i": "input gate i",
-        "f": "forget gate f",
-        "g": "candidate g",
-        "o": "output gate o",
-        "r": "reset gate r",
-        "z": "update gate z",
-        "n": "candidate n",
-    }
-    return [long[g] for g in bc.CELLS[cell].gate_names]
 
 
 #: Bytes one page computation may allocate; above it the sidebar refuses the configuration.

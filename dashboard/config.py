@@ -75,7 +75,7 @@ class RunConfig:
             value = getattr(self, name)
             if not lo <= value <= hi:
                 raise ValueError(f"{name} must be between {lo} and {hi}, got {value!r}")
-        if self.cell != "rnn" and self.activation != "tanh":
+        if self.activation not in bc.CELLS[self.cell].activations:
             object.__setattr__(self, "activation", "tanh")  # gated cells have fixed non-linearities
 
     @property

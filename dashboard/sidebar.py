@@ -67,7 +67,7 @@ def render_sidebar() -> RunConfig:
         "Activation",
         bc.ACTIVATIONS,
         key=_w("activation"),
-        disabled=cell != "rnn",
+        disabled=len(bc.CELLS[cell].activations) == 1,
         help="Vanilla RNN only; LSTM and GRU have fixed sigmoid/tanh gates.",
     )
     sb.slider("Sequence length T", *LIMITS["T"], key=_w("T"))
@@ -85,7 +85,7 @@ def render_sidebar() -> RunConfig:
         step=0.05,
         key=_w("scale"),
     )
-    if cell == "lstm":
+    if bc.CELLS[cell].forget_gate is not None:
         sb.slider(
             "Forget-gate bias",
             *LIMITS["forget_bias"],

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from dashboard import cache, equations, ui
+from dashboard import cache, ui
+from dashboard.cells import VIEWS
 from dashboard.sidebar import current_config, current_params
 
 config = current_config()
@@ -26,9 +27,9 @@ numbers = cache.step_equation(config, t, j, params)
 forward, backward = st.columns(2)
 with forward:
     st.markdown(f"**Forward** · first sequence · {config.cell.upper()}")
-    for line in equations.forward_latex(config.cell, config.activation, t, j, numbers):
+    for line in VIEWS[config.cell].forward(t, j, numbers, config.activation):
         st.latex(line)
 with backward:
     st.markdown("**Backward**")
-    for line in equations.backward_latex(config.cell, config.activation, t, j, numbers):
+    for line in VIEWS[config.cell].backward(t, j, numbers, config.activation):
         st.latex(line)

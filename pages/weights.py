@@ -3,7 +3,9 @@
 import pandas as pd
 import streamlit as st
 
+import bptt_core as bc
 from dashboard import cache, compute, ui, weights
+from dashboard.cells import VIEWS
 from dashboard.sidebar import current_config, current_params, use_params, use_preset
 
 config = current_config()
@@ -13,9 +15,9 @@ st.title("Weights")
 source = "your own weights" if params is not None else f"the {config.init} preset"
 st.markdown(
     f"Now using **{source}** for a {config.cell.upper()} with H = {config.hidden_size}, "
-    f"I = {config.input_size}, O = {config.output_size}. Keys follow PyTorch's layer 0 "
-    "(`weight_ih_l0` → `weight_ih`, ...) plus the read-out "
-    "`weight_out`, `bias_out`."
+    f"I = {config.input_size}, O = {config.output_size}. Keys are PyTorch's state dict "
+    "(`weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`) plus the read-out "
+    "`weight_out`, `bias_out`: a `torch.nn` state dict loads as it is."
 )
 
 down, reset = st.columns([3, 1])
@@ -88,7 +90,7 @@ if H > ui.EDITABLE_HIDDEN:
         "larger matrices instead."
     )
 else:
-    names = compute.gate_names(config.cell)
+    names = [VIEWS[config.cell].gate_labels[g] for g in bc.CELLS[config.cell].gate_names]
     block = (
         st.selectbox("Gate block", range(gates), format_func=lambda g: names[g], key="weights_block")
         if gates > 1

@@ -173,4 +173,5 @@ CELL = Cell(
     input_bias=input_bias,
     forward_step=forward_step,
     backward_step=backward_step,
+    forget_gate="f",
 )

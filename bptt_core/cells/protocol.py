@@ -63,6 +63,11 @@ class Cell:
         The step pair (module docstring).
     tape_groups : dict of str to str
         Memory-ledger group of each tape entry (defaults from :data:`TAPE_GROUPS`).
+    forget_gate : str or None
+        The gate whose input bias ``init_params(forget_bias=...)`` raises (Gers et al. 2000).
+    pascanu_bound : bool
+        The step is ``h_t = phi(W_ih x_t + W_hh h_{t-1} + b)`` with ``|phi'| <= gamma``, so Pascanu et
+        al.'s bound ``(gamma sigma_max(W_hh))^lag`` holds for its Jacobian products.
     """
 
     name: str
@@ -75,6 +80,8 @@ class Cell:
     forward_step: Callable
     backward_step: Callable
     tape_groups: dict[str, str] = field(default_factory=dict)
+    forget_gate: str | None = None
+    pascanu_bound: bool = False
 
     @property
     def gates(self) -> int:

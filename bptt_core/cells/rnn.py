@@ -115,4 +115,5 @@ CELL = Cell(
     input_bias=input_bias,
     forward_step=forward_step,
     backward_step=backward_step,
+    pascanu_bound=True,
 )

@@ -7,7 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .style import CELL_COLORS, DIVERGING, SEQUENTIAL, base_layout, finite_positive, mark_overflow
+from ..cells import VIEWS
+from .style import DIVERGING, SEQUENTIAL, base_layout, finite_positive, mark_overflow
 
 #: More truncation cuts than this are summarised in a note instead of drawn one by one.
 MAX_CUT_LINES = 100
@@ -205,7 +206,7 @@ def cell_comparison(df: pd.DataFrame, *, title: str = "") -> go.Figure:
             y=finite_positive(part["grad_norm"]),
             name=str(cell),
             mode="lines",
-            line={"color": CELL_COLORS.get(str(cell)), "width": 2.5},
+            line={"color": VIEWS[str(cell)].color if str(cell) in VIEWS else None, "width": 2.5},
         )
     fig.update_yaxes(type="log", title="||dL/dh_t|| (log)", exponentformat="power")
     fig.update_xaxes(title="time step t")

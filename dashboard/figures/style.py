@@ -6,7 +6,6 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
-CELL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}
 SEQUENTIAL = "Viridis"
 DIVERGING = "RdBu_r"
 

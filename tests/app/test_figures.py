@@ -164,3 +164,21 @@ def test_pareto_front_binomial_dominates_every_k():
     binom = df[df["strategy"] == "binomial (revolve)"]
     assert binom["bytes"].min() < every_k["bytes"].min()  # reaches memory no every-k schedule can
     assert binom["recomputed"].is_monotonic_decreasing
+
+
+def test_every_registered_cell_has_one_presentation_row():
+    """A new cell in bc.CELLS without a row in dashboard.cells.VIEWS fails here, not silently on a page."""
+    import bptt_core as bc
+    from dashboard.cells import VIEWS
+
+    assert set(VIEWS) == set(bc.CELLS)
+    for name, view in VIEWS.items():
+        assert set(view.gate_labels) == set(bc.CELLS[name].gate_names)
+    assert len({v.color for v in VIEWS.values()}) == len(VIEWS)
+
+
+def test_numbers_in_equations_never_read_as_a_subtraction():
+    from dashboard.cells import number
+
+    assert number(-4.317e-05) == r"-4.317 \times 10^{-5}"
+    assert number(0.25) == "0.25"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+import bptt_core as bc
+from dashboard.cells import jacobian_shapes
+
 from .conftest import array_of, assert_clean, chart_specs, open_app
 
 
@@ -88,3 +91,9 @@ def test_stochastic_page_compares_all_estimators():
     assert_clean(at)
     names = {t["name"] for t in chart_specs(at)[0]["data"]}
     assert names == {"reinforce", "reinforce_baseline", "straight_through", "gumbel_softmax"}
+
+
+def test_jacobian_shapes_follow_the_spec():
+    rows = dict((q, s) for q, _, s in jacobian_shapes(bc.RNNSpec("lstm", 3, 5, 2), T=7, B=4))
+    assert rows["∂a_t/∂h_{t-1}"] == "(20, 5)" and rows["∂L/∂h_t"] == "(4, 5)"
+    assert "over [h, c]" in rows["∂h_t/∂h_{t-1}"] and "7 terms" in rows["∂L/∂W_hh"]

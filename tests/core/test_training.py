@@ -7,7 +7,7 @@ import pytest
 
 import bptt_core as bc
 from bptt_core import optim
-from bptt_core.chain_rule import jacobian_shapes, scalar_chain
+from bptt_core.chain_rule import scalar_chain
 from bptt_core.estimators import ESTIMATORS, estimates, estimator_study, exact_gradient
 from bptt_core.tasks import TASKS, corpus, make_batch, task_sizes
 from bptt_core.train import TrainConfig, train
@@ -142,9 +142,3 @@ def test_mismatched_backward_activation_gives_the_wrong_gradient():
     c = scalar_chain(0.7, 0.2, 1.3, -0.8, hidden="tanh", backward_hidden="sigmoid")
     assert abs(c["dE_dw1"] - c["fd_dw1"]) > 0.1 * abs(c["fd_dw1"])
     assert c["dE_dw2"] == pytest.approx(c["fd_dw2"], rel=1e-6)  # w2 does not go through phi'
-
-
-def test_jacobian_shapes_follow_the_spec():
-    rows = dict((q, s) for q, _, s in jacobian_shapes(bc.RNNSpec("lstm", 3, 5, 2), T=7, B=4))
-    assert rows["∂a_t/∂h_{t-1}"] == "(20, 5)" and rows["∂L/∂h_t"] == "(4, 5)"
-    assert "over [h, c]" in rows["∂h_t/∂h_{t-1}"] and "7 terms" in rows["∂L/∂W_hh"]
