@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 import bptt_core as bc
-from bptt_core.sweeps import gradient_ratio_sweep
+from bptt_core.analysis.sweeps import gradient_ratio_sweep
 
 SHAPE = {"T": 1000, "B": 32, "I": 16, "H": 128}
 
@@ -278,7 +278,7 @@ def app(repeat: int) -> None:
 
 
 def training(repeat: int) -> None:
-    from bptt_core.train import TrainConfig, train
+    from bptt_core.lab.train import TrainConfig, train
 
     config = TrainConfig()  # the training lab's default: adding problem, LSTM, T = 20, 500 iterations
     one = bc.bptt(

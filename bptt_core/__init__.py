@@ -11,12 +11,12 @@
 ['bias_hh_l0', 'bias_ih_l0']
 """
 
+from .analysis.flow import flow_matrix
+from .analysis.gradcheck import numerical_gradient, relative_error
 from .bptt import BPTTResult, bptt, global_norm
 from .budget import MemoryBudgetError
 from .cells import CELLS, Cell
 from .checkpoint import checkpoint_schedule
-from .flow import flow_matrix
-from .gradcheck import numerical_gradient, relative_error
 from .init import INITS, init_params, orthogonal, spectral_radius
 from .losses import LOSSES, REDUCTIONS
 from .spec import ACTIVATIONS, RNNSpec, layer_params, param_key

@@ -10,14 +10,14 @@ import numpy as np
 import bptt_core as bc
 from bptt_core import budget
 from bptt_core.activations import derivative_from_output
+from bptt_core.analysis.jacobians import JacobianProducts, iter_local_jacobians, jacobian_products
+from bptt_core.analysis.spectral import SpectralReport, spectral_report
+from bptt_core.analysis.summaries import growth_rate, memory_horizon
+from bptt_core.analysis.sweeps import gradient_ratio_sweep
+from bptt_core.analysis.truncation_study import TruncationStudy, truncation_study
 from bptt_core.checkpoint import plan
-from bptt_core.jacobians import JacobianProducts, iter_local_jacobians, jacobian_products
+from bptt_core.lab.signals import delayed_targets, make_inputs, ragged_mask
 from bptt_core.losses import token_loss_and_grad, token_weights
-from bptt_core.signals import delayed_targets, make_inputs, ragged_mask
-from bptt_core.spectral import SpectralReport, spectral_report
-from bptt_core.summaries import growth_rate, memory_horizon
-from bptt_core.sweeps import gradient_ratio_sweep
-from bptt_core.truncation_study import TruncationStudy, truncation_study
 from bptt_core.unroll import unroll
 
 from .config import RunConfig

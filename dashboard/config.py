@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, fields
 
 import bptt_core as bc
-from bptt_core.signals import SIGNALS
+from bptt_core.lab.signals import SIGNALS
 
 CHECKPOINTS = ("none", "sqrt", "4", "8", "16", "32")
 DTYPES = ("float64", "float32")

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 
 import bptt_core as bc
-from bptt_core.estimators import ESTIMATORS, estimates, estimator_study
+from bptt_core.lab.estimators import ESTIMATORS, estimates, estimator_study
+from bptt_core.lab.train import TrainHistory
 from bptt_core.losses import reduce, step_means, token_loss_and_grad
-from bptt_core.train import TrainHistory
 
 from . import compute
 from .config import LIMITS, RunConfig

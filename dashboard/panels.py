@@ -13,10 +13,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 import bptt_core as bc
+from bptt_core.analysis.jacobians import JacobianProducts
+from bptt_core.analysis.spectral import SpectralReport, pascanu_bound
+from bptt_core.analysis.truncation_study import TruncationStudy
 from bptt_core.bptt import STORED_GROUPS
-from bptt_core.jacobians import JacobianProducts
-from bptt_core.spectral import SpectralReport, pascanu_bound
-from bptt_core.truncation_study import TruncationStudy
 
 from .compute import STRATEGIES, PhaseDiagram, jacobian_summary
 from .config import RunConfig

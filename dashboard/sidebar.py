@@ -9,7 +9,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 import bptt_core as bc
 from bptt_core.budget import human
-from bptt_core.signals import SIGNALS
+from bptt_core.lab.signals import SIGNALS
 
 from . import compute, export
 from .catalog import all_panels

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import bptt_core as bc
-from bptt_core.chain_rule import scalar_chain
+from bptt_core.lab.chain_rule import scalar_chain
 from dashboard.cells import jacobian_shapes
 from dashboard.sidebar import current_config
 

@@ -3,9 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from bptt_core.optim import OPTIMIZERS
-from bptt_core.tasks import TASKS
-from bptt_core.train import TrainConfig, train
+from bptt_core.lab.optim import OPTIMIZERS
+from bptt_core.lab.tasks import TASKS
+from bptt_core.lab.train import TrainConfig, train
 from dashboard import cache, compute, lessons, ui
 from dashboard.config import RunConfig
 from dashboard.sidebar import current_config

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..cells import VIEWS
-from .style import DIVERGING, SEQUENTIAL, base_layout, finite_positive, mark_overflow
+from .style import DIVERGING, base_layout, finite_positive, log_heatmap, mark_overflow
 
 #: More truncation cuts than this are summarised in a note instead of drawn one by one.
 MAX_CUT_LINES = 100
@@ -86,18 +86,13 @@ def flow_heatmap(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     ----------
     df : DataFrame with columns ``t``, ``k``, ``norm`` (long format; k > t rows absent or 0)
     """
-    wide = df.pivot(index="t", columns="k", values="norm")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.log10(finite_positive(wide.to_numpy()))
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=wide.columns.to_numpy(),
-            y=wide.index.to_numpy(),
-            colorscale=SEQUENTIAL,
-            colorbar={"title": {"text": "log10 ||∂l_t/∂h_k||", "side": "right"}},
-            hovertemplate="loss step t=%{y}<br>state k=%{x}<br>log10 norm=%{z:.2f}<extra></extra>",
-        )
+    fig = log_heatmap(
+        df,
+        "t",
+        "k",
+        "norm",
+        colorbar="log10 ||∂l_t/∂h_k||",
+        hover="loss step t=%{y}<br>state k=%{x}<br>log10 norm=%{z:.2f}<extra></extra>",
     )
     fig.update_xaxes(title="hidden state h_k (k)")
     fig.update_yaxes(title="loss l_t (t)", autorange="reversed")

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .style import SEQUENTIAL, base_layout, finite_positive
+from .style import base_layout, finite_positive, log_heatmap
 
 
 def training_curves(df: pd.DataFrame, *, title: str = "") -> go.Figure:
@@ -69,18 +69,13 @@ def grad_heatmap(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     ----------
     df : DataFrame with columns ``iteration``, ``t``, ``norm`` (long format)
     """
-    wide = df.pivot(index="iteration", columns="t", values="norm")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.log10(finite_positive(wide.to_numpy()))
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=wide.columns.to_numpy(),
-            y=wide.index.to_numpy(),
-            colorscale=SEQUENTIAL,
-            colorbar={"title": {"text": "log10 ||∂L/∂h_t||", "side": "right"}},
-            hovertemplate="iteration %{y}<br>t=%{x}<br>log10 norm=%{z:.2f}<extra></extra>",
-        )
+    fig = log_heatmap(
+        df,
+        "iteration",
+        "t",
+        "norm",
+        colorbar="log10 ||∂L/∂h_t||",
+        hover="iteration %{y}<br>t=%{x}<br>log10 norm=%{z:.2f}<extra></extra>",
     )
     fig.update_xaxes(title="time step t")
     fig.update_yaxes(title="iteration")

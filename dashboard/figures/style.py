@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
@@ -54,3 +55,27 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GiB"
+
+
+def log_heatmap(df: pd.DataFrame, rows: str, columns: str, values: str, *, colorbar: str, hover: str) -> go.Figure:
+    """A heatmap of ``log10 values`` from long-format data (zeros and non-finite values left blank).
+
+    Parameters
+    ----------
+    df : DataFrame with columns ``rows``, ``columns`` and ``values``
+    colorbar, hover : str
+        The colour bar's title and the hover template (``%{x}``, ``%{y}``, ``%{z}``).
+    """
+    wide = df.pivot(index=rows, columns=columns, values=values)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.log10(finite_positive(wide.to_numpy()))
+    return go.Figure(
+        go.Heatmap(
+            z=z,
+            x=wide.columns.to_numpy(),
+            y=wide.index.to_numpy(),
+            colorscale=SEQUENTIAL,
+            colorbar={"title": {"text": colorbar, "side": "right"}},
+            hovertemplate=hover,
+        )
+    )

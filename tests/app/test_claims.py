@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bptt_core.signals import SIGNALS
+from bptt_core.lab.signals import SIGNALS
 from dashboard import compute, panels
 from dashboard.config import RunConfig
 

@@ -83,7 +83,7 @@ def test_headless_export_writes_the_same_files_as_the_ui_bundle(tmp_path: Path, 
 
 @pytest.fixture(scope="module")
 def lesson_panels():
-    from bptt_core.train import TrainConfig, train
+    from bptt_core.lab.train import TrainConfig, train
     from dashboard import lessons
 
     history = train(TrainConfig(task="sine", T=8, hidden_size=4, batch_size=4, iterations=15))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import bptt_core as bc
-from bptt_core.signals import SIGNALS
+from bptt_core.lab.signals import SIGNALS
 from dashboard.config import CHECKPOINTS
 
 from .conftest import PAGES, open_app

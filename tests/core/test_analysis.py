@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 import bptt_core as bc
-from bptt_core.jacobians import jacobian_products, local_jacobians
-from bptt_core.spectral import pascanu_bound, spectral_report
-from bptt_core.summaries import first_overflow, growth_rate, memory_horizon
-from bptt_core.sweeps import gradient_ratio_sweep
-from bptt_core.truncation_study import random_truncation_study, truncation_study
+from bptt_core.analysis.jacobians import jacobian_products, local_jacobians
+from bptt_core.analysis.spectral import pascanu_bound, spectral_report
+from bptt_core.analysis.summaries import first_overflow, growth_rate, memory_horizon
+from bptt_core.analysis.sweeps import gradient_ratio_sweep
+from bptt_core.analysis.truncation_study import random_truncation_study, truncation_study
 from bptt_core.unroll import unroll
 
 from .problems import make_problem
@@ -162,7 +162,7 @@ def test_random_truncation_study_bias_is_within_sampling_error():
 
 
 def test_thinned_lags_equal_the_full_curve_at_those_lags():
-    from bptt_core.jacobians import iter_local_jacobians
+    from bptt_core.analysis.jacobians import iter_local_jacobians
 
     p = make_problem("lstm", T=40, B=2, seed=7)
     full = jacobian_products(local_jacobians(p.spec, p.params, p.x), 4)

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import bptt_core as bc
-from bptt_core.gradcheck import directional_check
+from bptt_core.analysis.gradcheck import directional_check
 
 CELL_ACT = st.sampled_from([("rnn", a) for a in bc.ACTIVATIONS] + [("lstm", "tanh"), ("gru", "tanh")])
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 import bptt_core as bc
-from bptt_core import optim
-from bptt_core.chain_rule import scalar_chain
-from bptt_core.estimators import ESTIMATORS, estimates, estimator_study, exact_gradient
-from bptt_core.tasks import TASKS, corpus, make_batch, task_sizes
-from bptt_core.train import TrainConfig, train
+from bptt_core.lab import optim
+from bptt_core.lab.chain_rule import scalar_chain
+from bptt_core.lab.estimators import ESTIMATORS, estimates, estimator_study, exact_gradient
+from bptt_core.lab.tasks import TASKS, corpus, make_batch, task_sizes
+from bptt_core.lab.train import TrainConfig, train
 
 
 @pytest.mark.parametrize("task", TASKS)

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..bptt import bptt, global_norm
+from ..init import init_params
+from ..spec import RNNSpec
+from ..workspace import Workspace
 from . import optim
-from .bptt import bptt, global_norm
-from .init import init_params
-from .spec import RNNSpec
 from .tasks import make_batch, task_sizes
-from .workspace import Workspace
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bptt import prepare
-from .cells import CELLS
-from .spec import RNNSpec, layer_params
-from .unroll import layer_inputs, unroll
+from ..bptt import prepare
+from ..cells import CELLS
+from ..spec import RNNSpec, layer_params
+from ..unroll import layer_inputs, unroll
 
 
 def iter_local_jacobians(

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cells import CELLS
-from .init import init_params
-from .spec import RNNSpec, layer_params
+from ..cells import CELLS
+from ..init import init_params
+from ..spec import RNNSpec, layer_params
 
 
 def gradient_ratio_sweep(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import budget
-from .bptt import prepare
-from .cells import CELLS
-from .losses import token_loss_and_grad
-from .spec import RNNSpec, layer_params
-from .unroll import layer_inputs, unroll
-from .workspace import Workspace
+from .. import budget
+from ..bptt import prepare
+from ..cells import CELLS
+from ..losses import token_loss_and_grad
+from ..spec import RNNSpec, layer_params
+from ..unroll import layer_inputs, unroll
+from ..workspace import Workspace
 
 
 def flow_matrix(

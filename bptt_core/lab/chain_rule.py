@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import apply, derivative_from_output
+from ..activations import apply, derivative_from_output
 
 
 def scalar_chain(

@@ -35,7 +35,7 @@ class Batch:
 @cache
 def corpus() -> tuple[str, str]:
     """The shipped text and its sorted character vocabulary."""
-    text = (Path(__file__).parent / "data" / "alice.txt").read_text(encoding="utf-8")
+    text = (Path(__file__).parents[1] / "data" / "alice.txt").read_text(encoding="utf-8")
     return text, "".join(sorted(set(text)))
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .activations import DERIVATIVE_BOUND
-from .cells import CELLS
-from .spec import RNNSpec, param_key
+from ..activations import DERIVATIVE_BOUND
+from ..cells import CELLS
+from ..spec import RNNSpec, param_key
 
 
 @dataclass(frozen=True)

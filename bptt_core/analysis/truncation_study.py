@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bptt import bptt, flatten_grads
+from ..bptt import bptt, flatten_grads
 
 
 def _compare(estimate: np.ndarray, full: np.ndarray) -> tuple[float, float]:
