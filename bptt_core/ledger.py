@@ -69,14 +69,12 @@ class MemoryLedger:
         self._phase.append(PHASES.index(phase))
         self._step.append(step)
         self._held.append(self._total)
-        for group, nbytes in self._now.items():
-            column = self._columns.get(group)
-            if column is None:
-                column = self._columns[group] = array("q", bytes(8 * n))
-            column.append(nbytes)
-        for column in self._columns.values():
-            if len(column) == n:
-                column.append(0)
+        columns = self._columns
+        if len(columns) != len(self._now):  # a group appeared: its column starts with zeros
+            for group in self._now.keys() - columns.keys():
+                columns[group] = array("q", bytes(8 * n))
+        for group, column in columns.items():
+            column.append(self._now.get(group, 0))
 
     @property
     def nbytes(self) -> int:

@@ -286,8 +286,8 @@ def _entering_row(ps: Pass, tape: Tape, hold: bool) -> None:
 
 def note_overflow(ps: Pass, phase: str, t: int, h: np.ndarray) -> None:
     """Remember the first step of the sweep whose hidden state is not finite."""
-    if phase == "forward" and ps.overflow is None and not np.isfinite(h).all():
-        ps.overflow = t
+    if phase == "forward" and ps.overflow is None and not np.isfinite(np.add.reduce(h, axis=None)):
+        ps.overflow = t  # a sum is non-finite when any term is (no (B, H) temporary on every step)
 
 
 def _counted(ps: Pass, tape: Tape) -> dict[str, int]:
