@@ -75,6 +75,12 @@ def run(config: RunConfig, params: Params | None = None) -> bc.BPTTResult:
     return bc.bptt(p.spec, p.params, p.x, p.y, mask=p.mask, step_contributions=True, **bptt_options(config))
 
 
+def step_norms(a: np.ndarray) -> np.ndarray:
+    """Frobenius norm over batch and hidden of each step of a (T, B, H) array (inf where it overflows)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.sqrt(np.sum(np.square(a, dtype=np.float64), axis=(1, 2)))
+
+
 #: Rows of the flow matrix drawn at most (a heatmap cannot show more); columns are all T steps.
 FLOW_ROWS = 120
 
@@ -121,7 +127,7 @@ def cell_comparison(config: RunConfig) -> dict[str, np.ndarray]:
             ragged=False,
         )
         res = run(c)
-        out[cell] = np.sqrt(np.sum(np.square(res.dh, dtype=np.float64), axis=(1, 2)))
+        out[cell] = step_norms(res.dh)
     return out
 
 

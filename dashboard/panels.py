@@ -18,7 +18,7 @@ from bptt_core.analysis.spectral import SpectralReport, pascanu_bound
 from bptt_core.analysis.truncation_study import TruncationStudy
 from bptt_core.bptt import STORED_GROUPS
 
-from .compute import STRATEGIES, PhaseDiagram, jacobian_summary
+from .compute import STRATEGIES, PhaseDiagram, jacobian_summary, step_norms
 from .config import RunConfig
 from .figures import flow as ff
 from .figures import memory as fm
@@ -35,12 +35,6 @@ class Panel:
     caption: str
     figure: go.Figure
     data: pd.DataFrame
-
-
-def step_norms(a: np.ndarray) -> np.ndarray:
-    """Frobenius norm over batch and hidden of each step of a (T, B, H) array."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return np.sqrt(np.sum(np.square(a, dtype=np.float64), axis=(1, 2)))
 
 
 def steps_table(res: bc.BPTTResult) -> pd.DataFrame:

@@ -10,7 +10,12 @@ from ..bptt import bptt, flatten_grads
 
 
 def _compare(estimate: np.ndarray, full: np.ndarray) -> tuple[float, float]:
-    """Relative error and cosine similarity of two flat gradients."""
+    """Relative error and cosine similarity of two flat gradients (nan where they overflowed)."""
+    with np.errstate(all="ignore"):
+        return _compare_finite(estimate, full)
+
+
+def _compare_finite(estimate: np.ndarray, full: np.ndarray) -> tuple[float, float]:
     norm = np.linalg.norm(full)
     rel = np.linalg.norm(estimate - full) / norm if norm > 0 else float(np.linalg.norm(estimate))
     denom = np.linalg.norm(estimate) * norm

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import bptt_core as bc
 from dashboard import compute, panels
 from dashboard.config import RunConfig
 from dashboard.figures import flow as ff
@@ -63,8 +64,9 @@ def test_phase_diagram_has_one_diverging_heatmap_per_cell():
     config = RunConfig(hidden_size=8)
     p = panels.phase(config, compute.phase_diagram(config, n=5, max_length=40))
     heatmaps = [t for t in p.figure.data if t.type == "heatmap"]
-    assert len(heatmaps) == 3 and all(h.zmid == 0 for h in heatmaps)
-    assert set(p.data["cell"]) == {"rnn", "lstm", "gru"} and len(p.data) == 3 * 25
+    n = len(bc.CELLS)  # the registry: a new cell gets its own panel
+    assert len(heatmaps) == n and all(h.zmid == 0 for h in heatmaps)
+    assert set(p.data["cell"]) == set(bc.CELLS) and len(p.data) == n * 25
 
 
 def test_truncation_curves_put_cosine_on_a_second_axis():

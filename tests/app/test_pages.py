@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.config import RunConfig
+from dashboard.config import LIMITS, RunConfig
 
 from .conftest import PAGES, assert_clean, chart_specs, open_app
 
@@ -43,6 +43,9 @@ def test_page_opens_with_defaults(page):
         {"checkpoint": "sqrt", "truncation": "7", "clip": "0.5", "ragged": "1", "loss": "cross_entropy"},
         {"init": "identity", "activation": "relu", "signal": "impulse"},
         {"dtype": "float32", "reduction": "sum", "signal": "tokens"},
+        {"delay": "1000"},  # valid for the config, once above the slider's range: the widgets share LIMITS
+        {name: str(lo) for name, (lo, _) in LIMITS.items()},  # every setting at its URL minimum
+        {name: str(hi) for name, (_, hi) in LIMITS.items()},  # and at its maximum (over budget: refused)
     ],
 )
 @pytest.mark.parametrize("page", PAGES)
