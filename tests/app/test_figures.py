@@ -184,3 +184,16 @@ def test_numbers_in_equations_never_read_as_a_subtraction():
 
     assert number(-4.317e-05) == r"-4.317 \times 10^{-5}"
     assert number(0.25) == "0.25"
+
+
+def test_the_memory_measurement_runs_this_code_from_anywhere_and_fails_with_a_message(tmp_path, monkeypatch):
+    from dashboard import measure
+    from dashboard.config import RunConfig
+
+    monkeypatch.chdir(tmp_path)  # the child finds the project wherever the server was started
+    peaks = measure.measured_peaks(RunConfig(T=20, hidden_size=4))
+    assert peaks["checkpoint sqrt(T)"]["measured"] > 0
+    assert peaks["this run"]["ledger"] == pytest.approx(peaks["this run"]["measured"], rel=0.5)
+    monkeypatch.setattr(measure.sys, "executable", "/bin/false")
+    with pytest.raises(ValueError, match="memory measurement failed"):
+        measure.measured_peaks(RunConfig(T=20, hidden_size=4))
