@@ -12,12 +12,14 @@ import json
 import subprocess
 import sys
 import tracemalloc
+from pathlib import Path
 
 import bptt_core as bc
 
 from .compute import bptt_options, problem
 from .config import RunConfig, from_mapping
 
+ROOT = Path(__file__).resolve().parents[1]
 #: The memory modes measured, with the options each adds to the configuration's.
 MODES = {
     "this run": {},
@@ -52,9 +54,21 @@ def measured_peaks(config: RunConfig, timeout: float = 120.0) -> dict[str, dict[
     """:func:`measure_here` in a child process. The weights are the preset's: memory does not depend
     on their values."""
     query = json.dumps(config.to_query())
-    done = subprocess.run(
-        [sys.executable, "-m", "dashboard.measure", query], capture_output=True, text=True, timeout=timeout, check=True
-    )
+    try:  # run from the project root: the child imports the same code, wherever the server was started
+        done = subprocess.run(
+            [sys.executable, "-m", "dashboard.measure", query],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+        )
+    except subprocess.TimeoutExpired:
+        raise ValueError(f"measuring took longer than {timeout:.0f} s; lower T or the sizes") from None
+    except OSError as err:
+        raise ValueError(f"the memory measurement failed ({err})") from None
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise ValueError(f"the memory measurement failed ({reason})")
     return json.loads(done.stdout)
 
 
