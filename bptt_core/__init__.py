@@ -13,12 +13,13 @@
 
 from .analysis.flow import flow_matrix
 from .analysis.gradcheck import numerical_gradient, relative_error
-from .bptt import BPTTResult, bptt, global_norm
+from .bptt import bptt
 from .budget import MemoryBudgetError
 from .cells import CELLS, Cell
 from .checkpoint import checkpoint_schedule
 from .init import INITS, init_params, orthogonal, spectral_radius
 from .losses import LOSSES, REDUCTIONS
+from .result import BPTTResult, global_norm
 from .spec import ACTIVATIONS, RNNSpec, layer_params, param_key
 from .workspace import Workspace
 

@@ -16,7 +16,7 @@ import bptt_core as bc
 from bptt_core.analysis.jacobians import JacobianProducts
 from bptt_core.analysis.spectral import SpectralReport, pascanu_bound
 from bptt_core.analysis.truncation_study import TruncationStudy
-from bptt_core.bptt import STORED_GROUPS
+from bptt_core.result import STORED_GROUPS
 
 from .compute import STRATEGIES, PhaseDiagram, jacobian_summary, step_norms
 from .config import RunConfig

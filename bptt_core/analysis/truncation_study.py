@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..bptt import bptt, flatten_grads
+from ..bptt import bptt
+from ..result import flatten_grads
 
 
 def _compare(estimate: np.ndarray, full: np.ndarray) -> tuple[float, float]:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..bptt import bptt, global_norm
+from ..bptt import bptt
 from ..init import init_params
+from ..result import global_norm
 from ..spec import RNNSpec
 from ..workspace import Workspace
 from . import optim

@@ -1,0 +1,120 @@
+"""What one BPTT call returns, and the gradient-norm helpers every caller shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .cells import CELLS
+from .ledger import MemoryLedger
+
+#: The ledger's groups that hold what backward needs (the rest are fixed buffers of the call).
+STORED_GROUPS = frozenset({"checkpoints"} | {c.group(e) for c in CELLS.values() for e in c.tape})
+
+
+@dataclass(frozen=True)
+class BPTTResult:
+    """Everything one BPTT pass computed.
+
+    Attributes
+    ----------
+    loss : float
+        The reduced loss ``L``.
+    step_losses : ndarray of shape (T,)
+        Mean valid token loss at each step.
+    grads : dict of ndarray
+        ``dL/dparam`` for every parameter key (after clipping, if asked).
+    grad_norm : float
+        Global L2 norm of the parameter gradients before clipping.
+    dh : ndarray of shape (T, B, D*H) or None
+        ``dL/d(top layer's output)``, the tensor the read-out reads. Unidirectional: that is the
+        top layer's state ``h_t``, so ``dh`` is its total derivative through all later steps (as
+        cut by truncation). Bidirectional: the output ``[h_fwd_t, h_bwd_t]`` is read by the
+        read-out only (PyTorch's ``output.grad``); the totals are in ``dh_layers``.
+    dh_layers : ndarray of shape (L, D, T, B, H) or None
+        ``dL/dh_t`` of every layer and direction, total through the recurrence and the layers above.
+    dh0, dc0 : ndarray of shape (L*D, B, H)
+        Gradients of the initial states (``dc0`` None unless the cell has a cell state).
+    h : ndarray of shape (T, B, D*H) or None
+        The top layer's outputs.
+    h_layers : ndarray of shape (L, D, T, B, H) or None
+        Every layer's outputs (values at padded steps are not meaningful).
+    yhat : ndarray of shape (T, B, O) or None
+        Read-outs. ``h``, ``h_layers``, ``dh``, ``dh_layers`` and ``yhat`` are None with
+        ``return_sequences=False``.
+    memory_bytes : int
+        Peak bytes the call holds beyond the caller's inputs and parameters, as a fresh
+        workspace would: tape, checkpoints, layer outputs and their gradients, scratch
+        buffers, gradient buffers, losses and the returned sequences.
+    memory_by_tensor : dict of str to int
+        That peak split by group; the values sum to ``memory_bytes``.
+    memory_timeline, memory_timeline_by_tensor : list
+        ``(phase, step, bytes)`` and the same split by group after every forward,
+        recompute and backward step.
+    param_bytes, grad_bytes : int
+        Parameters and gradient buffers.
+    recomputed_steps : int
+        Forward steps run again by checkpointing (taping one step right before its own
+        backward step does not count: revolve's convention).
+    forward_steps : int
+        Every forward step evaluation, over all layers and directions.
+    clip_coef : float
+        Factor applied by global-norm clipping (1.0 if none).
+    finite : bool
+        False when the run overflowed: loss or gradients hold inf/nan.
+    overflow_step : int or None
+        First time step whose hidden state (in any layer) is not finite.
+    step_contributions : dict of str to ndarray of shape (T,), or None
+        With ``step_contributions=True``: Frobenius norm of the term step t adds to each
+        ``weight_hh_*`` and ``weight_ih_*`` gradient (tied weights sum these terms over time).
+    """
+
+    loss: float
+    step_losses: np.ndarray
+    grads: dict
+    grad_norm: float
+    dh: np.ndarray | None
+    dh_layers: np.ndarray | None
+    dh0: np.ndarray
+    dc0: np.ndarray | None
+    h: np.ndarray | None
+    h_layers: np.ndarray | None
+    yhat: np.ndarray | None
+    memory_bytes: int
+    memory_by_tensor: dict
+    param_bytes: int
+    grad_bytes: int
+    recomputed_steps: int
+    forward_steps: int
+    clip_coef: float
+    finite: bool
+    overflow_step: int | None
+    step_contributions: dict | None = None
+    ledger: MemoryLedger = field(default_factory=MemoryLedger, repr=False)
+
+    @property
+    def stored_bytes(self) -> int:
+        """Peak of what is kept for backward alone: the tape and the checkpoints (no fixed buffers)."""
+        return self.ledger.peak_of(STORED_GROUPS)
+
+    @property
+    def memory_timeline(self) -> list[tuple[str, int, int]]:
+        """``(phase, step, bytes held)`` after every forward, recompute and backward step."""
+        return self.ledger.timeline
+
+    @property
+    def memory_timeline_by_tensor(self) -> list[dict[str, int]]:
+        """The moments of :attr:`memory_timeline`, split by group."""
+        return self.ledger.timeline_by_group
+
+
+def global_norm(arrays: dict[str, np.ndarray]) -> float:
+    """L2 norm of all arrays taken together (the norm that global clipping uses)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.sqrt(sum(float(np.sum(np.square(a, dtype=np.float64))) for a in arrays.values())))
+
+
+def flatten_grads(grads: dict[str, np.ndarray]) -> np.ndarray:
+    """All gradients as one float64 vector, in a fixed key order."""
+    return np.concatenate([np.asarray(grads[k], dtype=np.float64).ravel() for k in sorted(grads)])
