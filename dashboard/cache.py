@@ -16,6 +16,7 @@ from . import catalog, compute, lessons, measure
 _cache = st.cache_data(max_entries=48, show_spinner="Computing…")
 
 run = _cache(compute.run)
+stored_run = _cache(compute.stored_run)
 flow = _cache(compute.flow)
 last_loss_gradient = _cache(compute.last_loss_gradient)
 jacobians = _cache(compute.jacobians)

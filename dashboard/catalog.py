@@ -15,11 +15,12 @@ from .config import RunConfig
 
 def _overview(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
     res = src.run(c, p)
-    return [panels.unroll(c, res, static=True), panels.gradient_norms(c, res, src.last_loss_gradient(c, p))]
+    curve = src.last_loss_gradient(c, p)
+    return [panels.unroll(c, res, src.stored_run(c, p), static=True), panels.gradient_norms(c, res, curve)]
 
 
 def _unroll(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
-    return [panels.unroll(c, src.run(c, p))]
+    return [panels.unroll(c, src.run(c, p), src.stored_run(c, p))]
 
 
 def _gradient_flow(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:

@@ -81,6 +81,13 @@ def step_norms(a: np.ndarray) -> np.ndarray:
         return np.sqrt(np.sum(np.square(a, dtype=np.float64), axis=(1, 2)))
 
 
+def stored_run(config: RunConfig, params: Params | None = None) -> bc.BPTTResult:
+    """The same pass without returned sequences: its timeline counts every stored h as tape (with them,
+    the vanilla RNN's tape is the returned ``h`` itself)."""
+    p = problem(config, params)
+    return bc.bptt(p.spec, p.params, p.x, p.y, mask=p.mask, return_sequences=False, **bptt_options(config))
+
+
 #: Rows of the flow matrix drawn at most (a heatmap cannot show more); columns are all T steps.
 FLOW_ROWS = 120
 

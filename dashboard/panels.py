@@ -55,9 +55,10 @@ def timeline_table(res: bc.BPTTResult) -> pd.DataFrame:
     )
 
 
-def unroll(config: RunConfig, res: bc.BPTTResult, *, static: bool = False) -> Panel:
+def unroll(config: RunConfig, res: bc.BPTTResult, stored: bc.BPTTResult, *, static: bool = False) -> Panel:
+    """``res`` with sequences (the nodes); ``stored`` the same pass without them (the memory bar)."""
     steps = steps_table(res)
-    mem = timeline_table(res)
+    mem = timeline_table(stored)
     mem = mem[mem["phase"] != "recompute"]
     fig = fu.unroll_animation(steps, mem, static=static)
     caption = (

@@ -35,10 +35,10 @@ cols[2].metric(
 cols[3].metric("Verdict", verdict.label, help=compute.VERDICT_RULE)
 with cols[4]:
     ui.bytes_metric(
-        "Stored for backward",
-        res.stored_bytes,
-        help="peak of the tape and checkpoints; the whole "
-        f"call holds {res.memory_bytes:,} B with gradients, scratch and returned sequences",
+        "Memory at peak",
+        res.memory_bytes,
+        help="what this BPTT call holds at its peak: the tape of stored intermediates, gradient buffers, "
+        "scratch and the returned sequences",
     )
 
 left, right = st.columns(2)

@@ -110,6 +110,6 @@ def test_gif_has_one_frame_per_animation_step_and_opens_with_pillow():
     from dashboard import panels as P
 
     config = RunConfig(T=5, hidden_size=4)
-    fig = P.unroll(config, compute.run(config)).figure
+    fig = P.unroll(config, compute.run(config), compute.stored_run(config)).figure
     gif = Image.open(io.BytesIO(export.to_gif(fig, width=500)))
     assert gif.format == "GIF" and gif.n_frames == len(fig.frames) == 10
