@@ -373,6 +373,7 @@ def _make_pass(call: _Call, l: int, d: int, wa: int, wb: int, inputs: list, d_ou
         terms = {k: _in_time_order(call.terms[param_key(k, l, d)][wa:wb], d) for k in ("weight_hh", "weight_ih")}
     return Pass(
         name=f"{l}_{d}",
+        owner=(l, d),
         cell=call.cell,
         activation=spec.activation,
         params=p,

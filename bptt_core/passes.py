@@ -31,6 +31,8 @@ class Pass:
     name : str
         ``"{layer}_{direction}"``: names its tape in the workspace (every pass's tape lives
         until its backward).
+    owner : tuple of int
+        ``(layer, direction)``: the ledger counts this pass's tape and checkpoints under it.
     params, grads : dict of ndarray
         This layer-direction's parameters and gradient buffers under the cells' short names.
     w1 : ndarray of shape (I + 1, G*H)
@@ -54,6 +56,7 @@ class Pass:
     """
 
     name: str
+    owner: tuple
     cell: Cell
     activation: str
     params: dict
@@ -157,7 +160,7 @@ def record_tape(ps: Pass, s: int, b: int, state: tuple, phase: str) -> None:
         state, _ = ps.cell.forward_step(ps.params, xw[t - s], state, ps.activation, out=tape.outputs(t), work=ps.work)
         note_overflow(ps, phase, t, state[0])
         for name, nbytes in bytes_per_step.items():
-            ps.ledger.hold(ps.cell.group(name), nbytes)
+            ps.ledger.hold(ps.cell.group(name), nbytes, ps.owner)
         ps.tick(phase, t)
 
 
@@ -201,7 +204,7 @@ def back(ps: Pass, s: int, b: int, d_state: tuple) -> tuple:
             )
             d_state = into_previous_step(ps, t, d_state)
             for name, nbytes in bytes_per_step.items():
-                ps.ledger.release(ps.cell.group(name), nbytes)
+                ps.ledger.release(ps.cell.group(name), nbytes, ps.owner)
             if t == tape.s:
                 _entering_row(ps, tape, hold=False)
             ps.tick("backward", t)
@@ -258,12 +261,12 @@ def into_previous_step(ps: Pass, t: int, d_state: tuple) -> tuple:
 def store_checkpoint(ps: Pass, t: int, state: tuple) -> None:
     """Keep a copy of the state entering step t."""
     ps.checkpoints[t] = tuple(part.copy() for part in state)
-    ps.ledger.hold("checkpoints", sum(part.nbytes for part in state))
+    ps.ledger.hold("checkpoints", sum(part.nbytes for part in state), ps.owner)
 
 
 def free_checkpoint(ps: Pass, t: int) -> None:
     """Drop the state kept at step t."""
-    ps.ledger.release("checkpoints", sum(part.nbytes for part in ps.checkpoints.pop(t)))
+    ps.ledger.release("checkpoints", sum(part.nbytes for part in ps.checkpoints.pop(t)), ps.owner)
 
 
 def drop_tape(ps: Pass) -> None:
@@ -281,7 +284,7 @@ def _entering_row(ps: Pass, tape: Tape, hold: bool) -> None:
     counted = _counted(ps, tape)
     for name in ps.cell.state_parts:
         if name in counted:
-            (ps.ledger.hold if hold else ps.ledger.release)(ps.cell.group(name), counted[name])
+            (ps.ledger.hold if hold else ps.ledger.release)(ps.cell.group(name), counted[name], ps.owner)
 
 
 def note_overflow(ps: Pass, phase: str, t: int, h: np.ndarray) -> None:

@@ -52,6 +52,8 @@ class BPTTResult:
     memory_timeline, memory_timeline_by_tensor : list
         ``(phase, step, bytes)`` and the same split by group after every forward,
         recompute and backward step.
+    memory_timeline_by_layer : dict of (int, int) to list of int
+        The tape and checkpoints each (layer, direction) held at those moments.
     param_bytes, grad_bytes : int
         Parameters and gradient buffers.
     recomputed_steps : int
@@ -107,6 +109,11 @@ class BPTTResult:
     def memory_timeline_by_tensor(self) -> list[dict[str, int]]:
         """The moments of :attr:`memory_timeline`, split by group."""
         return self.ledger.timeline_by_group
+
+    @property
+    def memory_timeline_by_layer(self) -> dict[tuple, list[int]]:
+        """The tape and checkpoints of each (layer, direction) at the moments of :attr:`memory_timeline`."""
+        return self.ledger.timeline_by_owner
 
 
 def global_norm(arrays: dict[str, np.ndarray]) -> float:

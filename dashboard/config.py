@@ -18,6 +18,7 @@ LIMITS = {  # (min, max) of every integer/float knob; the sidebar and the URL pa
     "batch_size": (1, 64),
     "input_size": (1, 32),
     "output_size": (1, 32),
+    "num_layers": (1, 4),
     "seed": (0, 2**31 - 1),
     "delay": (0, 1000),
     "truncation": (0, 1000),
@@ -42,6 +43,8 @@ class RunConfig:
     batch_size: int = 4
     input_size: int = 3
     output_size: int = 2
+    num_layers: int = 1
+    bidirectional: bool = False
     init: str = "uniform"
     scale: float = 1.0
     forget_bias: float = 1.0
@@ -75,12 +78,25 @@ class RunConfig:
             value = getattr(self, name)
             if not lo <= value <= hi:
                 raise ValueError(f"{name} must be between {lo} and {hi}, got {value!r}")
+        if self.bidirectional and self.truncation:
+            raise ValueError(
+                "truncation needs a unidirectional network (the reverse direction reads the future): "
+                "set Truncation k to 0 or turn Bidirectional off"
+            )
         if self.activation not in bc.CELLS[self.cell].activations:
             object.__setattr__(self, "activation", "tanh")  # gated cells have fixed non-linearities
 
     @property
     def spec(self) -> bc.RNNSpec:
-        return bc.RNNSpec(self.cell, self.input_size, self.hidden_size, self.output_size, self.activation)
+        return bc.RNNSpec(
+            self.cell,
+            self.input_size,
+            self.hidden_size,
+            self.output_size,
+            self.activation,
+            num_layers=self.num_layers,
+            bidirectional=self.bidirectional,
+        )
 
     def replace(self, **changes) -> RunConfig:
         """A copy with some fields changed (validated again)."""

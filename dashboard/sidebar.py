@@ -76,6 +76,14 @@ def render_sidebar() -> RunConfig:
     c2.number_input("Batch B", *LIMITS["batch_size"], key=_w("batch_size"))
     c1.number_input("Inputs I", *LIMITS["input_size"], key=_w("input_size"))
     c2.number_input("Outputs O", *LIMITS["output_size"], key=_w("output_size"))
+    c1.number_input(
+        "Layers L", *LIMITS["num_layers"], key=_w("num_layers"), help="Stacked layers: layer l reads layer l - 1."
+    )
+    c2.toggle(
+        "Bidirectional",
+        key=_w("bidirectional"),
+        help="Each layer also runs from the last step to the first; the read-out sees both directions.",
+    )
 
     sb.markdown("### Weights")
     init = sb.selectbox("Init preset", bc.INITS, key=_w("init"), format_func=lambda i: f"{i}: {INIT_HELP[i]}")
@@ -122,7 +130,12 @@ def render_sidebar() -> RunConfig:
         help="mean: average over valid tokens; sum: sum over time, averaged over the batch",
     )
     c1, c2 = sb.columns(2)
-    c1.number_input("Truncation k", *LIMITS["truncation"], key=_w("truncation"), help="0 = full BPTT")
+    c1.number_input(
+        "Truncation k",
+        *LIMITS["truncation"],
+        key=_w("truncation"),
+        help="0 = full BPTT. Unidirectional networks only: the reverse direction reads the future.",
+    )
     c2.number_input("Clip norm", *LIMITS["clip"], key=_w("clip"), step=0.5, help="0 = no clipping")
     c1.selectbox("Checkpoint", CHECKPOINTS, key=_w("checkpoint"), help="none, √T, or every k steps")
     c2.radio("dtype", DTYPES, key=_w("dtype"))

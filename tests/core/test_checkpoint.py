@@ -165,3 +165,24 @@ def test_revolve_formula_agrees_with_the_closed_form():
         for s in range(1, 9):
             r = next(r for r in itertools.count() if comb(s + r, s) >= l)
             assert revolve_extra_steps(l, s) == max(r * l - comb(s + r, s + 1) - (l - 1), 0)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("checkpoint", [None, 3, "binomial"])
+def test_timeline_by_layer_splits_the_stored_bytes(bidirectional, checkpoint):
+    spec = bc.RNNSpec("gru", 2, 3, 2, num_layers=3, bidirectional=bidirectional)
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((11, 2, 2)), rng.standard_normal((11, 2, 2))
+    params = bc.init_params(spec, seed=4)
+    slots = 3 if checkpoint == "binomial" else None
+    res = bc.bptt(spec, params, x, y, checkpoint=checkpoint, checkpoint_slots=slots, return_sequences=False)
+    by_layer = res.memory_timeline_by_layer
+    assert sorted(by_layer) == [(l, d) for l in range(3) for d in range(spec.directions)]
+    held = [stored(g) for g in res.memory_timeline_by_tensor]
+    assert np.array_equal(np.sum(list(by_layer.values()), axis=0), held)
+    phases = np.array([ph for ph, _, _ in res.memory_timeline])
+    first_back = np.flatnonzero(phases == "backward")[0]
+    assert all(by_layer[0, d][first_back - 1] > 0 for d in range(spec.directions))  # every layer holds before backward
+    ends = {o: np.flatnonzero(np.array(v) > 0)[-1] for o, v in by_layer.items()}
+    assert ends[2, 0] < ends[1, 0] < ends[0, 0]  # backward frees the top layer first
+    assert sum(res.ledger.peak_by_owner.values()) <= res.stored_bytes
