@@ -11,21 +11,33 @@ from types import ModuleType
 from . import compute, panels
 from .compute import Params
 from .config import RunConfig
+from .depth import is_deep
 
 
 def _overview(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
     res = src.run(c, p)
     curve = src.last_loss_gradient(c, p)
-    return [panels.unroll(c, res, src.stored_run(c, p), static=True), panels.gradient_norms(c, res, curve)]
+    diagram = (
+        panels.unroll_grid(c, res, static=True)
+        if is_deep(c)
+        else panels.unroll(c, res, src.stored_run(c, p), static=True)
+    )
+    return [diagram, panels.gradient_norms(c, res, curve)]
 
 
 def _unroll(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+    """One layer: the unrolled chain with its memory bar; a stack: the layers x time grid."""
+    if is_deep(c):
+        return [panels.unroll_grid(c, src.run(c, p))]
     return [panels.unroll(c, src.run(c, p), src.stored_run(c, p))]
 
 
 def _gradient_flow(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
     res, report = src.run(c, p), src.spectral(c, p)
+    deep = [panels.layer_time(c, res), panels.layer_jacobian(c, src.layer_jacobians(c, p))] if is_deep(c) else []
+    truncation = [] if c.bidirectional else [panels.truncation(c, src.truncation(c, p))]
     return [
+        *deep,
         panels.gradient_norms(c, res, src.last_loss_gradient(c, p)),
         panels.flow(c, *src.flow(c, p)),
         panels.jacobian(c, src.jacobians(c, p), report),
@@ -33,13 +45,15 @@ def _gradient_flow(c: RunConfig, p: Params | None, src: ModuleType) -> list[pane
         panels.contributions(c, res),
         panels.comparison(c, src.cell_comparison(c)),
         panels.phase(c, src.phase_diagram(c)),
-        panels.truncation(c, src.truncation(c, p)),
+        *truncation,
     ]
 
 
 def _memory(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+    by_layer = [panels.layer_memory(c, src.stored_run(c, p))] if is_deep(c) else []
     return [
         panels.memory_stack(c, src.run(c, p)),
+        *by_layer,
         panels.memory_timelines(c, src.strategy_runs(c, p)),
         panels.memory_vs_length(c, src.memory_scaling(c)),
         panels.memory_budget(c, src.memory_budget(c, p)),

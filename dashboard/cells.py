@@ -52,14 +52,23 @@ class CellView:
 
 
 def _dh_lines(idx: str, v: dict) -> list[str]:
-    """Where dL/dh_t comes from: the loss at t through the read-out, and what flows back from t + 1."""
-    return [
-        rf"\frac{{\partial L}}{{\partial h{idx}}} = \underbrace{{\frac{{\partial l_t}}{{\partial h{idx}}}}}"
-        rf"_{{\text{{loss at }} t}} + \underbrace{{\Big(\frac{{\partial L}}"
+    """Where dL/dh_t comes from: the loss at t through the read-out (the top layer) or the layer above
+    at t (a lower layer: ``v`` has no ``dh_direct`` then, only the total), and what flows back from t + 1."""
+    pad = rf"\phantom{{\frac{{\partial L}}{{\partial h{idx}}}}}"
+    here = r"\text{loss at } t" if "dh_direct" in v else r"\text{layer above at } t"
+    source = (
+        rf"\frac{{\partial l_t}}{{\partial h{idx}}}"
+        if "dh_direct" in v
+        else r"\Big(\frac{\partial L}{\partial h^{\uparrow}_t}\frac{\partial h^{\uparrow}_t}{\partial h_t}\Big)_j"
+    )
+    lines = [
+        rf"\frac{{\partial L}}{{\partial h{idx}}} = \underbrace{{{source}}}"
+        rf"_{{{here}}} + \underbrace{{\Big(\frac{{\partial L}}"
         rf"{{\partial h_{{t+1}}}} \frac{{\partial h_{{t+1}}}}{{\partial h_t}}\Big)_j}}_{{\text{{from step }} t+1}}",
-        rf"\phantom{{\frac{{\partial L}}{{\partial h{idx}}}}} = {number(v['dh_direct'])} + ({number(v['dh_carried'])})",
-        rf"\phantom{{\frac{{\partial L}}{{\partial h{idx}}}}} = {number(v['dh'])}",
     ]
+    if "dh_direct" in v:
+        lines.append(rf"{pad} = {number(v['dh_direct'])} + ({number(v['dh_carried'])})")
+    return [*lines, rf"{pad} = {number(v['dh'])}"]
 
 
 def _weight_line() -> str:

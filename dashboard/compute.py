@@ -23,6 +23,7 @@ from bptt_core.unroll import unroll
 from .config import RunConfig
 
 Params = dict[str, np.ndarray]
+Owner = tuple[int, int]  # (layer, direction) of a stack
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,43 @@ def jacobians(config: RunConfig, params: Params | None = None) -> JacobianProduc
     return jacobian_products(J, config.hidden_size, max_points=LAG_POINTS)
 
 
+#: Multiply-adds the per-layer Jacobian analysis may spend in all (B * S^3 per lag and layer-direction):
+#: deep, wide networks follow fewer lags, and the figure says how many.
+JACOBIAN_WORK = 4e9
+MIN_LAGS = 20
+
+
+def jacobian_lags(config: RunConfig) -> int:
+    """Lags the per-layer analysis follows: all of :data:`MAX_LAG` when affordable, else fewer."""
+    S = config.hidden_size * len(bc.CELLS[config.cell].state_parts)
+    per_lag = float(len(config.owners)) * S**3
+    return int(np.clip(JACOBIAN_WORK / per_lag, MIN_LAGS, MAX_LAG))
+
+
+def layer_jacobians(config: RunConfig, params: Params | None = None) -> dict[Owner, JacobianProducts]:
+    """Norms of the state-to-state products ``∂h_t/∂h_k`` within each layer and direction.
+
+    Follows the first sequence over its first :func:`jacobian_lags` steps (the whole
+    sequence when it is shorter); the reverse direction runs from the last of those steps.
+    """
+    p = problem(config, params)
+    x = p.x[: jacobian_lags(config), :1]
+    return {
+        owner: jacobian_products(
+            iter_local_jacobians(p.spec, p.params, x, layer=owner[0], direction=owner[1]),
+            config.hidden_size,
+            max_points=LAG_POINTS,
+        )
+        for owner in config.owners
+    }
+
+
+def layer_spectral(config: RunConfig, params: Params | None = None) -> dict[Owner, SpectralReport]:
+    """Eigenvalues, spectral radius and Pascanu's γσ_max of each layer-direction's ``W_hh``."""
+    P = params if params is not None else preset_params(config)
+    return {owner: spectral_report(config.spec, P, layer=owner[0], direction=owner[1]) for owner in config.owners}
+
+
 def spectral(config: RunConfig, params: Params | None = None) -> SpectralReport:
     """Eigenvalues and singular values of ``W_hh`` and the Pascanu verdict."""
     return spectral_report(config.spec, params if params is not None else preset_params(config))
@@ -184,8 +222,14 @@ _STRATEGY_OPTIONS = {
 }
 
 
+def strategies(config: RunConfig) -> tuple[str, ...]:
+    """The memory strategies the Memory page compares: truncation only for a unidirectional network."""
+    return tuple(s for s in STRATEGIES if not (config.bidirectional and "truncation" in _STRATEGY_OPTIONS[s]))
+
+
 def strategy_runs(config: RunConfig, params: Params | None = None) -> dict[str, bc.BPTTResult]:
-    """The same problem under full storage, sqrt and every-4 checkpointing, and truncation 8.
+    """The same problem under full storage, sqrt and every-4 checkpointing, and truncation 8
+    (:func:`strategies`).
 
     Run on the first sequence (B = 1), without the returned sequences: the bytes are what
     one sequence's pass holds (the tape and checkpoints scale with the batch, the fixed
@@ -196,6 +240,7 @@ def strategy_runs(config: RunConfig, params: Params | None = None) -> dict[str, 
     return {
         name: bc.bptt(p.spec, p.params, p.x, p.y, mask=p.mask, return_sequences=False, **base, **opts)
         for name, opts in _STRATEGY_OPTIONS.items()
+        if name in strategies(config)
     }
 
 
@@ -211,7 +256,7 @@ def memory_scaling(config: RunConfig, n: int = 8) -> dict[str, np.ndarray]:
     """
     Ts = np.unique(np.geomspace(1, max(config.T, 2), n).astype(int))
     out: dict[str, np.ndarray] = {"T": Ts}
-    for name in STRATEGIES:
+    for name in strategies(config):
         out[f"{name} bytes"] = np.zeros(Ts.size)
         out[f"{name} recomputed"] = np.zeros(Ts.size)
     for i, T in enumerate(Ts):
@@ -222,30 +267,37 @@ def memory_scaling(config: RunConfig, n: int = 8) -> dict[str, np.ndarray]:
     return out
 
 
-def step_equation(config: RunConfig, t: int, unit: int, params: Params | None = None) -> dict[str, float]:
+def step_equation(
+    config: RunConfig, t: int, unit: int, params: Params | None = None, layer: int | None = None
+) -> dict[str, float]:
     """The numbers in the equations of step ``t`` for hidden unit ``unit`` of the first sequence.
+
+    ``layer`` (default: the top one) is read in its forward direction; a lower layer's input
+    ``x_t`` is the output of the layer below, taken from the same engine run.
 
     Returns
     -------
     dict of str to float
         Forward: ``x_term`` (W_ih x_t + b_ih), ``h_term`` (W_hh h_{t-1} + b_hh) of the
         unit's first gate row, ``h_prev``, ``h`` and the cell's cached gate values.
-        Backward: ``dh`` = dL/dh_t, split into ``dh_direct`` (from l_t through the
-        read-out) and ``dh_carried`` (from step t + 1).
+        Backward: ``dh`` = dL/dh_t; for the top layer also split into ``dh_direct`` (from
+        l_t through the read-out) and ``dh_carried`` (from step t + 1).
     """
     with np.errstate(all="ignore"):  # an exploding run shows inf/nan numbers, not warnings
-        return _step_equation(config, t, unit, params)
+        return _step_equation(config, t, unit, params, config.num_layers - 1 if layer is None else layer)
 
 
-def _step_equation(config: RunConfig, t: int, unit: int, params: Params | None) -> dict[str, float]:
+def _step_equation(config: RunConfig, t: int, unit: int, params: Params | None, layer: int) -> dict[str, float]:
     p = problem(config, params)
     res = run(config, params)
     P = {k: v.astype(np.float64) for k, v in p.params.items()}
+    below = res.h_layers[layer - 1, :, :, :1].astype(np.float64) if layer else None  # (D, T, 1, H)
+    inputs = p.x[:, :1] if below is None else np.concatenate(list(below), axis=-1)
     state = tuple(np.zeros((1, config.hidden_size)) for _ in range(config.spec.state_parts))
-    cache = unroll(config.spec, P, p.x[: t + 1, :1], state)[0][t]
-    H, j, W = config.hidden_size, unit, bc.layer_params(P)
+    cache = unroll(config.spec, P, inputs[: t + 1], state, layer)[0][t]
+    H, j, W = config.hidden_size, unit, bc.layer_params(P, layer)
     out = {
-        "x_term": float(W["weight_ih"][j] @ p.x[t, 0] + W["bias_ih"][j]),
+        "x_term": float(W["weight_ih"][j] @ inputs[t, 0] + W["bias_ih"][j]),
         "h_term": float(W["weight_hh"][j] @ cache["h_prev"][0] + W["bias_hh"][j]),
         "h_prev": float(cache["h_prev"][0, j]),
         "h": float(cache["h"][0, j]),
@@ -256,11 +308,13 @@ def _step_equation(config: RunConfig, t: int, unit: int, params: Params | None) 
             out |= {g: float(arr[0, k * H + j]) for k, g in enumerate(cell.gate_names)}
         elif isinstance(arr, np.ndarray) and arr.shape[-1] == H:
             out.setdefault(name, float(arr[0, j]))
-    mask = p.mask if p.mask is not None else np.ones((config.T, config.batch_size))
-    weight = token_weights(mask, config.reduction)[t, 0]
-    _, dyhat = token_loss_and_grad(config.loss, res.yhat[t, :1].astype(np.float64), p.y[t, :1])
-    direct = float((dyhat[0] * weight) @ P["weight_out"][:, j])
-    out |= {"dh": float(res.dh[t, 0, j]), "dh_direct": direct, "dh_carried": float(res.dh[t, 0, j]) - direct}
+    out["dh"] = float(res.dh_layers[layer, 0, t, 0, j])
+    if layer == config.num_layers - 1:  # the read-out reads this layer: split off the loss at t
+        mask = p.mask if p.mask is not None else np.ones((config.T, config.batch_size))
+        weight = token_weights(mask, config.reduction)[t, 0]
+        _, dyhat = token_loss_and_grad(config.loss, res.yhat[t, :1].astype(np.float64), p.y[t, :1])
+        direct = float((dyhat[0] * weight) @ P["weight_out"][:, j])
+        out |= {"dh_direct": direct, "dh_carried": out["dh"] - direct}
     if cell.pascanu_bound:  # h = phi(z): the activation's derivative, from its output
         out["dphi"] = float(np.broadcast_to(derivative_from_output(config.activation, cache["h"][0, j]), ()))
         out["dz"] = out["dh"] * out["dphi"]

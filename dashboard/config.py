@@ -98,6 +98,11 @@ class RunConfig:
             bidirectional=self.bidirectional,
         )
 
+    @property
+    def owners(self) -> list[tuple[int, int]]:
+        """Every (layer, direction) of the network, bottom layer first, forward before reverse."""
+        return [(layer, d) for layer in range(self.num_layers) for d in range(1 + self.bidirectional)]
+
     def replace(self, **changes) -> RunConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)

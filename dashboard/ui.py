@@ -99,3 +99,30 @@ def gif_button(panel: Panel, config: RunConfig) -> None:
     )
     if not browser:
         st.caption(export.NO_BROWSER)
+
+
+def layer_table(config: RunConfig, params: dict | None, res) -> None:
+    """One row per layer and direction: its W_hh, how its Jacobian products grow, the gradient it gets."""
+    from . import cache, depth  # the cached analyses (cache imports the panels this module shows)
+
+    df = depth.layer_summary(config, res, cache.layer_jacobians(config, params), cache.layer_spectral(config, params))
+    fmt = st.column_config.NumberColumn
+    st.dataframe(
+        df,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "spectral radius ρ(W_hh)": fmt(format="%.3g", help="largest |eigenvalue| over the gate blocks"),
+            "γσ_max": fmt(format="%.3g", help="Pascanu's rate (vanilla RNN); below 1 the gradient must vanish"),
+            "growth per step": fmt(
+                format="%.3g", help="exp of the slope of ln ||∂h_t/∂h_k|| within the layer (first sequence)"
+            ),
+            "horizon (steps)": fmt(
+                format="%d", help="lag where ||∂h_t/∂h_k|| falls below 1/1000 of its peak; empty: not within the lags"
+            ),
+            "verdict": st.column_config.TextColumn(
+                help=f"the verdict's rule (±{depth.VERDICT_DECADES:g} decades) on this layer's Jacobian products"
+            ),
+            "median ||∂L/∂h_t||": fmt(format="%.3e", help="median over time of the heat map's row"),
+        },
+    )

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import cache, compute, ui
+from dashboard.depth import is_deep
 from dashboard.sidebar import current_config, current_params
 
 config = current_config()
@@ -36,6 +37,15 @@ cols[3].metric(
 st.markdown(f"**Verdict: {verdict.label}.** {verdict.detail}")
 
 panels = cache.page_panels("gradient_flow", config, params)
+if is_deep(config):
+    st.subheader("Over time and depth")
+    ui.layer_table(config, params, res)
+    deep_left, deep_right = st.columns([3, 2])
+    with deep_left:
+        ui.show(panels["layer_time"], config)
+    with deep_right:
+        ui.show(panels["layer_jacobians"], config)
+    st.subheader(f"The top layer (layer {config.num_layers - 1})" if config.num_layers > 1 else "The layer")
 left, right = st.columns(2)
 with left:
     for name in ("gradient_norms", "jacobian_vs_lag", "step_contributions"):
@@ -44,4 +54,7 @@ with right:
     for name in ("flow_matrix", "eigenvalues", "cell_comparison"):
         ui.show(panels[name], config)
 ui.show(panels["phase_diagram"], config)
-ui.show(panels["truncation_study"], config)
+if "truncation_study" in panels:
+    ui.show(panels["truncation_study"], config)
+else:
+    st.info("No truncation study for a bidirectional network: the reverse direction reads the whole sequence.")

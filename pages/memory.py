@@ -47,6 +47,8 @@ panels = cache.page_panels("memory", config, params)
 left, right = st.columns(2)
 with left:
     ui.show(panels["memory_by_tensor"], config)
+    if "layer_memory" in panels:
+        ui.show(panels["layer_memory"], config)
     ui.show(panels["memory_vs_length"], config)
 with right:
     ui.show(panels["memory_timelines"], config)

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import cache, compute, ui
+from dashboard.depth import is_deep
 from dashboard.sidebar import current_config, current_params
 
 config = current_config()
@@ -28,7 +29,7 @@ cols[1].metric(
     "Gradient norm", f"{res.grad_norm:.3g}", help="global L2 norm of all parameter gradients, before clipping"
 )
 cols[2].metric(
-    "Spectral radius of W_hh",
+    "Spectral radius of W_hh" + (" (layer 0)" if is_deep(config) else ""),
     f"{max(report.spectral_radius.values()):.3g}",
     help="largest |eigenvalue| over the gate blocks",
 )
@@ -41,9 +42,11 @@ with cols[4]:
         "scratch and the returned sequences",
     )
 
+if is_deep(config):
+    ui.layer_table(config, params, res)
 left, right = st.columns(2)
 with left:
-    ui.show(panels["unroll_diagram"], config)
+    ui.show(panels["unroll_grid_diagram" if is_deep(config) else "unroll_diagram"], config)
 with right:
     st.markdown(f"**Verdict: {verdict.label}.** {verdict.detail}")
     ui.show(panels["gradient_norms"], config)

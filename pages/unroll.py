@@ -4,29 +4,44 @@ import streamlit as st
 
 from dashboard import cache, ui
 from dashboard.cells import VIEWS
+from dashboard.depth import is_deep
 from dashboard.sidebar import current_config, current_params
 
 config = current_config()
 params = current_params(config)
 st.title("Unroll & animate")
-st.markdown(
-    "Press **▶ Play**. Forward: each h_t lights up as it is computed, and the memory bar grows as its "
-    "intermediates are stored. Backward: ∂L/∂h_t travels right to left, node size and red shade showing "
-    "its size, and memory is freed step by step."
-)
+if is_deep(config):
+    st.markdown(
+        f"Press **▶ Play**. The {config.num_layers}-layer stack unrolled: layers as rows, time as columns. "
+        "Forward fills one layer at a time from the input up (a reverse direction right to left); "
+        "backward starts at the top and carries ∂L/∂h back in time, layer by layer, down to the input."
+    )
+else:
+    st.markdown(
+        "Press **▶ Play**. Forward: each h_t lights up as it is computed, and the memory bar grows as its "
+        "intermediates are stored. Backward: ∂L/∂h_t travels right to left, node size and red shade showing "
+        "its size, and memory is freed step by step."
+    )
 ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
-animation = cache.page_panels("unroll", config, params)["unroll_animation"]
+panels = cache.page_panels("unroll", config, params)
+animation = panels["unroll_grid" if is_deep(config) else "unroll_animation"]
 ui.show(animation, config)
 ui.gif_button(animation, config)
 
 st.subheader("The equations of one step, with this run's numbers")
-pick_t, pick_j = st.columns(2)
+pick_t, pick_j, pick_layer = st.columns(3)
 t = pick_t.slider("Step t", 0, config.T - 1, config.T - 1, key="eq_step") if config.T > 1 else 0
 j = pick_j.number_input("Hidden unit j", 0, config.hidden_size - 1, 0, key="eq_unit")
-numbers = cache.step_equation(config, t, j, params)
+layer = config.num_layers - 1
+if config.num_layers > 1:
+    layer = pick_layer.selectbox(
+        "Layer", range(config.num_layers), index=layer, key="eq_layer", help="read in its forward direction"
+    )
+numbers = cache.step_equation(config, t, j, params, layer)
 forward, backward = st.columns(2)
 with forward:
-    st.markdown(f"**Forward** · first sequence · {config.cell.upper()}")
+    where = f" · layer {layer} →" if is_deep(config) else ""
+    st.markdown(f"**Forward** · first sequence · {config.cell.upper()}{where}")
     for line in VIEWS[config.cell].forward(t, j, numbers, config.activation):
         st.latex(line)
 with backward:

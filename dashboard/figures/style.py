@@ -35,6 +35,12 @@ def finite_positive(values: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(v) & (v > 0), v, np.nan)
 
 
+def to_unit(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Values mapped from [lo, hi] to [0, 1] (non-finite to the nearest end): colour and size scales."""
+    span = hi - lo if hi > lo else 1.0
+    return np.clip((np.nan_to_num(values, nan=lo, posinf=hi, neginf=lo) - lo) / span, 0, 1)
+
+
 def mark_overflow(fig: go.Figure, step: int | None, **where) -> go.Figure:
     """A red dashed line and label at the first overflowing step, if any."""
     if step is not None:

@@ -8,17 +8,11 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from .style import base_layout, human_bytes
+from .style import base_layout, human_bytes, to_unit
 
 ROWS = {"x": 0.0, "h": 1.0, "y": 2.0, "l": 3.0}
 IDLE = "#d9d9d9"
 FORWARD_SCALE, BACKWARD_SCALE, LOSS_SCALE = "Blues", "Reds", "Oranges"
-
-
-def _unit(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Values mapped to [0, 1] (non-finite to the nearest end)."""
-    span = hi - lo if hi > lo else 1.0
-    return np.clip((np.nan_to_num(values, nan=lo, posinf=hi, neginf=lo) - lo) / span, 0, 1)
 
 
 def _ramp(scale: str, lo: float, hi: float, n: int = 6) -> list[list]:
@@ -80,10 +74,10 @@ def unroll_animation(
     peak = max(float(memory["bytes"].max()), 1.0) if len(memory) else 1.0
     slots = np.arange(W, dtype=float)
     # colour values and sizes of every step, computed once (numbers on the combined scales)
-    fwd_val = 0.01 + 0.49 * _unit(h_rms, 0, h_hi)
-    bwd_val = 0.51 + 0.49 * _unit(log_g, g_lo, g_hi)
-    loss_val = 0.01 + 0.99 * _unit(loss, 0, l_hi)
-    g_size = 22 + 22 * _unit(log_g, g_lo, g_hi)
+    fwd_val = 0.01 + 0.49 * to_unit(h_rms, 0, h_hi)
+    bwd_val = 0.51 + 0.49 * to_unit(log_g, g_lo, g_hi)
+    loss_val = 0.01 + 0.99 * to_unit(loss, 0, l_hi)
+    g_size = 22 + 22 * to_unit(log_g, g_lo, g_hi)
     labels = {row: np.array([f"{row}{i}" for i in range(T)]) for row in ("x", "h", "ŷ", "l")}
 
     def frame_traces(phase: str, t: int, with_text: bool = False) -> tuple[list[dict], str]:

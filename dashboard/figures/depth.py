@@ -1,0 +1,321 @@
+"""Figures over time and depth: a layer x time heat map, per-layer Jacobian curves, memory by layer,
+and the unrolled grid (layers as rows, time as columns) animated through both passes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
+from plotly.subplots import make_subplots
+
+from .style import SEQUENTIAL, base_layout, finite_positive, to_unit
+from .unroll import BACKWARD_SCALE, FORWARD_SCALE, NODE_SCALE, PLAIN_SCALE
+
+DIRECTIONS = ("forward →", "reverse ←")
+
+
+def layer_colors(n: int) -> list[str]:
+    """One colour per layer, dark (bottom) to light (top), readable on white."""
+    return sample_colorscale("Plasma", list(np.linspace(0.0, 0.75, n))) if n > 1 else ["#0d0887"]
+
+
+def layer_time_heatmap(df: pd.DataFrame) -> go.Figure:
+    """``log10 ||dL/dh_t||`` for every layer (rows, top layer on top) against t, one panel per direction.
+
+    Parameters
+    ----------
+    df : DataFrame with columns ``layer``, ``direction`` (0 forward, 1 reverse), ``t``, ``grad_norm``
+    """
+    layers = sorted(df["layer"].unique())
+    D = int(df["direction"].max()) + 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z_all = np.log10(finite_positive(df["grad_norm"].to_numpy()))
+    finite = z_all[np.isfinite(z_all)]
+    zmin, zmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    fig = make_subplots(rows=1, cols=D, shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=DIRECTIONS[:D])
+    for d in range(D):
+        part = df[df["direction"] == d].pivot(index="layer", columns="t", values="grad_norm")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.log10(finite_positive(part.to_numpy()))
+        fig.add_trace(
+            go.Heatmap(
+                z=z,
+                x=part.columns.to_numpy(),
+                y=[f"layer {layer}" for layer in part.index],
+                coloraxis="coloraxis",
+                hovertemplate=f"%{{y}} {DIRECTIONS[d][-1]}, t=%{{x}}<br>log10 ||∂L/∂h|| = %{{z:.2f}}<extra></extra>",
+            ),
+            row=1,
+            col=d + 1,
+        )
+        fig.update_xaxes(title="time step t", row=1, col=d + 1)
+    fig.update_layout(
+        coloraxis={
+            "colorscale": SEQUENTIAL,
+            "cmin": zmin,
+            "cmax": zmax,
+            "colorbar": {"title": {"text": "log10 ||∂L/∂h_t||", "side": "right"}, "thickness": 14},
+        }
+    )
+    fig.update_yaxes(title="layer (input at the bottom)", row=1, col=1)
+    base_layout(fig, "Gradient over time and depth", height=200 + 70 * len(layers))
+    fig.update_layout(margin={"l": 90, "r": 30, "t": 70, "b": 60})
+    return fig
+
+
+def layer_jacobians(df: pd.DataFrame) -> go.Figure:
+    """``||∂h_t/∂h_k||`` (spectral norm, log axis) against the lag, one line per layer and direction.
+
+    Parameters
+    ----------
+    df : DataFrame with columns ``label``, ``layer``, ``direction``, ``lag``, ``log10_spectral``
+    """
+    colors = layer_colors(int(df["layer"].max()) + 1)
+    fig = go.Figure()
+    for name, part in df.groupby("label", sort=False):
+        layer, d = int(part["layer"].iloc[0]), int(part["direction"].iloc[0])
+        fig.add_scatter(
+            x=part["lag"],
+            y=finite_positive(10.0 ** part["log10_spectral"].to_numpy(float)),
+            mode="lines",
+            name=name,
+            line={"color": colors[layer], "dash": "dot" if d else "solid", "width": 2.5},
+            hovertemplate=f"{name}<br>lag %{{x}}<br>||∂h_t/∂h_k|| = %{{y:.3e}}<extra></extra>",
+        )
+    fig.update_yaxes(type="log", title="||∂h_t/∂h_k||₂ (log)", exponentformat="power")
+    fig.update_xaxes(title="lag t - k (steps)")
+    return base_layout(fig, "Jacobian products in each layer")
+
+
+def layer_memory(df: pd.DataFrame) -> go.Figure:
+    """Bytes each layer and direction holds for backward (tape and checkpoints) over the pass, stacked.
+
+    Parameters
+    ----------
+    df : DataFrame with columns ``moment``, ``phase``, ``label``, ``layer``, ``direction``, ``bytes``
+    """
+    colors = layer_colors(int(df["layer"].max()) + 1)
+    fig = go.Figure()
+    for name, part in df.groupby("label", sort=False):
+        layer, d = int(part["layer"].iloc[0]), int(part["direction"].iloc[0])
+        fig.add_scatter(
+            x=part["moment"],
+            y=part["bytes"] / 1024,
+            mode="lines",
+            stackgroup="layers",
+            name=name,
+            line={"color": colors[layer], "width": 0.5},
+            fillpattern={"shape": "/" if d else ""},
+            customdata=np.stack([part["phase"], part["step"]], axis=1),
+            hovertemplate=f"{name}<br>%{{customdata[0]}} of step %{{customdata[1]}}<br>%{{y:.1f}} KiB<extra></extra>",
+        )
+    first_back = df.loc[df["phase"] == "backward", "moment"]
+    if len(first_back):
+        fig.add_vline(x=float(first_back.min()) - 0.5, line={"color": "grey", "dash": "dot"})
+        fig.add_annotation(
+            x=float(first_back.min()), y=1.0, yref="paper", text="backward starts", showarrow=False, xanchor="left"
+        )
+    fig.update_yaxes(title="KiB held for backward", rangemode="tozero")
+    fig.update_xaxes(title="moment of the pass (one per step of each layer)")
+    return base_layout(fig, "Tape and checkpoints by layer")
+
+
+def _events(L: int, D: int, T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The order both passes visit the nodes: forward layer by layer (reverse direction right to left),
+    then backward from the top layer down (each direction against its own reading order).
+
+    Returns
+    -------
+    fpos, bpos : ndarray of shape (L, D, T)
+        Position of each node's forward and backward visit in the event list.
+    events : ndarray of shape (2 L D T, 4)
+        ``(phase, layer, direction, t)`` of each event, phase 0 forward, 1 backward.
+    """
+    rows = []
+    for layer in range(L):
+        for d in range(D):
+            rows += [(0, layer, d, t) for t in (range(T) if d == 0 else reversed(range(T)))]
+    for layer in reversed(range(L)):
+        for d in range(D):
+            rows += [(1, layer, d, t) for t in (reversed(range(T)) if d == 0 else range(T))]
+    events = np.array(rows, dtype=int)
+    fpos, bpos = np.zeros((L, D, T), int), np.zeros((L, D, T), int)
+    for i, (phase, layer, d, t) in enumerate(events):
+        (bpos if phase else fpos)[layer, d, t] = i
+    return fpos, bpos, events
+
+
+def grid_animation(
+    h_norm: np.ndarray,
+    dh_norm: np.ndarray,
+    *,
+    window: int = 16,
+    max_frames: int = 90,
+    static: bool = False,
+    title: str = "",
+) -> go.Figure:
+    """The unrolled stack as a grid, animated: layers as rows, time as columns.
+
+    Parameters
+    ----------
+    h_norm, dh_norm : ndarray of shape (L, D, T)
+        RMS of each layer-direction's output ``h_t`` and ``||dL/dh_t||``.
+    window : int
+        Columns drawn at once; on longer sequences the window follows the current step.
+    max_frames : int
+        Frames at most (the events of both passes are sampled evenly, each layer's last step kept).
+    static : bool
+        Only the end of the backward pass, without frames.
+
+    Returns
+    -------
+    go.Figure
+        Traces: edges, nodes, inputs, losses, current-step ring; ``fig.frames`` in event order.
+    """
+    L, D, T = h_norm.shape
+    W = min(window, T)
+    fpos, bpos, events = _events(L, D, T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_g = np.log10(np.where(dh_norm > 0, dh_norm, np.nan))
+    finite_h, finite_g = h_norm[np.isfinite(h_norm)], log_g[np.isfinite(log_g)]
+    h_hi = float(finite_h.max()) if finite_h.size else 1.0
+    g_lo, g_hi = (float(finite_g.min()), float(finite_g.max())) if finite_g.size else (0.0, 1.0)
+    fwd_val, bwd_val = 0.01 + 0.49 * to_unit(h_norm, 0, h_hi), 0.51 + 0.49 * to_unit(log_g, g_lo, g_hi)
+    size = 16 + 16 * to_unit(log_g, g_lo, g_hi)
+    row_y = 1.0 + np.arange(L * D).reshape(L, D)  # row 0: inputs; top: losses
+    top = float(L * D + 1)
+    slots = np.arange(W, dtype=float)
+
+    def frame(e: int) -> tuple[list[dict], str]:
+        phase, layer, d, t = events[e]
+        start = int(np.clip(t - W // 2, 0, T - W))
+        idx = np.arange(start, start + W)
+        val = np.where(bpos[..., idx] <= e, bwd_val[..., idx], np.where(fpos[..., idx] <= e, fwd_val[..., idx], 0.0))
+        sz = np.where(bpos[..., idx] <= e, size[..., idx], 22.0)
+        ll, dd, tt = np.meshgrid(np.arange(L), np.arange(D), idx, indexing="ij")
+        nodes = {
+            "x": np.broadcast_to(slots, (L, D, W)).ravel(),
+            "y": np.broadcast_to(row_y[..., None], (L, D, W)).ravel(),
+            "marker": {"color": val.ravel(), "size": sz.ravel()},
+            "customdata": np.stack(
+                [ll.ravel(), dd.ravel(), tt.ravel(), h_norm[..., idx].ravel(), dh_norm[..., idx].ravel()], axis=1
+            ),
+        }
+        x_done = (fpos[0].min(axis=0)[idx] <= e).astype(float)
+        l_done = (fpos[L - 1].max(axis=0)[idx] <= e).astype(float)
+        inputs = {"x": slots, "y": np.zeros(W), "marker": {"color": x_done}, "text": [f"x{i}" for i in idx]}
+        losses = {"x": slots, "y": np.full(W, top), "marker": {"color": l_done}, "text": [f"l{i}" for i in idx]}
+        ring = {"x": [] if static else [float(t - start)], "y": [] if static else [float(row_y[layer, d])]}
+        arrow = "→" if (phase == 0) == (d == 0) else "←"
+        heading = f"{'forward' if phase == 0 else 'backward'} pass · layer {layer} {arrow} · step t = {t}"
+        if T > W:
+            heading += f" · window t = {start}…{start + W - 1} of {T}"
+        return [nodes, inputs, losses, ring], heading
+
+    fig = go.Figure()
+    ex, ey = [], []
+    for i in slots:  # each column: input, every layer row, loss, one vertical line
+        ex += [i, i, None]
+        ey += [0.0, top, None]
+    for y in row_y.ravel():
+        ex += [0.0, W - 1.0, None]
+        ey += [float(y), float(y), None]
+    fig.add_scatter(x=ex, y=ey, mode="lines", line={"color": "#d0d0d0", "width": 2}, hoverinfo="skip")
+    last = len(events) - 1
+    first, heading = frame(last if static else 0)
+    fig.add_scatter(
+        **first[0],
+        mode="markers",
+        name="h_t of each layer",
+        hovertemplate="layer %{customdata[0]} (direction %{customdata[1]}), t = %{customdata[2]}"
+        "<br>RMS |h| = %{customdata[3]:.3f}<br>||∂L/∂h|| = %{customdata[4]:.3e}<extra></extra>",
+    )
+    fig.data[-1].marker.update(colorscale=NODE_SCALE, cmin=0.0, cmax=1.0, line={"width": 1, "color": "#444"})
+    for trace, symbol in ((first[1], "square"), (first[2], "hexagon")):
+        fig.add_scatter(**trace, mode="markers+text", textposition="middle right", hoverinfo="skip")
+        fig.data[-1].marker.update(size=18, symbol=symbol, colorscale=PLAIN_SCALE, cmin=0.0, cmax=1.0)
+    fig.add_scatter(
+        **first[3],
+        mode="markers",
+        marker={"size": 38, "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": "black"}},
+        hoverinfo="skip",
+    )
+    for scale, lo, hi, name, x in [
+        (FORWARD_SCALE, 0, h_hi, "forward: RMS |h_t|", 1.02),
+        (BACKWARD_SCALE, g_lo, g_hi, "backward: log10 ||∂L/∂h_t||", 1.14),
+    ]:
+        fig.add_scatter(
+            x=[None],
+            y=[None],
+            mode="markers",
+            hoverinfo="skip",
+            marker={
+                "colorscale": scale,
+                "cmin": lo,
+                "cmax": hi,
+                "color": [lo],
+                "showscale": True,
+                "colorbar": {"title": {"text": name, "side": "right"}, "x": x, "thickness": 14},
+            },
+        )
+    fig.update_traces(showlegend=False)
+    ticks = ["input x"] + [f"layer {layer} {'←' if d else '→'}" for layer in range(L) for d in range(D)] + ["loss l"]
+    fig.update_yaxes(
+        range=[-0.7, top + 0.7], tickvals=list(range(L * D + 2)), ticktext=ticks, showgrid=False, zeroline=False
+    )
+    fig.update_xaxes(visible=False, range=[-0.7, W - 0.3])
+    height = 260 + 62 * L * D
+    if static:
+        base_layout(fig, title or "The unrolled stack after the backward pass", height=height)
+        fig.update_layout(margin={"l": 90, "r": 150, "t": 70, "b": 30})
+        return fig
+    keep = np.unique(np.r_[np.linspace(0, last, max_frames).round().astype(int), np.arange(T - 1, last + 1, T)])
+    frames = []
+    for e in keep:
+        traces, head = frame(int(e))
+        frames.append({"data": traces, "traces": [1, 2, 3, 4], "name": str(e), "layout": {"title": {"text": head}}})
+    _controls(fig, frames, events)
+    base_layout(fig, title or heading, height=height + 60)
+    fig.update_layout(margin={"l": 90, "r": 150, "t": 70, "b": 110})
+    return go.Figure(data=fig.data, layout=fig.layout, frames=frames, _validate=False)
+
+
+def _controls(fig: go.Figure, frames: list[dict], events: np.ndarray) -> None:
+    """Play/Pause buttons and a slider over the frames, labelled by pass, layer and step."""
+    play = {"frame": {"duration": 160, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}}
+    pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
+
+    def tag(e: int) -> str:
+        phase, layer, _, t = events[e]
+        return f"{'fwd' if phase == 0 else 'bwd'} l{layer} t{t}"
+
+    fig.update_layout(
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "left",
+                "x": 0.0,
+                "y": -0.04,
+                "xanchor": "left",
+                "yanchor": "top",
+                "buttons": [
+                    {"label": "▶ Play", "method": "animate", "args": [None, play]},
+                    {"label": "❚❚ Pause", "method": "animate", "args": [[None], pause]},
+                ],
+            }
+        ],
+        sliders=[
+            {
+                "active": 0,
+                "x": 0.2,
+                "len": 0.8,
+                "y": -0.02,
+                "yanchor": "top",
+                "currentvalue": {"prefix": "", "font": {"size": 12}},
+                "steps": [
+                    {"label": tag(int(f["name"])), "method": "animate", "args": [[f["name"]], pause]} for f in frames
+                ],
+            }
+        ],
+    )
