@@ -240,8 +240,11 @@ def current_params(config: RunConfig) -> dict | None:
     return params
 
 
-def use_params(params: dict) -> str:
-    """Make ``params`` the active weights of this session (call from a widget callback)."""
+def use_params(params: dict, **settings) -> str:
+    """Make ``params`` the active weights of this session, optionally changing sidebar settings to fit
+    them (call from a widget callback)."""
+    for name, value in settings.items():
+        st.session_state[PREFIX + name] = value
     key = fingerprint(params)
     store = dict(st.session_state.get(USER_PARAMS, {}))
     store[key] = params

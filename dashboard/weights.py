@@ -16,6 +16,9 @@ import numpy as np
 
 import bptt_core as bc
 
+from .compute import preset_params
+from .config import RunConfig
+
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 READOUT_MODULES = ("fc", "linear", "out", "head", "decoder", "readout", "output", "proj")
 _STATE_DICT_KEY = re.compile(r"(?:^|\.)((?:weight|bias)_(?:ih|hh)_l\d+(?:_reverse)?)$")
@@ -146,8 +149,9 @@ def map_names(arrays: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], lis
     return out, notes
 
 
-def suggest_spec(params: dict[str, np.ndarray]) -> str | None:
-    """A hint like "cell=lstm, hidden H=16, inputs I=3, layers=2, bidirectional" read off the shapes."""
+def detect_settings(params: dict[str, np.ndarray]) -> dict | None:
+    """The sidebar settings a parameter dict's shapes imply: cell, H, I, layers, direction (and O with a
+    read-out), or None when its first layer cannot be read."""
     try:
         gh, i = params["weight_ih_l0"].shape
         h = params["weight_hh_l0"].shape[1]
@@ -156,12 +160,28 @@ def suggest_spec(params: dict[str, np.ndarray]) -> str | None:
     cell = next((name for name, c in bc.CELLS.items() if h and gh == c.gates * h), None)
     if cell is None:
         return None
-    layers = 1 + max(int(m.group(1)) for k in params if (m := re.search(r"_l(\d+)", k)))
-    hint = f"cell={cell}, hidden H={h}, inputs I={i}, layers={layers}"
-    if any(k.endswith("_reverse") for k in params):
-        hint += ", bidirectional"
+    settings = {
+        "cell": cell,
+        "hidden_size": int(h),
+        "input_size": int(i),
+        "num_layers": 1 + max(int(m.group(1)) for k in params if (m := re.search(r"_l(\d+)", k))),
+        "bidirectional": any(k.endswith("_reverse") for k in params),
+    }
     if "weight_out" in params and np.ndim(params["weight_out"]) == 2:
-        hint += f", outputs O={params['weight_out'].shape[0]}"
+        settings["output_size"] = int(params["weight_out"].shape[0])
+    return settings
+
+
+def suggest_spec(params: dict[str, np.ndarray]) -> str | None:
+    """A hint like "cell=lstm, hidden H=16, inputs I=3, layers=2, bidirectional" read off the shapes."""
+    s = detect_settings(params)
+    if s is None:
+        return None
+    hint = f"cell={s['cell']}, hidden H={s['hidden_size']}, inputs I={s['input_size']}, layers={s['num_layers']}"
+    if s["bidirectional"]:
+        hint += ", bidirectional"
+    if "output_size" in s:
+        hint += f", outputs O={s['output_size']}"
     return hint
 
 
@@ -233,3 +253,39 @@ def apply_edits(
             if value is not None and np.isfinite(float(value)):
                 new[key][block * H + int(row), int(col)] = float(value)
     return new
+
+
+def load_for(data: bytes, config: RunConfig, fallback: dict[str, np.ndarray] | None = None) -> tuple[dict, list, dict]:
+    """Load an upload for ``config``, or for the network its shapes describe.
+
+    A file for another cell, size, depth or direction (a trained ``nn.LSTM(8, 32, num_layers=3,
+    bidirectional=True)``, say) is recognised from its shapes: the returned ``changes`` are the
+    sidebar settings to apply, and a missing read-out comes from that network's init preset.
+
+    Returns
+    -------
+    params, notes, changes : dict, list of str, dict
+        ``changes`` is empty when the file fits ``config``.
+
+    Raises
+    ------
+    WeightsError
+        When neither fits, saying what the file looks like and what the dashboard accepts.
+    """
+    try:
+        params, notes = load_weights(data, config.spec, fallback)
+        return params, notes, {}
+    except WeightsError as err:
+        settings = detect_settings(map_names(read_arrays(data))[0])
+        changes = {k: v for k, v in (settings or {}).items() if getattr(config, k) != v}
+        if not changes:
+            raise
+        if changes.get("bidirectional") and config.truncation:
+            changes["truncation"] = 0  # a bidirectional network cannot be truncated
+        try:
+            target = config.replace(**changes, weights="preset")
+        except ValueError as limits:
+            raise WeightsError(f"{err}; the dashboard cannot show that network: {limits}") from None
+    params, notes = load_weights(data, target.spec, fallback=preset_params(target))
+    shown = ", ".join(f"{k} = {v}" for k, v in changes.items())
+    return params, [*notes, f"the sidebar now matches the file ({shown})"], changes

@@ -13,11 +13,15 @@ params = current_params(config)
 active = params if params is not None else compute.preset_params(config)
 st.title("Weights")
 source = "your own weights" if params is not None else f"the {config.init} preset"
+layers = f"{config.num_layers} layer{'s' if config.num_layers > 1 else ''}" + (
+    ", bidirectional" if config.bidirectional else ""
+)
 st.markdown(
     f"Now using **{source}** for a {config.cell.upper()} with H = {config.hidden_size}, "
-    f"I = {config.input_size}, O = {config.output_size}. Keys are PyTorch's state dict "
-    "(`weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`) plus the read-out "
-    "`weight_out`, `bias_out`: a `torch.nn` state dict loads as it is."
+    f"I = {config.input_size}, O = {config.output_size}, {layers}. Keys are PyTorch's state dict "
+    "(`weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`, then `_l1`, … and `_reverse`) plus the "
+    "read-out `weight_out`, `bias_out` (or an `nn.Linear` such as `fc.weight`): a `torch.nn` state dict "
+    "loads as it is, and a file for another cell, size or depth sets the sidebar to match."
 )
 
 down, reset = st.columns([3, 1])
@@ -38,11 +42,11 @@ def _on_upload() -> None:
     if upload is None:
         return
     try:
-        loaded, notes = weights.load_weights(upload.getvalue(), current_config().spec, fallback=active)
+        loaded, notes, changes = weights.load_for(upload.getvalue(), current_config(), fallback=active)
     except weights.WeightsError as err:
         st.session_state["weights_message"] = ("error", f"{upload.name} was not loaded: {err}")
         return
-    use_params(loaded)
+    use_params(loaded, **changes)
     st.session_state["weights_message"] = (
         "success",
         f"Loaded {upload.name}." + (" " + "; ".join(notes) + "." if notes else ""),
@@ -91,15 +95,19 @@ if H > ui.EDITABLE_HIDDEN:
     )
 else:
     names = [VIEWS[config.cell].gate_labels[g] for g in bc.CELLS[config.cell].gate_names]
+    pick_matrix, pick_block = st.columns(2)
+    recurrent = [k for k in active if k.startswith("weight_hh")]
+    matrix = pick_matrix.selectbox("Matrix", recurrent, key="weights_matrix", disabled=len(recurrent) == 1)
     block = (
-        st.selectbox("Gate block", range(gates), format_func=lambda g: names[g], key="weights_block")
+        pick_block.selectbox("Gate block", range(gates), format_func=lambda g: names[g], key="weights_block")
         if gates > 1
         else 0
     )
-    current = active["weight_hh_l0"][block * H : (block + 1) * H]
+    current = active[matrix][block * H : (block + 1) * H]
 
     def _on_edit() -> None:
-        use_params(weights.apply_edits(active, block, st.session_state["weights_editor"]["edited_rows"]))
+        edits = st.session_state["weights_editor"]["edited_rows"]
+        use_params(weights.apply_edits(active, block, edits, key=matrix))
 
     st.data_editor(
         pd.DataFrame(current, columns=[str(c) for c in range(H)]),

@@ -232,8 +232,8 @@ def grid_animation(
         "<br>RMS |h| = %{customdata[3]:.3f}<br>||∂L/∂h|| = %{customdata[4]:.3e}<extra></extra>",
     )
     fig.data[-1].marker.update(colorscale=NODE_SCALE, cmin=0.0, cmax=1.0, line={"width": 1, "color": "#444"})
-    for trace, symbol in ((first[1], "square"), (first[2], "hexagon")):
-        fig.add_scatter(**trace, mode="markers+text", textposition="middle right", hoverinfo="skip")
+    for trace, symbol, where in ((first[1], "square", "bottom center"), (first[2], "hexagon", "top center")):
+        fig.add_scatter(**trace, mode="markers+text", textposition=where, hoverinfo="skip")
         fig.data[-1].marker.update(size=18, symbol=symbol, colorscale=PLAIN_SCALE, cmin=0.0, cmax=1.0)
     fig.add_scatter(
         **first[3],
@@ -262,7 +262,7 @@ def grid_animation(
     fig.update_traces(showlegend=False)
     ticks = ["input x"] + [f"layer {layer} {'←' if d else '→'}" for layer in range(L) for d in range(D)] + ["loss l"]
     fig.update_yaxes(
-        range=[-0.7, top + 0.7], tickvals=list(range(L * D + 2)), ticktext=ticks, showgrid=False, zeroline=False
+        range=[-0.9, top + 0.9], tickvals=list(range(L * D + 2)), ticktext=ticks, showgrid=False, zeroline=False
     )
     fig.update_xaxes(visible=False, range=[-0.7, W - 0.3])
     height = 260 + 62 * L * D
@@ -308,11 +308,11 @@ def _controls(fig: go.Figure, frames: list[dict], events: np.ndarray) -> None:
         sliders=[
             {
                 "active": 0,
-                "x": 0.2,
-                "len": 0.8,
+                "x": 0.22,
+                "len": 0.78,
                 "y": -0.02,
                 "yanchor": "top",
-                "currentvalue": {"prefix": "", "font": {"size": 12}},
+                "currentvalue": {"visible": False},
                 "steps": [
                     {"label": tag(int(f["name"])), "method": "animate", "args": [[f["name"]], pause]} for f in frames
                 ],
