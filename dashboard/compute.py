@@ -112,9 +112,10 @@ MAX_LAG, LAG_POINTS = 300, 120
 
 
 def jacobians(config: RunConfig, params: Params | None = None) -> JacobianProducts:
-    """Norms of ``d h_t / d h_0`` against the lag (up to :data:`MAX_LAG`), for the first sequence of the batch."""
+    """Norms of ``d h_t / d h_0`` against the lag (up to :data:`MAX_LAG`), for the first sequence of the batch,
+    in the top layer (forward direction): the layer the read-out, the verdict and the flow matrix look at."""
     p = problem(config, params)
-    J = iter_local_jacobians(p.spec, p.params, p.x[:MAX_LAG, :1])
+    J = iter_local_jacobians(p.spec, p.params, p.x[:MAX_LAG, :1], layer=config.num_layers - 1)
     return jacobian_products(J, config.hidden_size, max_points=LAG_POINTS)
 
 
@@ -156,8 +157,9 @@ def layer_spectral(config: RunConfig, params: Params | None = None) -> dict[Owne
 
 
 def spectral(config: RunConfig, params: Params | None = None) -> SpectralReport:
-    """Eigenvalues and singular values of ``W_hh`` and the Pascanu verdict."""
-    return spectral_report(config.spec, params if params is not None else preset_params(config))
+    """Eigenvalues and singular values of the top layer's ``W_hh`` (forward direction) and Pascanu's rate."""
+    P = params if params is not None else preset_params(config)
+    return spectral_report(config.spec, P, layer=config.num_layers - 1)
 
 
 def cell_comparison(config: RunConfig) -> dict[str, np.ndarray]:

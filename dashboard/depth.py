@@ -14,7 +14,7 @@ import bptt_core as bc
 from bptt_core.analysis.jacobians import JacobianProducts
 from bptt_core.analysis.spectral import SpectralReport
 
-from .compute import VERDICT_DECADES, Horizon, Owner, jacobian_summary
+from .compute import VERDICT_DECADES, Horizon, Owner, horizon_text, jacobian_summary
 from .config import RunConfig
 
 
@@ -84,10 +84,10 @@ def layer_summary(
                 "spectral radius ρ(W_hh)": max(report.spectral_radius.values()),
                 "γσ_max": report.bound_rate if report.bound_rate is not None else np.nan,
                 "growth per step": float(np.exp(summary.rate)),
-                "horizon (steps)": summary.horizon if summary.horizon is not None else np.nan,
-                "lags followed": int(jp.lags[-1]) if len(jp.lags) else 0,
+                "horizon": horizon_text(summary, jp),
                 "verdict": jacobian_verdict(jp),
                 "median ||∂L/∂h_t||": median,
             }
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    return table.drop(columns="γσ_max") if table["γσ_max"].isna().all() else table

@@ -76,10 +76,10 @@ def render_sidebar() -> RunConfig:
     c2.number_input("Batch B", *LIMITS["batch_size"], key=_w("batch_size"))
     c1.number_input("Inputs I", *LIMITS["input_size"], key=_w("input_size"))
     c2.number_input("Outputs O", *LIMITS["output_size"], key=_w("output_size"))
-    c1.number_input(
+    sb.slider(
         "Layers L", *LIMITS["num_layers"], key=_w("num_layers"), help="Stacked layers: layer l reads layer l - 1."
     )
-    c2.toggle(
+    sb.toggle(
         "Bidirectional",
         key=_w("bidirectional"),
         help="Each layer also runs from the last step to the first; the read-out sees both directions.",

@@ -117,8 +117,8 @@ def layer_table(config: RunConfig, params: dict | None, res) -> None:
             "growth per step": fmt(
                 format="%.3g", help="exp of the slope of ln ||∂h_t/∂h_k|| within the layer (first sequence)"
             ),
-            "horizon (steps)": fmt(
-                format="%d", help="lag where ||∂h_t/∂h_k|| falls below 1/1000 of its peak; empty: not within the lags"
+            "horizon": st.column_config.TextColumn(
+                help="lag where ||∂h_t/∂h_k|| falls below 1/1000 of its peak (> n: not within the n lags followed)"
             ),
             "verdict": st.column_config.TextColumn(
                 help=f"the verdict's rule (±{depth.VERDICT_DECADES:g} decades) on this layer's Jacobian products"

@@ -29,7 +29,7 @@ cols[1].metric(
     "Gradient norm", f"{res.grad_norm:.3g}", help="global L2 norm of all parameter gradients, before clipping"
 )
 cols[2].metric(
-    "Spectral radius of W_hh" + (" (layer 0)" if is_deep(config) else ""),
+    "Spectral radius of W_hh" + (" (top layer)" if is_deep(config) else ""),
     f"{max(report.spectral_radius.values()):.3g}",
     help="largest |eigenvalue| over the gate blocks",
 )

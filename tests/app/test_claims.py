@@ -32,6 +32,8 @@ def random_settings(n: int, seed: int, max_T: int = 1000) -> list[RunConfig]:
                 seed=int(rng.integers(0, 1000)),
                 loss=str(rng.choice(["mse", "cross_entropy"])),
                 ragged=bool(rng.random() < 0.3),
+                num_layers=int(rng.choice([1, 1, 1, 2, 3])),
+                bidirectional=bool(rng.random() < 0.25),
             )
         )
     return out

@@ -13,7 +13,7 @@ from dashboard import catalog, compute, depth, panels, weights
 from dashboard.config import RunConfig, from_mapping
 from dashboard.figures.depth import _events, grid_animation
 
-from .conftest import array_of, assert_clean, chart_specs, open_app
+from .conftest import PAGES, array_of, assert_clean, chart_specs, open_app
 
 DEEP = RunConfig(cell="gru", T=24, hidden_size=6, num_layers=3, bidirectional=True)
 
@@ -229,3 +229,19 @@ def test_the_w_hh_editor_edits_the_chosen_layer_and_direction():
     params = weights.apply_edits(before, 0, {1: {"2": 4.5}}, key="weight_hh_l1_reverse")
     changed = [k for k in before if not np.array_equal(before[k], params[k])]
     assert changed == ["weight_hh_l1_reverse"] and params["weight_hh_l1_reverse"][1, 2] == 4.5
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"num_layers": "4", "bidirectional": "1", "cell": "lstm", "T": "120", "hidden_size": "32"},
+        {"num_layers": "3", "T": "1", "hidden_size": "1", "batch_size": "1"},
+        {"num_layers": "2", "bidirectional": "1", "checkpoint": "sqrt", "ragged": "1", "loss": "cross_entropy"},
+        {"num_layers": "3", "truncation": "4", "activation": "relu", "init": "identity", "scale": "1.3"},
+    ],
+)
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_with_a_stack(page, query):
+    at = open_app(page, query)
+    assert_clean(at)
+    assert at.session_state["run_config"] == from_mapping(query)[0]

@@ -162,3 +162,55 @@ def test_settings_survive_every_page_of_the_navigation(server, browser):
     assert sidebar_values(page) == ("50", "24", "7")
     assert "T=50" in page.url and "hidden_size=24" in page.url
     page.close()
+
+
+DEEP = "num_layers=3&bidirectional=1&cell=lstm&T=40"
+
+
+@pytest.mark.parametrize("name", ["overview", "unroll", "gradient_flow", "memory"])
+def test_a_three_layer_bidirectional_network_on_every_view(server, browser, name):
+    page = browser.new_page(viewport={"width": 1500, "height": 2600})
+    page.goto(f"{server}/{PAGES[name]}?{DEEP}")
+    wait_until_idle(page, timeout=120_000)
+    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    wait_until_idle(page)
+    assert_no_exception(page)
+    titles = page.locator(".js-plotly-plot .gtitle").all_text_contents()
+    expected = {
+        "overview": "The unrolled stack after the backward pass",
+        "unroll": "forward pass · layer 0 →",
+        "gradient_flow": "Gradient over time and depth",
+        "memory": "Tape and checkpoints by layer",
+    }[name]
+    assert any(t.startswith(expected) for t in titles), titles
+    if name == "unroll":  # play the grid: the title follows the passes through the layers
+        page.locator(".updatemenu-button").filter(has_text="Play").first.click()
+        page.wait_for_function(
+            "() => /layer [12]/.test(document.querySelector('.js-plotly-plot .gtitle').textContent)", timeout=60_000
+        )
+        name += "_playing"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"deep_{name}.png"), full_page=True)
+    page.close()
+
+
+def test_a_torch_state_dict_upload_switches_the_dashboard_to_that_network(server, browser, tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    lstm, fc = torch.nn.LSTM(8, 32, num_layers=3, bidirectional=True), torch.nn.Linear(64, 2)
+    torch.save({**lstm.state_dict(), **{f"fc.{k}": v for k, v in fc.state_dict().items()}}, tmp_path / "model.pt")
+    page = browser.new_page(viewport={"width": 1500, "height": 2000})
+    page.goto(f"{server}/weights?T=30")
+    wait_until_idle(page)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(tmp_path / "model.pt"))
+    page.wait_for_selector("text=the sidebar now matches the file", timeout=60_000)
+    wait_until_idle(page, timeout=120_000)
+    assert_no_exception(page)
+    assert "num_layers=3" in page.url and "bidirectional=1" in page.url and "hidden_size=32" in page.url
+    page.locator('[data-testid="stSidebarNavLink"]', has_text="Gradient flow").click()
+    page.wait_for_selector("text=Gradient over time and depth", timeout=120_000)
+    wait_until_idle(page, timeout=120_000)
+    assert_no_exception(page)
+    assert page.locator("text=Using your own weights").count() == 1
+    page.screenshot(path=str(SHOTS / "deep_uploaded_gradient_flow.png"), full_page=True)
+    page.close()
