@@ -273,6 +273,12 @@ def memory_budget(config: RunConfig, budget: dict[str, dict[str, int]]) -> Panel
 def pareto(config: RunConfig, front: dict[str, np.ndarray]) -> Panel:
     df = pd.DataFrame(front)
     caption = "Each marker is a schedule: left is less memory, down is fewer extra forward steps. " + pareto_caption(df)
+    if len(config.owners) > 1:
+        n = len(config.owners)
+        caption += (
+            f" Counted for one layer and direction: each of the {n} runs the same schedule on its own "
+            f"tape, so the stack holds up to {n} times these bytes and runs {n} times these steps."
+        )
     return Panel("pareto_front", "Memory against recomputation", caption, fm.pareto_front(df), df)
 
 

@@ -245,3 +245,17 @@ def test_every_page_with_a_stack(page, query):
     at = open_app(page, query)
     assert_clean(at)
     assert at.session_state["run_config"] == from_mapping(query)[0]
+
+
+@pytest.mark.parametrize("checkpoint", ["none", "sqrt", "4"])
+def test_pareto_caption_for_a_stack_bounds_the_engine(checkpoint):
+    """"The stack holds up to n times these bytes and runs n times these steps": checked on the engine."""
+    config = DEEP.replace(checkpoint=checkpoint, T=30)
+    panel = panels.pareto(config, compute.pareto_front(config))
+    n = len(config.owners)
+    assert f"up to {n} times these bytes" in panel.caption
+    label = {"none": "full", "sqrt": f"k={int(np.ceil(np.sqrt(30)))}", "4": "k=4"}[checkpoint]
+    row = panel.data[panel.data["label"] == label].iloc[0]
+    res = compute.stored_run(config)
+    assert res.stored_bytes <= n * row["bytes"]
+    assert res.recomputed_steps == n * row["recomputed"]
