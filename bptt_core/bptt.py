@@ -244,6 +244,7 @@ class _Call:
     recomputed: int = 0
     forward_steps: int = 0
     overflow: int | None = None
+    window_held: list = field(default_factory=list)  # (group, bytes, owner) of the window's buffers
     _grown: int = -1
 
     @classmethod
@@ -352,9 +353,20 @@ def _window(call: _Call, wa: int, wb: int, states: list) -> tuple[list, list]:
             d_states[l * D + d] = run_actions(passes[l, d])
             call.recomputed += passes[l, d].plan.recomputed_steps
             call.forward_steps += passes[l, d].plan.forward_steps
-    for group in ("layer gradients", "layer outputs"):  # the window's buffers are free for the next one
-        call.ledger.set(group, 0)
+            _release_window_buffers(call, (l, d))  # its outputs: the layer above is done with them too
+    _release_window_buffers(call)  # the window's other buffers are free for the next one
     return states, d_states
+
+
+def _release_window_buffers(call: _Call, owner: tuple | None = None) -> None:
+    """Stop counting the window buffers of ``owner`` (every one left when None)."""
+    keep = []
+    for group, nbytes, held_by in call.window_held:
+        if owner is None or held_by == owner:
+            call.ledger.release(group, nbytes, held_by)
+        else:
+            keep.append((group, nbytes, held_by))
+    call.window_held[:] = keep
 
 
 def _make_pass(call: _Call, l: int, d: int, wa: int, wb: int, inputs: list, d_outs: list) -> Pass:
@@ -365,7 +377,7 @@ def _make_pass(call: _Call, l: int, d: int, wa: int, wb: int, inputs: list, d_ou
     if call.seq is not None:  # the window's rows, the entering state first (in this direction's order)
         h_seq = call.seq[l, wa : wb + 1, :, d] if d == 0 else call.seq[l, wa + 1 : wb + 2, :, d][::-1]
     elif not top or spec.directions == 2:
-        h_seq = _window_buffer(call, f"hseq_{l}_{d}", (n + 1, B, H), "layer outputs")
+        h_seq = _window_buffer(call, f"hseq_{l}_{d}", (n + 1, B, H), "layer outputs", owner=(l, d))
     else:
         h_seq = None
     terms = None
@@ -434,12 +446,15 @@ def _readout_chunk(call: _Call, wa: int, h_rows: np.ndarray, c: int, out: np.nda
     _readout(call, [h_rows], wa + c, [out])
 
 
-def _window_buffer(call: _Call, name: str, shape: tuple, group: str, zero: bool = False) -> np.ndarray:
-    """A per-window buffer from the workspace, counted under ``group``."""
+def _window_buffer(
+    call: _Call, name: str, shape: tuple, group: str, zero: bool = False, owner: tuple | None = None
+) -> np.ndarray:
+    """A per-window buffer from the workspace, counted under ``group`` (and ``owner``) until the window ends."""
     a = call.work.get(name, shape, call.x.dtype)
     if zero:
         a.fill(0.0)
-    call.ledger.hold(group, a.nbytes)
+    call.ledger.hold(group, a.nbytes, owner)
+    call.window_held.append((group, a.nbytes, owner))
     return a
 
 

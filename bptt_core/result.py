@@ -9,8 +9,10 @@ import numpy as np
 from .cells import CELLS
 from .ledger import MemoryLedger
 
-#: The ledger's groups that hold what backward needs (the rest are fixed buffers of the call).
-STORED_GROUPS = frozenset({"checkpoints"} | {c.group(e) for c in CELLS.values() for e in c.tape})
+#: The ledger's groups that hold what backward needs (the rest are fixed buffers of the call): the tape,
+#: the checkpoints, and in a stack the layer outputs (a layer's h, kept for its backward and as the input
+#: of the layer above, whatever the checkpointing).
+STORED_GROUPS = frozenset({"checkpoints", "layer outputs"} | {c.group(e) for c in CELLS.values() for e in c.tape})
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,8 @@ class BPTTResult:
         ``(phase, step, bytes)`` and the same split by group after every forward,
         recompute and backward step.
     memory_timeline_by_layer : dict of (int, int) to list of int
-        The tape and checkpoints each (layer, direction) held at those moments.
+        What each (layer, direction) held for backward at those moments: its tape, its
+        checkpoints and its output sequence (kept for the layer above and its own backward).
     param_bytes, grad_bytes : int
         Parameters and gradient buffers.
     recomputed_steps : int
@@ -97,7 +100,8 @@ class BPTTResult:
 
     @property
     def stored_bytes(self) -> int:
-        """Peak of what is kept for backward alone: the tape and the checkpoints (no fixed buffers)."""
+        """Peak of what is kept for backward alone: the tape, the checkpoints and, in a stack, the layer
+        outputs (no fixed buffers)."""
         return self.ledger.peak_of(STORED_GROUPS)
 
     @property
@@ -112,7 +116,7 @@ class BPTTResult:
 
     @property
     def memory_timeline_by_layer(self) -> dict[tuple, list[int]]:
-        """The tape and checkpoints of each (layer, direction) at the moments of :attr:`memory_timeline`."""
+        """The tape, checkpoints and outputs of each (layer, direction) at the moments of :attr:`memory_timeline`."""
         return self.ledger.timeline_by_owner
 
 

@@ -276,8 +276,9 @@ def pareto(config: RunConfig, front: dict[str, np.ndarray]) -> Panel:
     if len(config.owners) > 1:
         n = len(config.owners)
         caption += (
-            f" Counted for one layer and direction: each of the {n} runs the same schedule on its own "
-            f"tape, so the stack holds up to {n} times these bytes and runs {n} times these steps."
+            f" Counted for one layer and direction: each of the {n} runs this schedule on its own tape, so the "
+            f"stack runs {n} times these extra steps and holds up to {n} times these bytes, plus the output "
+            "sequences its layers hand up (T × B × H each, whatever the schedule)."
         )
     return Panel("pareto_front", "Memory against recomputation", caption, fm.pareto_front(df), df)
 
@@ -385,7 +386,8 @@ def dies_first_caption(df: pd.DataFrame) -> str:
 
 
 def layer_memory(config: RunConfig, res: bc.BPTTResult) -> Panel:
-    """What each layer and direction holds for backward through the pass (a run without returned sequences)."""
+    """What each layer and direction holds for backward through the pass: its tape, checkpoints and output
+    sequence (a run without returned sequences)."""
     phases, steps, _ = zip(*res.memory_timeline)
     frames = [
         pd.DataFrame(
@@ -414,9 +416,11 @@ def layer_memory_caption(df: pd.DataFrame) -> str:
     last_held = df[df["bytes"] > 0].groupby("label")["moment"].max().sort_values()
     order = ", then ".join(last_held.index)
     return (
-        f"Forward fills every layer's tape before backward can start, so the layers' stores add up: at the "
-        f"peak ({human_bytes(total.max())}) {shares}. Backward frees them in the order {order}: the top "
-        "layer first, the bottom layer holds its store longest."
+        f"Each layer keeps its tape, checkpoints and output sequence (the input of the layer above), and forward "
+        f"fills every layer before backward can start, so the stores add up: at the peak "
+        f"({human_bytes(total.max())}) {shares}. Backward frees them in the order {order}: the top layer "
+        "first, the bottom layer holds its store longest. Checkpointing shrinks each layer's tape, not the outputs "
+        "it hands up."
     )
 
 

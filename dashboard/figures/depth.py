@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from .style import SEQUENTIAL, base_layout, finite_positive, to_unit
+from .style import SEQUENTIAL, base_layout, byte_axis, finite_positive, log_axis, to_unit
 from .unroll import BACKWARD_SCALE, FORWARD_SCALE, NODE_SCALE, PLAIN_SCALE
 
 DIRECTIONS = ("forward →", "reverse ←")
@@ -83,13 +83,13 @@ def layer_jacobians(df: pd.DataFrame) -> go.Figure:
             line={"color": colors[layer], "dash": "dot" if d else "solid", "width": 2.5},
             hovertemplate=f"{name}<br>lag %{{x}}<br>||∂h_t/∂h_k|| = %{{y:.3e}}<extra></extra>",
         )
-    fig.update_yaxes(type="log", title="||∂h_t/∂h_k||₂ (log)", exponentformat="power")
+    fig.update_yaxes(title="||∂h_t/∂h_k||₂ (log)", **log_axis(10.0 ** df["log10_spectral"].to_numpy(float)))
     fig.update_xaxes(title="lag t - k (steps)")
     return base_layout(fig, "Jacobian products in each layer")
 
 
 def layer_memory(df: pd.DataFrame) -> go.Figure:
-    """Bytes each layer and direction holds for backward (tape and checkpoints) over the pass, stacked.
+    """Bytes each layer and direction holds for backward (tape, checkpoints, outputs) over the pass, stacked.
 
     Parameters
     ----------
@@ -101,14 +101,14 @@ def layer_memory(df: pd.DataFrame) -> go.Figure:
         layer, d = int(part["layer"].iloc[0]), int(part["direction"].iloc[0])
         fig.add_scatter(
             x=part["moment"],
-            y=part["bytes"] / 1024,
+            y=part["bytes"],
             mode="lines",
             stackgroup="layers",
             name=name,
             line={"color": colors[layer], "width": 0.5},
             fillpattern={"shape": "/" if d else ""},
             customdata=np.stack([part["phase"], part["step"]], axis=1),
-            hovertemplate=f"{name}<br>%{{customdata[0]}} of step %{{customdata[1]}}<br>%{{y:.1f}} KiB<extra></extra>",
+            hovertemplate=f"{name}<br>%{{customdata[0]}} of step %{{customdata[1]}}<br>%{{y:,.0f}} B<extra></extra>",
         )
     first_back = df.loc[df["phase"] == "backward", "moment"]
     if len(first_back):
@@ -116,9 +116,9 @@ def layer_memory(df: pd.DataFrame) -> go.Figure:
         fig.add_annotation(
             x=float(first_back.min()), y=1.0, yref="paper", text="backward starts", showarrow=False, xanchor="left"
         )
-    fig.update_yaxes(title="KiB held for backward", rangemode="tozero")
+    fig.update_yaxes(title="held for backward", **byte_axis(df.groupby("moment")["bytes"].sum()))
     fig.update_xaxes(title="moment of the pass (one per step of each layer)")
-    return base_layout(fig, "Tape and checkpoints by layer")
+    return base_layout(fig, "Stored for backward, by layer")
 
 
 def _events(L: int, D: int, T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

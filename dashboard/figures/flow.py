@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..cells import VIEWS
-from .style import DIVERGING, base_layout, finite_positive, log_heatmap, mark_overflow
+from .style import DIVERGING, base_layout, finite_positive, log_axis, log_heatmap, mark_overflow
 
 #: More truncation cuts than this are summarised in a note instead of drawn one by one.
 MAX_CUT_LINES = 100
@@ -73,7 +73,8 @@ def gradient_norms(df: pd.DataFrame, *, overflow_step: int | None = None, title:
             showarrow=False,
             font={"size": 11, "color": "grey"},
         )
-    fig.update_yaxes(type="log", title="gradient norm (log)", exponentformat="power")
+    values = [df["grad_norm"], df["last_loss_grad"]] if "last_loss_grad" in df else [df["grad_norm"]]
+    fig.update_yaxes(title="gradient norm (log)", **log_axis(*values))
     fig.update_xaxes(title="time step t")
     mark_overflow(fig, overflow_step)
     return base_layout(fig, title or "Gradient reaching each hidden state")
@@ -182,7 +183,7 @@ def step_contributions(df: pd.DataFrame, *, title: str = "") -> go.Figure:
         line={"color": "#7f7f7f"},
         marker={"size": 4},
     )
-    fig.update_yaxes(type="log", title="||term_t||_F (log)", exponentformat="power")
+    fig.update_yaxes(title="||term_t||_F (log)", **log_axis(df["weight_hh"], df["weight_ih"]))
     fig.update_xaxes(title="time step t")
     return base_layout(fig, title or "What each step adds to the shared weight gradient")
 
@@ -203,7 +204,7 @@ def cell_comparison(df: pd.DataFrame, *, title: str = "") -> go.Figure:
             mode="lines",
             line={"color": VIEWS[str(cell)].color if str(cell) in VIEWS else None, "width": 2.5},
         )
-    fig.update_yaxes(type="log", title="||dL/dh_t|| (log)", exponentformat="power")
+    fig.update_yaxes(title="||dL/dh_t|| (log)", **log_axis(df["grad_norm"]))
     fig.update_xaxes(title="time step t")
     return base_layout(fig, title or "RNN vs LSTM vs GRU on the same inputs")
 
@@ -270,7 +271,9 @@ def truncation_curves(df: pd.DataFrame, *, title: str = "") -> go.Figure:
         line={"color": "#1f77b4", "dash": "dash"},
         secondary_y=True,
     )
-    fig.update_xaxes(title="truncation length k (steps)", type="log")
-    fig.update_yaxes(title="||g_k − g|| / ||g|| (log)", type="log", exponentformat="power", secondary_y=False)
-    fig.update_yaxes(title="cos(g_k, g)", range=[-1.05, 1.05], secondary_y=True, showgrid=False)
+    fig.update_xaxes(title="truncation length k (steps)", **log_axis(df["k"]))
+    fig.update_yaxes(title="||g_k − g|| / ||g|| (log)", secondary_y=False, **log_axis(df["relative_error"]))
+    fig.update_yaxes(
+        title="cos(g_k, g)", range=[-1.05, 1.05], tickvals=[-1, -0.5, 0, 0.5, 1], secondary_y=True, showgrid=False
+    )
     return base_layout(fig, title or "Truncated BPTT against the full gradient")

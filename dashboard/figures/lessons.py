@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .style import base_layout, finite_positive, log_heatmap
+from .style import base_layout, finite_positive, log_axis, log_heatmap
 
 
 def training_curves(df: pd.DataFrame, *, title: str = "") -> go.Figure:
@@ -55,8 +55,8 @@ def training_curves(df: pd.DataFrame, *, title: str = "") -> go.Figure:
             )
     for col in (1, 2):
         fig.update_xaxes(title="iteration", row=1, col=col)
-    fig.update_yaxes(type="log", exponentformat="power", title="loss (log)", row=1, col=1)
-    fig.update_yaxes(type="log", exponentformat="power", title="||∇|| (log)", row=1, col=2)
+    fig.update_yaxes(title="loss (log)", row=1, col=1, **log_axis(df["loss"]))
+    fig.update_yaxes(title="||∇|| (log)", row=1, col=2, **log_axis(df["grad_norm"], df["clipped_norm"]))
     base_layout(fig, title or "Training curves", height=460)
     fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0})
     return fig
@@ -111,8 +111,8 @@ def scale_vs_length(df: pd.DataFrame, *, title: str = "") -> go.Figure:
         fig.add_scatter(
             x=part["T"], y=finite_positive(part["grad_norm"]), name=f"reduction = {red}", mode="lines+markers"
         )
-    fig.update_xaxes(title="sequence length T", type="log")
-    fig.update_yaxes(title="||∇L|| (log)", type="log", exponentformat="power")
+    fig.update_xaxes(title="sequence length T", **log_axis(df["T"]))
+    fig.update_yaxes(title="||∇L|| (log)", **log_axis(df["grad_norm"]))
     return base_layout(fig, title or "Gradient scale against sequence length")
 
 
@@ -161,8 +161,8 @@ def estimator_bias_variance(df: pd.DataFrame, *, title: str = "") -> go.Figure:
                 col=col,
             )
     for col in (1, 2):
-        fig.update_xaxes(title="Gumbel-softmax temperature τ", type="log", row=1, col=col)
-        fig.update_yaxes(type="log", exponentformat="power", row=1, col=col)
+        fig.update_xaxes(title="Gumbel-softmax temperature τ", row=1, col=col, **log_axis(df["tau"]))
+        fig.update_yaxes(row=1, col=col, **log_axis(df["bias" if col == 1 else "variance"]))
     return base_layout(fig, title or "Gradient estimators: bias and variance", height=420)
 
 

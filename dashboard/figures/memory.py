@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .style import base_layout
+from .style import base_layout, byte_axis, human_bytes, log_axis
 
 GROUP_COLORS = {
     "inputs x": "#bcbd22",
@@ -15,6 +15,15 @@ GROUP_COLORS = {
     "gate activations": "#ff7f0e",
     "pre-activations / tanh(c)": "#9467bd",
     "checkpoints": "#2ca02c",
+}
+#: One colour per memory strategy, in every figure that compares them.
+STRATEGY_COLORS = {
+    "full storage": "#d62728",
+    "checkpoint sqrt(T)": "#1f77b4",
+    "checkpoint every 4": "#2ca02c",
+    "checkpoint every k": "#2ca02c",
+    "truncation 8": "#9467bd",
+    "binomial (revolve)": "#ff7f0e",
 }
 STRATEGY_DASH = {
     "full storage": "solid",
@@ -53,7 +62,7 @@ def memory_stack(df: pd.DataFrame, *, title: str = "") -> go.Figure:
             annotation_position="top left",
         )
     fig.update_xaxes(title="steps run so far (forward → backward)")
-    fig.update_yaxes(title="bytes held for backward", rangemode="tozero")
+    fig.update_yaxes(title="held for backward", **byte_axis(df.groupby("moment")["bytes"].sum()))
     return base_layout(fig, title or "What is held for backward, by tensor")
 
 
@@ -71,12 +80,16 @@ def memory_timelines(df: pd.DataFrame, *, title: str = "") -> go.Figure:
             y=part["bytes"],
             name=str(strategy),
             mode="lines",
-            line={"dash": STRATEGY_DASH.get(str(strategy), "solid"), "width": 2.5},
+            line={
+                "dash": STRATEGY_DASH.get(str(strategy), "solid"),
+                "width": 2.5,
+                "color": STRATEGY_COLORS.get(str(strategy)),
+            },
             customdata=part[["phase", "step"]].to_numpy(),
             hovertemplate="%{customdata[0]} step %{customdata[1]}<br>%{y:,.0f} B<extra>" + str(strategy) + "</extra>",
         )
     fig.update_xaxes(title="steps run so far (recomputation makes the pass longer)")
-    fig.update_yaxes(title="bytes held for backward", rangemode="tozero")
+    fig.update_yaxes(title="held for backward", **byte_axis(df["bytes"]))
     return base_layout(fig, title or "Held memory through the pass, by strategy")
 
 
@@ -91,7 +104,11 @@ def memory_vs_length(df: pd.DataFrame, *, title: str = "") -> go.Figure:
         rows=1, cols=2, subplot_titles=["peak memory held", "extra forward steps (recompute)"], horizontal_spacing=0.12
     )
     for strategy, part in df.groupby("strategy", sort=False):
-        style = {"dash": STRATEGY_DASH.get(str(strategy), "solid"), "width": 2.5}
+        style = {
+            "dash": STRATEGY_DASH.get(str(strategy), "solid"),
+            "width": 2.5,
+            "color": STRATEGY_COLORS.get(str(strategy)),
+        }
         fig.add_scatter(
             x=part["T"],
             y=part["bytes"],
@@ -113,9 +130,9 @@ def memory_vs_length(df: pd.DataFrame, *, title: str = "") -> go.Figure:
             row=1,
             col=2,
         )
-    fig.update_xaxes(title="sequence length T", type="log", row=1, col=1)
+    fig.update_xaxes(title="sequence length T", row=1, col=1, **log_axis(df["T"]))
     fig.update_xaxes(title="sequence length T", row=1, col=2)
-    fig.update_yaxes(title="bytes (log)", type="log", exponentformat="power", row=1, col=1)
+    fig.update_yaxes(title="bytes (log)", row=1, col=1, **log_axis(df["bytes"], fmt=human_bytes))
     fig.update_yaxes(title="recomputed steps", rangemode="tozero", row=1, col=2)
     return base_layout(fig, title or "Memory and recompute cost against T", height=440)
 
@@ -172,9 +189,10 @@ def pareto_front(df: pd.DataFrame, *, title: str = "") -> go.Figure:
             customdata=part["label"],
             mode="lines+markers+text" if strategy == "binomial (revolve)" else "markers+text",
             textposition="top right",
-            marker={"size": 11, "symbol": symbols.get(str(strategy))},
+            marker={"size": 11, "symbol": symbols.get(str(strategy)), "color": STRATEGY_COLORS.get(str(strategy))},
+            line={"color": STRATEGY_COLORS.get(str(strategy))},
             hovertemplate="%{customdata}: %{x:,.0f} B held, %{y:,.0f} extra steps<extra>" + str(strategy) + "</extra>",
         )
-    fig.update_xaxes(title="bytes held for backward (log)", type="log", exponentformat="power")
+    fig.update_xaxes(title="bytes held for backward (log)", **log_axis(df["bytes"], fmt=human_bytes))
     fig.update_yaxes(title="extra forward steps", rangemode="tozero")
     return base_layout(fig, title or "Memory against recomputation: the Pareto front", height=460)

@@ -41,6 +41,58 @@ def to_unit(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.clip((np.nan_to_num(values, nan=lo, posinf=hi, neginf=lo) - lo) / span, 0, 1)
 
 
+def tick_label(v: float) -> str:
+    """A full value for a tick: ``0.02``, ``500``, or ``2×10⁻⁵`` beyond 1e-3..1e5 (never ``2e-05``)."""
+    if 1e-3 <= abs(v) < 1e5:
+        return f"{v:.6g}"
+    mantissa, exponent = f"{v:.0e}".split("e")
+    power = f"10<sup>{int(exponent)}</sup>"
+    return power if mantissa == "1" else f"{mantissa}×{power}"
+
+
+def log_axis(*values: np.ndarray, fmt=tick_label, max_ticks: int = 8) -> dict:
+    """Properties of a log axis over ``values`` whose ticks are all labelled with full values.
+
+    Ticks sit at 1-2-5 multiples of the decades the data span (every decade, or every few, over
+    wider ranges), so no bare minor labels ("2 5 10 2 5") appear. ``fmt`` turns a tick into its
+    label (e.g. :func:`human_bytes` for a byte axis).
+    """
+    v = np.concatenate([finite_positive(np.ravel(a)) for a in values]) if values else np.array([])
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return {"type": "log"}
+    lo, hi = float(v.min()), float(v.max())
+    decades = np.arange(np.floor(np.log10(lo)), np.ceil(np.log10(hi)) + 1)
+    step = int(np.ceil(len(decades) / max_ticks))
+    mantissas = (1, 2, 5) if np.log10(hi / lo) <= 2.5 else (1,)
+    ticks = [m * 10.0**e for e in decades[::step] for m in mantissas]
+    inside = [t for t in ticks if lo / 1.02 <= t <= hi * 1.02]
+    if len(inside) < 2:  # less than a decade: label the ends of the data
+        inside = sorted({float(f"{lo:.2g}"), float(f"{hi:.2g}"), *inside})
+    pad = max(0.04 * (np.log10(hi) - np.log10(lo)), 0.05)
+    return {
+        "type": "log",
+        "tickvals": inside,
+        "ticktext": [fmt(t) for t in inside],
+        "range": [np.log10(min(lo, inside[0])) - pad, np.log10(max(hi, inside[-1])) + pad],
+    }
+
+
+def byte_axis(*values: np.ndarray, max_ticks: int = 6) -> dict:
+    """Properties of a linear byte axis from 0 whose ticks read in one unit (``0 KiB, 200 KiB, ...``)."""
+    top = max((float(np.nanmax(np.ravel(a), initial=0)) for a in values), default=0.0)
+    unit, name = next(((u, n) for u, n in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")) if top >= u), (1, "B"))
+    span = max(top / unit, 1e-9)
+    raw = span / max_ticks
+    step = min(m * 10.0 ** np.floor(np.log10(raw)) for m in (1, 2, 5, 10) if m * 10.0 ** np.floor(np.log10(raw)) >= raw)
+    ticks = np.arange(0, span + step, step)
+    return {
+        "tickvals": ticks * unit,
+        "ticktext": [f"{t:g} {name}" for t in ticks],
+        "range": [0, max(top, 1) * 1.05],
+    }
+
+
 def mark_overflow(fig: go.Figure, step: int | None, **where) -> go.Figure:
     """A red dashed line and label at the first overflowing step, if any."""
     if step is not None:

@@ -109,7 +109,7 @@ def test_memory_timeline_is_a_sawtooth_under_checkpointing():
     # the sweep keeps the last segment's tape, so only the first three are run again
     assert phases.count("forward") == 16 and phases.count("backward") == 16 and phases.count("recompute") == 12
     assert res.recomputed_steps == 12 and res.forward_steps == 28
-    held = [stored(g) for g in res.memory_timeline_by_tensor]
+    held = [stored(g) + g.get("layer outputs", 0) for g in res.memory_timeline_by_tensor]  # a stack keeps its h
     assert held[15] == 3 * 2 * 8 + 5 * 2 * 8  # three checkpoints and the last segment's five h rows
     backward = held[16:]
     rises = sum(1 for a, b in itertools.pairwise(backward) if b > a)
@@ -121,7 +121,7 @@ def test_memory_timeline_is_a_sawtooth_under_checkpointing():
 def test_full_storage_timeline_rises_then_falls():
     p = make_problem("gru", T=10, seed=7)
     res = bc.bptt(p.spec, p.params, p.x, p.y, return_sequences=False)
-    held = [stored(g) for g in res.memory_timeline_by_tensor]
+    held = [stored(g) + g.get("layer outputs", 0) for g in res.memory_timeline_by_tensor]  # a stack keeps its h
     assert held[:10] == sorted(held[:10]) and held[10:] == sorted(held[10:], reverse=True)
     assert held[-1] == 0
     assert {"hidden states h", "gate activations", "pre-activations / tanh(c)", "gradients", "scratch"} <= set(
@@ -178,7 +178,7 @@ def test_timeline_by_layer_splits_the_stored_bytes(bidirectional, checkpoint):
     res = bc.bptt(spec, params, x, y, checkpoint=checkpoint, checkpoint_slots=slots, return_sequences=False)
     by_layer = res.memory_timeline_by_layer
     assert sorted(by_layer) == [(l, d) for l in range(3) for d in range(spec.directions)]
-    held = [stored(g) for g in res.memory_timeline_by_tensor]
+    held = [stored(g) + g.get("layer outputs", 0) for g in res.memory_timeline_by_tensor]  # a stack keeps its h
     assert np.array_equal(np.sum(list(by_layer.values()), axis=0), held)
     phases = np.array([ph for ph, _, _ in res.memory_timeline])
     first_back = np.flatnonzero(phases == "backward")[0]

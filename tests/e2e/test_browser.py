@@ -180,7 +180,7 @@ def test_a_three_layer_bidirectional_network_on_every_view(server, browser, name
         "overview": "The unrolled stack after the backward pass",
         "unroll": "forward pass · layer 0 →",
         "gradient_flow": "Gradient over time and depth",
-        "memory": "Tape and checkpoints by layer",
+        "memory": "Stored for backward, by layer",
     }[name]
     assert any(t.startswith(expected) for t in titles), titles
     if name == "unroll":  # play the grid: the title follows the passes through the layers
