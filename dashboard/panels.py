@@ -99,9 +99,12 @@ def flow(config: RunConfig, origins: np.ndarray, F: np.ndarray) -> Panel:
     keep = k_idx <= t_idx
     df = pd.DataFrame({"t": t_idx[keep], "k": k_idx[keep], "norm": F[keep]})
     caption = (
-        "Row t shows how strongly the loss at step t reaches each earlier state h_k; colour fading left of "
-        "the diagonal is vanishing, brightening is exploding."
+        "Row t: ||∂l_t/∂h_k||, how strongly the loss at step t reaches each earlier state h_k, where l_t is "
+        "step t's loss averaged over the valid sequences and the norm is taken over batch × hidden (the same "
+        "for either reduction). Colour fading left of the diagonal is vanishing, brightening is exploding."
     )
+    if config.num_layers > 1 or config.bidirectional:
+        caption += " States of the top layer's forward direction."
     if len(origins) < config.T:
         caption += f" ({len(origins)} of {config.T} rows, evenly spaced.)"
     return Panel("flow_matrix", "Flow matrix", caption, ff.flow_heatmap(df), df)
@@ -132,8 +135,26 @@ def jacobian(config: RunConfig, jp: JacobianProducts, report: SpectralReport) ->
 def eigenvalues(config: RunConfig, report: SpectralReport) -> Panel:
     rows = [(block, complex(v).real, complex(v).imag) for block, vals in report.eigenvalues.items() for v in vals]
     df = pd.DataFrame(rows, columns=["block", "real", "imag"])
-    caption = "Eigenvalues outside the dashed unit circle amplify some direction each step; inside, they shrink it."
-    return Panel("eigenvalues", "Eigenvalues of W_hh", caption, ff.eigenvalue_plane(df), df)
+    return Panel("eigenvalues", "Eigenvalues of W_hh", eigenvalue_caption(report), ff.eigenvalue_plane(df), df)
+
+
+def eigenvalue_caption(report: SpectralReport) -> str:
+    """What the eigenvalues say in the long run and the singular values over one step, for this W_hh."""
+    rho, sigma = max(report.spectral_radius.values()), max(report.sigma_max.values())
+    text = (
+        f"The spectral radius ρ = {rho:.3g} sets the long run: powers of W_hh grow some direction when ρ > 1 "
+        f"and shrink every direction when ρ < 1. One step is bounded by the largest singular value, "
+        f"σ_max = {sigma:.3g}"
+    )
+    if rho < 1 < sigma:
+        text += ": W_hh is non-normal here, so a vector can grow for a few steps before it decays."
+    elif sigma < 1:
+        text += ": every step shrinks every vector."
+    else:
+        text += "."
+    if report.gamma is None:
+        text += " In a gated cell the gates rescale these blocks at every step."
+    return text
 
 
 def contributions(config: RunConfig, res: bc.BPTTResult) -> Panel:
@@ -150,11 +171,24 @@ def contributions(config: RunConfig, res: bc.BPTTResult) -> Panel:
 
 def comparison(config: RunConfig, norms: dict[str, np.ndarray]) -> Panel:
     df = pd.concat([pd.DataFrame({"t": np.arange(len(v)), "cell": c, "grad_norm": v}) for c, v in norms.items()])
-    caption = (
-        "Same inputs, same init preset: the gated cells' additive state path keeps ∂L/∂h_t from collapsing "
-        "as fast as the vanilla RNN's."
-    )
+    caption = "Same inputs, same init preset, one sequence. " + comparison_caption(df)
     return Panel("cell_comparison", "RNN vs LSTM vs GRU", caption, ff.cell_comparison(df), df)
+
+
+def comparison_caption(df: pd.DataFrame) -> str:
+    """Which cell keeps the most gradient at the first step, relative to its last, read off the curves."""
+    kept = {}
+    for cell, part in df.groupby("cell", sort=False):
+        g = part["grad_norm"].to_numpy()
+        kept[str(cell)] = g[0] / g[-1] if g.size > 1 and np.isfinite(g[[0, -1]]).all() and g[-1] > 0 else np.nan
+    if len(df["t"].unique()) < 2 or not np.isfinite(list(kept.values())).all():
+        return "Compare the curves: where one falls faster, less gradient reaches the early steps."
+    best = max(kept, key=kept.get)
+    listed = ", ".join(f"{c.upper()} ×{k:.3g}" for c, k in kept.items())
+    return (
+        f"||∂L/∂h_0|| / ||∂L/∂h_(T−1)||: {listed}; here the {best.upper()} carries the most gradient back "
+        "to the first step."
+    )
 
 
 def phase(config: RunConfig, pdg: PhaseDiagram) -> Panel:
@@ -170,20 +204,51 @@ def phase(config: RunConfig, pdg: PhaseDiagram) -> Panel:
         for cell, v in pdg.log10_ratio.items()
     ]
     df = pd.concat(rows, ignore_index=True)
-    caption = (
-        "Blue: the gradient reaching the first step vanishes; red: it explodes. The vanilla RNN flips at "
-        "ρ ≈ 1 (dotted line); the LSTM stays pale much longer."
-    )
+    caption = "Blue: the gradient reaching the first step vanishes; red: it explodes. " + phase_caption(df)
     return Panel("phase_diagram", "Phase diagram", caption, ff.phase_diagram(df), df)
+
+
+def phase_caption(df: pd.DataFrame) -> str:
+    """Where each cell's ratio at the longest T turns from vanishing to exploding, read off the map."""
+    longest = df["T"].max()
+    parts = []
+    for cell, part in df[df["T"] == longest].groupby("cell", sort=False):
+        part = part.sort_values("radius")
+        up = np.flatnonzero(part["log10_ratio"].to_numpy() >= 0)
+        r = part["radius"].to_numpy()
+        if up.size == 0:
+            parts.append(f"{str(cell).upper()} never up to ρ = {r[-1]:.2g}")
+        elif up[0] == 0:
+            parts.append(f"{str(cell).upper()} already at ρ = {r[0]:.2g}")
+        else:
+            parts.append(f"{str(cell).upper()} between ρ = {r[up[0] - 1]:.2f} and {r[up[0]]:.2f}")
+    return (
+        f"At T = {longest} the sign flips (vanishing to exploding) for: " + "; ".join(parts) + ". The dotted "
+        "line marks ρ = 1."
+    )
 
 
 def truncation(config: RunConfig, study: TruncationStudy) -> Panel:
     df = pd.DataFrame({"k": study.ks, "relative_error": study.relative_error, "cosine": study.cosine})
-    caption = (
-        "How far truncated BPTT's gradient is from the true one: once k exceeds the memory horizon the "
-        "error collapses and the cosine reaches 1."
-    )
+    caption = "How far truncated BPTT's gradient is from the true one (first sequence). " + truncation_caption(df)
     return Panel("truncation_study", "Truncation study", caption, ff.truncation_curves(df), df)
+
+
+def truncation_caption(df: pd.DataFrame, within: float = 0.01) -> str:
+    """The smallest k drawn whose error is below ``within``, read off the curve (windowed truncation cuts the
+    steps right after every cut, so the error need not vanish before k reaches T)."""
+    ok = df[df["relative_error"] < within]
+    T = int(df["k"].max())
+    if ok.empty:
+        worst = df["relative_error"].min()
+        return (
+            f"Here no k drawn brings the error below {within:.0%} (the smallest is {worst:.3g}): every window "
+            "starts without the gradient of the steps after it."
+        )
+    k = int(ok["k"].min())
+    cos = float(ok.set_index("k").loc[k, "cosine"])
+    exact = " (k = T is full BPTT)" if k >= T else ""
+    return f"Here the error first falls below {within:.0%} at k = {k}{exact}, with cosine {cos:.4f}."
 
 
 def memory_stack(config: RunConfig, res: bc.BPTTResult) -> Panel:

@@ -138,3 +138,67 @@ def test_memory_captions_say_what_their_data_show(config):
     for strategy in front.data["strategy"].unique():
         named_on_it = strategy in front.caption.split(";")[0]
         assert named_on_it == (on_front["strategy"] == strategy).any(), strategy
+
+
+@pytest.mark.parametrize("config", random_settings(24, seed=5, max_T=400), ids=lambda c: c.key())
+def test_gradient_flow_captions_say_what_their_data_show(config):
+    """Eigenvalues, cell comparison and truncation study: each caption's numbers and verdicts, recomputed
+    from the figure's data (or the weights) independently of the caption code."""
+    P = compute.preset_params(config)
+    W = P[f"weight_hh_l{config.num_layers - 1}"]
+    H = config.hidden_size
+    blocks = [W[k * H : (k + 1) * H] for k in range(W.shape[0] // H)]
+    rho = max(np.abs(np.linalg.eigvals(b)).max() for b in blocks)
+    sigma = max(np.linalg.svd(b, compute_uv=False)[0] for b in blocks)
+    caption = panels.eigenvalues(config, compute.spectral(config)).caption
+    assert f"ρ = {rho:.3g}" in caption and f"σ_max = {sigma:.3g}" in caption
+    assert ("non-normal" in caption) == (rho < 1 < sigma)
+    assert ("every step shrinks every vector" in caption) == (sigma < 1)
+
+    comparison = panels.comparison(config, compute.cell_comparison(config))
+    kept = {c: p["grad_norm"].iloc[0] / p["grad_norm"].iloc[-1] for c, p in comparison.data.groupby("cell", sort=False)}
+    if config.T > 1 and np.isfinite(list(kept.values())).all():
+        assert f"the {max(kept, key=kept.get).upper()} carries the most" in comparison.caption
+
+    if not config.bidirectional:
+        study = panels.truncation(config, compute.truncation(config))
+        below = study.data[study.data["relative_error"] < 0.01]
+        if below.empty:
+            assert "no k drawn brings the error below 1%" in study.caption
+        else:
+            assert f"falls below 1% at k = {int(below['k'].min())}" in study.caption
+
+
+@pytest.mark.parametrize("config", random_settings(20, seed=6, max_T=400), ids=lambda c: c.key())
+def test_the_flow_matrix_is_the_same_for_either_reduction(config):
+    """The caption says ||∂l_t/∂h_k|| does not depend on the reduction: l_t is step t's own mean loss."""
+    _, mean = compute.flow(config.replace(reduction="mean"))
+    _, total = compute.flow(config.replace(reduction="sum"))
+    finite = np.isfinite(mean) & np.isfinite(total)
+    np.testing.assert_allclose(mean[finite], total[finite], rtol=1e-9, atol=1e-300)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_phase_caption_brackets_each_cells_flip(seed):
+    rng = np.random.default_rng(seed)
+    config = RunConfig(
+        activation=str(rng.choice(["tanh", "relu", "sigmoid", "linear"])),
+        hidden_size=int(rng.integers(2, 17)),
+        forget_bias=float(rng.uniform(-2, 2)),
+        seed=seed,
+    )
+    panel = panels.phase(config, compute.phase_diagram(config, n=12, max_length=int(rng.integers(20, 200))))
+    at_longest = panel.data[panel.data["T"] == panel.data["T"].max()]
+    for cell, part in at_longest.groupby("cell"):
+        part = part.sort_values("radius")
+        up = part["log10_ratio"].to_numpy() >= 0
+        name = str(cell).upper()
+        if not up.any():
+            assert f"{name} never" in panel.caption
+        elif up[0]:
+            assert f"{name} already at" in panel.caption
+        else:
+            i = int(np.argmax(up))
+            lo, hi = part["radius"].iloc[i - 1], part["radius"].iloc[i]
+            assert f"{name} between ρ = {lo:.2f} and {hi:.2f}" in panel.caption
+            assert not up[:i].any()  # below the bracket every radius vanishes
