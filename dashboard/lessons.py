@@ -72,34 +72,36 @@ def loss_panels(config: RunConfig, params: dict | None = None) -> dict[str, Pane
     res = compute.run(config, params)
     p = compute.problem(config, params)
     steps = pd.DataFrame({"t": np.arange(config.T), "loss": res.step_losses})
-    mean = float(res.step_losses.mean())
-    total = float(res.step_losses.sum())
+    base = config.replace(checkpoint="none", truncation=0)
+    by_reduction = {red: compute.run(base.replace(reduction=red), params).loss for red in bc.REDUCTIONS}
+    tokens = float(p.mask.sum()) if p.mask is not None else float(config.T * config.batch_size)
     scale_rows = []
     longest = min(max(config.T, 4) * 4, LIMITS["T"][1])
     for T in np.unique(np.geomspace(2, longest, 6).astype(int)):
         for red in bc.REDUCTIONS:
-            r = compute.run(config.replace(T=int(T), reduction=red, checkpoint="none", truncation=0), params)
+            r = compute.run(base.replace(T=int(T), reduction=red), params)
             scale_rows.append((int(T), red, r.grad_norm))
     scale = pd.DataFrame(scale_rows, columns=["T", "reduction", "grad_norm"])
     tok = _token_losses(config, res, p)
+    ratio = tokens / config.batch_size
     return {
         "step_losses": Panel(
             "step_losses",
             "Loss at each step",
             (
-                "The loss is a sum of per-step terms; 'mean' divides by the number of valid tokens, 'sum' only by the "
-                "batch."
+                "Bars: each step's loss l_t, averaged over its valid sequences. The engine's totals: "
+                f"L_mean = {by_reduction['mean']:.4g} (dashed line) divides the summed token losses by the "
+                f"{tokens:.0f} valid tokens; L_sum = {by_reduction['sum']:.4g} (top right) divides them by the batch "
+                f"({config.batch_size}) only, so L_sum = {ratio:.4g} × L_mean"
+                + (" = T × L_mean." if p.mask is None else " (valid tokens per sequence).")
             ),
-            fl.step_losses(steps, mean=mean, total=total),
-            steps,
+            fl.step_losses(steps, mean=by_reduction["mean"], total=by_reduction["sum"]),
+            steps.assign(L_mean=by_reduction["mean"], L_sum=by_reduction["sum"], valid_tokens=tokens),
         ),
         "scale_vs_length": Panel(
             "scale_vs_length",
             "Why averaging keeps the gradient scale",
-            (
-                "With 'sum' the gradient grows about in proportion to T, so the learning rate must shrink like 1/T; "
-                "with 'mean' it stays put as T grows."
-            ),
+            scale_caption(scale),
             fl.scale_vs_length(scale),
             scale,
         ),
@@ -107,13 +109,34 @@ def loss_panels(config: RunConfig, params: dict | None = None) -> dict[str, Pane
             "token_losses",
             "Token losses and padding",
             (
-                "Turn on 'Variable lengths' in the sidebar: padded tokens (blank) are masked out of the loss and "
-                "of every gradient."
+                "Each cell is one token's loss; grey cells are padding, masked out of the loss and of every "
+                "gradient"
+                + (
+                    f" ({int(tok['loss'].isna().sum())} of {len(tok)} here)."
+                    if p.mask is not None
+                    else ". Turn on 'Variable lengths' in the sidebar to pad the batch."
+                )
             ),
             fl.token_losses(tok),
             tok,
         ),
     }
+
+
+def scale_caption(df: pd.DataFrame) -> str:
+    """The exact law between the reductions, and the growth of each gradient norm, read off the data."""
+    Ts = np.sort(df["T"].unique())
+    a, b = Ts[0], Ts[-1]
+    growth = {}
+    for red in bc.REDUCTIONS:
+        g = df[df["reduction"] == red].set_index("T")["grad_norm"]
+        ok = g[a] > 0 and g[b] > 0 and np.isfinite([g[a], g[b]]).all()
+        growth[red] = np.log(g[b] / g[a]) / np.log(b / a) if ok else np.nan
+    return (
+        "Exactly ∇L_sum = T · ∇L_mean for equal lengths: 'sum' makes every gradient T times larger. Its norm "
+        f"grows like T only when the steps' gradients point the same way: here, from T = {a} to {b}, "
+        f"||∇L_sum|| grows like T^{growth['sum']:.2f} and ||∇L_mean|| like T^{growth['mean']:.2f}."
+    )
 
 
 def _token_losses(config: RunConfig, res: bc.BPTTResult, p: compute.Problem) -> pd.DataFrame:
@@ -168,10 +191,7 @@ def estimator_panels(
         "estimator_bias_variance": Panel(
             "estimator_bias_variance",
             "Bias and variance",
-            (
-                "REINFORCE is unbiased (its bias is sampling noise) but noisy; a baseline cuts the noise. "
-                "Straight-through is biased at any τ. Gumbel-softmax trades bias (large τ) for variance (small τ)."
-            ),
+            estimator_caption(bv, n),
             fl.estimator_bias_variance(bv),
             bv,
         ),
@@ -186,6 +206,34 @@ def estimator_panels(
             spread,
         ),
     }
+
+
+#: A bias beyond this many standard errors of the mean estimate is more than sampling noise.
+NOISE_SE = 3.0
+
+
+def estimator_caption(df: pd.DataFrame, n: int) -> str:
+    """Bias and variance of each estimator, read off the figure's data: medians over τ for the estimators that
+    do not use τ, the ends of the τ range for Gumbel-softmax. A bias is called sampling noise when it is
+    within :data:`NOISE_SE` standard errors (sqrt(variance / n)) of zero."""
+    med = df.groupby("estimator")[["bias", "variance"]].median()
+
+    def bias(name: str) -> str:
+        b, se = med.loc[name, "bias"], np.sqrt(med.loc[name, "variance"] / n)
+        verdict = "within sampling noise" if b <= NOISE_SE * se else "beyond sampling noise: biased"
+        return f"bias {b:.2g} ({verdict}, ±{se:.1g})"
+
+    v = med["variance"]
+    gumbel = df[df["estimator"] == "gumbel_softmax"].sort_values("tau")
+    lo, hi = gumbel.iloc[0], gumbel.iloc[-1]
+    return (
+        f"Medians over τ from {n} samples each. REINFORCE: {bias('reinforce')}, variance {v['reinforce']:.2g}; "
+        f"a baseline makes that variance ×{v['reinforce_baseline'] / v['reinforce']:.2g}, with "
+        f"{bias('reinforce_baseline')}. Straight-through: {bias('straight_through')}, variance "
+        f"{v['straight_through']:.2g} (×{v['straight_through'] / v['reinforce']:.2g} REINFORCE's). "
+        f"Gumbel-softmax from τ = {lo['tau']:.2g} to {hi['tau']:.2g}: bias {lo['bias']:.2g} → {hi['bias']:.2g}, "
+        f"variance {lo['variance']:.2g} → {hi['variance']:.2g}."
+    )
 
 
 MAX_SAVED_RUNS = 5

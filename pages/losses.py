@@ -24,9 +24,11 @@ st.caption("Computed by the engine's own reduction code (bptt_core.losses.reduce
 
 st.subheader("Why averaging keeps the gradient scale independent of T")
 st.markdown(
-    "With *sum*, every step adds its own gradient, so ‖∇L‖ grows roughly like T and a learning rate "
-    "that works for T = 10 is T/10 times too large for longer sequences. With *mean*, the 1/T factor keeps "
-    "the gradient's scale, and the learning rate, the same for any length."
+    "With *sum*, ∇L is exactly T times the *mean*'s gradient (for equal lengths), and with plain SGD "
+    "(θ ← θ − η∇L) every step grows with it: a learning rate that works for T = 10 is T/10 times too large "
+    "for longer sequences. With *mean* the 1/T factor keeps the scale, and the learning rate, the same for "
+    "any length. Adam divides each step by the gradient's running size, so for Adam the choice barely "
+    "changes the steps (it still changes the loss you read)."
 )
 panels = ui.compute_or_stop(cache.loss_panels, config, params, what="the loss views")
 left, right = st.columns(2)

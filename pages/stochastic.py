@@ -15,11 +15,13 @@ st.markdown(
     r"$\nabla_\theta\, \mathbb{E}_z[f(z)]$, and there are several ways to estimate it:"
 )
 st.markdown(
-    "- **REINFORCE** (score function, Williams 1992): unbiased, high variance; a **baseline** reduces it.\n"
+    "- **REINFORCE** (score function, Williams 1992): f(z) ∇ log p(z), unbiased by construction; a "
+    "**baseline** subtracted from f keeps it unbiased and can cut its variance.\n"
     "- **Straight-through** (Bengio et al. 2013): use the hard sample forward, pretend it was p backward: "
-    "low variance, biased.\n"
-    "- **Gumbel-softmax** (Jang et al. 2016): differentiate a relaxed sample at temperature τ: the bias "
-    "shrinks as τ → 0 while the variance grows."
+    "biased, and its variance depends on the problem.\n"
+    "- **Gumbel-softmax** (Jang et al. 2016): differentiate a relaxed sample at temperature τ: as τ → 0 "
+    "the relaxation approaches the hard sample (less bias) and its gradient grows spiky (more variance).\n\n"
+    "The caption under the figure says what this setting shows."
 )
 c = st.columns(5)
 kind = c[0].selectbox("Sampling node", ("bernoulli", "categorical"), key="st_kind")

@@ -9,6 +9,15 @@ from plotly.subplots import make_subplots
 
 from .style import base_layout, finite_positive, log_axis, log_heatmap
 
+PADDING = "#9e9e9e"
+#: Name and colour of each gradient estimator, the same in every subplot and legend.
+ESTIMATOR_STYLE = {
+    "reinforce": ("REINFORCE", "#d62728"),
+    "reinforce_baseline": ("REINFORCE + baseline", "#ff7f0e"),
+    "straight_through": ("straight-through", "#1f77b4"),
+    "gumbel_softmax": ("Gumbel-softmax", "#2ca02c"),
+}
+
 
 def training_curves(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     """Loss and gradient norm (before and after clipping) per iteration, for one or more runs (log axes).
@@ -90,9 +99,9 @@ def step_losses(df: pd.DataFrame, *, mean: float, total: float, title: str = "")
     df : DataFrame with columns ``t``, ``loss``
     """
     fig = go.Figure(go.Bar(x=df["t"], y=df["loss"], name="step loss l_t", marker_color="#ff7f0e"))
-    fig.add_hline(y=mean, line={"color": "black", "dash": "dash"}, annotation_text=f"mean = {mean:.4g}")
+    fig.add_hline(y=mean, line={"color": "black", "dash": "dash"}, annotation_text=f"L_mean = {mean:.4g}")
     fig.add_annotation(
-        text=f"sum over time = {total:.4g}", xref="paper", yref="paper", x=1, y=1.06, showarrow=False, xanchor="right"
+        text=f"L_sum = {total:.4g}", xref="paper", yref="paper", x=1, y=1.06, showarrow=False, xanchor="right"
     )
     fig.update_xaxes(title="time step t")
     fig.update_yaxes(title="l_t", rangemode="tozero")
@@ -124,18 +133,30 @@ def token_losses(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     df : DataFrame with columns ``t``, ``sequence``, ``loss`` (NaN for padding)
     """
     wide = df.pivot(index="t", columns="sequence", values="loss")
+    z = wide.to_numpy()
+    columns = [f"seq {c}" for c in wide.columns]
     fig = go.Figure(
         go.Heatmap(
-            z=wide.to_numpy(),
-            x=[f"seq {c}" for c in wide.columns],
+            z=z,
+            x=columns,
             y=wide.index.to_numpy(),
             colorscale="Oranges",
             colorbar={"title": {"text": "token loss", "side": "right"}},
             hovertemplate="%{x}, t=%{y}: %{z:.4f}<extra></extra>",
         )
     )
+    padding = np.where(np.isnan(z), 1.0, np.nan)
+    if np.isfinite(padding).any():  # padding in its own colour, never a shade of the loss scale
+        fig.add_heatmap(
+            z=padding,
+            x=columns,
+            y=wide.index.to_numpy(),
+            colorscale=[[0, PADDING], [1, PADDING]],
+            showscale=False,
+            hovertemplate="%{x}, t=%{y}: padding (masked out)<extra></extra>",
+        )
     fig.update_yaxes(title="time step t", autorange="reversed")
-    return base_layout(fig, title or "Token losses (blank = padding, masked out)")
+    return base_layout(fig, title or "Token losses (grey = padding, masked out)")
 
 
 def estimator_bias_variance(df: pd.DataFrame, *, title: str = "") -> go.Figure:
@@ -149,12 +170,14 @@ def estimator_bias_variance(df: pd.DataFrame, *, title: str = "") -> go.Figure:
         rows=1, cols=2, subplot_titles=["bias ||E[ĝ] − ∇||", "variance E||ĝ − E[ĝ]||²"], horizontal_spacing=0.12
     )
     for name, part in df.groupby("estimator", sort=False):
+        label, color = ESTIMATOR_STYLE.get(str(name), (str(name), None))
         for col, field in ((1, "bias"), (2, "variance")):
             fig.add_scatter(
                 x=part["tau"],
                 y=finite_positive(part[field]),
-                name=str(name),
+                name=label,
                 mode="lines+markers",
+                line={"color": color},
                 legendgroup=str(name),
                 showlegend=col == 1,
                 row=1,
@@ -175,7 +198,8 @@ def estimator_spread(df: pd.DataFrame, exact: float, *, title: str = "") -> go.F
     """
     fig = go.Figure()
     for name, part in df.groupby("estimator", sort=False):
-        fig.add_box(y=part["estimate"], name=str(name), boxmean=True)
+        label, color = ESTIMATOR_STYLE.get(str(name), (str(name), None))
+        fig.add_box(y=part["estimate"], name=label, boxmean=True, marker_color=color, showlegend=False)
     fig.add_hline(y=exact, line={"color": "black", "dash": "dash"}, annotation_text=f"exact = {exact:.4g}")
     fig.update_yaxes(title="estimate of ∂E[f]/∂θ₀")
     return base_layout(fig, title or "Single-sample estimates against the exact gradient")

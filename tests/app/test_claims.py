@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import bptt_core as bc
 from bptt_core.lab.signals import SIGNALS
-from dashboard import compute, panels
+from dashboard import compute, lessons, panels
 from dashboard.config import RunConfig
 
 
@@ -202,3 +203,65 @@ def test_the_phase_caption_brackets_each_cells_flip(seed):
             lo, hi = part["radius"].iloc[i - 1], part["radius"].iloc[i]
             assert f"{name} between ρ = {lo:.2f} and {hi:.2f}" in panel.caption
             assert not up[:i].any()  # below the bracket every radius vanishes
+
+
+@pytest.mark.parametrize("config", random_settings(20, seed=7, max_T=150), ids=lambda c: c.key())
+def test_loss_page_totals_and_laws_are_the_engines(config):
+    """The annotated L_mean and L_sum are the engine's L under each reduction, L_sum = (valid tokens / B) L_mean
+    and the same factor links the gradients; the growth exponents are read off the figure's data."""
+    built = lessons.loss_panels(config)
+    steps = built["step_losses"]
+    p = compute.problem(config)
+    runs = {
+        red: bc.bptt(p.spec, p.params, p.x, p.y, loss=config.loss, reduction=red, mask=p.mask)
+        for red in ("mean", "sum")
+    }
+    assert f"L_mean = {runs['mean'].loss:.4g}" in steps.caption and f"L_sum = {runs['sum'].loss:.4g}" in steps.caption
+    factor = (p.mask.sum() if p.mask is not None else config.T * config.batch_size) / config.batch_size
+    if np.isfinite(runs["mean"].loss):
+        assert runs["sum"].loss == pytest.approx(factor * runs["mean"].loss, rel=1e-9)
+        for k, g in runs["mean"].grads.items():
+            np.testing.assert_allclose(runs["sum"].grads[k], factor * g, rtol=1e-7, atol=1e-12)
+    drawn = [s for s in steps.figure.layout.shapes if s.line.dash == "dash"]
+    assert drawn and drawn[0].y0 == pytest.approx(runs["mean"].loss)
+
+    scale = built["scale_vs_length"]
+    Ts = np.sort(scale.data["T"].unique())
+    for red in ("sum", "mean"):
+        g = scale.data[scale.data["reduction"] == red].set_index("T")["grad_norm"]
+        if g[Ts[0]] > 0 and np.isfinite([g[Ts[0]], g[Ts[-1]]]).all():
+            slope = np.log(g[Ts[-1]] / g[Ts[0]]) / np.log(Ts[-1] / Ts[0])
+            assert f"||∇L_{red}|| {'grows ' if red == 'sum' else ''}like T^{slope:.2f}" in scale.caption
+
+    heat = built["token_losses"].figure
+    padded = p.mask == 0 if p.mask is not None else np.zeros((config.T, config.batch_size), bool)
+    if padded.any():
+        overlay = np.asarray(heat.data[1].z, float)
+        assert np.array_equal(np.isfinite(overlay), padded)  # grey exactly on the masked tokens
+        assert np.all(np.isnan(np.asarray(heat.data[0].z, float)[padded]))  # never a shade of the loss scale
+    else:
+        assert len(heat.data) == 1
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_stochastic_caption_reads_its_figure(seed):
+    """Variance ratios and the noise verdicts follow the plotted bias/variance data, whichever way they go."""
+    rng = np.random.default_rng(seed)
+    kind = str(rng.choice(["bernoulli", "categorical"]))
+    n = int(rng.choice([500, 2000]))
+    panel = lessons.estimator_panels(
+        kind, float(rng.uniform(-4, 4)), float(rng.uniform(0, 1)), np.geomspace(0.05, 2.0, 8), n, 0.5, seed=seed
+    )["estimator_bias_variance"]
+    med = panel.data.groupby("estimator")[["bias", "variance"]].median()
+    ratio = med.loc["reinforce_baseline", "variance"] / med.loc["reinforce", "variance"]
+    assert f"a baseline makes that variance ×{ratio:.2g}" in panel.caption
+    st = med.loc["straight_through"]
+    noisy = st["bias"] <= lessons.NOISE_SE * np.sqrt(st["variance"] / n)
+    part = panel.caption.split("Straight-through:")[1].split(")")[0]
+    assert ("within sampling noise" in part) == noisy
+    names = {t.name for t in panel.figure.data}
+    assert names == {"REINFORCE", "REINFORCE + baseline", "straight-through", "Gumbel-softmax"}
+    colors = {}
+    for t in panel.figure.data:  # one colour per estimator in both subplots
+        colors.setdefault(t.name, set()).add(t.line.color)
+    assert all(len(c) == 1 for c in colors.values()) and len({c.pop() for c in colors.values()}) == 4

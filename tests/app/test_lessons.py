@@ -90,7 +90,7 @@ def test_stochastic_page_compares_all_estimators():
     at.selectbox(key="st_kind").set_value("categorical").run()
     assert_clean(at)
     names = {t["name"] for t in chart_specs(at)[0]["data"]}
-    assert names == {"reinforce", "reinforce_baseline", "straight_through", "gumbel_softmax"}
+    assert names == {"REINFORCE", "REINFORCE + baseline", "straight-through", "Gumbel-softmax"}
 
 
 def test_jacobian_shapes_follow_the_spec():
