@@ -95,9 +95,8 @@ def _rnn_backward(t: int, j: int, v: dict, activation: str) -> list[str]:
         rf"\delta{idx} = \frac{{\partial L}}{{\partial h{idx}}}\,\phi'(z{idx})",
         rf"\phantom{{\delta{idx}}} = {number(v['dh'])} \cdot \underbrace{{{number(v['dphi'])}}}"
         rf"_{{{ACT_PRIME[activation]}}} = {number(v['dz'])}",
-        r"\text{to step } t-1\text{: } \Big(\frac{\partial L}{\partial h_t}"
-        r"\frac{\partial h_t}{\partial h_{t-1}}\Big) = W_{hh}^\top \delta_t"
-        r"\quad\text{(plus } \partial l_{t-1}/\partial h_{t-1} \text{ there)}",
+        r"\Big(\frac{\partial L}{\partial h_t}\frac{\partial h_t}{\partial h_{t-1}}\Big) = W_{hh}^\top \delta_t",
+        r"\text{goes to step } t-1 \text{ (plus } \partial l_{t-1}/\partial h_{t-1} \text{ there)}",
         _weight_line(),
     ]
 
@@ -119,11 +118,11 @@ def _lstm_backward(t: int, j: int, v: dict, activation: str) -> list[str]:
         *_dh_lines(idx, v),
         r"\frac{\partial L}{\partial c_t} = \frac{\partial L}{\partial h_t}\, o_t (1 - \tanh^2 c_t)"
         r" + \frac{\partial L}{\partial c_{t+1}}\, f_{t+1}",
-        r"\text{the cell-state path: } \frac{\partial L}{\partial c_{t-1}} \ni f_t \odot"
-        r" \frac{\partial L}{\partial c_t}\quad\text{(no weight matrix in between)}",
+        r"\frac{\partial L}{\partial c_{t-1}} \ni f_t \odot \frac{\partial L}{\partial c_t}",
+        r"\text{(the cell-state path: no weight matrix in between)}",
         r"\delta_t = \big(\tfrac{\partial L}{\partial c_t} g_t\, i_t(1-i_t),\;"
-        r" \tfrac{\partial L}{\partial c_t} c_{t-1} f_t(1-f_t),\; \dots\big)"
-        r"\text{ gives } W_{hh}^\top \delta_t \text{ to } h_{t-1}",
+        r" \tfrac{\partial L}{\partial c_t} c_{t-1} f_t(1-f_t),\; \dots\big)",
+        r"\frac{\partial L}{\partial h_{t-1}} \ni W_{hh}^\top \delta_t",
         _weight_line(),
     ]
 
@@ -143,8 +142,8 @@ def _gru_backward(t: int, j: int, v: dict, activation: str) -> list[str]:
     idx = f"_{{{t},{j}}}"
     return [
         *_dh_lines(idx, v),
-        r"\text{to step } t-1\text{: } z_t \odot \frac{\partial L}{\partial h_t}"
-        r"\text{ directly (the update gate's path), plus } W_{hh}^\top \delta_t",
+        r"\frac{\partial L}{\partial h_{t-1}} \ni z_t \odot \frac{\partial L}{\partial h_t} + W_{hh}^\top \delta_t",
+        r"\text{(the update gate's direct path, plus the gates' path)}",
         _weight_line(),
     ]
 
@@ -173,16 +172,27 @@ VIEWS: dict[str, CellView] = {
 def jacobian_shapes(spec: bc.RNNSpec, T: int, B: int) -> list[tuple[str, str, str]]:
     """The chain rule of one BPTT step for tensors: (quantity, expression, shape) rows.
 
-    Shapes are per batch element where the Jacobian is block-diagonal over the batch.
+    Shapes are per batch element where the Jacobian is block-diagonal over the batch. In a stack the
+    read-out sees the top layer's ``[h_fwd, h_bwd]`` (D·H wide) and every layer above the first reads
+    the D·H outputs of the layer below; the rows then name layer l.
     """
     cell = bc.CELLS[spec.cell]
     H, I, O, GH = spec.hidden_size, spec.input_size, spec.output_size, cell.gates * spec.hidden_size
+    DH = spec.directions * H
     S = len(cell.state_parts) * H
     over = " over [" + ", ".join(cell.state_parts) + "]" if len(cell.state_parts) > 1 else ""
-    return [
+    deep = spec.num_layers > 1 or spec.bidirectional
+    top = "the top layer's outputs [h_fwd, h_bwd]" if spec.bidirectional else "the top layer's h_t"
+    rows = [
         ("∂L/∂ŷ_t", "loss gradient at step t", f"({B}, {O})"),
-        ("∂ŷ_t/∂h_t", "W_out", f"({O}, {H})"),
+        ("∂ŷ_t/∂h_t", f"W_out, reading {top}" if deep else "W_out", f"({O}, {DH})"),
         ("∂L/∂h_t", "∂L/∂ŷ_t · W_out + ∂L/∂h_{t+1} · ∂h_{t+1}/∂h_t", f"({B}, {H})"),
+    ]
+    if spec.num_layers > 1:
+        rows.append(
+            ("∂L/∂h_t⁽ˡ⁾, l below the top", "∂L/∂a_t⁽ˡ⁺¹⁾ · W_ih⁽ˡ⁺¹⁾ + ∂L/∂h_{t+1}⁽ˡ⁾ · J_{t+1}⁽ˡ⁾", f"({B}, {H})")
+        )
+    rows += [
         (
             "∂h_t/∂a_t",
             VIEWS[spec.cell].jacobian,
@@ -191,6 +201,17 @@ def jacobian_shapes(spec: bc.RNNSpec, T: int, B: int) -> list[tuple[str, str, st
         ("∂a_t/∂h_{t-1}", "W_hh (pre-activations of all gates)", f"({GH}, {H})"),
         ("∂h_t/∂h_{t-1}", "the step Jacobian J_t", f"{B} × ({S}, {S}){over}"),
         ("∂L/∂W_hh", "Σ_t δ_tᵀ h_{t-1} (tied weights: summed over the T steps)", f"({GH}, {H}) from {T} terms"),
-        ("∂L/∂W_ih", "Σ_t δ_tᵀ x_t", f"({GH}, {I})"),
-        ("∂L/∂W_out", "Σ_t (∂L/∂ŷ_t)ᵀ h_t", f"({O}, {H})"),
+        ("∂L/∂W_ih", "Σ_t δ_tᵀ x_t" + (" (layer 0)" if spec.num_layers > 1 else ""), f"({GH}, {I})"),
     ]
+    if spec.num_layers > 1:
+        rows.append(("∂L/∂W_ih⁽ˡ⁾, l ≥ 1", "Σ_t δ_t⁽ˡ⁾ᵀ h_t⁽ˡ⁻¹⁾ (the layer below's outputs)", f"({GH}, {DH})"))
+    rows.append(("∂L/∂W_out", f"Σ_t (∂L/∂ŷ_t)ᵀ {'[h_fwd, h_bwd]' if spec.bidirectional else 'h_t'}", f"({O}, {DH})"))
+    if deep:
+        rows.append(
+            (
+                "parameters",
+                "every layer and direction has its own W_ih, W_hh, b_ih, b_hh",
+                f"{spec.num_layers * spec.directions} sets",
+            )
+        )
+    return rows

@@ -59,19 +59,24 @@ check = pd.DataFrame(
     {"chain rule": [v["dE_dw1"], v["dE_dw2"]], "finite differences": [v["fd_dw1"], v["fd_dw2"]]},
     index=["∂E/∂w1", "∂E/∂w2"],
 )
-check["agree"] = (check["chain rule"] - check["finite differences"]).abs() <= 1e-6 * (
-    1 + check["finite differences"].abs()
-)
-st.dataframe(check, width="stretch")
-if backward != hidden and not check.loc["∂E/∂w1", "agree"]:
+check["difference"] = check["chain rule"] - check["finite differences"]
+check["agree"] = check["difference"].abs() <= 1e-6 * (1 + check["finite differences"].abs())
+st.dataframe(check, width="stretch", column_config={"difference": st.column_config.NumberColumn(format="%.2e")})
+if check["agree"].all():
+    if backward != hidden:
+        st.info(f"{backward}′ happens to give the same numbers here; try other weights.")
+    else:
+        st.success("Chain rule and finite differences agree (within 1e-6, relative).")
+elif backward != hidden:
     st.error(
-        f"The backward pass used {backward}′ while the forward pass used {hidden}: ∂E/∂w1 no longer matches "
+        f"The backward pass used {backward}′ while the forward pass used {hidden}: the gradient no longer matches "
         "the finite differences. Backward must differentiate exactly the function forward computed."
     )
-elif backward != hidden:
-    st.info(f"{backward}′ happens to give the same number here; try other weights.")
 else:
-    st.success("Chain rule and finite differences agree.")
+    st.warning(
+        f"Chain rule and finite differences differ by {check['difference'].abs().max():.2g}: φ = {hidden} has no "
+        f"derivative at w1·x = {w1 * x:.3g} (a kink), where finite differences average its two sides."
+    )
 
 st.subheader(f"The same rule for tensors: one step of the current {config.cell.upper()}")
 st.markdown(

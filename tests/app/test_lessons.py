@@ -97,3 +97,26 @@ def test_jacobian_shapes_follow_the_spec():
     rows = dict((q, s) for q, _, s in jacobian_shapes(bc.RNNSpec("lstm", 3, 5, 2), T=7, B=4))
     assert rows["∂a_t/∂h_{t-1}"] == "(20, 5)" and rows["∂L/∂h_t"] == "(4, 5)"
     assert "over [h, c]" in rows["∂h_t/∂h_{t-1}"] and "7 terms" in rows["∂L/∂W_hh"]
+
+
+def test_chain_rule_at_the_relu_kink_says_why_it_differs_and_shows_the_difference():
+    at = open_app("pages/chain_rule.py")
+    at.selectbox(key="cr_hidden").set_value("relu").run()
+    at.selectbox(key="cr_backward").set_value("relu").run()
+    at.number_input(key="cr_w1").set_value(0.0).run()
+    assert not at.exception and not at.success
+    assert "kink" in at.warning[0].value
+    table = at.dataframe[0].value
+    assert not table["agree"].all() and table["difference"].abs().max() > 0.01
+
+
+@pytest.mark.parametrize(("layers", "bidirectional"), [(1, False), (1, True), (3, False), (2, True)])
+def test_jacobian_shapes_of_a_stack_match_the_engines_parameters(layers, bidirectional):
+    spec = bc.RNNSpec("gru", 3, 5, 2, num_layers=layers, bidirectional=bidirectional)
+    params = bc.init_params(spec, seed=0)
+    rows = {q: s for q, _, s in jacobian_shapes(spec, T=7, B=4)}
+    assert rows["∂L/∂W_out"] == str(params["weight_out"].shape)
+    assert rows["∂L/∂W_ih"] == str(params["weight_ih_l0"].shape)
+    if layers > 1:
+        assert rows["∂L/∂W_ih⁽ˡ⁾, l ≥ 1"] == str(params["weight_ih_l1"].shape)
+    assert rows["∂L/∂W_hh"].startswith(str(params["weight_hh_l0"].shape))
