@@ -69,9 +69,18 @@ def unroll(config: RunConfig, res: bc.BPTTResult, stored: bc.BPTTResult, *, stat
         "pass runs right to left, node size and red shade = log10 ||∂L/∂h_t||; the green bar is the memory "
         "held for backward, growing in forward and freed in backward."
     )
+    caption += animation_note(fig, 2 * config.T)
     if static:
         caption = "Every step uses the same weights; red shade and size show how much gradient reached each h_t."
     return Panel("unroll_animation" if not static else "unroll_diagram", "Unrolled network", caption, fig, steps)
+
+
+def animation_note(fig: go.Figure, steps: int) -> str:
+    """How much of the ``steps`` (forward and backward, every layer) the animation's frames show."""
+    shown = len(fig.frames)
+    if not shown or shown >= steps:
+        return ""
+    return f" It plays {shown} frames for the {steps} steps of both passes (about one in {steps / shown:.0f})."
 
 
 def gradient_norms(config: RunConfig, res: bc.BPTTResult, last_loss: np.ndarray) -> Panel:
@@ -501,6 +510,7 @@ def unroll_grid(config: RunConfig, res: bc.BPTTResult, *, static: bool = False) 
         "above; backward starts at the top layer, runs back in time and hands each step's gradient down to "
         "the layer below. Blue = RMS |h_t|, red shade and size = log10 ||∂L/∂h_t||."
     )
+    caption += animation_note(fig, 2 * config.T * len(config.owners))
     if static:
         caption = "Every layer reuses its weights at every step; red shade and size show the gradient each h_t got."
     name = "unroll_grid_diagram" if static else "unroll_grid"

@@ -187,7 +187,7 @@ def grid_animation(
     top = float(L * D + 1)
     slots = np.arange(W, dtype=float)
 
-    def frame(e: int) -> tuple[list[dict], str]:
+    def frame(e: int) -> list[dict]:
         phase, layer, d, t = events[e]
         start = int(np.clip(t - W // 2, 0, T - W))
         idx = np.arange(start, start + W)
@@ -208,10 +208,11 @@ def grid_animation(
         losses = {"x": slots, "y": np.full(W, top), "marker": {"color": l_done}, "text": [f"l{i}" for i in idx]}
         ring = {"x": [] if static else [float(t - start)], "y": [] if static else [float(row_y[layer, d])]}
         arrow = "→" if (phase == 0) == (d == 0) else "←"
-        heading = f"{'forward' if phase == 0 else 'backward'} pass · layer {layer} {arrow} · step t = {t}"
+        heading = "" if static else f"{'forward' if phase == 0 else 'backward'} pass · layer {layer} {arrow} · t = {t}"
         if T > W:
-            heading += f" · window t = {start}…{start + W - 1} of {T}"
-        return [nodes, inputs, losses, ring], heading
+            heading += f"{' · ' if heading else ''}steps {start}–{start + W - 1} of {T} shown"
+        text = {"x": [-0.6], "y": [top + 0.75], "text": [heading]}  # a trace: redrawn with the nodes
+        return [nodes, inputs, losses, ring, text]
 
     fig = go.Figure()
     ex, ey = [], []
@@ -223,7 +224,7 @@ def grid_animation(
         ey += [float(y), float(y), None]
     fig.add_scatter(x=ex, y=ey, mode="lines", line={"color": "#d0d0d0", "width": 2}, hoverinfo="skip")
     last = len(events) - 1
-    first, heading = frame(last if static else 0)
+    first = frame(last if static else 0)
     fig.add_scatter(
         **first[0],
         mode="markers",
@@ -241,10 +242,11 @@ def grid_animation(
         marker={"size": 38, "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": "black"}},
         hoverinfo="skip",
     )
-    for scale, lo, hi, name, x in [
-        (FORWARD_SCALE, 0, h_hi, "forward: RMS |h_t|", 1.02),
-        (BACKWARD_SCALE, g_lo, g_hi, "backward: log10 ||∂L/∂h_t||", 1.14),
-    ]:
+    fig.add_scatter(**first[4], mode="text", textposition="middle right", textfont={"size": 15}, hoverinfo="skip")
+    bars = [(BACKWARD_SCALE, g_lo, g_hi, "backward: log10 ||∂L/∂h_t||", 1.02 if static else 1.14)]
+    if not static:  # the forward colours only appear while the animation plays
+        bars.insert(0, (FORWARD_SCALE, 0, h_hi, "forward: RMS |h_t|", 1.02))
+    for scale, lo, hi, name, x in bars:
         fig.add_scatter(
             x=[None],
             y=[None],
@@ -262,7 +264,7 @@ def grid_animation(
     fig.update_traces(showlegend=False)
     ticks = ["input x"] + [f"layer {layer} {'←' if d else '→'}" for layer in range(L) for d in range(D)] + ["loss l"]
     fig.update_yaxes(
-        range=[-0.9, top + 0.9], tickvals=list(range(L * D + 2)), ticktext=ticks, showgrid=False, zeroline=False
+        range=[-0.9, top + 1.1], tickvals=list(range(L * D + 2)), ticktext=ticks, showgrid=False, zeroline=False
     )
     fig.update_xaxes(visible=False, range=[-0.7, W - 0.3])
     height = 260 + 62 * L * D
@@ -273,10 +275,10 @@ def grid_animation(
     keep = np.unique(np.r_[np.linspace(0, last, max_frames).round().astype(int), np.arange(T - 1, last + 1, T)])
     frames = []
     for e in keep:
-        traces, head = frame(int(e))
-        frames.append({"data": traces, "traces": [1, 2, 3, 4], "name": str(e), "layout": {"title": {"text": head}}})
+        traces = frame(int(e))
+        frames.append({"data": traces, "traces": [1, 2, 3, 4, 5], "name": str(e)})
     _controls(fig, frames, events)
-    base_layout(fig, title or heading, height=height + 60)
+    base_layout(fig, title or "The unrolled stack: forward layer by layer, then backward", height=height + 60)
     fig.update_layout(margin={"l": 90, "r": 150, "t": 70, "b": 110})
     return go.Figure(data=fig.data, layout=fig.layout, frames=frames, _validate=False)
 

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from .style import base_layout, human_bytes, to_unit
+from .style import base_layout, byte_axis, human_bytes, to_unit
 
 ROWS = {"x": 0.0, "h": 1.0, "y": 2.0, "l": 3.0}
 IDLE = "#d9d9d9"
@@ -80,7 +80,7 @@ def unroll_animation(
     g_size = 22 + 22 * to_unit(log_g, g_lo, g_hi)
     labels = {row: np.array([f"{row}{i}" for i in range(T)]) for row in ("x", "h", "ŷ", "l")}
 
-    def frame_traces(phase: str, t: int, with_text: bool = False) -> tuple[list[dict], str]:
+    def frame_traces(phase: str, t: int, with_text: bool = False) -> list[dict]:
         start = int(np.clip(t - W // 2, 0, T - W))
         idx = np.arange(start, start + W)
         done = idx <= t if phase == "forward" else np.ones(W, bool)
@@ -110,10 +110,12 @@ def unroll_animation(
             {"type": "bar", "x": [mem], "y": ["held"], "text": [human_bytes(mem)]},
         ]
         traces[1]["marker"]["size"] = np.where(back, g_size[idx], 30.0)
-        heading = f"{phase} pass · step t = {t} of {T - 1}"
+        heading = "" if static else f"{phase} pass · step t = {t} of {T - 1}"
         if T > W:
-            heading += f" · window t = {start}…{start + W - 1}"
-        return traces, heading
+            heading += f"{' · ' if heading else ''}steps {start}–{start + W - 1} of {T} shown"
+        # the heading is a trace, so it changes in the same redraw as the nodes it describes
+        traces.append({"type": "scatter", "x": [-0.6], "y": [ROWS["l"] + 0.75], "text": [heading]})
+        return traces
 
     fig = make_subplots(
         rows=2,
@@ -141,7 +143,7 @@ def unroll_animation(
         row=1,
         col=1,
     )
-    first, heading = frame_traces("backward" if static else "forward", 0, with_text=True)
+    first = frame_traces("backward" if static else "forward", 0, with_text=True)
     styles = [
         {
             "mode": "markers+text",
@@ -186,10 +188,10 @@ def unroll_animation(
             "hoverinfo": "skip",
         },
     ]
-    for trace, style in zip(first[:-1], styles):
+    for trace, style in zip(first[:6], styles):
         style = {**style, "marker": {**style.get("marker", {}), **trace.pop("marker", {})}}
         fig.add_trace(_scatter(trace, style), row=1, col=1)
-    bar = {k: v for k, v in first[-1].items() if k != "type"}
+    bar = {k: v for k, v in first[6].items() if k != "type"}
     fig.add_trace(
         go.Bar(
             **bar,
@@ -203,11 +205,19 @@ def unroll_animation(
         row=2,
         col=1,
     )
-    # colour bars with units, carried by two invisible traces
-    for scale, lo, hi, name, x in [
-        (FORWARD_SCALE, 0, h_hi, "forward: RMS |h_t|", 1.02),
-        (BACKWARD_SCALE, g_lo, g_hi, "backward: log10 ||∂L/∂h_t||", 1.14),
-    ]:
+    fig.add_trace(
+        _scatter(
+            first[7],
+            {"mode": "text", "textposition": "middle right", "textfont": {"size": 15}, "hoverinfo": "skip"},
+        ),
+        row=1,
+        col=1,
+    )
+    # colour bars with units, carried by invisible traces (the forward one only where nodes use it)
+    bars = [(BACKWARD_SCALE, g_lo, g_hi, "backward: log10 ||∂L/∂h_t||", 1.02 if static else 1.14)]
+    if not static:
+        bars.insert(0, (FORWARD_SCALE, 0, h_hi, "forward: RMS |h_t|", 1.02))
+    for scale, lo, hi, name, x in bars:
         fig.add_scatter(
             x=[None],
             y=[None],
@@ -229,14 +239,12 @@ def unroll_animation(
         base_layout(fig, title or "The unrolled network after the backward pass", height=560)
         fig.update_layout(margin={"l": 80, "r": 150, "t": 70, "b": 40})
         return _axes(fig, W, peak)
-    animated = list(range(1, 9))  # node traces, arrows, ring, memory bar
+    animated = list(range(1, 9))  # node traces, arrows, ring, memory bar, heading
     frames, labels_by_name = [], {}
     for phase, order in (("forward", _frame_steps(T, max_frames)), ("backward", _frame_steps(T, max_frames)[::-1])):
         for t in order:
-            traces, head = frame_traces(phase, int(t))
-            frames.append(
-                {"data": traces, "traces": animated, "name": f"{phase[0]}{t}", "layout": {"title": {"text": head}}}
-            )
+            traces = frame_traces(phase, int(t))
+            frames.append({"data": traces, "traces": animated, "name": f"{phase[0]}{t}"})
             labels_by_name[f"{phase[0]}{t}"] = f"{'→' if phase == 'forward' else '←'} {t}"
     play = {"frame": {"duration": 220, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}}
     pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
@@ -271,7 +279,7 @@ def unroll_animation(
             }
         ],
     )
-    base_layout(fig, title or heading, height=620)
+    base_layout(fig, title or "The unrolled network: forward, then backward", height=620)
     fig.update_layout(margin={"l": 80, "r": 150, "t": 70, "b": 120})
     _axes(fig, W, peak)
     # frames are plain dicts built from validated pieces: skip re-validating 2 x max_frames of them
@@ -289,7 +297,7 @@ def _scatter(trace: dict, style: dict) -> go.Scatter:
 def _axes(fig: go.Figure, W: int, peak: float) -> go.Figure:
     fig.update_xaxes(visible=False, range=[-0.7, W - 0.3], row=1, col=1)
     fig.update_yaxes(
-        range=[-0.8, 3.7],
+        range=[-0.8, 4.0],
         tickvals=list(ROWS.values()),
         ticktext=["input x", "hidden h", "output ŷ", "loss l"],
         row=1,
@@ -297,7 +305,7 @@ def _axes(fig: go.Figure, W: int, peak: float) -> go.Figure:
         showgrid=False,
         zeroline=False,
     )
-    fig.update_xaxes(range=[0, peak * 1.15], title="bytes", row=2, col=1)
+    fig.update_xaxes(title="held", row=2, col=1, **{**byte_axis([peak]), "range": [0, peak * 1.15]})
     fig.update_yaxes(visible=False, row=2, col=1)
     first_slot = 1 if W > 1 else 0  # label the edges of the second slot, clear of the current-step ring
     for name, (xa, ya) in {

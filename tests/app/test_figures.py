@@ -137,7 +137,10 @@ def test_animation_frames_run_forward_then_backward():
     back = fig.frames[8 + 2]
     h = np.asarray(back.data[1].marker.color)
     assert np.all(h[5:] > 0.5) and np.all(h[:5] <= 0.5)
-    assert back.data[-1].x[0] == 5  # bytes held after backward step 5
+    assert back.data[6].x[0] == 5  # bytes held after backward step 5
+    # the heading is a trace of the same frame: it names the step the ring highlights
+    assert fig.frames[3].data[7].text[0] == "forward pass · step t = 3 of 7"
+    assert back.data[7].text[0] == "backward pass · step t = 5 of 7" and back.data[5].x[0] == 5
 
 
 def test_long_sequences_animate_a_sliding_window_and_sample_frames():
@@ -148,12 +151,18 @@ def test_long_sequences_animate_a_sliding_window_and_sample_frames():
     labels = list(mid.data[1].text)
     t = int(mid.name[1:])
     assert f"h{t}" in labels and len(labels) == 12
+    first, last = labels[0][1:], labels[-1][1:]
+    assert mid.data[7].text[0].endswith(f"steps {first}–{last} of 500 shown")
 
 
 def test_static_diagram_has_no_frames_and_shows_peak_memory():
     fig = unroll_animation(_steps(5), _memory(5), static=True)
     assert len(fig.frames) == 0 and not fig.layout.updatemenus
     assert fig.data[-3].x[0] == 5
+    scales = [t.marker.colorbar.title.text for t in fig.data if t.marker and t.marker.showscale]
+    assert scales == ["backward: log10 ||∂L/∂h_t||"]  # no colour bar that no node uses
+    long = unroll_animation(_steps(100), _memory(100), static=True, window=12)
+    assert long.data[-2].text[0] == "steps 0–11 of 100 shown"
 
 
 def test_pareto_front_binomial_dominates_every_k():
@@ -197,3 +206,13 @@ def test_the_memory_measurement_runs_this_code_from_anywhere_and_fails_with_a_me
     monkeypatch.setattr(measure.sys, "executable", "/bin/false")
     with pytest.raises(ValueError, match="memory measurement failed"):
         measure.measured_peaks(RunConfig(T=20, hidden_size=4))
+
+
+@pytest.mark.parametrize("T", [5, 60, 61, 500])
+def test_unroll_caption_states_the_frame_stride(T):
+    panel = panels.unroll(RunConfig(T=T), compute.run(RunConfig(T=T)), compute.stored_run(RunConfig(T=T)))
+    frames = len(panel.figure.frames)
+    if frames < 2 * T:
+        assert f"It plays {frames} frames for the {2 * T} steps" in panel.caption
+    else:
+        assert "It plays" not in panel.caption

@@ -22,6 +22,11 @@ PAGES = {
     "stochastic": "stochastic",
     "training": "training",
 }
+#: The animation's heading: a text trace redrawn with the nodes (so it never lags them).
+HEADING = (
+    "() => Array.from(document.querySelectorAll('.js-plotly-plot .textpoint text'))"
+    ".map(t => t.textContent).find(t => t.includes(' pass · ')) || ''"
+)
 WITHOUT_CHARTS = {"chain_rule": '[data-testid="stDataFrame"]', "training": '[data-testid="stForm"]'}  # ready when
 
 
@@ -46,15 +51,12 @@ def test_play_runs_the_animation(server, browser):
     page = browser.new_page(viewport={"width": 1500, "height": 2600})
     page.goto(f"{server}/unroll?T=20&cell=lstm")
     wait_until_idle(page)
-    page.wait_for_selector(".js-plotly-plot .gtitle", timeout=30_000)
-    title = page.locator(".js-plotly-plot .gtitle").first
-    before = title.text_content()
+    page.wait_for_function(HEADING, timeout=30_000)
+    before = page.evaluate(HEADING)
     assert before.startswith("forward pass · step t = 0")
     page.locator(".updatemenu-button").filter(has_text="Play").first.click()
     page.wait_for_function(  # frames advanced: wait for that state, not for a fixed time
-        "(before) => document.querySelector('.js-plotly-plot .gtitle').textContent !== before",
-        arg=before,
-        timeout=30_000,
+        f"(before) => ({HEADING})() !== before", arg=before, timeout=30_000
     )
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "unroll_playing.png"), full_page=True)
@@ -81,18 +83,18 @@ def test_two_concurrent_sessions_see_their_own_results(server, browser):
     two.goto(f"{server}/unroll?T=41&cell=gru")
     for page in (one, two):
         wait_until_idle(page)
-        page.wait_for_selector(".js-plotly-plot .gtitle", timeout=30_000)
-    assert "of 16" in one.locator(".js-plotly-plot .gtitle").first.text_content()
-    assert "of 40" in two.locator(".js-plotly-plot .gtitle").first.text_content()
+        page.wait_for_function(HEADING, timeout=30_000)
+    assert "of 16" in one.evaluate(HEADING)
+    assert "of 40" in two.evaluate(HEADING)
     # a change in one session does not leak into the other
     one.goto(f"{server}/unroll?T=9&cell=rnn")
     wait_until_idle(one)
-    one.wait_for_selector(".js-plotly-plot .gtitle", timeout=30_000)
+    one.wait_for_function("() => (" + HEADING + ")().includes('of 8')", timeout=30_000)
     two.reload()
     wait_until_idle(two)
-    two.wait_for_selector(".js-plotly-plot .gtitle", timeout=30_000)
-    assert "of 8" in one.locator(".js-plotly-plot .gtitle").first.text_content()
-    assert "of 40" in two.locator(".js-plotly-plot .gtitle").first.text_content()
+    two.wait_for_function(HEADING, timeout=30_000)
+    assert "of 8" in one.evaluate(HEADING)
+    assert "of 40" in two.evaluate(HEADING)
     assert "GRU" in two.locator("body").inner_text()
     for page in (one, two):
         assert_no_exception(page)
@@ -178,16 +180,15 @@ def test_a_three_layer_bidirectional_network_on_every_view(server, browser, name
     titles = page.locator(".js-plotly-plot .gtitle").all_text_contents()
     expected = {
         "overview": "The unrolled stack after the backward pass",
-        "unroll": "forward pass · layer 0 →",
+        "unroll": "The unrolled stack: forward layer by layer",
         "gradient_flow": "Gradient over time and depth",
         "memory": "Stored for backward, by layer",
     }[name]
     assert any(t.startswith(expected) for t in titles), titles
     if name == "unroll":  # play the grid: the title follows the passes through the layers
         page.locator(".updatemenu-button").filter(has_text="Play").first.click()
-        page.wait_for_function(
-            "() => /layer [12]/.test(document.querySelector('.js-plotly-plot .gtitle').textContent)", timeout=60_000
-        )
+        assert page.evaluate(HEADING).startswith("forward pass · layer 0 →")
+        page.wait_for_function(f"() => /layer [12]/.test(({HEADING})())", timeout=60_000)
         name += "_playing"
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"deep_{name}.png"), full_page=True)
