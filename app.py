@@ -3,8 +3,10 @@
 import streamlit as st
 
 from dashboard.sidebar import render_sidebar
+from dashboard.ui import responsive_layout
 
 st.set_page_config(page_title="BPTT dashboard", page_icon="⏪", layout="wide")
+responsive_layout()
 render_sidebar()
 st.navigation(
     {

@@ -438,10 +438,22 @@ def verdict(curve: np.ndarray, report: SpectralReport, res: bc.BPTTResult | None
     decades = np.log10(ratio) if ratio > 0 else -np.inf
     label = "vanishing" if decades < -VERDICT_DECADES else "exploding" if decades > VERDICT_DECADES else "holds"
     detail = (
-        f"the last step's loss reaches the first step with ×{ratio:.3g} of its own gradient "
-        f"(×{per_step:.3g} per step over {last} steps). " + pascanu
+        f"the last step's loss reaches the first step with ×{readable(ratio)} of its own gradient "
+        f"(×{readable(per_step)} per step over {last} steps). " + pascanu
     )
     return Verdict(label, ratio, per_step, detail)
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def readable(v: float, digits: int = 3) -> str:
+    """A number for a sentence: ``0.0123``, or ``3.56×10⁻¹⁰`` where Python would write ``3.56e-10``."""
+    text = f"{v:.{digits}g}"
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    return f"{mantissa}×10{str(int(exponent)).translate(_SUPERSCRIPT)}"
 
 
 def pascanu_sentence(report: SpectralReport, steps: int) -> str:
@@ -453,7 +465,7 @@ def pascanu_sentence(report: SpectralReport, steps: int) -> str:
     if rate < 1:
         return (
             f"{shown} < 1: Pascanu's condition for vanishing holds, so the gradient must shrink at least "
-            f"×{rate:.3g} per step (≤ ×{rate ** max(steps, 1):.3g} over {steps} steps)."
+            f"×{rate:.3g} per step (≤ ×{readable(rate ** max(steps, 1))} over {steps} steps)."
         )
     where = "= 1, on the boundary" if np.isclose(rate, 1.0, rtol=0, atol=5e-5) else f"= {rate:.4g} > 1"
     return (

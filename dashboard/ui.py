@@ -15,6 +15,27 @@ from .panels import Panel
 EDITABLE_HIDDEN = 16
 
 
+#: Rows of columns wrap in a narrow window instead of squeezing their content: metrics keep at least
+#: 190 px, figures (columns inside a ``figures`` container, :func:`figure_columns`) at least 460 px.
+LAYOUT_CSS = """
+[data-testid="stMain"] [data-testid="stHorizontalBlock"] { flex-wrap: wrap; row-gap: 0.75rem; }
+[data-testid="stMain"] [data-testid="stHorizontalBlock"] > [data-testid="stColumn"] { min-width: 190px; }
+[data-testid="stMain"] [class*="st-key-figures"] [data-testid="stHorizontalBlock"] > [data-testid="stColumn"] {
+    min-width: min(460px, 100%);
+}
+"""
+
+
+def responsive_layout() -> None:
+    """Let rows of columns wrap on narrow screens (call once per run, from the entrypoint)."""
+    st.html(f"<style>{LAYOUT_CSS}</style>")
+
+
+def figure_columns(spec: int | list, key: str) -> list:
+    """Columns for figures side by side, stacking when the window is too narrow for both."""
+    return st.container(key=f"figures-{key}").columns(spec)
+
+
 def plotly_config(panel: Panel, config: RunConfig) -> dict:
     """The modebar's own PNG button: 2x scale, a file name that names the view."""
     return {
@@ -28,10 +49,11 @@ def show(panel: Panel, config: RunConfig, *, key: str = "") -> None:
     st.plotly_chart(panel.figure, config=plotly_config(panel, config), key=f"chart-{panel.name}{key}")
     st.caption(panel.caption)
     stem = f"{panel.name}-{config.key()}"
-    cols = st.columns(4)
+    row = st.container(horizontal=True, wrap=True, gap="small")  # buttons wrap on a narrow column
     browser = export.find_browser() is not None
-    for col, fmt, mime in zip(cols[:2], export.STATIC_FORMATS, ("image/png", "image/svg+xml")):
-        col.download_button(
+    icons = {"png": ":material/image:", "svg": ":material/shape_line:"}
+    for fmt, mime in zip(export.STATIC_FORMATS, ("image/png", "image/svg+xml")):
+        row.download_button(
             fmt.upper(),
             data=_static(panel, fmt) if browser else b"",
             file_name=f"{stem}.{fmt}",
@@ -40,27 +62,27 @@ def show(panel: Panel, config: RunConfig, *, key: str = "") -> None:
             disabled=not browser,
             on_click="ignore",
             help=None if browser else export.NO_BROWSER,
-            width="stretch",
-            icon=":material/image:",
+            width="content",
+            icon=icons[fmt],
         )
-    cols[2].download_button(
+    row.download_button(
         "HTML",
         data=lambda: export.to_html(panel.figure),
         file_name=f"{stem}.html",
         mime="text/html",
         key=f"dl-html-{panel.name}{key}",
         on_click="ignore",
-        width="stretch",
+        width="content",
         icon=":material/code:",
     )
-    cols[3].download_button(
+    row.download_button(
         "CSV",
         data=lambda: panel.data.to_csv(index=False),
         file_name=f"{stem}.csv",
         mime="text/csv",
         key=f"dl-csv-{panel.name}{key}",
         on_click="ignore",
-        width="stretch",
+        width="content",
         icon=":material/table:",
     )
 

@@ -40,13 +40,13 @@ panels = cache.page_panels("gradient_flow", config, params)
 if is_deep(config):
     st.subheader("Over time and depth")
     ui.layer_table(config, params, res)
-    deep_left, deep_right = st.columns([3, 2])
+    deep_left, deep_right = ui.figure_columns([3, 2], key="depth")
     with deep_left:
         ui.show(panels["layer_time"], config)
     with deep_right:
         ui.show(panels["layer_jacobians"], config)
     st.subheader(f"The top layer (layer {config.num_layers - 1})" if config.num_layers > 1 else "The layer")
-left, right = st.columns(2)
+left, right = ui.figure_columns(2, key="flow")
 with left:
     for name in ("gradient_norms", "jacobian_vs_lag", "step_contributions"):
         ui.show(panels[name], config)

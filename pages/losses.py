@@ -31,7 +31,7 @@ st.markdown(
     "changes the steps (it still changes the loss you read)."
 )
 panels = ui.compute_or_stop(cache.loss_panels, config, params, what="the loss views")
-left, right = st.columns(2)
+left, right = ui.figure_columns(2, key="losses")
 with left:
     ui.show(panels["step_losses"], config)
 with right:

@@ -44,7 +44,7 @@ cols[3].metric(
 )
 
 panels = cache.page_panels("memory", config, params)
-left, right = st.columns(2)
+left, right = ui.figure_columns(2, key="memory")
 with left:
     ui.show(panels["memory_by_tensor"], config)
     if "layer_memory" in panels:

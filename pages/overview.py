@@ -44,7 +44,7 @@ with cols[4]:
 
 if is_deep(config):
     ui.layer_table(config, params, res)
-left, right = st.columns(2)
+left, right = ui.figure_columns(2, key="overview")
 with left:
     ui.show(panels["unroll_grid_diagram" if is_deep(config) else "unroll_diagram"], config)
 with right:

@@ -38,7 +38,7 @@ if config.num_layers > 1:
         "Layer", range(config.num_layers), index=layer, key="eq_layer", help="read in its forward direction"
     )
 numbers = cache.step_equation(config, t, j, params, layer)
-forward, backward = st.columns(2)
+forward, backward = ui.figure_columns(2, key="equations")
 with forward:
     where = f" · layer {layer} →" if is_deep(config) else ""
     st.markdown(f"**Forward** · first sequence · {config.cell.upper()}{where}")

@@ -119,7 +119,7 @@ else:
 
 ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
 panels = cache.page_panels("weights", config, params)
-left, right = st.columns(2)
+left, right = ui.figure_columns(2, key="weights")
 with left:
     ui.show(panels["eigenvalues"], config, key="w")
 with right:

@@ -62,8 +62,8 @@ def memory_stack(df: pd.DataFrame, *, title: str = "") -> go.Figure:
             annotation_position="top left",
         )
     fig.update_xaxes(title="steps run so far (forward → backward)")
-    fig.update_yaxes(title="held for backward", **byte_axis(df.groupby("moment")["bytes"].sum()))
-    return base_layout(fig, title or "What is held for backward, by tensor")
+    fig.update_yaxes(title="held by the call", **byte_axis(df.groupby("moment")["bytes"].sum()))
+    return base_layout(fig, title or "What the call holds, by tensor")
 
 
 def memory_timelines(df: pd.DataFrame, *, title: str = "") -> go.Figure:

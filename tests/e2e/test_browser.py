@@ -215,3 +215,35 @@ def test_a_torch_state_dict_upload_switches_the_dashboard_to_that_network(server
     assert page.locator("text=Using your own weights").count() == 1
     page.screenshot(path=str(SHOTS / "deep_uploaded_gradient_flow.png"), full_page=True)
     page.close()
+
+
+#: Truncated text: a metric or button text wider than its box (CSS ellipsis hides the rest), or a figure
+#: title running past its figure's right edge.
+TRUNCATED = """() => {
+    const clipped = Array.from(document.querySelectorAll(
+        '[data-testid="stMetric"] *, [data-testid="stBaseButton-secondary"] *, [data-testid="stDownloadButton"] *'
+    )).filter(e => e.offsetParent !== null && e.children.length === 0 && e.scrollWidth > e.clientWidth + 1);
+    const titles = Array.from(document.querySelectorAll('.js-plotly-plot .gtitle')).filter(t =>
+        t.getBoundingClientRect().right > t.closest('.js-plotly-plot').getBoundingClientRect().right + 1);
+    return [...clipped, ...titles].map(e => e.textContent);
+}"""
+#: The page is wider than the window (something overflows sideways).
+OVERFLOW = "() => document.querySelector('[data-testid=\"stMain\"]').scrollWidth > window.innerWidth + 1"
+
+
+@pytest.mark.parametrize("size", [(1500, 1000), (1024, 768), (800, 900)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_every_page_fits_the_screen(server, browser, size):
+    """Laptop, projector and narrow windows: no truncated metric, title or button text, no sideways overflow."""
+    width, height = size
+    page = browser.new_page(viewport={"width": width, "height": height})
+    for name, path in PAGES.items():
+        page.goto(f"{server}/{path}")
+        wait_until_idle(page, timeout=120_000)
+        page.wait_for_selector(WITHOUT_CHARTS.get(name, ".js-plotly-plot"), timeout=60_000)
+        wait_until_idle(page, timeout=120_000)
+        assert_no_exception(page)
+        assert page.evaluate(TRUNCATED) == [], (name, size)
+        assert not page.evaluate(OVERFLOW), (name, size)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}-{width}x{height}.png"), full_page=True)
+    page.close()
