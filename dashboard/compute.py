@@ -518,6 +518,32 @@ def estimate_bytes(config: RunConfig) -> int:
     return max(run_bytes, flow_bytes)
 
 
+def budget_advice(config: RunConfig) -> str:
+    """Single changes that bring ``config`` within :data:`DASHBOARD_BUDGET`, each with the value that fits."""
+
+    def fits(c: RunConfig) -> bool:
+        return estimate_bytes(c) <= DASHBOARD_BUDGET
+
+    def largest(name: str) -> int | None:
+        lo, hi = 0, getattr(config, name)  # the largest value of this one setting that fits
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if fits(config.replace(**{name: mid})) else (lo, mid)
+        return lo or None
+
+    options = []
+    if config.checkpoint == "none" and fits(config.replace(checkpoint="sqrt")):
+        options.append("turn on √T checkpointing")
+    if config.dtype == "float64" and fits(config.replace(dtype="float32")):
+        options.append("switch to float32")
+    labels = {"T": "T", "batch_size": "Batch B", "hidden_size": "Hidden H", "num_layers": "Layers L"}
+    for name, label in labels.items():
+        value = largest(name)
+        if value is not None:
+            options.append(f"lower {label} to {value}")
+    return ", or ".join(options) if options else "lower T, the batch and the hidden size together"
+
+
 def training_ratio(budget_row: dict[str, int]) -> float:
     """Training memory (parameters, gradients, tape) over prediction memory (parameters, state)."""
     prediction = budget_row["parameters"] + budget_row["state (prediction)"]

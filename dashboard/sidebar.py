@@ -19,6 +19,7 @@ from .weights import fingerprint
 PREFIX = "cfg."
 CONFIG_KEY = "run_config"
 LAST_GOOD = "last_good_config"
+REFUSED = "refused_settings"  # the message when the sidebar's settings do not fit the budget
 USER_PARAMS = "user_params"  # session only: {fingerprint: params}; the config names the active one
 MAX_USER_PARAMS = 4
 INIT_HELP = {
@@ -148,13 +149,16 @@ def render_sidebar() -> RunConfig:
         sb.error(f"These settings do not fit together: {err}. Showing the last valid view.")
         config = st.session_state.get(LAST_GOOD, RunConfig())
     needed = compute.estimate_bytes(config)
-    if needed > compute.DASHBOARD_BUDGET:
-        st.error(
+    st.session_state[REFUSED] = None
+    if needed > compute.DASHBOARD_BUDGET:  # the sidebar and the address keep these settings; pages say why
+        st.session_state[REFUSED] = (
             f"These settings would need about {human(needed)} of memory, above the dashboard's budget of "
-            f"{human(compute.DASHBOARD_BUDGET)}: lower T, the batch or the hidden size, or turn on "
-            "checkpointing. Showing the last settings that fit."
+            f"{human(compute.DASHBOARD_BUDGET)}. To fit: {compute.budget_advice(config)}."
         )
-        config = st.session_state.get(LAST_GOOD, RunConfig())
+        st.query_params.from_dict(config.to_query())
+        st.session_state[CONFIG_KEY] = st.session_state.get(LAST_GOOD, RunConfig())  # for callbacks and exports
+        _export_section(st.session_state[CONFIG_KEY])
+        return st.session_state[CONFIG_KEY]
     st.session_state[LAST_GOOD] = config
     if loss == "cross_entropy" and config.output_size == 1:
         sb.warning("Cross-entropy over 1 class is always 0: raise Outputs O to 2 or more.")
@@ -195,7 +199,8 @@ def _export_section(config: RunConfig) -> None:
 
 
 def current_config() -> RunConfig:
-    """The configuration the sidebar produced; each page calls this first.
+    """The configuration the sidebar produced; each page calls this first. Settings above the memory
+    budget stop the page with the advice (the sidebar and the address keep them, so nothing disagrees).
 
     When a fresh server's first request is a sub-page URL, Streamlit takes its
     legacy ``pages/`` path and runs the page without ``app.py`` (streamlit#9446).
@@ -205,7 +210,15 @@ def current_config() -> RunConfig:
     if CONFIG_KEY not in st.session_state:
         PagesManager.uses_pages_directory = False
         st.rerun()
+    if st.session_state.get(REFUSED):
+        st.error(st.session_state[REFUSED])
+        st.stop()
     return st.session_state[CONFIG_KEY]
+
+
+def last_config() -> RunConfig:
+    """The last configuration that ran (for widget callbacks, which run before the sidebar)."""
+    return st.session_state.get(CONFIG_KEY, RunConfig())
 
 
 def _lookup(config: RunConfig) -> tuple[dict | None, str | None]:

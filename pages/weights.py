@@ -6,7 +6,7 @@ import streamlit as st
 import bptt_core as bc
 from dashboard import cache, compute, ui, weights
 from dashboard.cells import VIEWS
-from dashboard.sidebar import current_config, current_params, use_params, use_preset
+from dashboard.sidebar import current_config, current_params, last_config, use_params, use_preset
 
 config = current_config()
 params = current_params(config)
@@ -42,7 +42,7 @@ def _on_upload() -> None:
     if upload is None:
         return
     try:
-        loaded, notes, changes = weights.load_for(upload.getvalue(), current_config(), fallback=active)
+        loaded, notes, changes = weights.load_for(upload.getvalue(), last_config(), fallback=active)
     except weights.WeightsError as err:
         st.session_state["weights_message"] = ("error", f"{upload.name} was not loaded: {err}")
         return

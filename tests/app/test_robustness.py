@@ -61,14 +61,28 @@ def test_nonsense_combinations_give_a_result_or_a_message(page, query):
     assert not at.exception, [e.value for e in at.exception]
 
 
-def test_over_budget_settings_are_refused_and_the_last_view_kept():
+def test_over_budget_settings_are_refused_with_advice_that_fits_and_one_consistent_state():
     at = open_app("pages/memory.py", {"T": "200"})
     at.segmented_control(key="cfg.cell").set_value("lstm").run()
     at.number_input(key="cfg.hidden_size").set_value(256).run()
     at.number_input(key="cfg.batch_size").set_value(64).run()
+    at.selectbox(key="cfg.checkpoint").set_value("sqrt").run()
     at.slider(key="cfg.T").set_value(1000).run()
     assert not at.exception
-    assert any("memory" in e.value and "budget" in e.value for e in at.error)
-    kept = at.session_state["run_config"]
-    assert compute.estimate_bytes(kept) <= compute.DASHBOARD_BUDGET
-    assert kept.T == 200 or kept.hidden_size < 256  # an earlier setting that fit
+    (message,) = [e.value for e in at.error]
+    assert "budget" in message and "checkpointing" not in message  # it is already on: not advised again
+    # the sidebar, the address and the page agree: the refused settings stay, no figure of other settings
+    assert at.slider(key="cfg.T").value == 1000 and at.query_params["T"] in ("1000", ["1000"])
+    assert not at.get("plotly_chart")
+    refused = RunConfig(cell="lstm", T=1000, hidden_size=256, batch_size=64, checkpoint="sqrt")
+    for change in message.split("To fit: ")[1].rstrip(".").split(", or "):  # every advice fits the budget
+        if change == "switch to float32":
+            fixed = refused.replace(dtype="float32")
+        else:
+            label, value = change.removeprefix("lower ").split(" to ")
+            name = {"T": "T", "Batch B": "batch_size", "Hidden H": "hidden_size", "Layers L": "num_layers"}[label]
+            fixed = refused.replace(**{name: int(value)})
+            assert compute.estimate_bytes(fixed.replace(**{name: int(value) + 1})) > compute.DASHBOARD_BUDGET
+        assert compute.estimate_bytes(fixed) <= compute.DASHBOARD_BUDGET, change
+    at.slider(key="cfg.T").set_value(100).run()  # back within the budget: the page draws again
+    assert not at.error and at.get("plotly_chart")
