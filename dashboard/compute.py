@@ -561,7 +561,7 @@ def pareto_front(config: RunConfig) -> dict[str, np.ndarray]:
 
     Returns
     -------
-    dict with "strategy", "label" (str arrays), "bytes", "recomputed" (float arrays)
+    dict with "strategy", "label" (str arrays), "bytes", "recomputed", "forward" (float arrays)
     """
     T, B, H = config.T, config.batch_size, config.hidden_size
     cell, item = bc.CELLS[config.cell], np.dtype(config.dtype).itemsize
@@ -584,4 +584,5 @@ def pareto_front(config: RunConfig) -> dict[str, np.ndarray]:
         "label": np.array(label),
         "bytes": np.array(nbytes, float),
         "recomputed": np.array(extra, float),
+        "forward": np.array(extra, float) + T,  # every forward step, the pass itself included
     }

@@ -7,7 +7,7 @@ import pandas as pd
 
 import bptt_core as bc
 from bptt_core.lab.estimators import ESTIMATORS, estimates, estimator_study
-from bptt_core.lab.train import TrainHistory
+from bptt_core.lab.train import TrainConfig, TrainHistory
 from bptt_core.losses import reduce, step_means, token_loss_and_grad
 
 from . import compute
@@ -37,7 +37,55 @@ def history_frame(histories: dict[str, TrainHistory]) -> pd.DataFrame:
     )
 
 
-def training_panels(histories: dict[str, TrainHistory], current: str) -> dict[str, Panel]:
+def train_config(run: RunConfig, task: str, iterations: int, lr: float, optimizer: str) -> TrainConfig:
+    """The training lab's run: the network and training options of the sidebar, the task and optimiser of
+    the page (the task sets the input and output sizes)."""
+    return TrainConfig(
+        task=task,
+        cell=run.cell,
+        activation=run.activation,
+        T=run.T,
+        hidden_size=run.hidden_size,
+        batch_size=run.batch_size,
+        num_layers=run.num_layers,
+        bidirectional=run.bidirectional,
+        iterations=iterations,
+        lr=lr,
+        optimizer=optimizer,
+        clip=run.clip or None,
+        truncation=run.truncation or None,
+        init=run.init,
+        scale=run.scale,
+        forget_bias=run.forget_bias,
+        seed=run.seed,
+        delay=run.delay,
+    )
+
+
+def training_caption(curves: pd.DataFrame, clip: float | None) -> str:
+    """What the curves show, read off them: how far the loss fell, and what clipping did."""
+    parts = []
+    for run, part in curves.groupby("run", sort=False):
+        loss = part["loss"].to_numpy()
+        n = max(1, min(20, len(loss) // 5))
+        start, end = np.nanmean(loss[:n]), np.nanmean(loss[-n:])
+        if not np.isfinite(loss).all():
+            parts.append(f"{run}: diverged at iteration {int(np.argmax(~np.isfinite(loss))) + 1}")
+        else:
+            parts.append(f"{run}: the loss went from {start:.3g} to {end:.3g} (×{end / start:.2g})")
+    text = "Left: loss per iteration; right: the gradient norm before clipping (thin) and applied (dashed). "
+    text += "; ".join(parts) + "."
+    if clip:
+        current = curves[curves["run"] == curves["run"].iloc[-1]]
+        capped = int((current["grad_norm"] > clip).sum())
+        text += (
+            f" Clipping at {clip:g} scaled {capped} of {len(current)} updates down to that norm; the applied norm "
+            "never exceeds it."
+        )
+    return text
+
+
+def training_panels(histories: dict[str, TrainHistory], current: str, clip: float | None = None) -> dict[str, Panel]:
     """Curves of every run (compared side by side) and the heatmap of the current run."""
     curves = history_frame(histories)
     h = histories[current]
@@ -47,10 +95,7 @@ def training_panels(histories: dict[str, TrainHistory], current: str) -> dict[st
         "training_curves": Panel(
             "training_curves",
             "Loss and gradient norm",
-            (
-                "Left: the loss per iteration (log). Right: the global gradient norm before clipping (thin) and the "
-                "norm actually applied after clipping (dashed): clipping cuts the exploding spikes."
-            ),
+            training_caption(curves, clip),
             fl.training_curves(curves),
             curves,
         ),

@@ -346,7 +346,10 @@ def memory_budget(config: RunConfig, budget: dict[str, dict[str, int]]) -> Panel
 
 def pareto(config: RunConfig, front: dict[str, np.ndarray]) -> Panel:
     df = pd.DataFrame(front)
-    caption = "Each marker is a schedule: left is less memory, down is fewer extra forward steps. " + pareto_caption(df)
+    caption = (
+        "Each marker is a schedule: left is less memory, down is fewer forward steps (T for the pass itself, "
+        "the rest recomputation). " + pareto_caption(df)
+    )
     if len(config.owners) > 1:
         n = len(config.owners)
         caption += (

@@ -5,18 +5,26 @@ import streamlit as st
 
 from bptt_core.lab.optim import OPTIMIZERS
 from bptt_core.lab.tasks import TASKS
-from bptt_core.lab.train import TrainConfig, train
+from bptt_core.lab.train import train
 from dashboard import cache, compute, lessons, ui
-from dashboard.config import RunConfig
 from dashboard.sidebar import current_config
 
-current_config()  # keeps the shared sidebar (and its URL) in place
+run = current_config()
 st.title("Training lab")
 st.markdown(
-    "Train a small network on a task that needs memory and watch what BPTT does at every iteration. "
-    "The **adding problem** (Hochreiter & Schmidhuber 1997) must carry two numbers across the whole "
-    "sequence: a vanilla RNN's gradient vanishes before it can learn that, an LSTM's does not. Raise the "
-    "learning rate without clipping to see exploding spikes, then clip them."
+    "Train the sidebar's network on a task that needs memory and watch what BPTT does at every iteration. "
+    "The **adding problem** (Hochreiter & Schmidhuber 1997) must carry two marked numbers across the whole "
+    "sequence. Try a vanilla RNN and an LSTM on the same settings (save each run to compare them), lengthen "
+    "T, then switch to SGD and raise the learning rate until the gradient norm spikes, and set a clip norm "
+    "in the sidebar."
+)
+st.caption(
+    f"From the sidebar: {run.cell.upper()}"
+    + (f" ({run.activation})" if run.cell == "rnn" else "")
+    + f", T = {run.T}, H = {run.hidden_size}, B = {run.batch_size}, {run.num_layers} layer(s)"
+    + (", bidirectional" if run.bidirectional else "")
+    + f", init {run.init} × {run.scale:g}, clip {run.clip or 'off'}, truncation {run.truncation or 'off'}, "
+    f"seed {run.seed}. The task sets the inputs and outputs."
 )
 
 LEARNING_RATES = [float(f"{v:.0e}") for v in np.geomspace(1e-4, 1.0, 13)]
@@ -26,37 +34,17 @@ with st.form("train_form"):
         "Task",
         TASKS,
         help="adding: sum two marked numbers; recall: repeat a symbol d steps "
-        "later; sine: predict the next value; chars: next character of Alice in Wonderland",
+        "later (d from the sidebar); sine: predict the next value; chars: next character of Alice in Wonderland",
     )
-    cell = c[1].segmented_control("Cell", ("rnn", "lstm", "gru"), default="lstm", format_func=str.upper, required=True)
-    T = c[2].number_input("Sequence length T", 2, 300, 20)
-    iterations = c[3].slider("Iterations", 20, 3000, 500, step=20)
-    c = st.columns(4)
-    lr = c[0].select_slider("Learning rate (log scale)", LEARNING_RATES, value=1e-2)
-    optimizer = c[1].selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index("adam"))
-    clip = c[2].number_input("Clip norm (0 = off)", 0.0, 1000.0, 0.0, 0.5)
-    truncation = c[3].number_input("Truncation k (0 = full BPTT)", 0, 300, 0)
-    c = st.columns(4)
-    hidden = c[0].number_input("Hidden H", 1, 128, 16)
-    batch = c[1].number_input("Batch B", 1, 128, 32)
-    seed = c[2].number_input("Seed", 0, 10_000, 0)
-    submitted = c[3].form_submit_button("Train", type="primary", width="stretch")
+    iterations = c[1].slider("Iterations", 20, 3000, 500, step=20)
+    lr = c[2].select_slider("Learning rate (log scale)", LEARNING_RATES, value=1e-2)
+    optimizer = c[3].selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index("adam"))
+    submitted = st.form_submit_button("Train", type="primary")
 
-config = TrainConfig(
-    task=task,
-    cell=cell,
-    T=int(T),
-    hidden_size=int(hidden),
-    batch_size=int(batch),
-    iterations=int(iterations),
-    lr=lr,
-    optimizer=optimizer,
-    clip=clip or None,
-    truncation=int(truncation) or None,
-    seed=int(seed),
-)
+config = lessons.train_config(run, task, int(iterations), lr, optimizer)
 if submitted:
-    st.button("Stop", icon=":material/stop:", help="Stops training; what ran so far is kept.")
+    stop = st.empty()  # the Stop button lives only while training runs
+    stop.button("Stop", icon=":material/stop:", help="Stops training; what ran so far is kept.")
     progress = st.progress(0.0, text="Training…")
     live = st.empty()
 
@@ -73,9 +61,11 @@ if submitted:
     try:
         history = train(config, callback=show_progress, every=max(5, config.iterations // 50))
     except ValueError as err:  # e.g. over the memory budget: say what to change, keep the last run
+        stop.empty()
         st.error(f"Training could not run: {err}.")
         st.stop()
     st.session_state["train_last"] = (config, history)
+    stop.empty()
     progress.empty()
     live.empty()
 
@@ -104,22 +94,23 @@ if m[3].button("Save this run to compare", icon=":material/bookmark_add:"):
     while len(saved) > lessons.MAX_SAVED_RUNS:
         saved.pop(next(iter(saved)))
 runs = {**saved, label: history}
-panels = lessons.training_panels(runs, label)
-ui.show(panels["training_curves"], current_config(), key="t")
-ui.show(panels["training_heatmap"], current_config(), key="t")
+panels = lessons.training_panels(runs, label, last_config.clip)
+ui.show(panels["training_curves"], run, key="t")
+ui.show(panels["training_heatmap"], run, key="t")
 if saved and st.button("Clear saved runs"):
     saved.clear()
     st.rerun()
 
 st.subheader("Memory: training against prediction")
 budget = cache.memory_budget(
-    RunConfig(
-        cell=last_config.cell,
-        T=last_config.T,
-        hidden_size=last_config.hidden_size,
-        batch_size=last_config.batch_size,
+    run.replace(
+        **{
+            k: getattr(last_config, k)
+            for k in ("cell", "T", "hidden_size", "batch_size", "num_layers", "bidirectional")
+        },
         input_size=last_config.spec.input_size,
         output_size=last_config.spec.output_size,
+        weights="preset",
     ),
     None,
 )["float64"]

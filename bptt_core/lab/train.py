@@ -34,6 +34,10 @@ class TrainConfig:
     forget_bias: float = 1.0
     seed: int = 0
     delay: int = 5
+    activation: str = "tanh"
+    num_layers: int = 1
+    bidirectional: bool = False
+    scale: float = 1.0
 
     def __post_init__(self) -> None:
         task_sizes(self.task)
@@ -46,7 +50,15 @@ class TrainConfig:
     @property
     def spec(self) -> RNNSpec:
         i, o = task_sizes(self.task)
-        return RNNSpec(self.cell, i, self.hidden_size, o)
+        return RNNSpec(
+            self.cell,
+            i,
+            self.hidden_size,
+            o,
+            self.activation,
+            num_layers=self.num_layers,
+            bidirectional=self.bidirectional,
+        )
 
 
 @dataclass(frozen=True)
@@ -94,7 +106,7 @@ def train(
     """
     rng = np.random.default_rng(config.seed)
     spec = config.spec
-    params = init_params(spec, seed=config.seed, init=config.init, forget_bias=config.forget_bias)
+    params = init_params(spec, seed=config.seed, init=config.init, scale=config.scale, forget_bias=config.forget_bias)
     state = optim.init_state(config.optimizer, params)
     N, T = config.iterations, config.T
     loss, norm, used, dh = np.zeros(N), np.zeros(N), np.zeros(N), np.zeros((N, T))

@@ -64,11 +64,41 @@ def training_curves(df: pd.DataFrame, *, title: str = "") -> go.Figure:
             )
     for col in (1, 2):
         fig.update_xaxes(title="iteration", row=1, col=col)
-    fig.update_yaxes(title="loss (log)", row=1, col=1, **log_axis(df["loss"]))
-    fig.update_yaxes(title="||∇|| (log)", row=1, col=2, **log_axis(df["grad_norm"], df["clipped_norm"]))
+    for col, title, values in (
+        (1, "loss (log)", [df["loss"]]),
+        (2, "||∇|| (log)", [df["grad_norm"], df["clipped_norm"]]),
+    ):
+        shown, off = _on_scale(np.concatenate([np.asarray(v, float) for v in values]))
+        fig.update_yaxes(title=title, row=1, col=col, **log_axis(shown))
+        if off:
+            fig.add_annotation(
+                text=f"{off} values above the scale (a run diverged)",
+                xref=f"x{col if col > 1 else ''} domain",
+                yref=f"y{col if col > 1 else ''} domain",
+                x=0.02,
+                y=0.98,
+                showarrow=False,
+                xanchor="left",
+                font={"size": 11, "color": "#d62728"},
+            )
     base_layout(fig, title or "Training curves", height=460)
     fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0})
     return fig
+
+
+#: A diverging run's values beyond this many times the median are left above the axis instead of
+#: stretching it until every other run is a flat line.
+SCALE_SPAN = 1e4
+
+
+def _on_scale(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """The values the axis spans (at most :data:`SCALE_SPAN` times their median) and how many are above."""
+    v = finite_positive(values)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return v, 0
+    cap = np.median(v) * SCALE_SPAN
+    return v[v <= cap], int(np.sum(v > cap) + np.sum(~np.isfinite(values)))
 
 
 def grad_heatmap(df: pd.DataFrame, *, title: str = "") -> go.Figure:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .style import base_layout, byte_axis, human_bytes, log_axis
+from .style import base_layout, byte_axis, log_axis
 
 GROUP_COLORS = {
     "inputs x": "#bcbd22",
@@ -132,7 +133,7 @@ def memory_vs_length(df: pd.DataFrame, *, title: str = "") -> go.Figure:
         )
     fig.update_xaxes(title="sequence length T", row=1, col=1, **log_axis(df["T"]))
     fig.update_xaxes(title="sequence length T", row=1, col=2)
-    fig.update_yaxes(title="bytes (log)", row=1, col=1, **log_axis(df["bytes"], fmt=human_bytes))
+    fig.update_yaxes(title="bytes (log)", row=1, col=1, **log_axis(df["bytes"], in_bytes=True))
     fig.update_yaxes(title="recomputed steps", rangemode="tozero", row=1, col=2)
     return base_layout(fig, title or "Memory and recompute cost against T", height=440)
 
@@ -160,15 +161,22 @@ def memory_budget(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     return fig
 
 
-SHOWN_LABELS = {"S=1", "S=2", "S=4", "S=12"}
+def _shown_label(strategy: str, label: str, labels: list[str]) -> str:
+    """The few marker labels that do not pile up: full storage, √T, the ends of every-k, binomial S = 1, 2, 4
+    and the most slots."""
+    if strategy == "binomial (revolve)":
+        return label if label in ("S=1", "S=2", "S=4", labels[-1]) else ""
+    if strategy == "checkpoint every k":
+        return label if label in (labels[0], labels[-1]) else ""
+    return "√T" if strategy == "checkpoint sqrt(T)" else "full"
 
 
 def pareto_front(df: pd.DataFrame, *, title: str = "") -> go.Figure:
-    """Memory held (log) against extra forward steps, one marker per schedule.
+    """Memory held against forward steps (both log), one marker per schedule.
 
     Parameters
     ----------
-    df : DataFrame with columns ``strategy``, ``label``, ``bytes``, ``recomputed``
+    df : DataFrame with columns ``strategy``, ``label``, ``bytes``, ``recomputed``, ``forward``
     """
     fig = go.Figure()
     symbols = {
@@ -179,20 +187,33 @@ def pareto_front(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     }
     for strategy, part in df.groupby("strategy", sort=False):
         part = part.sort_values("bytes")
-        binomial = strategy == "binomial (revolve)"
-        shown = [lab if not binomial or lab in SHOWN_LABELS else "" for lab in part["label"]]  # hover names all
+        labels = list(part["label"])
+        color = STRATEGY_COLORS.get(str(strategy))
         fig.add_scatter(
             x=part["bytes"],
-            y=part["recomputed"],
+            y=part["forward"],
             name=str(strategy),
-            text=shown,
-            customdata=part["label"],
+            text=[_shown_label(str(strategy), lab, sorted(labels, key=_number)) for lab in labels],
+            customdata=np.stack([part["label"], part["recomputed"]], axis=1),
             mode="lines+markers+text" if strategy == "binomial (revolve)" else "markers+text",
-            textposition="top right",
-            marker={"size": 11, "symbol": symbols.get(str(strategy)), "color": STRATEGY_COLORS.get(str(strategy))},
-            line={"color": STRATEGY_COLORS.get(str(strategy))},
-            hovertemplate="%{customdata}: %{x:,.0f} B held, %{y:,.0f} extra steps<extra>" + str(strategy) + "</extra>",
+            textposition=[_text_position(str(strategy), y, df["forward"].max()) for y in part["forward"]],
+            marker={"size": 11, "symbol": symbols.get(str(strategy)), "color": color},
+            line={"color": color},
+            hovertemplate="%{customdata[0]}: %{x:,.0f} B held, %{customdata[1]:,.0f} extra forward steps"
+            "<extra>" + str(strategy) + "</extra>",
         )
-    fig.update_xaxes(title="bytes held for backward (log)", **log_axis(df["bytes"], fmt=human_bytes))
-    fig.update_yaxes(title="extra forward steps", rangemode="tozero")
+    fig.update_xaxes(title="bytes held for backward (log)", **log_axis(df["bytes"], in_bytes=True))
+    fig.update_yaxes(title="forward steps run (log)", **log_axis(df["forward"]))
     return base_layout(fig, title or "Memory against recomputation: the Pareto front", height=460)
+
+
+def _text_position(strategy: str, y: float, top: float) -> str:
+    """Labels stay inside the plot: full storage (rightmost) to its left, the highest marker beside it."""
+    if strategy == "full storage":
+        return "top left"
+    return "middle right" if y >= top else "top right"
+
+
+def _number(label: str) -> float:
+    """``"k=16"`` -> 16 (labels sort by their number)."""
+    return float(label.split("=")[-1]) if "=" in label else 0.0

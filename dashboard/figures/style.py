@@ -50,12 +50,20 @@ def tick_label(v: float) -> str:
     return power if mantissa == "1" else f"{mantissa}×{power}"
 
 
-def log_axis(*values: np.ndarray, fmt=tick_label, max_ticks: int = 8) -> dict:
+def byte_ticks(lo: float, hi: float, max_ticks: int = 8) -> list[float]:
+    """Round sizes between ``lo`` and ``hi`` bytes: 1, 2, 5, 10, 20, 50, 100, 200, 500 of B, KiB, MiB, GiB."""
+    sizes = {m * 1024.0**k for k in range(4) for m in (1, 2, 5, 10, 20, 50, 100, 200, 500)}
+    ticks = sorted(t for t in sizes if lo / 1.02 <= t <= hi * 1.02)
+    step = int(np.ceil(len(ticks) / max_ticks)) if ticks else 1
+    return ticks[::step]
+
+
+def log_axis(*values: np.ndarray, fmt=tick_label, max_ticks: int = 8, in_bytes: bool = False) -> dict:
     """Properties of a log axis over ``values`` whose ticks are all labelled with full values.
 
     Ticks sit at 1-2-5 multiples of the decades the data span (every decade, or every few, over
     wider ranges), so no bare minor labels ("2 5 10 2 5") appear. ``fmt`` turns a tick into its
-    label (e.g. :func:`human_bytes` for a byte axis).
+    label; ``in_bytes`` puts the ticks at round sizes (:func:`byte_ticks`) labelled like ``64 KiB``.
     """
     v = np.concatenate([finite_positive(np.ravel(a)) for a in values]) if values else np.array([])
     v = v[np.isfinite(v)]
@@ -67,6 +75,8 @@ def log_axis(*values: np.ndarray, fmt=tick_label, max_ticks: int = 8) -> dict:
     mantissas = (1, 2, 5) if np.log10(hi / lo) <= 2.5 else (1,)
     ticks = [m * 10.0**e for e in decades[::step] for m in mantissas]
     inside = [t for t in ticks if lo / 1.02 <= t <= hi * 1.02]
+    if in_bytes:
+        inside, fmt = byte_ticks(lo, hi, max_ticks), lambda b: human_bytes(b).replace(".0 ", " ")
     if len(inside) < 2:  # less than a decade: label the ends of the data
         inside = sorted({float(f"{lo:.2g}"), float(f"{hi:.2g}"), *inside})
     pad = max(0.04 * (np.log10(hi) - np.log10(lo)), 0.05)

@@ -6,13 +6,16 @@ to 1000), so a failure names a reproducible configuration.
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 
 import bptt_core as bc
 from bptt_core.lab.signals import SIGNALS
-from dashboard import compute, lessons, panels
+from dashboard import catalog, compute, lessons, panels
 from dashboard.config import RunConfig
+from dashboard.figures.style import human_bytes
 
 
 def random_settings(n: int, seed: int, max_T: int = 1000) -> list[RunConfig]:
@@ -265,3 +268,91 @@ def test_stochastic_caption_reads_its_figure(seed):
     for t in panel.figure.data:  # one colour per estimator in both subplots
         colors.setdefault(t.name, set()).add(t.line.color)
     assert all(len(c) == 1 for c in colors.values()) and len({c.pop() for c in colors.values()}) == 4
+
+
+@pytest.mark.parametrize("config", random_settings(20, seed=8, max_T=300), ids=lambda c: c.key())
+def test_memory_page_captions_read_their_figures(config):
+    """Growth exponents of memory against T, the fixed buffers and the peak, and float32 halving every bar."""
+    built = catalog.page_panels("memory", config)
+    scaling = built["memory_vs_length"]
+    Ts = np.sort(scaling.data["T"].unique())
+    if len(Ts) >= 2:
+        a, b = Ts[-2], Ts[-1]
+        for name in ("full storage", "checkpoint sqrt(T)"):
+            rows = scaling.data[scaling.data["strategy"] == name].set_index("T")["bytes"]
+            slope = np.log(rows[b] / rows[a]) / np.log(b / a)
+            assert f"{name} grows like T^{slope:.2f}" in scaling.caption
+    assert ("Truncation caps memory" in scaling.caption) == (not config.bidirectional)
+    res = compute.run(config)
+    stack = built["memory_by_tensor"]
+    assert f"The peak, {human_bytes(res.memory_bytes)}" in stack.caption
+    assert f"({human_bytes(res.memory_bytes - res.stored_bytes)}:" in stack.caption
+    bars = built["memory_budget"].data.pivot(index="item", columns="dtype", values="bytes")
+    assert "float32 halves every bar" in built["memory_budget"].caption
+    np.testing.assert_array_equal(bars["float32"] * 2, bars["float64"])
+
+
+def test_step_contributions_caption_sum_is_consistent_with_its_bars():
+    """'dW_hh is the sum of these per-step terms': the gradient's norm is at most the sum of the bars
+    (triangle inequality), and equals it for T = 1."""
+    for config in random_settings(20, seed=9, max_T=200):
+        res = compute.run(config)
+        bars = panels.contributions(config, res).data["weight_hh"].to_numpy()
+        g = np.linalg.norm(res.grads["weight_hh_l0"])
+        if np.isfinite(bars).all() and np.isfinite(g) and config.num_layers == 1 and not config.bidirectional:
+            assert g <= bars.sum() * (1 + 1e-9) + 1e-300
+
+
+#: Each figure, the caption under it, and the tests that check that caption on the figure's own data
+#: (``module:function``); () for a descriptive caption, which says how to read the figure and states no law,
+#: comparison or threshold.
+CAPTION_CHECKS = {
+    "unroll_animation": ("test_figures:test_unroll_caption_states_the_frame_stride",),
+    "unroll_diagram": (),
+    "unroll_grid": ("test_deep:test_grid_animation_frames_light_the_nodes_visited_so_far",),
+    "unroll_grid_diagram": (),
+    "gradient_norms": ("test_claims:test_the_verdict_never_contradicts_the_curve_it_is_computed_from",),
+    "flow_matrix": ("test_claims:test_the_flow_matrix_is_the_same_for_either_reduction",),
+    "jacobian_vs_lag": (
+        "test_claims:test_the_spectral_norm_curve_stays_under_the_pascanu_bound",
+        "test_claims:test_growth_and_horizon_follow_the_linear_rnn_law",
+    ),
+    "eigenvalues": ("test_claims:test_gradient_flow_captions_say_what_their_data_show",),
+    "step_contributions": ("test_claims:test_step_contributions_caption_sum_is_consistent_with_its_bars",),
+    "cell_comparison": ("test_claims:test_gradient_flow_captions_say_what_their_data_show",),
+    "phase_diagram": ("test_claims:test_the_phase_caption_brackets_each_cells_flip",),
+    "truncation_study": ("test_claims:test_gradient_flow_captions_say_what_their_data_show",),
+    "layer_time": ("test_deep:test_captions_over_depth_are_read_off_their_figures",),
+    "layer_jacobians": ("test_deep:test_captions_over_depth_are_read_off_their_figures",),
+    "layer_memory": ("test_deep:test_captions_over_depth_are_read_off_their_figures",),
+    "memory_by_tensor": ("test_claims:test_memory_page_captions_read_their_figures",),
+    "memory_timelines": ("test_claims:test_memory_captions_say_what_their_data_show",),
+    "memory_vs_length": ("test_claims:test_memory_page_captions_read_their_figures",),
+    "memory_budget": ("test_claims:test_memory_page_captions_read_their_figures",),
+    "pareto_front": (
+        "test_claims:test_memory_captions_say_what_their_data_show",
+        "test_deep:test_pareto_caption_for_a_stack_bounds_the_engine",
+    ),
+    "step_losses": ("test_claims:test_loss_page_totals_and_laws_are_the_engines",),
+    "scale_vs_length": ("test_claims:test_loss_page_totals_and_laws_are_the_engines",),
+    "token_losses": ("test_claims:test_loss_page_totals_and_laws_are_the_engines",),
+    "estimator_bias_variance": ("test_claims:test_stochastic_caption_reads_its_figure",),
+    "estimator_spread": (),
+    "training_curves": ("test_lessons:test_training_captions_read_their_runs",),
+    "training_heatmap": (),
+}
+
+
+def test_every_figure_has_its_caption_check():
+    """Adding a figure means adding its caption's check here (or saying the caption states nothing)."""
+    names = set()
+    for config in (RunConfig(), RunConfig(num_layers=2, bidirectional=True, T=12)):
+        names |= {p.name for p in catalog.all_panels(config)}
+        names |= {p.name for p in catalog.page_panels("overview", config).values()}
+    names |= set(lessons.loss_panels(RunConfig(T=8)))
+    names |= set(lessons.estimator_panels("bernoulli", 0.3, 0.2, np.geomspace(0.05, 2, 3), 200, 0.5))
+    names |= {"training_curves", "training_heatmap"}  # lessons.training_panels (needs a training run)
+    assert names == set(CAPTION_CHECKS), names ^ set(CAPTION_CHECKS)
+    for check in (c for checks in CAPTION_CHECKS.values() for c in checks):
+        module, function = check.split(":")
+        assert callable(getattr(importlib.import_module(f"tests.app.{module}"), function, None)), check

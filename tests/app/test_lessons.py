@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import bptt_core as bc
+from bptt_core.lab.train import TrainConfig, TrainHistory, train
+from dashboard import lessons
 from dashboard.cells import jacobian_shapes
 
 from .conftest import array_of, assert_clean, chart_specs, open_app
@@ -24,15 +27,16 @@ def _train(at, **settings):
 
 
 def test_training_lab_trains_shows_curves_and_compares_saved_runs():
-    at = open_app("pages/training.py")
+    at = open_app("pages/training.py", {"T": "10", "cell": "lstm"})  # the network comes from the sidebar
     assert any("press **Train**" in i.value for i in at.info)
-    _train(at, Iterations=40, **{"Sequence length T": 10})
+    assert "LSTM, T = 10" in at.caption[0].value
+    _train(at, Iterations=40)
     assert_clean(at)
     specs = chart_specs(at)
     assert len(specs) == 2  # curves and the iteration x time heatmap
     assert array_of(specs[1]["data"][0]["z"]).shape == (40, 10)
     next(b for b in at.button if b.label.startswith("Save this run")).click().run()
-    _train(at, Iterations=40, **{"Sequence length T": 10, "Learning rate": 0.1})
+    _train(at, Iterations=40, **{"Learning rate": 0.1})
     assert_clean(at)
     runs = {t["legendgroup"] for t in chart_specs(at)[0]["data"]}
     assert len(runs) == 2  # the saved run and the new one, side by side
@@ -40,8 +44,8 @@ def test_training_lab_trains_shows_curves_and_compares_saved_runs():
 
 
 def test_training_without_clipping_shows_a_spike_and_clipping_draws_the_capped_norm():
-    at = open_app("pages/training.py")
-    _train(at, Task="sine", Iterations=60, **{"Learning rate": 1.0, "Clip norm": 0.5, "Sequence length T": 30})
+    at = open_app("pages/training.py", {"clip": "0.5", "T": "30"})
+    _train(at, Task="sine", Iterations=60, **{"Learning rate": 1.0})
     assert_clean(at)
     names = [t["name"] for t in chart_specs(at)[0]["data"]]
     assert any("after clipping" in n for n in names)
@@ -120,3 +124,37 @@ def test_jacobian_shapes_of_a_stack_match_the_engines_parameters(layers, bidirec
     if layers > 1:
         assert rows["∂L/∂W_ih⁽ˡ⁾, l ≥ 1"] == str(params["weight_ih_l1"].shape)
     assert rows["∂L/∂W_hh"].startswith(str(params["weight_hh_l0"].shape))
+
+
+@pytest.mark.parametrize(("optimizer", "lr", "clip"), [("sgd", 1.0, 0.5), ("adam", 0.01, None), ("sgd", 0.3, 2.0)])
+def test_training_captions_read_their_runs(optimizer, lr, clip):
+    """The loss change and the clipping count in the caption come from the runs drawn; the applied norm
+    never exceeds the clip threshold (global-norm clipping)."""
+    config = TrainConfig(task="sine", cell="rnn", T=12, iterations=40, lr=lr, optimizer=optimizer, clip=clip)
+    history = train(config)
+    panel = lessons.training_panels({"run": history}, "run", clip)["training_curves"]
+    loss = panel.data["loss"].to_numpy()
+    if np.isfinite(loss).all():
+        n = max(1, min(20, len(loss) // 5))
+        assert f"from {loss[:n].mean():.3g} to {loss[-n:].mean():.3g}" in panel.caption
+    if clip:
+        assert np.all(panel.data["clipped_norm"] <= clip * (1 + 1e-9))
+        capped = int((panel.data["grad_norm"] > clip).sum())
+        assert f"scaled {capped} of {len(loss)} updates" in panel.caption
+    else:
+        assert "Clipping" not in panel.caption
+
+
+def test_a_diverged_run_does_not_flatten_the_comparison():
+    calm = np.linspace(1.0, 0.5, 50)
+    wild = np.r_[np.linspace(1.0, 2.0, 40), 10.0 ** np.arange(10, 100, 10), np.inf]
+    histories = {
+        name: TrainHistory(loss=v, grad_norm=v, clipped_norm=v, dh_norms=np.ones((len(v), 3)), params={})
+        for name, v in (("calm", calm), ("wild", wild))
+    }
+    panel = lessons.training_panels(histories, "calm")["training_curves"]
+    top = 10 ** panel.figure.layout.yaxis.range[1]
+    assert top < 1e5  # the axis spans the calm run, not 1e90
+    assert "diverged at iteration 50" in panel.caption
+    notes = [a.text for a in panel.figure.layout.annotations if "above the scale" in a.text]
+    assert len(notes) == 2  # loss and gradient norm

@@ -112,22 +112,22 @@ def test_training_lab_trains_in_the_browser(server, browser):
     assert_no_exception(page)
     assert page.locator(".js-plotly-plot").count() == 2
     assert "Final loss" in page.locator("body").inner_text()
+    assert page.get_by_test_id("stButton").get_by_role("button", name="Stop").count() == 0  # gone after training
     page.screenshot(path=str(SHOTS / "training_after.png"), full_page=True)
     page.close()
 
 
 def test_stop_interrupts_training_and_keeps_what_ran(server, browser):
     page = browser.new_page(viewport={"width": 1500, "height": 1600})
-    page.goto(f"{server}/training")
+    page.goto(f"{server}/training?T=300&hidden_size=64")  # the sidebar's network: a run long enough to interrupt
     wait_until_idle(page)
-    form = page.get_by_test_id("stForm")
-    form.get_by_label("Sequence length T").fill("300")  # a run long enough to interrupt
-    form.get_by_label("Hidden H").fill("64")
     page.get_by_role("button", name="Train").click()
     page.get_by_text(re.compile(r"iteration \d+ of 500")).first.wait_for(timeout=60_000)  # first progress report
     page.get_by_test_id("stButton").get_by_role("button", name="Stop").click()  # ours, not Streamlit's header one
     page.get_by_text("Stopped after").wait_for(timeout=30_000)
     assert "of 500 iterations" in page.locator("body").inner_text()
+    wait_until_idle(page)
+    assert page.get_by_test_id("stButton").get_by_role("button", name="Stop").count() == 0  # gone once stopped
     assert_no_exception(page)
     page.close()
 
