@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import streamlit as st
 
-from . import catalog, compute, lessons, measure
+from . import catalog, compute, lessons, measure, memory
 
 _cache = st.cache_data(max_entries=48, show_spinner="Computing…")
 
@@ -26,9 +26,9 @@ layer_spectral = _cache(compute.layer_spectral)
 _cell_comparison = _cache(compute.cell_comparison)
 _phase_diagram = _cache(compute.phase_diagram)
 truncation = _cache(compute.truncation)
-strategy_runs = _cache(compute.strategy_runs)
-memory_scaling = _cache(compute.memory_scaling)
-memory_budget = _cache(compute.memory_budget)
+strategy_runs = _cache(memory.strategy_runs)
+memory_scaling = _cache(memory.memory_scaling)
+memory_budget = _cache(memory.memory_budget)
 step_equation = _cache(compute.step_equation)
 measured_peaks = st.cache_data(max_entries=48, show_spinner="Measuring memory with tracemalloc…")(
     measure.measured_peaks

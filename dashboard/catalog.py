@@ -1,17 +1,38 @@
 """What each page shows: its panels, in order. Pages, exports and tests all read it from here.
 
-``source`` is the compute layer: :mod:`dashboard.compute` (plain, for exports and
-tests) or :mod:`dashboard.cache` (the same functions behind ``st.cache_data``).
+``source`` is the compute layer: :data:`PLAIN` (the functions of :mod:`dashboard.compute` and
+:mod:`dashboard.memory`, for exports and tests) or :mod:`dashboard.cache` (the same functions behind
+``st.cache_data``).
 """
 
 from __future__ import annotations
 
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
-from . import compute, panels
+from . import compute, memory, panels
 from .compute import Params
 from .config import RunConfig
 from .depth import is_deep
+
+#: The computations the pages' panels are built from, uncached (:mod:`dashboard.cache` caches each one).
+PLAIN = SimpleNamespace(
+    **{
+        name: getattr(compute, name)
+        for name in (
+            "run",
+            "stored_run",
+            "last_loss_gradient",
+            "flow",
+            "jacobians",
+            "layer_jacobians",
+            "spectral",
+            "cell_comparison",
+            "phase_diagram",
+            "truncation",
+        )
+    },
+    **{name: getattr(memory, name) for name in ("strategy_runs", "memory_scaling", "memory_budget")},
+)
 
 
 def _overview(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
@@ -57,7 +78,7 @@ def _memory(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Pane
         panels.memory_timelines(c, src.strategy_runs(c, p)),
         panels.memory_vs_length(c, src.memory_scaling(c)),
         panels.memory_budget(c, src.memory_budget(c, p)),
-        panels.pareto(c, compute.pareto_front(c)),
+        panels.pareto(c, memory.pareto_front(c)),
     ]
 
 
@@ -80,7 +101,7 @@ PAGES = ("overview", "unroll", "gradient_flow", "memory")
 
 
 def page_panels(
-    page: str, config: RunConfig, params: Params | None = None, source: ModuleType = compute
+    page: str, config: RunConfig, params: Params | None = None, source: ModuleType | SimpleNamespace = PLAIN
 ) -> dict[str, panels.Panel]:
     """The panels of ``page`` by name, in page order."""
     if page not in BUILDERS:
@@ -88,7 +109,9 @@ def page_panels(
     return {panel.name: panel for panel in BUILDERS[page](config, params, source)}
 
 
-def all_panels(config: RunConfig, params: Params | None = None, source: ModuleType = compute) -> list[panels.Panel]:
+def all_panels(
+    config: RunConfig, params: Params | None = None, source: ModuleType | SimpleNamespace = PLAIN
+) -> list[panels.Panel]:
     """Every figure of the dashboard for this configuration, once (a figure two pages show is written once)."""
     unique = {p.name: p for page in PAGES for p in page_panels(page, config, params, source).values()}
     return list(unique.values())

@@ -14,8 +14,9 @@ import bptt_core as bc
 from bptt_core.analysis.jacobians import JacobianProducts
 from bptt_core.analysis.spectral import SpectralReport
 
-from .compute import VERDICT_DECADES, Horizon, Owner, horizon_text, jacobian_summary
+from .compute import Owner
 from .config import RunConfig
+from .verdict import VERDICT_DECADES, Horizon, horizon_text, jacobian_summary
 
 
 def label(owner: Owner, bidirectional: bool = True) -> str:

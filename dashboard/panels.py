@@ -20,13 +20,15 @@ from bptt_core.analysis.truncation_study import TruncationStudy
 from bptt_core.result import STORED_GROUPS
 
 from . import depth
-from .compute import STRATEGIES, PhaseDiagram, jacobian_summary, step_norms
+from .compute import PhaseDiagram, step_norms
 from .config import RunConfig
 from .figures import depth as fd
 from .figures import flow as ff
 from .figures import memory as fm
 from .figures import unroll as fu
 from .figures.style import human_bytes
+from .memory import STRATEGIES
+from .verdict import jacobian_summary
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import bptt_core as bc
 from bptt_core.budget import human
 from bptt_core.lab.signals import SIGNALS
 
-from . import compute, export
+from . import compute, export, memory
 from .catalog import all_panels
 from .config import CHECKPOINTS, DTYPES, LIMITS, RunConfig, from_mapping
 from .weights import fingerprint
@@ -148,12 +148,12 @@ def render_sidebar() -> RunConfig:
     except (ValueError, TypeError) as err:
         sb.error(f"These settings do not fit together: {err}. Showing the last valid view.")
         config = st.session_state.get(LAST_GOOD, RunConfig())
-    needed = compute.estimate_bytes(config)
+    needed = memory.estimate_bytes(config)
     st.session_state[REFUSED] = None
-    if needed > compute.DASHBOARD_BUDGET:  # the sidebar and the address keep these settings; pages say why
+    if needed > memory.DASHBOARD_BUDGET:  # the sidebar and the address keep these settings; pages say why
         st.session_state[REFUSED] = (
             f"These settings would need about {human(needed)} of memory, above the dashboard's budget of "
-            f"{human(compute.DASHBOARD_BUDGET)}. To fit: {compute.budget_advice(config)}."
+            f"{human(memory.DASHBOARD_BUDGET)}. To fit: {memory.budget_advice(config)}."
         )
         st.query_params.from_dict(config.to_query())
         st.session_state[CONFIG_KEY] = st.session_state.get(LAST_GOOD, RunConfig())  # for callbacks and exports

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from dashboard import cache, compute, ui
+from dashboard import cache, ui
+from dashboard import verdict as rules
 from dashboard.depth import is_deep
 from dashboard.sidebar import current_config, current_params
 
@@ -11,21 +12,21 @@ params = current_params(config)
 st.title("Gradient flow")
 res = ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
 report = cache.spectral(config, params)
-verdict = compute.verdict(cache.last_loss_gradient(config, params), report, res)
+verdict = rules.verdict(cache.last_loss_gradient(config, params), report, res)
 jp = cache.jacobians(config, params)
-summary = compute.jacobian_summary(jp)
+summary = rules.jacobian_summary(jp)
 
 cols = st.columns(4)
-cols[0].metric("Verdict", verdict.label, help=compute.VERDICT_RULE)
+cols[0].metric("Verdict", verdict.label, help=rules.VERDICT_RULE)
 cols[1].metric(
     "Growth per step",
-    compute.growth_text(summary),
+    rules.growth_text(summary),
     help="exp of the slope of ln ||∂h_t/∂h_k|| (spectral norm) against the lag: a finite-time "
     "Lyapunov exponent, read off the Jacobian-product curve below",
 )
 cols[2].metric(
     "Memory horizon",
-    compute.horizon_text(summary, jp),
+    rules.horizon_text(summary, jp),
     help="the lag at which ||∂h_t/∂h_k|| falls below 1/1000 of its peak, on the same curve",
 )
 cols[3].metric(

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from dashboard import cache, compute, ui
+from dashboard import cache, ui
+from dashboard import verdict as rules
 from dashboard.depth import is_deep
 from dashboard.sidebar import current_config, current_params
 
@@ -20,7 +21,7 @@ st.markdown(
 )
 res = ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
 report = cache.spectral(config, params)
-verdict = compute.verdict(cache.last_loss_gradient(config, params), report, res)
+verdict = rules.verdict(cache.last_loss_gradient(config, params), report, res)
 panels = cache.page_panels("overview", config, params)
 
 cols = st.columns(5)
@@ -33,7 +34,7 @@ cols[2].metric(
     f"{max(report.spectral_radius.values()):.3g}",
     help="largest |eigenvalue| over the gate blocks",
 )
-cols[3].metric("Verdict", verdict.label, help=compute.VERDICT_RULE)
+cols[3].metric("Verdict", verdict.label, help=rules.VERDICT_RULE)
 with cols[4]:
     ui.bytes_metric(
         "Memory at peak",

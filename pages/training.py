@@ -6,7 +6,7 @@ import streamlit as st
 from bptt_core.lab.optim import OPTIMIZERS
 from bptt_core.lab.tasks import TASKS
 from bptt_core.lab.train import train
-from dashboard import cache, compute, lessons, ui
+from dashboard import cache, lessons, memory, ui
 from dashboard.sidebar import current_config
 
 run = current_config()
@@ -129,5 +129,5 @@ with cols[2]:
         budget["stored activations (peak)"],
         help="the tape BPTT keeps for the backward pass",
     )
-cols[3].metric("Training / prediction", f"×{compute.training_ratio(budget):.1f}")
+cols[3].metric("Training / prediction", f"×{memory.training_ratio(budget):.1f}")
 st.page_link("pages/memory.py", label="How checkpointing and truncation shrink the tape", icon=":material/memory:")

@@ -13,7 +13,8 @@ import pytest
 
 import bptt_core as bc
 from bptt_core.lab.signals import SIGNALS
-from dashboard import catalog, compute, lessons, panels
+from dashboard import catalog, compute, lessons, memory, panels
+from dashboard import verdict as rules
 from dashboard.config import RunConfig
 from dashboard.figures.style import human_bytes
 
@@ -61,7 +62,7 @@ def test_the_verdict_never_contradicts_the_curve_it_is_computed_from(config):
     """The label follows the stated rule on the blue curve exactly as the figure draws it."""
     res = compute.run(config)
     curve = compute.last_loss_gradient(config)
-    verdict = compute.verdict(curve, compute.spectral(config), res)
+    found = rules.verdict(curve, compute.spectral(config), res)
     panel = panels.gradient_norms(config, res, curve)
     drawn = panel.data["last_loss_grad"].to_numpy()  # the figure's data (a log axis leaves out exact zeros)
     shown = trace(panel.figure, "last loss")
@@ -69,28 +70,24 @@ def test_the_verdict_never_contradicts_the_curve_it_is_computed_from(config):
     ok = (drawn > 0) & np.isfinite(drawn)
     np.testing.assert_allclose(shown[ok], drawn[ok], rtol=1e-6)
     positive = np.flatnonzero(np.isfinite(drawn) & (drawn > 0))
-    if verdict.label == "overflow":
+    if found.label == "overflow":
         assert not res.finite or not np.all(np.isfinite(curve))
         return
-    if verdict.label == "too short":
+    if found.label == "too short":
         assert positive.size <= 1 or positive[-1] == 0
         return
     first, last = drawn[0], drawn[positive[-1]]
     decades = np.log10(first / last) if first > 0 else -np.inf
     expected = (
-        "vanishing"
-        if decades < -compute.VERDICT_DECADES
-        else "exploding"
-        if decades > compute.VERDICT_DECADES
-        else "holds"
+        "vanishing" if decades < -rules.VERDICT_DECADES else "exploding" if decades > rules.VERDICT_DECADES else "holds"
     )
-    assert verdict.label == expected, (decades, verdict)
-    if verdict.label == "vanishing":
+    assert found.label == expected, (decades, found)
+    if found.label == "vanishing":
         assert first < last
-    if verdict.label == "exploding":
+    if found.label == "exploding":
         assert first > last
     if config.cell == "rnn" and compute.spectral(config).bound_rate < 1:
-        assert verdict.label != "exploding"  # Pascanu's sufficient condition, on the same curve
+        assert found.label != "exploding"  # Pascanu's sufficient condition, on the same curve
 
 
 @pytest.mark.parametrize("T", [100, 400, 1000])
@@ -101,14 +98,14 @@ def test_growth_and_horizon_follow_the_linear_rnn_law(T, rho, init):
     (the curve is sampled at spread lags; the summaries use the real ones)."""
     config = RunConfig(cell="rnn", activation="linear", T=T, init=init, scale=rho, hidden_size=16)
     jp = compute.jacobians(config)
-    summary = compute.jacobian_summary(jp)
+    summary = rules.jacobian_summary(jp)
     assert np.exp(summary.rate) == pytest.approx(rho, rel=2e-3)
     law = np.log(1e-3) / np.log(rho)
     if law < jp.lags[-1]:
         assert summary.horizon == pytest.approx(law, abs=3)  # a non-normal W_hh adds a short transient
-        assert compute.horizon_text(summary, jp) == f"{summary.horizon} steps"
+        assert rules.horizon_text(summary, jp) == f"{summary.horizon} steps"
     else:
-        assert summary.horizon is None and compute.horizon_text(summary, jp) == f"> {T - 1} steps"
+        assert summary.horizon is None and rules.horizon_text(summary, jp) == f"> {T - 1} steps"
 
 
 @pytest.mark.parametrize(
@@ -124,20 +121,20 @@ def test_the_spectral_norm_curve_stays_under_the_pascanu_bound(config):
 
 def test_the_pascanu_sentence_compares_correctly_at_the_boundary():
     orthogonal = compute.spectral(RunConfig(init="orthogonal", scale=1.0))
-    sentence = compute.pascanu_sentence(orthogonal, 29)
+    sentence = rules.pascanu_sentence(orthogonal, 29)
     assert "on the boundary" in sentence and "1 > 1" not in sentence
-    small = compute.pascanu_sentence(compute.spectral(RunConfig(init="orthogonal", scale=0.5)), 10)
+    small = rules.pascanu_sentence(compute.spectral(RunConfig(init="orthogonal", scale=0.5)), 10)
     assert "< 1" in small and "sufficient" not in small.split(":")[0]
-    assert "necessary" in compute.pascanu_sentence(compute.spectral(RunConfig(init="orthogonal", scale=2.0)), 10)
+    assert "necessary" in rules.pascanu_sentence(compute.spectral(RunConfig(init="orthogonal", scale=2.0)), 10)
 
 
 @pytest.mark.parametrize("config", random_settings(20, seed=3, max_T=400), ids=lambda c: c.key())
 def test_memory_captions_say_what_their_data_show(config):
-    runs = compute.strategy_runs(config)
+    runs = memory.strategy_runs(config)
     caption = panels.memory_timelines(config, runs).caption
     full, sqrt = runs["full storage"], runs["checkpoint sqrt(T)"]
     assert f"{sqrt.stored_bytes / full.stored_bytes:.0%} of full storage" in caption
-    front = panels.pareto(config, compute.pareto_front(config))
+    front = panels.pareto(config, memory.pareto_front(config))
     on_front = front.data[~panels.dominated(front.data)]
     for strategy in front.data["strategy"].unique():
         named_on_it = strategy in front.caption.split(";")[0]

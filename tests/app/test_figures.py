@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import bptt_core as bc
-from dashboard import compute, panels
+from dashboard import compute, memory, panels
 from dashboard.config import RunConfig
 from dashboard.figures import flow as ff
 from dashboard.figures.unroll import unroll_animation
@@ -89,9 +89,9 @@ def test_memory_stack_groups_add_up_to_the_ledger_total():
 
 def test_memory_timelines_show_the_checkpoint_sawtooth_and_lower_peak():
     config = RunConfig(T=36)
-    p = panels.memory_timelines(config, compute.strategy_runs(config))
+    p = panels.memory_timelines(config, memory.strategy_runs(config))
     by_name = {t.name: np.asarray(t.y) for t in p.figure.data}
-    assert set(by_name) == set(compute.STRATEGIES)
+    assert set(by_name) == set(memory.STRATEGIES)
     assert by_name["checkpoint sqrt(T)"].max() < by_name["full storage"].max() / 3
     assert by_name["truncation 8"].max() < by_name["full storage"].max() / 3
     assert len(by_name["checkpoint sqrt(T)"]) > len(by_name["full storage"])  # recomputation
@@ -99,13 +99,13 @@ def test_memory_timelines_show_the_checkpoint_sawtooth_and_lower_peak():
 
 def test_memory_vs_length_full_storage_grows_linearly():
     config = RunConfig(T=256)
-    p = panels.memory_vs_length(config, compute.memory_scaling(config))
+    p = panels.memory_vs_length(config, memory.memory_scaling(config))
     full = p.data[p.data["strategy"] == "full storage"]
     ratio = full["bytes"].to_numpy() / full["T"].to_numpy()
     assert ratio[-1] == pytest.approx(ratio[-2], rel=0.05)
     sq = p.data[p.data["strategy"] == "checkpoint sqrt(T)"]
     assert sq["recomputed"].iloc[-1] == 256 - 16  # every segment but the last, which the sweep keeps
-    assert len(p.figure.data) == 2 * len(compute.STRATEGIES)
+    assert len(p.figure.data) == 2 * len(memory.STRATEGIES)
 
 
 def _steps(T):
@@ -167,7 +167,7 @@ def test_static_diagram_has_no_frames_and_shows_peak_memory():
 
 def test_pareto_front_binomial_dominates_every_k():
     config = RunConfig(T=200, cell="lstm")
-    p = panels.pareto(config, compute.pareto_front(config))
+    p = panels.pareto(config, memory.pareto_front(config))
     by = {t.name: t for t in p.figure.data}
     assert set(by) == {"full storage", "checkpoint every k", "checkpoint sqrt(T)", "binomial (revolve)"}
     df = p.data

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard import compute
+from dashboard import memory
 from dashboard.config import LIMITS, RunConfig, from_mapping
 
 from .conftest import PAGES, assert_clean, chart_specs, open_app
@@ -52,7 +52,7 @@ def test_page_opens_with_defaults(page):
 @pytest.mark.parametrize("page", PAGES)
 def test_page_at_extremes(page, query):
     at = open_app(page, query)
-    over_budget = compute.estimate_bytes(from_mapping(query)[0]) > compute.DASHBOARD_BUDGET
+    over_budget = memory.estimate_bytes(from_mapping(query)[0]) > memory.DASHBOARD_BUDGET
     if over_budget:  # refused with what to change: no figure of other settings
         assert not at.exception and "budget" in at.error[0].value
         assert len(chart_specs(at)) == 0

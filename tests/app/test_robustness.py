@@ -6,7 +6,8 @@ import warnings
 
 import pytest
 
-from dashboard import compute, panels
+from dashboard import compute, memory, panels
+from dashboard import verdict as rules
 from dashboard.catalog import PAGES, page_panels
 from dashboard.config import RunConfig
 
@@ -29,7 +30,7 @@ def test_overflow_verdict_names_the_step():
     res = compute.run(EXPLODING)
     assert not res.finite
     curve = compute.last_loss_gradient(EXPLODING)
-    v = compute.verdict(curve, compute.spectral(EXPLODING), res)
+    v = rules.verdict(curve, compute.spectral(EXPLODING), res)
     assert v.label == "overflow" and f"step {res.overflow_step}" in v.detail
     norms = panels.gradient_norms(EXPLODING, res, curve).figure
     assert any("overflow at step" in a.text for a in norms.layout.annotations)
@@ -82,7 +83,7 @@ def test_over_budget_settings_are_refused_with_advice_that_fits_and_one_consiste
             label, value = change.removeprefix("lower ").split(" to ")
             name = {"T": "T", "Batch B": "batch_size", "Hidden H": "hidden_size", "Layers L": "num_layers"}[label]
             fixed = refused.replace(**{name: int(value)})
-            assert compute.estimate_bytes(fixed.replace(**{name: int(value) + 1})) > compute.DASHBOARD_BUDGET
-        assert compute.estimate_bytes(fixed) <= compute.DASHBOARD_BUDGET, change
+            assert memory.estimate_bytes(fixed.replace(**{name: int(value) + 1})) > memory.DASHBOARD_BUDGET
+        assert memory.estimate_bytes(fixed) <= memory.DASHBOARD_BUDGET, change
     at.slider(key="cfg.T").set_value(100).run()  # back within the budget: the page draws again
     assert not at.error and at.get("plotly_chart")
