@@ -11,6 +11,7 @@
 ['bias_hh_l0', 'bias_ih_l0']
 """
 
+from .analysis.contributions import gradient_contributions
 from .analysis.flow import flow_matrix
 from .analysis.gradcheck import numerical_gradient, relative_error
 from .bptt import bptt
@@ -38,6 +39,7 @@ __all__ = [
     "checkpoint_schedule",
     "flow_matrix",
     "global_norm",
+    "gradient_contributions",
     "init_params",
     "layer_params",
     "numerical_gradient",

@@ -74,10 +74,13 @@ def bptt_bytes(
 def flow_bytes(spec: RNNSpec, T: int, B: int, n_origins: int, dtype: str = "float64") -> int:
     """Upper estimate for :func:`bptt_core.flow_matrix` with ``n_origins`` rows."""
     item = np.dtype(dtype).itemsize
-    H, I = spec.hidden_size, spec.input_size
+    H, I = spec.hidden_size, spec.layer_input_size(spec.num_layers - 1)
     caches = T * B * (CACHE_WIDTH[spec.cell] * H + I + spec.gates * H)
     adjoints = n_origins * B * H * (3 * spec.gates + 8)  # live adjoints, loss seeds and the cell's temporaries
-    return int((caches + adjoints + T * B * H) * item + n_origins * T * 8)
+    own = int((caches + adjoints + T * B * H) * item + n_origins * T * 8)
+    if spec.num_layers == 1 and spec.directions == 1:
+        return own
+    return own + bptt_bytes(spec, T, B, dtype=dtype)  # a stack first runs the engine for the layers below
 
 
 def check(needed: int, what: str, advice: str, budget: int | None = None) -> None:

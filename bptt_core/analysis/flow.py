@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import budget
-from ..bptt import prepare
+from ..bptt import bptt, prepare
 from ..cells import CELLS
 from ..losses import token_loss_and_grad
 from ..spec import RNNSpec, layer_params
-from ..unroll import layer_inputs, unroll
+from ..unroll import unroll
 from ..workspace import Workspace
 
 
@@ -52,8 +52,6 @@ def flow_matrix(
         ``F[i, k]`` for origin ``t = origins[i]``; 0 for k > t; non-finite where it overflowed.
     """
     P, x, y, mask, states = prepare(spec, params, x, y, loss, mask, h0, c0, dtype)
-    top = spec.num_layers - 1
-    state = states[top * spec.directions]
     T = x.shape[0]
     rows = np.arange(T) if origins is None else np.unique(np.asarray(origins, dtype=int))
     if rows.size == 0 or rows[0] < 0 or rows[-1] >= T:
@@ -64,32 +62,80 @@ def flow_matrix(
         "shorten T, lower the batch or hidden size, or ask for fewer origins",
         memory_budget,
     )
-    cell, p = CELLS[spec.cell], layer_params(P, top, 0)
+    valid = np.maximum(mask[rows].sum(axis=1, keepdims=True), 1.0)
     F = np.zeros((rows.size, T))
-    B, GH = x.shape[1], spec.gates * spec.hidden_size
-    work = Workspace()  # the adjoint batch grows by one origin per step: its buffers grow with it
     with np.errstate(all="ignore"):
-        inputs = layer_inputs(spec, P, x, states, top)
-        caches, h = unroll(spec, P, inputs, state, layer=top)
-        outputs = h
-        if spec.directions == 2:  # the read-out also sees the reverse direction's outputs
-            _, h_rev = unroll(spec, P, inputs[::-1], states[top * 2 + 1], layer=top, direction=1)
-            outputs = np.concatenate([h, h_rev[::-1]], axis=-1)
-        _, dyhat = token_loss_and_grad(loss, outputs[rows] @ P["weight_out"].T + P["bias_out"], y[rows])
-        valid = np.maximum(mask[rows].sum(axis=1, keepdims=True), 1.0)
-        w_fwd = P["weight_out"][:, : spec.hidden_size]
-        g = (dyhat * (mask[rows] / valid)[..., None]).astype(x.dtype) @ w_fwd  # d l_t / d h_t
-        adj = [np.zeros_like(g) for _ in state]  # adj[0][i] = d l_{rows[i]} / d h_k for the current k
-        for k in reversed(range(T)):
-            first = np.searchsorted(rows, k)  # origins t >= k are rows[first:]
-            if first < rows.size and rows[first] == k:
-                adj[0][first] = g[first]
-            live = tuple(a[first:] for a in adj)  # (N_live, B, H)
+        for k, first, live, _ in batched_adjoints(spec, P, x, y, loss, mask, states, rows, mask[rows] / valid):
             F[first:, k] = np.sqrt(np.einsum("nbh,nbh->n", live[0], live[0], dtype=np.float64))
-            if k > 0 and first < rows.size:
-                n = rows.size - first
-                out = {name: work.get(name, (n, B, GH), x.dtype) for name in ("d_xw", "d_hw")}
-                back, _, _ = cell.backward_step(p, live, caches[k], out=out, work=work)
-                for a, d in zip(adj, back):
-                    a[first:] = d
     return F
+
+
+def batched_adjoints(
+    spec: RNNSpec,
+    P: dict,
+    x: np.ndarray,
+    y: np.ndarray,
+    loss: str,
+    mask: np.ndarray,
+    states: list,
+    rows: np.ndarray,
+    weights: np.ndarray,
+    steps_back: bool = False,
+):
+    """Carry the gradient of each origin's loss back through the top layer's forward direction, all origins
+    at once (batched adjoints): at step k the adjoints of every origin t >= k are stacked on a leading axis
+    and pushed through the cell's backward step in one call, so the cost is one backward pass whose batch
+    grows by one origin per step.
+
+    Parameters
+    ----------
+    P, x, y, mask, states
+        As :func:`bptt_core.bptt.prepare` returns them.
+    rows : ndarray of shape (N,) of int
+        The origins, sorted.
+    weights : ndarray of shape (N, B)
+        Weight of each origin's token losses (1 / valid sequences: the step's mean; or the reduction's).
+    steps_back : bool
+        Also push step 0 back (its weight-gradient term uses the initial state).
+
+    Yields
+    ------
+    k, first, live, back
+        The step; the first origin still live (``rows[first:] >= k``); the adjoints ``d l_t / d(state_k)``
+        of the live origins, each of shape (N_live, B, H); and the cell's backward outputs at step k
+        (``d_xw``, ``d_hw`` of shape (N_live, B, G*H), and the step's cache under ``cache``), or None
+        where step k is not pushed back.
+    """
+    top = spec.num_layers - 1
+    state = states[top * spec.directions]
+    T, B, GH = x.shape[0], x.shape[1], spec.gates * spec.hidden_size
+    cell, p = CELLS[spec.cell], layer_params(P, top, 0)
+    work = Workspace()  # the adjoint batch grows by one origin per step: its buffers grow with it
+    if top == 0 and spec.directions == 1:
+        caches, outputs = unroll(spec, P, x, state)
+    else:  # the layers below and the reverse direction exactly as the engine runs them (a padded sequence
+        # restarts the reverse direction at its last valid step)
+        h0 = np.stack([st[0] for st in states])
+        c0 = np.stack([st[1] for st in states]) if len(state) > 1 else None
+        seq = bptt(spec, P, x, y, loss=loss, mask=mask, h0=h0, c0=c0, dtype=x.dtype.name).h_layers
+        inputs = x if top == 0 else np.concatenate(list(seq[top - 1]), axis=-1)
+        caches, _ = unroll(spec, P, inputs, state, layer=top)
+        outputs = np.concatenate(list(seq[top]), axis=-1)  # what the read-out reads: [h_fwd, h_bwd]
+    _, dyhat = token_loss_and_grad(loss, outputs[rows] @ P["weight_out"].T + P["bias_out"], y[rows])
+    g = (dyhat * weights[..., None]).astype(x.dtype) @ P["weight_out"][:, : spec.hidden_size]  # d l_t / d h_t
+    adj = [np.zeros_like(g) for _ in state]  # adj[0][i] = d l_{rows[i]} / d h_k for the current k
+    for k in reversed(range(T)):
+        first = int(np.searchsorted(rows, k))  # origins t >= k are rows[first:]
+        if first < rows.size and rows[first] == k:
+            adj[0][first] = g[first]
+        live = tuple(a[first:] for a in adj)  # (N_live, B, H)
+        out = None
+        if (k > 0 or steps_back) and first < rows.size:
+            n = rows.size - first
+            out = {name: work.get(name, (n, B, GH), x.dtype) for name in ("d_xw", "d_hw")}
+            back, _, _ = cell.backward_step(p, live, caches[k], out=out, work=work)
+            out = {**out, "cache": caches[k]}
+        yield k, first, live, out
+        if out is not None:
+            for a, d in zip(adj, back):
+                a[first:] = d

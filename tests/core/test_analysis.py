@@ -170,3 +170,40 @@ def test_thinned_lags_equal_the_full_curve_at_those_lags():
     assert thin.lags.size == 7 and thin.lags[0] == 0 and thin.lags[-1] == 39
     np.testing.assert_allclose(thin.log10_spectral, full.log10_spectral[:, thin.lags], rtol=1e-12)
     np.testing.assert_allclose(thin.step_singular_values, full.step_singular_values[thin.lags], rtol=1e-12)
+
+
+@pytest.mark.parametrize("cell", list(bc.CELLS))
+@pytest.mark.parametrize(("layers", "bidirectional"), [(1, False), (2, False), (1, True), (2, True)])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_itemised_contributions_sum_to_the_weight_gradient(cell, layers, bidirectional, reduction):
+    """sum_{s,t} <C[s,t], D> = <dW_hh, D> for random directions D: the terms add up to the gradient exactly."""
+    spec = bc.RNNSpec(cell, 3, 4, 2, num_layers=layers, bidirectional=bidirectional)
+    params = bc.init_params(spec, seed=2, scale=1.2)
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((8, 3, 3)), rng.standard_normal((8, 3, 2))
+    mask = np.ones((8, 3))
+    mask[5:, 1] = 0  # a padded sequence (the reverse direction restarts at its last valid step)
+    G = bc.bptt(spec, params, x, y, reduction=reduction, mask=mask).grads[f"weight_hh_l{layers - 1}"]
+    for _ in range(3):
+        D = rng.standard_normal(G.shape)
+        P = bc.gradient_contributions(spec, params, x, y, reduction=reduction, mask=mask, direction=D)
+        assert P.sum() == pytest.approx(np.sum(G * D), rel=1e-10, abs=1e-14)
+        assert np.all(np.triu(P, 1) == 0)  # a loss never reaches later steps
+    unit = bc.gradient_contributions(spec, params, x, y, reduction=reduction, mask=mask)
+    assert unit.sum() == pytest.approx(np.linalg.norm(G), rel=1e-10)
+
+
+def test_each_row_of_the_contributions_is_one_losss_gradient():
+    """Row s is the gradient of the loss at step s alone: the engine with only step s unmasked, reweighted."""
+    spec = bc.RNNSpec("gru", 2, 3, 2)
+    params = bc.init_params(spec, seed=4)
+    rng = np.random.default_rng(5)
+    T, B = 7, 2
+    x, y = rng.standard_normal((T, B, 2)), rng.standard_normal((T, B, 2))
+    D = rng.standard_normal((9, 3))
+    P = bc.gradient_contributions(spec, params, x, y, direction=D)
+    for s in range(T):
+        only = np.zeros((T, B))
+        only[s] = 1.0
+        G_s = bc.bptt(spec, params, x, y, mask=only).grads["weight_hh_l0"] / T  # mean over T*B tokens, B at s
+        assert P[s].sum() == pytest.approx(np.sum(G_s * D), rel=1e-10, abs=1e-14)

@@ -1,0 +1,80 @@
+"""The weight gradient itemised: which step's loss produced each term of ``dW_hh``, and how far back it travelled.
+
+``dW_hh = sum_s sum_{t <= s} C[s, t]`` where ``C[s, t] = delta_t^(s)T h_{t-1}`` is the term step t adds
+when only the loss at step s is backpropagated (Cashman et al.'s RNNbow sampled these; here every one
+is exact). All origins travel back together (:func:`bptt_core.analysis.flow.batched_adjoints`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import budget
+from ..bptt import bptt, prepare
+from ..cells import CELLS
+from ..losses import token_weights
+from ..spec import RNNSpec, param_key
+from .flow import batched_adjoints
+
+
+def gradient_contributions(
+    spec: RNNSpec,
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    loss: str = "mse",
+    reduction: str = "mean",
+    mask: np.ndarray | None = None,
+    *,
+    direction: np.ndarray | None = None,
+    h0: np.ndarray | None = None,
+    c0: np.ndarray | None = None,
+    dtype: str = "float64",
+    memory_budget: int | None = None,
+) -> np.ndarray:
+    """``P[s, t] = <C[s, t], D>``: each term of the top layer's ``dW_hh`` (forward direction), projected.
+
+    Parameters
+    ----------
+    spec, params, x, y, loss, reduction, mask, h0, c0, dtype
+        As in :func:`bptt_core.bptt`; the losses are weighted as the reduction weights them.
+    direction : ndarray of shape (G*H, H), optional
+        ``D``. Default: the unit total gradient ``dW_hh / ||dW_hh||``, so that every entry is the
+        term's share of the gradient's length and the entries sum to ``||dW_hh||``.
+
+    Returns
+    -------
+    P : ndarray of shape (T, T)
+        ``P[s, t]`` for the loss at step s and the term added at step t; 0 for t > s. Projections
+        are linear: ``P.sum() == <dW_hh, D>`` exactly (up to rounding).
+    """
+    P_, x_, y_, mask_, states = prepare(spec, params, x, y, loss, mask, h0, c0, dtype)
+    T, B = x_.shape[:2]
+    budget.check(
+        budget.flow_bytes(spec, T, B, T, dtype),
+        "these gradient contributions",
+        "shorten T or lower the batch or hidden size",
+        memory_budget,
+    )
+    key = param_key("weight_hh", spec.num_layers - 1, 0)
+    if direction is None:
+        total = bptt(spec, params, x, y, loss=loss, reduction=reduction, mask=mask, h0=h0, c0=c0, dtype=dtype)
+        norm = np.linalg.norm(total.grads[key])
+        direction = total.grads[key] / norm if norm > 0 else total.grads[key]
+    D = np.asarray(direction, dtype=x_.dtype)
+    if D.shape != P_[key].shape:
+        raise ValueError(f"direction must have the shape of {key}, {P_[key].shape}, got {D.shape}")
+    cell = CELLS[spec.cell]
+    rows = np.arange(T)
+    out = np.zeros((T, T))
+    with np.errstate(all="ignore"):
+        weights = token_weights(mask_, reduction).astype(x_.dtype)
+        for k, first, _, back in batched_adjoints(
+            spec, P_, x_, y_, loss, mask_, states, rows, weights, steps_back=True
+        ):
+            if back is None:
+                continue
+            d_hw = back["d_hw"] if cell.separate_hw_grad else back["d_xw"]  # (N_live, B, G*H)
+            projected = back["cache"]["h_prev"] @ D.T  # (B, G*H): <delta h_prev^T, D> = sum delta * (h_prev D^T)
+            out[first:, k] = np.einsum("nbg,bg->n", d_hw, projected, dtype=np.float64)
+    return out
