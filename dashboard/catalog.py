@@ -23,6 +23,7 @@ PLAIN = SimpleNamespace(
             "stored_run",
             "last_loss_gradient",
             "flow",
+            "contributions",
             "jacobians",
             "layer_jacobians",
             "spectral",
@@ -57,6 +58,7 @@ def _gradient_flow(c: RunConfig, p: Params | None, src: ModuleType) -> list[pane
     res, report = src.run(c, p), src.spectral(c, p)
     deep = [panels.layer_time(c, res), panels.layer_jacobian(c, src.layer_jacobians(c, p))] if is_deep(c) else []
     truncation = [] if c.bidirectional else [panels.truncation(c, src.truncation(c, p))]
+    itemised = [panels.itemised(c, src.contributions(c, p))] if c.T <= compute.ITEMISED_MAX_T else []
     return [
         *deep,
         panels.gradient_norms(c, res, src.last_loss_gradient(c, p)),
@@ -64,6 +66,7 @@ def _gradient_flow(c: RunConfig, p: Params | None, src: ModuleType) -> list[pane
         panels.jacobian(c, src.jacobians(c, p), report),
         panels.eigenvalues(c, report),
         panels.contributions(c, res),
+        *itemised,
         panels.comparison(c, src.cell_comparison(c)),
         panels.phase(c, src.phase_diagram(c)),
         *truncation,

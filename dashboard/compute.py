@@ -102,6 +102,18 @@ def flow(config: RunConfig, params: Params | None = None) -> tuple[np.ndarray, n
     return origins, F
 
 
+#: Itemising dW_hh pushes every loss back to the first step: T^2 / 2 backward steps. Shown up to this T.
+ITEMISED_MAX_T = 300
+
+
+def contributions(config: RunConfig, params: Params | None = None) -> np.ndarray:
+    """``P[s, t]``: the share of ``||dW_hh||`` (top layer) that step t adds from the loss at step s (T, T)."""
+    p = problem(config, params)
+    return bc.gradient_contributions(
+        p.spec, p.params, p.x, p.y, loss=config.loss, reduction=config.reduction, mask=p.mask, dtype=config.dtype
+    )
+
+
 #: Jacobian products cost B * S^3 per step: the analysis follows the first sequence over at
 #: most MAX_LAG lags and takes spectral norms at LAG_POINTS of them.
 MAX_LAG, LAG_POINTS = 300, 120

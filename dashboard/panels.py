@@ -180,6 +180,36 @@ def contributions(config: RunConfig, res: bc.BPTTResult) -> Panel:
     return Panel("step_contributions", "Per-step terms of dW_hh", caption, ff.step_contributions(df), df)
 
 
+def itemised(config: RunConfig, P: np.ndarray, origin: int | None = None) -> Panel:
+    """dW_hh split by loss step and distance travelled; ``origin`` draws one loss's terms as a line."""
+    T = P.shape[0]
+    s, t = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
+    keep = t <= s
+    long = pd.DataFrame({"origin": s[keep], "t": t[keep], "share": P[keep]})
+    long["travelled"] = long["origin"] - long["t"]
+    bins = [lo for lo, _, _ in ff.DISTANCES]
+    names = [name for _, _, name in ff.DISTANCES]
+    long["distance"] = [names[i] for i in np.searchsorted(bins, long["travelled"], side="right") - 1]
+    df = long.groupby(["t", "distance"], as_index=False)["share"].sum()
+    chosen = T - 1 if origin is None else origin
+    line = long[long["origin"] == chosen][["origin", "t", "share"]]
+    return Panel(
+        "gradient_itemised", "dW_hh itemised", itemised_caption(long), ff.itemised_contributions(df, line), long
+    )
+
+
+def itemised_caption(long: pd.DataFrame) -> str:
+    """The total the bars add up to and the share of each distance, read off the terms."""
+    total = long["share"].sum()
+    by = long.groupby("distance", sort=False)["share"].sum()
+    shares = ", ".join(f"{name}: {by[name] / total:.0%}" for _, _, name in ff.DISTANCES if name in by and total)
+    return (
+        "Every term of the shared dW_hh (top layer), split by the step t that adds it and coloured by how far "
+        "its gradient travelled back from the loss that produced it; each bar is the term's projection on the "
+        f"total gradient, so all bars add up to ||dW_hh|| = {total:.4g}. Shares by distance: {shares}."
+    )
+
+
 def comparison(config: RunConfig, norms: dict[str, np.ndarray]) -> Panel:
     df = pd.concat([pd.DataFrame({"t": np.arange(len(v)), "cell": c, "grad_norm": v}) for c, v in norms.items()])
     caption = "Same inputs, same init preset, one sequence. " + comparison_caption(df)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import cache, ui
+from dashboard import cache, compute, ui
 from dashboard import verdict as rules
 from dashboard.depth import is_deep
 from dashboard.sidebar import current_config, current_params
@@ -54,6 +54,13 @@ with left:
 with right:
     for name in ("flow_matrix", "eigenvalues", "cell_comparison"):
         ui.show(panels[name], config)
+if "gradient_itemised" in panels:
+    ui.show(panels["gradient_itemised"], config)
+else:
+    st.info(
+        f"dW_hh itemised by loss and distance is drawn up to T = {compute.ITEMISED_MAX_T}: every loss goes "
+        "back to step 0, T² / 2 backward steps in all."
+    )
 ui.show(panels["phase_diagram"], config)
 if "truncation_study" in panels:
     ui.show(panels["truncation_study"], config)

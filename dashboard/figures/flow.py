@@ -277,3 +277,51 @@ def truncation_curves(df: pd.DataFrame, *, title: str = "") -> go.Figure:
         title="cos(g_k, g)", range=[-1.05, 1.05], tickvals=[-1, -0.5, 0, 0.5, 1], secondary_y=True, showgrid=False
     )
     return base_layout(fig, title or "Truncated BPTT against the full gradient")
+
+
+#: Distance buckets of the itemised gradient: how far back a term travelled from its loss.
+DISTANCES = (
+    (0, 0, "0 (its own loss)"),
+    (1, 3, "1-3 steps"),
+    (4, 15, "4-15 steps"),
+    (16, 63, "16-63 steps"),
+    (64, None, "64+ steps"),
+)
+DISTANCE_COLORS = ("#08306b", "#2171b5", "#6baed6", "#fd8d3c", "#d94801")
+
+
+def itemised_contributions(df: pd.DataFrame, origin: pd.DataFrame | None = None) -> go.Figure:
+    """What each step adds to dW_hh, stacked by how far its gradient travelled from the loss that produced it.
+
+    Parameters
+    ----------
+    df : DataFrame with columns ``t``, ``distance`` (a :data:`DISTANCES` label), ``share``
+        Projections on the unit total gradient: they sum to ``||dW_hh||``.
+    origin : DataFrame with columns ``t``, ``share``, optional
+        One loss's terms (a line).
+    """
+    fig = go.Figure()
+    for (_, _, name), color in zip(DISTANCES, DISTANCE_COLORS):
+        part = df[df["distance"] == name]
+        if len(part):
+            fig.add_bar(
+                x=part["t"],
+                y=part["share"],
+                name=name,
+                marker_color=color,
+                hovertemplate="step t=%{x}<br>%{y:.3g} of ||dW_hh||<extra>" + name + "</extra>",
+            )
+    if origin is not None and len(origin):
+        s = int(origin["origin"].iloc[0])
+        fig.add_scatter(
+            x=origin["t"],
+            y=origin["share"],
+            mode="lines+markers",
+            name=f"the loss at step {s} alone",
+            line={"color": "black", "width": 2},
+            marker={"size": 4},
+        )
+    fig.update_layout(barmode="relative")
+    fig.update_xaxes(title="step t where the term is added")
+    fig.update_yaxes(title="share of ||dW_hh|| (projection)", zeroline=True)
+    return base_layout(fig, "dW_hh itemised: which loss, how far back")

@@ -316,6 +316,7 @@ CAPTION_CHECKS = {
     ),
     "eigenvalues": ("test_claims:test_gradient_flow_captions_say_what_their_data_show",),
     "step_contributions": ("test_claims:test_step_contributions_caption_sum_is_consistent_with_its_bars",),
+    "gradient_itemised": ("test_claims:test_itemised_bars_add_up_to_the_engines_gradient_norm",),
     "cell_comparison": ("test_claims:test_gradient_flow_captions_say_what_their_data_show",),
     "phase_diagram": ("test_claims:test_the_phase_caption_brackets_each_cells_flip",),
     "truncation_study": ("test_claims:test_gradient_flow_captions_say_what_their_data_show",),
@@ -353,3 +354,16 @@ def test_every_figure_has_its_caption_check():
     for check in (c for checks in CAPTION_CHECKS.values() for c in checks):
         module, function = check.split(":")
         assert callable(getattr(importlib.import_module(f"tests.app.{module}"), function, None)), check
+
+
+@pytest.mark.parametrize("config", random_settings(20, seed=10, max_T=150), ids=lambda c: c.key())
+def test_itemised_bars_add_up_to_the_engines_gradient_norm(config):
+    """'All bars add up to ||dW_hh||': the panel's terms summed, against the engine's own gradient."""
+    panel = panels.itemised(config, compute.contributions(config))
+    G = compute.run(config).grads[f"weight_hh_l{config.num_layers - 1}"]
+    norm = np.linalg.norm(G)
+    if np.isfinite(norm) and np.isfinite(panel.data["share"]).all():
+        assert panel.data["share"].sum() == pytest.approx(norm, rel=1e-8, abs=1e-300)
+        assert f"||dW_hh|| = {panel.data['share'].sum():.4g}" in panel.caption
+    bars = sum(np.asarray(t.y, float).sum() for t in panel.figure.data if t.type == "bar")
+    assert bars == pytest.approx(panel.data["share"].sum(), rel=1e-9, abs=1e-300)
