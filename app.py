@@ -10,6 +10,10 @@ responsive_layout()
 render_sidebar()
 st.navigation(
     {
+        "Start here": [
+            st.Page("pages/tour.py", title="Guided tour", icon=":material/school:"),
+            st.Page("pages/quiz.py", title="Check yourself", icon=":material/quiz:"),
+        ],
         "See BPTT": [
             st.Page("pages/overview.py", title="Overview", icon=":material/home:", default=True),
             st.Page("pages/unroll.py", title="Unroll & animate", icon=":material/animation:"),

@@ -11,6 +11,8 @@ import bptt_core as bc
 from bptt_core.lab.signals import SIGNALS
 
 CHECKPOINTS = ("none", "sqrt", "4", "8", "16", "32")
+#: Address parameters that belong to a page, not to the configuration (the tour's scene, lecture mode).
+PAGE_PARAMS = ("scene", "lecture")
 DTYPES = ("float64", "float32")
 LIMITS = {  # (min, max) of every integer/float knob; the sidebar and the URL parser share them
     "T": (1, 1000),
@@ -148,6 +150,8 @@ def from_mapping(values: dict[str, str]) -> tuple[RunConfig, list[str]]:
     good: dict[str, object] = {}
     problems = []
     for name, text in values.items():
+        if name in PAGE_PARAMS:
+            continue
         if name not in types or name == "weights":
             problems.append(f"unknown setting {name!r} ignored")
             continue

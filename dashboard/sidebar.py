@@ -13,7 +13,7 @@ from bptt_core.lab.signals import SIGNALS
 
 from . import compute, export, memory
 from .catalog import all_panels
-from .config import CHECKPOINTS, DTYPES, LIMITS, RunConfig, from_mapping
+from .config import CHECKPOINTS, DTYPES, LIMITS, PAGE_PARAMS, RunConfig, from_mapping
 from .weights import fingerprint
 
 PREFIX = "cfg."
@@ -155,7 +155,7 @@ def render_sidebar() -> RunConfig:
             f"These settings would need about {human(needed)} of memory, above the dashboard's budget of "
             f"{human(memory.DASHBOARD_BUDGET)}. To fit: {memory.budget_advice(config)}."
         )
-        st.query_params.from_dict(config.to_query())
+        _mirror_in_url(config)
         st.session_state[CONFIG_KEY] = st.session_state.get(LAST_GOOD, RunConfig())  # for callbacks and exports
         _export_section(st.session_state[CONFIG_KEY])
         return st.session_state[CONFIG_KEY]
@@ -165,9 +165,15 @@ def render_sidebar() -> RunConfig:
     if config.truncation >= config.T:
         sb.caption(f"Truncation k = {config.truncation} ≥ T = {config.T}: this is full BPTT.")
     st.session_state[CONFIG_KEY] = config
-    st.query_params.from_dict(config.to_query())
+    _mirror_in_url(config)
     _export_section(config)
     return config
+
+
+def _mirror_in_url(config: RunConfig) -> None:
+    """The address holds the configuration, and keeps the page's own parameters (scene, lecture)."""
+    kept = {k: st.query_params[k] for k in PAGE_PARAMS if k in st.query_params}
+    st.query_params.from_dict({**config.to_query(), **kept})
 
 
 def _export_section(config: RunConfig) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from . import export
@@ -26,6 +28,29 @@ LAYOUT_CSS = """
 """
 
 
+#: Lecture mode: no sidebar, header or toolbar, and text a room can read (>= 22 px).
+LECTURE_CSS = """
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
+[data-testid="stToolbar"], [data-testid="stDecoration"] { display: none !important; }
+[data-testid="stMain"] { font-size: 22px; }
+[data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stCaptionContainer"] { font-size: 22px !important; }
+[data-testid="stMainBlockContainer"] { padding-top: 1rem; max-width: 100%; }
+"""
+
+
+def lecture_style() -> None:
+    """Switch the page to lecture mode (see :data:`LECTURE_CSS`)."""
+    st.html(f"<style>{LECTURE_CSS}</style>")
+
+
+def for_projector(panel: Panel) -> Panel:
+    """The panel's figure with fonts and lines a projector shows from the back of a room."""
+    fig = go.Figure(panel.figure)
+    fig.update_layout(font={"size": 20}, title={"font": {"size": 28}}, height=560, hoverlabel={"font_size": 20})
+    fig.update_traces(line={"width": 4}, selector={"type": "scatter"})
+    return dataclasses.replace(panel, figure=fig)
+
+
 def responsive_layout() -> None:
     """Let rows of columns wrap on narrow screens (call once per run, from the entrypoint)."""
     st.html(f"<style>{LAYOUT_CSS}</style>")
@@ -44,10 +69,12 @@ def plotly_config(panel: Panel, config: RunConfig) -> dict:
     }
 
 
-def show(panel: Panel, config: RunConfig, *, key: str = "") -> None:
+def show(panel: Panel, config: RunConfig, *, key: str = "", downloads: bool = True) -> None:
     """The figure, its one-line caption, and download buttons for PNG, SVG, HTML and CSV."""
     st.plotly_chart(panel.figure, config=plotly_config(panel, config), key=f"chart-{panel.name}{key}")
     st.caption(panel.caption)
+    if not downloads:
+        return
     stem = f"{panel.name}-{config.key()}"
     row = st.container(horizontal=True, wrap=True, gap="small")  # buttons wrap on a narrow column
     browser = export.find_browser() is not None

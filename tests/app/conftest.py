@@ -23,6 +23,8 @@ PAGES = [
     "pages/losses.py",
     "pages/chain_rule.py",
     "pages/stochastic.py",
+    "pages/tour.py",
+    "pages/quiz.py",
 ]
 
 

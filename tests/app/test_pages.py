@@ -19,6 +19,8 @@ EXPECTED_CHARTS = {
     "pages/losses.py": 3,
     "pages/chain_rule.py": 0,
     "pages/stochastic.py": 2,
+    "pages/tour.py": 1,
+    "pages/quiz.py": 0,
 }
 
 

@@ -247,3 +247,53 @@ def test_every_page_fits_the_screen(server, browser, size):
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{name}-{width}x{height}.png"), full_page=True)
     page.close()
+
+
+def _scene_url(server: str, i: int, **extra) -> str:
+    from urllib.parse import urlencode
+
+    from dashboard import tour
+
+    return f"{server}/tour?{urlencode({**tour.link(i), **extra})}"
+
+
+def test_the_guided_tour_end_to_end(server, browser):
+    """A new user walks every scene with the Next button: each draws its figure under its title."""
+    from dashboard import tour
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.goto(_scene_url(server, 0))
+    for i, scene in enumerate(tour.SCENES):
+        page.locator("h1", has_text=scene.title).wait_for(timeout=120_000)
+        page.wait_for_selector(".js-plotly-plot svg.main-svg", timeout=120_000)
+        wait_until_idle(page, timeout=120_000)
+        assert_no_exception(page)
+        assert f"Scene {i + 1} of {len(tour.SCENES)}" in page.locator("body").inner_text()
+        page.screenshot(path=str(SHOTS / f"tour-{i + 1:02d}-{scene.key}.png"), full_page=True)
+        if i + 1 < len(tour.SCENES):
+            page.get_by_role("button", name="Next →").click()
+            page.wait_for_function(f"() => location.search.includes('scene={i + 2}')", timeout=60_000)
+    page.close()
+
+
+def test_lecture_mode_is_readable_from_the_back_and_advances_with_the_keyboard(server, browser):
+    from dashboard import tour
+
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    page.goto(_scene_url(server, 2, lecture="1"))
+    page.locator("h1", has_text=tour.SCENES[2].title).wait_for(timeout=120_000)
+    wait_until_idle(page, timeout=120_000)
+    assert_no_exception(page)
+    assert not page.locator('[data-testid="stSidebar"]').is_visible()
+    sizes = page.evaluate(
+        '() => Array.from(document.querySelectorAll(\'[data-testid="stMain"] [data-testid="stMarkdownContainer"] p\'))'
+        ".map(p => parseFloat(getComputedStyle(p).fontSize))"
+    )
+    assert sizes and min(sizes) >= 20  # every line of text on the slide
+    assert page.locator(".js-plotly-plot").count() == 1  # one figure per slide
+    page.screenshot(path=str(SHOTS / "lecture-1024x768.png"))
+    page.keyboard.press("ArrowRight")
+    page.locator("h1", has_text=tour.SCENES[3].title).wait_for(timeout=120_000)
+    wait_until_idle(page, timeout=120_000)
+    page.screenshot(path=str(SHOTS / "lecture-next-1024x768.png"))
+    page.close()
