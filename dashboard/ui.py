@@ -46,7 +46,15 @@ def lecture_style() -> None:
 def for_projector(panel: Panel) -> Panel:
     """The panel's figure with fonts and lines a projector shows from the back of a room."""
     fig = go.Figure(panel.figure)
-    fig.update_layout(font={"size": 20}, title={"font": {"size": 28}}, height=560, hoverlabel={"font_size": 20})
+    fig.update_layout(
+        font={"size": 20},
+        title={"font": {"size": 28}},
+        legend={"font": {"size": 20}},
+        height=560,
+        hoverlabel={"font_size": 20},
+    )
+    fig.update_xaxes(tickfont={"size": 20}, title={"font": {"size": 22}})
+    fig.update_yaxes(tickfont={"size": 20}, title={"font": {"size": 22}})
     fig.update_traces(line={"width": 4}, selector={"type": "scatter"})
     return dataclasses.replace(panel, figure=fig)
 
