@@ -11,6 +11,7 @@
 ['bias_hh_l0', 'bias_ih_l0']
 """
 
+from .analysis.connectivity import input_connectivity
 from .analysis.contributions import gradient_contributions
 from .analysis.flow import flow_matrix
 from .analysis.gradcheck import numerical_gradient, relative_error
@@ -41,6 +42,7 @@ __all__ = [
     "global_norm",
     "gradient_contributions",
     "init_params",
+    "input_connectivity",
     "layer_params",
     "numerical_gradient",
     "orthogonal",

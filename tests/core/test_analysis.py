@@ -207,3 +207,32 @@ def test_each_row_of_the_contributions_is_one_losss_gradient():
         only[s] = 1.0
         G_s = bc.bptt(spec, params, x, y, mask=only).grads["weight_hh_l0"] / T  # mean over T*B tokens, B at s
         assert P[s].sum() == pytest.approx(np.sum(G_s * D), rel=1e-10, abs=1e-14)
+
+
+@pytest.mark.parametrize("cell", list(bc.CELLS))
+def test_input_connectivity_matches_central_differences(cell):
+    """||d yhat_t / d x_k|| for every k, against central differences of the forward pass on a short sequence."""
+    spec = bc.RNNSpec(cell, 4, 5, 3)
+    params = bc.init_params(spec, seed=1, scale=1.3)
+    x = np.random.default_rng(0).standard_normal((7, 2, 4))
+    t = 5
+    C = bc.input_connectivity(spec, params, x, t)
+    state = tuple(np.zeros((1, 5)) for _ in bc.CELLS[cell].state_parts)
+
+    def yhat(xx):
+        _, h = unroll(spec, params, xx[:, :1], state)
+        return h[t, 0] @ params["weight_out"].T + params["bias_out"]
+
+    for k in range(7):
+        J = np.zeros((3, 4))
+        for i in range(4):
+            e = np.zeros_like(x)
+            e[k, 0, i] = 1e-6
+            J[:, i] = (yhat(x + e) - yhat(x - e)) / 2e-6
+        assert C[k] == pytest.approx(np.linalg.norm(J), rel=1e-6, abs=1e-12)
+    with pytest.raises(ValueError, match="t must be"):
+        bc.input_connectivity(spec, params, x, 7)
+    with pytest.raises(ValueError, match="single-layer"):
+        bc.input_connectivity(
+            bc.RNNSpec(cell, 4, 5, 3, num_layers=2), bc.init_params(bc.RNNSpec(cell, 4, 5, 3, num_layers=2)), x, 1
+        )
