@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 
 import bptt_core as bc
 from bptt_core.lab.estimators import ESTIMATORS, estimates, estimator_study
+from bptt_core.lab.tasks import corpus, make_batch
 from bptt_core.lab.train import TrainConfig, TrainHistory
 from bptt_core.losses import reduce, step_means, token_loss_and_grad
 
-from . import compute
+from . import compute, memory
 from .config import LIMITS, RunConfig
 from .figures import lessons as fl
 from .panels import Panel
@@ -279,6 +282,55 @@ def estimator_caption(df: pd.DataFrame, n: int) -> str:
         f"Gumbel-softmax from τ = {lo['tau']:.2g} to {hi['tau']:.2g}: bias {lo['bias']:.2g} → {hi['bias']:.2g}, "
         f"variance {lo['variance']:.2g} → {hi['variance']:.2g}."
     )
+
+
+#: The text the connectivity view reads: a passage of the training corpus this many characters in.
+TEXT_OFFSET = 600
+
+
+def text_sample(T: int) -> tuple[str, np.ndarray]:
+    """``T`` characters of the corpus and their one-hot inputs of shape (T, 1, V)."""
+    text, vocab = corpus()
+    start = max(0, min(TEXT_OFFSET, len(text) - T))
+    chars = text[start : start + T]
+    x = np.zeros((len(chars), 1, len(vocab)))
+    x[np.arange(len(chars)), 0, [vocab.index(c) for c in chars]] = 1.0
+    return chars, x
+
+
+def memory_rows(runs: dict[str, tuple[TrainConfig, TrainHistory]], t: int) -> list[tuple[str, str, np.ndarray]]:
+    """For every run trained on characters (single layer, one direction): the passage up to step t and
+    ``||d yhat_t / d x_k||`` for each of its characters (what the model's prediction at t depends on)."""
+    rows = []
+    for label, (config, history) in runs.items():
+        if config.task != "chars" or config.num_layers != 1 or config.bidirectional:
+            continue
+        chars, x = text_sample(config.T)
+        step = min(t, len(chars) - 1)
+        rows.append((label, chars[: step + 1], bc.input_connectivity(config.spec, history.params, x, step)[: step + 1]))
+    return rows
+
+
+def shaded_text(chars: str, weights: np.ndarray) -> str:
+    """HTML: each character on a background as dark as its weight relative to the largest (the last one
+    underlined: the step whose prediction is explained)."""
+    top = float(np.max(weights)) if np.size(weights) and np.max(weights) > 0 else 1.0
+    spans = []
+    for i, (ch, w) in enumerate(zip(chars, weights)):
+        alpha = float(np.clip(w / top, 0, 1)) if np.isfinite(w) else 1.0
+        shown = html.escape(ch).replace(" ", "&nbsp;").replace("\n", "↵")
+        mark = "border-bottom:3px solid #d62728;" if i == len(chars) - 1 else ""
+        spans.append(
+            f"<span title='||∂ŷ/∂x_{i}|| = {w:.3g}' style='background:rgba(31,119,180,{alpha:.2f});{mark}"
+            f"font-family:monospace;font-size:18px;padding:1px 0'>{shown}</span>"
+        )
+    return "".join(spans)
+
+
+def training_budget(config: TrainConfig, history: TrainHistory) -> dict[str, dict[str, int]]:
+    """Training against prediction memory of the trained network (its task's sizes, one batch)."""
+    batch = make_batch(config.task, config.T, 1, np.random.default_rng(config.seed), delay=config.delay)
+    return memory.budget_of(config.spec, history.params, batch.x, batch.y, config.batch_size, loss=batch.loss)
 
 
 MAX_SAVED_RUNS = 5

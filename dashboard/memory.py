@@ -81,17 +81,23 @@ def memory_budget(config: RunConfig, params: Params | None = None) -> dict[str, 
     -------
     dict dtype -> {"parameters", "gradient buffers", "stored activations (peak)", "state (prediction)"}
     """
-    out = {}
     p = problem(config.replace(batch_size=1, ragged=False), params)
-    opts = {k: v for k, v in bptt_options(config).items() if k in ("loss", "reduction")}
-    n_states = config.spec.state_parts
+    return budget_of(p.spec, p.params, p.x, p.y, config.batch_size, loss=config.loss, reduction=config.reduction)
+
+
+def budget_of(
+    spec: bc.RNNSpec, params: Params, x: np.ndarray, y: np.ndarray, batch_size: int, **options
+) -> dict[str, dict[str, int]]:
+    """:func:`memory_budget` for any network and one sequence ``x`` (1, ...) scaled to ``batch_size``."""
+    out = {}
     for dtype in ("float64", "float32"):
-        res = bc.bptt(p.spec, p.params, p.x, p.y, dtype=dtype, return_sequences=False, **opts)
+        res = bc.bptt(spec, params, x, y, dtype=dtype, return_sequences=False, **options)
+        state = len(bc.CELLS[spec.cell].state_parts) * spec.num_layers * spec.directions * spec.hidden_size
         out[dtype] = {
             "parameters": res.param_bytes,
             "gradient buffers": res.grad_bytes,
-            "stored activations (peak)": res.stored_bytes * config.batch_size,  # the tape scales with B exactly
-            "state (prediction)": n_states * config.batch_size * config.hidden_size * np.dtype(dtype).itemsize,
+            "stored activations (peak)": res.stored_bytes * batch_size,  # the tape scales with B exactly
+            "state (prediction)": state * batch_size * np.dtype(dtype).itemsize,
         }
     return out
 

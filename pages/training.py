@@ -6,7 +6,7 @@ import streamlit as st
 from bptt_core.lab.optim import OPTIMIZERS
 from bptt_core.lab.tasks import TASKS
 from bptt_core.lab.train import train
-from dashboard import cache, lessons, memory, ui
+from dashboard import lessons, memory, ui
 from dashboard.sidebar import current_config
 
 run = current_config()
@@ -89,8 +89,10 @@ m[2].metric(
     f"{lessons.first_step_ratio(history):.2g}",
     help="||∂L/∂h_0|| / ||∂L/∂h_T|| at the last iteration",
 )
+configs = st.session_state.setdefault("saved_configs", {})
 if m[3].button("Save this run to compare", icon=":material/bookmark_add:"):
     saved[label] = history
+    configs[label] = last_config
     while len(saved) > lessons.MAX_SAVED_RUNS:
         saved.pop(next(iter(saved)))
 runs = {**saved, label: history}
@@ -99,21 +101,33 @@ ui.show(panels["training_curves"], run, key="t")
 ui.show(panels["training_heatmap"], run, key="t")
 if saved and st.button("Clear saved runs"):
     saved.clear()
+    configs.clear()
     st.rerun()
 
+st.subheader("What the model remembers, on text")
+runs_by_label = {name: (configs[name], saved[name]) for name in saved if name in configs} | {
+    label: (last_config, history)
+}
+if not any(cfg.task == "chars" for cfg, _ in runs_by_label.values()):
+    st.info(
+        "Train on the **chars** task (a single-layer network) to see, for a predicted character, how much each "
+        "earlier character of the text moved that prediction; save an RNN, a GRU and an LSTM run to compare."
+    )
+else:
+    step = st.slider("Predicted character (step t)", 0, last_config.T - 1, last_config.T - 1, key="memory_step")
+    rows = lessons.memory_rows(runs_by_label, step)
+    for name, chars, weights in rows:
+        st.markdown(f"**{name}**: the prediction after the underlined character, shaded by ||∂ŷ_t/∂x_k||")
+        st.html(f"<div style='line-height:2'>{lessons.shaded_text(chars, weights)}</div>")
+    if not rows:
+        st.info("The connectivity view reads single-layer, unidirectional runs: set Layers L to 1.")
+    st.caption(
+        "Darker = the output at the underlined step depends more strongly on that input character (exact "
+        "gradient norms of the trained network, Distill's memorization view; hover a character for its value)."
+    )
+
 st.subheader("Memory: training against prediction")
-budget = cache.memory_budget(
-    run.replace(
-        **{
-            k: getattr(last_config, k)
-            for k in ("cell", "T", "hidden_size", "batch_size", "num_layers", "bidirectional")
-        },
-        input_size=last_config.spec.input_size,
-        output_size=last_config.spec.output_size,
-        weights="preset",
-    ),
-    None,
-)["float64"]
+budget = lessons.training_budget(last_config, history)["float64"]
 cols = st.columns(4)
 with cols[0]:
     ui.bytes_metric("Prediction: parameters + state", budget["parameters"] + budget["state (prediction)"])

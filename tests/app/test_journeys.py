@@ -8,9 +8,11 @@ import re
 import numpy as np
 import pytest
 
+import bptt_core as bc
 from bptt_core.lab.chain_rule import scalar_chain
+from bptt_core.lab.train import TrainConfig, train
 from bptt_core.losses import reduce
-from dashboard import compute, quiz, tour
+from dashboard import compute, lessons, quiz, tour
 from dashboard.config import RunConfig, from_mapping
 
 from .conftest import assert_clean, chart_specs, open_app
@@ -154,3 +156,32 @@ def test_the_quiz_page_grades_and_renews():
     at.button(key="check-tensor_chain").click().run()
     assert_clean(at)
     assert "Score: 1 right of 2 answered" in at.get("progress")[0].proto.text
+
+
+def test_text_memory_rows_are_the_engines_connectivity_for_each_cell():
+    runs = {}
+    for cell in bc.CELLS:
+        config = TrainConfig(task="chars", cell=cell, T=16, hidden_size=8, batch_size=4, iterations=5)
+        runs[cell] = (config, train(config))
+    rows = lessons.memory_rows(runs, 10)
+    assert [r[0] for r in rows] == list(bc.CELLS)  # RNN, LSTM and GRU side by side on the same text
+    chars, x = lessons.text_sample(16)
+    for (_, text, weights), (config, history) in zip(rows, runs.values()):
+        assert text == chars[:11] and len(weights) == 11
+        np.testing.assert_allclose(weights, bc.input_connectivity(config.spec, history.params, x, 10)[:11])
+        shaded = lessons.shaded_text(text, weights)
+        assert shaded.count("<span") == 11 and "border-bottom" in shaded.split("<span")[-1]
+
+
+def test_training_on_text_shows_the_shaded_characters():
+    at = open_app("pages/training.py", {"T": "12", "hidden_size": "8"})
+    task = next(w for w in at.main.selectbox if w.label == "Task")
+    task.set_value("chars")
+    next(w for w in at.main.slider if w.label.startswith("Iterations")).set_value(20)
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert_clean(at)
+    shaded = [h for h in at.get("html") if "<span" in str(h.proto)]
+    assert len(shaded) == 1 and str(shaded[0].proto).count("<span") == 12
+    at.slider(key="memory_step").set_value(4).run()
+    shaded = [h for h in at.get("html") if "<span" in str(h.proto)]
+    assert str(shaded[0].proto).count("<span") == 5
