@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import cache, compute, ui
+from dashboard import panels as panels_mod
 from dashboard import verdict as rules
 from dashboard.depth import is_deep
 from dashboard.sidebar import current_config, current_params
@@ -55,7 +56,15 @@ with right:
     for name in ("flow_matrix", "eigenvalues", "cell_comparison"):
         ui.show(panels[name], config)
 if "gradient_itemised" in panels:
-    ui.show(panels["gradient_itemised"], config)
+    origin = st.slider(
+        "Follow the loss at step s back in time (black line)",
+        0,
+        config.T - 1,
+        config.T - 1,
+        key="itemised_origin",
+        help="its terms of dW_hh at every earlier step, projected like the bars",
+    )
+    ui.show(panels_mod.itemised(config, cache.contributions(config, params), origin), config)
 else:
     st.info(
         f"dW_hh itemised by loss and distance is drawn up to T = {compute.ITEMISED_MAX_T}: every loss goes "

@@ -262,3 +262,14 @@ def test_pareto_caption_for_a_stack_bounds_the_engine(checkpoint):
     assert outputs <= (config.num_layers - 1 + config.bidirectional) * 2 * (config.T + 1) * 4 * 6 * 8
     assert res.stored_bytes <= n * row["bytes"] + outputs
     assert res.recomputed_steps == n * row["recomputed"]
+
+
+def test_following_one_loss_draws_its_terms_of_dw_hh():
+    at = open_app("pages/gradient_flow.py", {"T": "20"})
+    at.slider(key="itemised_origin").set_value(7).run()
+    assert_clean(at)
+    spec = next(s for s in chart_specs(at) if s["layout"]["title"]["text"].startswith("dW_hh itemised"))
+    (line,) = [t for t in spec["data"] if t["type"] == "scatter"]
+    assert line["name"] == "the loss at step 7 alone"
+    P = compute.contributions(RunConfig(T=20))
+    np.testing.assert_allclose(array_of(line["y"]), P[7, :8], rtol=1e-9)
