@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from types import ModuleType, SimpleNamespace
 
-from . import compute, memory, panels
+import numpy as np
+
+from . import compute, lessons, memory, panels
 from .compute import Params
 from .config import RunConfig
 from .depth import is_deep
@@ -118,3 +120,16 @@ def all_panels(
     """Every figure of the dashboard for this configuration, once (a figure two pages show is written once)."""
     unique = {p.name: p for page in PAGES for p in page_panels(page, config, params, source).values()}
     return list(unique.values())
+
+
+#: The Stochastic nodes page's settings when it opens (its own controls, not the sidebar's).
+STOCHASTIC_DEFAULTS = ("bernoulli", 0.3, 0.2, tuple(np.geomspace(0.05, 2.0, 8)), 2000, 0.5)
+
+
+def export_panels(config: RunConfig, params: Params | None = None, source=PLAIN) -> list[panels.Panel]:
+    """Every figure an export writes: every page's (Loss over time, and Stochastic nodes at its opening
+    settings, included). The Training lab's figures need a training run: they download from its page."""
+    extra = [*lessons.loss_panels(config, params).values()]
+    kind, theta, target, taus, n, tau = STOCHASTIC_DEFAULTS
+    extra += lessons.estimator_panels(kind, theta, target, np.asarray(taus), n, tau).values()
+    return [*all_panels(config, params, source), *extra]

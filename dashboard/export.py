@@ -22,6 +22,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.offline import get_plotlyjs
 
 from .compute import preset_params
 from .config import RunConfig, from_mapping
@@ -77,9 +78,14 @@ def to_static(fig: go.Figure, fmt: str, *, width: int = 1100, scale: float = 2.0
         return pio.to_image(fig, format=fmt, width=width, height=height, scale=scale if fmt == "png" else 1)
 
 
-def to_html(fig: go.Figure) -> bytes:
-    """A self-contained interactive HTML page (plotly.js embedded, works offline)."""
-    return pio.to_html(fig, include_plotlyjs=True, full_html=True, auto_play=False).encode()
+#: The one copy of plotly.js an export bundle carries; its HTML figures load it from beside them.
+PLOTLY_JS = "plotly.min.js"
+
+
+def to_html(fig: go.Figure, plotly_js: str | bool = True) -> bytes:
+    """An interactive HTML page: plotly.js embedded (works offline, alone) or loaded from ``plotly_js``,
+    a file beside it (a bundle ships one copy for all its figures)."""
+    return pio.to_html(fig, include_plotlyjs=plotly_js, full_html=True, auto_play=False).encode()
 
 
 def animation_frames(fig: go.Figure) -> Iterator[go.Figure]:
@@ -127,7 +133,8 @@ def bundle(
     params: dict | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> bytes:
-    """A zip with every panel as PNG, SVG (when a browser exists), HTML and CSV, plus config, URL and weights.
+    """A zip with every panel as PNG, SVG (when a browser exists), HTML and CSV, plus config, URL and weights;
+    the HTML figures share one ``plotly.min.js`` (open them from the unpacked folder, offline).
 
     Parameters
     ----------
@@ -146,9 +153,11 @@ def bundle(
     buf = io.BytesIO()
     listing = []
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(PLOTLY_JS, get_plotlyjs())
+        listing.append(PLOTLY_JS)
         for i, panel in enumerate(panels):
             files = {
-                f"{panel.name}.html": to_html(panel.figure),
+                f"{panel.name}.html": to_html(panel.figure, PLOTLY_JS),
                 f"{panel.name}.csv": panel.data.to_csv(index=False).encode(),
             }
             if can_static:
@@ -175,7 +184,7 @@ def share_url(base: str, config: RunConfig) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m dashboard.export --config config.json --out figures/``."""
-    from .catalog import all_panels
+    from .catalog import export_panels
 
     parser = argparse.ArgumentParser(prog="python -m dashboard.export", description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, help="config.json saved by the dashboard (defaults if omitted)")
@@ -186,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     config, problems = from_mapping({k: v for k, v in values.items() if k != "weights"})
     for p in problems:
         print(f"warning: {p}", file=sys.stderr)
-    panels = all_panels(config)
+    panels = export_panels(config)
 
     def progress(done: int, total: int, name: str) -> None:
         bar = "#" * int(30 * done / total)

@@ -12,7 +12,7 @@ from bptt_core.budget import human
 from bptt_core.lab.signals import SIGNALS
 
 from . import compute, export, memory
-from .catalog import all_panels
+from .catalog import export_panels
 from .config import CHECKPOINTS, DTYPES, LIMITS, PAGE_PARAMS, RunConfig, from_mapping
 from .weights import fingerprint
 
@@ -176,29 +176,44 @@ def _mirror_in_url(config: RunConfig) -> None:
     st.query_params.from_dict({**config.to_query(), **kept})
 
 
+EXPORT = "export_zip"  # (config key, zip bytes): the one prepared export of this session
+
+
 def _export_section(config: RunConfig) -> None:
-    """One zip with every figure of this configuration (built on click)."""
+    """One zip with every figure of this configuration: prepared on click with its progress shown, then
+    downloaded (one zip per session at most)."""
     sb = st.sidebar
     sb.markdown("### Export")
     params = _lookup(config)[0]
     url = export.share_url(st.context.url or "", config)
     has_browser = export.find_browser() is not None
-    sb.download_button(
-        "All figures, data and config (.zip)",
-        icon=":material/folder_zip:",
-        width="stretch",
-        data=lambda: export.bundle(
+    if sb.button(
+        "Prepare all figures, data and config", icon=":material/folder_zip:", width="stretch", key="export_prepare"
+    ):
+        bar = sb.progress(0.0, text="Computing the figures…")
+        figures = export_panels(config, params)
+        data = export.bundle(
             config,
-            all_panels(config, params),
+            figures,
             url=url,
             static=has_browser,
             params=params if params is not None else compute.preset_params(config),
-        ),
-        file_name=f"bptt-{config.key()}.zip",
-        mime="application/zip",
-        on_click="ignore",
-        key="export_all",
-    )
+            progress=lambda done, total, name: bar.progress(done / total, text=f"{done}/{total}: {name}"),
+        )
+        st.session_state[EXPORT] = (config.key(), data)
+        bar.empty()
+    ready = st.session_state.get(EXPORT)
+    if ready and ready[0] == config.key():
+        sb.download_button(
+            f"Download the zip ({len(ready[1]) / 2**20:.1f} MiB)",
+            icon=":material/download:",
+            width="stretch",
+            data=ready[1],
+            file_name=f"bptt-{config.key()}.zip",
+            mime="application/zip",
+            on_click="ignore",
+            key="export_all",
+        )
     if not has_browser:
         sb.caption(export.NO_BROWSER)
     sb.caption(f"Share this view: [link]({url})")

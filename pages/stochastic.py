@@ -1,9 +1,9 @@
 """Stochastic and discrete operations: gradients through a sampling node."""
 
-import numpy as np
 import streamlit as st
 
 from dashboard import cache, ui
+from dashboard.catalog import STOCHASTIC_DEFAULTS
 from dashboard.sidebar import current_config
 
 config = current_config()
@@ -29,6 +29,6 @@ theta = c[1].slider("logit θ", -4.0, 4.0, 0.3, 0.1, key="st_theta")
 target = c[2].slider("target (Bernoulli)", 0.0, 1.0, 0.2, 0.05, key="st_target", disabled=kind != "bernoulli")
 n = c[3].select_slider("samples per estimate", (500, 1000, 2000, 5000, 20000), 2000, key="st_n")
 tau = c[4].select_slider("τ for the spread plot", (0.05, 0.1, 0.2, 0.5, 1.0, 2.0), 0.5, key="st_tau")
-panels = cache.estimator_panels(kind, theta, target, tuple(np.geomspace(0.05, 2.0, 8)), n, tau)
+panels = cache.estimator_panels(kind, theta, target, STOCHASTIC_DEFAULTS[3], n, tau)
 ui.show(panels["estimator_bias_variance"], config)
 ui.show(panels["estimator_spread"], config)

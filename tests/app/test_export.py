@@ -15,6 +15,8 @@ from dashboard.catalog import PAGES, all_panels, page_panels
 from dashboard.compute import preset_params
 from dashboard.config import RunConfig
 
+from .conftest import assert_clean, open_app
+
 CONFIG = RunConfig(T=12, hidden_size=6)
 MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "svg": b"<svg"}
 needs_browser = pytest.mark.skipif(export.find_browser() is None, reason="PNG/SVG export needs Chromium")
@@ -56,7 +58,7 @@ def test_bundle_contains_what_it_lists(panels):
         assert json.loads(zf.read("config.json")) == json.loads(CONFIG.to_json())
         assert zf.read("url.txt").decode().strip() == "http://x/?T=12"
         formats = ("html", "csv", "png", "svg") if export.find_browser() else ("html", "csv")
-        assert {f"{p.name}.{fmt}" for p in panels for fmt in formats} == listed
+        assert {f"{p.name}.{fmt}" for p in panels for fmt in formats} | {export.PLOTLY_JS} == listed
 
 
 def test_without_a_browser_static_export_says_why_and_html_csv_still_work(monkeypatch, panels):
@@ -73,7 +75,9 @@ def test_headless_export_writes_the_same_files_as_the_ui_bundle(tmp_path: Path, 
     (tmp_path / "config.json").write_text(CONFIG.to_json())
     out = tmp_path / "figures"
     assert export.main(["--config", str(tmp_path / "config.json"), "--out", str(out), "--no-static"]) == 0
-    ui = export.bundle(CONFIG, panels, static=False, params=preset_params(CONFIG))  # as the sidebar button
+    from dashboard.catalog import export_panels
+
+    ui = export.bundle(CONFIG, export_panels(CONFIG), static=False, params=preset_params(CONFIG))  # as the sidebar
     with zipfile.ZipFile(io.BytesIO(ui)) as zf:
         assert sorted(p.name for p in out.iterdir()) == sorted(zf.namelist())
         for name in zf.namelist():
@@ -113,3 +117,29 @@ def test_gif_has_one_frame_per_animation_step_and_opens_with_pillow():
     fig = P.unroll(config, compute.run(config), compute.stored_run(config)).figure
     gif = Image.open(io.BytesIO(export.to_gif(fig, width=500)))
     assert gif.format == "GIF" and gif.n_frames == len(fig.frames) == 10
+
+
+def test_the_bundle_ships_plotly_once_and_every_pages_figures():
+    from dashboard.catalog import export_panels
+
+    figures = export_panels(CONFIG)
+    names = {p.name for p in figures}
+    assert {"step_losses", "scale_vs_length", "token_losses", "estimator_bias_variance", "estimator_spread"} <= names
+    data = export.bundle(CONFIG, figures[:3], static=False)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        files = zf.namelist()
+        assert files.count(export.PLOTLY_JS) == 1
+        page = zf.read(f"{figures[0].name}.html").decode()
+        assert f'src="{export.PLOTLY_JS}"' in page and len(page) < 500_000  # the library is not inside
+    assert len(data) < 8 * 2**20
+
+
+def test_the_sidebar_prepares_the_zip_with_progress_then_offers_it():
+    at = open_app("pages/overview.py", {"T": "8"})
+    assert not [b for b in at.sidebar.get("download_button") if b.proto.label.startswith("Download the zip")]
+    next(b for b in at.sidebar.button if b.label.startswith("Prepare all figures")).click().run()
+    assert_clean(at)
+    ready = [b for b in at.sidebar.get("download_button") if b.proto.label.startswith("Download the zip")]
+    assert len(ready) == 1 and "MiB" in ready[0].proto.label
+    at.slider(key="cfg.T").set_value(9).run()  # another configuration: the zip of the old one is not offered
+    assert not [b for b in at.sidebar.get("download_button") if b.proto.label.startswith("Download the zip")]
