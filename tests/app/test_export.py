@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from dashboard import export
-from dashboard.catalog import PAGES, all_panels, page_panels
+from dashboard.catalog import PAGES, all_panels, export_panels, page_panels
 from dashboard.compute import preset_params
 from dashboard.config import RunConfig
 
@@ -75,8 +75,6 @@ def test_headless_export_writes_the_same_files_as_the_ui_bundle(tmp_path: Path, 
     (tmp_path / "config.json").write_text(CONFIG.to_json())
     out = tmp_path / "figures"
     assert export.main(["--config", str(tmp_path / "config.json"), "--out", str(out), "--no-static"]) == 0
-    from dashboard.catalog import export_panels
-
     ui = export.bundle(CONFIG, export_panels(CONFIG), static=False, params=preset_params(CONFIG))  # as the sidebar
     with zipfile.ZipFile(io.BytesIO(ui)) as zf:
         assert sorted(p.name for p in out.iterdir()) == sorted(zf.namelist())
@@ -120,8 +118,6 @@ def test_gif_has_one_frame_per_animation_step_and_opens_with_pillow():
 
 
 def test_the_bundle_ships_plotly_once_and_every_pages_figures():
-    from dashboard.catalog import export_panels
-
     figures = export_panels(CONFIG)
     names = {p.name for p in figures}
     assert {"step_losses", "scale_vs_length", "token_losses", "estimator_bias_variance", "estimator_spread"} <= names
