@@ -56,13 +56,17 @@ with right:
     for name in ("flow_matrix", "eigenvalues", "cell_comparison"):
         ui.show(panels[name], config)
 if "gradient_itemised" in panels:
-    origin = st.slider(
-        "Follow the loss at step s back in time (black line)",
-        0,
-        config.T - 1,
-        config.T - 1,
-        key="itemised_origin",
-        help="its terms of dW_hh at every earlier step, projected like the bars",
+    origin = (
+        st.slider(
+            "Follow the loss at step s back in time (black line)",
+            0,
+            config.T - 1,
+            config.T - 1,
+            key="itemised_origin",
+            help="its terms of dW_hh at every earlier step, projected like the bars",
+        )
+        if config.T > 1
+        else 0
     )
     ui.show(panels_mod.itemised(config, cache.contributions(config, params), origin), config)
 else:

@@ -44,12 +44,16 @@ if lecture:
 
 st.progress((i + 1) / len(tour.SCENES), text=f"Scene {i + 1} of {len(tour.SCENES)}")
 st.title(scene.title)
-if not tour.matches(scene, config) and not lecture:
-    st.info("The sidebar is not at this scene's settings (you changed something, or came from another page).")
-    st.button("Use this scene's settings", on_click=open_scene, args=(i,), type="primary", key="tour_settings")
-panel = tour.figure(scene, config)
-ui.show(ui.for_projector(panel) if lecture else panel, config, key="tour", downloads=not lecture)
-st.markdown(scene.notice(config))
+shown = config if tour.matches(scene, config) else scene.config()  # the scene's own view until the sidebar is set
+if shown != config and not lecture:
+    st.info(
+        "This scene shows its own settings; the sidebar is elsewhere (you changed something, or came from "
+        "another page)."
+    )
+    st.button("Set the sidebar to this scene", on_click=open_scene, args=(i,), type="primary", key="tour_settings")
+panel = tour.figure(scene, shown)
+ui.show(ui.for_projector(panel) if lecture else panel, shown, key="tour", downloads=not lecture)
+st.markdown(scene.notice(shown))
 
 answers = st.session_state.setdefault(ANSWERS, {})
 st.markdown(f"**Predict, then see.** {scene.question}")

@@ -114,7 +114,8 @@ if not any(cfg.task == "chars" for cfg, _ in runs_by_label.values()):
         "earlier character of the text moved that prediction; save an RNN, a GRU and an LSTM run to compare."
     )
 else:
-    step = st.slider("Predicted character (step t)", 0, last_config.T - 1, last_config.T - 1, key="memory_step")
+    last = last_config.T - 1
+    step = st.slider("Predicted character (step t)", 0, last, last, key="memory_step") if last > 0 else 0
     rows = lessons.memory_rows(runs_by_label, step)
     for name, chars, weights in rows:
         st.markdown(f"**{name}**: the prediction after the underlined character, shaded by ||∂ŷ_t/∂x_k||")
