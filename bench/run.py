@@ -307,7 +307,13 @@ def training(repeat: int) -> None:
     )
 
 
-SECTIONS = {"engine": engine, "deep": deep, "sweeps": sweeps, "app": app, "training": training}
+def browser(repeat: int) -> None:
+    from .browser import browser_section
+
+    browser_section(repeat)
+
+
+SECTIONS = {"engine": engine, "deep": deep, "sweeps": sweeps, "app": app, "training": training, "browser": browser}
 
 
 def main(argv: list[str] | None = None) -> int:
