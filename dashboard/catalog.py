@@ -11,7 +11,7 @@ from types import ModuleType, SimpleNamespace
 
 import numpy as np
 
-from . import compute, lessons, memory, panels
+from . import compute, depth, lessons, memory, panels
 from .compute import Params
 from .config import RunConfig
 from .depth import is_deep
@@ -42,7 +42,7 @@ def _overview(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Pa
     res = src.run(c, p)
     curve = src.last_loss_gradient(c, p)
     diagram = (
-        panels.unroll_grid(c, res, static=True)
+        depth.unroll_grid(c, res, static=True)
         if is_deep(c)
         else panels.unroll(c, res, src.stored_run(c, p), static=True)
     )
@@ -52,13 +52,13 @@ def _overview(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Pa
 def _unroll(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
     """One layer: the unrolled chain with its memory bar; a stack: the layers x time grid."""
     if is_deep(c):
-        return [panels.unroll_grid(c, src.run(c, p))]
+        return [depth.unroll_grid(c, src.run(c, p))]
     return [panels.unroll(c, src.run(c, p), src.stored_run(c, p))]
 
 
 def _gradient_flow(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
     res, report = src.run(c, p), src.spectral(c, p)
-    deep = [panels.layer_time(c, res), panels.layer_jacobian(c, src.layer_jacobians(c, p))] if is_deep(c) else []
+    deep = [depth.layer_time(c, res), depth.layer_jacobian(c, src.layer_jacobians(c, p))] if is_deep(c) else []
     truncation = [] if c.bidirectional else [panels.truncation(c, src.truncation(c, p))]
     itemised = [panels.itemised(c, src.contributions(c, p))] if c.T <= compute.ITEMISED_MAX_T else []
     return [
@@ -76,7 +76,7 @@ def _gradient_flow(c: RunConfig, p: Params | None, src: ModuleType) -> list[pane
 
 
 def _memory(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
-    by_layer = [panels.layer_memory(c, src.stored_run(c, p))] if is_deep(c) else []
+    by_layer = [depth.layer_memory(c, src.stored_run(c, p))] if is_deep(c) else []
     return [
         panels.memory_stack(c, src.run(c, p)),
         *by_layer,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..bptt import prepare
+from ..arguments import prepare
 from ..cells import CELLS
 from ..spec import RNNSpec, layer_params
 from ..unroll import unroll

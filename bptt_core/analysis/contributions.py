@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import budget
-from ..bptt import bptt, prepare
+from ..arguments import prepare
+from ..bptt import bptt
 from ..cells import CELLS
 from ..losses import token_weights
 from ..spec import RNNSpec, param_key

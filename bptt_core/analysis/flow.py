@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import budget
-from ..bptt import bptt, prepare
+from ..arguments import prepare
+from ..bptt import bptt
 from ..cells import CELLS
 from ..losses import token_loss_and_grad
 from ..spec import RNNSpec, layer_params

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..bptt import prepare
+from ..arguments import prepare
 from ..cells import CELLS
 from ..spec import RNNSpec, layer_params
 from ..unroll import layer_inputs, unroll

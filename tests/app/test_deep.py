@@ -46,7 +46,7 @@ def test_every_page_builds_the_views_over_depth():
 
 def test_heat_map_draws_the_engine_layer_gradients():
     res = compute.run(DEEP)
-    fig = panels.layer_time(DEEP, res).figure
+    fig = depth.layer_time(DEEP, res).figure
     assert [trace.type for trace in fig.data] == ["heatmap", "heatmap"]
     expected = np.sqrt(np.sum(res.dh_layers**2, axis=(3, 4)))  # (L, D, T)
     for d, trace in enumerate(fig.data):
