@@ -10,7 +10,7 @@ from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
 from .style import SEQUENTIAL, base_layout, byte_axis, finite_positive, log_axis, to_unit
-from .unroll import BACKWARD_SCALE, FORWARD_SCALE, NODE_SCALE, PLAIN_SCALE
+from .unroll import NODE_SCALE, PLAIN_SCALE, add_pass_colorbars
 
 DIRECTIONS = ("forward →", "reverse ←")
 
@@ -243,24 +243,7 @@ def grid_animation(
         hoverinfo="skip",
     )
     fig.add_scatter(**first[4], mode="text", textposition="middle right", textfont={"size": 15}, hoverinfo="skip")
-    bars = [(BACKWARD_SCALE, g_lo, g_hi, "backward: log10 ||∂L/∂h_t||", 1.02 if static else 1.14)]
-    if not static:  # the forward colours only appear while the animation plays
-        bars.insert(0, (FORWARD_SCALE, 0, h_hi, "forward: RMS |h_t|", 1.02))
-    for scale, lo, hi, name, x in bars:
-        fig.add_scatter(
-            x=[None],
-            y=[None],
-            mode="markers",
-            hoverinfo="skip",
-            marker={
-                "colorscale": scale,
-                "cmin": lo,
-                "cmax": hi,
-                "color": [lo],
-                "showscale": True,
-                "colorbar": {"title": {"text": name, "side": "right"}, "x": x, "thickness": 14},
-            },
-        )
+    add_pass_colorbars(fig, h_hi, g_lo, g_hi, static=static)
     fig.update_traces(showlegend=False)
     ticks = ["input x"] + [f"layer {layer} {'←' if d else '→'}" for layer in range(L) for d in range(D)] + ["loss l"]
     fig.update_yaxes(

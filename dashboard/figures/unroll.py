@@ -27,6 +27,22 @@ LOSS_NODE_SCALE = [[0.0, IDLE], *_ramp(LOSS_SCALE, 0.01, 1.0)]
 PLAIN_SCALE = [[0.0, IDLE], [1.0, "#8c8c8c"]]
 
 
+def add_pass_colorbars(
+    fig: go.Figure, h_hi: float, g_lo: float, g_hi: float, *, static: bool, row=None, col=None, **bar
+) -> None:
+    """Colour bars with units for the two passes, carried by invisible traces: forward (RMS |h_t|, only
+    while an animation plays: a finished diagram has no forward colours) and backward (log10 ||dL/dh_t||)."""
+    bars = [(BACKWARD_SCALE, g_lo, g_hi, "backward: log10 ||∂L/∂h_t||", 1.02 if static else 1.14)]
+    if not static:
+        bars.insert(0, (FORWARD_SCALE, 0, h_hi, "forward: RMS |h_t|", 1.02))
+    for scale, lo, hi, name, x in bars:
+        marker = {"colorscale": scale, "cmin": lo, "cmax": hi, "color": [lo], "showscale": True}
+        marker["colorbar"] = {"title": {"text": name, "side": "right"}, "x": x, "thickness": 14, **bar}
+        fig.add_scatter(
+            x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip", marker=marker, row=row, col=col
+        )
+
+
 def _frame_steps(T: int, max_frames: int) -> np.ndarray:
     return np.arange(T) if T <= max_frames else np.unique(np.linspace(0, T - 1, max_frames).round().astype(int))
 
@@ -213,28 +229,7 @@ def unroll_animation(
         row=1,
         col=1,
     )
-    # colour bars with units, carried by invisible traces (the forward one only where nodes use it)
-    bars = [(BACKWARD_SCALE, g_lo, g_hi, "backward: log10 ||∂L/∂h_t||", 1.02 if static else 1.14)]
-    if not static:
-        bars.insert(0, (FORWARD_SCALE, 0, h_hi, "forward: RMS |h_t|", 1.02))
-    for scale, lo, hi, name, x in bars:
-        fig.add_scatter(
-            x=[None],
-            y=[None],
-            mode="markers",
-            showlegend=False,
-            hoverinfo="skip",
-            row=1,
-            col=1,
-            marker={
-                "colorscale": scale,
-                "cmin": lo,
-                "cmax": hi,
-                "color": [lo],
-                "showscale": True,
-                "colorbar": {"title": {"text": name, "side": "right"}, "x": x, "len": 0.75, "y": 0.62, "thickness": 14},
-            },
-        )
+    add_pass_colorbars(fig, h_hi, g_lo, g_hi, static=static, row=1, col=1, len=0.75, y=0.62)
     if static:
         base_layout(fig, title or "The unrolled network after the backward pass", height=560)
         fig.update_layout(margin={"l": 80, "r": 150, "t": 70, "b": 40})
