@@ -11,10 +11,11 @@
 ['bias_hh_l0', 'bias_ih_l0']
 """
 
-from .analysis.connectivity import input_connectivity
+from .analysis.connectivity import OutputSensitivity, input_connectivity, output_sensitivity
 from .analysis.contributions import gradient_contributions
 from .analysis.flow import flow_matrix
 from .analysis.gradcheck import numerical_gradient, relative_error
+from .analysis.lyapunov import lyapunov_from_jacobians, lyapunov_spectrum
 from .bptt import bptt
 from .budget import MemoryBudgetError
 from .cells import CELLS, Cell
@@ -43,6 +44,10 @@ __all__ = [
     "gradient_contributions",
     "init_params",
     "input_connectivity",
+    "output_sensitivity",
+    "OutputSensitivity",
+    "lyapunov_spectrum",
+    "lyapunov_from_jacobians",
     "layer_params",
     "numerical_gradient",
     "orthogonal",

@@ -45,6 +45,7 @@ def check_options(
     seed,
     workspace,
     return_sequences,
+    input_grad=False,
 ) -> dict:
     """The scalar options, checked (a ValueError names the first bad one)."""
     options = {
@@ -57,6 +58,7 @@ def check_options(
         "random_truncation": v.check_probability("random_truncation", random_truncation),
         "seed": v.check_seed(seed),
         "return_sequences": v.check_bool("return_sequences", return_sequences),
+        "input_grad": v.check_bool("input_grad", input_grad),
     }
     if (options["checkpoint"] == "binomial") != (options["slots"] is not None):
         raise ValueError("checkpoint_slots goes with checkpoint='binomial' (and that needs checkpoint_slots >= 1)")

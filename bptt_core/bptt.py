@@ -54,6 +54,7 @@ def bptt(
     checkpoint_slots: int | None = None,
     workspace: Workspace | None = None,
     return_sequences: bool = True,
+    input_grad: bool = False,
 ) -> BPTTResult:
     """Exact backpropagation through time for one sequence batch.
 
@@ -100,6 +101,8 @@ def bptt(
     return_sequences : bool
         Return ``h``, ``h_layers``, ``dh``, ``dh_layers`` and ``yhat``; with False nothing of size
         T x B x H is allocated beyond what the memory mode stores.
+    input_grad : bool
+        Also return ``dx = dL/dx`` (T, B, I), as the layers above hand their inputs' gradient down.
 
     Raises
     ------
@@ -126,6 +129,7 @@ def bptt(
         seed,
         workspace,
         return_sequences,
+        input_grad,
     )
     budget.check(
         budget.bptt_bytes(
@@ -173,6 +177,7 @@ class _Call:
     #                                 and row T + 1 (reverse), so each direction reads its own order as a view
     dseq: np.ndarray | None  # (L, T, B, D, H) dL/dh
     dh: np.ndarray | None  # (T, B, 2H) the read-out's gradient (bidirectional only)
+    dx: np.ndarray | None  # (T, B, I) dL/dx, with input_grad
     yhat: np.ndarray | None
     resets: np.ndarray | None  # (T, B) in the reverse direction's order
     links: list | None
@@ -197,7 +202,8 @@ class _Call:
         dseq = work.outputs.empty((L, T, B, D, H), x.dtype) if keep else None
         yhat = work.outputs.empty((T, B, O), x.dtype) if keep else None
         dh = work.outputs.empty((T, B, 2 * H), x.dtype) if keep and D == 2 else None
-        ledger.hold("returned sequences", sum(a.nbytes for a in (seq, dseq, yhat, dh) if a is not None))
+        dx = np.zeros_like(x) if options["input_grad"] else None
+        ledger.hold("returned sequences", sum(a.nbytes for a in (seq, dseq, yhat, dh, dx) if a is not None))
         weights = token_weights(mask, options["reduction"]).astype(x.dtype)
         tok = np.zeros((T, B), x.dtype)
         ledger.hold("losses", weights.nbytes + tok.nbytes + mask.nbytes + 8 * T)
@@ -233,6 +239,7 @@ class _Call:
             seq,
             dseq,
             dh,
+            dx,
             yhat,
             resets,
             links,
@@ -342,7 +349,9 @@ def _make_pass(call: _Call, l: int, d: int, wa: int, wb: int, inputs: list, d_ou
         h_seq=h_seq,
         d_out=_in_time_order(d_outs[l][d], d) if d_outs[l] is not None else None,
         readout=partial(_readout_chunk, call, wa) if d_outs[l] is None else None,
-        d_in=[_in_time_order(part, d) for part in d_outs[l - 1]] if l > 0 else None,
+        d_in=[_in_time_order(part, d) for part in (d_outs[l - 1] if l > 0 else [call.dx[wa:wb]])]
+        if l > 0 or call.dx is not None
+        else None,
         resets=call.resets if d == 1 else None,
         links=call.links[wa:wb] if call.links else None,
         dh_out=_in_time_order(call.dseq[l, wa:wb, :, d], d) if call.dseq is not None else None,
@@ -449,5 +458,6 @@ def _result(call: _Call, d_states: list, options: dict) -> BPTTResult:
         finite=finite,
         overflow_step=call.overflow,
         step_contributions=call.terms,
+        dx=call.dx,
         ledger=ledger,
     )

@@ -73,6 +73,8 @@ class BPTTResult:
     step_contributions : dict of str to ndarray of shape (T,), or None
         With ``step_contributions=True``: Frobenius norm of the term step t adds to each
         ``weight_hh_*`` and ``weight_ih_*`` gradient (tied weights sum these terms over time).
+    dx : ndarray of shape (T, B, I) or None
+        With ``input_grad=True``: ``dL/dx``, the gradient of the inputs (as cut by truncation).
     """
 
     loss: float
@@ -96,6 +98,7 @@ class BPTTResult:
     finite: bool
     overflow_step: int | None
     step_contributions: dict | None = None
+    dx: np.ndarray | None = None
     ledger: MemoryLedger = field(default_factory=MemoryLedger, repr=False)
 
     @property

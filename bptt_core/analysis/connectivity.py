@@ -1,31 +1,97 @@
-"""Input connectivity: how strongly the output at one step depends on each earlier input, ``||d yhat_t / d x_k||``.
+"""How strongly one read-out depends on every earlier state and input: ``||d yhat_t / d h_k||`` and
+``||d yhat_t / d x_k||``.
 
-Distill's "Visualizing memorization in RNNs" (Madsen 2019) shades each input character by this norm. Here it
-is exact: one backward pass from ``yhat_t`` with one adjoint per output component, stacked on a leading axis
-(as the flow matrix stacks origins), through the cell's own backward step.
+Distill's "Visualizing memorization in RNNs" (Madsen 2019) shades each input character by the second
+norm. Here both are exact for any network (stacks and both directions included): the batch is
+repeated once per output component ``o`` and the engine's own backward pass runs with the loss
+gradient ``e_o`` at step t of copy o and 0 everywhere else, so one call returns every row of the
+Jacobians ``d yhat_t / d h_k`` and ``d yhat_t / d x_k``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..arguments import prepare
-from ..cells import CELLS
-from ..spec import RNNSpec, layer_params
-from ..unroll import unroll
-from ..workspace import Workspace
+from ..bptt import bptt
+from ..losses import token_loss_and_grad
+from ..spec import RNNSpec
+
+
+@dataclass(frozen=True)
+class OutputSensitivity:
+    """Norms of the read-out's Jacobians, Frobenius over output components, batch and units.
+
+    Attributes
+    ----------
+    steps : ndarray of shape (B,) of int
+        The read-out step t of each sequence.
+    dh : ndarray of shape (L, D, T)
+        ``||d yhat_t / d h_k^{(l, d)}||`` for every layer l, direction d and step k.
+    dx : ndarray of shape (T,)
+        ``||d yhat_t / d x_k||`` for every input step k.
+    """
+
+    steps: np.ndarray
+    dh: np.ndarray
+    dx: np.ndarray
+
+
+def output_sensitivity(
+    spec: RNNSpec,
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    t: int | None = None,
+    mask: np.ndarray | None = None,
+    *,
+    dtype: str = "float64",
+    memory_budget: int | None = None,
+) -> OutputSensitivity:
+    """How the read-out at step ``t`` of each sequence depends on every state and input.
+
+    Parameters
+    ----------
+    spec, params, mask, dtype, memory_budget : as in :func:`bptt_core.bptt`
+    x : ndarray of shape (T, B, I)
+    t : int, optional
+        The read-out step, ``0 <= t < T``; by default each sequence's last valid step (the mask's).
+
+    Returns
+    -------
+    OutputSensitivity
+        The cost is one BPTT call on ``O * B`` sequences.
+    """
+    T = np.shape(x)[0] if np.ndim(x) == 3 else 0
+    if t is not None and not (isinstance(t, (int, np.integer)) and 0 <= t < T):
+        raise ValueError(f"t must be a step in [0, T) = [0, {T}), got {t!r}")
+    y0 = np.zeros((T, np.shape(x)[1] if np.ndim(x) == 3 else 0, spec.output_size))
+    _, x, _, mask, _ = prepare(spec, params, x, y0, "mse", mask, None, None, dtype)
+    T, B, O = x.shape[0], x.shape[1], spec.output_size
+    steps = np.full(B, t) if t is not None else np.maximum(mask.shape[0] - 1 - np.argmax(mask[::-1] > 0, axis=0), 0)
+    x_rep, mask_rep = np.tile(x, (1, O, 1)), np.tile(mask, (1, O))  # copy o of sequence b is o * B + b
+    run = {"loss": "mse", "reduction": "sum", "mask": mask_rep, "dtype": dtype, "memory_budget": memory_budget}
+    yhat = bptt(spec, params, x_rep, np.zeros((T, O * B, O)), **run).yhat.astype(np.float64)
+    _, unit = token_loss_and_grad("mse", np.ones((1, O)), np.zeros((1, O)))  # dl/dyhat per unit error
+    seed = np.zeros((T, O * B, O))
+    seed[np.tile(steps, O), np.arange(O * B), np.repeat(np.arange(O), B)] = O * B / unit[0, 0]  # weight 1 / (O B)
+    res = bptt(spec, params, x_rep, yhat - seed, **run, input_grad=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        dh = np.sqrt(np.einsum("ldtbh,ldtbh->ldt", res.dh_layers, res.dh_layers, dtype=np.float64))
+        dx = np.sqrt(np.einsum("tbi,tbi->t", res.dx, res.dx, dtype=np.float64))
+    return OutputSensitivity(steps=steps, dh=dh, dx=dx)
 
 
 def input_connectivity(
     spec: RNNSpec, params: dict[str, np.ndarray], x: np.ndarray, t: int, *, dtype: str = "float64"
 ) -> np.ndarray:
-    """``C[k] = ||d yhat_t / d x_k||_F`` for k = 0 .. T-1 (0 for k > t), of the first sequence.
+    """``C[k] = ||d yhat_t / d x_k||_F`` for k = 0 .. T-1, of the first sequence.
 
     Parameters
     ----------
-    spec : RNNSpec
-        A single-layer, unidirectional network (a stack mixes every input into every layer: not here).
-    params : dict of ndarray
+    spec, params : as in :func:`bptt_core.bptt`
+        Any network; a unidirectional one has ``C[k] = 0`` for k > t.
     x : ndarray of shape (T, B, I)
         Only the first sequence is read.
     t : int
@@ -35,25 +101,4 @@ def input_connectivity(
     -------
     ndarray of shape (T,)
     """
-    if spec.num_layers != 1 or spec.bidirectional:
-        raise ValueError("spec must be a single-layer, unidirectional network for input connectivity")
-    T = np.shape(x)[0]
-    if not 0 <= t < T:
-        raise ValueError(f"t must be a step in [0, T) = [0, {T}), got {t!r}")
-    y = np.zeros((T, 1, spec.output_size))
-    P, x1, _, _, states = prepare(spec, params, np.asarray(x)[:, :1], y, "mse", None, None, None, dtype)
-    cell, p = CELLS[spec.cell], layer_params(P)
-    caches, _ = unroll(spec, P, x1, states[0])
-    O, H, GH = spec.output_size, spec.hidden_size, spec.gates * spec.hidden_size
-    adj = [np.zeros((O, 1, H), x1.dtype) for _ in states[0]]
-    adj[0][:, 0, :] = P["weight_out"]  # d yhat_t[o] / d h_t: one adjoint per output component
-    out = np.zeros(T)
-    work = Workspace()
-    with np.errstate(all="ignore"):
-        for k in range(t, -1, -1):
-            buffers = {name: work.get(name, (O, 1, GH), x1.dtype) for name in ("d_xw", "d_hw")}
-            back, _, _ = cell.backward_step(p, tuple(adj), caches[k], out=buffers, work=work)
-            dx = buffers["d_xw"] @ p["weight_ih"]  # (O, 1, I): d yhat_t / d x_k
-            out[k] = np.sqrt(np.sum(np.square(dx, dtype=np.float64)))
-            adj = [d.copy() for d in back]
-    return out
+    return output_sensitivity(spec, params, np.asarray(x)[:, :1], t, dtype=dtype).dx

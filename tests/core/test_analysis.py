@@ -232,7 +232,79 @@ def test_input_connectivity_matches_central_differences(cell):
         assert C[k] == pytest.approx(np.linalg.norm(J), rel=1e-6, abs=1e-12)
     with pytest.raises(ValueError, match="t must be"):
         bc.input_connectivity(spec, params, x, 7)
-    with pytest.raises(ValueError, match="single-layer"):
-        bc.input_connectivity(
-            bc.RNNSpec(cell, 4, 5, 3, num_layers=2), bc.init_params(bc.RNNSpec(cell, 4, 5, 3, num_layers=2)), x, 1
-        )
+
+
+@pytest.mark.parametrize(("cell", "layers", "bidirectional"), [("lstm", 2, True), ("gru", 3, False), ("rnn", 2, True)])
+def test_output_sensitivity_matches_central_differences_in_stacks(cell, layers, bidirectional):
+    """||d yhat_t / d x_k|| (every k: a bidirectional read-out depends on later inputs too) and
+    ||d yhat_t / d h_k|| of the bottom layer, against central differences on the whole network."""
+    spec = bc.RNNSpec(cell, 3, 4, 2, num_layers=layers, bidirectional=bidirectional)
+    params = bc.init_params(spec, seed=2, scale=1.2)
+    x = np.random.default_rng(1).standard_normal((6, 2, 3))
+    y = np.zeros((6, 2, 2))
+    mask = np.ones((6, 2))
+    mask[4:, 1] = 0  # the second sequence ends at step 3: its read-out is taken there
+
+    def yhats(xx):
+        return bc.bptt(spec, params, xx, y, mask=mask).yhat
+
+    sens = bc.output_sensitivity(spec, params, x, mask=mask)
+    np.testing.assert_array_equal(sens.steps, [5, 3])
+    for k in range(6):
+        total = 0.0
+        for b in range(2):
+            J = np.zeros((2, 3))
+            for i in range(3):
+                e = np.zeros_like(x)
+                e[k, b, i] = 1e-6
+                J[:, i] = (yhats(x + e)[sens.steps[b], b] - yhats(x - e)[sens.steps[b], b]) / 2e-6
+            total += np.sum(J * J)
+        assert sens.dx[k] == pytest.approx(np.sqrt(total), rel=1e-6, abs=1e-10)
+    assert sens.dh.shape == (layers, spec.directions, 6)
+    assert np.all(np.isfinite(sens.dh)) and np.all(sens.dh[:, 0, 5] > 0)
+    at3 = bc.output_sensitivity(spec, params, x, t=3)
+    assert np.all(at3.dh[-1, 0, 4:] == 0)  # the top forward direction's later states never reach yhat_3
+    if bidirectional:  # the reverse directions carry later inputs to the read-out at t
+        assert np.all(at3.dx[4:] > 0) and np.all(at3.dh[:, 1, 4:] > 0)
+    else:
+        assert np.all(at3.dx[4:] == 0) and np.all(at3.dh[:, :, 4:] == 0)
+
+
+def test_lyapunov_spectrum_of_linear_and_diagonal_recurrences():
+    """A linear RNN with W_hh = rho Q (Q orthogonal) has every exponent ln rho, with a diagonal W_hh the logs of
+    its entries' moduli; a constant Jacobian's exponents converge to the log-moduli of its eigenvalues."""
+    spec = bc.RNNSpec("rnn", 2, 6, 1, activation="linear")
+    params = bc.init_params(spec, seed=0)
+    x = np.random.default_rng(0).standard_normal((40, 3, 2))
+    for rho in (0.5, 0.9, 1.3):
+        params["weight_hh_l0"] = rho * bc.orthogonal(6, np.random.default_rng(int(10 * rho)))
+        lam = bc.lyapunov_spectrum(spec, params, x)
+        np.testing.assert_allclose(lam, np.log(rho), atol=1e-6)
+    d = np.array([1.2, -0.9, 0.7, 0.5, -0.3, 0.1])
+    params["weight_hh_l0"] = np.diag(d)
+    np.testing.assert_allclose(
+        bc.lyapunov_spectrum(spec, params, x, k=3), np.log(np.abs(d[:3]))[None].repeat(3, 0), atol=1e-6
+    )
+    rng = np.random.default_rng(3)
+    J = rng.standard_normal((1, 4, 4))
+    lam = bc.lyapunov_from_jacobians([J] * 400)
+    expected = np.sort(np.log(np.abs(np.linalg.eigvals(J[0]))))[::-1]
+    np.testing.assert_allclose(lam[0], expected, atol=0.02)  # converges like 1/T
+    with pytest.raises(ValueError, match="k must be"):
+        bc.lyapunov_from_jacobians([J], k=5)
+
+
+@pytest.mark.parametrize("cell", list(bc.CELLS))
+def test_lyapunov_spectrum_reads_every_layer_and_direction(cell):
+    """Every (layer, direction) has its S = H (or 2H with a cell state) exponents, sorted; contracting small
+    weights give a negative leading exponent, and the exponents match the QR method on the step Jacobians."""
+    spec = bc.RNNSpec(cell, 3, 4, 2, num_layers=2, bidirectional=True)
+    params = bc.init_params(spec, seed=4, scale=0.3)
+    x = np.random.default_rng(2).standard_normal((30, 2, 3))
+    S = 4 * len(bc.CELLS[cell].state_parts)
+    for layer, direction in spec.layers():
+        lam = bc.lyapunov_spectrum(spec, params, x, layer=layer, direction=direction)
+        assert lam.shape == (2, S) and np.all(np.diff(lam, axis=1) <= 1e-12)
+        assert np.all(lam[:, 0] < 0)
+    with pytest.raises(ValueError, match="layer and direction"):
+        bc.lyapunov_spectrum(spec, params, x, layer=2)

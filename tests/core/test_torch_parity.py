@@ -57,14 +57,32 @@ def test_loss_gradients_and_initial_states_match_torch(
         assert_matches(bc.bptt(spec, params, x, y, loss, reduction, mask, h0=h0, c0=c0, **mode), ref, spec)
 
 
+@pytest.mark.parametrize(("cell", "activation", "layers", "bidirectional"), CASES[::3])
+@pytest.mark.parametrize("masked", [False, True])
+def test_input_gradient_matches_torch(cell, activation, layers, bidirectional, masked):
+    """``input_grad=True`` returns dL/dx: torch's ``x.grad``, with and without padding, in every memory mode."""
+    spec = bc.RNNSpec(cell, 3, 4, 3, activation, layers, bidirectional)
+    params, x, y, h0, c0 = problem(spec, "mse", seed=layers)
+    mask = (np.arange(7)[:, None] < np.array([7, 4, 2])[None]).astype(float) if masked else None
+    dx = []
+    torch_bptt(spec, params, x, y, "mse", "mean", mask, h0=h0, c0=c0, dx=dx)
+    for mode in ({}, {"checkpoint": "sqrt"}, {"return_sequences": False}):
+        res = bc.bptt(spec, params, x, y, "mse", "mean", mask, h0=h0, c0=c0, input_grad=True, **mode)
+        assert bc.relative_error(res.dx, dx[0]) < TOL
+    assert bc.bptt(spec, params, x, y).dx is None
+
+
 @pytest.mark.parametrize(("cell", "activation", "layers"), [c[:3] for c in CASES if not c[3]])
 @pytest.mark.parametrize("k", [2, 3])
 def test_truncation_matches_detach_every_k_steps(cell, activation, layers, k):
     spec = bc.RNNSpec(cell, 3, 4, 3, activation, layers)
     params, x, y, h0, c0 = problem(spec, "mse", seed=k)
-    ref = torch_bptt(spec, params, x, y, truncation=k, h0=h0, c0=c0)
+    dx = []
+    ref = torch_bptt(spec, params, x, y, truncation=k, h0=h0, c0=c0, dx=dx)
     for mode in ({}, {"checkpoint": 2}, {"checkpoint": "binomial", "checkpoint_slots": 1}):
-        assert_matches(bc.bptt(spec, params, x, y, truncation=k, h0=h0, c0=c0, **mode), ref, spec)
+        res = bc.bptt(spec, params, x, y, truncation=k, h0=h0, c0=c0, input_grad=True, **mode)
+        assert_matches(res, ref, spec)
+        assert bc.relative_error(res.dx, dx[0]) < TOL  # each window hands its inputs' gradient down
 
 
 def test_truncation_is_refused_for_bidirectional_networks():

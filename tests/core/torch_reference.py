@@ -19,9 +19,12 @@ def torch_module(spec: bc.RNNSpec) -> torch.nn.Module:
     ).double()
 
 
-def torch_bptt(spec, params, x, y, loss="mse", reduction="mean", mask=None, truncation=None, h0=None, c0=None):
+def torch_bptt(
+    spec, params, x, y, loss="mse", reduction="mean", mask=None, truncation=None, h0=None, c0=None, dx=None
+):
     """Loss, gradients, dL/dh0 (and dL/dc0) by autograd: packed sequences for masks with a bidirectional
-    network, ``h.detach()`` every ``truncation`` steps for a unidirectional one."""
+    network, ``h.detach()`` every ``truncation`` steps for a unidirectional one. With a list ``dx``,
+    ``dL/dx`` is appended to it."""
     module = torch_module(spec)
     tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
     T, B, _ = x.shape
@@ -30,7 +33,7 @@ def torch_bptt(spec, params, x, y, loss="mse", reduction="mean", mask=None, trun
     c = torch.tensor(np.zeros((n, B, spec.hidden_size)) if c0 is None else c0, requires_grad=True)
     state = (h, c) if spec.cell == "lstm" else h
     rnn_params = {k: v for k, v in tensors.items() if not k.endswith("_out")}
-    xt = torch.tensor(x)
+    xt = torch.tensor(x, requires_grad=dx is not None)
     if truncation:
         outs, carried = [], state
         for a in range(0, T, truncation):
@@ -54,4 +57,6 @@ def torch_bptt(spec, params, x, y, loss="mse", reduction="mean", mask=None, trun
     total = (tok * m).sum() / (m.sum() if reduction == "mean" else B)
     total.backward()
     grads = {k: v.grad.numpy() for k, v in tensors.items()}
+    if dx is not None:
+        dx.append(xt.grad.numpy())
     return float(total.detach()), grads, h.grad.numpy(), c.grad.numpy() if spec.cell == "lstm" else None

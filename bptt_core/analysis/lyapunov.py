@@ -1,0 +1,91 @@
+"""Finite-time Lyapunov exponents of the input-driven step Jacobians (the QR method).
+
+The product ``J_T ... J_2 J_1`` of a trained network's step Jacobians grows or shrinks
+along a few directions at rates ``lambda_1 >= lambda_2 >= ...`` per step. Carrying an
+orthonormal frame ``Q`` through the steps and re-orthonormalising it each time
+(``J_t Q_{t-1} = Q_t R_t``) gives ``lambda_i = (1/T) sum_t ln |R_t[i, i]|``
+(Benettin et al. 1980; for RNNs Vogt et al. 2020, Engelken et al. 2023, who find the
+spectrum predicts trainability better than ``W_hh``'s eigenvalues). A positive
+``lambda_1`` means gradients explode along some direction; a very negative one means
+they vanish within about ``1 / |lambda_1|`` steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from ..spec import RNNSpec
+from .jacobians import iter_local_jacobians
+
+
+def lyapunov_from_jacobians(jacobians: Iterable[np.ndarray], k: int | None = None) -> np.ndarray:
+    """The ``k`` leading finite-time Lyapunov exponents of a product of step Jacobians.
+
+    Parameters
+    ----------
+    jacobians : iterable of ndarray of shape (B, S, S)
+        ``J_1, J_2, ...`` in the order they are applied; at least one.
+    k : int, optional
+        How many exponents (all ``S`` when None).
+
+    Returns
+    -------
+    ndarray of shape (B, k)
+        Natural-log growth rates per step, largest first; ``-inf`` where a direction is
+        annihilated (a zero Jacobian), ``nan`` where a Jacobian is not finite.
+    """
+    steps, logs, frame = 0, None, None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for J in jacobians:
+            if frame is None:
+                B, S = J.shape[:2]
+                k = S if k is None else int(k)
+                if not 1 <= k <= S:
+                    raise ValueError(f"k must be in [1, {S}] (the state size), got {k!r}")
+                frame = np.broadcast_to(np.eye(S)[:, :k], (B, S, k)).copy()
+                logs = np.zeros((B, k))
+            bad = ~np.all(np.isfinite(J), axis=(1, 2))
+            frame, r = np.linalg.qr(J @ np.where(bad[:, None, None], 0.0, frame))
+            logs += np.log(np.abs(np.diagonal(r, axis1=1, axis2=2)))
+            logs[bad] = np.nan
+            steps += 1
+    if frame is None:
+        raise ValueError("jacobians must hold at least one step")
+    return np.sort(logs / steps, axis=1)[:, ::-1]
+
+
+def lyapunov_spectrum(
+    spec: RNNSpec,
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    *,
+    layer: int = 0,
+    direction: int = 0,
+    k: int | None = None,
+    h0: np.ndarray | None = None,
+    c0: np.ndarray | None = None,
+) -> np.ndarray:
+    """Finite-time Lyapunov exponents of one layer-direction, driven by the inputs ``x``.
+
+    Parameters
+    ----------
+    spec, params, h0, c0 : as in :func:`bptt_core.bptt`
+    x : ndarray of shape (T, B, I)
+        The network's inputs (the layers below run first).
+    layer, direction : int
+    k : int, optional
+        How many exponents (all ``S``: ``H``, or ``2H`` with a cell state, when None).
+
+    Returns
+    -------
+    ndarray of shape (B, k)
+        Per sequence, natural-log growth per step, largest first. A linear RNN with
+        ``W_hh = rho Q`` (Q orthogonal) has every exponent ``ln rho``; a diagonal ``W_hh``,
+        the logs of its entries' magnitudes.
+    """
+    if not 0 <= layer < spec.num_layers or not 0 <= direction < spec.directions:
+        raise ValueError(f"layer and direction must name one of the network's {spec.num_layers} x {spec.directions}")
+    jacobians = iter_local_jacobians(spec, params, x, h0=h0, c0=c0, layer=layer, direction=direction)
+    return lyapunov_from_jacobians(jacobians, k)
