@@ -19,9 +19,7 @@ def torch_module(spec: bc.RNNSpec) -> torch.nn.Module:
     ).double()
 
 
-def torch_bptt(
-    spec, params, x, y, loss="mse", reduction="mean", mask=None, truncation=None, h0=None, c0=None, dx=None
-):
+def torch_bptt(spec, params, x, y, loss="mse", reduction="mean", mask=None, truncation=None, h0=None, c0=None, dx=None):
     """Loss, gradients, dL/dh0 (and dL/dc0) by autograd: packed sequences for masks with a bidirectional
     network, ``h.detach()`` every ``truncation`` steps for a unidirectional one. With a list ``dx``,
     ``dL/dx`` is appended to it."""
