@@ -16,6 +16,7 @@ from .analysis.contributions import gradient_contributions
 from .analysis.flow import flow_matrix
 from .analysis.gradcheck import numerical_gradient, relative_error
 from .analysis.lyapunov import lyapunov_from_jacobians, lyapunov_spectrum
+from .analysis.saturation import gate_saturation
 from .bptt import bptt
 from .budget import MemoryBudgetError
 from .cells import CELLS, Cell
@@ -41,6 +42,7 @@ __all__ = [
     "bptt",
     "checkpoint_schedule",
     "flow_matrix",
+    "gate_saturation",
     "global_norm",
     "gradient_contributions",
     "init_params",

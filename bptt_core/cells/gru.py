@@ -151,4 +151,5 @@ CELL = Cell(
     input_bias=input_bias,
     forward_step=forward_step,
     backward_step=backward_step,
+    gate_kinds=("sigmoid", "sigmoid", "tanh"),
 )

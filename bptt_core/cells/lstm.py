@@ -173,5 +173,6 @@ CELL = Cell(
     input_bias=input_bias,
     forward_step=forward_step,
     backward_step=backward_step,
+    gate_kinds=("sigmoid", "sigmoid", "tanh", "sigmoid"),
     forget_gate="f",
 )

@@ -65,6 +65,11 @@ class Cell:
         Memory-ledger group of each tape entry (defaults from :data:`TAPE_GROUPS`).
     forget_gate : str or None
         The gate whose input bias ``init_params(forget_bias=...)`` raises (Gers et al. 2000).
+    gate_kinds : tuple of str or None
+        The non-linearity of each gate block ("sigmoid", "tanh"), for saturation; None: the
+        spec's activation (the vanilla RNN).
+    gate_entry : str
+        The cache entry holding the gate blocks after their non-linearities, (B, G*H).
     pascanu_bound : bool
         The step is ``h_t = phi(W_ih x_t + W_hh h_{t-1} + b)`` with ``|phi'| <= gamma``, so Pascanu et
         al.'s bound ``(gamma sigma_max(W_hh))^lag`` holds for its Jacobian products.
@@ -81,6 +86,8 @@ class Cell:
     backward_step: Callable
     tape_groups: dict[str, str] = field(default_factory=dict)
     forget_gate: str | None = None
+    gate_kinds: tuple[str, ...] | None = None
+    gate_entry: str = "gates"
     pascanu_bound: bool = False
 
     @property

@@ -115,5 +115,6 @@ CELL = Cell(
     input_bias=input_bias,
     forward_step=forward_step,
     backward_step=backward_step,
+    gate_entry="h",
     pascanu_bound=True,
 )

@@ -308,3 +308,33 @@ def test_lyapunov_spectrum_reads_every_layer_and_direction(cell):
         assert np.all(lam[:, 0] < 0)
     with pytest.raises(ValueError, match="layer and direction"):
         bc.lyapunov_spectrum(spec, params, x, layer=2)
+
+
+@pytest.mark.parametrize("cell", list(bc.CELLS))
+def test_gate_saturation_counts_units_near_their_limits(cell):
+    """Small weights keep every gate away from its limits; large inputs pin them there; the shares are read off
+    the gate values the cell caches, against a direct count."""
+    spec = bc.RNNSpec(cell, 3, 5, 2, num_layers=2, bidirectional=True)
+    params = bc.init_params(spec, seed=1, scale=0.1)
+    x = np.random.default_rng(0).standard_normal((12, 3, 3))
+    calm = bc.gate_saturation(spec, params, x)
+    G = bc.CELLS[cell].gates
+    assert calm.shape == (2, 2, G, 2) and np.nanmax(calm) == 0.0
+    loud = bc.gate_saturation(spec, params, 500.0 * x)
+    assert np.nanmax(loud[0, :, :, :].sum(axis=-1)) > 0.9  # the first layer reads the loud inputs directly
+    caches, _ = unroll(spec, params, 500.0 * x, tuple(np.zeros((3, 5)) for _ in bc.CELLS[cell].state_parts))
+    values = np.stack([c[bc.CELLS[cell].gate_entry] for c in caches])[..., :5]
+    lo = -1.0 if (bc.CELLS[cell].gate_kinds or ("tanh",))[0] == "tanh" else 0.0
+    assert loud[0, 0, 0, 0] == pytest.approx(np.mean(values <= lo + 0.01))
+    assert loud[0, 0, 0, 1] == pytest.approx(np.mean(values >= 0.99))
+    with pytest.raises(ValueError, match="tol"):
+        bc.gate_saturation(spec, params, x, tol=2)
+
+
+def test_relu_saturation_is_the_share_of_dead_units():
+    spec = bc.RNNSpec("rnn", 2, 6, 1, activation="relu")
+    params = bc.init_params(spec, seed=0)
+    x = np.random.default_rng(1).standard_normal((9, 4, 2))
+    share = bc.gate_saturation(spec, params, x)[0, 0, 0]
+    _, h = unroll(spec, params, x, (np.zeros((4, 6)),))
+    assert share[0] == pytest.approx(np.mean(h <= 0)) and np.isnan(share[1])

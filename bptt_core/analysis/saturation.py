@@ -1,0 +1,71 @@
+"""Gate saturation: the share of gate units pinned near a limit of their non-linearity.
+
+A sigmoid within 0.01 of 0 or 1, or a tanh within 0.01 of -1 or 1, passes almost no gradient
+(its derivative is below 0.01); a ReLU unit at 0 passes none. A layer whose gates sit there
+learns slowly whatever its weights' spectrum says.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..arguments import prepare
+from ..cells import CELLS
+from ..spec import RNNSpec
+from ..unroll import layer_inputs, unroll
+
+#: The limits of each non-linearity (None: unbounded on that side).
+LIMITS = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, None), "linear": (None, None)}
+
+
+def saturated_share(values: np.ndarray, kind: str, tol: float = 0.01) -> tuple[float, float]:
+    """Shares of ``values`` within ``tol`` of the lower and the upper limit of ``kind`` (a ReLU's lower
+    limit: exactly 0); nan for a side without a limit."""
+    lo, hi = LIMITS[kind]
+    if values.size == 0:
+        return np.nan, np.nan
+    low = np.nan if lo is None else float(np.mean(values <= (lo if kind == "relu" else lo + tol)))
+    high = np.nan if hi is None else float(np.mean(values >= hi - tol))
+    return low, high
+
+
+def gate_saturation(
+    spec: RNNSpec,
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    *,
+    tol: float = 0.01,
+    h0: np.ndarray | None = None,
+    c0: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per layer, direction and gate: the share of units (over steps and sequences) near each limit.
+
+    Parameters
+    ----------
+    spec, params, h0, c0 : as in :func:`bptt_core.bptt`
+    x : ndarray of shape (T, B, I)
+        Unpadded sequences (run sequences of different lengths separately).
+    tol : float
+        Distance to the limit that counts as saturated.
+
+    Returns
+    -------
+    ndarray of shape (L, D, G, 2)
+        ``[..., 0]`` near the lower limit, ``[..., 1]`` near the upper one; nan where the gate's
+        non-linearity has no limit there. Gates in ``bc.CELLS[spec.cell].gate_names`` order.
+    """
+    if not (isinstance(tol, (int, float)) and 0 < tol < 1):
+        raise ValueError(f"tol must be in (0, 1), got {tol!r}")
+    y = np.zeros((*np.shape(x)[:2], spec.output_size)) if np.ndim(x) == 3 else None
+    P, x, _, _, states = prepare(spec, params, x, y, "mse", None, h0, c0, "float64")
+    cell, H, D = CELLS[spec.cell], spec.hidden_size, spec.directions
+    kinds = cell.gate_kinds or (spec.activation,) * cell.gates
+    out = np.full((spec.num_layers, D, cell.gates, 2), np.nan)
+    with np.errstate(all="ignore"):
+        for l, d in spec.layers():
+            inputs = layer_inputs(spec, P, x, states, l)
+            caches, _ = unroll(spec, P, inputs[::-1] if d else inputs, states[l * D + d], l, d)
+            gates = np.stack([c[cell.gate_entry] for c in caches])  # (T, B, G*H)
+            for g, kind in enumerate(kinds):
+                out[l, d, g] = saturated_share(gates[..., g * H : (g + 1) * H], kind, tol)
+    return out
