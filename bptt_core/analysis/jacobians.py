@@ -108,7 +108,7 @@ def _log10_mean(log10_values: np.ndarray) -> np.ndarray:
 
 
 def jacobian_products(
-    jacobians: Iterable[np.ndarray], hidden_size: int, max_points: int | None = None
+    jacobians: Iterable[np.ndarray], hidden_size: int, max_points: int | None = None, steps: int | None = None
 ) -> JacobianProducts:
     """Accumulate ``P_t = J_t P_{t-1}`` (``P_0 = I``) and report the norms of its h-block.
 
@@ -122,15 +122,18 @@ def jacobian_products(
     max_points : int, optional
         Evaluate the norms (an SVD each) at most at this many lags, evenly spread;
         every lag when None.
+    steps : int, optional
+        The number of Jacobians, when ``jacobians`` is a generator: they are then streamed (one
+        step in memory at a time) rather than listed.
 
     Returns
     -------
     JacobianProducts
         ``lags`` lists the lags evaluated.
     """
-    J_list = jacobians if isinstance(jacobians, np.ndarray) else list(jacobians)
-    T = len(J_list)
-    H = hidden_size
+    if steps is None:
+        jacobians = jacobians if isinstance(jacobians, np.ndarray) else list(jacobians)
+    T, H = len(jacobians) if steps is None else steps, hidden_size
     lags = (
         np.arange(T)
         if max_points is None or max_points >= T
@@ -138,14 +141,15 @@ def jacobian_products(
     )
     wanted = np.zeros(T, dtype=bool)
     wanted[lags] = True
-    B, S = J_list[0].shape[:2]
-    spec_log, frob_log, step_sv = [], [], []
-    prod = np.broadcast_to(np.eye(S), (B, S, S)).copy()
-    log_scale = np.zeros(B)  # the true product is prod * 10**log_scale
+    spec_log, frob_log, step_sv, prod = [], [], [], None
     with np.errstate(all="ignore"):
-        for t in range(T):
+        for t, J in enumerate(jacobians):
+            if prod is None:
+                B, S = J.shape[:2]
+                prod = np.broadcast_to(np.eye(S), (B, S, S)).copy()
+                log_scale = np.zeros(B)  # the true product is prod * 10**log_scale
             if t > 0:
-                prod = J_list[t] @ prod
+                prod = J @ prod
                 size = np.max(np.abs(prod), axis=(1, 2))
                 size = np.where(np.isfinite(size) & (size > 0), size, 1.0)
                 prod /= size[:, None, None]
@@ -154,7 +158,7 @@ def jacobian_products(
                 continue
             spec_log.append(_log10_top_singular(prod[:, :H, :H]) + log_scale)
             frob_log.append(np.log10(np.linalg.norm(prod[:, :H, :H], axis=(1, 2))) + log_scale)
-            step_sv.append(_singular_values(J_list[t]))
+            step_sv.append(_singular_values(J))
     spec_log, frob_log = np.array(spec_log).T, np.array(frob_log).T
     return JacobianProducts(
         lags=lags,

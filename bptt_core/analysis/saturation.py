@@ -50,9 +50,10 @@ def gate_saturation(
 
     Returns
     -------
-    ndarray of shape (L, D, G, 2)
-        ``[..., 0]`` near the lower limit, ``[..., 1]`` near the upper one; nan where the gate's
-        non-linearity has no limit there. Gates in ``bc.CELLS[spec.cell].gate_names`` order.
+    ndarray of shape (L, D, G, 3)
+        ``[..., 0]`` the share near the lower limit, ``[..., 1]`` near the upper one (nan where the
+        gate's non-linearity has no limit there), ``[..., 2]`` the gate's mean value. Gates in
+        ``bc.CELLS[spec.cell].gate_names`` order.
     """
     if not (isinstance(tol, (int, float)) and 0 < tol < 1):
         raise ValueError(f"tol must be in (0, 1), got {tol!r}")
@@ -60,12 +61,13 @@ def gate_saturation(
     P, x, _, _, states = prepare(spec, params, x, y, "mse", None, h0, c0, "float64")
     cell, H, D = CELLS[spec.cell], spec.hidden_size, spec.directions
     kinds = cell.gate_kinds or (spec.activation,) * cell.gates
-    out = np.full((spec.num_layers, D, cell.gates, 2), np.nan)
+    out = np.full((spec.num_layers, D, cell.gates, 3), np.nan)
     with np.errstate(all="ignore"):
         for l, d in spec.layers():
             inputs = layer_inputs(spec, P, x, states, l)
             caches, _ = unroll(spec, P, inputs[::-1] if d else inputs, states[l * D + d], l, d)
             gates = np.stack([c[cell.gate_entry] for c in caches])  # (T, B, G*H)
             for g, kind in enumerate(kinds):
-                out[l, d, g] = saturated_share(gates[..., g * H : (g + 1) * H], kind, tol)
+                block = gates[..., g * H : (g + 1) * H]
+                out[l, d, g] = (*saturated_share(block, kind, tol), float(np.mean(block)))
     return out

@@ -319,14 +319,15 @@ def test_gate_saturation_counts_units_near_their_limits(cell):
     x = np.random.default_rng(0).standard_normal((12, 3, 3))
     calm = bc.gate_saturation(spec, params, x)
     G = bc.CELLS[cell].gates
-    assert calm.shape == (2, 2, G, 2) and np.nanmax(calm) == 0.0
+    assert calm.shape == (2, 2, G, 3) and np.nanmax(calm[..., :2]) == 0.0
     loud = bc.gate_saturation(spec, params, 500.0 * x)
-    assert np.nanmax(loud[0, :, :, :].sum(axis=-1)) > 0.9  # the first layer reads the loud inputs directly
+    assert np.nanmax(np.nansum(loud[0, :, :, :2], axis=-1)) > 0.9  # the first layer reads the loud inputs directly
     caches, _ = unroll(spec, params, 500.0 * x, tuple(np.zeros((3, 5)) for _ in bc.CELLS[cell].state_parts))
     values = np.stack([c[bc.CELLS[cell].gate_entry] for c in caches])[..., :5]
     lo = -1.0 if (bc.CELLS[cell].gate_kinds or ("tanh",))[0] == "tanh" else 0.0
     assert loud[0, 0, 0, 0] == pytest.approx(np.mean(values <= lo + 0.01))
     assert loud[0, 0, 0, 1] == pytest.approx(np.mean(values >= 0.99))
+    assert loud[0, 0, 0, 2] == pytest.approx(np.mean(values))
     with pytest.raises(ValueError, match="tol"):
         bc.gate_saturation(spec, params, x, tol=2)
 
@@ -337,4 +338,4 @@ def test_relu_saturation_is_the_share_of_dead_units():
     x = np.random.default_rng(1).standard_normal((9, 4, 2))
     share = bc.gate_saturation(spec, params, x)[0, 0, 0]
     _, h = unroll(spec, params, x, (np.zeros((4, 6)),))
-    assert share[0] == pytest.approx(np.mean(h <= 0)) and np.isnan(share[1])
+    assert share[0] == pytest.approx(np.mean(h <= 0)) and np.isnan(share[1]) and share[2] == pytest.approx(h.mean())
