@@ -27,5 +27,8 @@ st.navigation(
             st.Page("pages/chain_rule.py", title="Chain rule", icon=":material/link:"),
             st.Page("pages/stochastic.py", title="Stochastic nodes", icon=":material/casino:"),
         ],
+        "Your model": [
+            st.Page("pages/diagnose.py", title="Diagnose", icon=":material/stethoscope:"),
+        ],
     }
 ).run()

@@ -52,6 +52,8 @@ class Model:
         Which file key became the read-out's weight and the embedding ("none" when absent).
     candidates : dict of str to list of str
         The keys that could play each role (for the user to correct the mapping).
+    prefix : str
+        The recurrent module's name in the file ("rnn" for ``rnn.weight_ih_l0``; "" without one).
     notes : list of str
         What was recognised, renamed, filled in or assumed.
     """
@@ -61,6 +63,7 @@ class Model:
     embedding: np.ndarray | None
     roles: dict
     candidates: dict
+    prefix: str = ""
     notes: list = field(default_factory=list)
 
 
@@ -69,7 +72,8 @@ def _matrices(arrays: dict) -> dict[str, np.ndarray]:
     return {k: v for k, v in arrays.items() if k.endswith("weight") and np.ndim(v) == 2 and not _RECURRENT.match(k)}
 
 
-def _check_arrays(arrays: dict) -> None:
+def _check_arrays(arrays: dict) -> str:
+    """Refuse what cannot be run; the recurrent module's prefix."""
     for key, arr in arrays.items():
         if not np.issubdtype(arr.dtype, np.floating):
             raise UploadError(f"{key} has dtype {arr.dtype}; weights must be floating point")
@@ -89,6 +93,7 @@ def _check_arrays(arrays: dict) -> None:
     if len(prefixes) > 1:
         shown = ", ".join(sorted(p or "(no prefix)" for p in prefixes))
         raise UploadError(f"the file holds {len(prefixes)} recurrent modules ({shown}): export one of them")
+    return prefixes.pop()
 
 
 def _settings(mapped: dict, nonlinearity: str) -> dict:
@@ -154,8 +159,11 @@ def read_model(
     UploadError
         Saying what cannot be run and what to export instead.
     """
-    arrays = read_arrays(data)
-    _check_arrays(arrays)
+    try:
+        arrays = read_arrays(data)
+    except WeightsError as err:
+        raise UploadError(str(err)) from None
+    prefix = _check_arrays(arrays)
     mapped, _ = map_names({k: v for k, v in arrays.items() if _RECURRENT.match(k)})
     settings = _settings(mapped, nonlinearity)
     spec = bc.RNNSpec(
@@ -183,7 +191,8 @@ def read_model(
         "embedding": [k for k, v in matrices.items() if v.shape[1] == spec.input_size],
     }
     roles = {"readout": out_key, "embedding": emb_key}
-    return Model(spec, params, None if table is None else table.astype(np.float64), roles, candidates, notes)
+    table = None if table is None else table.astype(np.float64)
+    return Model(spec, params, table, roles, candidates, prefix, notes)
 
 
 def describe(spec: bc.RNNSpec) -> str:
@@ -191,7 +200,8 @@ def describe(spec: bc.RNNSpec) -> str:
     depth = f"{spec.num_layers}-layer " if spec.num_layers > 1 else ""
     direction = "bidirectional " if spec.bidirectional else ""
     name = spec.cell.upper() if spec.cell != "rnn" else f"RNN ({spec.activation})"
-    return f"a {depth}{direction}{name} (I = {spec.input_size}, H = {spec.hidden_size})"
+    text = f"{depth}{direction}{name} (I = {spec.input_size}, H = {spec.hidden_size})"
+    return ("an " if text[0] in "AEIOUR" else "a ") + text
 
 
 @dataclass(frozen=True)
@@ -453,9 +463,65 @@ def read_sequences(
     elif y_raw is not None:
         y, loss, per_sequence = _targets(np.asarray(y_raw), T, B, model.spec.output_size, batch_first)
     lengths = mask.sum(axis=0).astype(int)
+    if lengths.min() < 1:
+        raise UploadError("a sequence has no step with a target: every sequence needs at least two tokens")
     if per_sequence:
         if model.spec.bidirectional:
             raise UploadError("one target per sequence needs a unidirectional model here: give targets per step (T, B)")
         mask = (np.arange(mask.shape[0])[:, None] == lengths[None] - 1).astype(np.float64)
         notes.append("one target per sequence: the loss reads each sequence's last step")
     return Sequences(x, tokens, y, loss, mask, lengths, lines, notes)
+
+
+def builtin_tasks(model: Model) -> list[str]:
+    """The built-in tasks whose input and output sizes fit ``model`` (when the user brings no sequences)."""
+    from bptt_core.lab.tasks import TASKS, task_sizes
+
+    if model.embedding is not None:
+        return []
+    return [t for t in TASKS if task_sizes(t) == (model.spec.input_size, model.spec.output_size)]
+
+
+def builtin_sequences(model: Model, task: str, T: int, B: int, seed: int = 0) -> Sequences:
+    """Sequences for ``model`` without an upload: a built-in task that fits it, or "random" inputs (no targets;
+    random token ids through an embedding)."""
+    rng = np.random.default_rng(seed)
+    _check_size(T, B)
+    lengths = np.full(B, T)
+    if task == "random":
+        if model.embedding is not None:
+            tokens = rng.integers(0, model.embedding.shape[0], (T, B))
+            return Sequences(
+                model.embedding[tokens], tokens, None, None, np.ones((T, B)), lengths, None, ["random token ids"]
+            )
+        x = rng.standard_normal((T, B, model.spec.input_size))
+        return Sequences(x, None, None, None, np.ones((T, B)), lengths, None, ["random inputs N(0, 1), no targets"])
+    from bptt_core.lab.tasks import make_batch
+
+    if task not in builtin_tasks(model):
+        raise UploadError(
+            f"the task {task!r} does not fit the model's inputs and outputs: choose one of {builtin_tasks(model)}"
+        )
+    batch = make_batch(task, T, B, rng)
+    if model.spec.bidirectional and not batch.mask.all():
+        raise UploadError(f"the {task} task scores only some steps, which a bidirectional model cannot be run on here")
+    return Sequences(batch.x, None, batch.y, batch.loss, batch.mask, lengths, None, [f"the built-in {task} task"])
+
+
+def demo_model(kind: str, seed: int = 0) -> bytes:
+    """A small state dict (``.npz``, PyTorch names, a read-out ``fc``) to try the diagnosis without a model of
+    one's own: "vanishing" (an RNN with small weights), "exploding" (an RNN with spectral radius 2.5) or
+    "healthy" (an LSTM with forget-gate bias 3)."""
+    cell = "lstm" if kind == "healthy" else "rnn"
+    spec = bc.RNNSpec(cell, 3, 16, 2)
+    params = bc.init_params(spec, seed=seed, forget_bias=3.0 if kind == "healthy" else 0.0)
+    if kind in ("vanishing", "exploding"):
+        rho = 0.3 if kind == "vanishing" else 2.5
+        params["weight_hh_l0"] = rho * bc.orthogonal(16, np.random.default_rng(seed))
+    elif kind != "healthy":
+        raise ValueError(f"kind must be 'vanishing', 'exploding' or 'healthy', got {kind!r}")
+    arrays = {f"rnn.{k}": v for k, v in params.items() if not k.endswith("_out")}
+    arrays |= {"fc.weight": params["weight_out"], "fc.bias": params["bias_out"]}
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()

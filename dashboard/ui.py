@@ -69,21 +69,28 @@ def figure_columns(spec: int | list, key: str) -> list:
     return st.container(key=f"figures-{key}").columns(spec)
 
 
-def plotly_config(panel: Panel, config: RunConfig) -> dict:
-    """The modebar's own PNG button: 2x scale, a file name that names the view."""
+def plotly_config(panel: Panel, view: RunConfig | str) -> dict:
+    """The modebar's own PNG button: 2x scale, a file name that names the view (a config or a name)."""
     return {
         "displaylogo": False,
-        "toImageButtonOptions": {"format": "png", "scale": 2, "filename": f"{panel.name}-{config.key()}"},
+        "toImageButtonOptions": {"format": "png", "scale": 2, "filename": _stem(panel, view)},
     }
 
 
-def show(panel: Panel, config: RunConfig, *, key: str = "", downloads: bool = True) -> None:
-    """The figure, its one-line caption, and download buttons for PNG, SVG, HTML and CSV."""
-    st.plotly_chart(panel.figure, config=plotly_config(panel, config), key=f"chart-{panel.name}{key}")
+def _stem(panel: Panel, view: RunConfig | str) -> str:
+    return f"{panel.name}-{view if isinstance(view, str) else view.key()}"
+
+
+def show(panel: Panel, view: RunConfig | str, *, key: str = "", downloads: bool = True) -> None:
+    """The figure, its one-line caption, and download buttons for PNG, SVG, HTML and CSV.
+
+    ``view`` names the files: the page's config, or a name of its own (a diagnosis).
+    """
+    st.plotly_chart(panel.figure, config=plotly_config(panel, view), key=f"chart-{panel.name}{key}")
     st.caption(panel.caption)
     if not downloads:
         return
-    stem = f"{panel.name}-{config.key()}"
+    stem = _stem(panel, view)
     row = st.container(horizontal=True, wrap=True, gap="small")  # buttons wrap on a narrow column
     browser = export.find_browser() is not None
     icons = {"png": ":material/image:", "svg": ":material/shape_line:"}

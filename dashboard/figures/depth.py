@@ -20,12 +20,14 @@ def layer_colors(n: int) -> list[str]:
     return sample_colorscale("Plasma", list(np.linspace(0.0, 0.75, n))) if n > 1 else ["#0d0887"]
 
 
-def layer_time_heatmap(df: pd.DataFrame) -> go.Figure:
+def layer_time_heatmap(df: pd.DataFrame, *, quantity: str = "∂L/∂h_t") -> go.Figure:
     """``log10 ||dL/dh_t||`` for every layer (rows, top layer on top) against t, one panel per direction.
 
     Parameters
     ----------
     df : DataFrame with columns ``layer``, ``direction`` (0 forward, 1 reverse), ``t``, ``grad_norm``
+    quantity : str
+        What ``grad_norm`` is the norm of (the read-out's sensitivity ``∂ŷ_T/∂h_t``, say).
     """
     layers = sorted(df["layer"].unique())
     D = int(df["direction"].max()) + 1
@@ -44,7 +46,8 @@ def layer_time_heatmap(df: pd.DataFrame) -> go.Figure:
                 x=part.columns.to_numpy(),
                 y=[f"layer {layer}" for layer in part.index],
                 coloraxis="coloraxis",
-                hovertemplate=f"%{{y}} {DIRECTIONS[d][-1]}, t=%{{x}}<br>log10 ||∂L/∂h|| = %{{z:.2f}}<extra></extra>",
+                hovertemplate=f"%{{y}} {DIRECTIONS[d][-1]}, t=%{{x}}<br>log10 ||{quantity}|| = %{{z:.2f}}"
+                "<extra></extra>",
             ),
             row=1,
             col=d + 1,
@@ -55,7 +58,7 @@ def layer_time_heatmap(df: pd.DataFrame) -> go.Figure:
             "colorscale": SEQUENTIAL,
             "cmin": zmin,
             "cmax": zmax,
-            "colorbar": {"title": {"text": "log10 ||∂L/∂h_t||", "side": "right"}, "thickness": 14},
+            "colorbar": {"title": {"text": f"log10 ||{quantity}||", "side": "right"}, "thickness": 14},
         }
     )
     fig.update_yaxes(title="layer (input at the bottom)", row=1, col=1)

@@ -25,6 +25,7 @@ PAGES = [
     "pages/stochastic.py",
     "pages/tour.py",
     "pages/quiz.py",
+    "pages/diagnose.py",
 ]
 
 

@@ -13,7 +13,7 @@ import pytest
 
 import bptt_core as bc
 from bptt_core.lab.signals import SIGNALS
-from dashboard import catalog, compute, lessons, memory, panels
+from dashboard import catalog, compute, diagnose, lessons, memory, panels
 from dashboard import verdict as rules
 from dashboard.config import RunConfig
 from dashboard.figures.style import human_bytes
@@ -338,6 +338,7 @@ CAPTION_CHECKS = {
     "estimator_spread": (),
     "training_curves": ("test_lessons:test_training_captions_read_their_runs",),
     "training_heatmap": (),
+    **{name: ("test_diagnose:test_diagnose_captions_read_their_figures",) for name in diagnose.PANEL_NAMES},
 }
 
 
@@ -350,6 +351,7 @@ def test_every_figure_has_its_caption_check():
     names |= set(lessons.loss_panels(RunConfig(T=8)))
     names |= set(lessons.estimator_panels("bernoulli", 0.3, 0.2, np.geomspace(0.05, 2, 3), 200, 0.5))
     names |= {"training_curves", "training_heatmap"}  # lessons.training_panels (needs a training run)
+    names |= set(diagnose.PANEL_NAMES)  # the Diagnose page (needs a model: tests/app/test_diagnose.py)
     assert names == set(CAPTION_CHECKS), names ^ set(CAPTION_CHECKS)
     for check in (c for checks in CAPTION_CHECKS.values() for c in checks):
         module, function = check.split(":")

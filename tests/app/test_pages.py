@@ -21,7 +21,12 @@ EXPECTED_CHARTS = {
     "pages/stochastic.py": 2,
     "pages/tour.py": 1,
     "pages/quiz.py": 0,
+    "pages/diagnose.py": 0,  # until a model is given (tests/app/test_diagnose.py)
 }
+
+
+#: Pages that do not read the sidebar's network (the Diagnose page runs the user's own model).
+OWN_SETTINGS = {"pages/diagnose.py"}
 
 
 def expected_charts(page: str, config: RunConfig) -> int:
@@ -61,7 +66,7 @@ def test_page_opens_with_defaults(page):
 def test_page_at_extremes(page, query):
     at = open_app(page, query)
     over_budget = memory.estimate_bytes(from_mapping(query)[0]) > memory.DASHBOARD_BUDGET
-    if over_budget:  # refused with what to change: no figure of other settings
+    if over_budget and page not in OWN_SETTINGS:  # refused with what to change: no figure of other settings
         assert not at.exception and "budget" in at.error[0].value
         assert len(chart_specs(at)) == 0
     else:
