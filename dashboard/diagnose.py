@@ -159,9 +159,13 @@ def batches_panel(report: Report) -> Panel | None:
 
 
 def connectivity_panel(report: Report, seqs: Sequences) -> Panel:
-    """How the first sequence's last read-out depends on each input step (its characters, for text)."""
+    """How the first sequence's last read-out depends on each input step (labelled with its characters for
+    text, its token ids for ids)."""
     n = report.connectivity.size
-    tokens = list(seqs.text[0][:n]) if seqs.text else [str(k) for k in range(n)]
+    if seqs.text:
+        tokens = list(seqs.text[0][:n])
+    else:  # token ids where the inputs were ids, else the step
+        tokens = [str(v) for v in (seqs.tokens[:n, 0] if seqs.tokens is not None else range(n))]
     df = pd.DataFrame({"k": np.arange(n), "token": tokens, "norm": report.connectivity})
     finite = np.where(np.isfinite(df["norm"]), df["norm"], -np.inf)
     k = int(np.argmax(finite))

@@ -23,7 +23,15 @@ import bptt_core as bc
 from .weights import WeightsError, detect_settings, map_names, read_arrays
 
 #: Limits of what a diagnosis reads (the dashboard's own network has the sidebar's LIMITS).
-UPLOAD_LIMITS = {"hidden_size": 512, "num_layers": 8, "input_size": 4096, "output_size": 4096, "T": 2000, "B": 256}
+UPLOAD_LIMITS = {
+    "hidden_size": 512,
+    "num_layers": 8,
+    "input_size": 4096,
+    "output_size": 4096,
+    "T": 2000,
+    "B": 256,
+    "sequence MiB": 64,
+}
 #: Names the inputs, targets and lengths may have inside an .npz.
 NPZ_KEYS = {
     "inputs": ("inputs", "input", "x", "X"),
@@ -429,8 +437,11 @@ def read_sequences(
     next_token : bool
         Targets are the next token ids (a character model): the inputs drop their last step.
     """
-    if len(data) > UPLOAD_LIMITS["B"] * UPLOAD_LIMITS["T"] * 4096 * 8 or len(data) < 1:
-        raise UploadError("the sequence file is empty or too large")
+    if not 0 < len(data) <= UPLOAD_LIMITS["sequence MiB"] * 2**20:
+        raise UploadError(
+            f"the sequence file is {len(data) / 2**20:.1f} MiB; it must hold something and at most "
+            f"{UPLOAD_LIMITS['sequence MiB']} MiB"
+        )
     raw, extras, lines = _inputs(data, name, alphabet, batch_first)
     T, B = raw.shape[:2]
     _check_size(T, B)

@@ -219,18 +219,23 @@ def _export_section(config: RunConfig) -> None:
     sb.caption(f"Share this view: [link]({url})")
 
 
-def current_config() -> RunConfig:
-    """The configuration the sidebar produced; each page calls this first. Settings above the memory
-    budget stop the page with the advice (the sidebar and the address keep them, so nothing disagrees).
+def through_entrypoint() -> None:
+    """Make sure this run went through ``app.py``; every page calls this first (via :func:`current_config`).
 
     When a fresh server's first request is a sub-page URL, Streamlit takes its
     legacy ``pages/`` path and runs the page without ``app.py`` (streamlit#9446).
     The page then finds no configuration: switch to ``st.navigation`` and rerun
-    through the entrypoint, so the shared sidebar always runs.
+    through the entrypoint, so the shared sidebar and page layout always run.
     """
     if CONFIG_KEY not in st.session_state:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def current_config() -> RunConfig:
+    """The configuration the sidebar produced; each page calls this first. Settings above the memory
+    budget stop the page with the advice (the sidebar and the address keep them, so nothing disagrees)."""
+    through_entrypoint()
     if st.session_state.get(REFUSED):
         st.error(st.session_state[REFUSED])
         st.stop()

@@ -24,6 +24,7 @@ from dashboard.model_io import (
     read_model,
     read_sequences,
 )
+from dashboard.sidebar import through_entrypoint
 from dashboard.weights import MAX_UPLOAD_BYTES
 
 DEMOS = {"vanishing": "a vanishing RNN", "exploding": "an exploding RNN", "healthy": "a healthy LSTM"}
@@ -46,6 +47,7 @@ def _key(*parts) -> str:
     return h.hexdigest()[:16]
 
 
+through_entrypoint()  # the user's own model: the sidebar's network does not apply here
 st.title("Diagnose your model")
 st.markdown(
     "Bring a trained `torch.nn.RNN`, `LSTM` or `GRU` (any depth and direction, with its read-out `nn.Linear` and an "
@@ -65,10 +67,13 @@ seq_file = right.file_uploader(
     "Sequences: .npy/.npz (T, B, I) or token ids, .csv (one column per feature), or text",
     type=["npy", "npz", "csv", "txt"],
     key="diagnose_inputs",
-    max_upload_size=MAX_UPLOAD_BYTES // 2**20,
+    max_upload_size=UPLOAD_LIMITS["sequence MiB"],
 )
 target_file = right.file_uploader(
-    "Targets (optional): .npy or .csv, per step or one per sequence", type=["npy", "csv"], key="diagnose_targets"
+    "Targets (optional): .npy or .csv, per step or one per sequence",
+    type=["npy", "csv"],
+    key="diagnose_targets",
+    max_upload_size=UPLOAD_LIMITS["sequence MiB"],
 )
 st.caption("No model at hand? Try one:")
 demo_row = st.container(horizontal=True, wrap=True, gap="small")

@@ -110,6 +110,6 @@ def input_connectivity(df: pd.DataFrame, *, step: int) -> go.Figure:
             hovertemplate="step k=%{x} (%{text})<br>log10 ||∂ŷ/∂x_k|| = %{z:.2f}<extra></extra>",
         )
     )
-    fig.add_vline(x=step, line={"color": "#d62728", "width": 2}, annotation_text=f"read-out t = {step}")
-    fig.update_xaxes(title="input step k")
+    fig.add_vline(x=step, line={"color": "#d62728", "width": 2})
+    fig.update_xaxes(title=f"input step k (the red line: the read-out's step t = {step})", range=[-0.5, len(df) - 0.5])
     return base_layout(fig, f"How the read-out at t = {step} depends on each input", height=260)

@@ -10,8 +10,10 @@ import pytest
 
 from dashboard import compute, weights
 from dashboard.config import from_mapping
+from dashboard.model_io import UploadError, demo_model, read_model, read_sequences
 
 from ..core.test_bad_arguments import BAD_CALLS
+from .test_diagnose import SEQ_CASES, _bad_cases
 from .test_weights import BAD_UPLOADS, CONFIG
 
 DOC = Path(__file__).parents[2] / "docs" / "bad-inputs.md"
@@ -47,6 +49,29 @@ def rows() -> list[tuple[str, str, str]]:
             out.append(("upload", name, f"st.error: {err}"))
         else:
             pytest.fail(f"upload {name} was accepted")
+    return out + diagnose_rows()
+
+
+def diagnose_rows() -> list[tuple[str, str, str]]:
+    """The Diagnose page's model and sequence files (the command prints the same message, exit code 2)."""
+    out = []
+    for name, (data, _) in _bad_cases().items():
+        if data is None:
+            continue  # the pickled .npz: built inside its test
+        try:
+            read_model(data)
+        except UploadError as err:
+            out.append(("diagnose: model", name, f"st.error / exit 2: {err}"))
+        else:
+            pytest.fail(f"model {name} was accepted")
+    model = read_model(demo_model("vanishing"))
+    for name, (make, options, _) in SEQ_CASES.items():
+        try:
+            read_sequences(make(), "seq.txt" if name.startswith("text") else "seq.npy", model, **options)
+        except UploadError as err:
+            out.append(("diagnose: sequences", name, f"st.error / exit 2: {err}"))
+        else:
+            pytest.fail(f"sequences {name} were accepted")
     return out
 
 

@@ -41,11 +41,12 @@ def npy(a) -> bytes:
     return buf.getvalue()
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def train_tagger(folder):
     """A 2-layer bidirectional LSTM with an embedding and a read-out, trained 300 steps with torch to tag each
-    token with the token two steps earlier; its state dict saved with torch.save, its sequences as .npy."""
-    torch = pytest.importorskip("torch")
+    token with the token two steps earlier; its state dict saved with torch.save, its sequences (batch-first)
+    and targets as .npy in ``folder``."""
+    import torch
+
     torch.manual_seed(0)
     torch.set_num_threads(1)  # a tiny model: one thread, and no OpenMP spinning against the BLAS's threads
 
@@ -73,12 +74,17 @@ def trained(tmp_path_factory):
         opt.zero_grad()
         loss.backward()
         opt.step()
-    folder = tmp_path_factory.mktemp("trained")
     torch.save(model.state_dict(), folder / "model.pt")
     tokens, y = batch(np.random.default_rng(1))
     np.save(folder / "tokens.npy", tokens.T.copy())  # batch-first, as people save them
     np.save(folder / "targets.npy", y.T.copy())
     return {"folder": folder, "model": model, "tokens": tokens, "y": y, "final_loss": loss.item()}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    pytest.importorskip("torch")
+    return train_tagger(tmp_path_factory.mktemp("trained"))
 
 
 def _load(trained):
@@ -274,6 +280,7 @@ SEQ_CASES = {
         "1s then 0s",
     ),
     "no inputs in the npz": (lambda: npz(data=np.zeros((4, 1, 3))), {}, "no inputs"),
+    "an empty file": (lambda: b"", {}, "must hold something"),
 }
 
 

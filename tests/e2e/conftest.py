@@ -50,6 +50,11 @@ def _free_port() -> int:
 def server():
     """``streamlit run app.py`` on a free loopback port; yields the base URL."""
     _require_browser()
+    yield from running_server()
+
+
+def running_server():
+    """Start ``streamlit run app.py``, yield its base URL once healthy, stop it afterwards."""
     port = _free_port()
     proc = subprocess.Popen(
         [

@@ -21,13 +21,18 @@ PAGES = {
     "chain_rule": "chain_rule",
     "stochastic": "stochastic",
     "training": "training",
+    "diagnose": "diagnose",
 }
 #: The animation's heading: a text trace redrawn with the nodes (so it never lags them).
 HEADING = (
     "() => Array.from(document.querySelectorAll('.js-plotly-plot .textpoint text'))"
     ".map(t => t.textContent).find(t => t.includes(' pass · ')) || ''"
 )
-WITHOUT_CHARTS = {"chain_rule": '[data-testid="stDataFrame"]', "training": '[data-testid="stForm"]'}  # ready when
+WITHOUT_CHARTS = {  # ready when
+    "chain_rule": '[data-testid="stDataFrame"]',
+    "training": '[data-testid="stForm"]',
+    "diagnose": '[data-testid="stFileUploader"]',
+}
 
 
 @pytest.mark.parametrize("name", list(PAGES))
@@ -297,3 +302,54 @@ def test_lecture_mode_is_readable_from_the_back_and_advances_with_the_keyboard(s
     wait_until_idle(page, timeout=120_000)
     page.screenshot(path=str(SHOTS / "lecture-next-1024x768.png"))
     page.close()
+
+
+def test_the_diagnose_page_reads_a_trained_model_and_its_sequences(server, browser, tmp_path):
+    """A torch-trained 2-layer bidirectional LSTM (embedding, read-out), its token ids batch-first and its
+    targets, uploaded as a user would: advice and all six figures drawn, no exception."""
+    pytest.importorskip("torch")
+    from tests.app.test_diagnose import train_tagger
+
+    train_tagger(tmp_path)
+    page = browser.new_page(viewport={"width": 1500, "height": 4200})
+    page.goto(f"{server}/diagnose")
+    wait_until_idle(page)
+    uploads = page.locator('[data-testid="stFileUploader"] input[type="file"]')
+    uploads.nth(0).set_input_files(str(tmp_path / "model.pt"))
+    page.wait_for_selector("text=2-layer bidirectional LSTM", timeout=60_000)
+    page.get_by_text("Reading options").click()
+    page.get_by_text("Arrays are batch-first").click()
+    wait_until_idle(page)
+    uploads.nth(1).set_input_files(str(tmp_path / "tokens.npy"))
+    wait_until_idle(page, timeout=120_000)
+    uploads.nth(2).set_input_files(str(tmp_path / "targets.npy"))
+    page.wait_for_selector("text=Gradient norm of each batch", timeout=120_000)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot svg.main-svg').length >= 6")
+    wait_until_idle(page, timeout=120_000)
+    assert_no_exception(page)
+    assert page.get_by_role("heading", name="What to change").count() == 1
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "diagnose_trained.png"), full_page=True)
+    page.close()
+
+
+@pytest.mark.parametrize("path", ["diagnose", "tour?scene=3", "memory"])
+def test_a_fresh_servers_first_visitor_on_a_deep_link_gets_the_whole_app(browser, path):
+    """Streamlit runs a fresh server's first sub-page request through its legacy pages/ path, without app.py
+    (streamlit#9446): the page must send it through the entrypoint, so the sidebar's navigation is the app's."""
+    from .conftest import running_server
+
+    server = running_server()
+    url = next(server)
+    try:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(f"{url}/{path}")
+        page.wait_for_selector('[data-testid="stSidebarNavLink"]:has-text("Guided tour")', timeout=60_000)
+        wait_until_idle(page)
+        page.wait_for_selector(".js-plotly-plot, [data-testid='stFileUploader']", timeout=60_000)
+        links = page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
+        assert any("Guided tour" in text for text in links) and not any(t.strip() == "app" for t in links), links
+        assert_no_exception(page)
+        page.close()
+    finally:
+        server.close()
