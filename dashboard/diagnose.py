@@ -21,7 +21,7 @@ import plotly.io as pio
 
 import bptt_core as bc
 
-from .diagnosis import Report, diagnose, to_json, where
+from .diagnosis import Report, diagnose, positive_median, to_json, where
 from .figures import depth as fd
 from .figures import diagnose as fdx
 from .model_io import Model, Sequences, UploadError, describe, read_model, read_sequences
@@ -55,8 +55,7 @@ def gradients_panel(report: Report) -> Panel:
         }
     )
     quantity = "∂L/∂h_t" if report.dh_norms is not None else "∂ŷ_T/∂h_t"
-    with np.errstate(invalid="ignore"):
-        medians = np.array([[np.nanmedian(np.where(G[l, d] > 0, G[l, d], np.nan)) for d in range(D)] for l in range(L)])
+    medians = positive_median(G, axis=2)
     finite = np.where(np.isfinite(medians), medians, np.inf)
     l, d = np.unravel_index(np.argmin(finite), finite.shape)
     caption = (

@@ -10,6 +10,7 @@ measurement it comes from; none is produced without one.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -120,6 +121,14 @@ class Report:
         return self.dh_norms if self.dh_norms is not None else self.sensitivity
 
 
+def positive_median(values: np.ndarray, axis=None) -> np.ndarray:
+    """The median of the positive finite values (nan where there are none), without a warning."""
+    v = np.where(np.isfinite(values) & (values > 0), values, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-nan slices give nan, as intended
+        return np.nanmedian(v, axis=axis)
+
+
 def _frobenius(a: np.ndarray, axes: tuple) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         return np.sqrt(np.sum(np.square(a, dtype=np.float64), axis=axes))
@@ -166,7 +175,8 @@ def _dynamics(model: Model, x: np.ndarray) -> dict:
     for l, d in spec.layers():
         jac = iter_local_jacobians(spec, P, x, layer=l, direction=d)
         curves[l, d] = jacobian_products(jac, spec.hidden_size, max_points=200, steps=T)
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():  # a sequence whose Jacobians overflowed is nan: the others' mean
+            warnings.simplefilter("ignore", RuntimeWarning)
             lyap[l, d] = np.nanmean(
                 bc.lyapunov_spectrum(spec, P, x, layer=l, direction=d, k=min(S, LYAPUNOV_K)), axis=0
             )
@@ -367,9 +377,7 @@ def _bottleneck(r: Report) -> list[Recommendation]:
     """In a stack, the layer whose gradients are much smaller than another's."""
     if r.spec.num_layers < 2 or r.gradient is None:
         return []
-    per_layer = np.array(
-        [np.nanmedian(np.where(r.gradient[l] > 0, r.gradient[l], np.nan)) for l in range(r.spec.num_layers)]
-    )
+    per_layer = np.array([positive_median(r.gradient[l]) for l in range(r.spec.num_layers)])
     if not np.all(np.isfinite(per_layer)):
         return []
     lo, hi = int(np.argmin(per_layer)), int(np.argmax(per_layer))

@@ -410,3 +410,30 @@ def test_builtin_sequences_fit_the_model():
     assert seqs.x.shape == (20, 3, 3) and seqs.y is None
     with pytest.raises(UploadError, match="does not fit"):
         builtin_sequences(model, "chars", 20, 3)
+
+
+def test_the_command_reads_text_with_an_embedding_and_csv_series(tmp_path):
+    """A character model (embedding, GRU, read-out under other prefixes) on text with next-character targets;
+    a CSV series with a header and CSV targets: both diagnosed, their reports shaped by the data."""
+    spec = bc.RNNSpec("gru", 3, 5, 4)
+    params = bc.init_params(spec, seed=0)
+    arrays = {f"encoder.rnn.{k}": v for k, v in params.items() if not k.endswith("_out")}
+    arrays |= {"encoder.emb.weight": np.random.default_rng(0).standard_normal((4, 3))}
+    arrays |= {"decoder.weight": params["weight_out"], "decoder.bias": params["bias_out"]}
+    (tmp_path / "char.npz").write_bytes(npz(**arrays))
+    (tmp_path / "text.txt").write_text("abcad\ndcab\n")
+    argv = [str(tmp_path / "char.npz"), "--inputs", str(tmp_path / "text.txt"), "--alphabet", "abcd", "--next-token"]
+    assert diagnose.main([*argv, "--out", str(tmp_path / "text")]) == 0
+    report = json.loads((tmp_path / "text" / "report.json").read_text())
+    assert report["loss"] == "cross_entropy" and report["T"] == 4 and np.array(report["dh_norms"]).shape == (1, 1, 4)
+    series = "a,b,c\n" + "\n".join(",".join(f"{v:.3f}" for v in row) for row in np.random.default_rng(1).random((12, 3)))
+    (tmp_path / "series.csv").write_text(series)
+    (tmp_path / "y.csv").write_text("\n".join(f"{v:.3f},{-v:.3f},0,1" for v in np.linspace(0, 1, 12)))
+    spec_mse = bc.RNNSpec("lstm", 3, 6, 4)
+    named = {f"rnn.{k}": v for k, v in bc.init_params(spec_mse, seed=1).items() if not k.endswith("_out")}
+    named |= {"fc.weight": np.zeros((4, 6)), "fc.bias": np.zeros(4)}
+    (tmp_path / "lstm.npz").write_bytes(npz(**named))
+    argv = [str(tmp_path / "lstm.npz"), "--inputs", str(tmp_path / "series.csv"), "--targets", str(tmp_path / "y.csv")]
+    assert diagnose.main([*argv, "--out", str(tmp_path / "csv")]) == 0
+    report = json.loads((tmp_path / "csv" / "report.json").read_text())
+    assert report["loss"] == "mse" and (report["T"], report["B"]) == (12, 1)
