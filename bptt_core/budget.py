@@ -44,6 +44,7 @@ def bptt_bytes(
     dtype: str = "float64",
     slots: int | None = None,
     return_sequences: bool = True,
+    input_grad: bool = False,
 ) -> int:
     """Estimate of the bytes one :func:`bptt_core.bptt` call holds at its peak, group by group as its
     ledger counts them (an upper estimate: every group at its own largest at once).
@@ -63,6 +64,7 @@ def bptt_bytes(
     tape = passes * ((taped + 1) * cell.tape_width * H + states)
     sequences = (L - 1 + (D == 2)) * D * (2 * window + 1) * H  # layer outputs and their gradients
     returned = (L * D * (2 * T + 2) * H + T * O + (2 * T * H if D == 2 else 0)) if return_sequences else 0
+    returned += T * spec.input_size if input_grad else 0
     rows = min(gradient_chunk(B), taped)
     scratch = rows * (H + 3 * GH + 3 * (I + 1)) + (2 + 1) * cell.tape_width * H + 12 * GH
     fixed = 3 * spec.n_params() + passes * (I + 1 + H) * GH  # gradients, W^T copies, projection matrices

@@ -426,7 +426,9 @@ def test_the_command_reads_text_with_an_embedding_and_csv_series(tmp_path):
     assert diagnose.main([*argv, "--out", str(tmp_path / "text")]) == 0
     report = json.loads((tmp_path / "text" / "report.json").read_text())
     assert report["loss"] == "cross_entropy" and report["T"] == 4 and np.array(report["dh_norms"]).shape == (1, 1, 4)
-    series = "a,b,c\n" + "\n".join(",".join(f"{v:.3f}" for v in row) for row in np.random.default_rng(1).random((12, 3)))
+    series = "a,b,c\n" + "\n".join(
+        ",".join(f"{v:.3f}" for v in row) for row in np.random.default_rng(1).random((12, 3))
+    )
     (tmp_path / "series.csv").write_text(series)
     (tmp_path / "y.csv").write_text("\n".join(f"{v:.3f},{-v:.3f},0,1" for v in np.linspace(0, 1, 12)))
     spec_mse = bc.RNNSpec("lstm", 3, 6, 4)

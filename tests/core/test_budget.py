@@ -21,12 +21,16 @@ def peak_allocation(fn) -> int:
 
 
 @pytest.mark.parametrize("cell", bc.CELLS)
-@pytest.mark.parametrize(("checkpoint", "truncation"), [(None, None), ("sqrt", None), (None, 16), (4, 32)])
-def test_bptt_estimate_bounds_the_real_peak_allocation(cell, checkpoint, truncation):
+@pytest.mark.parametrize(
+    ("checkpoint", "truncation", "input_grad"),
+    [(None, None, False), ("sqrt", None, True), (None, 16, False), (4, 32, True)],
+)
+def test_bptt_estimate_bounds_the_real_peak_allocation(cell, checkpoint, truncation, input_grad):
     p = make_problem(cell, T=256, B=8, I=4, H=32, O=3)
     x, y = p.x.copy(), p.y.copy()
-    real = peak_allocation(lambda: bc.bptt(p.spec, p.params, x, y, checkpoint=checkpoint, truncation=truncation))
-    est = bptt_bytes(p.spec, 256, 8, checkpoint=checkpoint, truncation=truncation)
+    kw = {"checkpoint": checkpoint, "truncation": truncation}
+    real = peak_allocation(lambda: bc.bptt(p.spec, p.params, x, y, input_grad=input_grad, **kw))
+    est = bptt_bytes(p.spec, 256, 8, input_grad=input_grad, **kw)
     assert real <= est * 1.1, (real, est)
     assert est <= real * 4, (real, est)  # an upper bound, not a wild one
 
