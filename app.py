@@ -3,32 +3,34 @@
 import streamlit as st
 
 from dashboard.sidebar import render_sidebar
+from dashboard.timing import timed_run
 from dashboard.ui import responsive_layout
 
+PAGES = {
+    "Start here": [
+        st.Page("pages/tour.py", title="Guided tour", icon=":material/school:"),
+        st.Page("pages/quiz.py", title="Check yourself", icon=":material/quiz:"),
+    ],
+    "See BPTT": [
+        st.Page("pages/overview.py", title="Overview", icon=":material/home:", default=True),
+        st.Page("pages/unroll.py", title="Unroll & animate", icon=":material/animation:"),
+        st.Page("pages/gradient_flow.py", title="Gradient flow", icon=":material/trending_down:"),
+        st.Page("pages/memory.py", title="Memory", icon=":material/memory:"),
+        st.Page("pages/weights.py", title="Weights", icon=":material/tune:"),
+    ],
+    "Learn by trying": [
+        st.Page("pages/training.py", title="Training lab", icon=":material/model_training:"),
+        st.Page("pages/losses.py", title="Loss over time", icon=":material/functions:"),
+        st.Page("pages/chain_rule.py", title="Chain rule", icon=":material/link:"),
+        st.Page("pages/stochastic.py", title="Stochastic nodes", icon=":material/casino:"),
+    ],
+    "Your model": [
+        st.Page("pages/diagnose.py", title="Diagnose", icon=":material/stethoscope:"),
+    ],
+}
+
 st.set_page_config(page_title="BPTT dashboard", page_icon="⏪", layout="wide")
-responsive_layout()
-render_sidebar()
-st.navigation(
-    {
-        "Start here": [
-            st.Page("pages/tour.py", title="Guided tour", icon=":material/school:"),
-            st.Page("pages/quiz.py", title="Check yourself", icon=":material/quiz:"),
-        ],
-        "See BPTT": [
-            st.Page("pages/overview.py", title="Overview", icon=":material/home:", default=True),
-            st.Page("pages/unroll.py", title="Unroll & animate", icon=":material/animation:"),
-            st.Page("pages/gradient_flow.py", title="Gradient flow", icon=":material/trending_down:"),
-            st.Page("pages/memory.py", title="Memory", icon=":material/memory:"),
-            st.Page("pages/weights.py", title="Weights", icon=":material/tune:"),
-        ],
-        "Learn by trying": [
-            st.Page("pages/training.py", title="Training lab", icon=":material/model_training:"),
-            st.Page("pages/losses.py", title="Loss over time", icon=":material/functions:"),
-            st.Page("pages/chain_rule.py", title="Chain rule", icon=":material/link:"),
-            st.Page("pages/stochastic.py", title="Stochastic nodes", icon=":material/casino:"),
-        ],
-        "Your model": [
-            st.Page("pages/diagnose.py", title="Diagnose", icon=":material/stethoscope:"),
-        ],
-    }
-).run()
+with timed_run():  # the load benchmark's server-side time per run (BPTT_TIMING=path); nothing otherwise
+    responsive_layout()
+    render_sidebar()
+    st.navigation(PAGES).run()

@@ -313,7 +313,21 @@ def browser(repeat: int) -> None:
     browser_section(repeat)
 
 
-SECTIONS = {"engine": engine, "deep": deep, "sweeps": sweeps, "app": app, "training": training, "browser": browser}
+def load(repeat: int) -> None:
+    from .load import load_section
+
+    load_section(repeat)
+
+
+SECTIONS = {
+    "engine": engine,
+    "deep": deep,
+    "sweeps": sweeps,
+    "app": app,
+    "training": training,
+    "browser": browser,
+    "load": load,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

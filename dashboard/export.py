@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import urllib.parse
 import warnings
 import zipfile
@@ -55,7 +56,7 @@ def _kaleido_server() -> bool:
     import kaleido
 
     os.environ.setdefault("BROWSER_PATH", find_browser() or "")
-    kaleido.start_sync_server(silence_warnings=True)
+    kaleido.start_sync_server(n=RENDER_TABS, silence_warnings=True)
     return True
 
 
@@ -88,37 +89,68 @@ def to_html(fig: go.Figure, plotly_js: str | bool = True) -> bytes:
     return pio.to_html(fig, include_plotlyjs=plotly_js, full_html=True, auto_play=False).encode()
 
 
-def animation_frames(fig: go.Figure) -> Iterator[go.Figure]:
-    """One static figure per animation frame (controls removed), in play order."""
-    base = go.Figure(fig)
-    base.frames = []
-    base.layout.updatemenus = ()
-    base.layout.sliders = ()
-    base.update_layout(margin={"b": 50})
-    for frame in fig.frames:
-        still = go.Figure(base)
-        for index, trace in zip(frame.traces, frame.data):
-            still.data[index].update(trace)
-        if frame.layout:
-            still.update_layout(frame.layout)
-        yield still
+def _merged(base: dict, update: dict) -> dict:
+    """``base`` updated by ``update`` the way Plotly applies a frame: nested dicts merged, the rest replaced."""
+    out = dict(base)
+    for key, value in update.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def animation_frames(fig: go.Figure) -> Iterator[dict]:
+    """One static figure (a plain dict, controls removed) per animation frame, in play order.
+
+    Plain dicts merged as Plotly merges a frame: no figure object is validated per frame.
+    """
+    spec = fig.to_dict()
+    frames = spec.pop("frames", [])
+    layout = {k: v for k, v in spec["layout"].items() if k not in ("updatemenus", "sliders")}
+    layout["margin"] = {**layout.get("margin", {}), "b": 50}
+    for frame in frames:
+        data = list(spec["data"])
+        for index, trace in zip(frame.get("traces", range(len(frame.get("data", [])))), frame.get("data", [])):
+            data[index] = _merged(data[index], trace)
+        yield {"data": data, "layout": _merged(layout, frame.get("layout", {}))}
+
+
+#: Chromium tabs kaleido renders in at once (the GIF's frames); one per core here.
+RENDER_TABS = 2
+
+
+def _render_pngs(specs: list[dict], width: int, height: int, progress: Callable | None) -> list[bytes]:
+    """PNG bytes of many figure dicts, rendered in :data:`RENDER_TABS` tabs at once, a chunk at a time."""
+    import kaleido
+
+    _kaleido_server()
+    opts = {"format": "png", "width": width, "height": height, "scale": 1}
+    out = []
+    with tempfile.TemporaryDirectory() as folder:
+        chunk = 4 * RENDER_TABS
+        for start in range(0, len(specs), chunk):
+            paths = [Path(folder) / f"{i:05d}.png" for i in range(start, min(start + chunk, len(specs)))]
+            kaleido.write_fig_from_object_sync([{"fig": specs[int(p.stem)], "path": p, "opts": opts} for p in paths])
+            out += [p.read_bytes() for p in paths]
+            if progress:
+                progress(len(out), len(specs), "frame")
+    return out
 
 
 def to_gif(
     fig: go.Figure, *, width: int = 900, duration_ms: int = 250, progress: Callable[[int, int, str], None] | None = None
 ) -> bytes:
-    """An animated GIF of a Plotly animation, one GIF frame per animation frame (needs Chromium)."""
+    """An animated GIF of a Plotly animation, one GIF frame per animation frame (needs Chromium).
+
+    Frames render in parallel tabs; ``progress(done, total, "frame")`` is called as they come.
+    """
     from PIL import Image
 
-    images = []
-    total = len(fig.frames)
-    for i, still in enumerate(animation_frames(fig)):
-        png = to_static(still, "png", width=width, scale=1.0)
-        images.append(Image.open(io.BytesIO(png)).convert("P", palette=Image.Palette.ADAPTIVE))
-        if progress:
-            progress(i + 1, total, "frame")
-    if not images:
+    if find_browser() is None:
+        raise RuntimeError(NO_BROWSER)
+    specs = list(animation_frames(fig))
+    if not specs:
         raise ValueError("the figure has no animation frames")
+    pngs = _render_pngs(specs, width, int(fig.layout.height or 450), progress)
+    images = [Image.open(io.BytesIO(png)).convert("P", palette=Image.Palette.ADAPTIVE) for png in pngs]
     buf = io.BytesIO()
     images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
     return buf.getvalue()

@@ -148,21 +148,31 @@ def compute_or_stop(fn: Callable, *args, what: str = "this view"):
 
 
 def gif_button(panel: Panel, config: RunConfig) -> None:
-    """Download the animation as a GIF, one frame per animation step (rendered on click, ~0.3 s a frame)."""
-    browser = export.find_browser() is not None
-    st.download_button(
-        f"Animated GIF ({len(panel.figure.frames)} frames)",
-        icon=":material/gif_box:",
-        data=(lambda: export.to_gif(panel.figure)) if browser else b"",
-        file_name=f"{panel.name}-{config.key()}.gif",
-        mime="image/gif",
-        on_click="ignore",
-        disabled=not browser,
-        help=None if browser else export.NO_BROWSER,
-        key=f"gif-{panel.name}",
-    )
-    if not browser:
+    """Prepare the animation as a GIF (frames rendered in parallel, progress shown), then download it."""
+    if export.find_browser() is None:
+        st.button("Animated GIF", icon=":material/gif_box:", disabled=True, help=export.NO_BROWSER)
         st.caption(export.NO_BROWSER)
+        return
+    slot = f"gif-{panel.name}"
+    frames = len(panel.figure.frames)
+    if st.button(f"Prepare an animated GIF ({frames} frames)", icon=":material/gif_box:", key=f"prepare-{slot}"):
+        bar = st.progress(0.0, text="Rendering the frames…")
+        data = export.to_gif(
+            panel.figure, progress=lambda done, total, _: bar.progress(done / total, text=f"frame {done} of {total}")
+        )
+        st.session_state[f"{slot}-bytes"] = (config.key(), data)
+        bar.empty()
+    ready = st.session_state.get(f"{slot}-bytes")
+    if ready and ready[0] == config.key():
+        st.download_button(
+            f"Download the GIF ({len(ready[1]) / 2**20:.1f} MiB)",
+            icon=":material/download:",
+            data=ready[1],
+            file_name=f"{panel.name}-{config.key()}.gif",
+            mime="image/gif",
+            on_click="ignore",
+            key=slot,
+        )
 
 
 def layer_table(config: RunConfig, params: dict | None, res) -> None:

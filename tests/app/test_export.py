@@ -113,8 +113,35 @@ def test_gif_has_one_frame_per_animation_step_and_opens_with_pillow():
 
     config = RunConfig(T=5, hidden_size=4)
     fig = P.unroll(config, compute.run(config), compute.stored_run(config)).figure
-    gif = Image.open(io.BytesIO(export.to_gif(fig, width=500)))
+    seen = []
+    gif = Image.open(io.BytesIO(export.to_gif(fig, width=500, progress=lambda done, total, _: seen.append(done))))
     assert gif.format == "GIF" and gif.n_frames == len(fig.frames) == 10
+    assert seen[-1] == 10 and seen == sorted(seen)  # progress reported as the frames come
+
+
+@pytest.mark.parametrize("deep", [False, True])
+def test_each_gif_frame_is_the_figure_with_its_animation_frame_applied(deep):
+    """The frames are merged as plain dicts; Plotly's own update of a validated figure gives the same figure."""
+    import plotly.graph_objects as go
+
+    from dashboard import compute
+    from dashboard import panels as P
+
+    config = RunConfig(T=6, hidden_size=4, num_layers=2 if deep else 1, bidirectional=deep)
+    panel = P.unroll(config, compute.run(config), compute.stored_run(config))
+    fig = panel.figure if not deep else page_panels("unroll", config)["unroll_grid"].figure
+    stills = list(export.animation_frames(fig))
+    assert len(stills) == len(fig.frames)
+    for k in (0, len(fig.frames) // 2, len(fig.frames) - 1):
+        expected = go.Figure(fig)
+        expected.frames, expected.layout.updatemenus, expected.layout.sliders = [], (), ()
+        frame = fig.frames[k]
+        for index, trace in zip(frame.traces or range(len(frame.data)), frame.data):
+            expected.data[index].update(trace)
+        if frame.layout:
+            expected.update_layout(frame.layout)
+        expected.update_layout(margin={"b": 50})
+        assert json.loads(go.Figure(stills[k]).to_json())["data"] == json.loads(expected.to_json())["data"]
 
 
 def test_the_bundle_ships_plotly_once_and_every_pages_figures():
@@ -139,3 +166,13 @@ def test_the_sidebar_prepares_the_zip_with_progress_then_offers_it():
     assert len(ready) == 1 and "MiB" in ready[0].proto.label
     at.slider(key="cfg.T").set_value(9).run()  # another configuration: the zip of the old one is not offered
     assert not [b for b in at.sidebar.get("download_button") if b.proto.label.startswith("Download the zip")]
+
+
+@needs_browser
+def test_the_unroll_page_prepares_the_gif_with_progress_then_offers_it():
+    at = open_app("pages/unroll.py", {"T": "4", "hidden_size": "3"})
+    assert not [b for b in at.get("download_button") if "GIF" in b.proto.label]
+    at.button(key="prepare-gif-unroll_animation").click().run()
+    assert_clean(at)
+    offered = [b for b in at.get("download_button") if "Download the GIF" in b.proto.label]
+    assert len(offered) == 1

@@ -1,0 +1,171 @@
+"""A classroom on one server: N students open the same link at once, then each changes settings.
+
+``python -m bench load`` starts the dashboard with ``BPTT_TIMING`` (every script run's server-side time:
+from the rerun to its last element) and opens N = 1, 5, 10, 20 concurrent Chromium sessions on one page.
+Each session first loads the page, then makes a few sidebar changes of its own (Hidden H, a cache miss
+each: the worst case), then all of them set the same value (identical settings: computed once, served
+from the cache to the others). Reported against N: the server's time per change (median, 95th
+percentile), the browser's change-to-drawn time, errors (exception boxes) and the server's peak memory.
+
+The same 2 cores also draw every client's charts here, which a real classroom does not: the server's
+number is the one that carries over; the browser's is an upper bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from .browser import CHROMIUM, FLAGS, IDLE, ROOT, _free_port
+
+SESSIONS = (1, 5, 10, 20)
+CHANGES = 3
+PAGE = "gradient_flow"
+
+
+def _serve(timing: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+        + ["--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT,
+        env={**os.environ, "BPTT_TIMING": str(timing)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                return proc, url
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("the dashboard did not start")
+
+
+def _rss_mib(pid: int) -> float:
+    """Resident memory of a process (Linux /proc), MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def _drawn(page, deadline: float = 600) -> None:
+    await page.wait_for_function(IDLE, timeout=deadline * 1000, polling=20)
+
+
+async def _change(page, value: int) -> float:
+    """Seconds from pressing Enter on Hidden H = value to every chart drawn again."""
+    box = page.get_by_label("Hidden H").first
+    await box.fill(str(value))
+    start = time.perf_counter()
+    await box.press("Enter")
+    await page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stApp\"]').getAttribute('data-test-script-state') === 'running'",
+        timeout=30_000,
+        polling=5,
+    )
+    await _drawn(page)
+    return time.perf_counter() - start
+
+
+async def _student(browser, url: str, k: int, barrier: asyncio.Barrier, timing: Path) -> dict:
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    await page.goto(f"{url}/{PAGE}")
+    await _drawn(page)
+    if await barrier.wait() == 0:  # everyone has loaded: from here on the server times the changes only
+        timing.write_text("")
+    await barrier.wait()
+    own = [await _change(page, 17 + k * CHANGES + i) for i in range(CHANGES)]  # a value no one else asks for
+    await barrier.wait()
+    shared_from = time.time()
+    shared = await _change(page, 12)  # then every student asks for the same settings at once
+    errors = await page.locator('[data-testid="stException"]').count()
+    await context.close()
+    return {"own": own, "shared": shared, "shared_from": shared_from, "errors": errors}
+
+
+async def _classroom(n: int) -> dict:
+    from playwright.async_api import async_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        timing = Path(tmp) / "timing.jsonl"
+        proc, url = _serve(timing)
+        peak = 0.0
+        try:
+            async with async_playwright() as p:
+                browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+                barrier = asyncio.Barrier(n)
+                tasks = [asyncio.create_task(_student(browser, url, k, barrier, timing)) for k in range(n)]
+                while not all(t.done() for t in tasks):
+                    peak = max(peak, _rss_mib(proc.pid))
+                    await asyncio.sleep(0.2)
+                results = [t.result() for t in tasks]
+                await browser.close()
+            runs = [json.loads(line) for line in timing.read_text().splitlines()]
+        finally:
+            proc.terminate()
+    return {"results": results, "runs": runs, "peak_mib": peak}
+
+
+def _pct(values, q: float) -> float:
+    return float(np.percentile(values, q)) if len(values) else float("nan")
+
+
+def load_section(repeat: int) -> None:
+    if not Path(CHROMIUM).exists():
+        print(f"\n## Classroom load\n\nskipped: {CHROMIUM} not found (apt-get install chromium)")
+        return
+    from .run import table
+
+    rows, base = [], None
+    for n in SESSIONS:
+        out = asyncio.run(_classroom(n))
+        own = [s for r in out["results"] for s in r["own"]]
+        shared = [r["shared"] for r in out["results"]]
+        shared_from = min(r["shared_from"] for r in out["results"])
+        server = [r["seconds"] for r in out["runs"] if r["start"] < shared_from]
+        server_shared = [r["seconds"] for r in out["runs"] if r["start"] >= shared_from]
+        base = base or np.median(server)
+        rows.append(
+            [
+                n,
+                f"{np.median(server):.2f}",
+                f"{_pct(server, 95):.2f}",
+                f"{_pct(server, 95) / base:.1f}",
+                f"{np.median(own):.2f}",
+                f"{_pct(own, 95):.2f}",
+                f"{np.median(shared):.2f}",
+                f"{max(server_shared, default=float('nan')):.2f} / {np.median(server_shared):.2f}",
+                sum(r["errors"] for r in out["results"]),
+                f"{out['peak_mib']:.0f}",
+            ]
+        )
+    table(
+        f"Classroom load: N sessions on {PAGE}, {CHANGES} own changes each (cache misses), then one shared",
+        [
+            "N",
+            "server s/run median",
+            "server p95",
+            "p95 / N=1 median",
+            "browser change-to-drawn median",
+            "browser p95",
+            "shared settings, browser median",
+            "shared, server max / median",
+            "errors",
+            "server peak MiB",
+        ],
+        rows,
+    )
