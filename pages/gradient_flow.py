@@ -68,7 +68,10 @@ if "gradient_itemised" in panels:
         if config.T > 1
         else 0
     )
-    ui.show(panels_mod.itemised(config, cache.contributions(config, params), origin), config)
+    itemised = panels["gradient_itemised"]  # built for the last loss; rebuilt only when another is followed
+    if origin != config.T - 1:
+        itemised = panels_mod.itemised(config, cache.contributions(config, params), origin)
+    ui.show(itemised, config)
 else:
     st.info(
         f"dW_hh itemised by loss and distance is drawn up to T = {compute.ITEMISED_MAX_T}: every loss goes "
