@@ -439,3 +439,26 @@ def test_the_command_reads_text_with_an_embedding_and_csv_series(tmp_path):
     assert diagnose.main([*argv, "--out", str(tmp_path / "csv")]) == 0
     report = json.loads((tmp_path / "csv" / "report.json").read_text())
     assert report["loss"] == "mse" and (report["T"], report["B"]) == (12, 1)
+
+
+def test_a_layer_that_passes_little_gradient_down_is_named_the_bottleneck():
+    """Shrinking the weights from layer 0 into layer 1 starves layer 0 of gradient: it is named, with the ratio
+    of the medians the heat map shows; with ordinary weights no layer is."""
+    spec = bc.RNNSpec("gru", 3, 8, 2, num_layers=2)
+    params = bc.init_params(spec, seed=0)
+    x, y = np.random.default_rng(0).standard_normal((30, 4, 3)), np.random.default_rng(1).standard_normal((30, 4, 2))
+
+    def advice(p):
+        arrays = {f"rnn.{k}": v for k, v in p.items() if not k.endswith("_out")}
+        arrays |= {"fc.weight": p["weight_out"], "fc.bias": p["bias_out"]}
+        model = read_model(npz(**arrays))
+        report = run_diagnosis(model, read_sequences(npz(inputs=x, targets=y), "d.npz", model))
+        return report, [r for r in report.recommendations if "bottleneck" in r.what]
+
+    report, found = advice(params)
+    assert found == []
+    starved = {**params, "weight_ih_l1": 1e-3 * params["weight_ih_l1"]}
+    report, found = advice(starved)
+    assert len(found) == 1 and found[0].evidence["layer"] == 0 and found[0].evidence["ratio"] > 10
+    medians = [np.median(report.dh_norms[l, 0]) for l in range(2)]
+    assert found[0].evidence["ratio"] == pytest.approx(medians[1] / medians[0], rel=1e-9)
