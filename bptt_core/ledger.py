@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from array import array
 
+import numpy as np
+
 PHASES = ("forward", "recompute", "backward")
 
 
@@ -33,17 +35,21 @@ class MemoryLedger:
         self._now: dict[str, int] = {}
         self._total = 0
         self._phase, self._step, self._held = array("b"), array("q"), array("q")
-        self._columns: dict[str, array] = {}
         self._owned: dict[tuple, int] = {}
         self._peak_owned: dict[tuple, int] = {}
-        self._owner_columns: dict[tuple, array] = {}
+        # the timeline by group and owner, as changes: at row r, column c (a group or an owner) became v
+        self._keys: dict[str | tuple, int] = {}
+        self._ev_row, self._ev_key, self._ev_value = array("q"), array("i"), array("q")
+        self._dirty: set = set()
 
     def hold(self, group: str, nbytes: int, owner: tuple | None = None) -> None:
         """Count ``nbytes`` more under ``group`` (and under ``owner``, a (layer, direction), if given)."""
         self._now[group] = self._now.get(group, 0) + nbytes
         self._total += nbytes
+        self._dirty.add(group)
         if owner is not None:
             self._owned[owner] = self._owned.get(owner, 0) + nbytes
+            self._dirty.add(owner)
         if self._total > self.peak:
             self.peak = self._total
             self._peak_groups = dict(self._now)
@@ -53,8 +59,10 @@ class MemoryLedger:
         """Count ``nbytes`` less under ``group`` (and ``owner``)."""
         self._now[group] -= nbytes
         self._total -= nbytes
+        self._dirty.add(group)
         if owner is not None:
             self._owned[owner] -= nbytes
+            self._dirty.add(owner)
 
     def set(self, group: str, nbytes: int) -> None:
         """Count exactly ``nbytes`` under ``group``."""
@@ -77,36 +85,41 @@ class MemoryLedger:
 
     #: The timeline's own bytes are counted ahead, this many rows at a time.
     ROWS_AHEAD = 256
+    #: Bytes of one timeline row (phase, step, total) and of one recorded change (row, column, value).
+    ROW_BYTES, CHANGE_BYTES = 17, 20
 
     def tick(self, phase: str, step: int) -> None:
-        """Record the held total after ``phase`` ("forward", "recompute", "backward") of ``step``."""
+        """Record the held total after ``phase`` ("forward", "recompute", "backward") of ``step``, and the
+        groups and owners that changed since the last record."""
         n = len(self._held)
         if n % self.ROWS_AHEAD == 0:  # the timeline is part of what the call holds
-            width = len(self._columns) + len(self._owner_columns) + 1
-            self.set("timeline", (n + self.ROWS_AHEAD) * (17 + 8 * width))
+            changes = len(self._ev_row) + 4 * self.ROWS_AHEAD
+            self.set("timeline", (n + self.ROWS_AHEAD) * self.ROW_BYTES + changes * self.CHANGE_BYTES)
         self._phase.append(PHASES.index(phase))
         self._step.append(step)
         self._held.append(self._total)
-        columns = self._columns
-        if len(columns) != len(self._now):  # a group appeared: its column starts with zeros
-            for group in self._now.keys() - columns.keys():
-                columns[group] = array("q", bytes(8 * n))
-        for group, column in columns.items():
-            column.append(self._now.get(group, 0))
-        if self._owned:
-            self._tick_owners(n)
+        keys, now, owned = self._keys, self._now, self._owned
+        for key in self._dirty:
+            self._ev_row.append(n)
+            self._ev_key.append(keys.setdefault(key, len(keys)))
+            self._ev_value.append(owned[key] if key.__class__ is tuple else now[key])
+        self._dirty.clear()
 
-    def _tick_owners(self, n: int) -> None:
-        columns = self._owner_columns
-        for owner in self._owned.keys() - columns.keys():
-            columns[owner] = array("q", bytes(8 * n))
-        for owner, column in columns.items():
-            column.append(self._owned[owner])
+    def _column(self, key: str | tuple) -> np.ndarray:
+        """The recorded value of a group or owner at every row (each change holds until the next)."""
+        rows = len(self._held)
+        if key not in self._keys:
+            return np.zeros(rows, dtype=np.int64)
+        at = np.frombuffer(self._ev_key, dtype=np.int32) == self._keys[key]
+        changed = np.frombuffer(self._ev_row, dtype=np.int64)[at]
+        values = np.frombuffer(self._ev_value, dtype=np.int64)[at]
+        latest = np.searchsorted(changed, np.arange(rows), side="right") - 1
+        return np.where(latest >= 0, values[np.maximum(latest, 0)], 0)
 
     @property
     def nbytes(self) -> int:
         """Bytes of the timeline itself (it is part of what a call holds)."""
-        arrays = (self._phase, self._step, self._held, *self._columns.values(), *self._owner_columns.values())
+        arrays = (self._phase, self._step, self._held, self._ev_row, self._ev_key, self._ev_value)
         return sum(a.itemsize * a.buffer_info()[1] for a in arrays)
 
     @property
@@ -116,16 +129,19 @@ class MemoryLedger:
 
     def peak_of(self, groups: tuple[str, ...] | set[str]) -> int:
         """Largest total of ``groups`` at any recorded moment (0 before any)."""
-        columns = [self._columns[g] for g in groups if g in self._columns]
-        return max(map(sum, zip(*columns)), default=0) if columns else 0
+        recorded = [g for g in groups if g in self._keys]
+        if not recorded or not len(self._held):
+            return 0
+        return int(max(sum(self._column(g) for g in recorded)))
 
     @property
     def timeline_by_group(self) -> list[dict[str, int]]:
         """The same moments, split by group."""
-        names = list(self._columns)
-        return [dict(zip(names, row)) for row in zip(*self._columns.values())] if names else [{} for _ in self._held]
+        names = [k for k in self._keys if isinstance(k, str)]
+        columns = [self._column(g).tolist() for g in names]
+        return [dict(zip(names, row)) for row in zip(*columns)] if names else [{} for _ in self._held]
 
     @property
     def timeline_by_owner(self) -> dict[tuple, list[int]]:
         """Bytes each (layer, direction) held at every moment of :attr:`timeline`."""
-        return {o: c.tolist() for o, c in sorted(self._owner_columns.items())}
+        return {o: self._column(o).tolist() for o in sorted(k for k in self._keys if isinstance(k, tuple))}

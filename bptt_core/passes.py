@@ -151,17 +151,20 @@ def record_tape(ps: Pass, s: int, b: int, state: tuple, phase: str) -> None:
     )
     for part, src in zip(ps.cell.state_parts, state):
         np.copyto(tape.buffers[part][0], src)
-    bytes_per_step = _counted(ps, tape)
+    per_step = _counted(ps, tape)
     _entering_row(ps, tape, hold=True)
     xw = tape.projection_target()
     project(ps.inputs, ps.w1, s, b, xw, ps.work)
+    hold = ps.ledger.hold
     for t in range(s, b):
         state = reset(ps, t, tape.state_in(t))
         state, _ = ps.cell.forward_step(ps.params, xw[t - s], state, ps.activation, out=tape.outputs(t), work=ps.work)
-        note_overflow(ps, phase, t, state[0])
-        for name, nbytes in bytes_per_step.items():
-            ps.ledger.hold(ps.cell.group(name), nbytes, ps.owner)
+        for group, nbytes in per_step:
+            hold(group, nbytes, ps.owner)
         ps.tick(phase, t)
+    if phase == "forward" and ps.overflow is None and b > s:  # one pass over the taped outputs, not one a step
+        finite = np.isfinite(np.add.reduce(tape.h_rows(s, b).reshape(b - s, -1), axis=1))
+        ps.overflow = None if finite.all() else s + int(np.argmin(finite))
 
 
 def reserve_backward(ps: Pass) -> None:
@@ -181,7 +184,7 @@ def back(ps: Pass, s: int, b: int, d_state: tuple) -> tuple:
     """Backpropagate through the taped steps b-1, ..., s, a chunk of steps per weight-gradient product."""
     B, H, GH = ps.shape
     tape, dt = ps.tape, ps.w1.dtype
-    bytes_per_step = _counted(ps, tape)
+    per_step, release = _counted(ps, tape), ps.ledger.release
     for c in reversed(range(s, b, ps.chunk)):
         d = min(c + ps.chunk, b)
         dh = ps.work.get("dh_chunk", (d - c, B, H), dt)  # the gradient arriving from outside the recurrence
@@ -203,8 +206,8 @@ def back(ps: Pass, s: int, b: int, d_state: tuple) -> tuple:
                 work=ps.work,
             )
             d_state = into_previous_step(ps, t, d_state)
-            for name, nbytes in bytes_per_step.items():
-                ps.ledger.release(ps.cell.group(name), nbytes, ps.owner)
+            for group, nbytes in per_step:
+                release(group, nbytes, ps.owner)
             if t == tape.s:
                 _entering_row(ps, tape, hold=False)
             ps.tick("backward", t)
@@ -281,10 +284,10 @@ def _entering_row(ps: Pass, tape: Tape, hold: bool) -> None:
     if tape.entering_held == hold:
         return
     tape.entering_held = hold
-    counted = _counted(ps, tape)
+    sizes = tape.step_bytes()
     for name in ps.cell.state_parts:
-        if name in counted:
-            (ps.ledger.hold if hold else ps.ledger.release)(ps.cell.group(name), counted[name], ps.owner)
+        if name in sizes and not (name == "h" and tape.in_sequence):  # as _counted: h kept elsewhere is not tape
+            (ps.ledger.hold if hold else ps.ledger.release)(ps.cell.group(name), sizes[name], ps.owner)
 
 
 def note_overflow(ps: Pass, phase: str, t: int, h: np.ndarray) -> None:
@@ -293,9 +296,14 @@ def note_overflow(ps: Pass, phase: str, t: int, h: np.ndarray) -> None:
         ps.overflow = t  # a sum is non-finite when any term is (no (B, H) temporary on every step)
 
 
-def _counted(ps: Pass, tape: Tape) -> dict[str, int]:
-    """Bytes per step of the tape entries the ledger counts as tape (outputs kept elsewhere are not)."""
-    return {k: v for k, v in tape.step_bytes().items() if not (k == "h" and tape.in_sequence)}
+def _counted(ps: Pass, tape: Tape) -> list[tuple[str, int]]:
+    """``(ledger group, bytes)`` per step of the tape entries counted as tape (outputs kept elsewhere are not),
+    one pair per group."""
+    per_group: dict[str, int] = {}
+    for k, v in tape.step_bytes().items():
+        if not (k == "h" and tape.in_sequence):
+            per_group[ps.cell.group(k)] = per_group.get(ps.cell.group(k), 0) + v
+    return list(per_group.items())
 
 
 def step_term_norms(d_pre: np.ndarray, inputs: np.ndarray) -> np.ndarray:
