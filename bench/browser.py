@@ -64,15 +64,27 @@ def serve(script: Path) -> tuple[subprocess.Popen, str, float]:
     raise RuntimeError(f"{script} did not start")
 
 
+#: Installs an observer that notes when the app starts running a script (a rerun began).
+WATCH_RERUN = """() => {
+    window.__rerun = false;
+    const app = document.querySelector('[data-testid="stApp"]');
+    new MutationObserver(() => {
+        if (app.getAttribute('data-test-script-state') === 'running') window.__rerun = true;
+    }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+
 def change_to_drawn(page, value: int, received: list) -> tuple[float, int]:
-    """Seconds and websocket bytes from typing Hidden H = value to every chart drawn again."""
+    """Seconds and websocket bytes from typing Hidden H = value to every chart drawn again (after the
+    rerun has started: an observer sees the script state turn to running, however briefly)."""
     box = page.get_by_label("Hidden H").first
     box.fill(str(value))
+    page.evaluate(WATCH_RERUN)
     before = sum(received)
     start = time.perf_counter()
     box.press("Enter")
     deadline = start + 300
-    while not (sum(received) > before and page.evaluate(IDLE)):  # the rerun's messages came, then all drawn
+    while not (page.evaluate("() => window.__rerun") and page.evaluate(IDLE)):  # the rerun ran, then all drawn
         if time.perf_counter() > deadline:
             raise TimeoutError(f"no redraw within 300 s of Hidden H = {value}")
         page.wait_for_timeout(5)  # a polling interval, not a wait for the result
