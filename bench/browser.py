@@ -10,6 +10,7 @@ dashboard adds to the framework's own cost.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -43,13 +44,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(script: Path) -> tuple[subprocess.Popen, str, float]:
-    """``streamlit run script`` on a free port; the process, its URL and the moment it answered."""
+def serve(script: Path, env: dict | None = None) -> tuple[subprocess.Popen, str, float]:
+    """``streamlit run script`` on a free port (with ``env`` added to the environment); the process, its URL
+    and the moment it answered."""
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true"]
         + ["--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
         cwd=ROOT,
+        env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -15,42 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
-from .browser import CHROMIUM, FLAGS, IDLE, ROOT, WATCH_RERUN, _free_port
+from .browser import CHROMIUM, FLAGS, IDLE, ROOT, WATCH_RERUN, serve
 
 SESSIONS = (1, 5, 10, 20)
 CHANGES = 3
 PAGE = "gradient_flow"
-
-
-def _serve(timing: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
-        + ["--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT,
-        env={**os.environ, "BPTT_TIMING": str(timing)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                return proc, url
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the dashboard did not start")
 
 
 def _rss_mib(pid: int) -> float:
@@ -98,7 +73,7 @@ async def _classroom(n: int) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         timing = Path(tmp) / "timing.jsonl"
-        proc, url = _serve(timing)
+        proc, url, _ = serve(ROOT / "app.py", {"BPTT_TIMING": str(timing)})
         peak = 0.0
         try:
             async with async_playwright() as p:
