@@ -24,8 +24,9 @@ import bptt_core as bc
 from .diagnosis import Report, diagnose, positive_median, to_json, where
 from .figures import depth as fd
 from .figures import diagnose as fdx
-from .model_io import Model, Sequences, UploadError, describe, read_model, read_sequences
+from .model_io import Model, UploadError, describe, read_model
 from .panels import Panel
+from .sequence_io import Sequences, read_sequences
 
 #: The diagnosis's panels, in page order.
 PANEL_NAMES = (

@@ -19,7 +19,8 @@ import bptt_core as bc
 from bptt_core.analysis.jacobians import iter_local_jacobians, jacobian_products
 from bptt_core.analysis.summaries import growth_rate, memory_horizon
 
-from .model_io import Model, Sequences
+from .model_io import Model
+from .sequence_io import Sequences
 
 #: Jacobian products below this fraction of their start count as vanished (the horizon).
 HORIZON_LEVEL = 1e-3

@@ -13,7 +13,8 @@ import io
 
 import numpy as np
 
-from .model_io import Model, Sequences
+from .model_io import Model
+from .sequence_io import Sequences
 
 TEMPLATE = '''"""Rebuild the diagnosed model with torch.nn and print its loss and gradient norms as JSON.
 

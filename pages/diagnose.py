@@ -12,18 +12,8 @@ import streamlit as st
 from dashboard import diagnose, reproduce, ui
 from dashboard.diagnosis import Report, to_json
 from dashboard.diagnosis import diagnose as run_diagnosis
-from dashboard.model_io import (
-    UPLOAD_LIMITS,
-    Model,
-    Sequences,
-    UploadError,
-    builtin_sequences,
-    builtin_tasks,
-    demo_model,
-    describe,
-    read_model,
-    read_sequences,
-)
+from dashboard.model_io import UPLOAD_LIMITS, Model, UploadError, demo_model, describe, read_model
+from dashboard.sequence_io import Sequences, builtin_sequences, builtin_tasks, read_sequences
 from dashboard.sidebar import through_entrypoint
 from dashboard.weights import MAX_UPLOAD_BYTES
 

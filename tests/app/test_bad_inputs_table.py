@@ -10,7 +10,8 @@ import pytest
 
 from dashboard import compute, weights
 from dashboard.config import from_mapping
-from dashboard.model_io import UploadError, demo_model, read_model, read_sequences
+from dashboard.model_io import UploadError, demo_model, read_model
+from dashboard.sequence_io import read_sequences
 
 from ..core.test_bad_arguments import BAD_CALLS
 from .test_diagnose import SEQ_CASES, _bad_cases

@@ -15,14 +15,8 @@ import bptt_core as bc
 from bptt_core.analysis.summaries import memory_horizon
 from dashboard import diagnose, reproduce
 from dashboard.diagnosis import diagnose as run_diagnosis
-from dashboard.model_io import (
-    UPLOAD_LIMITS,
-    UploadError,
-    builtin_sequences,
-    demo_model,
-    read_model,
-    read_sequences,
-)
+from dashboard.model_io import UPLOAD_LIMITS, UploadError, demo_model, read_model
+from dashboard.sequence_io import builtin_sequences, read_sequences
 
 from .conftest import array_of, assert_clean, chart_specs, open_app
 
