@@ -1,14 +1,22 @@
 """A classroom on one server: N students open the same link at once, then each changes settings.
 
 ``python -m bench load`` starts the dashboard with ``BPTT_TIMING`` (every script run's server-side time:
-from the rerun to its last element) and opens N = 1, 5, 10, 20 concurrent Chromium sessions on one page.
-Each session first loads the page, then makes a few sidebar changes of its own (Hidden H, a cache miss
-each: the worst case), then all of them set the same value (identical settings: computed once, served
-from the cache to the others). Reported against N: the server's time per change (median, 95th
-percentile), the browser's change-to-drawn time, errors (exception boxes) and the server's peak memory.
+from the rerun to its last element) and connects N = 1, 5, 10, 20 students to one page through
+Streamlit's own websocket protocol (:mod:`bench.wsclient`: the server does its full work, nothing is
+drawn, so the clients do not take the server's cores). All open the page at once; then each makes a
+few sidebar changes of its own (Hidden H, a cache miss each: the worst case), in two classrooms:
 
-The same 2 cores also draw every client's charts here, which a real classroom does not: the server's
-number is the one that carries over; the browser's is an upper bound.
+- *paced*: a student looks at the charts for 2-8 s (uniform) between changes;
+- *together*: every student changes at the same instant, back to back (a lecture's "now try H = ...").
+
+Then all of them set the same value at once (identical settings: computed once by the cache's per-key
+lock, the others wait for it and read it). Reported against N: the server's time per change (median,
+95th percentile, and the ratio of that percentile to N = 1's median), the client's time from its
+request to the script's end, errors (exceptions in the page) and the server's peak memory.
+
+``python -m bench load-browser`` runs the same classroom with Chromium tabs that draw every chart (the
+browser's change-to-drawn time); there the tabs share the server's 2 cores, so its server times are an
+upper bound.
 """
 
 from __future__ import annotations
@@ -22,10 +30,12 @@ from pathlib import Path
 import numpy as np
 
 from .browser import CHROMIUM, FLAGS, IDLE, ROOT, WATCH_RERUN, serve
+from .wsclient import Student
 
 SESSIONS = (1, 5, 10, 20)
 CHANGES = 3
 PAGE = "gradient_flow"
+PAUSE = (2.0, 8.0)  # seconds a paced student looks at the charts between changes
 
 
 def _rss_mib(pid: int) -> float:
@@ -91,11 +101,107 @@ async def _classroom(n: int) -> dict:
     return {"results": results, "runs": runs, "peak_mib": peak}
 
 
+async def _ws_student(url: str, k: int, barrier: asyncio.Barrier, paced: bool, timing: Path) -> dict:
+    rng = np.random.default_rng(k)
+    async with Student(url, PAGE) as student:
+        opened = await student.open()
+        if await barrier.wait() == 0:  # everyone has loaded: from here on the server times the changes only
+            timing.write_text("")
+        await barrier.wait()
+        own = []
+        for i in range(CHANGES):
+            if paced:
+                await asyncio.sleep(rng.uniform(*PAUSE))
+            own.append(await student.set_int("Hidden H", 17 + k * CHANGES + i))  # a value no one else asks for
+        await barrier.wait()
+        shared_from = time.time()
+        shared = await student.set_int("Hidden H", 12)  # then every student asks for the same settings at once
+    runs = [opened, *own, shared]
+    return {
+        "open": opened.seconds,
+        "own": [r.seconds for r in own],
+        "shared": shared.seconds,
+        "shared_from": shared_from,
+        "errors": sum(r.exceptions for r in runs) + sum(r.charts == 0 for r in runs),
+    }
+
+
+async def _ws_classroom(n: int, paced: bool) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        timing = Path(tmp) / "timing.jsonl"
+        proc, url, _ = serve(ROOT / "app.py", {"BPTT_TIMING": str(timing)})
+        peak = 0.0
+        try:
+            barrier = asyncio.Barrier(n)
+            tasks = [asyncio.create_task(_ws_student(url, k, barrier, paced, timing)) for k in range(n)]
+            while not all(t.done() for t in tasks):
+                peak = max(peak, _rss_mib(proc.pid))
+                await asyncio.sleep(0.1)
+            results = [t.result() for t in tasks]  # a session that failed fails the benchmark, loudly
+            runs = [json.loads(line) for line in timing.read_text().splitlines()]
+        finally:
+            proc.terminate()
+    return {"results": results, "runs": runs, "peak_mib": peak}
+
+
 def _pct(values, q: float) -> float:
     return float(np.percentile(values, q)) if len(values) else float("nan")
 
 
+def _split(out: dict) -> tuple[list, list, list, list]:
+    """Client times of own and shared changes, and the server's run times of each phase."""
+    own = [s for r in out["results"] for s in r["own"]]
+    shared = [r["shared"] for r in out["results"]]
+    shared_from = min(r["shared_from"] for r in out["results"])
+    server = [r["seconds"] for r in out["runs"] if r["start"] < shared_from]
+    server_shared = [r["seconds"] for r in out["runs"] if r["start"] >= shared_from]
+    return own, shared, server, server_shared
+
+
 def load_section(repeat: int) -> None:
+    from .run import table
+
+    rows, base = [], None
+    for paced in (True, False):
+        for n in SESSIONS:
+            out = asyncio.run(_ws_classroom(n, paced))
+            own, shared, server, server_shared = _split(out)
+            base = base or np.median(server)  # N = 1, paced: one student alone
+            rows.append(
+                row := [
+                    "paced" if paced else "together",
+                    n,
+                    f"{np.median([r['open'] for r in out['results']]):.2f}",
+                    f"{np.median(server):.2f}",
+                    f"{_pct(server, 95):.2f}",
+                    f"{_pct(server, 95) / base:.1f}",
+                    f"{np.median(own):.2f} / {_pct(own, 95):.2f}",
+                    f"{max(server_shared, default=float('nan')):.2f} / {np.median(server_shared):.2f} / "
+                    f"{np.median(shared):.2f}",
+                    sum(r["errors"] for r in out["results"]),
+                    f"{out['peak_mib']:.0f}",
+                ]
+            )
+            print(f"{row[0]} N = {n}: " + " | ".join(map(str, row[1:])), flush=True)  # each classroom as it ends
+    table(
+        f"Classroom load: N websocket students on {PAGE}, {CHANGES} own changes each (cache misses), then one shared",
+        [
+            "classroom",
+            "N",
+            "first load s (median)",
+            "server s/change median",
+            "server p95",
+            "p95 / N=1 median",
+            "client median / p95",
+            "shared settings: server max / median, client median",
+            "errors",
+            "server peak MiB",
+        ],
+        rows,
+    )
+
+
+def load_browser_section(repeat: int) -> None:
     if not Path(CHROMIUM).exists():
         print(f"\n## Classroom load\n\nskipped: {CHROMIUM} not found (apt-get install chromium)")
         return
@@ -104,11 +210,7 @@ def load_section(repeat: int) -> None:
     rows, base = [], None
     for n in SESSIONS:
         out = asyncio.run(_classroom(n))
-        own = [s for r in out["results"] for s in r["own"]]
-        shared = [r["shared"] for r in out["results"]]
-        shared_from = min(r["shared_from"] for r in out["results"])
-        server = [r["seconds"] for r in out["runs"] if r["start"] < shared_from]
-        server_shared = [r["seconds"] for r in out["runs"] if r["start"] >= shared_from]
+        own, shared, server, server_shared = _split(out)
         base = base or np.median(server)
         rows.append(
             row := [
@@ -126,7 +228,8 @@ def load_section(repeat: int) -> None:
         )
         print(f"N = {n}: " + " | ".join(map(str, row)), flush=True)  # each classroom as it ends
     table(
-        f"Classroom load: N sessions on {PAGE}, {CHANGES} own changes each (cache misses), then one shared",
+        f"Classroom load in Chromium: N tabs on {PAGE}, {CHANGES} own changes each (cache misses), then one "
+        "shared (the tabs draw on the server's cores)",
         [
             "N",
             "server s/run median",

@@ -319,6 +319,12 @@ def load(repeat: int) -> None:
     load_section(repeat)
 
 
+def load_browser(repeat: int) -> None:
+    from .load import load_browser_section
+
+    load_browser_section(repeat)
+
+
 SECTIONS = {
     "engine": engine,
     "deep": deep,
@@ -327,6 +333,7 @@ SECTIONS = {
     "training": training,
     "browser": browser,
     "load": load,
+    "load-browser": load_browser,
 }
 
 

@@ -54,9 +54,10 @@ def estimator_panels(kind: str, theta: float, target: float, taus: tuple, n: int
 
 
 @st.cache_data(max_entries=32, show_spinner="Drawing…")
-def page_panels(page: str, config: compute.RunConfig, params: dict | None = None) -> dict:
-    """A page's built panels, so a rerun that changes nothing they depend on redraws nothing.
+def page_panels(page: str, config: compute.RunConfig, params: dict | None = None, section: str = "") -> dict:
+    """A page's built panels (of one section: the first unless named), so a rerun that changes nothing they
+    depend on redraws nothing.
 
     The panels are assembled from this module's cached computations, which other pages share.
     """
-    return catalog.page_panels(page, config, params, source=sys.modules[__name__])
+    return catalog.page_panels(page, config, params, source=sys.modules[__name__], section=section)

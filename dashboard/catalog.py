@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType, SimpleNamespace
 
 import numpy as np
@@ -56,23 +57,36 @@ def _unroll(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Pane
     return [panels.unroll(c, src.run(c, p), src.stored_run(c, p))]
 
 
-def _gradient_flow(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+def _flow(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+    """The gradient's journey: its norm over time, the flow matrix, the Jacobian products, the spectrum."""
     res, report = src.run(c, p), src.spectral(c, p)
     deep = [depth.layer_time(c, res), depth.layer_jacobian(c, src.layer_jacobians(c, p))] if is_deep(c) else []
-    truncation = [] if c.bidirectional else [panels.truncation(c, src.truncation(c, p))]
-    itemised = [panels.itemised(c, src.contributions(c, p))] if c.T <= compute.ITEMISED_MAX_T else []
     return [
         *deep,
         panels.gradient_norms(c, res, src.last_loss_gradient(c, p)),
         panels.flow(c, *src.flow(c, p)),
         panels.jacobian(c, src.jacobians(c, p), report),
         panels.eigenvalues(c, report),
-        panels.contributions(c, res),
-        *itemised,
-        panels.comparison(c, src.cell_comparison(c)),
-        panels.phase(c, src.phase_diagram(c)),
-        *truncation,
     ]
+
+
+def _flow_sources(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+    """Where dW_hh comes from: by step, and by loss and distance (up to a length)."""
+    itemised = [panels.itemised(c, src.contributions(c, p))] if c.T <= compute.ITEMISED_MAX_T else []
+    return [panels.contributions(c, src.run(c, p)), *itemised]
+
+
+def _flow_cells(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+    return [panels.comparison(c, src.cell_comparison(c))]
+
+
+def _flow_phase(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+    return [panels.phase(c, src.phase_diagram(c))]
+
+
+def _flow_truncation(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+    """Refused for a bidirectional network: its reverse direction reads the whole sequence."""
+    return [] if c.bidirectional else [panels.truncation(c, src.truncation(c, p))]
 
 
 def _memory(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
@@ -94,24 +108,50 @@ def _weights(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Pan
     ]
 
 
-BUILDERS = {
-    "overview": _overview,
-    "unroll": _unroll,
-    "gradient_flow": _gradient_flow,
-    "memory": _memory,
-    "weights": _weights,
+Builder = Callable[[RunConfig, "Params | None", ModuleType], list[panels.Panel]]
+
+#: Each page's sections in page order: the first (``""``) is always drawn, a page may draw the others on
+#: demand (tabs that build only the open one). Exports and tests build every section.
+SECTIONS: dict[str, dict[str, Builder]] = {
+    "overview": {"": _overview},
+    "unroll": {"": _unroll},
+    "gradient_flow": {
+        "": _flow,
+        "sources": _flow_sources,
+        "cells": _flow_cells,
+        "phase": _flow_phase,
+        "truncation": _flow_truncation,
+    },
+    "memory": {"": _memory},
+    "weights": {"": _weights},
 }
 #: The pages whose figures "export all" writes (the weights page repeats figures of gradient flow).
 PAGES = ("overview", "unroll", "gradient_flow", "memory")
 
 
 def page_panels(
-    page: str, config: RunConfig, params: Params | None = None, source: ModuleType | SimpleNamespace = PLAIN
+    page: str,
+    config: RunConfig,
+    params: Params | None = None,
+    source: ModuleType | SimpleNamespace = PLAIN,
+    section: str | None = None,
 ) -> dict[str, panels.Panel]:
-    """The panels of ``page`` by name, in page order."""
-    if page not in BUILDERS:
-        raise ValueError(f"page must be one of {tuple(BUILDERS)}, got {page!r}")
-    return {panel.name: panel for panel in BUILDERS[page](config, params, source)}
+    """The panels of ``page`` by name, in page order: every section's, or one ``section``'s."""
+    if page not in SECTIONS:
+        raise ValueError(f"page must be one of {tuple(SECTIONS)}, got {page!r}")
+    if section is not None and section not in SECTIONS[page]:
+        raise ValueError(f"section must be one of {tuple(SECTIONS[page])} for {page}, got {section!r}")
+    chosen = SECTIONS[page] if section is None else {section: SECTIONS[page][section]}
+    return {panel.name: panel for build in chosen.values() for panel in build(config, params, source)}
+
+
+def panel(page: str, name: str, config: RunConfig, params: Params | None = None, source=PLAIN) -> panels.Panel:
+    """One panel of ``page``, building its sections in order only until the one that draws it."""
+    for section in SECTIONS.get(page, {}):
+        built = page_panels(page, config, params, source, section)
+        if name in built:
+            return built[name]
+    raise ValueError(f"name must be a panel of {page!r}, got {name!r}")
 
 
 def all_panels(

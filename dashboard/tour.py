@@ -82,7 +82,7 @@ def outcome(scene: Scene, config: RunConfig | None = None) -> tuple[int, float, 
 
 def figure(scene: Scene, config: RunConfig) -> panels.Panel:
     """The scene's one figure for ``config``."""
-    return catalog.page_panels(scene.page, config)[scene.panel]
+    return catalog.panel(scene.page, scene.panel, config)
 
 
 def _ratio(config: RunConfig) -> float:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from . import export
 from .config import RunConfig
@@ -67,6 +68,15 @@ def responsive_layout() -> None:
 def figure_columns(spec: int | list, key: str) -> list:
     """Columns for figures side by side, stacking when the window is too narrow for both."""
     return st.container(key=f"figures-{key}").columns(spec)
+
+
+def lazy_tabs(labels: dict[str, str], key: str) -> tuple[str, DeltaGenerator]:
+    """Tabs that run only the open tab's content: its name (a key of ``labels``) and its container.
+
+    The other tabs' figures are neither computed nor sent: a change of settings redraws what is seen.
+    """
+    tabs = st.tabs(list(labels.values()), key=key, on_change="rerun")
+    return next(((name, tab) for name, tab in zip(labels, tabs) if tab.open), (next(iter(labels)), tabs[0]))
 
 
 def plotly_config(panel: Panel, view: RunConfig | str) -> dict:

@@ -50,35 +50,49 @@ if is_deep(config):
     st.subheader(f"The top layer (layer {config.num_layers - 1})" if config.num_layers > 1 else "The layer")
 left, right = ui.figure_columns(2, key="flow")
 with left:
-    for name in ("gradient_norms", "jacobian_vs_lag", "step_contributions"):
+    for name in ("gradient_norms", "jacobian_vs_lag"):
         ui.show(panels[name], config)
 with right:
-    for name in ("flow_matrix", "eigenvalues", "cell_comparison"):
+    for name in ("flow_matrix", "eigenvalues"):
         ui.show(panels[name], config)
-if "gradient_itemised" in panels:
-    origin = (
-        st.slider(
-            "Follow the loss at step s back in time (black line)",
-            0,
-            config.T - 1,
-            config.T - 1,
-            key="itemised_origin",
-            help="its terms of dW_hh at every earlier step, projected like the bars",
-        )
-        if config.T > 1
-        else 0
-    )
-    itemised = panels["gradient_itemised"]  # built for the last loss; rebuilt only when another is followed
-    if origin != config.T - 1:
-        itemised = panels_mod.itemised(config, cache.contributions(config, params), origin)
-    ui.show(itemised, config)
-else:
-    st.info(
-        f"dW_hh itemised by loss and distance is drawn up to T = {compute.ITEMISED_MAX_T}: every loss goes "
-        "back to step 0, T² / 2 backward steps in all."
-    )
-ui.show(panels["phase_diagram"], config)
-if "truncation_study" in panels:
-    ui.show(panels["truncation_study"], config)
-else:
-    st.info("No truncation study for a bidirectional network: the reverse direction reads the whole sequence.")
+
+section, tab = ui.lazy_tabs(
+    {
+        "sources": "Where dW_hh comes from",
+        "cells": "RNN, LSTM and GRU compared",
+        "phase": "Phase diagram",
+        "truncation": "Truncated BPTT",
+    },
+    key="flow_tab",
+)
+more = cache.page_panels("gradient_flow", config, params, section)
+with tab:
+    if section == "sources":
+        ui.show(more["step_contributions"], config)
+        if "gradient_itemised" in more:
+            origin = (
+                st.slider(
+                    "Follow the loss at step s back in time (black line)",
+                    0,
+                    config.T - 1,
+                    config.T - 1,
+                    key="itemised_origin",
+                    help="its terms of dW_hh at every earlier step, projected like the bars",
+                )
+                if config.T > 1
+                else 0
+            )
+            itemised = more["gradient_itemised"]  # built for the last loss; rebuilt only when another is followed
+            if origin != config.T - 1:
+                itemised = panels_mod.itemised(config, cache.contributions(config, params), origin)
+            ui.show(itemised, config)
+        else:
+            st.info(
+                f"dW_hh itemised by loss and distance is drawn up to T = {compute.ITEMISED_MAX_T}: every loss "
+                "goes back to step 0, T² / 2 backward steps in all."
+            )
+    elif section == "truncation" and config.bidirectional:
+        st.info("No truncation study for a bidirectional network: the reverse direction reads the whole sequence.")
+    else:
+        for panel in more.values():
+            ui.show(panel, config)

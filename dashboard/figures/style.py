@@ -16,16 +16,23 @@ pio.templates.default = "plotly_white"
 
 
 def base_layout(fig: go.Figure, title: str, *, height: int = 420) -> go.Figure:
-    """Apply the shared font sizes and margins (the template is plotly's default); returns ``fig``."""
-    fig.update_layout(
-        title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 17}},
-        font={"size": 13},
-        height=height,
-        margin={"l": 70, "r": 30, "t": 60, "b": 95},
+    """Apply the shared font sizes and margins (the template is plotly's default); returns ``fig``.
+
+    Each property is set by item (merged into what the figure already has): four times cheaper than
+    ``update_layout``, whose path machinery is most of a small figure's build time.
+    """
+    shared = {
+        "title": {"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 17}},
+        "font": {"size": 13},
+        "height": height,
+        "margin": {"l": 70, "r": 30, "t": 60, "b": 95},
         # below the plot: a legend on top collides with titles once it wraps
-        legend={"orientation": "h", "yanchor": "top", "y": -0.2, "xanchor": "left", "x": 0.0},
-        hoverlabel={"font_size": 13},
-    )
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.2, "xanchor": "left", "x": 0.0},
+        "hoverlabel": {"font": {"size": 13}},
+    }
+    layout = fig.layout
+    for key, value in shared.items():
+        layout[key] = {**layout[key].to_plotly_json(), **value} if isinstance(value, dict) else value
     return fig
 
 

@@ -12,7 +12,7 @@ from .conftest import PAGES, assert_clean, chart_specs, open_app
 EXPECTED_CHARTS = {
     "pages/overview.py": 2,
     "pages/unroll.py": 1,
-    "pages/gradient_flow.py": 9,
+    "pages/gradient_flow.py": 6,  # four, and the open tab: where dW_hh comes from (two)
     "pages/memory.py": 5,
     "pages/weights.py": 2,
     "pages/training.py": 0,
@@ -111,10 +111,38 @@ def test_figures_change_with_T_cell_and_weights(change):
     getattr(at, kind)(key=key).set_value(value).run()
     assert_clean(at)
     after = chart_specs(at)
-    for i in (0, 1, 3):  # gradient norms, flow matrix, eigenvalues... differ
+    for i in (0, 2, 3):  # gradient norms, flow matrix, eigenvalues... differ
         if kind == "slider" and key == "cfg.T" and i == 3:
             continue  # eigenvalues of W_hh do not depend on T
         assert before[i]["data"] != after[i]["data"], (key, i)
+
+
+@pytest.mark.parametrize(
+    ("tab", "config", "names"),
+    [
+        ("sources", RunConfig(), ["step_contributions", "gradient_itemised"]),
+        ("sources", RunConfig(T=compute.ITEMISED_MAX_T + 1), ["step_contributions"]),
+        ("cells", RunConfig(), ["cell_comparison"]),
+        ("phase", RunConfig(), ["phase_diagram"]),
+        ("truncation", RunConfig(), ["truncation_study"]),
+        ("truncation", RunConfig(num_layers=2, bidirectional=True, T=12), []),
+    ],
+)
+def test_each_gradient_flow_tab_draws_its_own_figures_only(tab, config, names):
+    at = open_app("pages/gradient_flow.py", config.to_query())
+    at.session_state["flow_tab"] = {
+        "sources": "Where dW_hh comes from",
+        "cells": "RNN, LSTM and GRU compared",
+        "phase": "Phase diagram",
+        "truncation": "Truncated BPTT",
+    }[tab]
+    at.run()
+    assert_clean(at)
+    drawn = [c.proto.id for c in at.get("plotly_chart")]
+    always = 4 + 2 * (config.num_layers > 1)  # the flow's own figures, and the depth figures of a stack
+    assert len(drawn) == always + len(names)
+    assert all(any(f"chart-{name}" in d for d in drawn[always:]) for name in names), drawn
+    assert len(at.info) == (not names or tab == "sources" and len(names) == 1)  # a note says what is not drawn
 
 
 def test_url_restores_exact_configuration():

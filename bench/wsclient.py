@@ -1,0 +1,78 @@
+"""A student without a browser: Streamlit's own websocket protocol, so the server does its full work.
+
+A :class:`Student` connects to ``/_stcore/stream``, asks for a page (a ``rerun_script`` back message, as
+the browser sends), and reads every forward message until the script has finished: the elements (with
+each widget's id), exceptions, and the bytes sent. A change sends the widget's new value the way the
+browser does. Nothing is drawn, so on a shared machine the clients take almost no CPU from the server.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+MAX_MESSAGE = 200 * 2**20
+
+
+@dataclass
+class Run:
+    """One script run as the client saw it: seconds from the request to "finished", bytes, elements."""
+
+    seconds: float
+    bytes: int
+    charts: int
+    exceptions: int
+
+
+@dataclass
+class Student:
+    url: str
+    page: str
+    widgets: dict[str, WidgetState] = field(default_factory=dict)  # by label: what the browser would send
+    ids: dict[str, str] = field(default_factory=dict)  # label -> widget id
+    _ws: object = None
+
+    async def __aenter__(self) -> Student:
+        ws_url = self.url.replace("http://", "ws://") + "/_stcore/stream"
+        self._ws = await websockets.connect(ws_url, subprotocols=["streamlit"], max_size=MAX_MESSAGE)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self._ws.close()
+
+    async def open(self) -> Run:
+        """Load the page, as a browser's first request does."""
+        return await self._rerun()
+
+    async def set_int(self, label: str, value: int) -> Run:
+        """Type ``value`` into the number input called ``label`` and wait for the script to finish."""
+        self.widgets[label] = WidgetState(id=self.ids[label], int_value=value)
+        return await self._rerun()
+
+    async def _rerun(self) -> Run:
+        msg = BackMsg()
+        msg.rerun_script.page_name = self.page
+        msg.rerun_script.widget_states.widgets.extend(self.widgets.values())
+        start = time.perf_counter()
+        await self._ws.send(msg.SerializeToString())
+        received = charts = exceptions = 0
+        while True:
+            frame = await self._ws.recv()
+            received += len(frame)
+            fwd = ForwardMsg()
+            fwd.ParseFromString(frame)
+            kind = fwd.WhichOneof("type")
+            if kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
+                element = fwd.delta.new_element
+                which = element.WhichOneof("type")
+                charts += which == "plotly_chart"
+                exceptions += which == "exception"
+                if which == "number_input":
+                    self.ids[element.number_input.label] = element.number_input.id
+            elif kind == "script_finished" and fwd.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                return Run(time.perf_counter() - start, received, charts, exceptions)
