@@ -1,7 +1,7 @@
 """Thin ``st.cache_data`` wrappers of :mod:`dashboard.compute`, keyed by the frozen config.
 
-Cached values are pickled, so every session gets its own copy. A slider change
-that does not touch a function's inputs is a cache hit.
+Computed values are pickled, so every session gets its own copy; built panels are shared read-only
+(:func:`page_panels`). A slider change that does not touch a function's inputs is a cache hit.
 """
 
 from __future__ import annotations
@@ -53,11 +53,13 @@ def estimator_panels(kind: str, theta: float, target: float, taus: tuple, n: int
     return _estimator_panels(kind, theta, target, np.asarray(taus), n, tau)
 
 
-@st.cache_data(max_entries=32, show_spinner="Drawing…")
+@st.cache_resource(max_entries=32, show_spinner="Drawing…")
 def page_panels(page: str, config: compute.RunConfig, params: dict | None = None, section: str = "") -> dict:
     """A page's built panels (of one section: the first unless named), so a rerun that changes nothing they
     depend on redraws nothing.
 
-    The panels are assembled from this module's cached computations, which other pages share.
+    The panels are assembled from this module's cached computations, which other pages share. They are
+    shared, not copied (unpickling a figure re-validates every trace, a quarter second for an animation):
+    nothing may change a panel in place (:func:`dashboard.ui.for_projector` draws on a copy).
     """
     return catalog.page_panels(page, config, params, source=sys.modules[__name__], section=section)

@@ -70,13 +70,14 @@ def figure_columns(spec: int | list, key: str) -> list:
     return st.container(key=f"figures-{key}").columns(spec)
 
 
-def lazy_tabs(labels: dict[str, str], key: str) -> tuple[str, DeltaGenerator]:
-    """Tabs that run only the open tab's content: its name (a key of ``labels``) and its container.
+def lazy_sections(labels: dict[str, str], key: str) -> list[tuple[str, DeltaGenerator]]:
+    """Expanders, closed at first, whose content runs only while open: the open ones' names (keys of
+    ``labels``) and containers, in order.
 
-    The other tabs' figures are neither computed nor sent: a change of settings redraws what is seen.
+    A closed section's figures are neither computed nor sent: a change of settings redraws what is seen.
     """
-    tabs = st.tabs(list(labels.values()), key=key, on_change="rerun")
-    return next(((name, tab) for name, tab in zip(labels, tabs) if tab.open), (next(iter(labels)), tabs[0]))
+    sections = [(name, st.expander(label, key=f"{key}-{name}", on_change="rerun")) for name, label in labels.items()]
+    return [(name, box) for name, box in sections if box.open]
 
 
 def plotly_config(panel: Panel, view: RunConfig | str) -> dict:

@@ -56,43 +56,47 @@ with right:
     for name in ("flow_matrix", "eigenvalues"):
         ui.show(panels[name], config)
 
-section, tab = ui.lazy_tabs(
-    {
-        "sources": "Where dW_hh comes from",
-        "cells": "RNN, LSTM and GRU compared",
-        "phase": "Phase diagram",
-        "truncation": "Truncated BPTT",
-    },
-    key="flow_tab",
-)
-more = cache.page_panels("gradient_flow", config, params, section)
-with tab:
-    if section == "sources":
-        ui.show(more["step_contributions"], config)
-        if "gradient_itemised" in more:
-            origin = (
-                st.slider(
-                    "Follow the loss at step s back in time (black line)",
-                    0,
-                    config.T - 1,
-                    config.T - 1,
-                    key="itemised_origin",
-                    help="its terms of dW_hh at every earlier step, projected like the bars",
-                )
-                if config.T > 1
-                else 0
-            )
-            itemised = more["gradient_itemised"]  # built for the last loss; rebuilt only when another is followed
-            if origin != config.T - 1:
-                itemised = panels_mod.itemised(config, cache.contributions(config, params), origin)
-            ui.show(itemised, config)
+
+def where_dw_hh_comes_from(more: dict) -> None:
+    """By step; and by loss and distance, following one loss back in time (up to a length)."""
+    ui.show(more["step_contributions"], config)
+    if "gradient_itemised" not in more:
+        st.info(
+            f"dW_hh itemised by loss and distance is drawn up to T = {compute.ITEMISED_MAX_T}: every loss goes "
+            "back to step 0, T² / 2 backward steps in all."
+        )
+        return
+    origin = (
+        st.slider(
+            "Follow the loss at step s back in time (black line)",
+            0,
+            config.T - 1,
+            config.T - 1,
+            key="itemised_origin",
+            help="its terms of dW_hh at every earlier step, projected like the bars",
+        )
+        if config.T > 1
+        else 0
+    )
+    itemised = more["gradient_itemised"]  # built for the last loss; rebuilt only when another is followed
+    if origin != config.T - 1:
+        itemised = panels_mod.itemised(config, cache.contributions(config, params), origin)
+    ui.show(itemised, config)
+
+
+SECTIONS = {
+    "sources": "Where dW_hh comes from: by step, and by loss and distance",
+    "cells": "RNN, LSTM and GRU compared on this task",
+    "phase": "Phase diagram: vanishing or exploding, by weight scale and length",
+    "truncation": "Truncated BPTT: the gradient's error against the full one",
+}
+for section, box in ui.lazy_sections(SECTIONS, key="flow"):  # computed and drawn only while open
+    more = cache.page_panels("gradient_flow", config, params, section)
+    with box:
+        if section == "sources":
+            where_dw_hh_comes_from(more)
+        elif not more:
+            st.info("No truncation study for a bidirectional network: the reverse direction reads the whole sequence.")
         else:
-            st.info(
-                f"dW_hh itemised by loss and distance is drawn up to T = {compute.ITEMISED_MAX_T}: every loss "
-                "goes back to step 0, T² / 2 backward steps in all."
-            )
-    elif section == "truncation" and config.bidirectional:
-        st.info("No truncation study for a bidirectional network: the reverse direction reads the whole sequence.")
-    else:
-        for panel in more.values():
-            ui.show(panel, config)
+            for panel in more.values():
+                ui.show(panel, config)

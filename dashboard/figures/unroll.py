@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from .style import base_layout, byte_axis, human_bytes, to_unit
+from .style import as_lists, base_layout, byte_axis, human_bytes, to_unit
 
 ROWS = {"x": 0.0, "h": 1.0, "y": 2.0, "l": 3.0}
 IDLE = "#d9d9d9"
@@ -131,7 +131,7 @@ def unroll_animation(
             heading += f"{' · ' if heading else ''}steps {start}–{start + W - 1} of {T} shown"
         # the heading is a trace, so it changes in the same redraw as the nodes it describes
         traces.append({"type": "scatter", "x": [-0.6], "y": [ROWS["l"] + 0.75], "text": [heading]})
-        return traces
+        return [as_lists(trace) for trace in traces]
 
     fig = make_subplots(
         rows=2,

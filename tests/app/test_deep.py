@@ -266,6 +266,8 @@ def test_pareto_caption_for_a_stack_bounds_the_engine(checkpoint):
 
 def test_following_one_loss_draws_its_terms_of_dw_hh():
     at = open_app("pages/gradient_flow.py", {"T": "20"})
+    at.session_state["flow-sources"] = True
+    at.run()
     at.slider(key="itemised_origin").set_value(7).run()
     assert_clean(at)
     spec = next(s for s in chart_specs(at) if s["layout"]["title"]["text"].startswith("dW_hh itemised"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard import compute, memory
+from dashboard import catalog, compute, memory
 from dashboard.config import LIMITS, RunConfig, from_mapping
 
 from .conftest import PAGES, assert_clean, chart_specs, open_app
@@ -12,7 +12,7 @@ from .conftest import PAGES, assert_clean, chart_specs, open_app
 EXPECTED_CHARTS = {
     "pages/overview.py": 2,
     "pages/unroll.py": 1,
-    "pages/gradient_flow.py": 6,  # four, and the open tab: where dW_hh comes from (two)
+    "pages/gradient_flow.py": 4,  # and more in sections drawn while open (test_gradient_flow_sections...)
     "pages/memory.py": 5,
     "pages/weights.py": 2,
     "pages/training.py": 0,
@@ -27,12 +27,6 @@ EXPECTED_CHARTS = {
 
 #: Pages that do not read the sidebar's network (the Diagnose page runs the user's own model).
 OWN_SETTINGS = {"pages/diagnose.py"}
-
-
-def expected_charts(page: str, config: RunConfig) -> int:
-    """Charts on a page for a single-layer configuration (the itemised dW_hh stops at a length)."""
-    long = page == "pages/gradient_flow.py" and config.T > compute.ITEMISED_MAX_T
-    return EXPECTED_CHARTS[page] - long
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -71,7 +65,7 @@ def test_page_at_extremes(page, query):
         assert len(chart_specs(at)) == 0
     else:
         assert_clean(at)
-        assert len(chart_specs(at)) == expected_charts(page, from_mapping(query)[0])
+        assert len(chart_specs(at)) == EXPECTED_CHARTS[page]
 
 
 def test_sidebar_value_set_once_reaches_every_page():
@@ -118,31 +112,34 @@ def test_figures_change_with_T_cell_and_weights(change):
 
 
 @pytest.mark.parametrize(
-    ("tab", "config", "names"),
+    ("sections", "config", "names"),
     [
-        ("sources", RunConfig(), ["step_contributions", "gradient_itemised"]),
-        ("sources", RunConfig(T=compute.ITEMISED_MAX_T + 1), ["step_contributions"]),
-        ("cells", RunConfig(), ["cell_comparison"]),
-        ("phase", RunConfig(), ["phase_diagram"]),
-        ("truncation", RunConfig(), ["truncation_study"]),
-        ("truncation", RunConfig(num_layers=2, bidirectional=True, T=12), []),
+        (["sources"], RunConfig(), ["step_contributions", "gradient_itemised"]),
+        (["sources"], RunConfig(T=compute.ITEMISED_MAX_T + 1), ["step_contributions"]),
+        (["cells"], RunConfig(), ["cell_comparison"]),
+        (["phase"], RunConfig(), ["phase_diagram"]),
+        (["truncation"], RunConfig(), ["truncation_study"]),
+        (["truncation"], RunConfig(num_layers=2, bidirectional=True, T=12), []),
+        (["cells", "phase", "truncation"], RunConfig(), ["cell_comparison", "phase_diagram", "truncation_study"]),
     ],
 )
-def test_each_gradient_flow_tab_draws_its_own_figures_only(tab, config, names):
+def test_gradient_flow_sections_draw_their_figures_only_while_open(sections, config, names):
     at = open_app("pages/gradient_flow.py", config.to_query())
-    at.session_state["flow_tab"] = {
-        "sources": "Where dW_hh comes from",
-        "cells": "RNN, LSTM and GRU compared",
-        "phase": "Phase diagram",
-        "truncation": "Truncated BPTT",
-    }[tab]
+    always = 4 + 2 * (config.num_layers > 1)  # the flow's own figures, and the depth figures of a stack
+    assert len(at.get("plotly_chart")) == always  # every section starts closed
+    for section in sections:
+        at.session_state[f"flow-{section}"] = True
     at.run()
     assert_clean(at)
     drawn = [c.proto.id for c in at.get("plotly_chart")]
-    always = 4 + 2 * (config.num_layers > 1)  # the flow's own figures, and the depth figures of a stack
     assert len(drawn) == always + len(names)
     assert all(any(f"chart-{name}" in d for d in drawn[always:]) for name in names), drawn
-    assert len(at.info) == (not names or tab == "sources" and len(names) == 1)  # a note says what is not drawn
+    assert len(at.info) == (not names or (sections == ["sources"] and len(names) == 1))  # says what is not drawn
+    at.session_state[f"flow-{sections[0]}"] = False  # closed again: its figures go
+    at.run()
+    assert len(at.get("plotly_chart")) == always + len(names) - len(
+        catalog.page_panels("gradient_flow", config, section=sections[0])
+    )
 
 
 def test_url_restores_exact_configuration():

@@ -13,7 +13,7 @@ from dashboard.config import RunConfig
 
 from .conftest import PAGES as PAGE_FILES
 from .conftest import assert_clean, chart_specs, open_app
-from .test_pages import expected_charts
+from .test_pages import EXPECTED_CHARTS
 
 EXPLODING = RunConfig(activation="linear", init="orthogonal", scale=3.0, T=1000, hidden_size=8)
 
@@ -40,7 +40,7 @@ def test_overflow_verdict_names_the_step():
 def test_exploding_configuration_on_every_page(page):
     at = open_app(page, EXPLODING.to_query())
     assert_clean(at)
-    assert len(chart_specs(at)) == expected_charts(page, EXPLODING)
+    assert len(chart_specs(at)) == EXPECTED_CHARTS[page]
 
 
 NONSENSE = [
