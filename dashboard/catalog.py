@@ -90,15 +90,25 @@ def _flow_truncation(c: RunConfig, p: Params | None, src: ModuleType) -> list[pa
 
 
 def _memory(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+    """What the tape holds, by tensor (and by layer), and over time under each strategy."""
     by_layer = [depth.layer_memory(c, src.stored_run(c, p))] if is_deep(c) else []
     return [
         panels.memory_stack(c, src.run(c, p)),
         *by_layer,
         panels.memory_timelines(c, src.strategy_runs(c, p)),
-        panels.memory_vs_length(c, src.memory_scaling(c)),
-        panels.memory_budget(c, src.memory_budget(c, p)),
-        panels.pareto(c, memory.pareto_front(c)),
     ]
+
+
+def _memory_length(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+    return [panels.memory_vs_length(c, src.memory_scaling(c))]
+
+
+def _memory_budget(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+    return [panels.memory_budget(c, src.memory_budget(c, p))]
+
+
+def _memory_pareto(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+    return [panels.pareto(c, memory.pareto_front(c))]
 
 
 def _weights(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
@@ -122,7 +132,7 @@ SECTIONS: dict[str, dict[str, Builder]] = {
         "phase": _flow_phase,
         "truncation": _flow_truncation,
     },
-    "memory": {"": _memory},
+    "memory": {"": _memory, "length": _memory_length, "budget": _memory_budget, "pareto": _memory_pareto},
     "weights": {"": _weights},
 }
 #: The pages whose figures "export all" writes (the weights page repeats figures of gradient flow).

@@ -2,15 +2,20 @@
 
 tracemalloc counts every allocation of the whole process while it runs, so measuring
 inside a server that other sessions share would count their work too; a child process
-runs only the measured call. ``python -m dashboard.measure '{"T": "200"}'`` (the URL's query
-parameters as JSON) prints JSON.
+runs only the measured calls, one at a time. The child stays up between measurements (starting
+Python and importing NumPy took 0.3 s of every measurement): ``python -m dashboard.measure --serve``
+reads one configuration per line and answers one JSON line each. ``python -m dashboard.measure
+'{"T": "200"}'`` (the URL's query parameters as JSON) measures once and prints JSON.
 """
 
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import sys
+import tempfile
+import threading
 import tracemalloc
 from pathlib import Path
 
@@ -50,32 +55,83 @@ def measure_here(config: RunConfig) -> dict[str, dict[str, int]]:
     return out
 
 
-def measured_peaks(config: RunConfig, timeout: float = 120.0) -> dict[str, dict[str, int]]:
-    """:func:`measure_here` in a child process. The weights are the preset's: memory does not depend
-    on their values."""
-    query = json.dumps(config.to_query())
-    try:  # run from the project root: the child imports the same code, wherever the server was started
-        done = subprocess.run(
-            [sys.executable, "-m", "dashboard.measure", query],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=ROOT,
+_worker: subprocess.Popen | None = None
+_worker_stderr = None  # the child's stderr, a file: read when it fails
+_worker_lock = threading.Lock()  # one measurement at a time: the child's tracemalloc sees only it
+
+
+def _running_worker() -> subprocess.Popen:
+    """The measuring child, started (again) when there is none, it has ended, or the interpreter changed."""
+    global _worker, _worker_stderr
+    command = [sys.executable, "-m", "dashboard.measure", "--serve"]
+    if _worker is None or _worker.poll() is not None or _worker.args != command:
+        _stop_worker()
+        _worker_stderr = tempfile.TemporaryFile()
+        # run from the project root: the child imports the same code, wherever the server was started
+        _worker = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=_worker_stderr, cwd=ROOT
         )
-    except subprocess.TimeoutExpired:
-        raise ValueError(f"measuring took longer than {timeout:.0f} s; lower T or the sizes") from None
-    except OSError as err:
-        raise ValueError(f"the memory measurement failed ({err})") from None
-    if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise ValueError(f"the memory measurement failed ({reason})")
-    return json.loads(done.stdout)
+    return _worker
+
+
+def _stop_worker() -> str:
+    """End the child; the last line it wrote to stderr (why it failed), if any."""
+    global _worker
+    if _worker is None:
+        return ""
+    _worker.kill()
+    _worker.wait()
+    _worker.stdin.close()
+    _worker.stdout.close()
+    _worker_stderr.seek(0)
+    lines = _worker_stderr.read().decode(errors="replace").strip().splitlines()
+    _worker_stderr.close()
+    _worker = None
+    return lines[-1] if lines else ""
+
+
+def measured_peaks(config: RunConfig, timeout: float = 120.0) -> dict[str, dict[str, int]]:
+    """:func:`measure_here` in the measuring child process. The weights are the preset's: memory does not
+    depend on their values."""
+    query = json.dumps(config.to_query()) + "\n"
+    with _worker_lock:
+        try:
+            worker = _running_worker()
+            worker.stdin.write(query.encode())
+            worker.stdin.flush()
+        except OSError as err:  # could not start, or it ended before reading
+            raise ValueError(f"the memory measurement failed ({_stop_worker() or err})") from None
+        if not select.select([worker.stdout], [], [], timeout)[0]:
+            _stop_worker()
+            raise ValueError(f"measuring took longer than {timeout:.0f} s; lower T or the sizes")
+        line = worker.stdout.readline()
+        if not line:
+            raise ValueError(f"the memory measurement failed ({_stop_worker() or 'no message'})")
+    answer = json.loads(line)
+    if "error" in answer:
+        raise ValueError(f"the memory measurement failed ({answer['error']})")
+    return answer
+
+
+def serve(lines=sys.stdin, out=sys.stdout) -> int:
+    """Answer each line (the URL's query parameters as JSON) with :func:`measure_here`'s JSON, or
+    ``{"error": ...}``: one bad request does not end the child."""
+    for line in lines:
+        try:
+            config, problems = from_mapping(json.loads(line))
+            answer = {"error": problems[0]} if problems else measure_here(config)
+        except Exception as err:  # reported to the server, which shows it
+            answer = {"error": f"{type(err).__name__}: {err}"}
+        print(json.dumps(answer), file=out, flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args == ["--serve"]:
+        return serve()
     if len(args) != 1:
-        print("usage: python -m dashboard.measure QUERY_JSON", file=sys.stderr)
+        print("usage: python -m dashboard.measure QUERY_JSON | --serve", file=sys.stderr)
         return 2
     try:
         values = json.loads(args[0])

@@ -49,8 +49,15 @@ with left:
     ui.show(panels["memory_by_tensor"], config)
     if "layer_memory" in panels:
         ui.show(panels["layer_memory"], config)
-    ui.show(panels["memory_vs_length"], config)
 with right:
     ui.show(panels["memory_timelines"], config)
-    ui.show(panels["memory_budget"], config)
-ui.show(panels["pareto_front"], config)
+
+SECTIONS = {
+    "length": "How the memory grows with T, under each strategy",
+    "budget": "What fits in a memory budget: every stored item, in float64 and float32",
+    "pareto": "Checkpointing: memory against recomputation, every schedule",
+}
+for section, box in ui.lazy_sections(SECTIONS, key="memory"):  # computed and drawn only while open
+    with box:
+        for panel in cache.page_panels("memory", config, params, section).values():
+            ui.show(panel, config)

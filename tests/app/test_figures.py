@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -206,6 +208,18 @@ def test_the_memory_measurement_runs_this_code_from_anywhere_and_fails_with_a_me
     monkeypatch.setattr(measure.sys, "executable", "/bin/false")
     with pytest.raises(ValueError, match="memory measurement failed"):
         measure.measured_peaks(RunConfig(T=20, hidden_size=4))
+
+
+def test_the_measuring_child_answers_every_line_and_survives_a_bad_one():
+    import io
+
+    from dashboard import measure
+
+    out = io.StringIO()
+    measure.serve(io.StringIO('{"T": "zero"}\nnot json\n{"T": "5", "hidden_size": "3"}\n'), out)
+    first, second, third = (json.loads(line) for line in out.getvalue().splitlines())
+    assert "T" in first["error"] and "JSONDecodeError" in second["error"]
+    assert set(third) == set(measure.MODES) and third["this run"]["measured"] > 0
 
 
 @pytest.mark.parametrize("T", [5, 60, 61, 500])

@@ -13,7 +13,7 @@ EXPECTED_CHARTS = {
     "pages/overview.py": 2,
     "pages/unroll.py": 1,
     "pages/gradient_flow.py": 4,  # and more in sections drawn while open (test_gradient_flow_sections...)
-    "pages/memory.py": 5,
+    "pages/memory.py": 2,  # and one in each section while open
     "pages/weights.py": 2,
     "pages/training.py": 0,
     "pages/losses.py": 3,
@@ -140,6 +140,17 @@ def test_gradient_flow_sections_draw_their_figures_only_while_open(sections, con
     assert len(at.get("plotly_chart")) == always + len(names) - len(
         catalog.page_panels("gradient_flow", config, section=sections[0])
     )
+
+
+def test_memory_sections_draw_their_figure_only_while_open():
+    at = open_app("pages/memory.py")
+    for section, name in (("length", "memory_vs_length"), ("budget", "memory_budget"), ("pareto", "pareto_front")):
+        at.session_state[f"memory-{section}"] = True
+        at.run()
+        assert_clean(at)
+        drawn = [c.proto.id for c in at.get("plotly_chart")]
+        assert len(drawn) == 3 and f"chart-{name}" in drawn[-1]
+        at.session_state[f"memory-{section}"] = False
 
 
 def test_url_restores_exact_configuration():
