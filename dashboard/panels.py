@@ -18,7 +18,7 @@ from bptt_core.analysis.spectral import SpectralReport, pascanu_bound
 from bptt_core.analysis.truncation_study import TruncationStudy
 from bptt_core.result import STORED_GROUPS
 
-from .compute import PhaseDiagram, step_norms
+from .compute import PhaseDiagram, flow_origins, step_norms
 from .config import RunConfig
 from .figures import flow as ff
 from .figures import memory as fm
@@ -103,9 +103,12 @@ def gradient_norms(config: RunConfig, res: bc.BPTTResult, last_loss: np.ndarray)
 
 
 def flow(config: RunConfig, origins: np.ndarray, F: np.ndarray) -> Panel:
-    t_idx, k_idx = np.meshgrid(origins, np.arange(config.T), indexing="ij")
+    """Rows ``origins`` of the flow matrix ``F`` (N, T); on long sequences its columns are thinned to the
+    same evenly spread steps as the rows (the diagonal kept): a heatmap can show one cell per pixel."""
+    columns = flow_origins(config.T)
+    t_idx, k_idx = np.meshgrid(origins, columns, indexing="ij")
     keep = k_idx <= t_idx
-    df = pd.DataFrame({"t": t_idx[keep], "k": k_idx[keep], "norm": F[keep]})
+    df = pd.DataFrame({"t": t_idx[keep], "k": k_idx[keep], "norm": F[:, columns][keep]})
     caption = (
         "Row t: ||∂l_t/∂h_k||, how strongly the loss at step t reaches each earlier state h_k, where l_t is "
         "step t's loss averaged over the valid sequences and the norm is taken over batch × hidden (the same "
@@ -114,7 +117,7 @@ def flow(config: RunConfig, origins: np.ndarray, F: np.ndarray) -> Panel:
     if config.num_layers > 1 or config.bidirectional:
         caption += " States of the top layer's forward direction."
     if len(origins) < config.T:
-        caption += f" ({len(origins)} of {config.T} rows, evenly spaced.)"
+        caption += f" ({len(origins)} of {config.T} rows and {len(columns)} of {config.T} columns, evenly spaced.)"
     return Panel("flow_matrix", "Flow matrix", caption, ff.flow_heatmap(df), df)
 
 

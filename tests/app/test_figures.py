@@ -40,7 +40,11 @@ def test_flow_panel_thins_rows_for_long_sequences():
     origins, F = compute.flow(config)
     p = panels.flow(config, origins, F)
     assert len(origins) == compute.FLOW_ROWS and F.shape == (compute.FLOW_ROWS, 400)
-    assert "120 of 400 rows" in p.caption
+    assert "120 of 400 rows and 120 of 400 columns" in p.caption
+    z = np.asarray(p.figure.data[0].z, dtype=float)
+    columns = np.asarray(p.figure.data[0].x)
+    np.testing.assert_array_equal(columns, origins)  # the same steps as the rows: the diagonal is drawn
+    np.testing.assert_allclose(np.diag(z), np.log10(F[np.arange(len(origins)), origins]))
 
 
 @pytest.mark.parametrize(("cell", "has_bound"), [("rnn", True), ("lstm", False)])
