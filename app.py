@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from dashboard.gate import turn
 from dashboard.sidebar import render_sidebar
 from dashboard.timing import timed_run
 from dashboard.ui import responsive_layout
@@ -30,7 +31,8 @@ PAGES = {
 }
 
 st.set_page_config(page_title="BPTT dashboard", page_icon="⏪", layout="wide")
-with timed_run():  # the load benchmark's server-side time per run (BPTT_TIMING=path); nothing otherwise
+# the load benchmark's server-side time per run (BPTT_TIMING=path), waiting for a turn included
+with timed_run(), turn():
     responsive_layout()
     render_sidebar()
     st.navigation(PAGES).run()

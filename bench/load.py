@@ -126,10 +126,10 @@ async def _ws_student(url: str, k: int, barrier: asyncio.Barrier, paced: bool, t
     }
 
 
-async def _ws_classroom(n: int, paced: bool) -> dict:
+async def _ws_classroom(n: int, paced: bool, env: dict | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         timing = Path(tmp) / "timing.jsonl"
-        proc, url, _ = serve(ROOT / "app.py", {"BPTT_TIMING": str(timing)})
+        proc, url, _ = serve(ROOT / "app.py", {"BPTT_TIMING": str(timing), **(env or {})})
         peak = 0.0
         try:
             barrier = asyncio.Barrier(n)

@@ -11,7 +11,7 @@ import bptt_core as bc
 from bptt_core.budget import human
 from bptt_core.lab.signals import SIGNALS
 
-from . import compute, export, memory
+from . import compute, export, gate, memory
 from .catalog import export_panels
 from .config import CHECKPOINTS, DTYPES, LIMITS, PAGE_PARAMS, RunConfig, from_mapping
 from .weights import fingerprint
@@ -191,15 +191,16 @@ def _export_section(config: RunConfig) -> None:
         "Prepare all figures, data and config", icon=":material/folder_zip:", width="stretch", key="export_prepare"
     ):
         bar = sb.progress(0.0, text="Computing the figures…")
-        figures = export_panels(config, params)
-        data = export.bundle(
-            config,
-            figures,
-            url=url,
-            static=has_browser,
-            params=params if params is not None else compute.preset_params(config),
-            progress=lambda done, total, name: bar.progress(done / total, text=f"{done}/{total}: {name}"),
-        )
+        with gate.aside():  # a long job: other sessions run meanwhile
+            figures = export_panels(config, params)
+            data = export.bundle(
+                config,
+                figures,
+                url=url,
+                static=has_browser,
+                params=params if params is not None else compute.preset_params(config),
+                progress=lambda done, total, name: bar.progress(done / total, text=f"{done}/{total}: {name}"),
+            )
         st.session_state[EXPORT] = (config.key(), data)
         bar.empty()
     ready = st.session_state.get(EXPORT)

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from . import export
+from . import export, gate
 from .config import RunConfig
 from .figures.style import human_bytes
 from .panels import Panel
@@ -168,9 +168,11 @@ def gif_button(panel: Panel, config: RunConfig) -> None:
     frames = len(panel.figure.frames)
     if st.button(f"Prepare an animated GIF ({frames} frames)", icon=":material/gif_box:", key=f"prepare-{slot}"):
         bar = st.progress(0.0, text="Rendering the frames…")
-        data = export.to_gif(
-            panel.figure, progress=lambda done, total, _: bar.progress(done / total, text=f"frame {done} of {total}")
-        )
+        with gate.aside():  # Chromium renders; other sessions run meanwhile
+            data = export.to_gif(
+                panel.figure,
+                progress=lambda done, total, _: bar.progress(done / total, text=f"frame {done} of {total}"),
+            )
         st.session_state[f"{slot}-bytes"] = (config.key(), data)
         bar.empty()
     ready = st.session_state.get(f"{slot}-bytes")

@@ -6,7 +6,7 @@ import streamlit as st
 from bptt_core.lab.optim import OPTIMIZERS
 from bptt_core.lab.tasks import TASKS
 from bptt_core.lab.train import train
-from dashboard import lessons, memory, ui
+from dashboard import gate, lessons, memory, ui
 from dashboard.sidebar import current_config
 
 run = current_config()
@@ -59,7 +59,8 @@ if submitted:
         return True
 
     try:
-        history = train(config, callback=show_progress, every=max(5, config.iterations // 50))
+        with gate.aside():  # a long job the user asked for: other sessions run meanwhile
+            history = train(config, callback=show_progress, every=max(5, config.iterations // 50))
     except ValueError as err:  # e.g. over the memory budget: say what to change, keep the last run
         stop.empty()
         st.error(f"Training could not run: {err}.")
