@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import urllib.parse
 import warnings
 import zipfile
@@ -50,14 +51,30 @@ def find_browser() -> str | None:
     return None
 
 
-@functools.cache
+_kaleido_lock = threading.Lock()
+
+
 def _kaleido_server() -> bool:
     """Start kaleido's sync server once per process (0.2 s per image after, instead of 2 s)."""
+    with _kaleido_lock:
+        return _start_kaleido()
+
+
+@functools.cache
+def _start_kaleido() -> bool:
     import kaleido
 
     os.environ.setdefault("BROWSER_PATH", find_browser() or "")
     kaleido.start_sync_server(n=RENDER_TABS, silence_warnings=True)
     return True
+
+
+@functools.cache
+def warm_up() -> None:
+    """Start the renderer in the background, once (Chromium takes seconds to start): a page that offers a
+    static export calls this, so the first image waits for rendering only."""
+    if find_browser() is not None:
+        threading.Thread(target=_kaleido_server, daemon=True, name="kaleido-warm-up").start()
 
 
 def to_static(fig: go.Figure, fmt: str, *, width: int = 1100, scale: float = 2.0) -> bytes:
@@ -149,12 +166,26 @@ def static_options(fig: go.Figure, fmt: str, *, width: int = 1100, scale: float 
     }
 
 
-def to_gif(
-    fig: go.Figure, *, width: int = 900, duration_ms: int = 250, progress: Callable[[int, int, str], None] | None = None
-) -> bytes:
-    """An animated GIF of a Plotly animation, one GIF frame per animation frame (needs Chromium).
+def gif_frames(n: int, stride: int) -> list[int]:
+    """The animation frames a GIF shows: every ``stride``-th of ``n``, the last one always (each pass ends)."""
+    if stride < 1:
+        raise ValueError(f"stride must be at least 1, got {stride}")
+    picked = list(range(0, n, stride))
+    return picked + [n - 1] if n and picked[-1] != n - 1 else picked
 
-    Frames render in parallel tabs; ``progress(done, total, "frame")`` is called as they come.
+
+def to_gif(
+    fig: go.Figure,
+    *,
+    width: int = 900,
+    duration_ms: int = 250,
+    stride: int = 1,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> bytes:
+    """An animated GIF of a Plotly animation: every ``stride``-th animation frame (needs Chromium).
+
+    Each frame is shown ``stride`` times longer, so the GIF plays as long as the animation. Frames render
+    in parallel tabs; ``progress(done, total, "frame")`` is called as they come.
     """
     from PIL import Image
 
@@ -163,11 +194,12 @@ def to_gif(
     specs = list(animation_frames(fig))
     if not specs:
         raise ValueError("the figure has no animation frames")
+    specs = [specs[i] for i in gif_frames(len(specs), stride)]
     opts = static_options(fig, "png", width=width, scale=1.0)
     pngs = render_static([(spec, opts) for spec in specs], progress, "frame")
     images = [Image.open(io.BytesIO(png)).convert("P", palette=Image.Palette.ADAPTIVE) for png in pngs]
     buf = io.BytesIO()
-    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
+    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms * stride, loop=0)
     return buf.getvalue()
 
 

@@ -158,19 +158,32 @@ def compute_or_stop(fn: Callable, *args, what: str = "this view"):
         st.stop()
 
 
+#: A GIF of more frames than this is offered with at most this many first (each frame takes Chromium about
+#: 0.3 s to draw, two at once here): a GIF in seconds, or every frame on request.
+GIF_QUICK_FRAMES = 24
+
+
 def gif_button(panel: Panel, config: RunConfig) -> None:
     """Prepare the animation as a GIF (frames rendered in parallel, progress shown), then download it."""
     if export.find_browser() is None:
         st.button("Animated GIF", icon=":material/gif_box:", disabled=True, help=export.NO_BROWSER)
         st.caption(export.NO_BROWSER)
         return
+    export.warm_up()
     slot = f"gif-{panel.name}"
     frames = len(panel.figure.frames)
-    if st.button(f"Prepare an animated GIF ({frames} frames)", icon=":material/gif_box:", key=f"prepare-{slot}"):
+    strides = {1: f"every frame ({frames})"}
+    quick = -(-frames // GIF_QUICK_FRAMES)  # the smallest stride that keeps at most GIF_QUICK_FRAMES
+    if quick > 1:
+        strides = {quick: f"one in {quick} ({len(export.gif_frames(frames, quick))} frames, quick)", **strides}
+    prepare, choose = st.columns([1, 2], vertical_alignment="bottom")
+    stride = choose.radio("GIF frames", list(strides), format_func=strides.get, horizontal=True, key=f"stride-{slot}")
+    if prepare.button("Prepare an animated GIF", icon=":material/gif_box:", key=f"prepare-{slot}"):
         bar = st.progress(0.0, text="Rendering the frames…")
         with gate.aside():  # Chromium renders; other sessions run meanwhile
             data = export.to_gif(
                 panel.figure,
+                stride=stride,
                 progress=lambda done, total, _: bar.progress(done / total, text=f"frame {done} of {total}"),
             )
         st.session_state[f"{slot}-bytes"] = (config.key(), data)

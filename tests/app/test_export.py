@@ -117,6 +117,16 @@ def test_gif_has_one_frame_per_animation_step_and_opens_with_pillow():
     gif = Image.open(io.BytesIO(export.to_gif(fig, width=500, progress=lambda done, total, _: seen.append(done))))
     assert gif.format == "GIF" and gif.n_frames == len(fig.frames) == 10
     assert seen[-1] == 10 and seen == sorted(seen)  # progress reported as the frames come
+    half = Image.open(io.BytesIO(export.to_gif(fig, width=500, stride=2)))
+    assert half.n_frames == 6 and half.info["duration"] == 500  # frames 0, 2, 4, 6, 8, 9: as long a play
+
+
+@pytest.mark.parametrize(
+    ("n", "stride", "expected"),
+    [(10, 1, list(range(10))), (10, 2, [0, 2, 4, 6, 8, 9]), (9, 2, [0, 2, 4, 6, 8]), (1, 3, [0])],
+)
+def test_a_gif_keeps_every_stride_th_frame_and_the_last(n, stride, expected):
+    assert export.gif_frames(n, stride) == expected
 
 
 @pytest.mark.parametrize("deep", [False, True])
