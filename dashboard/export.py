@@ -132,6 +132,8 @@ def animation_frames(fig: go.Figure) -> Iterator[dict]:
 
 #: Chromium tabs kaleido renders in at once (the GIF's frames); one per core here.
 RENDER_TABS = 2
+#: Images per kaleido call: progress is reported between calls.
+RENDER_CHUNK = 8
 
 
 def render_static(jobs: list[tuple[dict, dict]], progress: Callable | None = None, what: str = "image") -> list[bytes]:
@@ -143,7 +145,7 @@ def render_static(jobs: list[tuple[dict, dict]], progress: Callable | None = Non
     out = []
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The kopts argument is ignored")
-        chunk = 4 * RENDER_TABS
+        chunk = RENDER_CHUNK
         for start in range(0, len(jobs), chunk):
             batch = range(start, min(start + chunk, len(jobs)))
             paths = [Path(folder) / f"{i:05d}.{jobs[i][1]['format']}" for i in batch]
