@@ -63,3 +63,9 @@ def page_panels(page: str, config: compute.RunConfig, params: dict | None = None
     nothing may change a panel in place (:func:`dashboard.ui.for_projector` draws on a copy).
     """
     return catalog.page_panels(page, config, params, source=sys.modules[__name__], section=section)
+
+
+@st.cache_resource(max_entries=32, show_spinner="Drawing…")
+def panel(page: str, name: str, config: compute.RunConfig, params: dict | None = None):
+    """One panel of a page (the tour's figure), from the cached computations; shared read-only."""
+    return catalog.panel(page, name, config, params, source=sys.modules[__name__])

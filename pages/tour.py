@@ -4,7 +4,7 @@ from dataclasses import fields
 
 import streamlit as st
 
-from dashboard import tour, ui
+from dashboard import cache, tour, ui
 from dashboard.config import RunConfig
 from dashboard.sidebar import current_config, use_preset
 
@@ -51,7 +51,7 @@ if shown != config and not lecture:
         "another page)."
     )
     st.button("Set the sidebar to this scene", on_click=open_scene, args=(i,), type="primary", key="tour_settings")
-panel = tour.figure(scene, shown)
+panel = cache.panel(scene.page, scene.panel, shown)
 ui.show(ui.for_projector(panel) if lecture else panel, shown, key="tour", downloads=not lecture)
 st.markdown(scene.notice(shown))
 
