@@ -14,7 +14,7 @@ from dashboard.model_io import UploadError, demo_model, read_model
 from dashboard.sequence_io import read_sequences
 
 from ..core.test_bad_arguments import BAD_CALLS
-from .test_diagnose import SEQ_CASES, _bad_cases
+from .test_model_files import SEQ_CASES, _bad_cases
 from .test_weights import BAD_UPLOADS, CONFIG
 
 DOC = Path(__file__).parents[2] / "docs" / "bad-inputs.md"
