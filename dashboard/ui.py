@@ -76,6 +76,7 @@ def lazy_sections(labels: dict[str, str], key: str) -> list[tuple[str, DeltaGene
 
     A closed section's figures are neither computed nor sent: a change of settings redraws what is seen.
     """
+    st.markdown("**Dig deeper.** Each section is computed and drawn while it is open.")
     sections = [(name, st.expander(label, key=f"{key}-{name}", on_change="rerun")) for name, label in labels.items()]
     return [(name, box) for name, box in sections if box.open]
 
