@@ -131,7 +131,7 @@ def bptt(
         return_sequences,
         input_grad,
     )
-    _check_budget(spec, x, options, dtype, memory_budget)
+    budget.check_bptt(spec, *x.shape[:2], options, dtype, memory_budget)
     with np.errstate(all="ignore"), (workspace or Workspace(output_bytes=0)).use() as work:
         call = _Call.new(spec, P, x, y, loss, mask, states, options, step_contributions, work)
         d_states = None
@@ -139,22 +139,6 @@ def bptt(
             states, d_window = _window(call, wa, wb, states)
             d_states = d_states or d_window  # what reached the initial states
         return _result(call, d_states, options)
-
-
-def _check_budget(spec: RNNSpec, x: np.ndarray, options: dict, dtype: str, memory_budget: int | None) -> None:
-    """Refuse the call (MemoryBudgetError) before allocating, when its estimate exceeds the budget."""
-    need = budget.bptt_bytes(
-        spec,
-        *x.shape[:2],
-        checkpoint=options["checkpoint"],
-        dtype=dtype,
-        truncation=options["truncation"],
-        slots=options["slots"],
-        return_sequences=options["return_sequences"],
-        input_grad=options["input_grad"],
-    )
-    hint = "shorten T, lower the batch or hidden size, or use checkpointing"
-    budget.check(need, "this BPTT run", hint, memory_budget)
 
 
 @dataclass

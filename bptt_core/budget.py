@@ -92,3 +92,20 @@ def check(needed: int, what: str, advice: str, budget: int | None = None) -> Non
         raise MemoryBudgetError(
             f"{what} would need about {human(needed)}, more than the memory budget of {human(limit)}; {advice}"
         )
+
+
+def check_bptt(spec: RNNSpec, T: int, B: int, options: dict, dtype: str, memory_budget: int | None) -> None:
+    """Refuse a BPTT call (:class:`MemoryBudgetError`) before it allocates, when :func:`bptt_bytes` of its
+    ``options`` (the driver's: checkpoint, truncation, slots, return_sequences, input_grad) exceeds the budget."""
+    need = bptt_bytes(
+        spec,
+        T,
+        B,
+        checkpoint=options["checkpoint"],
+        dtype=dtype,
+        truncation=options["truncation"],
+        slots=options["slots"],
+        return_sequences=options["return_sequences"],
+        input_grad=options["input_grad"],
+    )
+    check(need, "this BPTT run", "shorten T, lower the batch or hidden size, or use checkpointing", memory_budget)
