@@ -164,8 +164,10 @@ def compute_or_stop(fn: Callable, *args, what: str = "this view"):
 GIF_QUICK_FRAMES = 24
 
 
+@st.fragment
 def gif_button(panel: Panel, config: RunConfig) -> None:
-    """Prepare the animation as a GIF (frames rendered in parallel, progress shown), then download it."""
+    """Prepare the animation as a GIF (frames rendered in parallel, progress shown), then download it; its
+    controls rerun only this part (a fragment)."""
     if export.find_browser() is None:
         st.button("Animated GIF", icon=":material/gif_box:", disabled=True, help=export.NO_BROWSER)
         st.caption(export.NO_BROWSER)

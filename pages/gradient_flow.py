@@ -57,8 +57,10 @@ with right:
         ui.show(panels[name], config)
 
 
-def where_dw_hh_comes_from(more: dict) -> None:
-    """By step; and by loss and distance, following one loss back in time (up to a length)."""
+@st.fragment
+def where_dw_hh_comes_from(config, params, more: dict) -> None:
+    """By step; and by loss and distance, following one loss back in time (up to a length). Following
+    another loss reruns only this section (a fragment)."""
     ui.show(more["step_contributions"], config)
     if "gradient_itemised" not in more:
         st.info(
@@ -94,7 +96,7 @@ for section, box in ui.lazy_sections(SECTIONS, key="flow"):  # computed and draw
     more = cache.page_panels("gradient_flow", config, params, section)
     with box:
         if section == "sources":
-            where_dw_hh_comes_from(more)
+            where_dw_hh_comes_from(config, params, more)
         elif not more:
             st.info("No truncation study for a bidirectional network: the reverse direction reads the whole sequence.")
         else:

@@ -28,23 +28,31 @@ animation = panels["unroll_grid" if is_deep(config) else "unroll_animation"]
 ui.show(animation, config)
 ui.gif_button(animation, config)
 
-st.subheader("The equations of one step, with this run's numbers")
-pick_t, pick_j, pick_layer = st.columns(3)
-t = pick_t.slider("Step t", 0, config.T - 1, config.T - 1, key="eq_step") if config.T > 1 else 0
-j = pick_j.number_input("Hidden unit j", 0, config.hidden_size - 1, 0, key="eq_unit")
-layer = config.num_layers - 1
-if config.num_layers > 1:
-    layer = pick_layer.selectbox(
-        "Layer", range(config.num_layers), index=layer, key="eq_layer", help="read in its forward direction"
-    )
-numbers = cache.step_equation(config, t, j, params, layer)
-forward, backward = ui.figure_columns(2, key="equations")
-with forward:
-    where = f" · layer {layer} →" if is_deep(config) else ""
-    st.markdown(f"**Forward** · first sequence · {config.cell.upper()}{where}")
-    for line in VIEWS[config.cell].forward(t, j, numbers, config.activation):
-        st.latex(line)
-with backward:
-    st.markdown("**Backward**")
-    for line in VIEWS[config.cell].backward(t, j, numbers, config.activation):
-        st.latex(line)
+
+@st.fragment
+def equations(config, params) -> None:
+    """One step's forward and backward equations with this run's numbers; picking another step, unit or
+    layer reruns only this part (the animation above is not rebuilt or sent again)."""
+    st.subheader("The equations of one step, with this run's numbers")
+    pick_t, pick_j, pick_layer = st.columns(3)
+    t = pick_t.slider("Step t", 0, config.T - 1, config.T - 1, key="eq_step") if config.T > 1 else 0
+    j = pick_j.number_input("Hidden unit j", 0, config.hidden_size - 1, 0, key="eq_unit")
+    layer = config.num_layers - 1
+    if config.num_layers > 1:
+        layer = pick_layer.selectbox(
+            "Layer", range(config.num_layers), index=layer, key="eq_layer", help="read in its forward direction"
+        )
+    numbers = cache.step_equation(config, t, j, params, layer)
+    forward, backward = ui.figure_columns(2, key="equations")
+    with forward:
+        where = f" · layer {layer} →" if is_deep(config) else ""
+        st.markdown(f"**Forward** · first sequence · {config.cell.upper()}{where}")
+        for line in VIEWS[config.cell].forward(t, j, numbers, config.activation):
+            st.latex(line)
+    with backward:
+        st.markdown("**Backward**")
+        for line in VIEWS[config.cell].backward(t, j, numbers, config.activation):
+            st.latex(line)
+
+
+equations(config, params)
