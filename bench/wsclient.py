@@ -8,6 +8,7 @@ browser does. Nothing is drawn, so on a shared machine the clients take almost n
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 MAX_MESSAGE = 200 * 2**20
+TIMEOUT = 600.0  # seconds without a message before a run counts as lost
 
 
 @dataclass
@@ -62,7 +64,7 @@ class Student:
         await self._ws.send(msg.SerializeToString())
         received = charts = exceptions = 0
         while True:
-            frame = await self._ws.recv()
+            frame = await asyncio.wait_for(self._ws.recv(), TIMEOUT)
             received += len(frame)
             fwd = ForwardMsg()
             fwd.ParseFromString(frame)
@@ -76,3 +78,5 @@ class Student:
                     self.ids[element.number_input.label] = element.number_input.id
             elif kind == "script_finished" and fwd.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                 return Run(time.perf_counter() - start, received, charts, exceptions)
+            elif kind == "page_not_found":
+                raise RuntimeError(f"the server has no page {self.page!r}")
