@@ -23,12 +23,14 @@ TIMEOUT = 600.0  # seconds without a message before a run counts as lost
 
 @dataclass
 class Run:
-    """One script run as the client saw it: seconds from the request to "finished", bytes, elements."""
+    """One script run as the client saw it: seconds from the request to "finished", bytes, elements, and the
+    address's query string the app set (the sidebar mirrors its settings there)."""
 
     seconds: float
     bytes: int
     charts: int
     exceptions: int
+    query: str
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Student:
         start = time.perf_counter()
         await self._ws.send(msg.SerializeToString())
         received = charts = exceptions = 0
+        query = ""
         while True:
             frame = await asyncio.wait_for(self._ws.recv(), TIMEOUT)
             received += len(frame)
@@ -76,7 +79,9 @@ class Student:
                 exceptions += which == "exception"
                 if which == "number_input":
                     self.ids[element.number_input.label] = element.number_input.id
+            elif kind == "page_info_changed":
+                query = fwd.page_info_changed.query_string
             elif kind == "script_finished" and fwd.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
-                return Run(time.perf_counter() - start, received, charts, exceptions)
+                return Run(time.perf_counter() - start, received, charts, exceptions, query)
             elif kind == "page_not_found":
                 raise RuntimeError(f"the server has no page {self.page!r}")
