@@ -192,7 +192,9 @@ def _export_section(config: RunConfig) -> None:
     ):
         bar = sb.progress(0.0, text="Computing the figures…")
         with gate.aside():  # a long job: other sessions run meanwhile
-            figures = export_panels(config, params)
+            from . import cache  # the pages' cached computations, reused (imported here: st.cache_data at import)
+
+            figures = export_panels(config, params, source=cache)
             data = export.bundle(
                 config,
                 figures,
