@@ -78,27 +78,35 @@ async def _student(browser, url: str, k: int, barrier: asyncio.Barrier, timing: 
     return {"own": own, "shared": shared, "shared_from": shared_from, "errors": errors}
 
 
-async def _classroom(n: int) -> dict:
-    from playwright.async_api import async_playwright
-
+async def _on_one_server(n: int, student, env: dict | None = None) -> dict:
+    """Start the app (timing every run), run ``student(url, k, barrier, timing)`` for k < n at once: their
+    results, the server's timed runs and its peak memory."""
     with tempfile.TemporaryDirectory() as tmp:
         timing = Path(tmp) / "timing.jsonl"
-        proc, url, _ = serve(ROOT / "app.py", {"BPTT_TIMING": str(timing)})
+        proc, url, _ = serve(ROOT / "app.py", {"BPTT_TIMING": str(timing), **(env or {})})
         peak = 0.0
         try:
-            async with async_playwright() as p:
-                browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-                barrier = asyncio.Barrier(n)
-                tasks = [asyncio.create_task(_student(browser, url, k, barrier, timing)) for k in range(n)]
-                while not all(t.done() for t in tasks):
-                    peak = max(peak, _rss_mib(proc.pid))
-                    await asyncio.sleep(0.2)
-                results = [t.result() for t in tasks]  # a session that failed fails the benchmark, loudly
-                await browser.close()
+            barrier = asyncio.Barrier(n)
+            tasks = [asyncio.create_task(student(url, k, barrier, timing)) for k in range(n)]
+            while not all(t.done() for t in tasks):
+                peak = max(peak, _rss_mib(proc.pid))
+                await asyncio.sleep(0.1)
+            results = [t.result() for t in tasks]  # a session that failed fails the benchmark, loudly
             runs = [json.loads(line) for line in timing.read_text().splitlines()]
         finally:
             proc.terminate()
     return {"results": results, "runs": runs, "peak_mib": peak}
+
+
+async def _classroom(n: int) -> dict:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            return await _on_one_server(n, lambda url, k, barrier, timing: _student(browser, url, k, barrier, timing))
+        finally:
+            await browser.close()
 
 
 async def _ws_student(url: str, k: int, barrier: asyncio.Barrier, paced: bool, timing: Path) -> dict:
@@ -127,21 +135,7 @@ async def _ws_student(url: str, k: int, barrier: asyncio.Barrier, paced: bool, t
 
 
 async def _ws_classroom(n: int, paced: bool, env: dict | None = None) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        timing = Path(tmp) / "timing.jsonl"
-        proc, url, _ = serve(ROOT / "app.py", {"BPTT_TIMING": str(timing), **(env or {})})
-        peak = 0.0
-        try:
-            barrier = asyncio.Barrier(n)
-            tasks = [asyncio.create_task(_ws_student(url, k, barrier, paced, timing)) for k in range(n)]
-            while not all(t.done() for t in tasks):
-                peak = max(peak, _rss_mib(proc.pid))
-                await asyncio.sleep(0.1)
-            results = [t.result() for t in tasks]  # a session that failed fails the benchmark, loudly
-            runs = [json.loads(line) for line in timing.read_text().splitlines()]
-        finally:
-            proc.terminate()
-    return {"results": results, "runs": runs, "peak_mib": peak}
+    return await _on_one_server(n, lambda url, k, barrier, timing: _ws_student(url, k, barrier, paced, timing), env)
 
 
 def _pct(values, q: float) -> float:
