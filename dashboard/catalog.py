@@ -121,7 +121,7 @@ def _weights(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Pan
 Builder = Callable[[RunConfig, "Params | None", ModuleType], list[panels.Panel]]
 
 #: Each page's sections in page order: the first (``""``) is always drawn, a page may draw the others on
-#: demand (tabs that build only the open one). Exports and tests build every section.
+#: demand (expanders computed only while open). Exports, tests and notebooks build every section.
 SECTIONS: dict[str, dict[str, Builder]] = {
     "overview": {"": _overview},
     "unroll": {"": _unroll},

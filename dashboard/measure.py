@@ -11,7 +11,6 @@ reads one configuration per line and answers one JSON line each. ``python -m das
 from __future__ import annotations
 
 import json
-import select
 import subprocess
 import sys
 import tempfile
@@ -90,6 +89,15 @@ def _stop_worker() -> str:
     return lines[-1] if lines else ""
 
 
+def _read_line(stream, timeout: float) -> bytes | None:
+    """The next line of ``stream`` (``b""`` at its end), or None after ``timeout`` seconds (on any OS)."""
+    got = []
+    reader = threading.Thread(target=lambda: got.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return got[0] if got else None
+
+
 def measured_peaks(config: RunConfig, timeout: float = 120.0) -> dict[str, dict[str, int]]:
     """:func:`measure_here` in the measuring child process. The weights are the preset's: memory does not
     depend on their values."""
@@ -101,10 +109,10 @@ def measured_peaks(config: RunConfig, timeout: float = 120.0) -> dict[str, dict[
             worker.stdin.flush()
         except OSError as err:  # could not start, or it ended before reading
             raise ValueError(f"the memory measurement failed ({_stop_worker() or err})") from None
-        if not select.select([worker.stdout], [], [], timeout)[0]:
+        line = _read_line(worker.stdout, timeout)
+        if line is None:
             _stop_worker()
             raise ValueError(f"measuring took longer than {timeout:.0f} s; lower T or the sizes")
-        line = worker.stdout.readline()
         if not line:
             raise ValueError(f"the memory measurement failed ({_stop_worker() or 'no message'})")
     answer = json.loads(line)
@@ -113,10 +121,12 @@ def measured_peaks(config: RunConfig, timeout: float = 120.0) -> dict[str, dict[
     return answer
 
 
-def serve(lines=sys.stdin, out=sys.stdout) -> int:
-    """Answer each line (the URL's query parameters as JSON) with :func:`measure_here`'s JSON, or
-    ``{"error": ...}``: one bad request does not end the child."""
-    for line in lines:
+def serve(lines=None, out=None) -> int:
+    """Answer each line of ``lines`` (standard input; the URL's query parameters as JSON) with
+    :func:`measure_here`'s JSON on ``out`` (standard output), or ``{"error": ...}``: one bad request does
+    not end the child."""
+    out = out or sys.stdout
+    for line in lines or sys.stdin:
         try:
             config, problems = from_mapping(json.loads(line))
             answer = {"error": problems[0]} if problems else measure_here(config)

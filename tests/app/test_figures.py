@@ -214,6 +214,15 @@ def test_the_memory_measurement_runs_this_code_from_anywhere_and_fails_with_a_me
         measure.measured_peaks(RunConfig(T=20, hidden_size=4))
 
 
+def test_a_measurement_past_its_timeout_is_refused_and_the_next_one_runs():
+    from dashboard import measure
+    from dashboard.config import RunConfig
+
+    with pytest.raises(ValueError, match="took longer than"):
+        measure.measured_peaks(RunConfig(T=400, hidden_size=64), timeout=1e-4)  # the child is stopped
+    assert measure.measured_peaks(RunConfig(T=20, hidden_size=4))["this run"]["measured"] > 0  # and restarted
+
+
 def test_the_measuring_child_answers_every_line_and_survives_a_bad_one():
     import io
 
