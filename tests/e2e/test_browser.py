@@ -52,6 +52,34 @@ def test_page_renders_without_exception(server, browser, name):
     page.close()
 
 
+@pytest.mark.parametrize(
+    ("path", "sections"),
+    [
+        ("gradient_flow", ["Where dW_hh comes from", "RNN, LSTM and GRU compared", "Phase diagram", "Truncated BPTT"]),
+        ("memory", ["How the memory grows with T", "What fits in a memory budget", "Checkpointing: memory against"]),
+    ],
+)
+def test_opening_a_section_draws_its_figures(server, browser, path, sections):
+    """Sections start closed; opening one computes and draws its figures, the page's own stay."""
+    page = browser.new_page(viewport={"width": 1500, "height": 1400})
+    page.goto(f"{server}/{path}")
+    wait_until_idle(page)
+    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    wait_until_idle(page)
+    drawn = page.locator(".js-plotly-plot").count()
+    for label in sections:
+        page.locator('[data-testid="stExpander"] summary', has_text=label).click()
+        page.wait_for_function(  # the rerun has drawn more charts: wait for that state
+            "(n) => document.querySelectorAll('.js-plotly-plot').length > n", arg=drawn, timeout=60_000
+        )
+        wait_until_idle(page, timeout=60_000)
+        assert_no_exception(page)
+        drawn = page.locator(".js-plotly-plot").count()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{path}_sections_open.png"), full_page=True)
+    page.close()
+
+
 def test_play_runs_the_animation(server, browser):
     page = browser.new_page(viewport={"width": 1500, "height": 2600})
     page.goto(f"{server}/unroll?T=20&cell=lstm")
