@@ -43,17 +43,20 @@ def test_runs_take_turns_one_at_a_time():
 
 
 def test_a_long_job_steps_aside_and_others_run_meanwhile():
+    short_done = threading.Event()
+
     def long(note):
         with gate.turn():
             note("start", "long")
-            with gate.aside():
-                time.sleep(0.5)
+            with gate.aside():  # without its turn given back, the short run could not end before this one
+                short_done.wait(timeout=30)
             note("end", "long")
 
     def short(note):
         with gate.turn():
             note("start", "short")
             note("end", "short")
+        short_done.set()
 
     log = _timeline([long, short])
     assert log == [("start", "long"), ("start", "short"), ("end", "short"), ("end", "long")]
