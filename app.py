@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from dashboard.gate import turn
-from dashboard.sidebar import render_sidebar
-from dashboard.timing import timed_run
-from dashboard.ui import responsive_layout
+from dashboard.shell.gate import turn
+from dashboard.shell.sidebar import render_sidebar
+from dashboard.shell.timing import timed_run
+from dashboard.shell.ui import responsive_layout
 
 PAGES = {
     "Start here": [

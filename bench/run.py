@@ -253,16 +253,16 @@ def sweeps(repeat: int) -> None:
 
 
 def app(repeat: int) -> None:
-    from dashboard import lessons
-    from dashboard.catalog import BUILDERS, page_panels
+    from dashboard.catalog import SECTIONS, page_panels
     from dashboard.config import RunConfig
+    from dashboard.learning import lessons
 
     rows = []
     for label, config, target in (
         ("default", RunConfig(), 0.3),
         ("T=1000, H=128", RunConfig(T=1000, hidden_size=128), 3.0),
     ):
-        pages = {name: (lambda name=name: page_panels(name, config)) for name in BUILDERS}
+        pages = {name: (lambda name=name: page_panels(name, config)) for name in SECTIONS}
         pages["losses"] = lambda: lessons.loss_panels(config)
         pages["stochastic"] = lambda: lessons.estimator_panels(
             "bernoulli", 0.3, 0.2, np.geomspace(0.05, 2, 8), 2000, 0.5

@@ -5,8 +5,8 @@ import streamlit as st
 
 import bptt_core as bc
 from bptt_core.lab.chain_rule import scalar_chain
-from dashboard.cells import jacobian_shapes
-from dashboard.sidebar import current_config
+from dashboard.config.cell_views import jacobian_shapes
+from dashboard.shell.sidebar import current_config
 
 config = current_config()
 st.title("The chain rule")

@@ -9,13 +9,15 @@ import zipfile
 import numpy as np
 import streamlit as st
 
-from dashboard import diagnose, reproduce, ui
-from dashboard.diagnosis import Report, to_json
-from dashboard.diagnosis import diagnose as run_diagnosis
-from dashboard.model_io import UPLOAD_LIMITS, Model, UploadError, demo_model, describe, read_model
-from dashboard.sequence_io import Sequences, builtin_sequences, builtin_tasks, read_sequences
-from dashboard.sidebar import through_entrypoint
-from dashboard.weights import MAX_UPLOAD_BYTES
+from dashboard.diagnose import command as diagnose
+from dashboard.diagnose import reproduce
+from dashboard.diagnose.measurements import Report, to_json
+from dashboard.diagnose.measurements import diagnose as run_diagnosis
+from dashboard.diagnose.model_files import UPLOAD_LIMITS, Model, UploadError, demo_model, describe, read_model
+from dashboard.diagnose.sequence_files import Sequences, builtin_sequences, builtin_tasks, read_sequences
+from dashboard.io.weights import MAX_UPLOAD_BYTES
+from dashboard.shell import ui
+from dashboard.shell.sidebar import through_entrypoint
 
 DEMOS = {"vanishing": "a vanishing RNN", "exploding": "an exploding RNN", "healthy": "a healthy LSTM"}
 

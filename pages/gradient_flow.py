@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from dashboard import cache, compute, ui
-from dashboard import panels as panels_mod
-from dashboard import verdict as rules
-from dashboard.depth import is_deep
-from dashboard.sidebar import current_config, current_params
+from dashboard.catalog import compute
+from dashboard.catalog import panels as panels_mod
+from dashboard.catalog import verdict as rules
+from dashboard.catalog.depth import is_deep
+from dashboard.shell import cache, ui
+from dashboard.shell.sidebar import current_config, current_params
 
 config = current_config()
 params = current_params(config)

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from dashboard import cache, ui
-from dashboard.sidebar import current_config, current_params
+from dashboard.shell import cache, ui
+from dashboard.shell.sidebar import current_config, current_params
 
 config = current_config()
 params = current_params(config)

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from dashboard import quiz
-from dashboard.sidebar import current_config
+from dashboard.learning import quiz
+from dashboard.shell.sidebar import current_config
 
 current_config()  # the shared sidebar stays in place
 VARIANTS, RESULTS = "quiz_variants", "quiz_results"

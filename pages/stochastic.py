@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from dashboard import cache, ui
-from dashboard.catalog import STOCHASTIC_DEFAULTS
-from dashboard.sidebar import current_config
+from dashboard.learning.lessons import STOCHASTIC_DEFAULTS
+from dashboard.shell import cache, ui
+from dashboard.shell.sidebar import current_config
 
 config = current_config()
 st.title("Stochastic and discrete operations")

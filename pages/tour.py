@@ -4,9 +4,10 @@ from dataclasses import fields
 
 import streamlit as st
 
-from dashboard import cache, tour, ui
 from dashboard.config import RunConfig
-from dashboard.sidebar import current_config, use_preset
+from dashboard.learning import tour
+from dashboard.shell import cache, ui
+from dashboard.shell.sidebar import current_config, use_preset
 
 SCENE, ANSWERS = "tour_scene", "tour_answers"
 

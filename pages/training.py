@@ -6,8 +6,10 @@ import streamlit as st
 from bptt_core.lab.optim import OPTIMIZERS
 from bptt_core.lab.tasks import TASKS
 from bptt_core.lab.train import train
-from dashboard import gate, lessons, memory, ui
-from dashboard.sidebar import current_config
+from dashboard.catalog import memory
+from dashboard.learning import lessons
+from dashboard.shell import gate, ui
+from dashboard.shell.sidebar import current_config
 
 run = current_config()
 st.title("Training lab")

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from dashboard import cache, ui
-from dashboard.cells import VIEWS
-from dashboard.depth import is_deep
-from dashboard.sidebar import current_config, current_params
+from dashboard.catalog.depth import is_deep
+from dashboard.config.cell_views import VIEWS
+from dashboard.shell import cache, ui
+from dashboard.shell.sidebar import current_config, current_params
 
 config = current_config()
 params = current_params(config)

@@ -4,9 +4,11 @@ import pandas as pd
 import streamlit as st
 
 import bptt_core as bc
-from dashboard import cache, compute, ui, weights
-from dashboard.cells import VIEWS
-from dashboard.sidebar import current_config, current_params, last_config, use_params, use_preset
+from dashboard.catalog import compute
+from dashboard.config.cell_views import VIEWS
+from dashboard.io import weights
+from dashboard.shell import cache, ui
+from dashboard.shell.sidebar import current_config, current_params, last_config, use_params, use_preset
 
 config = current_config()
 params = current_params(config)

@@ -9,8 +9,8 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from .style import SEQUENTIAL, base_layout, byte_axis, finite_positive, log_axis, to_unit
-from .unroll import NODE_SCALE, PLAIN_SCALE, add_pass_colorbars
+from dashboard.figures.style import SEQUENTIAL, base_layout, byte_axis, finite_positive, log_axis, to_unit
+from dashboard.figures.unroll import NODE_SCALE, PLAIN_SCALE, add_pass_colorbars
 
 DIRECTIONS = ("forward →", "reverse ←")
 

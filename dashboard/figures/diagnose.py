@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .depth import layer_colors
-from .style import SEQUENTIAL, base_layout, finite_positive, log_axis
+from dashboard.figures.depth import layer_colors
+from dashboard.figures.style import SEQUENTIAL, base_layout, finite_positive, log_axis
 
 
 def lyapunov_spectrum(df: pd.DataFrame) -> go.Figure:

@@ -7,8 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..cells import VIEWS
-from .style import DIVERGING, base_layout, finite_positive, log_axis, log_heatmap, mark_overflow
+from dashboard.config.cell_views import VIEWS
+from dashboard.figures.style import DIVERGING, base_layout, finite_positive, log_axis, log_heatmap, mark_overflow
 
 #: More truncation cuts than this are summarised in a note instead of drawn one by one.
 MAX_CUT_LINES = 100

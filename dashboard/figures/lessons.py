@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .style import base_layout, finite_positive, log_axis, log_heatmap
+from dashboard.figures.style import base_layout, finite_positive, log_axis, log_heatmap
 
 PADDING = "#9e9e9e"
 #: Name and colour of each gradient estimator, the same in every subplot and legend.

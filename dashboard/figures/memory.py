@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .style import base_layout, byte_axis, log_axis
+from dashboard.figures.style import base_layout, byte_axis, log_axis
 
 GROUP_COLORS = {
     "inputs x": "#bcbd22",

@@ -285,14 +285,14 @@ def test_every_page_fits_the_screen(server, browser, size):
 def _scene_url(server: str, i: int, **extra) -> str:
     from urllib.parse import urlencode
 
-    from dashboard import tour
+    from dashboard.learning import tour
 
     return f"{server}/tour?{urlencode({**tour.link(i), **extra})}"
 
 
 def test_the_guided_tour_end_to_end(server, browser):
     """A new user walks every scene with the Next button: each draws its figure under its title."""
-    from dashboard import tour
+    from dashboard.learning import tour
 
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
     page.goto(_scene_url(server, 0))
@@ -310,7 +310,7 @@ def test_the_guided_tour_end_to_end(server, browser):
 
 
 def test_lecture_mode_is_readable_from_the_back_and_advances_with_the_keyboard(server, browser):
-    from dashboard import tour
+    from dashboard.learning import tour
 
     page = browser.new_page(viewport={"width": 1024, "height": 768})
     page.goto(_scene_url(server, 2, lecture="1"))
@@ -336,7 +336,7 @@ def test_the_diagnose_page_reads_a_trained_model_and_its_sequences(server, brows
     """A torch-trained 2-layer bidirectional LSTM (embedding, read-out), its token ids batch-first and its
     targets, uploaded as a user would: advice and all six figures drawn, no exception."""
     pytest.importorskip("torch")
-    from tests.app.test_diagnose import train_tagger
+    from tests.dashboard.diagnose.test_diagnose import train_tagger
 
     train_tagger(tmp_path)
     page = browser.new_page(viewport={"width": 1500, "height": 4200})

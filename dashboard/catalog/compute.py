@@ -1,0 +1,323 @@
+"""From a RunConfig to engine results: pure functions, no Streamlit (cached in :mod:`dashboard.shell.cache`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import bptt_core as bc
+from bptt_core.activations import derivative_from_output
+from bptt_core.analysis.jacobians import JacobianProducts, iter_local_jacobians, jacobian_products
+from bptt_core.analysis.spectral import SpectralReport, spectral_report
+from bptt_core.analysis.sweeps import gradient_ratio_sweep
+from bptt_core.analysis.truncation_study import TruncationStudy, truncation_study
+from bptt_core.lab.signals import delayed_targets, make_inputs, ragged_mask
+from bptt_core.losses import token_loss_and_grad, token_weights
+from bptt_core.unroll import unroll
+from dashboard.config import RunConfig
+
+Params = dict[str, np.ndarray]
+Owner = tuple[int, int]  # (layer, direction) of a stack
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The arrays one configuration runs on."""
+
+    spec: bc.RNNSpec
+    params: Params
+    x: np.ndarray  # (T, B, I)
+    y: np.ndarray  # (T, B, O) or (T, B)
+    mask: np.ndarray | None  # (T, B)
+
+
+def preset_params(config: RunConfig) -> Params:
+    """The weights the init preset gives for this configuration."""
+    return bc.init_params(
+        config.spec,
+        seed=config.seed,
+        init=config.init,
+        scale=config.scale,
+        forget_bias=config.forget_bias,  # only a cell with a forget gate uses it
+    )
+
+
+def problem(config: RunConfig, params: Params | None = None) -> Problem:
+    """Inputs, delayed-recall targets, padding mask and weights (``params`` overrides the preset)."""
+    T, B = config.T, config.batch_size
+    x = make_inputs(config.signal, T, B, config.input_size, config.seed)
+    y = delayed_targets(x, config.output_size, config.delay, config.loss)
+    mask = ragged_mask(T, B, config.seed) if config.ragged else None
+    return Problem(config.spec, params if params is not None else preset_params(config), x, y, mask)
+
+
+def bptt_options(config: RunConfig) -> dict:
+    """The keyword options of :func:`bptt_core.bptt` that the config sets."""
+    ck = config.checkpoint
+    return {
+        "loss": config.loss,
+        "reduction": config.reduction,
+        "truncation": config.truncation or None,
+        "clip": config.clip or None,
+        "checkpoint": None if ck == "none" else ("sqrt" if ck == "sqrt" else int(ck)),
+        "dtype": config.dtype,
+    }
+
+
+def run(config: RunConfig, params: Params | None = None) -> bc.BPTTResult:
+    """One BPTT pass with the config's options (and per-step weight-gradient terms)."""
+    p = problem(config, params)
+    return bc.bptt(p.spec, p.params, p.x, p.y, mask=p.mask, step_contributions=True, **bptt_options(config))
+
+
+def step_norms(a: np.ndarray) -> np.ndarray:
+    """Frobenius norm over batch and hidden of each step of a (T, B, H) array (inf where it overflows)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.sqrt(np.sum(np.square(a, dtype=np.float64), axis=(1, 2)))
+
+
+def stored_run(config: RunConfig, params: Params | None = None) -> bc.BPTTResult:
+    """The same pass without returned sequences: its timeline counts every stored h as tape (with them,
+    the vanilla RNN's tape is the returned ``h`` itself)."""
+    p = problem(config, params)
+    return bc.bptt(p.spec, p.params, p.x, p.y, mask=p.mask, return_sequences=False, **bptt_options(config))
+
+
+#: Rows of the flow matrix drawn at most (a heatmap cannot show more); columns are all T steps.
+FLOW_ROWS = 120
+
+
+def flow_origins(T: int, n: int = FLOW_ROWS) -> np.ndarray:
+    """The origin steps t of the flow-matrix rows: all of them up to ``n``, else evenly spread."""
+    return np.arange(T) if T <= n else np.unique(np.linspace(0, T - 1, n).round().astype(int))
+
+
+def flow(config: RunConfig, params: Params | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Origins (N,) and flow-matrix rows (N, T): ``F[i, k] = ||d l_t / d h_k||``, ``t = origins[i]``."""
+    p = problem(config, params)
+    origins = flow_origins(config.T)
+    F = bc.flow_matrix(p.spec, p.params, p.x, p.y, loss=config.loss, mask=p.mask, dtype=config.dtype, origins=origins)
+    return origins, F
+
+
+#: Itemising dW_hh pushes every loss back to the first step: T^2 / 2 backward steps. Shown up to this T.
+ITEMISED_MAX_T = 300
+
+
+def contributions(config: RunConfig, params: Params | None = None) -> np.ndarray:
+    """``P[s, t]``: the share of ``||dW_hh||`` (top layer) that step t adds from the loss at step s (T, T)."""
+    p = problem(config, params)
+    return bc.gradient_contributions(
+        p.spec, p.params, p.x, p.y, loss=config.loss, reduction=config.reduction, mask=p.mask, dtype=config.dtype
+    )
+
+
+#: Jacobian products cost B * S^3 per step: the analysis follows the first sequence over at
+#: most MAX_LAG lags and takes spectral norms at LAG_POINTS of them.
+MAX_LAG, LAG_POINTS = 300, 120
+
+
+def jacobians(config: RunConfig, params: Params | None = None) -> JacobianProducts:
+    """Norms of ``d h_t / d h_0`` against the lag (up to :data:`MAX_LAG`), for the first sequence of the batch,
+    in the top layer (forward direction): the layer the read-out, the verdict and the flow matrix look at."""
+    p = problem(config, params)
+    J = iter_local_jacobians(p.spec, p.params, p.x[:MAX_LAG, :1], layer=config.num_layers - 1)
+    return jacobian_products(J, config.hidden_size, max_points=LAG_POINTS)
+
+
+#: Multiply-adds the per-layer Jacobian analysis may spend in all (B * S^3 per lag and layer-direction):
+#: deep, wide networks follow fewer lags, and the figure says how many.
+JACOBIAN_WORK = 4e9
+MIN_LAGS = 20
+
+
+def jacobian_lags(config: RunConfig) -> int:
+    """Lags the per-layer analysis follows: all of :data:`MAX_LAG` when affordable, else fewer."""
+    S = config.hidden_size * len(bc.CELLS[config.cell].state_parts)
+    per_lag = float(len(config.owners)) * S**3
+    return int(np.clip(JACOBIAN_WORK / per_lag, MIN_LAGS, MAX_LAG))
+
+
+def layer_jacobians(config: RunConfig, params: Params | None = None) -> dict[Owner, JacobianProducts]:
+    """Norms of the state-to-state products ``∂h_t/∂h_k`` within each layer and direction.
+
+    Follows the first sequence over its first :func:`jacobian_lags` steps (the whole
+    sequence when it is shorter); the reverse direction runs from the last of those steps.
+    """
+    p = problem(config, params)
+    x = p.x[: jacobian_lags(config), :1]
+    return {
+        owner: jacobian_products(
+            iter_local_jacobians(p.spec, p.params, x, layer=owner[0], direction=owner[1]),
+            config.hidden_size,
+            max_points=LAG_POINTS,
+        )
+        for owner in config.owners
+    }
+
+
+def layer_spectral(config: RunConfig, params: Params | None = None) -> dict[Owner, SpectralReport]:
+    """Eigenvalues, spectral radius and Pascanu's γσ_max of each layer-direction's ``W_hh``."""
+    P = params if params is not None else preset_params(config)
+    return {owner: spectral_report(config.spec, P, layer=owner[0], direction=owner[1]) for owner in config.owners}
+
+
+def spectral(config: RunConfig, params: Params | None = None) -> SpectralReport:
+    """Eigenvalues and singular values of the top layer's ``W_hh`` (forward direction) and Pascanu's rate."""
+    P = params if params is not None else preset_params(config)
+    return spectral_report(config.spec, P, layer=config.num_layers - 1)
+
+
+def cell_comparison(config: RunConfig) -> dict[str, np.ndarray]:
+    """``||dL/dh_t||`` (T,) for rnn, lstm and gru on the same first sequence and init preset."""
+    out = {}
+    for cell in bc.CELLS:
+        c = config.replace(
+            cell=cell,
+            activation=config.activation if config.activation in bc.CELLS[cell].activations else "tanh",
+            weights="preset",
+            batch_size=1,
+            ragged=False,
+        )
+        res = run(c)
+        out[cell] = step_norms(res.dh)
+    return out
+
+
+@dataclass(frozen=True)
+class PhaseDiagram:
+    radii: np.ndarray  # (R,)
+    lengths: np.ndarray  # (L,)
+    log10_ratio: dict  # cell -> (R, L)
+
+
+def phase_diagram(config: RunConfig, n: int = 20, max_length: int = 200) -> PhaseDiagram:
+    """``log10 ||dL/dh_0|| / ||dL/dh_{T-1}||`` over radius x length, for every cell (H <= 32)."""
+    radii = np.linspace(0.1, 3.0, n)
+    lengths = np.unique(np.linspace(2, max_length, n).astype(int))
+    H = min(config.hidden_size, 32)
+    values = {
+        cell: gradient_ratio_sweep(
+            cell,
+            radii,
+            lengths,
+            hidden_size=H,
+            input_size=config.input_size,
+            batch=2,
+            activation=config.activation if config.activation in bc.CELLS[cell].activations else "tanh",
+            forget_bias=config.forget_bias,
+            seed=config.seed,
+        )
+        for cell in bc.CELLS
+    }
+    return PhaseDiagram(radii, lengths, values)
+
+
+def truncation(config: RunConfig, params: Params | None = None, n: int = 8) -> TruncationStudy:
+    """Relative error and cosine of truncated BPTT against the full gradient, for k up to T (first sequence)."""
+    p = problem(config.replace(batch_size=1, ragged=False), params)
+    ks = np.unique(np.geomspace(1, config.T, min(n, config.T)).astype(int))
+    opts = {k: v for k, v in bptt_options(config).items() if k in ("loss", "reduction", "dtype")}
+    return truncation_study(p.spec, p.params, p.x, p.y, ks, mask=p.mask, **opts)
+
+
+def step_equation(
+    config: RunConfig, t: int, unit: int, params: Params | None = None, layer: int | None = None
+) -> dict[str, float]:
+    """The numbers in the equations of step ``t`` for hidden unit ``unit`` of the first sequence.
+
+    ``layer`` (default: the top one) is read in its forward direction; a lower layer's input
+    ``x_t`` is the output of the layer below, taken from the same engine run.
+
+    Returns
+    -------
+    dict of str to float
+        Forward: ``x_term`` (W_ih x_t + b_ih), ``h_term`` (W_hh h_{t-1} + b_hh) of the
+        unit's first gate row, ``h_prev``, ``h`` and the cell's cached gate values.
+        Backward: ``dh`` = dL/dh_t; for the top layer also split into ``dh_direct`` (from
+        l_t through the read-out) and ``dh_carried`` (from step t + 1).
+    """
+    with np.errstate(all="ignore"):  # an exploding run shows inf/nan numbers, not warnings
+        return _step_equation(config, t, unit, params, config.num_layers - 1 if layer is None else layer)
+
+
+def _step_equation(config: RunConfig, t: int, unit: int, params: Params | None, layer: int) -> dict[str, float]:
+    p = problem(config, params)
+    res = run(config, params)
+    P = {k: v.astype(np.float64) for k, v in p.params.items()}
+    below = res.h_layers[layer - 1, :, :, :1].astype(np.float64) if layer else None  # (D, T, 1, H)
+    inputs = p.x[:, :1] if below is None else np.concatenate(list(below), axis=-1)
+    state = tuple(np.zeros((1, config.hidden_size)) for _ in range(config.spec.state_parts))
+    cache = unroll(config.spec, P, inputs[: t + 1], state, layer)[0][t]
+    H, j, W = config.hidden_size, unit, bc.layer_params(P, layer)
+    out = {
+        "x_term": float(W["weight_ih"][j] @ inputs[t, 0] + W["bias_ih"][j]),
+        "h_term": float(W["weight_hh"][j] @ cache["h_prev"][0] + W["bias_hh"][j]),
+        "h_prev": float(cache["h_prev"][0, j]),
+        "h": float(cache["h"][0, j]),
+    }
+    cell = bc.CELLS[config.cell]
+    for name, arr in cache.items():  # unit j of everything the step stored: gates by name, states, ...
+        if isinstance(arr, np.ndarray) and arr.shape[-1] == cell.gates * H and cell.gates > 1:
+            out |= {g: float(arr[0, k * H + j]) for k, g in enumerate(cell.gate_names)}
+        elif isinstance(arr, np.ndarray) and arr.shape[-1] == H:
+            out.setdefault(name, float(arr[0, j]))
+    out["dh"] = float(res.dh_layers[layer, 0, t, 0, j])
+    if layer == config.num_layers - 1:  # the read-out reads this layer: split off the loss at t
+        mask = p.mask if p.mask is not None else np.ones((config.T, config.batch_size))
+        weight = token_weights(mask, config.reduction)[t, 0]
+        _, dyhat = token_loss_and_grad(config.loss, res.yhat[t, :1].astype(np.float64), p.y[t, :1])
+        direct = float((dyhat[0] * weight) @ P["weight_out"][:, j])
+        out |= {"dh_direct": direct, "dh_carried": out["dh"] - direct}
+    if cell.pascanu_bound:  # h = phi(z): the activation's derivative, from its output
+        out["dphi"] = float(np.broadcast_to(derivative_from_output(config.activation, cache["h"][0, j]), ()))
+        out["dz"] = out["dh"] * out["dphi"]
+    return out
+
+
+def only(config: RunConfig, names: tuple[str, ...]) -> RunConfig:
+    """The config with every field not in ``names`` reset to its default (a narrower cache key)."""
+    default = RunConfig()
+    kept = {n: getattr(config, n) for n in names}
+    if kept.get("activation", "tanh") != "tanh" and "cell" not in kept:
+        kept["cell"] = "rnn"
+    return default.replace(**kept)
+
+
+#: What each cached analysis depends on; the rest of the config does not change its result.
+SWEEP_FIELDS = ("activation", "hidden_size", "input_size", "forget_bias", "seed")
+COMPARISON_FIELDS = (
+    "activation",
+    "T",
+    "hidden_size",
+    "input_size",
+    "output_size",
+    "init",
+    "scale",
+    "forget_bias",
+    "seed",
+    "signal",
+    "delay",
+    "loss",
+    "reduction",
+    "dtype",
+)
+
+
+def last_loss_gradient(config: RunConfig, params: Params | None = None) -> np.ndarray:
+    """``||d l_t* / d h_t||`` for t = 0 .. T-1: the gradient of one loss, the last step t* with a valid token.
+
+    Unlike ``||dL/dh_t||``, which every step's own loss props up, this curve shows how much of one
+    loss's gradient survives the way back: the quantity that vanishes or explodes. 0 after t*.
+
+    Returns
+    -------
+    ndarray of shape (T,)
+    """
+    p = problem(config, params)
+    valid = np.flatnonzero(p.mask.any(axis=1)) if p.mask is not None else np.arange(config.T)
+    t_star = int(valid[-1])
+    return bc.flow_matrix(
+        p.spec, p.params, p.x, p.y, loss=config.loss, mask=p.mask, dtype=config.dtype, origins=[t_star]
+    )[0]

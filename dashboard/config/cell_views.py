@@ -1,0 +1,217 @@
+"""How each registered cell is shown: one table, :data:`VIEWS`, with a row per cell of ``bc.CELLS``.
+
+Colours, readable gate names, the step's equations with this run's numbers (forward and backward) and
+the wording of its step Jacobian. The engine knows nothing of this; a new cell adds one row here (and a
+test fails until it does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import bptt_core as bc
+
+ACT_LATEX = {"tanh": r"\tanh", "relu": r"\mathrm{relu}", "sigmoid": r"\sigma", "linear": r"\mathrm{id}"}
+ACT_PRIME = {"tanh": r"1 - h_t^2", "relu": r"[h_t > 0]", "sigmoid": r"h_t (1 - h_t)", "linear": "1"}
+
+
+def number(v: float) -> str:
+    """A number for LaTeX: ``-4.317 \\times 10^{-5}``, never ``e-05`` (which reads as a subtraction)."""
+    text = f"{v:.4g}"
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+
+
+@dataclass(frozen=True)
+class CellView:
+    """Presentation of one cell.
+
+    Attributes
+    ----------
+    label : str
+    color : str
+        One colour per cell in every figure.
+    gate_labels : dict of str to str
+        Readable name of each gate block, keyed like ``Cell.gate_names``.
+    forward, backward : callable
+        ``(t, j, numbers, activation) -> list of LaTeX lines`` for step t, unit j, with the numbers of
+        :func:`dashboard.catalog.compute.step_equation`.
+    jacobian : str
+        What ``∂h_t/∂a_t`` is for this cell (the chain-rule page).
+    """
+
+    label: str
+    color: str
+    gate_labels: dict[str, str]
+    forward: Callable[[int, int, dict, str], list[str]]
+    backward: Callable[[int, int, dict, str], list[str]]
+    jacobian: str
+
+
+def _dh_lines(idx: str, v: dict) -> list[str]:
+    """Where dL/dh_t comes from: the loss at t through the read-out (the top layer) or the layer above
+    at t (a lower layer: ``v`` has no ``dh_direct`` then, only the total), and what flows back from t + 1."""
+    pad = rf"\phantom{{\frac{{\partial L}}{{\partial h{idx}}}}}"
+    here = r"\text{loss at } t" if "dh_direct" in v else r"\text{layer above at } t"
+    source = (
+        rf"\frac{{\partial l_t}}{{\partial h{idx}}}"
+        if "dh_direct" in v
+        else r"\Big(\frac{\partial L}{\partial h^{\uparrow}_t}\frac{\partial h^{\uparrow}_t}{\partial h_t}\Big)_j"
+    )
+    lines = [
+        rf"\frac{{\partial L}}{{\partial h{idx}}} = \underbrace{{{source}}}"
+        rf"_{{{here}}} + \underbrace{{\Big(\frac{{\partial L}}"
+        rf"{{\partial h_{{t+1}}}} \frac{{\partial h_{{t+1}}}}{{\partial h_t}}\Big)_j}}_{{\text{{from step }} t+1}}",
+    ]
+    if "dh_direct" in v:
+        lines.append(rf"{pad} = {number(v['dh_direct'])} + ({number(v['dh_carried'])})")
+    return [*lines, rf"{pad} = {number(v['dh'])}"]
+
+
+def _weight_line() -> str:
+    return (
+        r"\frac{\partial L}{\partial W_{hh}} \mathrel{+}= \delta_t\, h_{t-1}^\top"
+        r"\quad\text{(the same } W_{hh} \text{ at every step)}"
+    )
+
+
+def _rnn_forward(t: int, j: int, v: dict, activation: str) -> list[str]:
+    idx = f"_{{{t},{j}}}"
+    z = v["x_term"] + v["h_term"]
+    return [
+        rf"z{idx} = \underbrace{{(W_{{ih}} x_t + b_{{ih}})_{j}}}_{{{number(v['x_term'])}}}"
+        rf" + \underbrace{{(W_{{hh}} h_{{t-1}} + b_{{hh}})_{j}}}_{{{number(v['h_term'])}}} = {number(z)}",
+        rf"h{idx} = {ACT_LATEX[activation]}(z{idx}) = {number(v['h'])}",
+    ]
+
+
+def _rnn_backward(t: int, j: int, v: dict, activation: str) -> list[str]:
+    idx = f"_{{{t},{j}}}"
+    return [
+        *_dh_lines(idx, v),
+        rf"\delta{idx} = \frac{{\partial L}}{{\partial h{idx}}}\,\phi'(z{idx})",
+        rf"\phantom{{\delta{idx}}} = {number(v['dh'])} \cdot \underbrace{{{number(v['dphi'])}}}"
+        rf"_{{{ACT_PRIME[activation]}}} = {number(v['dz'])}",
+        r"\Big(\frac{\partial L}{\partial h_t}\frac{\partial h_t}{\partial h_{t-1}}\Big) = W_{hh}^\top \delta_t",
+        r"\text{goes to step } t-1 \text{ (plus } \partial l_{t-1}/\partial h_{t-1} \text{ there)}",
+        _weight_line(),
+    ]
+
+
+def _lstm_forward(t: int, j: int, v: dict, activation: str) -> list[str]:
+    idx = f"_{{{t},{j}}}"
+    return [
+        rf"i = {number(v['i'])},\; f = {number(v['f'])},\; g = {number(v['g'])},\; o = {number(v['o'])}",
+        rf"c{idx} = f\, c_{{t-1}} + i\, g",  # symbols, then numbers: one line is too wide for a column
+        rf"\phantom{{c{idx}}} = {number(v['f'])} \cdot ({number(v['c_prev'])}) + {number(v['i'])} \cdot "
+        rf"({number(v['g'])}) = {number(v['c'])}",
+        rf"h{idx} = o \tanh(c_t) = {number(v['o'])} \cdot \tanh({number(v['c'])}) = {number(v['h'])}",
+    ]
+
+
+def _lstm_backward(t: int, j: int, v: dict, activation: str) -> list[str]:
+    idx = f"_{{{t},{j}}}"
+    return [
+        *_dh_lines(idx, v),
+        r"\frac{\partial L}{\partial c_t} = \frac{\partial L}{\partial h_t}\, o_t (1 - \tanh^2 c_t)"
+        r" + \frac{\partial L}{\partial c_{t+1}}\, f_{t+1}",
+        r"\frac{\partial L}{\partial c_{t-1}} \ni f_t \odot \frac{\partial L}{\partial c_t}",
+        r"\text{(the cell-state path: no weight matrix in between)}",
+        r"\delta_t = \big(\tfrac{\partial L}{\partial c_t} g_t\, i_t(1-i_t),\;"
+        r" \tfrac{\partial L}{\partial c_t} c_{t-1} f_t(1-f_t),\; \dots\big)",
+        r"\frac{\partial L}{\partial h_{t-1}} \ni W_{hh}^\top \delta_t",
+        _weight_line(),
+    ]
+
+
+def _gru_forward(t: int, j: int, v: dict, activation: str) -> list[str]:
+    idx = f"_{{{t},{j}}}"
+    return [
+        rf"r = {number(v['r'])},\; z = {number(v['z'])}\quad\text{{(reset and update gates)}}",
+        rf"n = \tanh\big((W_{{in}} x_t + b_{{in}})_j + r\,(W_{{hn}} h_{{t-1}} + b_{{hn}})_j\big) = {number(v['n'])}",
+        rf"h{idx} = (1 - z)\, n + z\, h_{{t-1}}",
+        rf"\phantom{{h{idx}}} = (1 - {number(v['z'])}) \cdot ({number(v['n'])}) + {number(v['z'])} \cdot "
+        rf"({number(v['h_prev'])}) = {number(v['h'])}",
+    ]
+
+
+def _gru_backward(t: int, j: int, v: dict, activation: str) -> list[str]:
+    idx = f"_{{{t},{j}}}"
+    return [
+        *_dh_lines(idx, v),
+        r"\frac{\partial L}{\partial h_{t-1}} \ni z_t \odot \frac{\partial L}{\partial h_t} + W_{hh}^\top \delta_t",
+        r"\text{(the update gate's direct path, plus the gates' path)}",
+        _weight_line(),
+    ]
+
+
+VIEWS: dict[str, CellView] = {
+    "rnn": CellView("RNN", "#d62728", {"a": "W_hh (all)"}, _rnn_forward, _rnn_backward, "diag φ'(a_t)"),
+    "lstm": CellView(
+        "LSTM",
+        "#1f77b4",
+        {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o"},
+        _lstm_forward,
+        _lstm_backward,
+        "gate derivatives, per element",
+    ),
+    "gru": CellView(
+        "GRU",
+        "#2ca02c",
+        {"r": "reset gate r", "z": "update gate z", "n": "candidate n"},
+        _gru_forward,
+        _gru_backward,
+        "gate derivatives, per element",
+    ),
+}
+
+
+def jacobian_shapes(spec: bc.RNNSpec, T: int, B: int) -> list[tuple[str, str, str]]:
+    """The chain rule of one BPTT step for tensors: (quantity, expression, shape) rows.
+
+    Shapes are per batch element where the Jacobian is block-diagonal over the batch. In a stack the
+    read-out sees the top layer's ``[h_fwd, h_bwd]`` (D·H wide) and every layer above the first reads
+    the D·H outputs of the layer below; the rows then name layer l.
+    """
+    cell = bc.CELLS[spec.cell]
+    H, I, O, GH = spec.hidden_size, spec.input_size, spec.output_size, cell.gates * spec.hidden_size
+    DH = spec.directions * H
+    S = len(cell.state_parts) * H
+    over = " over [" + ", ".join(cell.state_parts) + "]" if len(cell.state_parts) > 1 else ""
+    deep = spec.num_layers > 1 or spec.bidirectional
+    top = "the top layer's outputs [h_fwd, h_bwd]" if spec.bidirectional else "the top layer's h_t"
+    rows = [
+        ("∂L/∂ŷ_t", "loss gradient at step t", f"({B}, {O})"),
+        ("∂ŷ_t/∂h_t", f"W_out, reading {top}" if deep else "W_out", f"({O}, {DH})"),
+        ("∂L/∂h_t", "∂L/∂ŷ_t · W_out + ∂L/∂h_{t+1} · ∂h_{t+1}/∂h_t", f"({B}, {H})"),
+    ]
+    if spec.num_layers > 1:
+        rows.append(
+            ("∂L/∂h_t⁽ˡ⁾, l below the top", "∂L/∂a_t⁽ˡ⁺¹⁾ · W_ih⁽ˡ⁺¹⁾ + ∂L/∂h_{t+1}⁽ˡ⁾ · J_{t+1}⁽ˡ⁾", f"({B}, {H})")
+        )
+    rows += [
+        (
+            "∂h_t/∂a_t",
+            VIEWS[spec.cell].jacobian,
+            f"{B} × ({H}, {H}) diagonal" if cell.pascanu_bound else f"{B} × ({H}, {GH})",
+        ),
+        ("∂a_t/∂h_{t-1}", "W_hh (pre-activations of all gates)", f"({GH}, {H})"),
+        ("∂h_t/∂h_{t-1}", "the step Jacobian J_t", f"{B} × ({S}, {S}){over}"),
+        ("∂L/∂W_hh", "Σ_t δ_tᵀ h_{t-1} (tied weights: summed over the T steps)", f"({GH}, {H}) from {T} terms"),
+        ("∂L/∂W_ih", "Σ_t δ_tᵀ x_t" + (" (layer 0)" if spec.num_layers > 1 else ""), f"({GH}, {I})"),
+    ]
+    if spec.num_layers > 1:
+        rows.append(("∂L/∂W_ih⁽ˡ⁾, l ≥ 1", "Σ_t δ_t⁽ˡ⁾ᵀ h_t⁽ˡ⁻¹⁾ (the layer below's outputs)", f"({GH}, {DH})"))
+    rows.append(("∂L/∂W_out", f"Σ_t (∂L/∂ŷ_t)ᵀ {'[h_fwd, h_bwd]' if spec.bidirectional else 'h_t'}", f"({O}, {DH})"))
+    if deep:
+        rows.append(
+            (
+                "parameters",
+                "every layer and direction has its own W_ih, W_hh, b_ih, b_hh",
+                f"{spec.num_layers * spec.directions} sets",
+            )
+        )
+    return rows

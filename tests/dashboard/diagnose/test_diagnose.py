@@ -1,0 +1,350 @@
+"""Diagnose: a torch-trained model and its sequences, read as untrusted files, measured and advised on."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+import bptt_core as bc
+from bptt_core.analysis.summaries import memory_horizon
+from dashboard.diagnose import command as diagnose
+from dashboard.diagnose import reproduce
+from dashboard.diagnose.measurements import diagnose as run_diagnosis
+from dashboard.diagnose.model_files import demo_model, read_model
+from dashboard.diagnose.sequence_files import read_sequences
+from tests.apptest import array_of, assert_clean, chart_specs, open_app
+
+from .uploads import npz
+
+V, E, H, T, B = 6, 5, 12, 16, 24
+
+
+def train_tagger(folder):
+    """A 2-layer bidirectional LSTM with an embedding and a read-out, trained 300 steps with torch to tag each
+    token with the token two steps earlier; its state dict saved with torch.save, its sequences (batch-first)
+    and targets as .npy in ``folder``."""
+    import torch
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)  # a tiny model: one thread, and no OpenMP spinning against the BLAS's threads
+
+    class Tagger(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(V, E)
+            self.rnn = torch.nn.LSTM(E, H, num_layers=2, bidirectional=True)
+            self.fc = torch.nn.Linear(2 * H, V)
+
+        def forward(self, tokens):
+            return self.fc(self.rnn(self.embed(tokens))[0])
+
+    def batch(rng):
+        tokens = rng.integers(0, V, (T, B))
+        return tokens, np.concatenate([np.zeros((2, B), int), tokens[:-2]])
+
+    model, rng = Tagger(), np.random.default_rng(0)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(300):
+        tokens, y = batch(rng)
+        loss = torch.nn.functional.cross_entropy(
+            model(torch.tensor(tokens)).reshape(-1, V), torch.tensor(y).reshape(-1)
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    torch.save(model.state_dict(), folder / "model.pt")
+    tokens, y = batch(np.random.default_rng(1))
+    np.save(folder / "tokens.npy", tokens.T.copy())  # batch-first, as people save them
+    np.save(folder / "targets.npy", y.T.copy())
+    return {"folder": folder, "model": model, "tokens": tokens, "y": y, "final_loss": loss.item()}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    pytest.importorskip("torch")
+    return train_tagger(tmp_path_factory.mktemp("trained"))
+
+
+def _trained_bytes(trained, name):
+    return (trained["folder"] / name).read_bytes()
+
+
+def _load(trained):
+    folder = trained["folder"]
+    model = read_model((folder / "model.pt").read_bytes())
+    seqs = read_sequences(
+        (folder / "tokens.npy").read_bytes(),
+        "tokens.npy",
+        model,
+        batch_first=True,
+        targets=(folder / "targets.npy").read_bytes(),
+        targets_name="targets.npy",
+    )
+    return model, seqs
+
+
+def _torch_dh_norms(trained) -> np.ndarray:
+    """||dL/dh_t|| per layer and direction by torch autograd: the trained module's own cells unrolled by hand."""
+    import torch
+
+    net = trained["model"].double()
+    x = net.embed(torch.tensor(trained["tokens"])).detach()
+    inputs, states = x, {}
+    for layer in range(2):
+        outs = []
+        for d in range(2):
+            sfx = f"_l{layer}" + ("_reverse" if d else "")
+            cell = torch.nn.LSTMCell(inputs.shape[-1], H).double()
+            w = {k: getattr(net.rnn, k + sfx) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+            state, seq = None, [None] * T
+            for t in range(T) if d == 0 else reversed(range(T)):
+                state = torch.func.functional_call(cell, w, (inputs[t], state))
+                state[0].retain_grad()
+                seq[t] = states[layer, d, t] = state[0]
+            outs.append(torch.stack(seq))
+        inputs = torch.cat(outs, dim=-1)
+    logits = net.fc(inputs)
+    torch.nn.functional.cross_entropy(logits.reshape(-1, V), torch.tensor(trained["y"]).reshape(-1)).backward()
+    out = np.zeros((2, 2, T))
+    for (layer, d, t), h in states.items():
+        out[layer, d, t] = float(h.grad.norm())
+    net.float()
+    return out
+
+
+def test_a_torch_trained_stack_is_recognised_and_its_dh_norms_match_autograd(trained):
+    model, seqs = _load(trained)
+    assert (model.spec.cell, model.spec.num_layers, model.spec.bidirectional) == ("lstm", 2, True)
+    assert (model.spec.input_size, model.spec.hidden_size, model.spec.output_size) == (E, H, V)
+    assert model.roles == {"readout": "fc.weight", "embedding": "embed.weight"} and model.prefix == "rnn"
+    report = run_diagnosis(model, seqs)
+    assert trained["final_loss"] < 0.5 and report.loss < 0.5  # it learned the task, and we read it right
+    ref = _torch_dh_norms(trained)
+    assert bc.relative_error(report.dh_norms, ref) < 1e-8
+    assert np.all(ref > 0)
+
+
+def test_the_pytorch_script_reproduces_the_numbers(trained, tmp_path):
+    model, seqs = _load(trained)
+    report = run_diagnosis(model, seqs)
+    (tmp_path / "reproduce.py").write_text(reproduce.script(model, "model.pt", seqs.loss))
+    (tmp_path / "diagnose_data.npz").write_bytes(reproduce.data_npz(seqs))
+    (tmp_path / "model.pt").write_bytes((trained["folder"] / "model.pt").read_bytes())
+    done = subprocess.run(
+        [sys.executable, "reproduce.py", "model.pt", "diagnose_data.npz"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["loss"] == pytest.approx(report.loss, rel=1e-10)
+    assert bc.relative_error(np.array(printed["dh_norms"]), report.dh_norms) < 1e-8
+    for key, norm in report.grad_norms.items():
+        assert printed["grad_norms"][key] == pytest.approx(norm, rel=1e-8), key
+
+
+def test_the_command_writes_report_json_and_html(trained, tmp_path):
+    folder, out = trained["folder"], tmp_path / "out"
+    argv = [str(folder / "model.pt"), "--inputs", str(folder / "tokens.npy"), "--targets", str(folder / "targets.npy")]
+    assert diagnose.main([*argv, "--batch-first", "--loss", "cross_entropy", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert (report["cell"], report["num_layers"], report["bidirectional"], report["hidden_size"], report["T"]) == (
+        "lstm", 2, True, H, T,
+    )  # fmt: skip
+    assert np.array(report["dh_norms"]).shape == (2, 2, T)
+    assert bc.relative_error(np.array(report["dh_norms"]), _torch_dh_norms(trained)) < 1e-8
+    assert np.array(report["lyapunov"]).shape[:2] == (2, 2)
+    assert all(set(r) == {"what", "why", "evidence"} for r in report["recommendations"])
+    page = (out / "report.html").read_text()
+    assert page.count("Plotly.newPlot") == 6 and "plotly.js" in page.lower()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["missing.pt", "--inputs", "x.npy"], "No such file"),
+        (["{bad}", "--inputs", "{x}"], "not an .npz, .safetensors or PyTorch"),
+        (["{model}", "--inputs", "{x}"], "features per step"),
+        (["{model}", "--inputs", "{x}", "--loss", "unknown"], "invalid choice"),
+    ],
+)
+def test_the_command_refuses_bad_files_in_one_line_and_writes_nothing(argv, message, tmp_path, capsys):
+    (tmp_path / "bad.pt").write_bytes(b"this is not a model at all")
+    (tmp_path / "model.npz").write_bytes(demo_model("healthy"))
+    np.save(tmp_path / "x.npy", np.zeros((5, 2, 7)))
+    names = {"bad": tmp_path / "bad.pt", "model": tmp_path / "model.npz", "x": tmp_path / "x.npy"}
+    argv = [a.format(**names) for a in argv]
+    try:
+        code = diagnose.main([*argv, "--out", str(tmp_path / "out")])
+    except SystemExit as stop:  # argparse's own refusals (through our one-line error)
+        code = stop.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and message in err and "\n" not in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_each_demo_gets_the_right_advice_with_its_evidence(seed):
+    """A vanishing RNN is told its horizon and to change cell; an exploding one to clip at a threshold measured
+    on its batches; a healthy LSTM gets nothing that asks for change (random targets, four seeds)."""
+    rng = np.random.default_rng(seed)
+    advice = {}
+    for kind in ("vanishing", "exploding", "healthy"):
+        model = read_model(demo_model(kind, seed=seed))
+        x, y = rng.standard_normal((60, 8, 3)), rng.standard_normal((60, 8, 2))
+        seqs = read_sequences(npz(inputs=x, targets=y), "data.npz", model)
+        advice[kind] = run_diagnosis(model, seqs).recommendations
+    vanish = advice["vanishing"][0]
+    assert vanish.what.startswith("Use an LSTM or GRU") and 1 <= vanish.evidence["horizon"] <= 30
+    assert vanish.evidence["lyapunov_1"] < 0 and str(vanish.evidence["horizon"]) in vanish.why
+    clip = advice["exploding"][0]
+    assert clip.what.startswith("Clip the global gradient norm at") and clip.evidence["lyapunov_1"] > 0
+    assert f"{clip.evidence['median_norm']:.3g}" in clip.what
+    assert advice["healthy"] == []
+
+
+def random_models(n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        cell = str(rng.choice(list(bc.CELLS)))
+        H_, O_, L_ = (int(v) for v in rng.integers(1, [12, 4, 4]) + [1, 0, 0])
+        spec = bc.RNNSpec(cell, 3, H_, O_, num_layers=L_, bidirectional=bool(rng.random() < 0.4))
+        params = bc.init_params(spec, seed=int(rng.integers(1000)), scale=float(rng.choice([0.3, 1.0, 2.0, 4.0])))
+        arrays = {f"lstm_like.{k}": v for k, v in params.items() if not k.endswith("_out")}
+        arrays |= {"head.weight": params["weight_out"], "head.bias": params["bias_out"]}
+        T_, B_ = int(rng.integers(3, 50)), int(rng.integers(1, 5))
+        model = read_model(npz(**arrays))
+        targets = rng.standard_normal((T_, B_, spec.output_size)) if rng.random() < 0.6 else None
+        x = rng.standard_normal((T_, B_, 3))
+        data = npz(inputs=x, targets=targets) if targets is not None else npz(inputs=x)
+        yield model, read_sequences(data, "d.npz", model)
+
+
+@pytest.mark.parametrize("i", range(20))
+def test_diagnose_captions_read_their_figures(i):
+    """Every sentence of the diagnosis's captions is read off the figure's own data, over 20 random models."""
+    model, seqs = list(random_models(20, seed=3))[i]
+    report = run_diagnosis(model, seqs)
+    shown = {p.name: p for p in diagnose.panels(report, seqs)}
+    lyap = shown["diagnose_lyapunov"]
+    lead = [t for t in lyap.figure.data]
+    top = max(float(t.y[0]) for t in lead if np.isfinite(t.y[0]))
+    assert f"λ₁ = {top:+.3f}" in lyap.caption
+    assert ("Every λ below 0" in lyap.caption) == (top < 0)
+    jac = shown["diagnose_jacobians"]
+    for trace, h in zip(jac.figure.data, report.horizon.reshape(-1)):
+        measured = memory_horizon(np.log10(np.asarray(trace.y, float)), 1e-3, np.asarray(trace.x))
+        assert (measured is None) == (h < 0) and (measured is None or f"{measured} steps" in jac.caption)
+    sat = shown["diagnose_saturation"]
+    stacked = {}
+    for trace in sat.figure.data:
+        for label, gate, y in zip(trace.x[0], trace.x[1], trace.y):
+            stacked[label, gate] = stacked.get((label, gate), 0.0) + float(y)
+    assert f"{max(stacked.values()):.0%}" in sat.caption
+    conn = shown["diagnose_connectivity"]
+    z = np.asarray(conn.figure.data[0].z[0], float)
+    assert f"largest at step {int(np.nanargmax(z))}" in conn.caption
+    if "diagnose_batches" in shown:
+        bars = np.asarray(shown["diagnose_batches"].figure.data[0].y, float)
+        assert f"median {np.median(bars):.3g}" in shown["diagnose_batches"].caption
+    grads = shown["diagnose_gradients"]
+    assert str(report.B) in grads.caption
+
+
+def test_every_panel_name_is_listed():
+    model = read_model(demo_model("exploding"))
+    seqs = read_sequences(npz(inputs=np.zeros((8, 2, 3)), targets=np.zeros((8, 2, 2))), "d.npz", model)
+    assert tuple(p.name for p in diagnose.panels(run_diagnosis(model, seqs), seqs)) == diagnose.PANEL_NAMES
+
+
+def test_the_page_diagnoses_a_demo_and_refuses_bad_uploads():
+    at = open_app("pages/diagnose.py")
+    assert_clean(at)
+    assert not chart_specs(at) and "Upload a model" in at.info[0].value
+    at.button(key="demo-vanishing").click().run()
+    assert_clean(at)
+    assert len(chart_specs(at)) == 5  # no targets: no per-batch norms
+    assert any("Use an LSTM or GRU" in m.value for m in at.markdown)
+    at.button(key="demo-healthy").click().run()
+    assert_clean(at)
+    assert any("Nothing to change" in s.value for s in at.success)
+    at.file_uploader(key="diagnose_weights").upload("evil.npz", b"PK\x03\x04 broken").run()
+    assert not at.exception and "cannot be diagnosed" in at.error[0].value
+
+
+def test_the_page_diagnoses_the_trained_model_from_its_files(trained):
+    at = open_app("pages/diagnose.py")
+    at.file_uploader(key="diagnose_weights").upload("model.pt", _trained_bytes(trained, "model.pt")).run()
+    at.checkbox(key="diagnose_batch_first").check().run()
+    at.file_uploader(key="diagnose_inputs").upload("tokens.npy", _trained_bytes(trained, "tokens.npy")).run()
+    at.file_uploader(key="diagnose_targets").upload("targets.npy", _trained_bytes(trained, "targets.npy")).run()
+    assert_clean(at)
+    assert "2-layer bidirectional LSTM" in at.success[0].value
+    assert len(chart_specs(at)) == 6
+    forward = array_of(chart_specs(at)[0]["data"][0]["z"]).astype(float)  # (layers, T), the forward direction
+    np.testing.assert_allclose(10**forward, _torch_dh_norms(trained)[:, 0], rtol=1e-8)
+
+
+def test_the_reproduction_zip_holds_a_runnable_script(trained, tmp_path):
+    model, seqs = _load(trained)
+    (tmp_path / "model.pt").write_bytes(_trained_bytes(trained, "model.pt"))
+    script = reproduce.script(model, "model.pt", seqs.loss)
+    compile(script, "reproduce.py", "exec")
+    with zipfile.ZipFile(io.BytesIO(reproduce.data_npz(seqs))) as zf:
+        assert {"x.npy", "y.npy", "mask.npy", "lengths.npy", "tokens.npy"} <= set(zf.namelist())
+
+
+def test_the_command_reads_text_with_an_embedding_and_csv_series(tmp_path):
+    """A character model (embedding, GRU, read-out under other prefixes) on text with next-character targets;
+    a CSV series with a header and CSV targets: both diagnosed, their reports shaped by the data."""
+    spec = bc.RNNSpec("gru", 3, 5, 4)
+    params = bc.init_params(spec, seed=0)
+    arrays = {f"encoder.rnn.{k}": v for k, v in params.items() if not k.endswith("_out")}
+    arrays |= {"encoder.emb.weight": np.random.default_rng(0).standard_normal((4, 3))}
+    arrays |= {"decoder.weight": params["weight_out"], "decoder.bias": params["bias_out"]}
+    (tmp_path / "char.npz").write_bytes(npz(**arrays))
+    (tmp_path / "text.txt").write_text("abcad\ndcab\n")
+    argv = [str(tmp_path / "char.npz"), "--inputs", str(tmp_path / "text.txt"), "--alphabet", "abcd", "--next-token"]
+    assert diagnose.main([*argv, "--out", str(tmp_path / "text")]) == 0
+    report = json.loads((tmp_path / "text" / "report.json").read_text())
+    assert report["loss"] == "cross_entropy" and report["T"] == 4 and np.array(report["dh_norms"]).shape == (1, 1, 4)
+    series = "a,b,c\n" + "\n".join(
+        ",".join(f"{v:.3f}" for v in row) for row in np.random.default_rng(1).random((12, 3))
+    )
+    (tmp_path / "series.csv").write_text(series)
+    (tmp_path / "y.csv").write_text("\n".join(f"{v:.3f},{-v:.3f},0,1" for v in np.linspace(0, 1, 12)))
+    spec_mse = bc.RNNSpec("lstm", 3, 6, 4)
+    named = {f"rnn.{k}": v for k, v in bc.init_params(spec_mse, seed=1).items() if not k.endswith("_out")}
+    named |= {"fc.weight": np.zeros((4, 6)), "fc.bias": np.zeros(4)}
+    (tmp_path / "lstm.npz").write_bytes(npz(**named))
+    argv = [str(tmp_path / "lstm.npz"), "--inputs", str(tmp_path / "series.csv"), "--targets", str(tmp_path / "y.csv")]
+    assert diagnose.main([*argv, "--out", str(tmp_path / "csv")]) == 0
+    report = json.loads((tmp_path / "csv" / "report.json").read_text())
+    assert report["loss"] == "mse" and (report["T"], report["B"]) == (12, 1)
+
+
+def test_a_layer_that_passes_little_gradient_down_is_named_the_bottleneck():
+    """Shrinking the weights from layer 0 into layer 1 starves layer 0 of gradient: it is named, with the ratio
+    of the medians the heat map shows; with ordinary weights no layer is."""
+    spec = bc.RNNSpec("gru", 3, 8, 2, num_layers=2)
+    params = bc.init_params(spec, seed=0)
+    x, y = np.random.default_rng(0).standard_normal((30, 4, 3)), np.random.default_rng(1).standard_normal((30, 4, 2))
+
+    def advice(p):
+        arrays = {f"rnn.{k}": v for k, v in p.items() if not k.endswith("_out")}
+        arrays |= {"fc.weight": p["weight_out"], "fc.bias": p["bias_out"]}
+        model = read_model(npz(**arrays))
+        report = run_diagnosis(model, read_sequences(npz(inputs=x, targets=y), "d.npz", model))
+        return report, [r for r in report.recommendations if "bottleneck" in r.what]
+
+    report, found = advice(params)
+    assert found == []
+    starved = {**params, "weight_ih_l1": 1e-3 * params["weight_ih_l1"]}
+    report, found = advice(starved)
+    assert len(found) == 1 and found[0].evidence["layer"] == 0 and found[0].evidence["ratio"] > 10
+    medians = [np.median(report.dh_norms[l, 0]) for l in range(2)]
+    assert found[0].evidence["ratio"] == pytest.approx(medians[1] / medians[0], rel=1e-9)
