@@ -23,7 +23,8 @@ from .cells import CELLS, Cell
 from .checkpoint import checkpoint_schedule
 from .init import INITS, init_params, orthogonal, spectral_radius
 from .losses import LOSSES, REDUCTIONS
-from .result import BPTTResult, global_norm
+from .norms import global_norm, scaled_norm
+from .result import BPTTResult
 from .spec import ACTIVATIONS, RNNSpec, layer_params, param_key
 from .workspace import Workspace
 
@@ -55,5 +56,6 @@ __all__ = [
     "output_sensitivity",
     "param_key",
     "relative_error",
+    "scaled_norm",
     "spectral_radius",
 ]

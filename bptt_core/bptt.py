@@ -21,8 +21,9 @@ from .cells import CELLS, Cell
 from .checkpoint import Plan, checkpoint_schedule, gradient_chunk, plan
 from .ledger import MemoryLedger
 from .losses import step_means, token_loss_and_grad, token_weights
+from .norms import global_norm
 from .passes import Pass, run_actions, sweep
-from .result import BPTTResult, global_norm
+from .result import BPTTResult
 from .spec import RNNSpec, layer_params, param_key
 from .tape import projection_matrix
 from .workspace import Workspace, matmul

@@ -123,12 +123,6 @@ class BPTTResult:
         return self.ledger.timeline_by_owner
 
 
-def global_norm(arrays: dict[str, np.ndarray]) -> float:
-    """L2 norm of all arrays taken together (the norm that global clipping uses)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return float(np.sqrt(sum(float(np.sum(np.square(a, dtype=np.float64))) for a in arrays.values())))
-
-
 def flatten_grads(grads: dict[str, np.ndarray]) -> np.ndarray:
     """All gradients as one float64 vector, in a fixed key order."""
     return np.concatenate([np.asarray(grads[k], dtype=np.float64).ravel() for k in sorted(grads)])

@@ -8,34 +8,25 @@ from dashboard.catalog import verdict as rules
 from dashboard.catalog.depth import is_deep
 from dashboard.shell import cache, ui
 from dashboard.shell.sidebar import current_config, current_params
+from dashboard.vocabulary import quantities as Q
 
 config = current_config()
 params = current_params(config)
 st.title("Gradient flow")
 res = ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
 report = cache.spectral(config, params)
-verdict = rules.verdict(cache.last_loss_gradient(config, params), report, res)
+verdict = rules.verdict(config, cache.last_loss_gradient(config, params), report, res)
 jp = cache.jacobians(config, params)
 summary = rules.jacobian_summary(jp)
 
 cols = st.columns(4)
-cols[0].metric("Verdict", verdict.label, help=rules.VERDICT_RULE)
-cols[1].metric(
-    "Growth per step",
-    rules.growth_text(summary),
-    help="exp of the slope of ln ||∂h_t/∂h_k|| (spectral norm) against the lag: a finite-time "
-    "Lyapunov exponent, read off the Jacobian-product curve below",
-)
-cols[2].metric(
-    "Memory horizon",
-    rules.horizon_text(summary, jp),
-    help="the lag at which ||∂h_t/∂h_k|| falls below 1/1000 of its peak, on the same curve",
-)
+cols[0].metric(Q.label("verdict"), verdict.label, help=rules.VERDICT_RULE)
+cols[1].metric(Q.label("jacobian_growth"), rules.growth_text(summary), help=Q.help_text("jacobian_growth"))
+cols[2].metric(Q.label("memory_horizon"), rules.horizon_text(summary, jp), help=Q.help_text("memory_horizon"))
 cols[3].metric(
-    "γ·σ_max (Pascanu)",
-    f"{report.bound_rate:.4g}" if report.bound_rate is not None else "gated",
-    help="below 1 the gradient must vanish (sufficient condition); 1 or above it may explode, "
-    "nothing forces it (necessary condition); vanilla RNN only",
+    Q.label("pascanu_rate"),
+    rules.shown_against_one(report.bound_rate) if report.bound_rate is not None else "gated",
+    help=Q.help_text("pascanu_rate"),
 )
 st.markdown(f"**Verdict: {verdict.label}.** {verdict.detail}")
 

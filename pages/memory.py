@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard.shell import cache, ui
 from dashboard.shell.sidebar import current_config, current_params
+from dashboard.vocabulary import quantities as Q
 
 config = current_config()
 params = current_params(config)
@@ -20,27 +21,26 @@ this, full, sqrt = peaks["this run"], peaks["full storage"], peaks["checkpoint s
 cols = st.columns(4)
 with cols[0]:
     ui.bytes_metric(
-        "Peak of this run (ledger)",
+        Q.label("peak_held"),
         this["ledger"],
-        help="what the engine counts: tape, checkpoints, gradient buffers, scratch and losses, "
-        f"for the whole batch (checkpoint = {config.checkpoint}, truncation = "
-        f"{config.truncation or 'off'}, returned sequences left out)",
+        help=Q.help_text("peak_held") + f" Counted by the engine's ledger (checkpoint = {config.checkpoint}, "
+        f"truncation = {config.truncation or 'off'}).",
     )
 with cols[1]:
     ui.bytes_metric(
-        "Measured by tracemalloc",
+        Q.label("measured_peak"),
         this["measured"],
-        help="the same call's peak as Python's allocator saw it, in a separate process; "
-        f"the ledger is {this['ledger'] / this['measured']:.0%} of it",
+        help=Q.help_text("measured_peak") + f" The ledger is {this['ledger'] / this['measured']:.0%} of it.",
     )
 with cols[2]:
-    ui.bytes_metric("Parameters", res.param_bytes, help=f"the gradient buffers are as large: {res.grad_bytes:,} B")
-saved = 1 - sqrt["measured"] / full["measured"] if full["measured"] else 0.0
+    ui.bytes_metric(Q.label("parameter_bytes"), res.param_bytes, help=Q.help_text("parameter_bytes"))
+share = sqrt["measured"] / full["measured"] if full["measured"] else 1.0
 cols[3].metric(
-    "√T checkpointing saves",
-    f"{saved:.0%}",
-    help=f"measured peaks: {sqrt['measured']:,} B against {full['measured']:,} B for full storage "
-    "(this batch, tracemalloc)",
+    "√T checkpointing: peak measured",
+    f"{share:.0%} of full",
+    help=f"{Q.label('measured_peak')} with √T checkpointing, {sqrt['measured']:,} B, against "
+    f"{full['measured']:,} B with full storage (this batch, every buffer counted; the figures below count only "
+    f"what is {Q.label('stored_for_backward').lower()})",
 )
 
 panels = cache.page_panels("memory", config, params)

@@ -6,6 +6,7 @@ from dashboard.catalog import verdict as rules
 from dashboard.catalog.depth import is_deep
 from dashboard.shell import cache, ui
 from dashboard.shell.sidebar import current_config, current_params
+from dashboard.vocabulary import quantities as Q
 
 config = current_config()
 params = current_params(config)
@@ -21,27 +22,20 @@ st.markdown(
 )
 res = ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
 report = cache.spectral(config, params)
-verdict = rules.verdict(cache.last_loss_gradient(config, params), report, res)
+verdict = rules.verdict(config, cache.last_loss_gradient(config, params), report, res)
 panels = cache.page_panels("overview", config, params)
 
 cols = st.columns(5)
-cols[0].metric("Loss L", f"{res.loss:.4g}", help=f"reduction = {config.reduction}")
-cols[1].metric(
-    "Gradient norm", f"{res.grad_norm:.3g}", help="global L2 norm of all parameter gradients, before clipping"
-)
+cols[0].metric(Q.label("loss"), f"{res.loss:.4g}", help=Q.help_text("loss"))
+cols[1].metric(Q.label("gradient_norm"), f"{res.grad_norm:.3g}", help=Q.help_text("gradient_norm"))
 cols[2].metric(
-    "Spectral radius of W_hh" + (" (top layer)" if is_deep(config) else ""),
+    Q.label("spectral_radius"),
     f"{max(report.spectral_radius.values()):.3g}",
-    help="largest |eigenvalue| over the gate blocks",
+    help=Q.help_text("spectral_radius") + (" Here the top layer's." if is_deep(config) else ""),
 )
-cols[3].metric("Verdict", verdict.label, help=rules.VERDICT_RULE)
+cols[3].metric(Q.label("verdict"), verdict.label, help=rules.VERDICT_RULE)
 with cols[4]:
-    ui.bytes_metric(
-        "Memory at peak",
-        res.memory_bytes,
-        help="what this BPTT call holds at its peak: the tape of stored intermediates, gradient buffers, "
-        "scratch and the returned sequences",
-    )
+    ui.bytes_metric(Q.label("peak_held"), cache.stored_run(config, params).memory_bytes, help=Q.help_text("peak_held"))
 
 if is_deep(config):
     ui.layer_table(config, params, res)

@@ -47,10 +47,7 @@ st.progress((i + 1) / len(tour.SCENES), text=f"Scene {i + 1} of {len(tour.SCENES
 st.title(scene.title)
 shown = config if tour.matches(scene, config) else scene.config()  # the scene's own view until the sidebar is set
 if shown != config and not lecture:
-    st.info(
-        "This scene shows its own settings; the sidebar is elsewhere (you changed something, or came from "
-        "another page)."
-    )
+    st.info(f"This scene shows its own settings; the sidebar's differ ({tour.differences(shown, config)}).")
     st.button("Set the sidebar to this scene", on_click=open_scene, args=(i,), type="primary", key="tour_settings")
 panel = cache.panel(scene.page, scene.panel, shown)
 ui.show(ui.for_projector(panel) if lecture else panel, shown, key="tour", downloads=not lecture)
@@ -72,8 +69,8 @@ if not lecture:
         right, before, after = tour.outcome(scene)
         verdict = "Right" if answers[scene.key] == scene.options[right] else "Not this time"
         text = (
-            f"{verdict}: the dashboard computed **{scene.options[right]}** ({before:.4g} before, {after:.4g} after "
-            "the change). The figure above now shows the changed settings."
+            f"{verdict}: the dashboard computed **{scene.options[right]}** ({scene.shown(before)} before, "
+            f"{scene.shown(after)} after the change). The figure above now shows the changed settings."
         )
         (st.success if verdict == "Right" else st.warning)(text)
     score = sum(a == s.options[tour.outcome(s)[0]] for s in tour.SCENES if (a := answers.get(s.key)) is not None)

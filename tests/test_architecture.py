@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 #: The dashboard's rooms, ground floor first; a room may import its own modules and the rooms below it.
-ROOMS = ("config", "figures", "catalog", "learning", "io", "diagnose", "shell")
+ROOMS = ("config", "vocabulary", "figures", "catalog", "learning", "io", "diagnose", "shell")
 APP_LIBRARIES = ("streamlit", "plotly", "pandas", "dashboard")
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from ..arguments import prepare
 from ..bptt import bptt
 from ..losses import token_loss_and_grad
+from ..norms import scaled_norm
 from ..spec import RNNSpec
 
 
@@ -77,9 +78,7 @@ def output_sensitivity(
     seed = np.zeros((T, O * B, O))
     seed[np.tile(steps, O), np.arange(O * B), np.repeat(np.arange(O), B)] = O * B / unit[0, 0]  # weight 1 / (O B)
     res = bptt(spec, params, x_rep, yhat - seed, **run, input_grad=True)
-    with np.errstate(over="ignore", invalid="ignore"):
-        dh = np.sqrt(np.einsum("ldtbh,ldtbh->ldt", res.dh_layers, res.dh_layers, dtype=np.float64))
-        dx = np.sqrt(np.einsum("tbi,tbi->t", res.dx, res.dx, dtype=np.float64))
+    dh, dx = scaled_norm(res.dh_layers, axis=(3, 4)), scaled_norm(res.dx, axis=(1, 2))
     return OutputSensitivity(steps=steps, dh=dh, dx=dx)
 
 

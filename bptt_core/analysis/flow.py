@@ -9,6 +9,7 @@ from ..arguments import prepare
 from ..bptt import bptt
 from ..cells import CELLS
 from ..losses import token_loss_and_grad
+from ..norms import scaled_norm
 from ..spec import RNNSpec, layer_params
 from ..unroll import unroll
 from ..workspace import Workspace
@@ -67,7 +68,7 @@ def flow_matrix(
     F = np.zeros((rows.size, T))
     with np.errstate(all="ignore"):
         for k, first, live, _ in batched_adjoints(spec, P, x, y, loss, mask, states, rows, mask[rows] / valid):
-            F[first:, k] = np.sqrt(np.einsum("nbh,nbh->n", live[0], live[0], dtype=np.float64))
+            F[first:, k] = scaled_norm(live[0], axis=(1, 2))
     return F
 
 

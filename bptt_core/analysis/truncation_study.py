@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..bptt import bptt
+from ..norms import scaled_norm
 from ..result import flatten_grads
 
 
@@ -17,10 +18,9 @@ def _compare(estimate: np.ndarray, full: np.ndarray) -> tuple[float, float]:
 
 
 def _compare_finite(estimate: np.ndarray, full: np.ndarray) -> tuple[float, float]:
-    norm = np.linalg.norm(full)
-    rel = np.linalg.norm(estimate - full) / norm if norm > 0 else float(np.linalg.norm(estimate))
-    denom = np.linalg.norm(estimate) * norm
-    cos = float(estimate @ full / denom) if denom > 0 else float("nan")
+    norm, est_norm = scaled_norm(full), scaled_norm(estimate)
+    rel = scaled_norm(estimate - full) / norm if norm > 0 else est_norm
+    cos = float((estimate / est_norm) @ (full / norm)) if est_norm > 0 and norm > 0 else float("nan")
     return float(rel), cos
 
 

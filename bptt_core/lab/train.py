@@ -9,7 +9,7 @@ import numpy as np
 
 from ..bptt import bptt
 from ..init import init_params
-from ..result import global_norm
+from ..norms import global_norm, scaled_norm
 from ..spec import RNNSpec
 from ..workspace import Workspace
 from . import optim
@@ -126,7 +126,7 @@ def train(
         )
         loss[i], norm[i], used[i] = res.loss, res.grad_norm, global_norm(res.grads)
         with np.errstate(over="ignore", invalid="ignore"):
-            dh[i] = np.sqrt(np.sum(np.square(res.dh), axis=(1, 2)))
+            dh[i] = scaled_norm(res.dh, axis=(1, 2))
         if not res.finite:  # diverged: stop here rather than carry NaN weights
             stopped = i + 1
             break

@@ -71,10 +71,24 @@ def run(config: RunConfig, params: Params | None = None) -> bc.BPTTResult:
     return bc.bptt(p.spec, p.params, p.x, p.y, mask=p.mask, step_contributions=True, **bptt_options(config))
 
 
-def step_norms(a: np.ndarray) -> np.ndarray:
-    """Frobenius norm over batch and hidden of each step of a (T, B, H) array (inf where it overflows)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return np.sqrt(np.sum(np.square(a, dtype=np.float64), axis=(1, 2)))
+def total_gradient(config: RunConfig, res: bc.BPTTResult) -> np.ndarray:
+    """``||dL/dh_t||`` of the top layer, one row per direction: shape (D, T) (the vocabulary's "total_gradient").
+
+    The total through the read-out, the later steps and the layers above (``res.dh_layers``); in a
+    bidirectional network ``res.dh`` is only what the read-out sends, so it is not used here.
+    """
+    return bc.scaled_norm(res.dh_layers[config.num_layers - 1], axis=(2, 3))
+
+
+def last_valid_step(config: RunConfig) -> int:
+    """T*: the last step at which some sequence has a valid token (the last loss's step)."""
+    mask = ragged_mask(config.T, config.batch_size, config.seed) if config.ragged else None
+    return int(np.flatnonzero(mask.any(axis=1))[-1]) if mask is not None else config.T - 1
+
+
+def window_start(config: RunConfig, step: int) -> int:
+    """The earliest step a loss at ``step`` reaches back to: 0, or its truncation window's first step."""
+    return (step // config.truncation) * config.truncation if config.truncation else 0
 
 
 def stored_run(config: RunConfig, params: Params | None = None) -> bc.BPTTResult:
@@ -106,11 +120,32 @@ ITEMISED_MAX_T = 300
 
 
 def contributions(config: RunConfig, params: Params | None = None) -> np.ndarray:
-    """``P[s, t]``: the share of ``||dW_hh||`` (top layer) that step t adds from the loss at step s (T, T)."""
+    """``P[s, t]``: the share of this run's ``||dW_hh||`` (top layer, forward direction) that step t adds from the
+    loss at step s, shape (T, T).
+
+    The run's own gradient: a term reaches dW_hh only when no truncation cut lies between t and s (the
+    window of s), and clipping scales every term by the run's factor, so ``P.sum()`` is the norm of the
+    ``weight_hh`` gradient the run returns.
+    """
     p = problem(config, params)
-    return bc.gradient_contributions(
-        p.spec, p.params, p.x, p.y, loss=config.loss, reduction=config.reduction, mask=p.mask, dtype=config.dtype
+    res = bc.bptt(p.spec, p.params, p.x, p.y, mask=p.mask, return_sequences=False, **bptt_options(config))
+    g = res.grads[bc.param_key("weight_hh", config.num_layers - 1, 0)]
+    norm = bc.scaled_norm(g)
+    P = bc.gradient_contributions(
+        p.spec,
+        p.params,
+        p.x,
+        p.y,
+        loss=config.loss,
+        reduction=config.reduction,
+        mask=p.mask,
+        dtype=config.dtype,
+        direction=g / norm if norm > 0 and np.isfinite(norm) else g,
     )
+    if config.truncation:
+        steps = np.arange(config.T) // config.truncation
+        P *= steps[:, None] == steps[None, :]  # the loss at s reaches step t only within its window
+    return P * res.clip_coef
 
 
 #: Jacobian products cost B * S^3 per step: the analysis follows the first sequence over at
@@ -170,7 +205,8 @@ def spectral(config: RunConfig, params: Params | None = None) -> SpectralReport:
 
 
 def cell_comparison(config: RunConfig) -> dict[str, np.ndarray]:
-    """``||dL/dh_t||`` (T,) for rnn, lstm and gru on the same first sequence and init preset."""
+    """The last loss's gradient ``||d l_T/d h_t||`` (T,) of every registered cell on the same first sequence and
+    init preset, full BPTT (the quantity that vanishes: ``||dL/dh_t||`` is propped up by every step's loss)."""
     out = {}
     for cell in bc.CELLS:
         c = config.replace(
@@ -179,9 +215,10 @@ def cell_comparison(config: RunConfig) -> dict[str, np.ndarray]:
             weights="preset",
             batch_size=1,
             ragged=False,
+            truncation=0,
+            clip=0.0,
         )
-        res = run(c)
-        out[cell] = step_norms(res.dh)
+        out[cell] = last_loss_gradient(c)
     return out
 
 
@@ -214,10 +251,15 @@ def phase_diagram(config: RunConfig, n: int = 20, max_length: int = 200) -> Phas
     return PhaseDiagram(radii, lengths, values)
 
 
-def truncation(config: RunConfig, params: Params | None = None, n: int = 8) -> TruncationStudy:
-    """Relative error and cosine of truncated BPTT against the full gradient, for k up to T (first sequence)."""
+def truncation(
+    config: RunConfig, params: Params | None = None, n: int = 16, ks: tuple[int, ...] | None = None
+) -> TruncationStudy:
+    """Relative error and cosine of truncated BPTT against the full gradient (first sequence), for every k up to
+    T when T <= ``n``, else ``n`` lengths spread evenly on a log scale (or the lengths ``ks``)."""
     p = problem(config.replace(batch_size=1, ragged=False), params)
-    ks = np.unique(np.geomspace(1, config.T, min(n, config.T)).astype(int))
+    ks = (
+        np.asarray(ks) if ks is not None else np.unique(np.geomspace(1, config.T, min(n, config.T)).round().astype(int))
+    )
     opts = {k: v for k, v in bptt_options(config).items() if k in ("loss", "reduction", "dtype")}
     return truncation_study(p.spec, p.params, p.x, p.y, ks, mask=p.mask, **opts)
 
@@ -306,18 +348,21 @@ COMPARISON_FIELDS = (
 
 
 def last_loss_gradient(config: RunConfig, params: Params | None = None) -> np.ndarray:
-    """``||d l_t* / d h_t||`` for t = 0 .. T-1: the gradient of one loss, the last step t* with a valid token.
+    """``||d l_T / d h_t||`` for t = 0 .. T-1: the gradient of one loss, at the last step T* with a valid token
+    (the vocabulary's "last_loss_gradient").
 
     Unlike ``||dL/dh_t||``, which every step's own loss props up, this curve shows how much of one
-    loss's gradient survives the way back: the quantity that vanishes or explodes. 0 after t*.
+    loss's gradient survives the way back: the quantity that vanishes or explodes. 0 after T*, and
+    0 before the last truncation window (the run cuts the recurrence there, as ``h.detach()``).
 
     Returns
     -------
     ndarray of shape (T,)
     """
     p = problem(config, params)
-    valid = np.flatnonzero(p.mask.any(axis=1)) if p.mask is not None else np.arange(config.T)
-    t_star = int(valid[-1])
-    return bc.flow_matrix(
+    t_star = last_valid_step(config)
+    curve = bc.flow_matrix(
         p.spec, p.params, p.x, p.y, loss=config.loss, mask=p.mask, dtype=config.dtype, origins=[t_star]
     )[0]
+    curve[: window_start(config, t_star)] = 0.0  # l_T does not reach past the last cut
+    return curve

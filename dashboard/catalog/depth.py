@@ -19,7 +19,8 @@ from dashboard.catalog.panels import Panel, animation_note
 from dashboard.catalog.verdict import VERDICT_DECADES, Horizon, horizon_text, jacobian_summary
 from dashboard.config import RunConfig
 from dashboard.figures import depth as fd
-from dashboard.figures.style import human_bytes
+from dashboard.vocabulary import quantities
+from dashboard.vocabulary.numbers import human_bytes
 
 
 def label(owner: Owner, bidirectional: bool = True) -> str:
@@ -34,9 +35,9 @@ def is_deep(config: RunConfig) -> bool:
 
 
 def layer_norms(res: bc.BPTTResult) -> np.ndarray:
-    """``||dL/dh_t^(l,d)||`` over batch and units, shape (L, D, T) (inf where it overflows)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return np.sqrt(np.sum(np.square(res.dh_layers, dtype=np.float64), axis=(3, 4)))
+    """``||dL/dh_t^(l,d)||`` over batch and units, shape (L, D, T) (inf where it overflows; scaled, so a tiny
+    gradient is not lost to its square)."""
+    return bc.scaled_norm(res.dh_layers, axis=(3, 4))
 
 
 def layer_time_table(config: RunConfig, res: bc.BPTTResult) -> pd.DataFrame:
@@ -57,15 +58,16 @@ def layer_time_table(config: RunConfig, res: bc.BPTTResult) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def jacobian_verdict(jp: JacobianProducts) -> str:
-    """The verdict's rule (±:data:`VERDICT_DECADES` decades) on a layer's Jacobian-product curve."""
+def jacobian_change(jp: JacobianProducts) -> str:
+    """The vocabulary's "jacobian_change": how a layer's Jacobian products change from lag 0 to the last lag
+    followed, by the verdict's thresholds (±:data:`VERDICT_DECADES` decades)."""
     curve = jp.log10_spectral_mean
     if not np.all(np.isfinite(curve)):
         return "overflow"
     if curve.size < 2:
-        return "too short"
+        return "one lag only"
     change = curve[-1] - curve[0]
-    return "vanishing" if change < -VERDICT_DECADES else "exploding" if change > VERDICT_DECADES else "holds"
+    return "shrink" if change < -VERDICT_DECADES else "grow" if change > VERDICT_DECADES else "within ±2 decades"
 
 
 def layer_summary(
@@ -85,16 +87,17 @@ def layer_summary(
         rows.append(
             {
                 "layer": label(owner, config.bidirectional),
-                "spectral radius ρ(W_hh)": max(report.spectral_radius.values()),
-                "γσ_max": report.bound_rate if report.bound_rate is not None else np.nan,
-                "growth per step": float(np.exp(summary.rate)),
-                "horizon": horizon_text(summary, jp),
-                "verdict": jacobian_verdict(jp),
-                "median ||∂L/∂h_t||": median,
+                quantities.label("spectral_radius"): max(report.spectral_radius.values()),
+                quantities.label("pascanu_rate"): report.bound_rate if report.bound_rate is not None else np.nan,
+                quantities.label("jacobian_growth"): float(np.exp(summary.rate)),
+                quantities.label("memory_horizon"): horizon_text(summary, jp),
+                quantities.label("jacobian_change"): jacobian_change(jp),
+                quantities.label("layer_median_gradient"): median,
             }
         )
     table = pd.DataFrame(rows)
-    return table.drop(columns="γσ_max") if table["γσ_max"].isna().all() else table
+    rate = quantities.label("pascanu_rate")
+    return table.drop(columns=rate) if table[rate].isna().all() else table
 
 
 def layer_time(config: RunConfig, res: bc.BPTTResult) -> Panel:

@@ -51,7 +51,8 @@ def memory_scaling(config: RunConfig, n: int = 8) -> dict[str, np.ndarray]:
     """Bytes stored for backward and extra forward steps against T for each strategy, for one sequence.
 
     Measured by running the engine (B = 1, :func:`strategy_runs`): ``bytes`` is the peak of the
-    tape and checkpoints, ``recomputed`` every forward step beyond the T of one pass.
+    tape and checkpoints (stored for backward), ``recomputed`` every forward step beyond the T that each
+    layer and direction runs once (the vocabulary's recomputed steps).
 
     Returns
     -------
@@ -66,7 +67,7 @@ def memory_scaling(config: RunConfig, n: int = 8) -> dict[str, np.ndarray]:
         runs = strategy_runs(config.replace(T=int(T)))
         for name, res in runs.items():
             out[f"{name} bytes"][i] = res.stored_bytes
-            out[f"{name} recomputed"][i] = res.forward_steps - T
+            out[f"{name} recomputed"][i] = res.forward_steps - T * len(config.owners)  # beyond each layer's T
     return out
 
 

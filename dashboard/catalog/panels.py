@@ -17,14 +17,13 @@ from bptt_core.analysis.jacobians import JacobianProducts
 from bptt_core.analysis.spectral import SpectralReport, pascanu_bound
 from bptt_core.analysis.truncation_study import TruncationStudy
 from bptt_core.result import STORED_GROUPS
-from dashboard.catalog.compute import PhaseDiagram, flow_origins, step_norms
-from dashboard.catalog.memory import STRATEGIES
+from dashboard.catalog.compute import PhaseDiagram, flow_origins, total_gradient, window_start
 from dashboard.catalog.verdict import jacobian_summary
 from dashboard.config import RunConfig
 from dashboard.figures import flow as ff
-from dashboard.figures import memory as fm
 from dashboard.figures import unroll as fu
-from dashboard.figures.style import human_bytes
+from dashboard.vocabulary.numbers import factor, readable, smallest_number
+from dashboard.vocabulary.quantities import label
 
 
 @dataclass(frozen=True)
@@ -38,12 +37,16 @@ class Panel:
     data: pd.DataFrame
 
 
-def steps_table(res: bc.BPTTResult) -> pd.DataFrame:
-    """One row per step: activation size, loss and gradient norm."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        h_rms = np.sqrt(np.mean(np.square(res.h, dtype=np.float64), axis=(1, 2)))
+def steps_table(config: RunConfig, res: bc.BPTTResult) -> pd.DataFrame:
+    """One row per step: activation size, step loss and the total gradient (top layer, forward direction)."""
+    h = res.h_layers[config.num_layers - 1, 0]  # (T, B, H)
     return pd.DataFrame(
-        {"t": np.arange(len(res.step_losses)), "h_rms": h_rms, "loss": res.step_losses, "grad_norm": step_norms(res.dh)}
+        {
+            "t": np.arange(len(res.step_losses)),
+            "h_rms": bc.scaled_norm(h, axis=(1, 2)) / np.sqrt(h.shape[1] * h.shape[2]),
+            "loss": res.step_losses,
+            "grad_norm": total_gradient(config, res)[0],
+        }
     )
 
 
@@ -58,14 +61,14 @@ def timeline_table(res: bc.BPTTResult) -> pd.DataFrame:
 
 def unroll(config: RunConfig, res: bc.BPTTResult, stored: bc.BPTTResult, *, static: bool = False) -> Panel:
     """``res`` with sequences (the nodes); ``stored`` the same pass without them (the memory bar)."""
-    steps = steps_table(res)
+    steps = steps_table(config, res)
     mem = timeline_table(stored)
     mem = mem[mem["phase"] != "recompute"]
     fig = fu.unroll_animation(steps, mem, static=static)
     caption = (
         "Press ▶ Play: the forward pass lights h_t by activation size left to right, then the backward "
-        "pass runs right to left, node size and red shade = log10 ||∂L/∂h_t||; the green bar is the memory "
-        "held for backward, growing in forward and freed in backward."
+        f"pass runs right to left, node size and red shade = log10 {label('total_gradient')}; the green bar is "
+        f"{label('stored_for_backward').lower()}, growing in forward and freed in backward."
     )
     caption += animation_note(fig, 2 * config.T)
     if static:
@@ -82,23 +85,53 @@ def animation_note(fig: go.Figure, steps: int) -> str:
 
 
 def gradient_norms(config: RunConfig, res: bc.BPTTResult, last_loss: np.ndarray) -> Panel:
-    df = pd.DataFrame({"t": np.arange(config.T), "grad_norm": step_norms(res.dh), "last_loss_grad": last_loss})
+    """The total gradient at the top layer's states (each direction) and the last loss's gradient."""
+    totals = total_gradient(config, res)
+    df = pd.DataFrame({"t": np.arange(config.T), "total_gradient": totals[0], "last_loss_gradient": last_loss})
+    if config.bidirectional:
+        df["total_gradient_reverse"] = totals[1]
     if config.truncation:
         df["truncated"] = (df["t"] % config.truncation == 0) & (df["t"] > 0)
-    caption = (
-        "Red: ||∂L/∂h_t||, the total gradient at each state; every step's own loss props it up, so it "
-        "need not decay. Blue: ||∂l_T/∂h_t||, one loss (the last step's) travelling back: a straight line "
-        "on this log axis is exponential decay (vanishing) or growth (exploding), and the verdict reads it."
-    )
-    if config.truncation:
-        caption += " Truncation cuts the blue curve to zero before the last window."
     return Panel(
         "gradient_norms",
-        "||dL/dh_t|| and ||dl_T/dh_t|| over time",
-        caption,
+        "Total gradient and the last loss's gradient over time",
+        gradient_norms_caption(config, df, res.overflow_step),
         ff.gradient_norms(df, overflow_step=res.overflow_step),
         df,
     )
+
+
+def gradient_norms_caption(config: RunConfig, df: pd.DataFrame, overflow_step: int | None = None) -> str:
+    """What the two curves are, why they differ at the last step, and where they are 0 or cut, from the data."""
+    total, last = df["total_gradient"].to_numpy(), df["last_loss_gradient"].to_numpy()
+    text = f"Red: {label('total_gradient')}, the gradient of the whole loss at each state of the top layer"
+    text += " (solid: forward direction →, dashed: reverse ←)" if "total_gradient_reverse" in df else ""
+    text += (
+        f"; every step's own loss props it up, so it need not decay. Blue: {label('last_loss_gradient')}, one loss "
+        "(the last step's) travelling back: a straight line on this log axis is exponential decay (vanishing) "
+        "or growth (exploding), and the verdict reads it."
+    )
+    if overflow_step is not None or not (np.all(np.isfinite(total)) and np.all(np.isfinite(last))):
+        return text + " Values overflowed: the norms past the red line are inf or nan and are not drawn."
+    if not np.any(total) and not np.any(last):
+        return text + " Both are 0 here: the loss is constant (e.g. cross-entropy over one class), nothing travels."
+    end = int(np.flatnonzero(last)[-1]) if np.any(last) else config.T - 1
+    if last[end] > 0 and total[end] > 0:
+        ratio = last[end] / total[end]
+        text += (
+            f" At step {end}, the last loss's own step, blue is {factor(ratio)} red: L counts l_T with weight "
+            f"1/{readable(ratio)} (reduction {config.reduction}), the blue curve counts it whole."
+        )
+    start = window_start(config, end)
+    if start:
+        text += f" Truncated at k = {config.truncation}: the blue curve is 0 before step {start} (not drawn)."
+    zeros = np.flatnonzero(last[start:end] == 0)
+    if zeros.size:
+        text += (
+            f" Before step {start + zeros[-1] + 1} the last loss's gradient is below {config.dtype}'s smallest "
+            f"number ({smallest_number(config.dtype)}): 0 in {config.dtype}, so the blue curve stops there."
+        )
+    return text
 
 
 def flow(config: RunConfig, origins: np.ndarray, F: np.ndarray) -> Panel:
@@ -109,12 +142,21 @@ def flow(config: RunConfig, origins: np.ndarray, F: np.ndarray) -> Panel:
     keep = k_idx <= t_idx
     df = pd.DataFrame({"t": t_idx[keep], "k": k_idx[keep], "norm": F[:, columns][keep]})
     caption = (
-        "Row t: ||∂l_t/∂h_k||, how strongly the loss at step t reaches each earlier state h_k, where l_t is "
+        f"Row t: {label('flow')}, how strongly the loss at step t reaches each earlier state h_k, where l_t is "
         "step t's loss averaged over the valid sequences and the norm is taken over batch × hidden (the same "
-        "for either reduction). Colour fading left of the diagonal is vanishing, brightening is exploding."
+        "for either reduction). Colour fading left of the diagonal is vanishing, brightening is exploding. "
+        "Right of the diagonal is blank: a state cannot reach an earlier loss."
     )
     if config.num_layers > 1 or config.bidirectional:
         caption += " States of the top layer's forward direction."
+    if config.truncation or config.clip:
+        caption += " The full gradient: truncation and clipping do not enter here."
+    underflow = (df["norm"] == 0) & (df["t"] > df["k"])
+    if underflow.any():
+        caption += (
+            f" Blank cells left of the diagonal are below {config.dtype}'s smallest number "
+            f"({smallest_number(config.dtype)}): 0 in {config.dtype}."
+        )
     if len(origins) < config.T:
         caption += f" ({len(origins)} of {config.T} rows and {len(columns)} of {config.T} columns, evenly spaced.)"
     return Panel("flow_matrix", "Flow matrix", caption, ff.flow_heatmap(df), df)
@@ -125,12 +167,8 @@ def jacobian(config: RunConfig, jp: JacobianProducts, report: SpectralReport) ->
         {"lag": jp.lags, "log10_spectral": jp.log10_spectral_mean, "log10_frobenius": jp.log10_frobenius_mean}
     )
     summary = jacobian_summary(jp)
-    caption = (
-        f"The slope is the per-step growth rate of ∂h_t/∂h_k (first sequence): here ×{np.exp(summary.rate):.3g}"
-        " per step"
-        if np.isfinite(summary.rate)
-        else "The slope is the per-step growth rate of ∂h_t/∂h_k"
-    )
+    caption = f"The slope is the {label('jacobian_growth').lower()} (first sequence)"
+    caption += f": here {factor(float(np.exp(summary.rate)))}" if np.isfinite(summary.rate) else ""
     caption += f", over lags 0 to {int(jp.lags[-1])}." if len(jp.lags) else "."
     if report.bound_rate is not None:
         df["log10_bound"] = pascanu_bound(jp.lags, report.bound_rate)
@@ -149,38 +187,61 @@ def eigenvalues(config: RunConfig, report: SpectralReport) -> Panel:
 
 
 def eigenvalue_caption(report: SpectralReport) -> str:
-    """What the eigenvalues say in the long run and the singular values over one step, for this W_hh."""
+    """What the eigenvalues and singular values say for this W_hh, and what they do not say for a gated cell."""
     rho, sigma = max(report.spectral_radius.values()), max(report.sigma_max.values())
+    if report.gamma is None:
+        return (
+            f"{label('spectral_radius')} = {rho:.3g} and {label('sigma_max')} = {sigma:.3g} of the gate blocks do not "
+            "set the long run of a gated cell: its step Jacobian mixes them with the gates' values at every step "
+            "(an LSTM's cell state is multiplied by its forget gate, with no weight matrix in between), so the "
+            "measured Jacobian products and the last loss's decay decide."
+        )
     text = (
-        f"The spectral radius ρ = {rho:.3g} sets the long run: powers of W_hh grow some direction when ρ > 1 "
-        f"and shrink every direction when ρ < 1. One step is bounded by the largest singular value, "
-        f"σ_max = {sigma:.3g}"
+        f"Powers of W_hh alone grow some direction when ρ > 1 and shrink every direction when ρ < 1; here "
+        f"{label('spectral_radius')} = {rho:.3g}. A linear RNN's Jacobian products are exactly these powers; "
+        "with tanh, relu or sigmoid each step is diag(φ′_t)·W_hh and the measured products decide. One "
+        f"multiplication by W_hh stretches a vector at most {label('sigma_max')} = {sigma:.3g}"
     )
     if rho < 1 < sigma:
         text += ": W_hh is non-normal here, so a vector can grow for a few steps before it decays."
     elif sigma < 1:
-        text += ": every step shrinks every vector."
-    else:
-        text += "."
-    if report.gamma is None:
-        text += " In a gated cell the gates rescale these blocks at every step."
-    return text
+        text += ": every multiplication by W_hh shrinks every vector."
+    return text + ("" if rho < 1 < sigma or sigma < 1 else ".")
 
 
 def contributions(config: RunConfig, res: bc.BPTTResult) -> Panel:
-    terms = res.step_contributions or {"weight_hh_l0": np.zeros(config.T), "weight_ih_l0": np.zeros(config.T)}
+    """The per-step terms of the top layer's dW_hh (and dW_ih), as this run sums them."""
+    top = config.num_layers - 1
+    terms = res.step_contributions or {}
+    zeros = np.zeros(config.T)
     df = pd.DataFrame(
-        {"t": np.arange(config.T), "weight_hh": terms["weight_hh_l0"], "weight_ih": terms["weight_ih_l0"]}
+        {
+            "t": np.arange(config.T),
+            "weight_hh": terms.get(f"weight_hh_l{top}", zeros) * res.clip_coef,
+            "weight_ih": terms.get(f"weight_ih_l{top}", zeros) * res.clip_coef,
+        }
     )
     caption = (
-        "W_hh is shared, so dW_hh is the sum of these per-step terms; when early terms are tiny, early "
-        "inputs barely change the weights."
+        f"{label('step_term')}: W_hh is shared, so dW_hh is the sum of these per-step terms; when early terms are "
+        "tiny, early inputs barely change the weights." + _which_gradient(config, res.clip_coef)
     )
     return Panel("step_contributions", "Per-step terms of dW_hh", caption, ff.step_contributions(df), df)
 
 
-def itemised(config: RunConfig, P: np.ndarray, origin: int | None = None) -> Panel:
-    """dW_hh split by loss step and distance travelled; ``origin`` draws one loss's terms as a line."""
+def _which_gradient(config: RunConfig, clip_coef: float) -> str:
+    """Whose W_hh gradient a panel itemises, and how the run's truncation and clipping enter it."""
+    if config.num_layers > 1:
+        direction = ", forward direction" if config.bidirectional else ""
+        where = f"The top layer's (layer {config.num_layers - 1}{direction})"
+    else:
+        where = "The forward direction's" if config.bidirectional else "The layer's"
+    notes = [f"truncated every k = {config.truncation} steps"] if config.truncation else []
+    notes += [f"scaled ×{readable(clip_coef)} by clipping"] if clip_coef != 1.0 else []
+    return f" {where} W_hh" + "".join(f", {n}" for n in notes) + ", as this run computes it."
+
+
+def itemised(config: RunConfig, P: np.ndarray, origin: int | None = None, clip_coef: float = 1.0) -> Panel:
+    """This run's dW_hh split by loss step and distance travelled; ``origin`` draws one loss's terms as a line."""
     T = P.shape[0]
     s, t = np.meshgrid(np.arange(T), np.arange(T), indexing="ij")
     keep = t <= s
@@ -192,9 +253,8 @@ def itemised(config: RunConfig, P: np.ndarray, origin: int | None = None) -> Pan
     df = long.groupby(["t", "distance"], as_index=False)["share"].sum()
     chosen = T - 1 if origin is None else origin
     line = long[long["origin"] == chosen][["origin", "t", "share"]]
-    return Panel(
-        "gradient_itemised", "dW_hh itemised", itemised_caption(long), ff.itemised_contributions(df, line), long
-    )
+    caption = itemised_caption(long) + _which_gradient(config, clip_coef)
+    return Panel("gradient_itemised", "dW_hh itemised", caption, ff.itemised_contributions(df, line), long)
 
 
 def itemised_caption(long: pd.DataFrame) -> str:
@@ -203,32 +263,43 @@ def itemised_caption(long: pd.DataFrame) -> str:
     by = long.groupby("distance", sort=False)["share"].sum()
     shares = ", ".join(f"{name}: {by[name] / total:.0%}" for _, _, name in ff.DISTANCES if name in by and total)
     return (
-        "Every term of the shared dW_hh (top layer), split by the step t that adds it and coloured by how far "
-        "its gradient travelled back from the loss that produced it; each bar is the term's projection on the "
-        f"total gradient, so all bars add up to ||dW_hh|| = {total:.4g}. Shares by distance: {shares}."
+        "Every term of the shared dW_hh, split by the step t that adds it and coloured by how far its gradient "
+        "travelled back from the loss that produced it; each bar is the term's projection on the gradient, so "
+        f"all bars add up to {label('dwhh_norm')} = {total:.4g}. Shares by distance: {shares}."
     )
 
 
-def comparison(config: RunConfig, norms: dict[str, np.ndarray]) -> Panel:
-    df = pd.concat([pd.DataFrame({"t": np.arange(len(v)), "cell": c, "grad_norm": v}) for c, v in norms.items()])
-    caption = "Same inputs, same init preset, one sequence. " + comparison_caption(df)
-    return Panel("cell_comparison", "RNN vs LSTM vs GRU", caption, ff.cell_comparison(df), df)
+def comparison(config: RunConfig, curves: dict[str, np.ndarray]) -> Panel:
+    """The last loss's gradient of every registered cell on the same inputs and preset."""
+    df = pd.concat(
+        [pd.DataFrame({"t": np.arange(len(v)), "cell": c, "last_loss_gradient": v}) for c, v in curves.items()]
+    )
+    caption = (
+        f"Same inputs, same init preset, one sequence, full BPTT: {label('last_loss_gradient')} of each cell. "
+        + comparison_caption(df)
+    )
+    return Panel("cell_comparison", "The cells compared", caption, ff.cell_comparison(df), df)
 
 
 def comparison_caption(df: pd.DataFrame) -> str:
-    """Which cell keeps the most gradient at the first step, relative to its last, read off the curves."""
-    kept = {}
+    """Which cell keeps the most of the last loss's gradient at the first step, read off the curves in log space
+    (a cell whose curve overflowed is named as such and not ranked)."""
+    if len(df["t"].unique()) < 2:
+        return "One step only: nothing travels back to compare."
+    reach, overflowed = {}, []
     for cell, part in df.groupby("cell", sort=False):
-        g = part["grad_norm"].to_numpy()
-        kept[str(cell)] = g[0] / g[-1] if g.size > 1 and np.isfinite(g[[0, -1]]).all() and g[-1] > 0 else np.nan
-    if len(df["t"].unique()) < 2 or not np.isfinite(list(kept.values())).all():
-        return "Compare the curves: where one falls faster, less gradient reaches the early steps."
-    best = max(kept, key=kept.get)
-    listed = ", ".join(f"{c.upper()} ×{k:.3g}" for c, k in kept.items())
-    return (
-        f"||∂L/∂h_0|| / ||∂L/∂h_(T−1)||: {listed}; here the {best.upper()} carries the most gradient back "
-        "to the first step."
-    )
+        g = part["last_loss_gradient"].to_numpy()
+        if not np.all(np.isfinite(g)) or g[-1] <= 0:
+            overflowed.append(str(cell).upper())
+        else:
+            reach[str(cell).upper()] = np.log10(g[0]) - np.log10(g[-1]) if g[0] > 0 else -np.inf
+    listed = [f"{c} " + (factor(10.0**r) if np.isfinite(r) else "0 (below float's range)") for c, r in reach.items()]
+    listed += [f"{c} overflowed" for c in overflowed]
+    text = f"{label('last_loss_reach')} at step 0: {', '.join(listed)}"
+    if not reach:
+        return text + "."
+    best = max(reach, key=reach.get)
+    return text + f"; here the {best} carries the most of the last loss's gradient back to the first step."
 
 
 def phase(config: RunConfig, pdg: PhaseDiagram) -> Panel:
@@ -244,171 +315,66 @@ def phase(config: RunConfig, pdg: PhaseDiagram) -> Panel:
         for cell, v in pdg.log10_ratio.items()
     ]
     df = pd.concat(rows, ignore_index=True)
-    caption = "Blue: the gradient reaching the first step vanishes; red: it explodes. " + phase_caption(df)
+    caption = f"Colour: {label('phase_reach')}; blue: it vanishes, red: it explodes. " + phase_caption(df)
     return Panel("phase_diagram", "Phase diagram", caption, ff.phase_diagram(df), df)
 
 
 def phase_caption(df: pd.DataFrame) -> str:
-    """Where each cell's ratio at the longest T turns from vanishing to exploding, read off the map."""
+    """For each cell at the longest T: the radii where the last-step loss's reach is at least 1, as intervals of
+    the radii computed (overflow counts as exploding), never one flip where the row flips back."""
     longest = df["T"].max()
     parts = []
     for cell, part in df[df["T"] == longest].groupby("cell", sort=False):
         part = part.sort_values("radius")
-        up = np.flatnonzero(part["log10_ratio"].to_numpy() >= 0)
-        r = part["radius"].to_numpy()
-        if up.size == 0:
-            parts.append(f"{str(cell).upper()} never up to ρ = {r[-1]:.2g}")
-        elif up[0] == 0:
-            parts.append(f"{str(cell).upper()} already at ρ = {r[0]:.2g}")
-        else:
-            parts.append(f"{str(cell).upper()} between ρ = {r[up[0] - 1]:.2f} and {r[up[0]]:.2f}")
-    return (
-        f"At T = {longest} the sign flips (vanishing to exploding) for: " + "; ".join(parts) + ". The dotted "
-        "line marks ρ = 1."
-    )
+        r, v = part["radius"].to_numpy(), part["log10_ratio"].to_numpy()
+        up = np.isnan(v) | (v >= 0)
+        parts.append(f"{str(cell).upper()} {_intervals(r, up)}")
+    return f"At T = {longest}, of the radii computed: " + "; ".join(parts) + ". The dotted line marks ρ = 1."
+
+
+def _intervals(r: np.ndarray, up: np.ndarray) -> str:
+    """Where ``up`` holds along the sorted radii ``r``, in words."""
+    if not up.any():
+        return f"vanishes at every ρ up to {r[-1]:.2g}"
+    if up.all():
+        return f"does not vanish at any ρ from {r[0]:.2g}"
+    edges = np.flatnonzero(np.diff(up.astype(int)))
+    if edges.size == 1 and not up[0]:
+        return f"vanishes up to ρ = {r[edges[0]]:.2f} and not from ρ = {r[edges[0] + 1]:.2f} on"
+    runs = np.split(np.arange(r.size), edges + 1)
+    spans = [f"{r[i[0]]:.2f}–{r[i[-1]]:.2f}" for i in runs if up[i[0]]]
+    return f"does not vanish for ρ in {', '.join(spans)} (and vanishes between: the row flips {edges.size} times)"
 
 
 def truncation(config: RunConfig, study: TruncationStudy) -> Panel:
     df = pd.DataFrame({"k": study.ks, "relative_error": study.relative_error, "cosine": study.cosine})
-    caption = "How far truncated BPTT's gradient is from the true one (first sequence). " + truncation_caption(df)
+    caption = (
+        f"{label('truncation_error')} and {label('truncation_cosine').lower()}, first sequence. "
+        + truncation_caption(df)
+    )
     return Panel("truncation_study", "Truncation study", caption, ff.truncation_curves(df), df)
 
 
 def truncation_caption(df: pd.DataFrame, within: float = 0.01) -> str:
-    """The smallest k drawn whose error is below ``within``, read off the curve (windowed truncation cuts the
-    steps right after every cut, so the error need not vanish before k reaches T)."""
-    ok = df[df["relative_error"] < within]
-    T = int(df["k"].max())
-    if ok.empty:
-        worst = df["relative_error"].min()
+    """The truncation lengths computed whose error is below ``within``, as the data give them: the smallest k
+    from which every computed k stays below it, and whether the error rises again above a smaller one."""
+    ks, err = df["k"].to_numpy(), df["relative_error"].to_numpy()
+    listed = f"{len(ks)} values of k from {ks[0]} to {ks[-1]}"
+    ok = err < within
+    if not ok.any():
         return (
-            f"Here no k drawn brings the error below {within:.0%} (the smallest is {worst:.3g}): every window "
-            "starts without the gradient of the steps after it."
+            f"Of the {listed}, none brings the error below {within:.0%} (the smallest is {np.nanmin(err):.3g}): "
+            "every window starts without the gradient of the steps after it."
         )
-    k = int(ok["k"].min())
-    cos = float(ok.set_index("k").loc[k, "cosine"])
-    exact = " (k = T is full BPTT)" if k >= T else ""
-    return f"Here the error first falls below {within:.0%} at k = {k}{exact}, with cosine {cos:.4f}."
-
-
-def memory_stack(config: RunConfig, res: bc.BPTTResult) -> Panel:
-    rows = []
-    for moment, ((phase_, step, _), groups) in enumerate(zip(res.memory_timeline, res.memory_timeline_by_tensor)):
-        rows += [(moment, phase_, step, g, b) for g, b in groups.items()]
-    df = pd.DataFrame(rows, columns=["moment", "phase", "step", "group", "bytes"])
-    fixed = res.memory_bytes - res.stored_bytes
-    caption = (
-        "Forward stores each step's intermediates (the tape); backward releases them in reverse order. "
-        f"Below them, the call's fixed buffers ({human_bytes(fixed)}: gradients, scratch, returned "
-        f"sequences). The peak, {human_bytes(res.memory_bytes)}, is what this pass must fit in memory."
-    )
-    return Panel("memory_by_tensor", "Held bytes by tensor", caption, fm.memory_stack(df), df)
-
-
-def memory_timelines(config: RunConfig, runs: dict[str, bc.BPTTResult]) -> Panel:
-    df = pd.concat([timeline_table(r).assign(strategy=name) for name, r in runs.items()], ignore_index=True)
-    full, sqrt = runs["full storage"], runs["checkpoint sqrt(T)"]
-    share = sqrt.stored_bytes / full.stored_bytes if full.stored_bytes else 1.0
-    extra = sqrt.forward_steps / full.forward_steps - 1
-    caption = (
-        "Bytes stored for backward, one sequence. Checkpointing keeps a few states in forward and re-runs "
-        f"each segment in backward: here √T checkpointing peaks at {share:.0%} of full storage for "
-        f"{extra:.0%} more forward steps"
-    )
-    caption += "; truncation holds one window but changes the gradient." if "truncation 8" in runs else "."
-    return Panel(
-        "memory_timelines", "Full storage vs checkpointing vs truncation", caption, fm.memory_timelines(df), df
-    )
-
-
-def memory_vs_length(config: RunConfig, scaling: dict[str, np.ndarray]) -> Panel:
-    df = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "T": scaling["T"],
-                    "strategy": s,
-                    "bytes": scaling[f"{s} bytes"],
-                    "recomputed": scaling[f"{s} recomputed"],
-                }
-            )
-            for s in STRATEGIES
-            if f"{s} bytes" in scaling
-        ],
-        ignore_index=True,
-    )
-    caption = memory_scaling_caption(df)
-    return Panel("memory_vs_length", "Memory against sequence length", caption, fm.memory_vs_length(df), df)
-
-
-def memory_scaling_caption(df: pd.DataFrame) -> str:
-    """What the memory-against-T figure shows, read off its data: the growth exponents between its two
-    longest sequences."""
-    Ts = np.sort(df["T"].unique())
-    if len(Ts) < 2:
-        return "One sequence length only: change T to see how memory scales."
-    a, b = Ts[-2], Ts[-1]
+    tail = len(ks) - int(np.argmax(~ok[::-1])) if (~ok).any() else 0  # every k from index tail on is below
     parts = []
-    for name in ("full storage", "checkpoint sqrt(T)"):
-        rows = df[df["strategy"] == name].set_index("T")["bytes"]
-        slope = np.log(rows[b] / rows[a]) / np.log(b / a) if rows[a] > 0 and rows[b] > 0 else float("nan")
-        parts.append(f"{name} grows like T^{slope:.2f}")
-    extra = df[(df["strategy"] == "checkpoint sqrt(T)") & (df["T"] == b)]["recomputed"].iloc[0]
-    return (
-        f"Bytes stored for backward, one sequence. Between T = {a} and {b}: "
-        + ", ".join(parts)
-        + f"; √T checkpointing runs {extra:.0f} extra forward steps at T = {b}."
-        + (" Truncation caps memory but changes the gradient." if (df["strategy"] == "truncation 8").any() else "")
-    )
-
-
-def memory_budget(config: RunConfig, budget: dict[str, dict[str, int]]) -> Panel:
-    df = pd.DataFrame(
-        [(item, dtype, b) for dtype, items in budget.items() for item, b in items.items()],
-        columns=["item", "dtype", "bytes"],
-    )
-    df["label"] = [human_bytes(b) for b in df["bytes"]]
-    caption = (
-        "Prediction needs the parameters and one state; training also needs gradient buffers (allocated "
-        "once, accumulated over steps) and the stored activations. float32 halves every bar."
-    )
-    return Panel("memory_budget", "Training vs prediction memory", caption, fm.memory_budget(df), df)
-
-
-def pareto(config: RunConfig, front: dict[str, np.ndarray]) -> Panel:
-    df = pd.DataFrame(front)
-    caption = (
-        "Each marker is a schedule: left is less memory, down is fewer forward steps (T for the pass itself, "
-        "the rest recomputation). " + pareto_caption(df)
-    )
-    if len(config.owners) > 1:
-        n = len(config.owners)
-        caption += (
-            f" Counted for one layer and direction: each of the {n} runs this schedule on its own tape, so the "
-            f"stack runs {n} times these extra steps and holds up to {n} times these bytes, plus the output "
-            "sequences its layers hand up (T × B × H each, whatever the schedule)."
+    if tail < len(ks):
+        full = " (k = T is full BPTT)" if tail == len(ks) - 1 else ""
+        parts.append(f"the error is below {within:.0%} for every k ≥ {ks[tail]}{full}")
+    early = [int(k) for k in ks[:tail][ok[:tail]]]
+    if early:
+        parts.append(
+            f"it also dips below at k = {', '.join(map(str, early))} but rises above {within:.0%} again: the "
+            "error is not monotone in k"
         )
-    return Panel("pareto_front", "Memory against recomputation", caption, fm.pareto_front(df), df)
-
-
-def dominated(df: pd.DataFrame) -> np.ndarray:
-    """For each schedule, whether another one needs no more memory and no more extra steps, and less of one."""
-    b, r = df["bytes"].to_numpy(), df["recomputed"].to_numpy()
-    better_or_equal = (b[None, :] <= b[:, None]) & (r[None, :] <= r[:, None])
-    strictly = (b[None, :] < b[:, None]) | (r[None, :] < r[:, None])
-    return np.any(better_or_equal & strictly, axis=1)
-
-
-def pareto_caption(df: pd.DataFrame) -> str:
-    """Which schedules are on the lower-left frontier, read off the figure's data."""
-    off = dominated(df)
-    front = df[~off]
-    kinds = [s for s in dict.fromkeys(df["strategy"]) if (front["strategy"] == s).any()]
-    beaten = [s for s in dict.fromkeys(df["strategy"]) if not (front["strategy"] == s).any()]
-    text = f"Here the frontier is made of: {', '.join(kinds)}"
-    if beaten:
-        text += f"; {', '.join(beaten)} {'is' if len(beaten) == 1 else 'are'} beaten by some schedule on it"
-    partly = [s for s in kinds if (df[df["strategy"] == s].index.isin(df[off].index)).any()]
-    if partly:
-        text += f" ({', '.join(partly)}: only some settings on the frontier)"
-    return text + "."
+    return f"Of the {listed}, " + "; ".join(parts) + "."

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType, SimpleNamespace
 
-from dashboard.catalog import compute, depth, memory, panels
+from dashboard.catalog import compute, depth, memory, memory_panels, panels
 from dashboard.catalog.compute import Params
 from dashboard.catalog.depth import is_deep
 from dashboard.config import RunConfig
@@ -70,8 +70,11 @@ def _flow(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]
 
 def _flow_sources(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
     """Where dW_hh comes from: by step, and by loss and distance (up to a length)."""
-    itemised = [panels.itemised(c, src.contributions(c, p))] if c.T <= compute.ITEMISED_MAX_T else []
-    return [panels.contributions(c, src.run(c, p)), *itemised]
+    run = src.run(c, p)
+    itemised = (
+        [panels.itemised(c, src.contributions(c, p), clip_coef=run.clip_coef)] if c.T <= compute.ITEMISED_MAX_T else []
+    )
+    return [panels.contributions(c, run), *itemised]
 
 
 def _flow_cells(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
@@ -91,22 +94,22 @@ def _memory(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Pane
     """What the tape holds, by tensor (and by layer), and over time under each strategy."""
     by_layer = [depth.layer_memory(c, src.stored_run(c, p))] if is_deep(c) else []
     return [
-        panels.memory_stack(c, src.run(c, p)),
+        memory_panels.memory_stack(c, src.stored_run(c, p)),
         *by_layer,
-        panels.memory_timelines(c, src.strategy_runs(c, p)),
+        memory_panels.memory_timelines(c, src.strategy_runs(c, p)),
     ]
 
 
 def _memory_length(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
-    return [panels.memory_vs_length(c, src.memory_scaling(c))]
+    return [memory_panels.memory_vs_length(c, src.memory_scaling(c))]
 
 
 def _memory_budget(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
-    return [panels.memory_budget(c, src.memory_budget(c, p))]
+    return [memory_panels.memory_budget(c, src.memory_budget(c, p))]
 
 
 def _memory_pareto(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
-    return [panels.pareto(c, memory.pareto_front(c))]
+    return [memory_panels.pareto(c, memory.pareto_front(c))]
 
 
 def _weights(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:

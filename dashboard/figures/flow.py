@@ -9,40 +9,43 @@ from plotly.subplots import make_subplots
 
 from dashboard.config.cell_views import VIEWS
 from dashboard.figures.style import DIVERGING, base_layout, finite_positive, log_axis, log_heatmap, mark_overflow
+from dashboard.vocabulary.quantities import label
 
 #: More truncation cuts than this are summarised in a note instead of drawn one by one.
 MAX_CUT_LINES = 100
 
 
+#: The curves :func:`gradient_norms` draws: data column, vocabulary key, direction note, line style.
+GRADIENT_CURVES = (
+    ("total_gradient", "total_gradient", "", {"color": "#d62728"}),
+    ("total_gradient_reverse", "total_gradient", " ←", {"color": "#d62728", "dash": "dash"}),
+    ("last_loss_gradient", "last_loss_gradient", "", {"color": "#1f77b4", "width": 3}),
+)
+
+
 def gradient_norms(df: pd.DataFrame, *, overflow_step: int | None = None, title: str = "") -> go.Figure:
-    """``||dL/dh_t||`` against t on a log axis.
+    """The total gradient ``||dL/dh_t||`` (per direction) and the last loss's ``||d l_T/d h_t||`` against t, log axis.
 
     Parameters
     ----------
-    df : DataFrame with columns ``t``, ``grad_norm``, optionally ``last_loss_grad`` (||d l_T / d h_t||)
-        and ``truncated`` (bool)
+    df : DataFrame with columns ``t``, ``total_gradient``, optionally ``total_gradient_reverse`` (a
+        bidirectional network's reverse direction), ``last_loss_gradient`` and ``truncated`` (bool)
     overflow_step : int, optional
         Marked with a red line.
     """
-    fig = go.Figure(
-        go.Scatter(
-            x=df["t"],
-            y=finite_positive(df["grad_norm"]),
-            mode="lines+markers",
-            name="||∂L/∂h_t|| (all losses)",
-            line={"color": "#d62728"},
-            marker={"size": 5},
-            hovertemplate="t=%{x}<br>||∂L/∂h_t||=%{y:.3e}<extra></extra>",
-        )
-    )
-    if "last_loss_grad" in df:
+    fig = go.Figure()
+    for column, key, note, line in GRADIENT_CURVES:
+        if column not in df:
+            continue
+        name = label(key) + (note or (" →" if "total_gradient_reverse" in df and key == "total_gradient" else ""))
         fig.add_scatter(
             x=df["t"],
-            y=finite_positive(df["last_loss_grad"]),
-            mode="lines",
-            name="||∂l_T/∂h_t|| (last loss)",
-            line={"color": "#1f77b4", "width": 3},
-            hovertemplate="t=%{x}<br>||∂l_T/∂h_t||=%{y:.3e}<extra></extra>",
+            y=finite_positive(df[column]),
+            mode="lines" if key == "last_loss_gradient" else "lines+markers",
+            name=name,
+            line=line,
+            marker={"size": 5},
+            hovertemplate="t=%{x}<br>%{y:.3e}<extra>" + name + "</extra>",
         )
     if "truncated" in df and df["truncated"].any():
         cuts = df.loc[df["truncated"], "t"].to_numpy()
@@ -73,7 +76,7 @@ def gradient_norms(df: pd.DataFrame, *, overflow_step: int | None = None, title:
             showarrow=False,
             font={"size": 11, "color": "grey"},
         )
-    values = [df["grad_norm"], df["last_loss_grad"]] if "last_loss_grad" in df else [df["grad_norm"]]
+    values = [df[c] for c, *_ in GRADIENT_CURVES if c in df]
     fig.update_yaxes(title="gradient norm (log)", **log_axis(*values))
     fig.update_xaxes(title="time step t")
     mark_overflow(fig, overflow_step)
@@ -189,24 +192,25 @@ def step_contributions(df: pd.DataFrame, *, title: str = "") -> go.Figure:
 
 
 def cell_comparison(df: pd.DataFrame, *, title: str = "") -> go.Figure:
-    """``||dL/dh_t||`` of rnn, lstm and gru on the same inputs.
+    """The last loss's gradient ``||d l_T/d h_t||`` of every cell on the same inputs.
 
     Parameters
     ----------
-    df : DataFrame with columns ``t``, ``cell``, ``grad_norm``
+    df : DataFrame with columns ``t``, ``cell``, ``last_loss_gradient``
     """
     fig = go.Figure()
     for cell, part in df.groupby("cell", sort=False):
+        view = VIEWS.get(str(cell))
         fig.add_scatter(
             x=part["t"],
-            y=finite_positive(part["grad_norm"]),
-            name=str(cell),
+            y=finite_positive(part["last_loss_gradient"]),
+            name=view.label if view else str(cell),
             mode="lines",
-            line={"color": VIEWS[str(cell)].color if str(cell) in VIEWS else None, "width": 2.5},
+            line={"color": view.color if view else None, "width": 2.5},
         )
-    fig.update_yaxes(title="||dL/dh_t|| (log)", **log_axis(df["grad_norm"]))
+    fig.update_yaxes(title=f"{label('last_loss_gradient')} (log)", **log_axis(df["last_loss_gradient"]))
     fig.update_xaxes(title="time step t")
-    return base_layout(fig, title or "RNN vs LSTM vs GRU on the same inputs")
+    return base_layout(fig, title or "The cells on the same inputs: the last loss's gradient")
 
 
 def phase_diagram(df: pd.DataFrame, *, title: str = "", limit: float = 12.0) -> go.Figure:

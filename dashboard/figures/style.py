@@ -7,6 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from dashboard.vocabulary.numbers import human_bytes
+
 SEQUENTIAL = "Viridis"
 DIVERGING = "RdBu_r"
 
@@ -130,15 +132,6 @@ def mark_overflow(fig: go.Figure, step: int | None, **where) -> go.Figure:
             **where,
         )
     return fig
-
-
-def human_bytes(n: float) -> str:
-    """``1536 -> '1.5 KiB'``."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
 
 
 def log_heatmap(df: pd.DataFrame, rows: str, columns: str, values: str, *, colorbar: str, hover: str) -> go.Figure:

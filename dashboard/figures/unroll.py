@@ -8,7 +8,8 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from dashboard.figures.style import as_lists, base_layout, byte_axis, human_bytes, to_unit
+from dashboard.figures.style import as_lists, base_layout, byte_axis, to_unit
+from dashboard.vocabulary.numbers import human_bytes
 
 ROWS = {"x": 0.0, "h": 1.0, "y": 2.0, "l": 3.0}
 IDLE = "#d9d9d9"

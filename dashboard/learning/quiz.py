@@ -118,7 +118,7 @@ def _backward_goal(rng: np.random.Generator, first: bool) -> Question:
 def _predict_curve(rng: np.random.Generator, first: bool) -> Question:
     rho = 0.8 if first else float(np.round(rng.choice([0.6, 0.8, 0.95, 1.3, 1.6, 2.0]), 2))
     config = RunConfig(T=60, init="orthogonal", scale=rho)
-    v = verdict.verdict(compute.last_loss_gradient(config), compute.spectral(config))
+    v = verdict.verdict(config, compute.last_loss_gradient(config), compute.spectral(config))
     label = {"vanishing": "vanish", "exploding": "explode"}.get(v.label, "neither")
     return Question(
         "predict_curve",

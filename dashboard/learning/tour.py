@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
-from bptt_core.budget import human
 from bptt_core.result import flatten_grads
-from dashboard.catalog import compute, memory, panels, verdict
+from dashboard.catalog import compute, memory, memory_panels, panels, verdict
 from dashboard.catalog import sections as catalog
 from dashboard.config import RunConfig
+from dashboard.vocabulary.numbers import factor, human_bytes, readable
+from dashboard.vocabulary.quantities import label
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Scene:
         The number the question is about; :func:`outcome` compares it before and after the change.
     pick : callable(float, float) -> int
         Which option the two measurements select.
+    shown : callable(float) -> str
+        How the page writes a measurement (a factor, bytes, a count), in the vocabulary's units.
     """
 
     key: str
@@ -55,6 +58,7 @@ class Scene:
     options: tuple[str, ...]
     measure: Callable[[RunConfig], float]
     pick: Callable[[float, float], int]
+    shown: Callable[[float], str] = readable
 
     def config(self) -> RunConfig:
         return RunConfig(**self.settings)
@@ -66,6 +70,13 @@ class Scene:
 def matches(scene: Scene, config: RunConfig) -> bool:
     """Whether ``config`` is the scene's configuration, or its changed one (after "Show me")."""
     return config.replace(weights="preset") in (scene.config(), scene.changed())
+
+
+def differences(scene_config: RunConfig, sidebar: RunConfig, most: int = 4) -> str:
+    """The settings where the scene and the sidebar differ: ``"T 6 here, 30 in the sidebar; ..."``."""
+    names = [f.name for f in fields(RunConfig) if getattr(scene_config, f.name) != getattr(sidebar, f.name)]
+    text = "; ".join(f"{n} {getattr(scene_config, n)} here, {getattr(sidebar, n)} in the sidebar" for n in names[:most])
+    return text + (f"; and {len(names) - most} more" if len(names) > most else "")
 
 
 def link(i: int) -> dict[str, str]:
@@ -85,8 +96,13 @@ def figure(scene: Scene, config: RunConfig) -> panels.Panel:
     return catalog.panel(scene.page, scene.panel, config)
 
 
+def _verdict(config: RunConfig) -> verdict.Verdict:
+    return verdict.verdict(config, compute.last_loss_gradient(config), compute.spectral(config), compute.run(config))
+
+
 def _ratio(config: RunConfig) -> float:
-    return verdict.verdict(compute.last_loss_gradient(config), compute.spectral(config)).ratio
+    """The last loss's reach (the verdict's ratio)."""
+    return _verdict(config).reach
 
 
 def _more_or_less(before: float, after: float) -> int:
@@ -111,26 +127,36 @@ def _unrolled(c: RunConfig) -> str:
 def _passes(c: RunConfig) -> str:
     res = compute.stored_run(c)
     return (
-        f"Play the animation: forward computes h_0 … h_{c.T - 1} and stores each step's intermediates, "
-        f"{human(res.stored_bytes)} at the peak for this batch; backward walks back from the last step, "
-        "using and freeing them in reverse order."
+        f"Play the animation: forward computes h_0 … h_{c.T - 1} and stores each step's intermediates "
+        f"({label('stored_for_backward').lower()}: {human_bytes(res.stored_bytes)} for this batch); backward walks "
+        "back from the last step, using and freeing them in reverse order."
     )
 
 
 def _vanishing(c: RunConfig) -> str:
-    v = verdict.verdict(compute.last_loss_gradient(c), compute.spectral(c))
+    v = _verdict(c)
     return (
-        f"The blue curve is the gradient of the last step's loss as it travels back. Here it reaches step 0 "
-        f"with ×{verdict.readable(v.ratio)} of its size (×{verdict.readable(v.per_step)} per step): "
-        f"the verdict is {v.label}. The red curve stays up because every step has its own loss."
+        f"The blue curve is {label('last_loss_gradient')}, the gradient of the last step's loss as it travels "
+        f"back. Here it reaches step 0 with {factor(v.reach)} of its size ({factor(v.per_step)} per step): the "
+        f"verdict is {v.label}. The red curve stays up because every step has its own loss."
     )
 
 
 def _exploding(c: RunConfig) -> str:
-    v = verdict.verdict(compute.last_loss_gradient(c), compute.spectral(c), compute.run(c))
+    v = _verdict(c)
+    rho = max(compute.spectral(c).spectral_radius.values())
+    if c.activation == "linear":
+        how = (
+            f"A linear RNN's step Jacobian is W_hh itself, whose {label('spectral_radius')} is {rho:.3g}: in the "
+            "long run the gradient is multiplied by about that much every step back"
+        )
+    else:
+        how = (
+            f"With {c.activation}, each step multiplies the gradient by diag({c.activation}′)·W_hh: the derivative "
+            f"(at most 1) pulls the factor below the {label('spectral_radius')} {rho:.3g} of W_hh alone"
+        )
     return (
-        f"A linear RNN whose W_hh has spectral radius {c.scale:g} multiplies the gradient by about that much "
-        f"every step back: here ×{verdict.readable(v.per_step)} per step, ×{verdict.readable(v.ratio)} over the "
+        f"{how}. Here {label('last_loss_decay').lower()}: {factor(v.per_step)}, {factor(v.reach)} over the "
         f"sequence; the verdict is {v.label}."
     )
 
@@ -139,9 +165,9 @@ def _jacobians(c: RunConfig) -> str:
     jp = compute.jacobians(c)
     summary, report = verdict.jacobian_summary(jp), compute.spectral(c)
     return (
-        f"Why: ∂h_t/∂h_k is a product of step Jacobians diag(φ') W_hh. Its norm changes "
-        f"{verdict.growth_text(summary)} per step here, and falls below 1/1000 of its peak after "
-        f"{verdict.horizon_text(summary, jp)}. " + verdict.pascanu_sentence(report, int(jp.lags[-1]))
+        f"Why: ∂h_t/∂h_k is a product of step Jacobians diag(φ') W_hh. {label('jacobian_growth')}: "
+        f"{verdict.growth_text(summary)}; {label('memory_horizon').lower()}: {verdict.horizon_text(summary, jp)} "
+        "(where it falls below 1/1000 of its peak). " + verdict.pascanu_sentence(report, int(jp.lags[-1]))
     )
 
 
@@ -150,17 +176,16 @@ def _lstm(c: RunConfig) -> str:
     return (
         "The LSTM's cell state is updated additively, c(t) = f·c(t−1) + i·g, so along it the gradient is "
         "multiplied by the forget gate f, not by W_hh. Here the last loss reaches step 0 with "
-        f"×{verdict.readable(lstm)} of its gradient; a vanilla tanh RNN with the same settings keeps "
-        f"×{verdict.readable(rnn)}."
+        f"{factor(lstm)} of its gradient; a vanilla tanh RNN with the same settings keeps {factor(rnn)}."
     )
 
 
 def _clipping(c: RunConfig) -> str:
     res = compute.run(c)
     return (
-        f"This run's gradient norm is {verdict.readable(res.grad_norm, 4)}; clipping at {c.clip:g} scales the "
-        f"whole gradient by {verdict.readable(res.clip_coef)}, so the update has norm "
-        f"{verdict.readable(min(res.grad_norm, c.clip), 4)} and the same direction "
+        f"This run's {label('gradient_norm')} is {readable(res.grad_norm, 4)}; clipping at {c.clip:g} scales the "
+        f"whole gradient by {readable(res.clip_coef)}, so the {label('update_norm').lower()} is "
+        f"{readable(min(res.grad_norm, c.clip), 4)}, in the same direction "
         "(Pascanu et al. 2013). It tames exploding updates; it cannot bring back a vanished gradient."
     )
 
@@ -180,22 +205,23 @@ def _truncation(c: RunConfig) -> str:
 
 
 def _truncation_error(c: RunConfig) -> float:
-    study = compute.truncation(c.replace(truncation=0), n=40)
+    """The relative error of truncation at exactly this run's k (computed, not read between other k)."""
     k = c.truncation or c.T
-    return float(np.interp(k, study.ks, study.relative_error))
+    return float(compute.truncation(c.replace(truncation=0), ks=(k,)).relative_error[0])
 
 
 def _memory(c: RunConfig) -> str:
-    res = compute.run(c)
+    res = compute.stored_run(c)
     return (
-        f"Training holds the tape of every step for backward: {human(res.stored_bytes)} here, "
-        f"of a {human(res.memory_bytes)} peak, against {human(res.param_bytes)} of weights. "
-        "The tape grows with T, B and H; prediction alone needs none of it."
+        f"Training holds the tape of every step for backward ({label('stored_for_backward').lower()}: "
+        f"{human_bytes(res.stored_bytes)}) of a {label('peak_held').lower()} of {human_bytes(res.memory_bytes)}, "
+        f"against {human_bytes(res.param_bytes)} of weights. The tape grows with T, B and H; prediction alone "
+        "needs none of it."
     )
 
 
 def _checkpointing(c: RunConfig) -> str:
-    return panels.memory_timelines(c, memory.strategy_runs(c)).caption
+    return memory_panels.memory_timelines(c, memory.strategy_runs(c)).caption
 
 
 def _sqrt_share(c: RunConfig) -> float:
@@ -216,6 +242,7 @@ SCENES: tuple[Scene, ...] = (
         ("twice as many", "the same number"),
         lambda c: float(sum(p.size for p in compute.run(c).grads.values())),
         lambda before, after: 1 if after == before else 0,
+        lambda n: f"{n:,.0f} weights",
     ),
     Scene(
         "passes",
@@ -229,6 +256,7 @@ SCENES: tuple[Scene, ...] = (
         ("about the same", "about twice as large", "about four times as large"),
         lambda c: float(compute.stored_run(c).stored_bytes),
         _nearest((1.0, 2.0, 4.0)),
+        human_bytes,
     ),
     Scene(
         "vanishing",
@@ -242,6 +270,7 @@ SCENES: tuple[Scene, ...] = (
         ("larger", "smaller"),
         _ratio,
         _more_or_less,
+        factor,
     ),
     Scene(
         "exploding",
@@ -255,6 +284,7 @@ SCENES: tuple[Scene, ...] = (
         ("larger", "smaller"),
         _ratio,
         _more_or_less,
+        factor,
     ),
     Scene(
         "jacobians",
@@ -266,8 +296,9 @@ SCENES: tuple[Scene, ...] = (
         {"scale": 0.7},
         "Lower the gain to 0.7. The Jacobian products will shrink per step…",
         ("faster", "slower"),
-        lambda c: float(verdict.jacobian_summary(compute.jacobians(c)).rate),
+        lambda c: float(np.exp(verdict.jacobian_summary(compute.jacobians(c)).rate)),
         lambda before, after: 0 if after < before else 1,
+        lambda v: f"{factor(v)} per step",
     ),
     Scene(
         "lstm",
@@ -282,6 +313,7 @@ SCENES: tuple[Scene, ...] = (
         ("larger", "smaller"),
         _ratio,
         _more_or_less,
+        factor,
     ),
     Scene(
         "clipping",
@@ -295,6 +327,7 @@ SCENES: tuple[Scene, ...] = (
         ("stay the same", "turn"),
         _direction_kept,
         lambda before, after: 0 if abs(after - before) < 1e-9 else 1,
+        lambda cosine: f"cosine {readable(cosine, 6)}",
     ),
     Scene(
         "truncation",
@@ -308,6 +341,7 @@ SCENES: tuple[Scene, ...] = (
         ("larger", "smaller"),
         _truncation_error,
         lambda before, after: 0 if after > before else 1,
+        lambda error: f"relative error {readable(error)}",
     ),
     Scene(
         "memory",
@@ -319,8 +353,9 @@ SCENES: tuple[Scene, ...] = (
         {"dtype": "float32"},
         "Switch to float32. The tape stored for backward becomes…",
         ("about the same", "about half", "about a quarter"),
-        lambda c: float(compute.run(c).stored_bytes),
+        lambda c: float(compute.stored_run(c).stored_bytes),
         _nearest((1.0, 0.5, 0.25)),
+        human_bytes,
     ),
     Scene(
         "checkpointing",
@@ -334,6 +369,7 @@ SCENES: tuple[Scene, ...] = (
         ("larger", "smaller"),
         _sqrt_share,
         lambda before, after: 0 if after > before else 1,
+        lambda share: f"{share:.0%} of full storage",
     ),
 )
 
@@ -360,8 +396,9 @@ def handout() -> bytes:
             + fig.to_html(full_html=False, include_plotlyjs=n == 1)
             + f"<p>{html.escape(scene.notice(config))}</p>"
             + f"<p><b>Predict:</b> {html.escape(scene.question)} ({' / '.join(map(html.escape, scene.options))})</p>"
-            + f"<details><summary>Answer</summary><p>{html.escape(scene.options[right])}: {before:.4g} before, "
-            f"{after:.4g} after the change.</p></details></section>"
+            + f"<details><summary>Answer</summary><p>{html.escape(scene.options[right])}: "
+            f"{html.escape(scene.shown(before))} before, {html.escape(scene.shown(after))} after the change."
+            "</p></details></section>"
         )
     style = "body{font-family:sans-serif;max-width:1000px;margin:auto;font-size:18px}section{margin-bottom:3em}"
     return (

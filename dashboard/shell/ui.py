@@ -11,9 +11,10 @@ from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.catalog.panels import Panel
 from dashboard.config import RunConfig
-from dashboard.figures.style import human_bytes
 from dashboard.io import export
 from dashboard.shell import gate
+from dashboard.vocabulary.numbers import human_bytes
+from dashboard.vocabulary.quantities import help_text, label
 
 #: Largest hidden size whose W_hh is offered for editing cell by cell.
 EDITABLE_HIDDEN = 16
@@ -217,17 +218,11 @@ def layer_table(config: RunConfig, params: dict | None, res) -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            "spectral radius ρ(W_hh)": fmt(format="%.3g", help="largest |eigenvalue| over the gate blocks"),
-            "γσ_max": fmt(format="%.3g", help="Pascanu's rate (vanilla RNN); below 1 the gradient must vanish"),
-            "growth per step": fmt(
-                format="%.3g", help="exp of the slope of ln ||∂h_t/∂h_k|| within the layer (first sequence)"
-            ),
-            "horizon": st.column_config.TextColumn(
-                help="lag where ||∂h_t/∂h_k|| falls below 1/1000 of its peak (> n: not within the n lags followed)"
-            ),
-            "verdict": st.column_config.TextColumn(
-                help=f"the verdict's rule (±{depth.VERDICT_DECADES:g} decades) on this layer's Jacobian products"
-            ),
-            "median ||∂L/∂h_t||": fmt(format="%.3e", help="median over time of the heat map's row"),
+            label("spectral_radius"): fmt(format="%.3g", help=help_text("spectral_radius")),
+            label("pascanu_rate"): fmt(format="%.3g", help=help_text("pascanu_rate")),
+            label("jacobian_growth"): fmt(format="%.3g", help=help_text("jacobian_growth")),
+            label("memory_horizon"): st.column_config.TextColumn(help=help_text("memory_horizon")),
+            label("jacobian_change"): st.column_config.TextColumn(help=help_text("jacobian_change")),
+            label("layer_median_gradient"): fmt(format="%.3e", help=help_text("layer_median_gradient")),
         },
     )

@@ -30,7 +30,7 @@ def test_overflow_verdict_names_the_step():
     res = compute.run(EXPLODING)
     assert not res.finite
     curve = compute.last_loss_gradient(EXPLODING)
-    v = rules.verdict(curve, compute.spectral(EXPLODING), res)
+    v = rules.verdict(EXPLODING, curve, compute.spectral(EXPLODING), res)
     assert v.label == "overflow" and f"step {res.overflow_step}" in v.detail
     norms = panels.gradient_norms(EXPLODING, res, curve).figure
     assert any("overflow at step" in a.text for a in norms.layout.annotations)

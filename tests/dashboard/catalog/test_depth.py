@@ -9,7 +9,7 @@ import pytest
 
 import bptt_core as bc
 from bptt_core.analysis.summaries import memory_horizon
-from dashboard.catalog import compute, depth, memory, panels
+from dashboard.catalog import compute, depth, memory, memory_panels
 from dashboard.catalog import sections as catalog
 from dashboard.config import RunConfig, from_mapping
 from dashboard.figures.depth import _events, grid_animation
@@ -253,7 +253,7 @@ def test_pareto_caption_for_a_stack_bounds_the_engine(checkpoint):
     """ "The stack runs n times these extra steps and holds up to n times these bytes, plus the output sequences
     its layers hand up": checked on the engine."""
     config = DEEP.replace(checkpoint=checkpoint, T=30)
-    panel = panels.pareto(config, memory.pareto_front(config))
+    panel = memory_panels.pareto(config, memory.pareto_front(config))
     n = len(config.owners)
     assert f"runs {n} times these extra steps and holds up to {n} times these bytes" in panel.caption
     label = {"none": "full", "sqrt": f"k={int(np.ceil(np.sqrt(30)))}", "4": "k=4"}[checkpoint]

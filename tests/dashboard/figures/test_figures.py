@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 
 import bptt_core as bc
-from dashboard.catalog import compute, memory, panels
+from dashboard.catalog import compute, memory, memory_panels, panels
 from dashboard.config import RunConfig
 from dashboard.figures import flow as ff
 from dashboard.figures.unroll import unroll_animation
 
 
 def test_gradient_norms_uses_log_axis_and_gaps_for_non_finite_values():
-    df = pd.DataFrame({"t": [0, 1, 2, 3], "grad_norm": [1e-3, np.inf, 0.0, 2.0]})
+    df = pd.DataFrame({"t": [0, 1, 2, 3], "total_gradient": [1e-3, np.inf, 0.0, 2.0]})
     fig = ff.gradient_norms(df, overflow_step=1)
     y = np.asarray(fig.data[0].y, dtype=float)
     assert fig.layout.yaxis.type == "log"
@@ -86,7 +86,7 @@ def test_truncation_curves_put_cosine_on_a_second_axis():
 def test_memory_stack_groups_add_up_to_the_ledger_total():
     config = RunConfig(cell="lstm", T=10)
     res = compute.run(config)
-    p = panels.memory_stack(config, res)
+    p = memory_panels.memory_stack(config, res)
     totals = p.data.groupby("moment")["bytes"].sum().to_numpy()
     np.testing.assert_array_equal(totals[:-1], [b for _, _, b in res.memory_timeline][: len(totals) - 1])
     assert {t.name for t in p.figure.data} >= {"cell states c", "gate activations", "gradients", "scratch"}
@@ -95,7 +95,7 @@ def test_memory_stack_groups_add_up_to_the_ledger_total():
 
 def test_memory_timelines_show_the_checkpoint_sawtooth_and_lower_peak():
     config = RunConfig(T=36)
-    p = panels.memory_timelines(config, memory.strategy_runs(config))
+    p = memory_panels.memory_timelines(config, memory.strategy_runs(config))
     by_name = {t.name: np.asarray(t.y) for t in p.figure.data}
     assert set(by_name) == set(memory.STRATEGIES)
     assert by_name["checkpoint sqrt(T)"].max() < by_name["full storage"].max() / 3
@@ -105,7 +105,7 @@ def test_memory_timelines_show_the_checkpoint_sawtooth_and_lower_peak():
 
 def test_memory_vs_length_full_storage_grows_linearly():
     config = RunConfig(T=256)
-    p = panels.memory_vs_length(config, memory.memory_scaling(config))
+    p = memory_panels.memory_vs_length(config, memory.memory_scaling(config))
     full = p.data[p.data["strategy"] == "full storage"]
     ratio = full["bytes"].to_numpy() / full["T"].to_numpy()
     assert ratio[-1] == pytest.approx(ratio[-2], rel=0.05)
@@ -173,7 +173,7 @@ def test_static_diagram_has_no_frames_and_shows_peak_memory():
 
 def test_pareto_front_binomial_dominates_every_k():
     config = RunConfig(T=200, cell="lstm")
-    p = panels.pareto(config, memory.pareto_front(config))
+    p = memory_panels.pareto(config, memory.pareto_front(config))
     by = {t.name: t for t in p.figure.data}
     assert set(by) == {"full storage", "checkpoint every k", "checkpoint sqrt(T)", "binomial (revolve)"}
     df = p.data
