@@ -11,6 +11,7 @@ PAGES = {
     "Start here": [
         st.Page("pages/tour.py", title="Guided tour", icon=":material/school:"),
         st.Page("pages/quiz.py", title="Check yourself", icon=":material/quiz:"),
+        st.Page("pages/glossary.py", title="Glossary", icon=":material/menu_book:"),
     ],
     "See BPTT": [
         st.Page("pages/overview.py", title="Overview", icon=":material/home:", default=True),

@@ -26,6 +26,7 @@ PAGES = [
     "pages/tour.py",
     "pages/quiz.py",
     "pages/diagnose.py",
+    "pages/glossary.py",
 ]
 
 

@@ -18,7 +18,7 @@ from bptt_core.analysis.spectral import SpectralReport, pascanu_bound
 from bptt_core.analysis.truncation_study import TruncationStudy
 from bptt_core.result import STORED_GROUPS
 from dashboard.catalog.compute import PhaseDiagram, flow_origins, total_gradient, window_start
-from dashboard.catalog.verdict import jacobian_summary
+from dashboard.catalog.verdict import UNDERFLOW, jacobian_summary
 from dashboard.config import RunConfig
 from dashboard.figures import flow as ff
 from dashboard.figures import unroll as fu
@@ -127,10 +127,13 @@ def gradient_norms_caption(config: RunConfig, df: pd.DataFrame, overflow_step: i
         text += f" Truncated at k = {config.truncation}: the blue curve is 0 before step {start} (not drawn)."
     zeros = np.flatnonzero(last[start:end] == 0)
     if zeros.size:
-        text += (
-            f" Before step {start + zeros[-1] + 1} the last loss's gradient is below {config.dtype}'s smallest "
-            f"number ({smallest_number(config.dtype)}): 0 in {config.dtype}, so the blue curve stops there."
+        first = start + zeros[-1] + 1
+        why = (
+            f"below {config.dtype}'s smallest number ({smallest_number(config.dtype)}): 0 in {config.dtype}"
+            if last[first] < UNDERFLOW * np.finfo(config.dtype).tiny
+            else "exactly 0 (no path carries it further back)"
         )
+        text += f" Before step {first} the last loss's gradient is {why}, so the blue curve stops there."
     return text
 
 
@@ -151,15 +154,31 @@ def flow(config: RunConfig, origins: np.ndarray, F: np.ndarray) -> Panel:
         caption += " States of the top layer's forward direction."
     if config.truncation or config.clip:
         caption += " The full gradient: truncation and clipping do not enter here."
-    underflow = (df["norm"] == 0) & (df["t"] > df["k"])
-    if underflow.any():
-        caption += (
-            f" Blank cells left of the diagonal are below {config.dtype}'s smallest number "
-            f"({smallest_number(config.dtype)}): 0 in {config.dtype}."
-        )
+    caption += _blank_cells(config, df)
     if len(origins) < config.T:
         caption += f" ({len(origins)} of {config.T} rows and {len(columns)} of {config.T} columns, evenly spaced.)"
     return Panel("flow_matrix", "Flow matrix", caption, ff.flow_heatmap(df), df)
+
+
+def _blank_cells(config: RunConfig, df: pd.DataFrame) -> str:
+    """Why cells left of the flow matrix's diagonal are 0: underflow (the row's last nonzero value sank below
+    float's range) or an exact zero Jacobian (a larger value followed by 0), read off each row."""
+    reasons = set()
+    for _, row in df[df["k"] <= df["t"]].groupby("t"):
+        norms = row.sort_values("k")["norm"].to_numpy()
+        zeros = np.flatnonzero(norms == 0)
+        if zeros.size and zeros[-1] + 1 < norms.size:
+            small = norms[zeros[-1] + 1] < UNDERFLOW * np.finfo(config.dtype).tiny
+            reasons.add("underflow" if small else "zero")
+    text = ""
+    if "underflow" in reasons:
+        text += (
+            f" Blank cells left of the diagonal are below {config.dtype}'s smallest number "
+            f"({smallest_number(config.dtype)}): 0 in {config.dtype}."
+        )
+    if "zero" in reasons:
+        text += " Some cells left of the diagonal are exactly 0: no path carries that loss further back."
+    return text
 
 
 def jacobian(config: RunConfig, jp: JacobianProducts, report: SpectralReport) -> Panel:
@@ -361,6 +380,8 @@ def truncation_caption(df: pd.DataFrame, within: float = 0.01) -> str:
     ks, err = df["k"].to_numpy(), df["relative_error"].to_numpy()
     listed = f"{len(ks)} values of k from {ks[0]} to {ks[-1]}"
     ok = err < within
+    if not np.isfinite(err).any():
+        return f"Of the {listed}, every gradient overflowed: there is no error to compare."
     if not ok.any():
         return (
             f"Of the {listed}, none brings the error below {within:.0%} (the smallest is {np.nanmin(err):.3g}): "

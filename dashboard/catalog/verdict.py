@@ -25,6 +25,9 @@ VERDICT_RULE = (
     f"vanishing; with more than 10^{VERDICT_DECADES:g} times, exploding; non-finite values, overflow; a loss "
     "with no gradient, no gradient; otherwise it holds over this length."
 )
+#: A gradient that becomes 0 right after a value below this many times float's smallest normal number was lost
+#: to underflow (its entries sank through the subnormals); after a larger value, a zero Jacobian stopped it.
+UNDERFLOW = 1e3
 #: Pascanu et al.'s rate within this distance of 1 is 1 to rounding (an orthogonal W_hh has sigma_max = 1 + 1e-16).
 BOUNDARY = 1e-12
 
@@ -96,19 +99,16 @@ def verdict(config: RunConfig, curve: np.ndarray, report: SpectralReport, res: b
 def _travelled(curve: np.ndarray, report: SpectralReport, start: int, end: int, dtype: str) -> Verdict:
     """The verdict of a gradient that travels from ``end`` back to ``start``, read in log space."""
     zeros = np.flatnonzero(curve[start:end] == 0)
-    first = start + (int(zeros[-1]) + 1 if zeros.size else 0)  # the earliest representable step
+    first = start + (int(zeros[-1]) + 1 if zeros.size else 0)  # the earliest step it reaches in float
     log_curve = np.log10(curve[first : end + 1])
-    per_step = float(10 ** ((log_curve[0] - log_curve[-1]) / (end - first)))
+    per_step = float(10 ** ((log_curve[0] - log_curve[-1]) / (end - first))) if end > first else float("nan")
     decades = -np.inf if first > start else float(log_curve[0] - log_curve[-1])
     reach = 0.0 if first > start else float(10.0**decades)
     name = "vanishing" if decades < -VERDICT_DECADES else "exploding" if decades > VERDICT_DECADES else "holds"
     where = f"step {start}" + (" (the start of the last truncation window)" if start else "")
     if first > start:
-        text = (
-            f"the last loss's gradient falls below {dtype}'s smallest number ({smallest_number(dtype)}) before "
-            f"{where}: 0 in {dtype} from step {first - 1} back; {factor(per_step)} per step over the {end - first} "
-            "steps where it is representable. "
-        )
+        text = _cut_short(curve[first], first, where, dtype)
+        text += f"{factor(per_step)} per step over the {end - first} steps it travels. " if end > first else ""
     else:
         text = (
             f"the last loss reaches {where} with {factor(reach)} of its own gradient "
@@ -117,6 +117,20 @@ def _travelled(curve: np.ndarray, report: SpectralReport, start: int, end: int, 
     if name == "holds" and per_step != 1:
         text += _steps_to_threshold(per_step)
     return Verdict(name, reach, per_step, start, end, first, text + pascanu_sentence(report, end - start))
+
+
+def _cut_short(last: float, first: int, where: str, dtype: str) -> str:
+    """Why the gradient is 0 before step ``first``: lost below float's range, or stopped by a zero Jacobian."""
+    if last < UNDERFLOW * np.finfo(dtype).tiny:
+        return (
+            f"the last loss's gradient falls below {dtype}'s smallest number ({smallest_number(dtype)}) before "
+            f"{where}: 0 in {dtype} from step {first - 1} back; "
+        )
+    return (
+        f"the last loss's gradient is exactly 0 from step {first - 1} back to {where}, though it was "
+        f"{readable(last)} at step {first}: no path carries it further (the step's Jacobian is 0 there, e.g. zero "
+        "recurrent weights or units cut off). "
+    )
 
 
 def _steps_to_threshold(per_step: float) -> str:

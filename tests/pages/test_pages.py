@@ -21,12 +21,13 @@ EXPECTED_CHARTS = {
     "pages/stochastic.py": 2,
     "pages/tour.py": 1,
     "pages/quiz.py": 0,
-    "pages/diagnose.py": 0,  # until a model is given (tests/app/test_diagnose.py)
+    "pages/diagnose.py": 0,  # until a model is given (tests/dashboard/diagnose/test_diagnose.py)
+    "pages/glossary.py": 0,
 }
 
 
 #: Pages that do not read the sidebar's network (the Diagnose page runs the user's own model).
-OWN_SETTINGS = {"pages/diagnose.py"}
+OWN_SETTINGS = {"pages/diagnose.py", "pages/glossary.py"}
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -211,3 +212,18 @@ def test_hidden_lstm_widget_survives_switching_cells():
     at.segmented_control(key="cfg.cell").set_value("lstm").run()
     assert_clean(at)
     assert at.session_state["run_config"].cell == "lstm" and at.session_state["run_config"].T == 12
+
+
+def test_the_glossary_lists_every_quantity_and_finds_one():
+    from dashboard.vocabulary.quantities import QUANTITIES
+
+    at = open_app("pages/glossary.py")
+    assert_clean(at)
+    shown = at.dataframe[0].value
+    assert list(shown["quantity"]) == [q.label for q in QUANTITIES.values()]
+    at.text_input[0].set_value("horizon").run()
+    assert list(at.dataframe[0].value["quantity"]) == [QUANTITIES["memory_horizon"].label] or all(
+        "horizon" in " ".join(row).lower() for row in at.dataframe[0].value.astype(str).to_numpy()
+    )
+    at.text_input[0].set_value("zebra").run()
+    assert "No quantity mentions" in at.info[0].value

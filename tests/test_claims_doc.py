@@ -1,0 +1,219 @@
+"""docs/claims.md: each kind of statement on each page, the quantities it reads and the tests that check it,
+generated from :data:`CLAIMS` (regenerate with ``CLAIMS_WRITE=1 python -m pytest tests/test_claims_doc.py``).
+The test fails when the doc is stale, a quantity is not in the vocabulary or a named test does not exist."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+from dashboard.vocabulary.quantities import QUANTITIES, label
+
+DOC = Path(__file__).parents[1] / "docs" / "claims.md"
+C, E, D = (
+    "dashboard.catalog.test_claims",
+    "dashboard.catalog.test_statements_at_the_edges",
+    "dashboard.catalog.test_depth",
+)
+CONSISTENT = "pages.test_consistency:test_every_page_shows_the_same_number_for_the_same_quantity"
+
+#: (page, statement, quantities read, tests that check it as "module:function" under tests/)
+CLAIMS = [
+    (
+        "Overview, Gradient flow",
+        "the metrics (loss, gradient norm, ρ, verdict, peak held; growth, horizon, γσ_max)",
+        (
+            "loss",
+            "gradient_norm",
+            "spectral_radius",
+            "verdict",
+            "peak_held",
+            "jacobian_growth",
+            "memory_horizon",
+            "pascanu_rate",
+        ),
+        (CONSISTENT,),
+    ),
+    (
+        "Overview, Gradient flow",
+        "the verdict sentence: label, reach, decay per step, where it underflows",
+        ("verdict", "last_loss_reach", "last_loss_decay", "last_loss_gradient"),
+        (
+            f"{C}:test_the_verdict_never_contradicts_the_curve_it_is_computed_from",
+            f"{E}:test_15_a_constant_loss_has_no_gradient_not_a_short_sequence",
+            f"{E}:test_16_a_short_decaying_sequence_states_its_rate_and_where_it_would_vanish",
+            f"{E}:test_17_long_sequences_read_in_log_space",
+        ),
+    ),
+    (
+        "Overview, Gradient flow",
+        "Pascanu's sentence: sufficient below 1, no growth at 1, necessary above 1",
+        ("pascanu_rate",),
+        (f"{C}:test_the_pascanu_sentence_compares_correctly_at_the_boundary",),
+    ),
+    (
+        "Overview, Gradient flow",
+        "the two gradient curves: what each is, their ratio at the last step, truncation",
+        ("total_gradient", "last_loss_gradient"),
+        (
+            f"{E}:test_1_a_bidirectional_total_gradient_is_the_total_not_the_readout_gradient",
+            f"{E}:test_2_truncation_cuts_the_last_loss_and_the_verdict_reads_its_window",
+            f"{E}:test_22_the_overview_says_why_the_last_loss_ends_above_the_total",
+        ),
+    ),
+    (
+        "Gradient flow",
+        "growth per step and memory horizon follow the linear RNN's law",
+        ("jacobian_growth", "memory_horizon"),
+        (f"{C}:test_growth_and_horizon_follow_the_linear_rnn_law",),
+    ),
+    (
+        "Gradient flow",
+        "the spectral-norm curve never rises above Pascanu's bound",
+        ("jacobian_product", "pascanu_rate"),
+        (f"{C}:test_the_spectral_norm_curve_stays_under_the_pascanu_bound",),
+    ),
+    (
+        "Gradient flow",
+        "the flow matrix: either reduction, blank cells explained",
+        ("flow",),
+        (f"{C}:test_the_flow_matrix_is_the_same_for_either_reduction", f"{E}:test_17_long_sequences_read_in_log_space"),
+    ),
+    (
+        "Gradient flow",
+        "eigenvalues: ρ and σ_max stated; for a gated cell they do not set the long run",
+        ("spectral_radius", "sigma_max"),
+        (
+            f"{C}:test_gradient_flow_captions_say_what_their_data_show",
+            f"{E}:test_9_a_gated_cells_eigenvalues_do_not_set_the_long_run",
+        ),
+    ),
+    (
+        "Gradient flow",
+        "per-step terms and dW_hh itemised: the run's own (top layer, truncated, clipped) gradient",
+        ("step_term", "dwhh_norm"),
+        (
+            f"{C}:test_itemised_bars_add_up_to_the_engines_gradient_norm",
+            f"{E}:test_7_itemised_dwhh_adds_up_to_this_runs_clipped_truncated_gradient",
+            f"{E}:test_8_per_step_terms_of_a_stack_are_the_top_layers_and_say_so",
+        ),
+    ),
+    (
+        "Gradient flow",
+        "the cells compared by the last loss's reach",
+        ("last_loss_reach", "last_loss_gradient"),
+        (
+            f"{C}:test_gradient_flow_captions_say_what_their_data_show",
+            f"{E}:test_3_the_cell_comparison_ranks_by_the_last_loss_not_by_the_propped_up_total",
+        ),
+    ),
+    (
+        "Gradient flow",
+        "the phase diagram: the radii where each row does not vanish, as intervals",
+        ("phase_reach",),
+        (
+            f"{C}:test_the_phase_caption_names_every_interval_of_each_row",
+            f"{E}:test_6_a_phase_row_that_flips_back_is_not_one_flip",
+        ),
+    ),
+    (
+        "Gradient flow",
+        "the truncation study: the k computed below 1 %, and whether the error is monotone",
+        ("truncation_error", "truncation_cosine"),
+        (
+            f"{C}:test_gradient_flow_captions_say_what_their_data_show",
+            f"{E}:test_5_the_truncation_study_says_when_its_error_is_not_monotone",
+        ),
+    ),
+    (
+        "Gradient flow (stack)",
+        "the layer table, where the gradient dies first, weakest and strongest layer",
+        (
+            "spectral_radius",
+            "pascanu_rate",
+            "jacobian_growth",
+            "memory_horizon",
+            "jacobian_change",
+            "layer_median_gradient",
+        ),
+        (f"{D}:test_layer_table_has_a_row_per_layer_and_direction_from_the_same_analyses",),
+    ),
+    (
+        "Memory",
+        "the metrics: peak held (ledger), peak measured, parameter bytes",
+        ("peak_held", "measured_peak", "parameter_bytes"),
+        (CONSISTENT, f"{E}:test_10_one_peak_held_and_a_tape_for_the_vanilla_rnn"),
+    ),
+    (
+        "Memory",
+        "held bytes by tensor: the tape, the fixed buffers, the peak",
+        ("stored_for_backward", "peak_held"),
+        (
+            f"{C}:test_memory_page_captions_read_their_figures",
+            f"{E}:test_10_one_peak_held_and_a_tape_for_the_vanilla_rnn",
+        ),
+    ),
+    (
+        "Memory",
+        "strategies through the pass, against T, the Pareto front: stored bytes and recomputed steps",
+        ("stored_for_backward", "recomputed_steps"),
+        (
+            f"{C}:test_memory_captions_say_what_their_data_show",
+            f"{C}:test_memory_page_captions_read_their_figures",
+            f"{E}:test_4_recomputed_steps_in_a_stack_count_only_recomputation",
+            f"{E}:test_11_no_exponent_of_nan_when_a_run_overflows",
+        ),
+    ),
+    (
+        "Unroll, Guided tour",
+        "the memory bar and the scenes' numbers are the pages' own",
+        ("stored_for_backward", "last_loss_reach", "last_loss_decay", "jacobian_growth"),
+        (
+            "pages.test_consistency:test_the_unroll_bar_and_the_memory_page_agree",
+            "pages.test_consistency:test_the_tours_numbers_are_the_gradient_flow_pages",
+            f"{E}:test_19_tour_scenes_say_what_their_network_does",
+        ),
+    ),
+    (
+        "Loss over time",
+        "totals under each reduction and their laws",
+        ("loss", "step_loss"),
+        (f"{C}:test_loss_page_totals_and_laws_are_the_engines",),
+    ),
+]
+
+
+def _render() -> str:
+    lines = [
+        "# What each page states, and the test that checks it",
+        "",
+        "Generated by `tests/test_claims_doc.py` from its table; the test fails when this file is stale, when a "
+        "quantity is not in the vocabulary (`dashboard/vocabulary/quantities.py`, the Glossary page) or when a named "
+        "test does not exist. Every caption that states a law, a comparison or a threshold is computed from its "
+        "figure's data; the tests recompute it independently, over random settings and the edge families "
+        "(`EDGES` in `tests/dashboard/catalog/test_claims.py`).",
+        "",
+        "| page | statement | quantities | checked by |",
+        "|---|---|---|---|",
+    ]
+    for page, statement, keys, tests in CLAIMS:
+        names = ", ".join(label(k) for k in keys)
+        checks = "<br>".join(f"`tests/{t.split(':')[0].replace('.', '/')}.py::{t.split(':')[1]}`" for t in tests)
+        lines.append(f"| {page} | {statement} | {names} | {checks} |")
+    return "\n".join(lines) + "\n"
+
+
+def test_every_claim_names_real_quantities_and_real_tests():
+    for _, _, keys, tests in CLAIMS:
+        assert set(keys) <= set(QUANTITIES), set(keys) - set(QUANTITIES)
+        for test in tests:
+            module, function = test.split(":")
+            assert callable(getattr(importlib.import_module(f"tests.{module}"), function, None)), test
+
+
+def test_the_claims_doc_is_current():
+    text = _render()
+    if os.environ.get("CLAIMS_WRITE"):
+        DOC.write_text(text, encoding="utf-8")
+    assert DOC.read_text(encoding="utf-8") == text, "docs/claims.md is out of date: rerun with CLAIMS_WRITE=1"
