@@ -4,6 +4,7 @@ Every test iterates the cell registry, so a new cell is checked without editing 
 """
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -236,3 +237,16 @@ def test_online_methods_refuse_what_they_cannot_compute():
         online_gradient(*P[:4], "rtrl", memory_budget=1000, **kw)
     with pytest.raises(ValueError, match="n_seeds"):
         method_table(*P[:4], n_seeds=1)
+
+
+def test_the_readme_online_example_runs_and_its_comments_hold():
+    text = (Path(__file__).parents[2] / "README.md").read_text()
+    start = text.index("```python\nimport numpy as np\nimport bptt_core as bc\nfrom bptt_core.online")
+    code = text[start + len("```python\n") : text.index("```", start + 10)]
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    spec, params, x, y, exact = (scope[k] for k in ("spec", "params", "x", "y", "exact"))
+    assert relative(exact.grads, bc.bptt(spec, params, x, y).grads) < 1e-10
+    assert [r.method for r in scope["rows"]] == ["rtrl", "uoro", "snap1", "tbptt", "bptt"]
+    assert "# 21: from this T on" in code and scope["crossover_length"](spec, B=2) == 21
+    assert "# 63: the same" in code and scope["stored_crossover"](spec) == 63
