@@ -14,6 +14,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from .. import validate as v
+from ..analysis.truncation_study import compare_gradients
 from ..init import init_params
 from ..result import flatten_grads
 from ..spec import RNNSpec
@@ -94,13 +96,6 @@ class MethodRow:
     statistics: GradientStatistics | None = None
 
 
-def _compare(g: np.ndarray, exact: np.ndarray) -> tuple[float, float]:
-    """Cosine and relative error of a flat gradient against the exact one."""
-    norm, gn = float(np.linalg.norm(exact)), float(np.linalg.norm(g))
-    cosine = float(g @ exact) / (norm * gn) if norm * gn > 0 else float("nan")
-    return cosine, float(np.linalg.norm(g - exact)) / norm if norm > 0 else gn
-
-
 def _timed(fn, *args, **kwargs):
     """``fn(*args, **kwargs)`` and the seconds it took."""
     start = time.perf_counter()
@@ -138,6 +133,7 @@ def method_table(
     """
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 2:
         raise ValueError(f"n_seeds must be an integer >= 2, got {n_seeds!r}")
+    seed = v.check_seed(seed) or 0
     if methods is None:
         methods = tuple(m for m in DEFAULT_METHODS if _applies(spec, m, truncation))
     exact = flatten_grads(online_gradient(spec, params, x, y, "bptt", **loss_options).grads)
@@ -150,10 +146,10 @@ def method_table(
             res, dt = _timed(online_gradient, spec, params, x, y, m, seed=seed + i, **kw, **loss_options)
             results.append(flatten_grads(res.grads))
             seconds += dt / draws
-        acc = np.mean([_compare(g, exact) for g in results], axis=0)
+        acc = np.mean([compare_gradients(g, exact) for g in results], axis=0)  # relative error, cosine
         stats = gradient_statistics(np.stack(results), exact) if draws > 1 else None
         rows.append(
-            MethodRow(m, float(acc[0]), float(acc[1]), res.memory_bytes, res.stored_bytes, res.flops, seconds, stats)
+            MethodRow(m, float(acc[1]), float(acc[0]), res.memory_bytes, res.stored_bytes, res.flops, seconds, stats)
         )
     return rows
 
@@ -231,8 +227,8 @@ def crossover_length(
         Compare the peak held (``memory_bytes``) or what each keeps to form its gradient
         (``stored_bytes``: BPTT's tape against RTRL's influence).
     """
-    if what not in ("held", "stored"):
-        raise ValueError(f"what must be 'held' or 'stored', got {what!r}")
+    v.check_choice("what", what, ("held", "stored"))
+    B, max_length = v.check_positive_int("B", B, allow_none=False), v.check_positive_int("max_length", max_length)
 
     def measure(method: str, T: int) -> int:
         x, y = np.zeros((T, B, spec.input_size)), np.zeros((T, B, spec.output_size))

@@ -105,7 +105,7 @@ def test_uoro_mean_over_seeds_equals_the_exact_gradient_within_its_standard_erro
     """A z-test per coordinate at a fixed seed set, with a Bonferroni margin (alpha = 1e-3 over all
     coordinates): the randomness is the seeds' signs, so the draws are the same on every CPU up to
     rounding. The same draws are inconsistent with a biased gradient (truncated BPTT), so the test has power."""
-    spec, params, x, y, kw = network(cell, T=5, B=1, H=3, states=False)
+    spec, params, x, y, kw = network(cell, T=6, B=1, I=2, H=2, states=False)
     exact = flatten_grads(bc.bptt(spec, params, x, y, **kw).grads)
     draws = np.stack(
         [flatten_grads(online_gradient(spec, params, x, y, "uoro", seed=s, **kw).grads) for s in range(300)]

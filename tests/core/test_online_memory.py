@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 import bptt_core as bc
-from bptt_core.online import crossover_length, influence_bytes, online_bytes, online_gradient, stored_crossover
+from bptt_core.online import (
+    cost_table,
+    crossover_length,
+    influence_bytes,
+    online_bytes,
+    online_gradient,
+    stored_crossover,
+)
 
 from .test_memory import traced_peak
 
@@ -93,6 +100,8 @@ def test_crossover_length_is_none_when_bptt_never_holds_more():
     assert crossover_length(spec, what="stored", max_length=64) is None
     with pytest.raises(ValueError, match="what"):
         crossover_length(spec, what="peak")
+    with pytest.raises(ValueError, match="B"):
+        crossover_length(spec, B=0)
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -103,3 +112,15 @@ def test_memory_estimate_is_an_upper_estimate_of_the_ledger(cell, method, layers
     spec = bc.RNNSpec(cell, 5, H, 2, num_layers=layers)
     held = run(spec, 3, method, B=B).memory_bytes
     assert held <= online_bytes(spec, B, method) <= 2 * held
+
+
+def test_cost_table_measures_every_method_on_the_grid():
+    rows = cost_table("gru", (4, 8), (10, 40), ("rtrl", "snap1", "tbptt", "bptt"), truncation=5, checkpoint="sqrt")
+    assert len(rows) == 2 * 2 * 4
+    at = {(r.method, r.hidden_size, r.T): r for r in rows}
+    for H in (4, 8):
+        assert at["rtrl", H, 10].memory_bytes == at["rtrl", H, 40].memory_bytes
+        assert at["rtrl", H, 40].flops == 4 * at["rtrl", H, 10].flops
+        assert at["bptt", H, 40].stored_bytes > at["bptt", H, 10].stored_bytes
+    assert at["rtrl", 8, 10].stored_bytes > 4 * at["rtrl", 4, 10].stored_bytes
+    assert all(r.seconds > 0 for r in rows)
