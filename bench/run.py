@@ -6,6 +6,7 @@ the same shapes, one BPTT call, or the target from the issue tracker).
 
     python -m bench                # everything
     python -m bench engine app     # some sections
+    python -m bench online         # RTRL, UORO, SnAp-1, truncated BPTT and BPTT side by side
     python -m bench --quick        # fewer repetitions
 """
 
@@ -325,6 +326,12 @@ def load_browser(repeat: int) -> None:
     load_browser_section(repeat)
 
 
+def online(repeat: int) -> None:
+    from .online import online_section
+
+    online_section(repeat)
+
+
 SECTIONS = {
     "engine": engine,
     "deep": deep,
@@ -334,6 +341,7 @@ SECTIONS = {
     "browser": browser,
     "load": load,
     "load-browser": load_browser,
+    "online": online,
 }
 
 

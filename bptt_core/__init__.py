@@ -23,6 +23,7 @@ from .cells import CELLS, Cell
 from .checkpoint import checkpoint_schedule
 from .init import INITS, init_params, orthogonal, spectral_radius
 from .losses import LOSSES, REDUCTIONS
+from .online import OnlineResult, online_gradient
 from .result import BPTTResult, global_norm
 from .spec import ACTIVATIONS, RNNSpec, layer_params, param_key
 from .workspace import Workspace
@@ -36,6 +37,7 @@ __all__ = [
     "BPTTResult",
     "Cell",
     "MemoryBudgetError",
+    "OnlineResult",
     "OutputSensitivity",
     "RNNSpec",
     "Workspace",
@@ -51,6 +53,7 @@ __all__ = [
     "lyapunov_from_jacobians",
     "lyapunov_spectrum",
     "numerical_gradient",
+    "online_gradient",
     "orthogonal",
     "output_sensitivity",
     "param_key",
