@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard.learning import lessons
+from dashboard.learning import stochastic
 from dashboard.shell import cache, ui
 from dashboard.shell.sidebar import current_config
 
@@ -30,8 +30,8 @@ target = c[2].slider("target (Bernoulli)", 0.0, 1.0, 0.2, 0.05, key="st_target",
 n = c[3].select_slider("samples per estimate", (500, 1000, 2000, 5000, 20000), 2000, key="st_n")
 tau = c[4].select_slider("τ for the spread plot", (0.05, 0.1, 0.2, 0.5, 1.0, 2.0), 0.5, key="st_tau")
 st.markdown("**The problem, and its exact gradient** (summed over the outcomes z):")
-for line in lessons.stochastic_equations(kind, theta, target):
+for line in stochastic.stochastic_equations(kind, theta, target):
     st.latex(line)
-panels = cache.estimator_panels(kind, theta, target, lessons.STOCHASTIC_DEFAULTS[3], n, tau)
+panels = cache.estimator_panels(kind, theta, target, stochastic.STOCHASTIC_DEFAULTS[3], n, tau)
 ui.show(panels["estimator_bias_variance"], config)
 ui.show(panels["estimator_spread"], config)

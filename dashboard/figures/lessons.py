@@ -64,12 +64,12 @@ def training_curves(df: pd.DataFrame, *, title: str = "") -> go.Figure:
             )
     for col in (1, 2):
         fig.update_xaxes(title="iteration", row=1, col=col)
-    for col, title, values in (
+    for col, axis_title, values in (
         (1, "loss (log)", [df["loss"]]),
         (2, "||∇|| (log)", [df["grad_norm"], df["clipped_norm"]]),
     ):
         shown, off = _on_scale(np.concatenate([np.asarray(v, float) for v in values]))
-        fig.update_yaxes(title=title, row=1, col=col, **log_axis(shown))
+        fig.update_yaxes(title=axis_title, row=1, col=col, **log_axis(shown))
         if off:
             fig.add_annotation(
                 text=f"{off} values above the scale (a run diverged)",
@@ -81,7 +81,7 @@ def training_curves(df: pd.DataFrame, *, title: str = "") -> go.Figure:
                 xanchor="left",
                 font={"size": 11, "color": "#d62728"},
             )
-    base_layout(fig, title or "Training curves", height=460)
+    base_layout(fig, title or "Loss and global gradient norm per iteration", height=460)
     fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0})
     return fig
 

@@ -10,10 +10,10 @@ import pytest
 
 from bptt_core.lab.estimators import estimates, exact_gradient, expected_estimate
 from dashboard.figures.lessons import ESTIMATOR_STYLE
-from dashboard.learning import lessons
+from dashboard.learning import stochastic
 from tests.apptest import assert_clean, open_app
 
-TAUS = np.array(lessons.STOCHASTIC_DEFAULTS[3])
+TAUS = np.array(stochastic.STOCHASTIC_DEFAULTS[3])
 VERDICTS = ("indistinguishable from 0 with", "standard errors: biased", "no verdict")
 
 
@@ -25,7 +25,7 @@ def _setting(seed: int) -> tuple[str, float, float, int]:
 
 def _written_expectation(kind: str, theta: np.ndarray, target) -> float:
     """E_z[f(z)] from the page's own model and formula: p = sigmoid(theta) or softmax(theta), f as written."""
-    f = lessons.OBJECTIVES[kind].f
+    f = stochastic.OBJECTIVES[kind].f
     if kind == "bernoulli":
         p = 1.0 / (1.0 + np.exp(-theta[0]))
         return (1 - p) * f(0, target) + p * f(1, target)
@@ -39,7 +39,7 @@ def test_the_exact_gradient_shown_is_the_derivative_of_the_formula_written(seed)
     """Central differences of E[f] with f exactly as the page writes it (Bernoulli (z - t)^2, not the
     one-hot norm, which is twice it) equal the engine's exact gradient and the number on the page."""
     kind, theta, target, _ = _setting(seed)
-    theta_v, target_v = lessons.stochastic_problem(kind, theta, target)
+    theta_v, target_v = stochastic.stochastic_problem(kind, theta, target)
     logits = np.atleast_1d(np.asarray(theta_v, float))
     eps = 1e-6
     fd = np.array(
@@ -54,8 +54,8 @@ def test_the_exact_gradient_shown_is_the_derivative_of_the_formula_written(seed)
     )
     exact = exact_gradient(kind, theta_v, target_v)
     assert exact == pytest.approx(fd, rel=1e-6, abs=1e-9)
-    shown = lessons.stochastic_equations(kind, theta, target)
-    assert lessons.OBJECTIVES[kind].formula in shown
+    shown = stochastic.stochastic_equations(kind, theta, target)
+    assert stochastic.OBJECTIVES[kind].formula in shown
     numbers = [float(x) for x in re.findall(r"-?[\d.]+(?:e-?\d+)?", shown[-1].split("=")[-1])]
     assert numbers == pytest.approx(exact, rel=1e-3, abs=1e-4)
 
@@ -66,7 +66,7 @@ def test_the_page_writes_the_objective_of_the_node_it_computes(kind):
     at.selectbox(key="st_kind").set_value(kind).run()
     assert_clean(at)
     latex = [x.value.strip("$\n") for x in at.latex]
-    assert lessons.OBJECTIVES[kind].formula in latex
+    assert stochastic.OBJECTIVES[kind].formula in latex
     if kind == "bernoulli":  # the one-hot norm of a 2-class one-hot is 2 (z - t)^2: not what is computed
         assert not any("onehot" in line for line in latex + [m.value for m in at.markdown])
 
@@ -96,7 +96,7 @@ def test_the_exact_gumbel_softmax_expectation_is_refused_for_a_categorical_node(
 
 def _bias_panel(seed: int):
     kind, theta, target, n = _setting(seed)
-    return lessons.estimator_panels(kind, theta, target, TAUS, n, 0.5, seed=seed)["estimator_bias_variance"]
+    return stochastic.estimator_panels(kind, theta, target, TAUS, n, 0.5, seed=seed)["estimator_bias_variance"]
 
 
 @pytest.mark.parametrize("seed", [None, 0, 1, 2])
@@ -104,8 +104,8 @@ def test_every_bias_stated_carries_its_standard_error_and_a_verdict(seed):
     """In the caption and in every point's hover: "bias b ± se (verdict)"; error bars of ±3 standard errors
     that reach the bottom of the axis exactly where the verdict is "indistinguishable from 0"."""
     if seed is None:  # the page as it opens: Gumbel-softmax at tau = 0.05 is noise (exact bias 0.0015)
-        kind, theta, target, taus, n, tau = lessons.STOCHASTIC_DEFAULTS
-        panel = lessons.estimator_panels(kind, theta, target, np.array(taus), n, tau)["estimator_bias_variance"]
+        kind, theta, target, taus, n, tau = stochastic.STOCHASTIC_DEFAULTS
+        panel = stochastic.estimator_panels(kind, theta, target, np.array(taus), n, tau)["estimator_bias_variance"]
         row = panel.data[(panel.data["estimator"] == "gumbel_softmax") & (panel.data["tau"] == taus[0])].iloc[0]
         truth = expected_estimate("gumbel_softmax", kind, theta, target, taus[0]) - exact_gradient(kind, theta, target)
         assert abs(truth[0]) < row["standard_error"] and "indistinguishable from 0" in row["verdict"]
@@ -124,7 +124,7 @@ def test_every_bias_stated_carries_its_standard_error_and_a_verdict(seed):
         assert all(" ± " in v for v in part["verdict"])
         lower = np.asarray(part["bias"]) - np.asarray(trace.error_y.arrayminus)
         upper = np.asarray(trace.error_y.array)
-        assert upper == pytest.approx(lessons.NOISE_SE * part["standard_error"].to_numpy())
+        assert upper == pytest.approx(stochastic.NOISE_SE * part["standard_error"].to_numpy())
         reaches_zero = part["verdict"].str.contains("indistinguishable").to_numpy()
         assert np.all(lower[reaches_zero] == pytest.approx(floor))
 
@@ -138,7 +138,7 @@ def test_bias_verdicts_hold_across_random_settings():
     rows = []
     for seed in range(40):
         kind, theta, target, _ = _setting(seed)
-        theta_v, target_v = lessons.stochastic_problem(kind, theta, target)
+        theta_v, target_v = stochastic.stochastic_problem(kind, theta, target)
         exact = exact_gradient(kind, theta_v, target_v)
         for r in _bias_panel(seed).data.itertuples():
             if r.estimator == "gumbel_softmax" and kind == "categorical":
@@ -147,7 +147,7 @@ def test_bias_verdicts_hold_across_random_settings():
             rows.append((truth / r.standard_error, r.verdict, r.rarest_expected))
     z, verdicts, rarest = (np.array(c) for c in zip(*rows))
     judged = np.array(["no verdict" not in v for v in verdicts])
-    assert np.array_equal(judged, rarest >= lessons.MIN_EXPECTED_COUNT)
+    assert np.array_equal(judged, rarest >= stochastic.MIN_EXPECTED_COUNT)
     noise = np.array(["indistinguishable from 0" in v for v in verdicts])
     biased = np.array([v.endswith("standard errors: biased)") for v in verdicts])
     assert np.array_equal(noise | biased, judged)
