@@ -40,7 +40,7 @@ OBJECTIVES = {
         r"\theta = (\theta_0,\, 0,\, -\theta_0 / 2)",
         r"f(z) = \lVert \mathrm{onehot}(z) - \mathrm{target} \rVert^2,\quad \mathrm{target} = (0, 1, 0)",
         lambda z, t: float(np.sum((np.eye(len(t))[z] - t) ** 2)),
-        r"\nabla_\theta\, \mathbb{E}[f] = p \odot (f - p^\top f),\quad f_k = f(k)",
+        r"\nabla_\theta\, \mathbb{E}[f] = p \odot (f - p^\top f)",
     ),
 }
 
@@ -66,17 +66,17 @@ def stochastic_equations(kind: str, theta: float, target: float) -> list[str]:
         f0, f1 = obj.f(0, target), obj.f(1, target)
         numbers = [
             rf"t = {target:g},\quad p = \sigma({theta:g}) = {p:.4g},\quad f(0) = {f0:.4g},\quad f(1) = {f1:.4g}",
-            rf"\frac{{\partial\, \mathbb{{E}}[f]}}{{\partial \theta}} = {p:.4g} \cdot {1 - p:.4g} \cdot "
-            rf"({f1:.4g} - {f0:.4g}) = {exact[0]:.4g}",
+            rf"{obj.gradient} = {p:.4g} \cdot {1 - p:.4g} \cdot ({f1:.4g} - {f0:.4g}) = {exact[0]:.4g}",
         ]
     else:
         e = np.exp(theta_v - theta_v.max())
         f = [obj.f(k, target_v) for k in range(len(theta_v))]
         numbers = [
-            rf"p = {_vector(e / e.sum())},\quad f = {_vector(np.array(f))}",
-            rf"\nabla_\theta\, \mathbb{{E}}[f] = {_vector(exact)}",
+            rf"\theta_0 = {theta:g},\quad p = {_vector(e / e.sum())},\quad f = \big(f(0), f(1), f(2)\big) = "
+            rf"{_vector(np.array(f))}",
+            rf"{obj.gradient} = {_vector(exact)}",
         ]
-    return [obj.model, obj.formula, obj.gradient, *numbers]
+    return [obj.model, obj.formula, *numbers]
 
 
 def estimator_panels(
