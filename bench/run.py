@@ -256,7 +256,7 @@ def sweeps(repeat: int) -> None:
 def app(repeat: int) -> None:
     from dashboard.catalog import SECTIONS, page_panels
     from dashboard.config import RunConfig
-    from dashboard.learning import lessons
+    from dashboard.learning import lessons, stochastic
 
     rows = []
     for label, config, target in (
@@ -265,7 +265,7 @@ def app(repeat: int) -> None:
     ):
         pages = {name: (lambda name=name: page_panels(name, config)) for name in SECTIONS}
         pages["losses"] = lambda: lessons.loss_panels(config)
-        pages["stochastic"] = lambda: lessons.estimator_panels(
+        pages["stochastic"] = lambda: stochastic.estimator_panels(
             "bernoulli", 0.3, 0.2, np.geomspace(0.05, 2, 8), 2000, 0.5
         )
         for page, fn in pages.items():
