@@ -6,6 +6,7 @@ the same shapes, one BPTT call, or the target from the issue tracker).
 
     python -m bench                # everything
     python -m bench engine app     # some sections
+    python -m bench online         # RTRL, UORO, SnAp-1, truncated BPTT and BPTT side by side
     python -m bench --quick        # fewer repetitions
 """
 
@@ -255,7 +256,7 @@ def sweeps(repeat: int) -> None:
 def app(repeat: int) -> None:
     from dashboard.catalog import SECTIONS, page_panels
     from dashboard.config import RunConfig
-    from dashboard.learning import lessons
+    from dashboard.learning import lessons, stochastic
 
     rows = []
     for label, config, target in (
@@ -264,7 +265,7 @@ def app(repeat: int) -> None:
     ):
         pages = {name: (lambda name=name: page_panels(name, config)) for name in SECTIONS}
         pages["losses"] = lambda: lessons.loss_panels(config)
-        pages["stochastic"] = lambda: lessons.estimator_panels(
+        pages["stochastic"] = lambda: stochastic.estimator_panels(
             "bernoulli", 0.3, 0.2, np.geomspace(0.05, 2, 8), 2000, 0.5
         )
         for page, fn in pages.items():
@@ -325,6 +326,12 @@ def load_browser(repeat: int) -> None:
     load_browser_section(repeat)
 
 
+def online(repeat: int) -> None:
+    from .online import online_section
+
+    online_section(repeat)
+
+
 SECTIONS = {
     "engine": engine,
     "deep": deep,
@@ -334,6 +341,7 @@ SECTIONS = {
     "browser": browser,
     "load": load,
     "load-browser": load_browser,
+    "online": online,
 }
 
 

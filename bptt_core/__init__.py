@@ -24,6 +24,7 @@ from .checkpoint import checkpoint_schedule
 from .init import INITS, init_params, orthogonal, spectral_radius
 from .losses import LOSSES, REDUCTIONS
 from .norms import global_norm, scaled_norm
+from .online import OnlineResult, online_gradient
 from .result import BPTTResult
 from .spec import ACTIVATIONS, RNNSpec, layer_params, param_key
 from .workspace import Workspace
@@ -37,6 +38,7 @@ __all__ = [
     "BPTTResult",
     "Cell",
     "MemoryBudgetError",
+    "OnlineResult",
     "OutputSensitivity",
     "RNNSpec",
     "Workspace",
@@ -52,6 +54,7 @@ __all__ = [
     "lyapunov_from_jacobians",
     "lyapunov_spectrum",
     "numerical_gradient",
+    "online_gradient",
     "orthogonal",
     "output_sensitivity",
     "param_key",

@@ -32,9 +32,16 @@ def token_weights(mask: np.ndarray, reduction: str) -> np.ndarray:
     ndarray of shape (T, B)
     """
     mask = mask.astype(np.float64)
-    if reduction == "mean":
-        return mask / max(mask.sum(), 1.0)
-    return mask / mask.shape[1]
+    return mask / weight_divisor(mask, reduction)
+
+
+def weight_divisor(mask: np.ndarray, reduction: str) -> float:
+    """What the masked token losses are divided by: the valid tokens (mean, at least 1) or the batch size (sum).
+
+    An online learner weighs step t's token losses by ``mask[t] / weight_divisor(mask, reduction)``
+    without holding the (T, B) weights.
+    """
+    return max(float(mask.sum()), 1.0) if reduction == "mean" else float(mask.shape[1])
 
 
 def reduce(token_losses: np.ndarray, mask: np.ndarray, reduction: str) -> float:

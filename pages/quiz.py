@@ -27,8 +27,9 @@ st.title("Check yourself")
 right = sum(quiz.grade(q, response) for response, q in results.values())
 st.markdown(
     "One question per learning goal of the study card. Each is graded at once and explained with this "
-    "dashboard's own computation; **New numbers** asks it again with other values. Nothing is stored "
-    "beyond this browser session."
+    "dashboard's own computation; **New numbers** asks it again with other values. The questions run their own "
+    "small networks, each named in its explanation, not the sidebar's. Nothing is stored beyond this browser "
+    "session."
 )
 st.progress(
     right / len(quiz.BUILDERS), text=f"Score: {right} right of {len(results)} answered ({len(quiz.BUILDERS)} questions)"

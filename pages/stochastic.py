@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard.learning.lessons import STOCHASTIC_DEFAULTS
+from dashboard.learning import stochastic
 from dashboard.shell import cache, ui
 from dashboard.shell.sidebar import current_config
 
@@ -11,7 +11,7 @@ st.title("Stochastic and discrete operations")
 st.markdown(
     "Backpropagation needs a derivative at every node, and sampling has none: "
     r"$z \sim \text{Bernoulli}(\sigma(\theta))$ is a step function of the noise. A small model "
-    r"$\theta \to p \to z \to f(z) = \lVert \text{onehot}(z) - \text{target}\rVert^2$ needs "
+    r"$\theta \to p \to z \to f(z)$ (written out below for the node you pick) needs "
     r"$\nabla_\theta\, \mathbb{E}_z[f(z)]$, and there are several ways to estimate it:"
 )
 st.markdown(
@@ -29,6 +29,9 @@ theta = c[1].slider("logit θ", -4.0, 4.0, 0.3, 0.1, key="st_theta")
 target = c[2].slider("target (Bernoulli)", 0.0, 1.0, 0.2, 0.05, key="st_target", disabled=kind != "bernoulli")
 n = c[3].select_slider("samples per estimate", (500, 1000, 2000, 5000, 20000), 2000, key="st_n")
 tau = c[4].select_slider("τ for the spread plot", (0.05, 0.1, 0.2, 0.5, 1.0, 2.0), 0.5, key="st_tau")
-panels = cache.estimator_panels(kind, theta, target, STOCHASTIC_DEFAULTS[3], n, tau)
+st.markdown("**The problem, and its exact gradient** (summed over the outcomes z):")
+for line in stochastic.stochastic_equations(kind, theta, target):
+    st.latex(line)
+panels = cache.estimator_panels(kind, theta, target, stochastic.STOCHASTIC_DEFAULTS[3], n, tau)
 ui.show(panels["estimator_bias_variance"], config)
 ui.show(panels["estimator_spread"], config)

@@ -8,6 +8,10 @@ row), so no derivative formula is written twice.
 For the vanilla RNN, ``J_t = diag(phi'(z_t)) W_hh`` (Pascanu, Mikolov & Bengio 2013).
 Products ``d h_t / d h_k = J_t ... J_{k+1}`` are accumulated with renormalisation,
 so their norms are returned as log10 and stay finite when the values overflow.
+
+The same batched call returns the step's Jacobians with respect to its parameters and
+inputs (:func:`parameter_jacobian`, :func:`input_jacobian`): the influence matrices of the
+online methods (:mod:`bptt_core.online`) are built from them.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..arguments import prepare
-from ..cells import CELLS
+from ..cells import CELLS, Cell
 from ..spec import RNNSpec, layer_params
 from ..unroll import layer_inputs, unroll
+from ..workspace import matmul
 
 
 def iter_local_jacobians(
@@ -52,18 +57,118 @@ def iter_local_jacobians(
     y = np.zeros((x.shape[0], x.shape[1], spec.output_size)) if np.ndim(x) == 3 else None
     P, x, _, _, states = prepare(spec, params, x, y, "mse", None, h0, c0, "float64")
     state = states[layer * spec.directions + direction]
-    B, H, n_parts = x.shape[1], spec.hidden_size, len(state)
-    S = n_parts * H
     cell, p = CELLS[spec.cell], layer_params(P, layer, direction)
-    # seeds[p][j] is the part p of the j-th row of the identity, each (S, B, H)
-    eye = np.eye(S)
-    seeds = tuple(np.broadcast_to(eye[:, None, p * H : (p + 1) * H], (S, B, H)) for p in range(n_parts))
+    seeds = identity_seeds(len(state), x.shape[1], spec.hidden_size)
     with np.errstate(all="ignore"):
         inputs = layer_inputs(spec, P, x, states, layer)
         caches, _ = unroll(spec, P, inputs[::-1] if direction else inputs, state, layer, direction)
         for cache in caches:
-            rows, _, _ = cell.backward_step(p, seeds, cache)  # each (S, B, H): row j of J_t
-            yield np.concatenate(rows, axis=-1).transpose(1, 0, 2)
+            yield step_jacobians(cell, p, cache, seeds)[0]
+
+
+def identity_seeds(n_parts: int, B: int, H: int, dtype: type = np.float64) -> tuple[np.ndarray, ...]:
+    """The rows of the ``S x S`` identity (``S = n_parts H``), split into the state parts.
+
+    Returns
+    -------
+    tuple of ndarray of shape (S, B, H)
+        ``seeds[p][j]`` is part p of row j, for every batch element; read-only broadcast views
+        (nothing of size S x B x H is allocated).
+    """
+    eye = np.eye(n_parts * H, dtype=dtype)
+    return tuple(np.broadcast_to(eye[:, None, q * H : (q + 1) * H], (n_parts * H, B, H)) for q in range(n_parts))
+
+
+def step_jacobians(
+    cell: Cell,
+    params: dict[str, np.ndarray],
+    cache: dict,
+    seeds: tuple[np.ndarray, ...],
+    out: dict | None = None,
+    work=None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step's Jacobians from one batched ``backward_step`` (a vector-Jacobian product per seed row).
+
+    Parameters
+    ----------
+    cell : Cell
+    params : dict of ndarray
+        The layer's parameters under the cells' short names.
+    cache : dict
+        What the cell's ``forward_step`` returned for this step.
+    seeds : tuple of ndarray of shape (K, B, H)
+        One array per state part: K adjoints of ``s_t`` (:func:`identity_seeds` for all of ``J_t``).
+    out : dict of ndarray, optional
+        ``"jacobian"`` (B, K, S), ``"d_xw"`` and ``"d_hw"`` (K, B, G*H): where the results go.
+    work : Workspace, optional
+        The cell's scratch (``out`` is then required).
+
+    Returns
+    -------
+    jacobian : ndarray of shape (B, K, S)
+        ``seed_k^T d s_t / d s_{t-1}``; with the identity seeds, ``J_t[b, j, k] = d s_t[j] / d s_{t-1}[k]``.
+    d_xw, d_hw : ndarray of shape (K, B, G*H)
+        ``seed_k^T d s_t / d(xw_t)`` and ``/ d(hw_t)``: the Jacobians with respect to the input and
+        recurrent pre-activation terms, from which :func:`parameter_jacobian` and :func:`input_jacobian` follow.
+    """
+    K, B, H = seeds[0].shape
+    jac = np.empty((B, K, len(seeds) * H), seeds[0].dtype) if out is None else out["jacobian"]
+    cell_out = None if out is None else {"d_xw": out["d_xw"], "d_hw": out["d_hw"]}
+    rows, d_xw, d_hw = cell.backward_step(params, seeds, cache, out=cell_out, work=work)
+    for q, part in enumerate(rows):  # part q of every row, (K, B, H)
+        jac[:, :, q * H : (q + 1) * H] = part.transpose(1, 0, 2)
+    return jac, d_xw, d_hw
+
+
+#: Each layer parameter's immediate Jacobian is a pre-activation Jacobian times what multiplies the
+#: parameter in the step: ``d s_t / d W_ih[r, i] = d_xw[r] x_t[i]``, ``d s_t / d b_hh[r] = d_hw[r]``
+#: (the rule :func:`bptt_core.passes.accumulate` sums over steps and batch).
+PARAMETER_FACTORS = {
+    "weight_ih": ("d_xw", "x"),
+    "weight_hh": ("d_hw", "h_prev"),
+    "bias_ih": ("d_xw", None),
+    "bias_hh": ("d_hw", None),
+}
+
+
+def parameter_jacobian(
+    name: str, pre: dict[str, np.ndarray], inputs: dict[str, np.ndarray], rows: slice = slice(None), out=None
+) -> np.ndarray:
+    """The immediate Jacobian of the step's state with respect to rows of one layer parameter.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`PARAMETER_FACTORS` (the cells' short parameter names).
+    pre : dict of ndarray of shape (K, B, G*H)
+        ``"d_xw"`` and ``"d_hw"`` from :func:`step_jacobians`.
+    inputs : dict of ndarray
+        ``"x"`` (B, I): the layer's input at the step; ``"h_prev"`` (B, H): the state it started from.
+    rows : slice
+        Rows of the parameter (its first axis, of length G*H).
+    out : ndarray of shape (B, K, R, C), optional
+
+    Returns
+    -------
+    ndarray of shape (B, K, R, C)
+        ``seed_k^T d s_t / d param[r, c]`` holding ``s_{t-1}`` fixed; C = 1 for a bias.
+    """
+    factor, multiplier = PARAMETER_FACTORS[name]
+    d = pre[factor][:, :, rows].transpose(1, 0, 2)  # (B, K, R)
+    if multiplier is None:
+        if out is None:
+            return d[..., None].copy()
+        out[..., 0] = d
+        return out
+    m = inputs[multiplier]
+    # the outer products as a batched matrix product: unlike a broadcast multiply, it takes no
+    # iteration buffers, so what is allocated is what a ledger counts
+    return np.matmul(d[..., None], m[:, None, None, :], out=out)
+
+
+def input_jacobian(params: dict[str, np.ndarray], d_xw: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``seed_k^T d s_t / d x_t`` (K, B, I): the layer's input enters only through ``xw_t = W_ih x_t + b``."""
+    return matmul(d_xw, params["weight_ih"], out=out)
 
 
 def local_jacobians(spec: RNNSpec, params: dict[str, np.ndarray], x: np.ndarray, **states) -> np.ndarray:

@@ -11,8 +11,9 @@ from ..norms import scaled_norm
 from ..result import flatten_grads
 
 
-def _compare(estimate: np.ndarray, full: np.ndarray) -> tuple[float, float]:
-    """Relative error and cosine similarity of two flat gradients (nan where they overflowed)."""
+def compare_gradients(estimate: np.ndarray, full: np.ndarray) -> tuple[float, float]:
+    """Relative error ``||estimate - full|| / ||full||`` and cosine similarity of two flat gradients
+    (nan where they overflowed)."""
     with np.errstate(all="ignore"):
         return _compare_finite(estimate, full)
 
@@ -56,7 +57,10 @@ def truncation_study(spec, params, x, y, ks, **bptt_kwargs) -> TruncationStudy:
     TruncationStudy
     """
     full = flatten_grads(bptt(spec, params, x, y, **bptt_kwargs).grads)
-    rows = [_compare(flatten_grads(bptt(spec, params, x, y, truncation=int(k), **bptt_kwargs).grads), full) for k in ks]
+    rows = [
+        compare_gradients(flatten_grads(bptt(spec, params, x, y, truncation=int(k), **bptt_kwargs).grads), full)
+        for k in ks
+    ]
     rel, cos = np.array(rows).T if rows else (np.empty(0), np.empty(0))
     return TruncationStudy(np.asarray(ks, dtype=int), rel, cos)
 

@@ -8,6 +8,9 @@ an objective ``f(z)``. We want ``d/dtheta E_z[f(z)]``, which sampling blocks.
 * Categorical: ``p = softmax(theta)``, ``f(z) = ||onehot(z) - target||^2``;
   exact gradient ``p * (f - p . f)`` with ``f_k = f(k)``.
 
+The Bernoulli objective is ``(z - t)^2`` (not ``||onehot(z) - [1 - t, t]||^2``, which is twice it): the
+two-class form below carries a factor 1/2 so both describe the same ``f``.
+
 Estimators (each returns one estimate per sample):
 
 * REINFORCE / score function (Williams 1992): ``(f(z) - b) d log p(z) / d theta``,
@@ -57,9 +60,25 @@ def _f(y: np.ndarray, tgt: np.ndarray, kind: str) -> np.ndarray:
     return scale * np.sum((y - tgt) ** 2, axis=-1)
 
 
+def _df_dy(y: np.ndarray, tgt: np.ndarray, kind: str) -> np.ndarray:
+    """Derivative of :func:`_f` with respect to the (relaxed) one-hot ``y`` (..., K)."""
+    return 2 * (y - tgt) * (0.5 if kind == "bernoulli" else 1.0)
+
+
+def _straight_through(onehot: np.ndarray, p: np.ndarray, tgt: np.ndarray, kind: str) -> np.ndarray:
+    """``f'(z) dp/dtheta`` for hard samples ``onehot`` (n, K): the backward pass pretends ``z`` was ``p``."""
+    jac = np.diag(p) - np.outer(p, p)  # d softmax / d logits, symmetric
+    return _grad_theta(kind, _df_dy(onehot, tgt, kind) @ jac)
+
+
 def _grad_theta(kind: str, g_logits: np.ndarray) -> np.ndarray:
     """Map a gradient w.r.t. the K logits to the parameters (theta for Bernoulli is the logit of class 1)."""
     return g_logits[..., 1:2] if kind == "bernoulli" else g_logits
+
+
+def probabilities(kind: str, theta: np.ndarray | float) -> np.ndarray:
+    """The probabilities of the K outcomes, shape (K,) (Bernoulli: ``[1 - p, p]``)."""
+    return _softmax(_as_logits(kind, theta))
 
 
 def exact_gradient(kind: str, theta: np.ndarray | float, target: np.ndarray | float) -> np.ndarray:
@@ -98,14 +117,55 @@ def estimates(
         b = (f.sum() - f) / (n - 1) if name == "reinforce_baseline" else 0.0  # leave-one-out
         return _grad_theta(kind, (f - b)[:, None] * (onehot - p))  # d log p(z) / d logits = onehot - p
     if name == "straight_through":
-        df_dy = 2 * (onehot - tgt) * (0.5 if kind == "bernoulli" else 1.0)
-        jac = np.diag(p) - np.outer(p, p)  # d softmax / d logits, symmetric
-        return _grad_theta(kind, df_dy @ jac)
+        return _straight_through(onehot, p, tgt, kind)
     y = _softmax((logits + gumbel) / tau)  # relaxed sample
-    df_dy = 2 * (y - tgt) * (0.5 if kind == "bernoulli" else 1.0)
+    df_dy = _df_dy(y, tgt, kind)
     # dy/dlogits = (diag(y) - y y^T) / tau, applied row by row
     g = (df_dy * y - y * np.sum(df_dy * y, axis=1, keepdims=True)) / tau
     return _grad_theta(kind, g)
+
+
+#: Quadrature grid for the Bernoulli Gumbel-softmax expectation, in units of the relaxed logit: the
+#: integrand carries sigmoid'(s) <= exp(-|s|), below 1e-17 beyond |s| = 40.
+_QUADRATURE_S = np.linspace(-40.0, 40.0, 16_001)
+
+
+def expected_estimate(
+    name: str, kind: str, theta: np.ndarray | float, target: np.ndarray | float, tau: float = 0.5
+) -> np.ndarray:
+    """The exact expectation of estimator ``name`` (what infinitely many samples would average to).
+
+    REINFORCE, with or without its leave-one-out baseline, is unbiased: the exact gradient.
+    Straight-through sums its estimate over the K outcomes, weighted by their probabilities.
+    Gumbel-softmax on a Bernoulli node integrates over the logistic noise ``L = g_1 - g_0``: with
+    ``s = (theta + L) / tau`` and ``y = sigmoid(s)``, its expectation is
+    ``int 2 (y - t) y (1 - y) rho(tau s - theta) ds`` (``rho`` the logistic density), by the trapezoidal
+    rule (exponentially accurate for this smooth, exponentially decaying integrand). A categorical
+    Gumbel-softmax needs a (K-1)-dimensional integral and is refused (ValueError).
+
+    Returns
+    -------
+    ndarray of shape (dim,)
+        dim 1 for Bernoulli, K for categorical; ``expected_estimate - exact_gradient`` is the bias.
+    """
+    if name not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {name!r}")
+    logits = _as_logits(kind, theta)
+    K = logits.size
+    p, tgt = _softmax(logits), _target(kind, target, K)
+    if name.startswith("reinforce"):
+        return exact_gradient(kind, theta, target)
+    if name == "straight_through":
+        return p @ _straight_through(np.eye(K), p, tgt, kind)
+    if kind != "bernoulli":
+        raise ValueError("kind must be 'bernoulli' for the exact Gumbel-softmax expectation")
+    if not (np.isfinite(tau) and tau > 0):
+        raise ValueError(f"tau must be a finite number > 0, got {tau!r}")
+    y = 1.0 / (1.0 + np.exp(-_QUADRATURE_S))
+    noise = 1.0 / (1.0 + np.exp(-(tau * _QUADRATURE_S - logits[1])))
+    integrand = 2 * (y - tgt[1]) * y * (1 - y) * noise * (1 - noise)
+    step = _QUADRATURE_S[1] - _QUADRATURE_S[0]
+    return np.array([step * (integrand.sum() - 0.5 * (integrand[0] + integrand[-1]))])
 
 
 def estimator_study(kind: str, theta, target, taus: np.ndarray, n: int = 2000, seed: int = 0) -> dict:
@@ -115,8 +175,10 @@ def estimator_study(kind: str, theta, target, taus: np.ndarray, n: int = 2000, s
     -------
     dict
         ``exact`` (dim,), and per estimator ``bias`` and ``variance`` arrays of shape
-        (len(taus),) (norm of mean minus exact; mean squared deviation from the mean).
-        Only Gumbel-softmax depends on tau; the others repeat their values.
+        (len(taus),) (norm of mean minus exact; mean squared deviation from the mean) and
+        ``standard_error``, ``sqrt(variance / n)``: the root-mean-square norm of the sampling error of
+        the mean, the size a zero bias is measured at. Only Gumbel-softmax depends on tau; the others
+        are drawn afresh at each tau (independent replications).
     """
     exact = exact_gradient(kind, theta, target)
     out = {"exact": exact, "taus": np.asarray(taus, dtype=np.float64)}
@@ -126,5 +188,6 @@ def estimator_study(kind: str, theta, target, taus: np.ndarray, n: int = 2000, s
             est = estimates(name, kind, theta, target, n, np.random.default_rng(seed + i), tau=float(tau))
             bias.append(np.linalg.norm(est.mean(axis=0) - exact))
             var.append(np.mean(np.sum((est - est.mean(axis=0)) ** 2, axis=1)))
-        out[name] = {"bias": np.array(bias), "variance": np.array(var)}
+        var = np.array(var)
+        out[name] = {"bias": np.array(bias), "variance": var, "standard_error": np.sqrt(var / n)}
     return out

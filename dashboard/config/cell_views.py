@@ -26,6 +26,50 @@ def number(v: float) -> str:
 
 
 @dataclass(frozen=True)
+class Carried:
+    """What flows back into ``h_t`` from step t + 1: every path, by PyTorch's documented cell equations.
+
+    Attributes
+    ----------
+    latex : str
+        The term for unit j, e.g. ``(W_hh^T delta_{t+1})_j``.
+    through : tuple of str
+        The parts of the next state ``s_{t+1}`` it carries gradient from (``h``, and ``c`` for the LSTM):
+        ``h_t`` feeds step t + 1's gates, and they feed every part.
+    delta : str
+        LaTeX defining the ``delta_{t+1}`` the term names.
+    text : str
+        The same term in plain text, row-vector convention (the chain-rule page's table).
+    """
+
+    latex: str
+    through: tuple[str, ...]
+    delta: str
+    text: str
+
+
+RNN_CARRIED = Carried(
+    r"\big(W_{hh}^\top \delta_{t+1}\big)_j",
+    ("h",),
+    r"\delta_{t+1} = \frac{\partial L}{\partial h_{t+1}} \odot \phi'(z_{t+1})",
+    "δ_{t+1} · W_hh, δ_{t+1} = ∂L/∂h_{t+1} ⊙ φ′(z_{t+1})",
+)
+LSTM_CARRIED = Carried(
+    r"\big(W_{hh}^\top \delta_{t+1}\big)_j",
+    ("h", "c"),
+    r"\delta_{t+1} = \frac{\partial L}{\partial a_{t+1}}\quad\text{(gates } i, f, g, o\text{ of step } t+1)",
+    "δ_{t+1} · W_hh, δ_{t+1} = ∂L/∂a_{t+1} of the gates i, f, g, o (they feed c_{t+1} and h_{t+1})",
+)
+GRU_CARRIED = Carried(
+    r"\Big(z_{t+1} \odot \frac{\partial L}{\partial h_{t+1}} + W_{hh}^\top \delta_{t+1}\Big)_j",
+    ("h",),
+    r"\delta_{t+1} = \Big(\frac{\partial L}{\partial a^r},\ \frac{\partial L}{\partial a^z},\ "
+    r"r \odot \frac{\partial L}{\partial a^n}\Big)_{t+1}",
+    "z_{t+1} ⊙ ∂L/∂h_{t+1} + δ_{t+1} · W_hh, δ_{t+1} = (∂L/∂a^r, ∂L/∂a^z, r ⊙ ∂L/∂a^n) at t+1",
+)
+
+
+@dataclass(frozen=True)
 class CellView:
     """Presentation of one cell.
 
@@ -41,6 +85,8 @@ class CellView:
         :func:`dashboard.catalog.compute.step_equation`.
     jacobian : str
         What ``∂h_t/∂a_t`` is for this cell (the chain-rule page).
+    carried : Carried
+        The gradient ``h_t`` receives from step t + 1, written with every path.
     """
 
     label: str
@@ -49,26 +95,34 @@ class CellView:
     forward: Callable[[int, int, dict, str], list[str]]
     backward: Callable[[int, int, dict, str], list[str]]
     jacobian: str
+    carried: Carried
 
 
-def _dh_lines(idx: str, v: dict) -> list[str]:
+def _dh_lines(idx: str, v: dict, carried: Carried) -> list[str]:
     """Where dL/dh_t comes from: the loss at t through the read-out (the top layer) or the layer above
-    at t (a lower layer: ``v`` has no ``dh_direct`` then, only the total), and what flows back from t + 1."""
+    at t (a lower layer: ``v`` has no ``dh_direct`` then, only the total), and what flows back from t + 1
+    by every path (``carried``)."""
     pad = rf"\phantom{{\frac{{\partial L}}{{\partial h{idx}}}}}"
     here = r"\text{loss at } t" if "dh_direct" in v else r"\text{layer above at } t"
     source = (
         rf"\frac{{\partial l_t}}{{\partial h{idx}}}"
         if "dh_direct" in v
-        else r"\Big(\frac{\partial L}{\partial h^{\uparrow}_t}\frac{\partial h^{\uparrow}_t}{\partial h_t}\Big)_j"
+        else r"\big(W_{ih}^{\uparrow\top} \delta^{\uparrow}_t\big)_j"
     )
+    via = r"\text{ and }".join(f"{part}_{{t+1}}" for part in carried.through)
     lines = [
-        rf"\frac{{\partial L}}{{\partial h{idx}}} = \underbrace{{{source}}}"
-        rf"_{{{here}}} + \underbrace{{\Big(\frac{{\partial L}}"
-        rf"{{\partial h_{{t+1}}}} \frac{{\partial h_{{t+1}}}}{{\partial h_t}}\Big)_j}}_{{\text{{from step }} t+1}}",
+        rf"\frac{{\partial L}}{{\partial h{idx}}} = \underbrace{{{source}}}_{{{here}}} + "
+        rf"\underbrace{{{carried.latex}}}_{{\text{{from step }} t+1 \text{{ via }} {via}}}",
     ]
     if "dh_direct" in v:
         lines.append(rf"{pad} = {number(v['dh_direct'])} + ({number(v['dh_carried'])})")
-    return [*lines, rf"{pad} = {number(v['dh'])}"]
+    lines.append(rf"{pad} = {number(v['dh'])}")
+    if "dh_direct" not in v:
+        lines.append(
+            r"\delta^{\uparrow}_t = \frac{\partial L}{\partial (W^{\uparrow}_{ih} h_t)}\quad\text{(layer above, "
+            r"step } t)"
+        )
+    return [*lines, carried.delta]
 
 
 def _weight_line() -> str:
@@ -91,7 +145,7 @@ def _rnn_forward(t: int, j: int, v: dict, activation: str) -> list[str]:
 def _rnn_backward(t: int, j: int, v: dict, activation: str) -> list[str]:
     idx = f"_{{{t},{j}}}"
     return [
-        *_dh_lines(idx, v),
+        *_dh_lines(idx, v, RNN_CARRIED),
         rf"\delta{idx} = \frac{{\partial L}}{{\partial h{idx}}}\,\phi'(z{idx})",
         rf"\phantom{{\delta{idx}}} = {number(v['dh'])} \cdot \underbrace{{{number(v['dphi'])}}}"
         rf"_{{{ACT_PRIME[activation]}}} = {number(v['dz'])}",
@@ -115,14 +169,15 @@ def _lstm_forward(t: int, j: int, v: dict, activation: str) -> list[str]:
 def _lstm_backward(t: int, j: int, v: dict, activation: str) -> list[str]:
     idx = f"_{{{t},{j}}}"
     return [
-        *_dh_lines(idx, v),
+        *_dh_lines(idx, v, LSTM_CARRIED),
         r"\frac{\partial L}{\partial c_t} = \frac{\partial L}{\partial h_t}\, o_t (1 - \tanh^2 c_t)"
         r" + \frac{\partial L}{\partial c_{t+1}}\, f_{t+1}",
         r"\frac{\partial L}{\partial c_{t-1}} \ni f_t \odot \frac{\partial L}{\partial c_t}",
         r"\text{(the cell-state path: no weight matrix in between)}",
         r"\delta_t = \big(\tfrac{\partial L}{\partial c_t} g_t\, i_t(1-i_t),\;"
         r" \tfrac{\partial L}{\partial c_t} c_{t-1} f_t(1-f_t),\; \dots\big)",
-        r"\frac{\partial L}{\partial h_{t-1}} \ni W_{hh}^\top \delta_t",
+        r"\Big(\frac{\partial L}{\partial h_{t-1}}\Big)_{\text{from step } t} = W_{hh}^\top \delta_t"
+        r"\quad\text{(through } c_t \text{ and } h_t\text{)}",
         _weight_line(),
     ]
 
@@ -141,15 +196,15 @@ def _gru_forward(t: int, j: int, v: dict, activation: str) -> list[str]:
 def _gru_backward(t: int, j: int, v: dict, activation: str) -> list[str]:
     idx = f"_{{{t},{j}}}"
     return [
-        *_dh_lines(idx, v),
-        r"\frac{\partial L}{\partial h_{t-1}} \ni z_t \odot \frac{\partial L}{\partial h_t} + W_{hh}^\top \delta_t",
-        r"\text{(the update gate's direct path, plus the gates' path)}",
+        *_dh_lines(idx, v, GRU_CARRIED),
+        r"\Big(\frac{\partial L}{\partial h_{t-1}}\Big)_{\text{from step } t} = z_t \odot "
+        r"\frac{\partial L}{\partial h_t} + W_{hh}^\top \delta_t",
         _weight_line(),
     ]
 
 
 VIEWS: dict[str, CellView] = {
-    "rnn": CellView("RNN", "#d62728", {"a": "W_hh (all)"}, _rnn_forward, _rnn_backward, "diag φ'(a_t)"),
+    "rnn": CellView("RNN", "#d62728", {"a": "W_hh (all)"}, _rnn_forward, _rnn_backward, "diag φ'(a_t)", RNN_CARRIED),
     "lstm": CellView(
         "LSTM",
         "#1f77b4",
@@ -157,6 +212,7 @@ VIEWS: dict[str, CellView] = {
         _lstm_forward,
         _lstm_backward,
         "gate derivatives, per element",
+        LSTM_CARRIED,
     ),
     "gru": CellView(
         "GRU",
@@ -165,6 +221,7 @@ VIEWS: dict[str, CellView] = {
         _gru_forward,
         _gru_backward,
         "gate derivatives, per element",
+        GRU_CARRIED,
     ),
 }
 
@@ -186,11 +243,16 @@ def jacobian_shapes(spec: bc.RNNSpec, T: int, B: int) -> list[tuple[str, str, st
     rows = [
         ("∂L/∂ŷ_t", "loss gradient at step t", f"({B}, {O})"),
         ("∂ŷ_t/∂h_t", f"W_out, reading {top}" if deep else "W_out", f"({O}, {DH})"),
-        ("∂L/∂h_t", "∂L/∂ŷ_t · W_out + ∂L/∂h_{t+1} · ∂h_{t+1}/∂h_t", f"({B}, {H})"),
+        ("∂L/∂h_t", f"∂L/∂ŷ_t · W_out + {VIEWS[spec.cell].carried.text}", f"({B}, {H})"),
     ]
     if spec.num_layers > 1:
         rows.append(
-            ("∂L/∂h_t⁽ˡ⁾, l below the top", "∂L/∂a_t⁽ˡ⁺¹⁾ · W_ih⁽ˡ⁺¹⁾ + ∂L/∂h_{t+1}⁽ˡ⁾ · J_{t+1}⁽ˡ⁾", f"({B}, {H})")
+            (
+                "∂L/∂h_t⁽ˡ⁾, l below the top",
+                "∂L/∂a_t⁽ˡ⁺¹⁾ · W_ih⁽ˡ⁺¹⁾ (the layer above's input pre-activations) + the term from step t+1 "
+                "as above, in layer l",
+                f"({B}, {H})",
+            )
         )
     rows += [
         (

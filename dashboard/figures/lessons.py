@@ -64,12 +64,12 @@ def training_curves(df: pd.DataFrame, *, title: str = "") -> go.Figure:
             )
     for col in (1, 2):
         fig.update_xaxes(title="iteration", row=1, col=col)
-    for col, title, values in (
+    for col, axis_title, values in (
         (1, "loss (log)", [df["loss"]]),
         (2, "||∇|| (log)", [df["grad_norm"], df["clipped_norm"]]),
     ):
         shown, off = _on_scale(np.concatenate([np.asarray(v, float) for v in values]))
-        fig.update_yaxes(title=title, row=1, col=col, **log_axis(shown))
+        fig.update_yaxes(title=axis_title, row=1, col=col, **log_axis(shown))
         if off:
             fig.add_annotation(
                 text=f"{off} values above the scale (a run diverged)",
@@ -81,7 +81,7 @@ def training_curves(df: pd.DataFrame, *, title: str = "") -> go.Figure:
                 xanchor="left",
                 font={"size": 11, "color": "#d62728"},
             )
-    base_layout(fig, title or "Training curves", height=460)
+    base_layout(fig, title or "Loss and global gradient norm per iteration", height=460)
     fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0})
     return fig
 
@@ -189,33 +189,56 @@ def token_losses(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     return base_layout(fig, title or "Token losses (grey = padding, masked out)")
 
 
-def estimator_bias_variance(df: pd.DataFrame, *, title: str = "") -> go.Figure:
+def estimator_bias_variance(df: pd.DataFrame, *, errors: float = 1.0, title: str = "") -> go.Figure:
     """Bias and variance of each gradient estimator against temperature tau (log-log).
+
+    Each bias carries error bars of ± ``errors`` standard errors; a bar whose lower end would reach 0 or
+    below runs to the bottom of the log axis (the bias is then consistent with 0 at that width), and the
+    hover says what the bias allows one to say (the ``verdict`` column).
 
     Parameters
     ----------
-    df : DataFrame with columns ``estimator``, ``tau``, ``bias``, ``variance``
+    df : DataFrame with columns ``estimator``, ``tau``, ``bias``, ``variance``, ``standard_error`` and
+        ``verdict`` (a sentence per row)
     """
     fig = make_subplots(
         rows=1, cols=2, subplot_titles=["bias ||E[ĝ] − ∇||", "variance E||ĝ − E[ĝ]||²"], horizontal_spacing=0.12
     )
+    bias, se = df["bias"].to_numpy(float), errors * df["standard_error"].to_numpy(float)
+    bias_axis = log_axis(bias, bias + se)
+    floor = 10.0 ** bias_axis["range"][0] if "range" in bias_axis else 0.0
     for name, part in df.groupby("estimator", sort=False):
         label, color = ESTIMATOR_STYLE.get(str(name), (str(name), None))
-        for col, field in ((1, "bias"), (2, "variance")):
-            fig.add_scatter(
-                x=part["tau"],
-                y=finite_positive(part[field]),
-                name=label,
-                mode="lines+markers",
-                line={"color": color},
-                legendgroup=str(name),
-                showlegend=col == 1,
-                row=1,
-                col=col,
-            )
+        b, e = part["bias"].to_numpy(float), errors * part["standard_error"].to_numpy(float)
+        fig.add_scatter(
+            x=part["tau"],
+            y=finite_positive(b),
+            error_y={"type": "data", "symmetric": False, "array": e, "arrayminus": np.minimum(e, b - floor)},
+            customdata=part[["verdict"]].to_numpy(),
+            hovertemplate=f"{label}<br>τ = %{{x:.3g}}<br>%{{customdata[0]}}<extra></extra>",
+            name=label,
+            mode="lines+markers",
+            line={"color": color},
+            legendgroup=str(name),
+            row=1,
+            col=1,
+        )
+        fig.add_scatter(
+            x=part["tau"],
+            y=finite_positive(part["variance"]),
+            hovertemplate=f"{label}<br>τ = %{{x:.3g}}<br>variance %{{y:.3g}}<extra></extra>",
+            name=label,
+            mode="lines+markers",
+            line={"color": color},
+            legendgroup=str(name),
+            showlegend=False,
+            row=1,
+            col=2,
+        )
     for col in (1, 2):
         fig.update_xaxes(title="Gumbel-softmax temperature τ", row=1, col=col, **log_axis(df["tau"]))
-        fig.update_yaxes(row=1, col=col, **log_axis(df["bias" if col == 1 else "variance"]))
+    fig.update_yaxes(row=1, col=1, **bias_axis)
+    fig.update_yaxes(row=1, col=2, **log_axis(df["variance"]))
     return base_layout(fig, title or "Gradient estimators: bias and variance", height=420)
 
 

@@ -32,7 +32,7 @@ from dashboard.catalog.compute import preset_params
 from dashboard.catalog.panels import Panel
 from dashboard.config import RunConfig, from_mapping
 from dashboard.io.weights import to_npz
-from dashboard.learning import lessons
+from dashboard.learning import lessons, stochastic
 
 STATIC_FORMATS = ("png", "svg")
 NO_BROWSER = (
@@ -45,8 +45,8 @@ def export_panels(config: RunConfig, params: dict | None = None, source=PLAIN) -
     """Every figure an export writes: every page's (Loss over time, and Stochastic nodes at its opening
     settings, included). The Training lab's figures need a training run: they download from its page."""
     extra = [*lessons.loss_panels(config, params).values()]
-    kind, theta, target, taus, n, tau = lessons.STOCHASTIC_DEFAULTS
-    extra += lessons.estimator_panels(kind, theta, target, np.asarray(taus), n, tau).values()
+    kind, theta, target, taus, n, tau = stochastic.STOCHASTIC_DEFAULTS
+    extra += stochastic.estimator_panels(kind, theta, target, np.asarray(taus), n, tau).values()
     return [*all_panels(config, params, source), *extra]
 
 

@@ -1,4 +1,4 @@
-"""Computations and panels of the training lab and the concept pages (pure; pages cache them)."""
+"""Computations and panels of the training lab and the Loss over time page (pure; pages cache them)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import html
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 
 import bptt_core as bc
-from bptt_core.lab.estimators import ESTIMATORS, estimates, estimator_study
 from bptt_core.lab.tasks import corpus, make_batch
 from bptt_core.lab.train import TrainConfig, TrainHistory
 from bptt_core.losses import reduce, step_means, token_loss_and_grad
@@ -18,9 +18,6 @@ from dashboard.config import LIMITS, RunConfig
 from dashboard.figures import lessons as fl
 
 WORKED_EXAMPLE = np.array([0.2, 0.5, 0.1, 0.4])
-
-#: The Stochastic nodes page's settings when it opens (its own controls, not the sidebar's).
-STOCHASTIC_DEFAULTS = ("bernoulli", 0.3, 0.2, tuple(np.geomspace(0.05, 2.0, 8)), 2000, 0.5)
 
 
 def history_frame(histories: dict[str, TrainHistory]) -> pd.DataFrame:
@@ -67,8 +64,9 @@ def train_config(run: RunConfig, task: str, iterations: int, lr: float, optimize
     )
 
 
-def training_caption(curves: pd.DataFrame, clip: float | None) -> str:
-    """What the curves show, read off them: how far the loss fell, and what clipping did."""
+def training_caption(curves: pd.DataFrame, clip: float | None, figure: go.Figure) -> str:
+    """What the curves show, read off them and off the figure drawn: how far the loss fell, which lines the
+    right panel draws (the dashed norm after clipping only where clipping changed it), and what clipping did."""
     parts = []
     for run, part in curves.groupby("run", sort=False):
         loss = part["loss"].to_numpy()
@@ -78,14 +76,18 @@ def training_caption(curves: pd.DataFrame, clip: float | None) -> str:
             parts.append(f"{run}: diverged at iteration {int(np.argmax(~np.isfinite(loss))) + 1}")
         else:
             parts.append(f"{run}: the loss went from {start:.3g} to {end:.3g} (×{end / start:.2g})")
-    text = "Left: loss per iteration; right: the gradient norm before clipping (thin) and applied (dashed). "
-    text += "; ".join(parts) + "."
+    clipped = [t.legendgroup for t in figure.data if t.name.endswith(": after clipping")]
+    runs = curves["run"].nunique()
+    text = "Left: loss per iteration; right: the global gradient norm before clipping"
+    if clipped:
+        which = "" if len(clipped) == runs else f" for {', '.join(clipped)}"
+        text += f" (thin) and after clipping (dashed{which})"
+    text += ". " + "; ".join(parts) + "."
     if clip:
         current = curves[curves["run"] == curves["run"].iloc[-1]]
         capped = int((current["grad_norm"] > clip).sum())
-        text += (
-            f" Clipping at {clip:g} scaled {capped} of {len(current)} updates down to that norm; the applied norm "
-            "never exceeds it."
+        text += f" Clipping at {clip:g} scaled {capped} of {len(current)} updates down to that norm" + (
+            "; the applied norm never exceeds it." if capped else ": no norm reached it, so no dashed line."
         )
     return text
 
@@ -96,13 +98,10 @@ def training_panels(histories: dict[str, TrainHistory], current: str, clip: floa
     h = histories[current]
     it, t = np.meshgrid(np.arange(1, h.dh_norms.shape[0] + 1), np.arange(h.dh_norms.shape[1]), indexing="ij")
     heat = pd.DataFrame({"iteration": it.ravel(), "t": t.ravel(), "norm": h.dh_norms.ravel()})
+    figure = fl.training_curves(curves)
     return {
         "training_curves": Panel(
-            "training_curves",
-            "Loss and gradient norm",
-            training_caption(curves, clip),
-            fl.training_curves(curves),
-            curves,
+            "training_curves", "Loss and gradient norm", training_caption(curves, clip, figure), figure, curves
         ),
         "training_heatmap": Panel(
             "training_heatmap",
@@ -206,84 +205,6 @@ def worked_example() -> dict[str, float]:
         "sum": reduce(token, ones, "sum"),
         "steps": step_means(token, ones).tolist(),
     }
-
-
-def estimator_panels(
-    kind: str, theta: float, target: float, taus: np.ndarray, n: int, tau: float, seed: int = 0
-) -> dict[str, Panel]:
-    """Bias/variance against tau for every estimator, and the spread of single-sample estimates."""
-    K = 3
-    theta_v = theta if kind == "bernoulli" else np.array([theta, 0.0, -theta / 2])
-    target_v = target if kind == "bernoulli" else np.eye(K)[1]
-    study = estimator_study(kind, theta_v, target_v, taus, n=n, seed=seed)
-    rows = [
-        (name, t, study[name]["bias"][i], study[name]["variance"][i])
-        for name in ESTIMATORS
-        for i, t in enumerate(study["taus"])
-    ]
-    bv = pd.DataFrame(rows, columns=["estimator", "tau", "bias", "variance"])
-    spread = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "estimator": name,
-                    "estimate": estimates(
-                        name, kind, theta_v, target_v, min(n, 2000), np.random.default_rng(seed + 99), tau=tau
-                    )[:, 0],
-                }
-            )
-            for name in ESTIMATORS
-        ],
-        ignore_index=True,
-    )
-    exact = float(study["exact"][0])
-    return {
-        "estimator_bias_variance": Panel(
-            "estimator_bias_variance",
-            "Bias and variance",
-            estimator_caption(bv, n),
-            fl.estimator_bias_variance(bv),
-            bv,
-        ),
-        "estimator_spread": Panel(
-            "estimator_spread",
-            "Single-sample estimates",
-            (
-                f"Each box is {min(n, 2000)} single-sample estimates at τ = {tau:g}; the dashed line is the exact "
-                "gradient of the expectation."
-            ),
-            fl.estimator_spread(spread, exact),
-            spread,
-        ),
-    }
-
-
-#: A bias beyond this many standard errors of the mean estimate is more than sampling noise.
-NOISE_SE = 3.0
-
-
-def estimator_caption(df: pd.DataFrame, n: int) -> str:
-    """Bias and variance of each estimator, read off the figure's data: medians over τ for the estimators that
-    do not use τ, the ends of the τ range for Gumbel-softmax. A bias is called sampling noise when it is
-    within :data:`NOISE_SE` standard errors (sqrt(variance / n)) of zero."""
-    med = df.groupby("estimator")[["bias", "variance"]].median()
-
-    def bias(name: str) -> str:
-        b, se = med.loc[name, "bias"], np.sqrt(med.loc[name, "variance"] / n)
-        verdict = "within sampling noise" if b <= NOISE_SE * se else "beyond sampling noise: biased"
-        return f"bias {b:.2g} ({verdict}, ±{se:.1g})"
-
-    v = med["variance"]
-    gumbel = df[df["estimator"] == "gumbel_softmax"].sort_values("tau")
-    lo, hi = gumbel.iloc[0], gumbel.iloc[-1]
-    return (
-        f"Medians over τ from {n} samples each. REINFORCE: {bias('reinforce')}, variance {v['reinforce']:.2g}; "
-        f"a baseline makes that variance ×{v['reinforce_baseline'] / v['reinforce']:.2g}, with "
-        f"{bias('reinforce_baseline')}. Straight-through: {bias('straight_through')}, variance "
-        f"{v['straight_through']:.2g} (×{v['straight_through'] / v['reinforce']:.2g} REINFORCE's). "
-        f"Gumbel-softmax from τ = {lo['tau']:.2g} to {hi['tau']:.2g}: bias {lo['bias']:.2g} → {hi['bias']:.2g}, "
-        f"variance {lo['variance']:.2g} → {hi['variance']:.2g}."
-    )
 
 
 #: The text the connectivity view reads: a passage of the training corpus this many characters in.

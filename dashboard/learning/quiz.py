@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
 import bptt_core as bc
 from bptt_core.lab.chain_rule import scalar_chain
-from bptt_core.lab.estimators import estimator_study
+from bptt_core.lab.estimators import exact_gradient, expected_estimate
 from bptt_core.losses import reduce, token_weights
 from dashboard.catalog import compute, verdict
 from dashboard.config import RunConfig
@@ -30,6 +31,30 @@ class Question:
     answer: str | float
     explanation: str
     tolerance: float = 0.01  # relative, for numbers
+    network: RunConfig | None = None  # the network the explanation computed with (None: no engine run)
+
+
+def network_label(config: RunConfig) -> str:
+    """The network a question ran, as its explanation names it: cell, sizes, length, init and seed."""
+    name = f"{config.activation} RNN" if config.cell == "rnn" else config.cell.upper()
+    parts = [
+        f"I = {config.input_size}",
+        f"H = {config.hidden_size}",
+        f"O = {config.output_size}",
+        f"B = {config.batch_size}",
+        f"T = {config.T}",
+        f"{config.init} init × {config.scale:g}",
+        f"seed {config.seed}",
+    ]
+    if config.num_layers > 1:
+        parts.append(f"{config.num_layers} layers")
+    if config.bidirectional:
+        parts.append("bidirectional")
+    return f"{name} ({', '.join(parts)})"
+
+
+def _ran(config: RunConfig) -> str:
+    return f"This question's network (not the sidebar's): {network_label(config)}."
 
 
 def grade(question: Question, response: str | float | None) -> bool:
@@ -49,8 +74,8 @@ def _mean_loss(rng: np.random.Generator, first: bool) -> Question:
     return Question(
         "mean_loss",
         "the total loss over time steps",
-        f"A sequence model is evaluated on 4 steps with per-step losses {losses.tolist()}. What is the total loss "
-        "by the standard method?",
+        f"A sequence model is evaluated on 4 steps with per-step losses {losses.tolist()}. What is the loss of the "
+        "sequence by the standard method: averaging over the steps (the mean reduction, PyTorch's default)?",
         None,
         mean,
         f"The engine's reduction (bptt_core.losses.reduce) gives the mean, {mean:.4g}; the sum, {total:.4g}, is the "
@@ -109,25 +134,51 @@ def _backward_goal(rng: np.random.Generator, first: bool) -> Question:
         "backward pass that follows?",
         options,
         right,
-        f"For the current {config.cell.upper()} (H = {config.hidden_size}, T = {config.T}) the backward pass "
-        f"returns {n} numbers, one per parameter, in {len(res.grads)} arrays ({', '.join(res.grads)}): ∂L/∂θ for "
-        "every θ. The optimiser then moves each weight against its own share.",
+        f"{_ran(config)} Its backward pass returns {n} numbers, one per parameter, in {len(res.grads)} arrays "
+        f"({', '.join(res.grads)}): ∂L/∂θ for every θ. The optimiser then moves each weight against its own share.",
+        network=config,
     )
 
 
-def _predict_curve(rng: np.random.Generator, first: bool) -> Question:
-    rho = 0.8 if first else float(np.round(rng.choice([0.6, 0.8, 0.95, 1.3, 1.6, 2.0]), 2))
-    config = RunConfig(T=60, init="orthogonal", scale=rho)
+#: The networks the vanishing/exploding question draws: (activation, gain of the orthogonal W_hh). Each
+#: decides its answer for every weight seed: tanh with gain ρ <= 0.9 shrinks the last loss's gradient by at
+#: least ρ^59 < 1e-2 (|tanh'| <= 1, Pascanu et al. 2013); a linear RNN scales it by exactly ρ^59. A tanh
+#: network with gain > 1 is left out: saturation decides it, differently for each seed (gain 2: ×81 to ×1390).
+CURVE_CASES = (("tanh", 0.6), ("tanh", 0.8), ("linear", 0.8), ("linear", 0.97), ("linear", 1.03), ("linear", 1.3))
+#: Within this factor either way of 1 the last loss's gradient neither vanishes nor explodes (2 decades).
+CURVE_SPAN = 10**verdict.VERDICT_DECADES  # the verdict's own thresholds
+
+
+def curve_answer(activation: str, gain: float, seed: int) -> tuple[str, float, RunConfig]:
+    """The graded answer for one network: the pages' verdict on the last loss's reach
+    ``||dl_T/dh_0|| / ||dl_T/dh_{T-1}||`` (thresholds ±log10 :data:`CURVE_SPAN` decades); returns the label, the
+    reach and the network."""
+    config = RunConfig(T=60, init="orthogonal", scale=gain, activation=activation, seed=seed)
     v = verdict.verdict(config, compute.last_loss_gradient(config), compute.spectral(config))
-    label = {"vanishing": "vanish", "exploding": "explode"}.get(v.label, "neither")
+    return {"vanishing": "vanish", "exploding": "explode"}.get(v.label, "neither"), v.reach, config
+
+
+def _predict_curve(rng: np.random.Generator, first: bool) -> Question:
+    activation, rho = CURVE_CASES[1] if first else CURVE_CASES[int(rng.integers(len(CURVE_CASES)))]
+    label, ratio, config = curve_answer(activation, rho, 0 if first else int(rng.integers(100)))
+    why = (
+        f"Each step back multiplies it by W_hhᵀ diag(tanh′), of norm at most γσ_max = 1 × {rho:g} (Pascanu et al. "
+        f"2013): over 59 steps at most {rho:g}^59 = {rho**59:.3g}, for any weights of this gain."
+        if activation == "tanh"
+        else f"W_hh = {rho:g}·Q with Q orthogonal: each step back multiplies its norm by exactly {rho:g}, over 59 "
+        f"steps by {rho:g}^59 = {rho**59:.3g}."
+    )
     return Question(
         "predict_curve",
         "vanishing and exploding gradients",
-        f"A vanilla tanh RNN with an orthogonal W_hh scaled to gain {rho:g}, T = 60. Going back from the last "
-        "step, will the last loss's gradient vanish, explode, or neither (within 2 decades)?",
+        f"A vanilla {activation} RNN with an orthogonal W_hh scaled to gain {rho:g}, T = 60. Going back from the last "
+        "step to the first (59 steps), will the last loss's gradient vanish, explode, or neither (stay within a "
+        "factor 100 either way)?",
         ("vanish", "explode", "neither"),
         label,
-        f"The engine's run: {v.detail} (Open Gradient flow with gain {rho:g} to see the curve.)",
+        f"{why} The engine: ‖∂l_59/∂h_0‖ / ‖∂l_59/∂h_59‖ = {ratio:.3g}. {_ran(config)} (Gradient flow shows its "
+        "curve with these settings in the sidebar.)",
+        network=config,
     )
 
 
@@ -147,21 +198,49 @@ def _token_count(rng: np.random.Generator, first: bool) -> Question:
     )
 
 
+#: The logits the estimator question draws from: every one where straight-through and Gumbel-softmax (τ = 1)
+#: are off the exact gradient by at least :data:`CLEAR_BIAS` (straight-through is unbiased at θ = 0, where
+#: p = 1/2; Gumbel-softmax near θ = 1), so REINFORCE is the one right answer.
+STOCHASTIC_THETAS = tuple(np.round(np.r_[np.arange(-2.5, -0.45, 0.1), np.arange(0.5, 2.55, 0.1)], 1))
+CLEAR_BIAS = 0.02
+
+
+def estimator_biases(theta: float, target: float = 0.2) -> dict[str, float]:
+    """Exact bias of each estimator the question offers (enumeration; Gumbel-softmax by quadrature)."""
+    exact = exact_gradient("bernoulli", theta, target)[0]
+    return {
+        name: float(expected_estimate(name, "bernoulli", theta, target, tau=1.0)[0] - exact)
+        for name in ("reinforce", "straight_through", "gumbel_softmax")
+    }
+
+
+@cache
+def _clear_thetas() -> tuple[float, ...]:
+    """The logits of :data:`STOCHASTIC_THETAS` where REINFORCE is the only unbiased option."""
+    return tuple(
+        float(t)
+        for t in STOCHASTIC_THETAS
+        if min(abs(b) for name, b in estimator_biases(t).items() if name != "reinforce") >= CLEAR_BIAS
+    )
+
+
 def _stochastic(rng: np.random.Generator, first: bool) -> Question:
-    theta = float(np.round(rng.uniform(-2, 2), 2))
-    study = estimator_study("bernoulli", theta, 0.2, np.array([1.0]), n=4000, seed=int(rng.integers(1000)))
+    clear = _clear_thetas()
+    theta = clear[int(rng.integers(len(clear)))]
+    b = estimator_biases(theta)
     right = "REINFORCE (the score function)"
     options = (right, "straight-through", "Gumbel-softmax at τ = 1")
-    b = {name: float(study[name]["bias"][0]) for name in ("reinforce", "straight_through", "gumbel_softmax")}
     return Question(
         "stochastic",
         "backpropagating through random and discrete operations",
-        f"z ~ Bernoulli(σ(θ)) with θ = {theta}; f(z) = (z − 0.2)². Which estimator of ∇θ E[f(z)] is unbiased?",
+        f"z ~ Bernoulli(σ(θ)) with θ = {theta:g}; f(z) = (z − 0.2)². Which estimator of ∇θ E[f(z)] is unbiased at "
+        "this θ?",
         options,
         right,
-        f"REINFORCE uses f(z) ∇ log p(z), whose expectation is the exact gradient. Measured with 4000 samples: bias "
-        f"{b['reinforce']:.2g} (sampling noise) against {b['straight_through']:.2g} for straight-through and "
-        f"{b['gumbel_softmax']:.2g} for Gumbel-softmax at τ = 1.",
+        f"REINFORCE uses f(z) ∇ log p(z), whose expectation is the exact gradient at every θ: bias {b['reinforce']:g}. "
+        f"The others' exact biases here (summing over z; over the Gumbel noise by quadrature): straight-through "
+        f"{b['straight_through']:+.3g}, which is p(1 − p)(2p − 1) and vanishes only at θ = 0; Gumbel-softmax at "
+        f"τ = 1 {b['gumbel_softmax']:+.3g}.",
     )
 
 
@@ -177,30 +256,36 @@ def _learning_rate(rng: np.random.Generator, first: bool) -> Question:
         None,
         float(T),
         f"∇L_sum = T · ∇L_mean: the engine's gradient norms are {total.grad_norm:.4g} and {mean.grad_norm:.4g}, "
-        f"a factor {total.grad_norm / mean.grad_norm:.6g}. SGD's step is η∇L, so η must shrink by T = {T}.",
+        f"a factor {total.grad_norm / mean.grad_norm:.6g}. SGD's step is η∇L, so η must shrink by T = {T}. "
+        f"{_ran(config)}",
+        network=config,
     )
 
 
 def _gradient_memory(rng: np.random.Generator, first: bool) -> Question:
     H, I, O = int(rng.integers(2, 40)), int(rng.integers(1, 8)), int(rng.integers(1, 6))
-    res = compute.run(RunConfig(hidden_size=H, input_size=I, output_size=O, T=5))
+    config = RunConfig(hidden_size=H, input_size=I, output_size=O, T=5)
+    res = compute.run(config)
     n = sum(g.size for g in res.grads.values())
     return Question(
         "gradient_memory",
         "allocating gradient memory",
-        f"A vanilla RNN with H = {H}, I = {I}, O = {O} in float64 (and a linear read-out). How many bytes do its "
-        "gradient buffers take?",
+        f"A vanilla RNN with H = {H}, I = {I}, O = {O} in float64, in PyTorch's layout: W_ih, W_hh and two bias "
+        "vectors b_ih and b_hh, plus a linear read-out W_out, b_out. How many bytes do its gradient buffers take "
+        "(one per parameter array, the same shape)?",
         None,
         float(res.grad_bytes),
         f"One buffer per parameter array, the same shape: {n} numbers × 8 B = {res.grad_bytes} B "
-        f"(H·I + H·H + 2H + O·H + O = {H * I + H * H + 2 * H + O * H + O}), allocated once and accumulated over "
-        "all T steps.",
+        f"(H·I + H·H + 2H + O·H + O = {H * I + H * H + 2 * H + O * H + O}: 2H for PyTorch's two bias vectors), "
+        f"allocated once and accumulated over all T steps. {_ran(config)}",
+        network=config,
     )
 
 
 def _tensor_shape(rng: np.random.Generator, first: bool) -> Question:
     H = int(rng.integers(3, 30))
-    res = compute.run(RunConfig(cell="lstm", hidden_size=H, T=4))
+    config = RunConfig(cell="lstm", hidden_size=H, T=4)
+    res = compute.run(config)
     shape = res.grads["weight_hh_l0"].shape
     right = str(shape)
     options = tuple(dict.fromkeys((right, str((H, H)), str((H, 4 * H)), str((4, H, H)))))
@@ -211,23 +296,28 @@ def _tensor_shape(rng: np.random.Generator, first: bool) -> Question:
         options,
         right,
         f"The engine's gradient has shape {shape}: the four gates' rows stacked (i, f, g, o), one column per unit "
-        "of h_{t-1}. It is the sum over t of δ_t^T h_{t-1}, the tensor chain rule with tied weights.",
+        "of h_{t-1}. It is the sum over t of δ_tᵀ h_{t-1}, the tensor chain rule with tied weights. "
+        f"{_ran(config)}",
+        network=config,
     )
 
 
 def _stored(rng: np.random.Generator, first: bool) -> Question:
     T, B, H = int(rng.integers(10, 200)), int(rng.integers(1, 9)), int(rng.integers(4, 65))
-    res = compute.stored_run(RunConfig(T=T, batch_size=B, hidden_size=H))
+    config = RunConfig(T=T, batch_size=B, hidden_size=H)
+    res = compute.stored_run(config)
     return Question(
         "stored_intermediates",
         "storing intermediate variables for backpropagation",
         f"A vanilla RNN with T = {T}, B = {B}, H = {H} in float64 keeps its hidden states for backward (full "
-        "storage). How many bytes does that tape hold at its peak?",
+        "storage): the initial state it starts from as well as the T states its steps compute. How many bytes does "
+        "that tape hold at its peak?",
         None,
         float(res.stored_bytes),
         f"The engine's ledger: {res.stored_bytes} B = (T + 1) states of B × H float64 "
         f"= {T + 1} × {B} × {H} × 8 = {(T + 1) * B * H * 8}: every h_t, and the initial state, until backward "
-        "has used it.",
+        f"has used it. {_ran(config)}",
+        network=config,
     )
 
 

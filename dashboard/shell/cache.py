@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboard.catalog import compute, measure, memory
 from dashboard.catalog import sections as catalog
-from dashboard.learning import lessons
+from dashboard.learning import lessons, stochastic
 
 _cache = st.cache_data(max_entries=48, show_spinner="Computing…")
 
@@ -37,7 +37,7 @@ measured_peaks = st.cache_data(max_entries=48, show_spinner="Measuring memory wi
     measure.measured_peaks
 )
 loss_panels = _cache(lessons.loss_panels)
-_estimator_panels = _cache(lessons.estimator_panels)
+_estimator_panels = _cache(stochastic.estimator_panels)
 
 
 def cell_comparison(config: compute.RunConfig) -> dict:

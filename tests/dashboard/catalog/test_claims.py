@@ -18,7 +18,7 @@ from dashboard.catalog import sections as catalog
 from dashboard.catalog import verdict as rules
 from dashboard.config import RunConfig
 from dashboard.diagnose import command as diagnose
-from dashboard.learning import lessons
+from dashboard.learning import lessons, stochastic
 from dashboard.vocabulary.numbers import factor, human_bytes
 from dashboard.vocabulary.quantities import label
 
@@ -308,14 +308,14 @@ def test_stochastic_caption_reads_its_figure(seed):
     rng = np.random.default_rng(seed)
     kind = str(rng.choice(["bernoulli", "categorical"]))
     n = int(rng.choice([500, 2000]))
-    panel = lessons.estimator_panels(
+    panel = stochastic.estimator_panels(
         kind, float(rng.uniform(-4, 4)), float(rng.uniform(0, 1)), np.geomspace(0.05, 2.0, 8), n, 0.5, seed=seed
     )["estimator_bias_variance"]
     med = panel.data.groupby("estimator")[["bias", "variance"]].median()
     ratio = med.loc["reinforce_baseline", "variance"] / med.loc["reinforce", "variance"]
     assert f"a baseline makes that variance ×{ratio:.2g}" in panel.caption
     st = med.loc["straight_through"]
-    noisy = st["bias"] <= lessons.NOISE_SE * np.sqrt(st["variance"] / n)
+    noisy = st["bias"] <= stochastic.NOISE_SE * np.sqrt(st["variance"] / n)
     part = panel.caption.split("Straight-through:")[1].split(")")[0]
     assert ("within sampling noise" in part) == noisy
     names = {t.name for t in panel.figure.data}
@@ -418,7 +418,7 @@ def test_every_figure_has_its_caption_check():
         names |= {p.name for p in catalog.all_panels(config)}
         names |= {p.name for p in catalog.page_panels("overview", config).values()}
     names |= set(lessons.loss_panels(RunConfig(T=8)))
-    names |= set(lessons.estimator_panels("bernoulli", 0.3, 0.2, np.geomspace(0.05, 2, 3), 200, 0.5))
+    names |= set(stochastic.estimator_panels("bernoulli", 0.3, 0.2, np.geomspace(0.05, 2, 3), 200, 0.5))
     names |= {"training_curves", "training_heatmap"}  # lessons.training_panels (needs a training run)
     names |= set(diagnose.PANEL_NAMES)  # the Diagnose page (needs a model: tests/dashboard/diagnose/test_diagnose.py)
     assert names == set(CAPTION_CHECKS), names ^ set(CAPTION_CHECKS)

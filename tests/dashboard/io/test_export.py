@@ -86,12 +86,12 @@ def test_headless_export_writes_the_same_files_as_the_ui_bundle(tmp_path: Path, 
 @pytest.fixture(scope="module")
 def lesson_panels():
     from bptt_core.lab.train import TrainConfig, train
-    from dashboard.learning import lessons
+    from dashboard.learning import lessons, stochastic
 
     history = train(TrainConfig(task="sine", T=8, hidden_size=4, batch_size=4, iterations=15))
     return [
         *lessons.loss_panels(CONFIG).values(),
-        *lessons.estimator_panels("bernoulli", 0.3, 0.2, np.geomspace(0.1, 1, 3), 200, 0.5).values(),
+        *stochastic.estimator_panels("bernoulli", 0.3, 0.2, np.geomspace(0.1, 1, 3), 200, 0.5).values(),
         *lessons.training_panels({"run": history}, "run").values(),
     ]
 

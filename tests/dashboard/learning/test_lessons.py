@@ -157,3 +157,32 @@ def test_a_diverged_run_does_not_flatten_the_comparison():
     assert "diverged at iteration 50" in panel.caption
     notes = [a.text for a in panel.figure.layout.annotations if "above the scale" in a.text]
     assert len(notes) == 2  # loss and gradient norm
+
+
+def _history(grad_norm: np.ndarray, clip: float | None) -> TrainHistory:
+    applied = np.minimum(grad_norm, clip) if clip else grad_norm
+    loss = np.linspace(1.0, 0.2, len(grad_norm))
+    return TrainHistory(
+        loss=loss, grad_norm=grad_norm, clipped_norm=applied, dh_norms=np.ones((len(loss), 3)), params={}
+    )
+
+
+@pytest.mark.parametrize(
+    ("clips", "dashed"),
+    [((None,), []), ((2.0,), ["a"]), ((100.0,), []), ((2.0, None), ["a"]), ((None, 2.0), ["b"])],
+)
+def test_training_figure_title_and_caption_say_what_is_drawn(clips, dashed):
+    """The figure is titled for both panels (not by the right axis' "||∇|| (log)"); the caption names the
+    dashed after-clipping line exactly when and for the runs where it is drawn (issue 24, item 22)."""
+    norms = np.r_[np.linspace(1.0, 0.5, 20), [5.0, 8.0], np.linspace(0.5, 0.3, 18)]
+    histories = {name: _history(norms, clip) for name, clip in zip("ab", clips)}
+    panel = lessons.training_panels(histories, list(histories)[-1], clips[-1])["training_curves"]
+    title = panel.figure.layout.title.text
+    assert "loss" in title.lower() and "gradient norm" in title.lower() and "(log)" not in title
+    drawn = [t.legendgroup for t in panel.figure.data if t.line.dash == "dash"]
+    assert drawn == dashed
+    assert ("after clipping (dashed" in panel.caption) == bool(dashed)
+    if dashed and len(histories) > 1:
+        assert f"(dashed for {dashed[0]})" in panel.caption
+    if clips[-1] == 100.0:
+        assert "no norm reached it, so no dashed line" in panel.caption
