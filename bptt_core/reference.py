@@ -69,33 +69,33 @@ def reference_bptt(
     Reference
     """
     if spec.num_layers != 1 or spec.bidirectional:
-        raise ValueError("spec must have num_layers=1 and bidirectional=False")
-    cell, p = CELLS[spec.cell], layer_params(params)  # W_ih, W_hh, b_ih, b_hh
+        raise ValueError("spec must have num_layers=1, bidirectional=False")
+    cell, p = CELLS[spec.cell], layer_params(params)  # W_ih, W_hh, b
     W_out, b_out = params["weight_out"], params["bias_out"]
     T, B, H = x.shape[0], x.shape[1], spec.hidden_size
     mask = np.ones((T, B)) if mask is None else mask
-    weight = token_weights(mask, reduction)  # (T, B): L = sum(weight * l)
-    state = tuple(np.zeros((B, H)) for _ in cell.state_parts)  # h_{-1} = 0
+    weight = token_weights(mask, reduction)  # L = sum(weight * l)
+    state = tuple(np.zeros((B, H)) for _ in cell.state_parts)  # h_-1 = 0
     hs, caches, dys, L = {-1: state[0]}, {}, {}, 0.0
-    for t in range(T):  # [forward] left to right, keeping what backward needs
+    for t in range(T):  # [forward] left to right, storing for backward
         xw = x[t] @ p["weight_ih"].T + cell.input_bias(p)  # input term
         state, caches[t] = cell.forward_step(p, xw, state, spec.activation)
         hs[t] = state[0]  # hidden state h_t (B, H)
         yhat = hs[t] @ W_out.T + b_out  # read-out (B, O)
-        l, dl_dyhat = token_loss_and_grad(loss, yhat, y[t])  # (B,), (B, O)
+        l, dl_dyhat = token_loss_and_grad(loss, yhat, y[t])
         L += np.sum(weight[t] * l)  # this step's share of the loss
-        dys[t] = weight[t][:, None] * dl_dyhat  # dL/dyhat_t, kept for backward
+        dys[t] = weight[t][:, None] * dl_dyhat  # dL/dyhat_t (B, O)
     grads = {k: np.zeros_like(v) for k, v in params.items()}
     g = layer_params(grads)  # views: adding to g adds to grads
-    d_state = tuple(np.zeros((B, H)) for _ in state)  # nothing after T-1
+    d_state = tuple(np.zeros((B, H)) for _ in state)  # none after T-1
     dh_seq = np.zeros((T, B, H))
-    for t in reversed(range(T)):  # [backward] right to left, carrying dL/dh_t
+    for t in reversed(range(T)):  # [backward] dL/dh_t flows right to left
         # backprop into the read-out
         grads["weight_out"] += dys[t].T @ hs[t]
         grads["bias_out"] += dys[t].sum(axis=0)
-        dh = dys[t] @ W_out + d_state[0]  # dL/dh_t: the loss at t + from t+1
+        dh = dys[t] @ W_out + d_state[0]  # dL/dh_t: loss at t, and t+1
         dh_seq[t] = dh
-        # backprop through the cell's step, into the state of step t-1
+        # backprop through the cell's step, into the state at t-1
         d_state = (dh, *d_state[1:])  # dL/d(state_t)
         d_state, d_xw, d_hw = cell.backward_step(p, d_state, caches[t])
         # add the step's terms to the gradients of the tied weights
