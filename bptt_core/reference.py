@@ -69,7 +69,7 @@ def reference_bptt(
     Reference
     """
     if spec.num_layers != 1 or spec.bidirectional:
-        raise ValueError("spec must have num_layers=1, bidirectional=False")
+        raise ValueError("spec must have one layer and one direction")
     cell, p = CELLS[spec.cell], layer_params(params)  # W_ih, W_hh, b
     W_out, b_out = params["weight_out"], params["bias_out"]
     T, B, H = x.shape[0], x.shape[1], spec.hidden_size

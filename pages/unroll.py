@@ -27,9 +27,11 @@ else:
 ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
 if is_deep(config):
     animation = cache.page_panels("unroll", config, params)["unroll_grid"]
+    ui.show(animation, config)
 else:  # the animation with the loop that computes it beside it, the running lines lit frame by frame
     animation = cache.unroll_code(config, params)
-ui.show(animation, config)
+    with ui.wide_figure("unroll"):
+        ui.show(animation, config)
 ui.gif_button(animation, config)
 with st.expander(f"The code: `{code.REFERENCE_FILE}`, the whole file", expanded=is_deep(config)):
     if is_deep(config):

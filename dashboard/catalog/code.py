@@ -131,7 +131,7 @@ def unroll_code(config: RunConfig, params: Params | None, res: bc.BPTTResult, st
         first_number,
         frames,
         title="The unrolled network and the loop that computes it",
-        heading=f"{REFERENCE_FILE} · reference_bptt(spec, params, x, y, loss, reduction, mask)",
+        heading=f"{REFERENCE_FILE} · reference_bptt",
     )
     caption = code_caption(config, agreement(config, params, res))
     return Panel("unroll_code", "Unrolled network and its code", caption, fig, frames)

@@ -60,7 +60,7 @@ def code_beside(
     -------
     go.Figure
         ``fig.frames[i]`` updates the animation's traces as before, then the two bands (``forward``,
-        ``backward``; the other pass's band empty) and the note.
+        ``backward``; the other pass's band of no height) and the note.
     """
     spec = copy.deepcopy(animation) if isinstance(animation, dict) else animation.to_dict()
     spec.setdefault("frames", [])
@@ -77,7 +77,7 @@ def code_beside(
         "visible": False,
         "fixedrange": True,
     }
-    layout[f"yaxis{axis}"] = {"domain": [0, 1], "range": [n - 0.5, -2.6], "visible": False, "fixedrange": True}
+    layout[f"yaxis{axis}"] = {"domain": [0, 1], "range": [n - 0.5, -3.0], "visible": False, "fixedrange": True}
     on = {"xaxis": f"x{axis}", "yaxis": f"y{axis}", "showlegend": False, "hoverinfo": "skip"}
     first = frames.iloc[0] if len(frames) else None
     moving = [*_bands(first), _note(first)]
@@ -85,7 +85,7 @@ def code_beside(
     static = [
         {**text, "x": [GUTTER_X] * n, "y": list(range(n)), "text": [str(first_number + i) for i in range(n)]},
         {**text, "x": [TEXT_X] * n, "y": list(range(n)), "text": [_visible(line) for line in code]},
-        {**text, "x": [0.0], "y": [-2.0], "text": [heading]},
+        {**text, "x": [0.0], "y": [-2.4], "text": [heading]},
     ]
     for trace, name in zip(static, ("line numbers", "code", "code heading")):
         trace["name"] = name
@@ -112,19 +112,20 @@ def _visible(line: str) -> str:
 
 
 def _bands(row) -> list[dict]:
-    """One highlight per pass; the one of ``row``'s pass covers its lines, the other is empty."""
+    """One highlight per pass: the one of ``row``'s pass covers its lines, the other is folded to no height
+    (still drawn: a trace that empties is left on screen by an animation that does not redraw)."""
     out = []
     for phase, color in BANDS.items():
         lit = row is not None and row["phase"] == phase
-        top, bottom = (row["first"] - 0.5, row["last"] + 0.5) if lit else (None, None)
+        top, bottom = (row["first"] - 0.5, row["last"] + 0.5) if lit else (-0.5, -0.5)
         out.append(
             {
                 "mode": "lines",
                 "fill": "toself",
                 "fillcolor": color,
                 "line": {"width": 0, "color": color},
-                "x": [0.0, 1.0, 1.0, 0.0, 0.0] if lit else [],
-                "y": [top, top, bottom, bottom, top] if lit else [],
+                "x": [0.0, 1.0, 1.0, 0.0, 0.0],
+                "y": [top, top, bottom, bottom, top],
                 "name": f"{phase} lines",
             }
         )
@@ -136,7 +137,7 @@ def _note(row) -> dict:
     return {
         "mode": "text",
         "x": [0.0],
-        "y": [-1.0],
+        "y": [-1.2],
         "text": ["" if row is None else row["note"]],
         "textposition": "middle right",
         "textfont": {"size": 13},

@@ -36,9 +36,8 @@ def _frames(fig) -> pd.DataFrame:
 
 def _band_rows(fig, frame_data: list, traces: list, phase: str) -> tuple[float, float] | None:
     band = frame_data[traces.index(_index(fig, f"{phase} lines"))]
-    if not len(band["y"]):
-        return None
-    return min(band["y"]), max(band["y"])
+    top, bottom = min(band["y"]), max(band["y"])
+    return None if top == bottom else (top, bottom)
 
 
 def _index(fig, name: str) -> int:
