@@ -29,6 +29,9 @@ MARKERS = {"forward": "# [forward]", "backward": "# [backward]"}
 REFERENCE_FILE = "bptt_core/reference.py"
 #: Steps the animation beside the code shows at once (the page's own shows 12).
 WINDOW = 8
+#: Multiply-adds (about 3 per parameter, step and sequence) the caption's live check of the loop against
+#: the engine may spend: the loop runs step by step in Python; a larger run's caption states the tests' bound.
+AGREEMENT_WORK = 1e8
 
 
 def reference_source() -> str:
@@ -86,8 +89,11 @@ def frame_table(frame_names: list[str], steps: pd.DataFrame) -> pd.DataFrame:
 
 def agreement(config: RunConfig, params: Params | None, res: bc.BPTTResult) -> float | None:
     """Largest relative difference between the loop's gradients and the engine's ``res`` on this page's
-    problem; None when the run uses an option only the engine has (truncation, clipping) or overflows."""
+    problem; None when the run uses an option only the engine has (truncation, clipping), is larger than
+    :data:`AGREEMENT_WORK`, or overflows."""
     if config.truncation or config.clip or config.num_layers > 1 or config.bidirectional:
+        return None
+    if 3 * config.T * config.batch_size * config.spec.n_params() > AGREEMENT_WORK:
         return None
     p = problem(config, params)
     with np.errstate(all="ignore"):

@@ -119,3 +119,10 @@ def test_the_caption_names_what_the_engine_adds(changes, named):
         assert error is None
     else:  # checkpointing keeps the gradients; float32 rounds them
         assert error < (1e-10 if "checkpoint" in changes else 1e-4)
+
+
+def test_a_large_run_skips_the_live_check():
+    config = RunConfig(T=1000, hidden_size=128, batch_size=32)
+    assert 3 * config.T * config.batch_size * config.spec.n_params() > code.AGREEMENT_WORK
+    assert code.agreement(config, None, None) is None  # decided before anything runs
+    assert "relative" not in code.code_caption(config, None)
