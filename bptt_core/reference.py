@@ -17,7 +17,7 @@ of steps, per-step contributions, input gradients and overflow reports.
 
 The Unroll page shows :func:`reference_bptt` beside the animation and highlights the
 loop the current frame runs; the comments ``# [forward]`` and ``# [backward]`` mark the
-two loops for it (:mod:`dashboard.figures.code`).
+two loops for it (read by :mod:`dashboard.catalog.code`).
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from typing import NamedTuple
 import numpy as np
 
 from .cells import CELLS
-from .losses import token_loss_and_grad, token_weights
+from .losses import LOSSES, REDUCTIONS, token_loss_and_grad, token_weights
 from .spec import RNNSpec, layer_params
+from .validate import check_choice
 
 
 class Reference(NamedTuple):
@@ -70,6 +71,8 @@ def reference_bptt(
     """
     if spec.num_layers != 1 or spec.bidirectional:
         raise ValueError("spec must have one layer and one direction")
+    check_choice("loss", loss, LOSSES)  # a ValueError names a bad argument
+    check_choice("reduction", reduction, REDUCTIONS)
     cell, p = CELLS[spec.cell], layer_params(params)  # W_ih, W_hh, b
     W_out, b_out = params["weight_out"], params["bias_out"]
     T, B, H = x.shape[0], x.shape[1], spec.hidden_size

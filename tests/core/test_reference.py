@@ -64,6 +64,13 @@ def test_reference_refuses_what_only_the_engine_runs(changes):
         reference_bptt(spec, params, np.zeros((3, 1, 2)), np.zeros((3, 1, 1)))
 
 
+@pytest.mark.parametrize(("loss", "reduction"), [("mae", "mean"), ("mse", "max")])
+def test_reference_names_a_bad_loss_or_reduction(loss, reduction):
+    p = make_problem("gru", "tanh", "mse", T=3)
+    with pytest.raises(ValueError, match="loss must be" if loss == "mae" else "reduction must be"):
+        reference_bptt(p.spec, p.params, p.x, p.y, loss=loss, reduction=reduction)
+
+
 def _code_lines(source: str) -> int:
     """Lines of code: not blank, not a comment, not inside a docstring."""
     tree = ast.parse(source)
@@ -84,7 +91,7 @@ def test_reference_stays_a_textbook_loop():
         for node in ast.walk(ast.parse(source))
         if isinstance(node, ast.ImportFrom) and node.module is not None
     }
-    assert imported <= {"__future__", "typing", "cells", "losses", "spec"}, imported
+    assert imported <= {"__future__", "typing", "cells", "losses", "spec", "validate"}, imported
     for name in bc.CELLS:
         assert f'"{name}"' not in source and f"'{name}'" not in source, name
     body = inspect.getsource(reference_bptt)
