@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from dashboard.catalog import code
 from dashboard.catalog.depth import is_deep
 from dashboard.config.cell_views import VIEWS
 from dashboard.shell import cache, ui
@@ -20,13 +21,28 @@ else:
     st.markdown(
         "Press **▶ Play**. Forward: each h_t lights up as it is computed, and the memory bar grows as its "
         "intermediates are stored. Backward: ∂L/∂h_t travels right to left, node size and red shade showing "
-        "its size, and memory is freed step by step."
+        "its size, and memory is freed step by step. On the right, the loop that computes it: the lines the "
+        "current step runs are lit."
     )
 ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
-panels = cache.page_panels("unroll", config, params)
-animation = panels["unroll_grid" if is_deep(config) else "unroll_animation"]
-ui.show(animation, config)
+if is_deep(config):
+    animation = cache.page_panels("unroll", config, params)["unroll_grid"]
+    ui.show(animation, config)
+else:  # the animation with the loop that computes it beside it, the running lines lit frame by frame
+    animation = cache.unroll_code(config, params)
+    with ui.wide_figure("unroll"):
+        ui.show(animation, config)
 ui.gif_button(animation, config)
+with st.expander(f"The code: `{code.REFERENCE_FILE}`, the whole file", expanded=is_deep(config)):
+    if is_deep(config):
+        st.caption(
+            "Each layer and direction of your stack runs this loop; the engine chains them (the layer above hands "
+            "its inputs' gradient down). With one layer in one direction, the code plays beside the animation."
+        )
+    st.code(code.reference_source(), language="python", line_numbers=True)
+    st.download_button(
+        "reference.py", code.reference_source(), file_name="reference.py", mime="text/x-python", on_click="ignore"
+    )
 
 
 @st.fragment

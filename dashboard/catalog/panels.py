@@ -59,12 +59,15 @@ def timeline_table(res: bc.BPTTResult) -> pd.DataFrame:
     )
 
 
-def unroll(config: RunConfig, res: bc.BPTTResult, stored: bc.BPTTResult, *, static: bool = False) -> Panel:
-    """``res`` with sequences (the nodes); ``stored`` the same pass without them (the memory bar)."""
+def unroll(
+    config: RunConfig, res: bc.BPTTResult, stored: bc.BPTTResult, *, static: bool = False, window: int = 12
+) -> Panel:
+    """``res`` with sequences (the nodes); ``stored`` the same pass without them (the memory bar); ``window``
+    steps drawn at once."""
     steps = steps_table(config, res)
     mem = timeline_table(stored)
     mem = mem[mem["phase"] != "recompute"]
-    fig = fu.unroll_animation(steps, mem, static=static)
+    fig = fu.unroll_animation(steps, mem, static=static, window=window)
     caption = (
         "Press ▶ Play: the forward pass lights h_t by activation size left to right, then the backward "
         f"pass runs right to left, node size and red shade = log10 {label('total_gradient')}; the green bar is "

@@ -28,7 +28,9 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from dashboard.catalog import PLAIN, all_panels
+from dashboard.catalog.code import reference_source, unroll_code
 from dashboard.catalog.compute import preset_params
+from dashboard.catalog.depth import is_deep
 from dashboard.catalog.panels import Panel
 from dashboard.config import RunConfig, from_mapping
 from dashboard.io.weights import to_npz
@@ -42,9 +44,13 @@ NO_BROWSER = (
 
 
 def export_panels(config: RunConfig, params: dict | None = None, source=PLAIN) -> list[Panel]:
-    """Every figure an export writes: every page's (Loss over time, and Stochastic nodes at its opening
-    settings, included). The Training lab's figures need a training run: they download from its page."""
-    extra = [*lessons.loss_panels(config, params).values()]
+    """Every figure an export writes: every page's (the Unroll page's code view of one layer, Loss over time,
+    and Stochastic nodes at its opening settings, included). The Training lab's figures need a training run:
+    they download from its page."""
+    extra = []
+    if not is_deep(config):  # the Unroll page's code view (one layer in one direction)
+        extra.append(unroll_code(config, params, source.run(config, params), source.stored_run(config, params)))
+    extra += lessons.loss_panels(config, params).values()
     kind, theta, target, taus, n, tau = stochastic.STOCHASTIC_DEFAULTS
     extra += stochastic.estimator_panels(kind, theta, target, np.asarray(taus), n, tau).values()
     return [*all_panels(config, params, source), *extra]
@@ -109,6 +115,8 @@ def to_static(fig: go.Figure, fmt: str, *, width: int = 1100, scale: float = 2.0
         return pio.to_image(fig, format=fmt, width=width, height=height, scale=scale if fmt == "png" else 1)
 
 
+#: The textbook loop beside the Unroll page's animation, as a file of the bundle.
+CODE_FILE = "reference.py"
 #: The one copy of plotly.js an export bundle carries; its HTML figures load it from beside them.
 PLOTLY_JS = "plotly.min.js"
 
@@ -269,6 +277,8 @@ def bundle(
             if progress:
                 progress(len(images) + i + 1, len(images) + len(panels), panel.name)
         zf.writestr("config.json", config.to_json())
+        zf.writestr(CODE_FILE, reference_source())  # the loop the code view shows
+        listing.append(CODE_FILE)
         if params is not None:
             zf.writestr("weights.npz", to_npz(params))
         zf.writestr("url.txt", url + "\n")

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import streamlit as st
 
-from dashboard.catalog import compute, measure, memory
+from dashboard.catalog import code, compute, measure, memory
 from dashboard.catalog import sections as catalog
 from dashboard.learning import lessons, stochastic
 
@@ -71,3 +71,9 @@ def page_panels(page: str, config: compute.RunConfig, params: dict | None = None
 def panel(page: str, name: str, config: compute.RunConfig, params: dict | None = None):
     """One panel of a page (the tour's figure), from the cached computations; shared read-only."""
     return catalog.panel(page, name, config, params, source=sys.modules[__name__])
+
+
+@st.cache_resource(max_entries=32, show_spinner="Drawing…")
+def unroll_code(config: compute.RunConfig, params: dict | None = None):
+    """The Unroll page's animation with the reference loop beside it (one layer); shared read-only."""
+    return code.unroll_code(config, params, run(config, params), stored_run(config, params))

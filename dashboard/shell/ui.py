@@ -21,13 +21,17 @@ EDITABLE_HIDDEN = 16
 
 
 #: Rows of columns wrap in a narrow window instead of squeezing their content: metrics keep at least
-#: 190 px, figures (columns inside a ``figures`` container, :func:`figure_columns`) at least 460 px.
+#: 190 px, figures (columns inside a ``figures`` container, :func:`figure_columns`) at least 460 px; a wide
+#: figure (:func:`wide_figure`) keeps 1040 px and scrolls sideways in its box.
 LAYOUT_CSS = """
 [data-testid="stMain"] [data-testid="stHorizontalBlock"] { flex-wrap: wrap; row-gap: 0.75rem; }
 [data-testid="stMain"] [data-testid="stHorizontalBlock"] > [data-testid="stColumn"] { min-width: 190px; }
 [data-testid="stMain"] [class*="st-key-figures"] [data-testid="stHorizontalBlock"] > [data-testid="stColumn"] {
     min-width: min(460px, 100%);
 }
+[data-testid="stMain"] [class*="st-key-wide-figure"]
+    [data-testid="stElementContainer"]:has([data-testid="stPlotlyChart"]) { min-width: 1040px; }
+[data-testid="stMain"] [class*="st-key-wide-figure"] { overflow-x: auto; }
 """
 
 
@@ -65,6 +69,12 @@ def for_projector(panel: Panel) -> Panel:
 def responsive_layout() -> None:
     """Let rows of columns wrap on narrow screens (call once per run, from the entrypoint)."""
     st.html(f"<style>{LAYOUT_CSS}</style>")
+
+
+def wide_figure(key: str) -> DeltaGenerator:
+    """A box for a figure that needs 1040 px (code beside an animation): narrower, it scrolls sideways inside
+    the box instead of squeezing its text."""
+    return st.container(key=f"wide-figure-{key}")
 
 
 def figure_columns(spec: int | list, key: str) -> list:

@@ -370,6 +370,7 @@ CAPTION_CHECKS = {
     "unroll_diagram": (),
     "unroll_grid": ("dashboard.catalog.test_depth:test_grid_animation_frames_light_the_nodes_visited_so_far",),
     "unroll_grid_diagram": (),
+    "unroll_code": ("dashboard.catalog.test_code:test_code_caption_states_the_measured_agreement",),
     "gradient_norms": (
         "dashboard.catalog.test_claims:test_the_verdict_never_contradicts_the_curve_it_is_computed_from",
     ),
@@ -420,6 +421,7 @@ def test_every_figure_has_its_caption_check():
     names |= set(lessons.loss_panels(RunConfig(T=8)))
     names |= set(stochastic.estimator_panels("bernoulli", 0.3, 0.2, np.geomspace(0.05, 2, 3), 200, 0.5))
     names |= {"training_curves", "training_heatmap"}  # lessons.training_panels (needs a training run)
+    names |= {"unroll_code"}  # dashboard.catalog.code: the Unroll page and the exports, one layer
     names |= set(diagnose.PANEL_NAMES)  # the Diagnose page (needs a model: tests/dashboard/diagnose/test_diagnose.py)
     assert names == set(CAPTION_CHECKS), names ^ set(CAPTION_CHECKS)
     for check in (c for checks in CAPTION_CHECKS.values() for c in checks):

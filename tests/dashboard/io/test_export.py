@@ -58,7 +58,7 @@ def test_bundle_contains_what_it_lists(panels):
         assert json.loads(zf.read("config.json")) == json.loads(CONFIG.to_json())
         assert zf.read("url.txt").decode().strip() == "http://x/?T=12"
         formats = ("html", "csv", "png", "svg") if export.find_browser() else ("html", "csv")
-        assert {f"{p.name}.{fmt}" for p in panels for fmt in formats} | {export.PLOTLY_JS} == listed
+        assert {f"{p.name}.{fmt}" for p in panels for fmt in formats} | {export.PLOTLY_JS, export.CODE_FILE} == listed
 
 
 def test_without_a_browser_static_export_says_why_and_html_csv_still_work(monkeypatch, panels):
@@ -182,7 +182,22 @@ def test_the_sidebar_prepares_the_zip_with_progress_then_offers_it():
 def test_the_unroll_page_prepares_the_gif_with_progress_then_offers_it():
     at = open_app("pages/unroll.py", {"T": "4", "hidden_size": "3"})
     assert not [b for b in at.get("download_button") if "GIF" in b.proto.label]
-    at.button(key="prepare-gif-unroll_animation").click().run()
+    at.button(key="prepare-gif-unroll_code").click().run()
     assert_clean(at)
     offered = [b for b in at.get("download_button") if "Download the GIF" in b.proto.label]
     assert len(offered) == 1
+
+
+@pytest.mark.parametrize("config", [CONFIG, RunConfig(T=6, num_layers=2)], ids=["one layer", "stack"])
+def test_the_exports_include_the_code_view(config):
+    """The textbook loop as a file, and (one layer in one direction) the animation with the code beside it."""
+    figures = {p.name: p for p in export_panels(config)}
+    assert ("unroll_code" in figures) == (config.num_layers == 1)
+    data = export.bundle(config, [figures.get("unroll_code", figures["step_losses"])], static=False)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        source = zf.read(export.CODE_FILE).decode()
+        assert source == (Path(__file__).parents[3] / "bptt_core" / "reference.py").read_text()
+        if config.num_layers == 1:
+            page = zf.read("unroll_code.html").decode()
+            assert "reference_bptt" in page and "[forward]" in page and "[backward]" in page
+            assert zf.read("unroll_code.csv").decode().startswith("name,phase,t,first,last,note")
