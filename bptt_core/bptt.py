@@ -91,7 +91,8 @@ def bptt(
         Seed of the random truncation draws.
     dtype : {"float64", "float32"}
     step_contributions : bool
-        Also return the norm of each step's term of every ``weight_hh_*`` and ``weight_ih_*``.
+        Also return the norm of each step's term of the gradient of every parameter the cell names in
+        ``term_params`` (``weight_hh_*`` and ``weight_ih_*`` for RNN, LSTM and GRU).
     memory_budget : int, optional
         Bytes this call may allocate (default :data:`bptt_core.budget.DEFAULT_BUDGET`).
     checkpoint_slots : int, optional
@@ -196,7 +197,8 @@ class _Call:
         ledger.hold("losses", weights.nbytes + tok.nbytes + mask.nbytes + 8 * T)
         terms = None
         if contributions:
-            terms = {param_key(n, l, d): np.zeros(T) for l, d in spec.layers() for n in ("weight_hh", "weight_ih")}
+            names = CELLS[spec.cell].term_params
+            terms = {param_key(n, l, d): np.zeros(T) for l, d in spec.layers() for n in names}
             ledger.hold("losses", 8 * T * len(terms))
         resets = None
         if D == 2 and not mask.all():
@@ -314,7 +316,7 @@ def _make_pass(call: _Call, l: int, d: int, wa: int, wb: int, inputs: list, d_ou
         h_seq = None
     terms = None
     if call.terms is not None:
-        terms = {k: _in_time_order(call.terms[param_key(k, l, d)][wa:wb], d) for k in ("weight_hh", "weight_ih")}
+        terms = {k: _in_time_order(call.terms[param_key(k, l, d)][wa:wb], d) for k in call.cell.term_params}
     return Pass(
         name=f"{l}_{d}",
         owner=(l, d),
@@ -325,7 +327,7 @@ def _make_pass(call: _Call, l: int, d: int, wa: int, wb: int, inputs: list, d_ou
         w1=projection_matrix(
             call.cell,
             p,
-            call.work.get(f"w1_{l}_{d}", (p["weight_ih"].shape[1] + 1, p["weight_ih"].shape[0]), call.x.dtype),
+            call.work.get(f"w1_{l}_{d}", (spec.layer_input_size(l) + 1, call.cell.width * H), call.x.dtype),
         ),
         inputs=[_in_time_order(part, d) for part in inputs],
         plan=call.plan(n),

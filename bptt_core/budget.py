@@ -56,11 +56,11 @@ def bptt_bytes(
     item = np.dtype(dtype).itemsize
     cell = CELLS[spec.cell]
     L, D, H, O = spec.num_layers, spec.directions, spec.hidden_size, spec.output_size
-    GH, I, passes = cell.gates * H, spec.layer_input_size(L - 1), spec.num_layers * spec.directions
+    GH, I, passes = cell.width * H, spec.layer_input_size(L - 1), spec.num_layers * spec.directions
     window = min(truncation or T, T)
     schedule = plan(window, checkpoint, slots)
     taped = schedule.longest_tape
-    states = (len(schedule.stored) + (checkpoint == "binomial")) * len(cell.state_parts) * H
+    states = (len(schedule.stored) + (checkpoint == "binomial")) * cell.state_width * H
     tape = passes * ((taped + 1) * cell.tape_width * H + states)
     sequences = (L - 1 + (D == 2)) * D * (2 * window + 1) * H  # layer outputs and their gradients
     returned = (L * D * (2 * T + 2) * H + T * O + (2 * T * H if D == 2 else 0)) if return_sequences else 0
@@ -77,8 +77,9 @@ def flow_bytes(spec: RNNSpec, T: int, B: int, n_origins: int, dtype: str = "floa
     """Upper estimate for :func:`bptt_core.flow_matrix` with ``n_origins`` rows."""
     item = np.dtype(dtype).itemsize
     H, I = spec.hidden_size, spec.layer_input_size(spec.num_layers - 1)
-    caches = T * B * (CACHE_WIDTH[spec.cell] * H + I + spec.gates * H)
-    adjoints = n_origins * B * H * (3 * spec.gates + 8)  # live adjoints, loss seeds and the cell's temporaries
+    width = CELLS[spec.cell].width
+    caches = T * B * (CACHE_WIDTH[spec.cell] * H + I + width * H)
+    adjoints = n_origins * B * H * (3 * width + 8)  # live adjoints, loss seeds and the cell's temporaries
     own = int((caches + adjoints + T * B * H) * item + n_origins * T * 8)
     if spec.num_layers == 1 and spec.directions == 1:
         return own

@@ -10,7 +10,7 @@ reverse direction, step s is time ``T - 1 - s`` (the caller hands reversed views
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -100,8 +100,7 @@ def sweep(ps: Pass, state: tuple) -> tuple:
 
 def run_actions(ps: Pass) -> tuple:
     """Backward over the window by the plan's actions; return ``dL/d(state entering step 0)``."""
-    B, H, _ = ps.shape
-    d_state = tuple(np.zeros((B, H), ps.w1.dtype) for _ in ps.init)
+    d_state = tuple(np.zeros_like(part) for part in ps.init)
     for code, a, s, b in ps.plan.actions:
         if code == BACK:
             d_state = back(ps, int(s), int(b), d_state)
@@ -121,13 +120,9 @@ def run_actions(ps: Pass) -> tuple:
 
 def advance(ps: Pass, a: int, b: int, state: tuple, keep: set, phase: str) -> tuple:
     """Run steps a..b-1 without keeping caches (two rolling rows), keeping the states entering ``keep``."""
-    B, H, GH = ps.shape
+    B, H, _ = ps.shape
     tape = Tape.new(ps.cell, a, b, B, H, ps.w1.dtype, ps.work, ps.h_seq, rolling=True)
-    step = min(ps.chunk, ps.plan.longest_tape)  # the projection's scratch never outgrows the tape
-    for c in range(a, b, step):
-        d = min(c + step, b)
-        xw = ps.work.get("xw_roll", (d - c, B, GH), ps.w1.dtype)
-        project(ps.inputs, ps.w1, c, d, xw, ps.work)
+    for c, d, xw in projected_chunks(ps, a, b):
         for t in range(c, d):
             if t in keep:
                 store_checkpoint(ps, t, state)
@@ -142,6 +137,22 @@ def advance(ps: Pass, a: int, b: int, state: tuple, keep: set, phase: str) -> tu
     return state
 
 
+def projected_chunks(ps: Pass, a: int, b: int, into: np.ndarray | None = None) -> Iterator[tuple]:
+    """``(c, d, xw)`` for runs of steps a..b-1 with their input projection ``xw`` (d - c, B, width*H): one run
+    written into ``into`` when given (a tape's first entry), else runs of at most a tape's length in scratch."""
+    if into is not None:
+        project(ps.inputs, ps.w1, a, b, into, ps.work)
+        yield a, b, into
+        return
+    B, _, width = ps.shape
+    step = max(1, min(ps.chunk, ps.plan.longest_tape))  # the projection's scratch never outgrows the tape
+    for c in range(a, b, step):
+        d = min(c + step, b)
+        xw = ps.work.get("xw_roll", (d - c, B, width), ps.w1.dtype)
+        project(ps.inputs, ps.w1, c, d, xw, ps.work)
+        yield c, d, xw
+
+
 def record_tape(ps: Pass, s: int, b: int, state: tuple, phase: str) -> None:
     """Run steps s..b-1 from ``state`` keeping every cache (the tape backward reads)."""
     drop_tape(ps)
@@ -153,15 +164,14 @@ def record_tape(ps: Pass, s: int, b: int, state: tuple, phase: str) -> None:
         np.copyto(tape.buffers[part][0], src)
     per_step = _counted(ps, tape)
     _entering_row(ps, tape, hold=True)
-    xw = tape.projection_target()
-    project(ps.inputs, ps.w1, s, b, xw, ps.work)
     hold = ps.ledger.hold
-    for t in range(s, b):
-        state = reset(ps, t, tape.state_in(t))
-        state, _ = ps.cell.forward_step(ps.params, xw[t - s], state, ps.activation, out=tape.outputs(t), work=ps.work)
-        for group, nbytes in per_step:
-            hold(group, nbytes, ps.owner)
-        ps.tick(phase, t)
+    for c, d, xw in projected_chunks(ps, s, b, tape.projection_target() if tape.holds_projection else None):
+        for t in range(c, d):
+            state = reset(ps, t, tape.state_in(t))
+            ps.cell.forward_step(ps.params, xw[t - c], state, ps.activation, out=tape.outputs(t), work=ps.work)
+            for group, nbytes in per_step:
+                hold(group, nbytes, ps.owner)
+            ps.tick(phase, t)
     if phase == "forward" and ps.overflow is None and b > s:  # one pass over the taped outputs, not one a step
         finite = np.isfinite(np.add.reduce(tape.h_rows(s, b).reshape(b - s, -1), axis=1))
         ps.overflow = None if finite.all() else s + int(np.argmin(finite))
@@ -211,31 +221,22 @@ def back(ps: Pass, s: int, b: int, d_state: tuple) -> tuple:
             if t == tape.s:
                 _entering_row(ps, tape, hold=False)
             ps.tick("backward", t)
-        accumulate(ps, c, d, d_xw[: d - c], d_hw[: d - c])
+        d_xw = d_xw[: d - c]
+        accumulate(ps, c, d, d_xw, d_hw[: d - c] if ps.cell.separate_hw_grad else d_xw)
     return d_state
 
 
 def accumulate(ps: Pass, a: int, b: int, d_xw: np.ndarray, d_hw: np.ndarray) -> None:
-    """Tied weights: the terms of steps a..b-1 summed by one matrix product each; the inputs' gradient."""
-    m, B, GH = d_xw.shape
-    n = m * B
-    x = gather_rows(ps.inputs, a, b, ps.work.get("x_rows", (m, B, ps.w1.shape[0] - 1), ps.w1.dtype))
-    h_prev = ps.tape.h_prev_rows(a, b)
-    g = ps.grads
-    g["weight_ih"] += d_xw.reshape(n, GH).T @ x.reshape(n, -1)
-    g["weight_hh"] += d_hw.reshape(n, GH).T @ h_prev.reshape(n, -1)
-    d_bias = d_xw.sum(axis=(0, 1))
-    g["bias_ih"] += d_bias
-    g["bias_hh"] += d_hw.sum(axis=(0, 1)) if ps.cell.separate_hw_grad else d_bias
-    if ps.d_in is not None:  # backprop into the layer below through W_ih
-        dx = matmul(d_xw, ps.params["weight_ih"], out=ps.work.get("d_x", x.shape, x.dtype))
+    """Tied weights: the cell turns the gradients of steps a..b-1 into parameter gradients; the inputs' gradient."""
+    x = gather_rows(ps.inputs, a, b, ps.work.get("x_rows", (b - a, *d_xw.shape[1:-1], ps.w1.shape[0] - 1), d_xw.dtype))
+    terms = None if ps.terms is None else {name: term[a:b] for name, term in ps.terms.items()}
+    ps.cell.accumulate(ps.params, ps.grads, d_xw, d_hw, x, ps.tape.state_rows(a, b), terms)
+    if ps.d_in is not None:  # backprop into the layer below through the projection
+        dx = matmul(d_xw, ps.w1[:-1].T, out=ps.work.get("d_x", x.shape, x.dtype))
         col = 0
         for part in ps.d_in:
             part[a:b] += dx[..., col : col + part.shape[-1]]
             col += part.shape[-1]
-    if ps.terms is not None:
-        ps.terms["weight_hh"][a:b] = step_term_norms(d_hw, h_prev)
-        ps.terms["weight_ih"][a:b] = step_term_norms(d_xw, x)
 
 
 def reset(ps: Pass, t: int, state: tuple) -> tuple:
@@ -304,22 +305,3 @@ def _counted(ps: Pass, tape: Tape) -> list[tuple[str, int]]:
         if not (k == "h" and tape.in_sequence):
             per_group[ps.cell.group(k)] = per_group.get(ps.cell.group(k), 0) + v
     return list(per_group.items())
-
-
-def step_term_norms(d_pre: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-    """``||d_pre_t^T inputs_t||_F`` for each t without forming the (G*H, N) terms.
-
-    Uses ``||A^T B||_F^2 = sum(A A^T * B B^T)`` over the batch axis.
-
-    Parameters
-    ----------
-    d_pre : ndarray of shape (L, B, G*H)
-    inputs : ndarray of shape (L, B, N)
-
-    Returns
-    -------
-    ndarray of shape (L,)
-    """
-    gram_a = d_pre @ np.swapaxes(d_pre, 1, 2)
-    gram_b = inputs @ np.swapaxes(inputs, 1, 2)
-    return np.sqrt(np.maximum(np.sum(gram_a * gram_b, axis=(1, 2)), 0.0))

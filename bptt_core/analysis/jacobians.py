@@ -1,6 +1,7 @@
 """Step Jacobians ``d s_t / d s_{t-1}`` and their products over lags.
 
-The state ``s_t`` is ``h_t`` (rnn, gru) or ``[h_t, c_t]`` (lstm, S = 2H). Local
+The state ``s_t`` is the cell's ``jacobian_parts``: ``h_t`` (rnn, gru, mingru), ``[h_t, c_t]``
+(lstm, S = 2H) or the LRU's complex state ``x_t`` as ``[Re x_t, Im x_t]`` (S = 2H). Local
 Jacobians are read off the cells' own ``backward_step``: pushing the rows of the
 identity through it returns the rows of ``J_t`` (a vector-Jacobian product per
 row), so no derivative formula is written twice.
@@ -47,23 +48,35 @@ def iter_local_jacobians(
     Yields
     ------
     ndarray of shape (B, S, S)
-        ``S = H`` (rnn, gru) or ``2H`` (lstm, state ``[h, c]``).
+        ``S = spec.jacobian_width``: ``H`` (rnn, gru, mingru), ``2H`` (lstm, state ``[h, c]``; lru,
+        ``[Re x, Im x]``).
     """
     y = np.zeros((x.shape[0], x.shape[1], spec.output_size)) if np.ndim(x) == 3 else None
     P, x, _, _, states = prepare(spec, params, x, y, "mse", None, h0, c0, "float64")
     state = states[layer * spec.directions + direction]
-    B, H, n_parts = x.shape[1], spec.hidden_size, len(state)
-    S = n_parts * H
     cell, p = CELLS[spec.cell], layer_params(P, layer, direction)
-    # seeds[p][j] is the part p of the j-th row of the identity, each (S, B, H)
-    eye = np.eye(S)
-    seeds = tuple(np.broadcast_to(eye[:, None, p * H : (p + 1) * H], (S, B, H)) for p in range(n_parts))
+    seeds, parts = _identity_rows(cell, x.shape[1], spec.hidden_size)
     with np.errstate(all="ignore"):
         inputs = layer_inputs(spec, P, x, states, layer)
         caches, _ = unroll(spec, P, inputs[::-1] if direction else inputs, state, layer, direction)
         for cache in caches:
-            rows, _, _ = cell.backward_step(p, seeds, cache)  # each (S, B, H): row j of J_t
-            yield np.concatenate(rows, axis=-1).transpose(1, 0, 2)
+            rows, _, _ = cell.backward_step(p, seeds, cache)  # each (S, B, w*H): row j of J_t
+            yield np.concatenate([rows[i] for i in parts], axis=-1).transpose(1, 0, 2)
+
+
+def _identity_rows(cell, B: int, H: int) -> tuple[tuple[np.ndarray, ...], list[int]]:
+    """The rows of the identity over the cell's Jacobian parts as a gradient of every state part (zero on
+    the others), each (S, B, w*H), and the indices of the Jacobian parts among the state parts."""
+    S = cell.part_width(cell.jacobian_parts) * H
+    eye, seeds, col = np.eye(S), [], 0
+    for part in cell.state_parts:
+        w = cell.tape[part] * H
+        if part in cell.jacobian_parts:
+            seeds.append(np.broadcast_to(eye[:, None, col : col + w], (S, B, w)))
+            col += w
+        else:
+            seeds.append(np.zeros((S, B, w)))
+    return tuple(seeds), [i for i, part in enumerate(cell.state_parts) if part in cell.jacobian_parts]
 
 
 def local_jacobians(spec: RNNSpec, params: dict[str, np.ndarray], x: np.ndarray, **states) -> np.ndarray:
@@ -118,7 +131,8 @@ def jacobian_products(
         ``J_0, J_1, ...`` as from :func:`iter_local_jacobians` (or an array (T, B, S, S));
         ``J_0`` (the step out of the initial state) is not used.
     hidden_size : int
-        ``H``; the h-block is ``P[:H, :H]``.
+        The size of the h-block ``P[:H, :H]``: ``spec.hidden_width`` (``H``; ``2H`` for the LRU, whose
+        whole complex state is the block).
     max_points : int, optional
         Evaluate the norms (an SVD each) at most at this many lags, evenly spread;
         every lag when None.

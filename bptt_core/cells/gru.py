@@ -14,15 +14,20 @@ Equations (PyTorch gate order r, z, n)
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from ..activations import sigmoid
 from ..workspace import Workspace, buffer, common_shape, field, matmul, transposed
+from . import dense
 from .protocol import Cell
 
 #: What a step stores for backward besides ``h_prev``, in units of H; the first entry
 #: receives the input projection before the step.
 TAPE = {"gates": 3, "hw_n": 1, "h": 1}
+#: The gate blocks, in PyTorch's order.
+GATES = ("r", "z", "n")
 #: ``d_hw`` is a separate array (True) or ``d_xw`` itself.
 SEPARATE_HW_GRAD = True
 
@@ -143,13 +148,21 @@ def backward_step(
 
 CELL = Cell(
     name="gru",
-    gate_names=("r", "z", "n"),
+    gate_names=GATES,
     state_parts=("h",),
     tape=TAPE,
+    width=len(GATES),
     separate_hw_grad=SEPARATE_HW_GRAD,
     activations=("tanh",),
-    input_bias=input_bias,
+    param_shapes=partial(dense.param_shapes, len(GATES)),
+    sizes=dense.sizes,
+    init_layer=partial(dense.init_layer, GATES, None),
+    projection=partial(dense.projection, input_bias),
     forward_step=forward_step,
     backward_step=backward_step,
+    accumulate=dense.accumulate,
+    recurrence=partial(dense.recurrence, GATES),
+    project_term=dense.project_term,
+    term_params=dense.TERM_PARAMS,
     gate_kinds=("sigmoid", "sigmoid", "tanh"),
 )

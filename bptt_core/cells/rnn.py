@@ -12,22 +12,22 @@ one matrix product by the driver and handed to :func:`forward_step`.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from .. import activations
 from ..workspace import Workspace, buffer, matmul, transposed
+from . import dense
 from .protocol import Cell
 
 #: What a step stores for backward besides ``h_prev``, in units of H; the first entry
 #: receives the input projection before the step (see :func:`bptt_core.unroll.tape`).
 TAPE = {"h": 1}
+#: The gate blocks, in PyTorch's order.
+GATES = ("a",)
 #: ``d_hw`` is a separate array (True) or ``d_xw`` itself.
 SEPARATE_HW_GRAD = False
-
-
-def input_bias(params: dict[str, np.ndarray]) -> np.ndarray:
-    """The bias added once to the input projection: ``b_ih + b_hh``."""
-    return params["bias_ih"] + params["bias_hh"]
 
 
 def forward_step(
@@ -107,14 +107,22 @@ def backward_step(
 
 CELL = Cell(
     name="rnn",
-    gate_names=("a",),
+    gate_names=GATES,
     state_parts=("h",),
     tape=TAPE,
+    width=len(GATES),
     separate_hw_grad=SEPARATE_HW_GRAD,
     activations=("tanh", "relu", "sigmoid", "linear"),
-    input_bias=input_bias,
+    param_shapes=partial(dense.param_shapes, len(GATES)),
+    sizes=dense.sizes,
+    init_layer=partial(dense.init_layer, GATES, None),
+    projection=partial(dense.projection, dense.summed_bias),
     forward_step=forward_step,
     backward_step=backward_step,
+    accumulate=dense.accumulate,
+    recurrence=partial(dense.recurrence, GATES),
+    project_term=dense.project_term,
+    term_params=dense.TERM_PARAMS,
     gate_entry="h",
     pascanu_bound=True,
 )
