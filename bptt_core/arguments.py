@@ -51,6 +51,7 @@ def check_options(
     workspace,
     return_sequences,
     input_grad=False,
+    scan=False,
 ) -> dict:
     """The scalar options, checked (a ValueError names the first bad one)."""
     options = {
@@ -64,7 +65,11 @@ def check_options(
         "seed": v.check_seed(seed),
         "return_sequences": v.check_bool("return_sequences", return_sequences),
         "input_grad": v.check_bool("input_grad", input_grad),
+        "scan": v.check_bool("scan", scan),
     }
+    if options["scan"] and CELLS[spec.cell].forward_scan is None:
+        linear = tuple(name for name, cell in CELLS.items() if cell.forward_scan is not None)
+        raise ValueError(f"scan=True applies to cells with a linear recurrence {linear}, not {spec.cell!r}")
     if (options["checkpoint"] == "binomial") != (options["slots"] is not None):
         raise ValueError("checkpoint_slots goes with checkpoint='binomial' (and that needs checkpoint_slots >= 1)")
     if spec.bidirectional and (options["truncation"] or options["random_truncation"]):

@@ -20,12 +20,13 @@ from .arguments import check_options, prepare
 from .cells import CELLS, Cell
 from .checkpoint import Plan, checkpoint_schedule, gradient_chunk, plan
 from .ledger import MemoryLedger
-from .losses import step_means, token_loss_and_grad, token_weights
+from .losses import step_means, token_weights
 from .passes import Pass, run_actions, sweep
+from .readout import readout
 from .result import BPTTResult, global_norm
 from .spec import RNNSpec, layer_params, param_key
 from .tape import projection_matrix
-from .workspace import Workspace, matmul
+from .workspace import Workspace
 
 #: Workspace names the ledger counts under their own groups rather than as scratch.
 _COUNTED_APART = ("tape_", "hseq_", "dout_")
@@ -55,6 +56,7 @@ def bptt(
     workspace: Workspace | None = None,
     return_sequences: bool = True,
     input_grad: bool = False,
+    scan: bool = False,
 ) -> BPTTResult:
     """Exact backpropagation through time for one sequence batch.
 
@@ -104,6 +106,10 @@ def bptt(
         T x B x H is allocated beyond what the memory mode stores.
     input_grad : bool
         Also return ``dx = dL/dx`` (T, B, I), as the layers above hand their inputs' gradient down.
+    scan : bool
+        Run the steps by the associative scan of :mod:`bptt_core.scan` (cells with a linear recurrence:
+        lru, mingru), forward and backward, in runs between restarts, kept checkpoints and random cuts;
+        the results equal the loop's up to rounding. The loop (False) is the reference.
 
     Raises
     ------
@@ -131,6 +137,7 @@ def bptt(
         workspace,
         return_sequences,
         input_grad,
+        scan,
     )
     budget.check_bptt(spec, *x.shape[:2], options, dtype, memory_budget)
     with np.errstate(all="ignore"), (workspace or Workspace(output_bytes=0)).use() as work:
@@ -171,6 +178,7 @@ class _Call:
     links: list | None
     terms: dict | None
     inits: list
+    scan: bool = False
     plans: dict = field(default_factory=dict)
     recomputed: int = 0
     forward_steps: int = 0
@@ -234,6 +242,7 @@ class _Call:
             links,
             terms,
             states,
+            scan=options["scan"],
         )
 
     def plan(self, n: int) -> Plan:
@@ -278,7 +287,7 @@ def _window(call: _Call, wa: int, wb: int, states: list) -> tuple[list, list]:
     if D == 2:  # the read-out needs both directions at each step: the window's steps, a chunk at a time
         for c in range(0, n, call.chunk):
             e = min(n, c + call.chunk)
-            _readout(call, [part[c:e] for part in inputs], wa + c, [out[c:e] for out in d_outs[L - 1]])
+            readout(call, [part[c:e] for part in inputs], wa + c, [out[c:e] for out in d_outs[L - 1]])
         if call.dh is not None:
             np.concatenate(d_outs[L - 1], axis=-1, out=call.dh[wa:wb])
     d_states = [None] * (L * D)
@@ -346,40 +355,14 @@ def _make_pass(call: _Call, l: int, d: int, wa: int, wb: int, inputs: list, d_ou
         dh_out=_in_time_order(call.dseq[l, wa:wb, :, d], d) if call.dseq is not None else None,
         terms=terms,
         tick=call.tick,
+        scan=call.scan,
     )
 
 
-def _readout(call: _Call, parts: list, t0: int, outs: list) -> None:
-    """Read-out, token losses and ``dL/dh`` at steps t0.. from the top layer's outputs (one part per direction).
-
-    Parameters
-    ----------
-    parts, outs : list of ndarray of shape (m, B, H)
-        The top layer's outputs in time order, and where ``dL/d(output)`` goes.
-    """
-    W, H = call.P["weight_out"], call.spec.hidden_size
-    m, B, _ = parts[0].shape
-    t1 = t0 + m
-    yhat = call.yhat[t0:t1] if call.yhat is not None else call.work.get("yhat_chunk", (m, B, W.shape[0]), W.dtype)
-    for k, part in enumerate(parts):
-        block = W[:, k * H : (k + 1) * H]
-        if k == 0:
-            matmul(part, block.T, out=yhat)
-        else:
-            yhat += matmul(part, block.T)
-    yhat += call.P["bias_out"]
-    call.tok[t0:t1], dyhat = token_loss_and_grad(call.loss, yhat, call.y[t0:t1])
-    dyhat *= call.weights[t0:t1, :, None]  # dL/dyhat
-    flat = dyhat.reshape(-1, W.shape[0])
-    for k, (part, out) in enumerate(zip(parts, outs)):
-        call.grads["weight_out"][:, k * H : (k + 1) * H] += flat.T @ part.reshape(-1, H)
-        matmul(dyhat, W[:, k * H : (k + 1) * H], out=out)
-    call.grads["bias_out"] += flat.sum(axis=0)
-
-
 def _readout_chunk(call: _Call, wa: int, h_rows: np.ndarray, c: int, out: np.ndarray) -> None:
-    """:func:`_readout` for a unidirectional top layer, a chunk of its steps at a time (from its tape)."""
-    _readout(call, [h_rows], wa + c, [out])
+    """:func:`bptt_core.readout.readout` for a unidirectional top layer, a chunk of its steps at a time
+    (from its tape)."""
+    readout(call, [h_rows], wa + c, [out])
 
 
 def _window_buffer(

@@ -136,13 +136,15 @@ class Tape:
         buf = self.buffers[name]
         return buf[1:] if name in self.cell.state_parts else buf
 
-    def state_rows(self, a: int, b: int) -> dict[str, np.ndarray]:
-        """For steps a..b-1: every state part entering them (``<part>_prev``) and produced by them, each
-        (b - a, B, w*H) (kept tapes)."""
+    def rows(self, a: int, b: int) -> dict[str, np.ndarray]:
+        """For steps a..b-1 (kept tapes): every tape entry they store, and every state part both entering
+        them (``<part>_prev``) and produced by them, each (b - a, B, w*H)."""
         rows = {}
-        for part in self.cell.state_parts:
-            buf = self.buffers[part]
-            rows[part + "_prev"], rows[part] = buf[a - self.s : b - self.s], buf[a - self.s + 1 : b - self.s + 1]
+        for name, buf in self.buffers.items():
+            if name in self.cell.state_parts:
+                rows[name + "_prev"], rows[name] = buf[a - self.s : b - self.s], buf[a - self.s + 1 : b - self.s + 1]
+            else:
+                rows[name] = buf[a - self.s : b - self.s]
         return rows
 
     def h_rows(self, a: int, b: int) -> np.ndarray:

@@ -30,13 +30,13 @@ def gradient_contributions(
     mask: np.ndarray | None = None,
     *,
     direction: np.ndarray | None = None,
+    param: str | None = None,
     h0: np.ndarray | None = None,
     c0: np.ndarray | None = None,
     dtype: str = "float64",
     memory_budget: int | None = None,
 ) -> np.ndarray:
-    """``P[s, t] = <C[s, t], D>``: each term of the top layer's ``dW_hh`` (forward direction), projected
-    (``weight_hh``, or the cell's first ``term_params``).
+    """``P[s, t] = <C[s, t], D>``: each term of the top layer's ``dW_hh`` (forward direction), projected.
 
     Parameters
     ----------
@@ -45,6 +45,9 @@ def gradient_contributions(
     direction : ndarray of the itemised parameter's shape, e.g. (G*H, H), optional
         ``D``. Default: the unit total gradient ``dW_hh / ||dW_hh||``, so that every entry is the
         term's share of the gradient's length and the entries sum to ``||dW_hh||``.
+    param : str, optional
+        The parameter itemised, a short name in ``bc.CELLS[spec.cell].term_params``; default the first:
+        ``weight_hh`` (RNN, LSTM, GRU), ``nu_log`` (LRU), ``weight_ih`` (minGRU, no recurrent weight).
 
     Returns
     -------
@@ -61,7 +64,9 @@ def gradient_contributions(
         memory_budget,
     )
     cell = CELLS[spec.cell]
-    name = cell.term_params[0]
+    name = cell.term_params[0] if param is None else param
+    if name not in cell.term_params:
+        raise ValueError(f"param must be one of {cell.term_params} for cell={spec.cell!r}, got {param!r}")
     key = param_key(name, spec.num_layers - 1, 0)
     if direction is None:
         total = bptt(spec, params, x, y, loss=loss, reduction=reduction, mask=mask, h0=h0, c0=c0, dtype=dtype)

@@ -15,6 +15,7 @@ Each cell module binds the gate count with :func:`functools.partial`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -140,6 +141,25 @@ def project_term(params: dict, name: str, D: np.ndarray, back: dict) -> np.ndarr
 
 #: The per-step terms a PyTorch cell reports: the recurrent weight first.
 TERM_PARAMS = ("weight_hh", "weight_ih")
+
+
+def layout(gate_names: tuple[str, ...], forget_gate: str | None, input_bias: Callable[[dict], np.ndarray]) -> dict:
+    """The :class:`~bptt_core.cells.protocol.Cell` fields a PyTorch cell with these gates shares with the others:
+    its parameters, their init, projection and gradients, and its recurrent blocks."""
+    return {
+        "gate_names": gate_names,
+        "width": len(gate_names),
+        "param_shapes": partial(param_shapes, len(gate_names)),
+        "sizes": sizes,
+        "init_layer": partial(init_layer, gate_names, forget_gate),
+        "projection": partial(projection, input_bias),
+        "accumulate": accumulate,
+        "recurrence": partial(recurrence, gate_names),
+        "project_term": project_term,
+        "term_params": TERM_PARAMS,
+        "init_presets": True,
+        "forget_gate": forget_gate,
+    }
 
 
 def step_term_norms(d_pre: np.ndarray, inputs: np.ndarray) -> np.ndarray:

@@ -14,8 +14,6 @@ Equations (PyTorch gate order r, z, n)
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
 from ..activations import sigmoid
@@ -148,21 +146,12 @@ def backward_step(
 
 CELL = Cell(
     name="gru",
-    gate_names=GATES,
     state_parts=("h",),
     tape=TAPE,
-    width=len(GATES),
     separate_hw_grad=SEPARATE_HW_GRAD,
     activations=("tanh",),
-    param_shapes=partial(dense.param_shapes, len(GATES)),
-    sizes=dense.sizes,
-    init_layer=partial(dense.init_layer, GATES, None),
-    projection=partial(dense.projection, input_bias),
     forward_step=forward_step,
     backward_step=backward_step,
-    accumulate=dense.accumulate,
-    recurrence=partial(dense.recurrence, GATES),
-    project_term=dense.project_term,
-    term_params=dense.TERM_PARAMS,
     gate_kinds=("sigmoid", "sigmoid", "tanh"),
+    **dense.layout(GATES, None, input_bias),
 )

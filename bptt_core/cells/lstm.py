@@ -14,7 +14,7 @@ The additive path ``c_t = f c_{t-1} + ...`` is the constant error carousel:
 
 from __future__ import annotations
 
-from functools import cache, partial
+from functools import cache
 
 import numpy as np
 
@@ -165,22 +165,12 @@ def backward_step(
 
 CELL = Cell(
     name="lstm",
-    gate_names=GATES,
     state_parts=("h", "c"),
     tape=TAPE,
-    width=len(GATES),
     separate_hw_grad=SEPARATE_HW_GRAD,
     activations=("tanh",),
-    param_shapes=partial(dense.param_shapes, len(GATES)),
-    sizes=dense.sizes,
-    init_layer=partial(dense.init_layer, GATES, FORGET_GATE),
-    projection=partial(dense.projection, dense.summed_bias),
     forward_step=forward_step,
     backward_step=backward_step,
-    accumulate=dense.accumulate,
-    recurrence=partial(dense.recurrence, GATES),
-    project_term=dense.project_term,
-    term_params=dense.TERM_PARAMS,
     gate_kinds=("sigmoid", "sigmoid", "tanh", "sigmoid"),
-    forget_gate=FORGET_GATE,
+    **dense.layout(GATES, FORGET_GATE, dense.summed_bias),
 )

@@ -28,9 +28,18 @@ The step pair
     ``d_hw`` that of the recurrent pre-activation term (cells with ``weight_hh``; the same
     array as ``d_xw`` unless :attr:`Cell.separate_hw_grad`). The step uses only its own cache.
 
-Cells whose state follows a linear recurrence ``s_t = a_t * s_{t-1} + b_t`` may also give
-``forward_scan``/``backward_scan``: the same steps over a run of steps at once by the
-associative scan of :mod:`bptt_core.scan` (``bptt(..., scan=True)``).
+Cells whose state follows a linear recurrence ``s_t = a_t * s_{t-1} + b_t`` may also give the
+same steps over a run of n steps at once, by the associative scan of :mod:`bptt_core.scan`
+(``bptt(..., scan=True)``):
+
+``forward_scan(params, xw, state, rows, work=None)``
+    ``xw`` (n, B, width*H); ``state`` the state entering the run; ``rows`` the run's tape rows (every
+    tape entry, the state parts as the rows they produce), which it fills.
+``backward_scan(params, dh, d_rest, rows, d_xw, work=None) -> d_state_prev``
+    ``dh`` (n, B, H) the gradient arriving at each output from outside the recurrence (its last row
+    also from the step after the run), replaced in place by the total ``dL/dh_t``; ``d_rest`` the
+    gradient of the other state parts from the step after the run; ``rows`` the run's tape rows
+    (:meth:`bptt_core.tape.Tape.rows`); ``d_xw`` (n, B, width*H) filled.
 """
 
 from __future__ import annotations
@@ -48,6 +57,33 @@ TAPE_GROUPS = {
     "tanh_c": "pre-activations / tanh(c)",
     "hw_n": "pre-activations / tanh(c)",
 }
+
+
+#: Short names for the step functions' signatures.
+Params = dict[str, np.ndarray]
+State = tuple[np.ndarray, ...]
+Buffers = dict[str, np.ndarray] | None
+
+#: The protocol's functions a cell module may define under these names (:func:`functions_in`).
+FUNCTIONS = (
+    "param_shapes",
+    "sizes",
+    "init_layer",
+    "projection",
+    "forward_step",
+    "backward_step",
+    "accumulate",
+    "recurrence",
+    "project_term",
+    "hidden_gradient",
+    "forward_scan",
+    "backward_scan",
+)
+
+
+def functions_in(namespace: dict) -> dict:
+    """The protocol's functions a module defines, by their protocol names: ``Cell(..., **functions_in(globals()))``."""
+    return {name: namespace[name] for name in FUNCTIONS if name in namespace}
 
 
 @dataclass(frozen=True)
@@ -94,7 +130,7 @@ class Cell:
     accumulate : callable
         ``(params, grads, d_xw, d_hw, x, rows, terms=None)``: add the parameter gradients of a chunk of m
         steps to ``grads`` (short names). ``d_xw``, ``d_hw`` (m, B, width*H), the inputs ``x`` (m, B, I),
-        ``rows`` the tape's states (:meth:`bptt_core.tape.Tape.state_rows`); ``terms`` maps each name of
+        ``rows`` the tape's rows (:meth:`bptt_core.tape.Tape.rows`); ``terms`` maps each name of
         :attr:`term_params` to an (m,) array for the norm of each step's term.
     recurrence : callable
         ``params -> {block name: (n, n) ndarray}``: the recurrent linear maps the spectral analysis reads
@@ -124,6 +160,9 @@ class Cell:
     gamma : float or None
         The bound on the step's derivative when the cell has no activation choice (the LRU: 1, linear);
         None: the bound of the spec's activation.
+    init_presets : bool
+        Whether ``init_params``' ``init`` and ``scale`` shape the cell's weights (its ``weight_hh``); a cell
+        without ``weight_hh`` draws its own way (:attr:`init_options`).
     init_options : dict of str to float
         The cell's own keyword options of :func:`bptt_core.init_params`, with their defaults.
     hidden_parts : tuple of str
@@ -160,6 +199,7 @@ class Cell:
     gate_entry: str = "gates"
     pascanu_bound: bool = False
     gamma: float | None = None
+    init_presets: bool = False
     init_options: dict[str, float] = field(default_factory=dict)
     hidden_parts: tuple[str, ...] = ("h",)
     dynamic_parts: tuple[str, ...] | None = None

@@ -12,8 +12,6 @@ one matrix product by the driver and handed to :func:`forward_step`.
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
 from .. import activations
@@ -107,22 +105,13 @@ def backward_step(
 
 CELL = Cell(
     name="rnn",
-    gate_names=GATES,
     state_parts=("h",),
     tape=TAPE,
-    width=len(GATES),
     separate_hw_grad=SEPARATE_HW_GRAD,
     activations=("tanh", "relu", "sigmoid", "linear"),
-    param_shapes=partial(dense.param_shapes, len(GATES)),
-    sizes=dense.sizes,
-    init_layer=partial(dense.init_layer, GATES, None),
-    projection=partial(dense.projection, dense.summed_bias),
     forward_step=forward_step,
     backward_step=backward_step,
-    accumulate=dense.accumulate,
-    recurrence=partial(dense.recurrence, GATES),
-    project_term=dense.project_term,
-    term_params=dense.TERM_PARAMS,
     gate_entry="h",
     pascanu_bound=True,
+    **dense.layout(GATES, None, dense.summed_bias),
 )
