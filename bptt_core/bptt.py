@@ -252,12 +252,14 @@ class _Call:
             self.ledger.hold("schedule", self.plans[n].actions.nbytes)
         return self.plans[n]
 
-    def tick(self, phase: str, t: int) -> None:
-        """One step done: scratch newly asked of the workspace joins the count, then the ledger records."""
+    def tick(self, phase: str | None, t: int = -1) -> None:
+        """One step done: scratch newly asked of the workspace joins the count, then the ledger records
+        (``phase`` None: the count only, no timeline row)."""
         if self.work.grown != self._grown:
             self._grown = self.work.grown
             self.ledger.set("scratch", self.work.requested_bytes(skip=_COUNTED_APART))
-        self.ledger.tick(phase, t)
+        if phase is not None:
+            self.ledger.tick(phase, t)
 
 
 def _window(call: _Call, wa: int, wb: int, states: list) -> tuple[list, list]:

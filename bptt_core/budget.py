@@ -70,8 +70,8 @@ def bptt_bytes(
     returned += T * spec.input_size if input_grad else 0
     rows = min(gradient_chunk(B), taped)
     scratch = rows * (H + 3 * GH + 3 * (I + 1)) + (2 + 1) * cell.tape_width * H + 12 * GH
-    if scan:
-        scratch += min(scan_steps(B, GH), taped) * (GH + 4 * cell.state_width * H)
+    if scan:  # the runs' projections, complex states and coefficients; NumPy's iterator buffers (complex)
+        scratch += min(scan_steps(B, GH), taped) * (GH + 4 * cell.state_width * H) + 4 * np.getbufsize() // B
     fixed = 3 * spec.n_params() + passes * (I + 1 + H) * GH  # gradients, W^T copies, projection matrices
     ticks = passes * (schedule.forward_steps + window) * -(-T // window)
     total = (B * (tape + sequences + returned + scratch + 3 * T) + fixed) * item + ticks * 120 + schedule.actions.nbytes

@@ -392,6 +392,7 @@ def scan_back(ps: Pass, c: int, d: int, dh: np.ndarray, d_xw: np.ndarray, d_stat
         d_state = ps.cell.backward_scan(
             ps.params, dh[u - c : v - c], d_state[1:], tape.rows(u, v), d_xw[u - c : v - c], ps.work
         )
+        ps.tick(None)  # the run's scratch joins the count while its tape rows are still held
         if ps.dh_out is not None:
             ps.dh_out[u:v] = dh[u - c : v - c]
         d_state = into_previous_step(ps, u, d_state)

@@ -81,6 +81,8 @@ def linear_scan(
         np.copyto(out, b)
     out[0] += a[0] * h0
     if T > 1:
+        if work is not None:  # NumPy's iterator buffers the strided operands of the sweeps (two at a time)
+            work.note("scan: NumPy iterator buffers", 2 * np.getbufsize() * out.dtype.itemsize)
         _scan_into(np.broadcast_to(a, (T, *a.shape[1:])), out, work, 0)
     return out
 
@@ -89,21 +91,24 @@ def _scan_into(a: np.ndarray, h: np.ndarray, work: Workspace | None, level: int)
     """Replace ``h`` (T, ...) in place by the inclusive prefixes of the steps ``(a[t], h[t])`` from a zero state.
 
     The odd positions are scanned as a strided view of ``h`` itself: the only scratch is the composed
-    coefficients, half as many at each level.
+    coefficients and one product per level, half as many rows at each level.
     """
     T = h.shape[0]
     n = T // 2
     # up-sweep: compose the pairs (2i, 2i+1); their prefixes are the odd positions
     a_odd, a_even = a[1 : 2 * n : 2], a[0 : 2 * n : 2]
     odd = h[1 : 2 * n : 2]
-    odd += a_odd * h[0 : 2 * n : 2]
+    odd += np.multiply(a_odd, h[0 : 2 * n : 2], out=buffer(work, f"scan_t{level}", odd.shape, h.dtype))
     if n > 1:
         a_pair = np.multiply(a_odd, a_even, out=buffer(work, f"scan_a{level}", a_odd.shape, a.dtype))
         _scan_into(a_pair, odd, work, level + 1)
     # down-sweep: each even position 2i > 0 applies its own step to the prefix at 2i - 1
     m = (T - 1) // 2
     if m:
-        h[2 : 2 * m + 1 : 2] += a[2 : 2 * m + 1 : 2] * h[1 : 2 * m : 2]
+        even = h[2 : 2 * m + 1 : 2]
+        even += np.multiply(
+            a[2 : 2 * m + 1 : 2], h[1 : 2 * m : 2], out=buffer(work, f"scan_t{level}", even.shape, h.dtype)
+        )
 
 
 def reverse_linear_scan(
@@ -135,6 +140,6 @@ def reverse_linear_scan(
     shifted[0] = 1.0
     shifted[1:] = a[:0:-1]
     out = np.empty(e.shape, np.result_type(a, e, g_in)) if out is None else out
-    reversed_out = out[::-1]
-    linear_scan(shifted, e[::-1], g_in, out=reversed_out, work=work)
+    reversed_e = e[::-1]
+    linear_scan(shifted, reversed_e, g_in, out=reversed_e if out is e else out[::-1], work=work)
     return out

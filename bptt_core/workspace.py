@@ -93,6 +93,13 @@ class Workspace:
             self.grown += 1
         return view
 
+    def note(self, name: str, nbytes: int) -> None:
+        """Count ``nbytes`` that NumPy itself holds for this use under ``name`` (e.g. the buffers of its ufunc
+        iterator over strided arrays), as if they had been asked of the workspace."""
+        if nbytes > self._requested.get(name, 0):
+            self._requested[name] = nbytes
+            self.grown += 1
+
     def requested_bytes(self, skip: tuple[str, ...] = ()) -> int:
         """Bytes a fresh workspace would hold for what this use asked for so far (names starting
         with a prefix in ``skip`` left out): the largest request per name, W^T copies included."""

@@ -231,8 +231,8 @@ def forward_scan(params: Params, xw: np.ndarray, state: State, rows: dict, work:
     linear_scan((lam_re + 1j * lam_im)[None, None], x, _complex(state[1], H, None, ""), out=x, work=work)
     out_x = rows["x"]
     out_x[..., :H], out_x[..., H:] = x.real, x.imag
-    y = matmul(out_x[..., :H], transposed(work, params["C_re"]), out=rows["h"])
-    y -= matmul(out_x[..., H:], transposed(work, params["C_im"]), out=buffer(work, "scan_tmp", y.shape, y.dtype))
+    c_stack = np.concatenate([params["C_re"].T, -params["C_im"].T])  # (2H, H): y = [x_re, x_im] @ c_stack
+    y = matmul(out_x, c_stack, out=rows["h"])
     y += xw[..., 2 * H :]
 
 
