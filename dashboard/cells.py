@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 import bptt_core as bc
 
 ACT_LATEX = {"tanh": r"\tanh", "relu": r"\mathrm{relu}", "sigmoid": r"\sigma", "linear": r"\mathrm{id}"}
@@ -148,6 +150,58 @@ def _gru_backward(t: int, j: int, v: dict, activation: str) -> list[str]:
     ]
 
 
+def _lru_forward(t: int, j: int, v: dict, activation: str) -> list[str]:
+    idx = f"_{{{t},{j}}}"
+    modulus = float(np.hypot(v["lambda.re"], v["lambda.im"]))
+    return [
+        rf"\lambda_{j} = e^{{-e^{{\nu_{j}}} + i e^{{\theta_{j}}}}} = {number(v['lambda.re'])} "
+        rf"{'+' if v['lambda.im'] >= 0 else '-'} {number(abs(v['lambda.im']))}\,i,"
+        rf"\quad |\lambda_{j}| = {number(modulus)}",
+        rf"x{idx} = \lambda_{j}\, x_{{t-1,{j}}} + \gamma_{j} (B u_t)_{j}"
+        rf" = {number(v['x[0]'])} {'+' if v['x[1]'] >= 0 else '-'} {number(abs(v['x[1]']))}\,i",
+        rf"y{idx} = \mathrm{{Re}}(C x_t)_{j} + (D u_t)_{j} = {number(v['h'])}\quad\text{{(the layer's output)}}",
+    ]
+
+
+def _lru_backward(t: int, j: int, v: dict, activation: str) -> list[str]:
+    idx = f"_{{{t},{j}}}"
+    modulus = float(np.hypot(v["lambda.re"], v["lambda.im"]))
+    return [
+        *_dh_lines(idx, v),
+        r"\text{(} y_t \text{ does not recur: nothing comes from step } t+1 \text{ through it)}",
+        r"\frac{\partial L}{\partial x_t} = C^{H} \frac{\partial L}{\partial y_t}"
+        r" + \bar\lambda \odot \frac{\partial L}{\partial x_{t+1}}",
+        rf"\Big|\frac{{\partial x_{{t,{j}}}}}{{\partial x_{{t-k,{j}}}}}\Big| = |\lambda_{j}|^k = {number(modulus)}^k"
+        r"\quad\text{(exactly: the recurrence is linear and diagonal)}",
+        r"\frac{\partial L}{\partial \lambda} = \sum_t \frac{\partial L}{\partial x_t}\, \bar x_{t-1}"
+        r"\quad\text{(the same } \lambda \text{ at every step)}",
+    ]
+
+
+def _mingru_forward(t: int, j: int, v: dict, activation: str) -> list[str]:
+    idx = f"_{{{t},{j}}}"
+    return [
+        rf"z = \sigma(W_z x_t + b_z)_j = {number(v['z'])},\; \tilde h = (W_h x_t + b_h)_j = {number(v['h~'])}",
+        r"\text{(neither reads } h_{t-1}\text{: no } W_{hh}\text{)}",
+        rf"h{idx} = (1 - z)\, h_{{t-1}} + z\, \tilde h",
+        rf"\phantom{{h{idx}}} = (1 - {number(v['z'])}) \cdot ({number(v['h_prev'])}) + {number(v['z'])} \cdot "
+        rf"({number(v['h~'])}) = {number(v['h'])}",
+    ]
+
+
+def _mingru_backward(t: int, j: int, v: dict, activation: str) -> list[str]:
+    idx = f"_{{{t},{j}}}"
+    return [
+        *_dh_lines(idx, v),
+        rf"\frac{{\partial L}}{{\partial h_{{t-1}}}} = (1 - z_t) \odot \frac{{\partial L}}{{\partial h_t}}"
+        rf"\ni (1 - {number(v['z'])}) \cdot ({number(v['dh'])}) = {number((1 - v['z']) * v['dh'])}",
+        r"\frac{\partial h_t}{\partial h_k} = \prod_{s=k+1}^{t} \mathrm{diag}(1 - z_s)"
+        r"\quad\text{(the only path back)}",
+        r"\frac{\partial L}{\partial W_{ih}} \mathrel{+}= \delta_t\, x_t^\top"
+        r"\quad\text{(}[W_z; W_h]\text{, the same at every step)}",
+    ]
+
+
 VIEWS: dict[str, CellView] = {
     "rnn": CellView("RNN", "#d62728", {"a": "W_hh (all)"}, _rnn_forward, _rnn_backward, "diag φ'(a_t)"),
     "lstm": CellView(
@@ -166,6 +220,22 @@ VIEWS: dict[str, CellView] = {
         _gru_backward,
         "gate derivatives, per element",
     ),
+    "lru": CellView(
+        "LRU",
+        "#8c564b",
+        {},
+        _lru_forward,
+        _lru_backward,
+        "∂y_t/∂x_t = Re C, and ∂x_t/∂x_{t-1} = diag(λ)",
+    ),
+    "mingru": CellView(
+        "minGRU",
+        "#e377c2",
+        {"z": "update gate z", "h~": "candidate h~"},
+        _mingru_forward,
+        _mingru_backward,
+        "z on the candidate, (h~ − h_{t-1}) z(1 − z) on the gate, per element",
+    ),
 }
 
 
@@ -177,10 +247,11 @@ def jacobian_shapes(spec: bc.RNNSpec, T: int, B: int) -> list[tuple[str, str, st
     the D·H outputs of the layer below; the rows then name layer l.
     """
     cell = bc.CELLS[spec.cell]
-    H, I, O, GH = spec.hidden_size, spec.input_size, spec.output_size, cell.gates * spec.hidden_size
+    H, I, O, GH = spec.hidden_size, spec.input_size, spec.output_size, cell.width * spec.hidden_size
     DH = spec.directions * H
-    S = len(cell.state_parts) * H
-    over = " over [" + ", ".join(cell.state_parts) + "]" if len(cell.state_parts) > 1 else ""
+    S = spec.jacobian_width
+    over = " over [" + ", ".join(cell.jacobian_parts) + "]" if len(cell.jacobian_parts) > 1 or S != H else ""
+    names = list(cell.param_shapes(H, I))
     deep = spec.num_layers > 1 or spec.bidirectional
     top = "the top layer's outputs [h_fwd, h_bwd]" if spec.bidirectional else "the top layer's h_t"
     rows = [
@@ -192,17 +263,19 @@ def jacobian_shapes(spec: bc.RNNSpec, T: int, B: int) -> list[tuple[str, str, st
         rows.append(
             ("∂L/∂h_t⁽ˡ⁾, l below the top", "∂L/∂a_t⁽ˡ⁺¹⁾ · W_ih⁽ˡ⁺¹⁾ + ∂L/∂h_{t+1}⁽ˡ⁾ · J_{t+1}⁽ˡ⁾", f"({B}, {H})")
         )
-    rows += [
-        (
-            "∂h_t/∂a_t",
-            VIEWS[spec.cell].jacobian,
-            f"{B} × ({H}, {H}) diagonal" if cell.pascanu_bound else f"{B} × ({H}, {GH})",
-        ),
-        ("∂a_t/∂h_{t-1}", "W_hh (pre-activations of all gates)", f"({GH}, {H})"),
-        ("∂h_t/∂h_{t-1}", "the step Jacobian J_t", f"{B} × ({S}, {S}){over}"),
-        ("∂L/∂W_hh", "Σ_t δ_tᵀ h_{t-1} (tied weights: summed over the T steps)", f"({GH}, {H}) from {T} terms"),
-        ("∂L/∂W_ih", "Σ_t δ_tᵀ x_t" + (" (layer 0)" if spec.num_layers > 1 else ""), f"({GH}, {I})"),
-    ]
+    diagonal = cell.pascanu_bound and cell.gamma is None  # h = phi(a): the vanilla RNN
+    rows.append(
+        ("∂h_t/∂a_t", VIEWS[spec.cell].jacobian, f"{B} × ({H}, {H}) diagonal" if diagonal else f"{B} × ({H}, {GH})")
+    )
+    if "weight_hh" in names:
+        rows.append(("∂a_t/∂h_{t-1}", "W_hh (pre-activations of all gates)", f"({GH}, {H})"))
+    rows.append(("∂h_t/∂h_{t-1}", "the step Jacobian J_t", f"{B} × ({S}, {S}){over}"))
+    if "weight_hh" in names:
+        rows.append(
+            ("∂L/∂W_hh", "Σ_t δ_tᵀ h_{t-1} (tied weights: summed over the T steps)", f"({GH}, {H}) from {T} terms")
+        )
+    projection = "∂L/∂W_ih" if "weight_ih" in names else "∂L/∂(input projection)"
+    rows.append((projection, "Σ_t δ_tᵀ x_t" + (" (layer 0)" if spec.num_layers > 1 else ""), f"({GH}, {I})"))
     if spec.num_layers > 1:
         rows.append(("∂L/∂W_ih⁽ˡ⁾, l ≥ 1", "Σ_t δ_t⁽ˡ⁾ᵀ h_t⁽ˡ⁻¹⁾ (the layer below's outputs)", f"({GH}, {DH})"))
     rows.append(("∂L/∂W_out", f"Σ_t (∂L/∂ŷ_t)ᵀ {'[h_fwd, h_bwd]' if spec.bidirectional else 'h_t'}", f"({O}, {DH})"))
@@ -210,7 +283,7 @@ def jacobian_shapes(spec: bc.RNNSpec, T: int, B: int) -> list[tuple[str, str, st
         rows.append(
             (
                 "parameters",
-                "every layer and direction has its own W_ih, W_hh, b_ih, b_hh",
+                f"every layer and direction has its own {', '.join(names)}",
                 f"{spec.num_layers * spec.directions} sets",
             )
         )

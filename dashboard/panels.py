@@ -151,6 +151,8 @@ def eigenvalues(config: RunConfig, report: SpectralReport) -> Panel:
 
 def eigenvalue_caption(report: SpectralReport) -> str:
     """What the eigenvalues say in the long run and the singular values over one step, for this W_hh."""
+    if not report.spectral_radius:
+        return "This cell has no recurrent weight matrix: its state's Jacobian is set by its gates, step by step."
     rho, sigma = max(report.spectral_radius.values()), max(report.sigma_max.values())
     text = (
         f"The spectral radius ρ = {rho:.3g} sets the long run: powers of W_hh grow some direction when ρ > 1 "
@@ -169,10 +171,9 @@ def eigenvalue_caption(report: SpectralReport) -> str:
 
 
 def contributions(config: RunConfig, res: bc.BPTTResult) -> Panel:
-    terms = res.step_contributions or {"weight_hh_l0": np.zeros(config.T), "weight_ih_l0": np.zeros(config.T)}
-    df = pd.DataFrame(
-        {"t": np.arange(config.T), "weight_hh": terms["weight_hh_l0"], "weight_ih": terms["weight_ih_l0"]}
-    )
+    names = bc.CELLS[config.cell].term_params
+    terms = res.step_contributions or {}
+    df = pd.DataFrame({"t": np.arange(config.T)} | {n: terms.get(f"{n}_l0", np.zeros(config.T)) for n in names})
     caption = (
         "W_hh is shared, so dW_hh is the sum of these per-step terms; when early terms are tiny, early "
         "inputs barely change the weights."

@@ -31,8 +31,8 @@ cols[1].metric(
 )
 cols[2].metric(
     "Spectral radius of W_hh" + (" (top layer)" if is_deep(config) else ""),
-    f"{max(report.spectral_radius.values()):.3g}",
-    help="largest |eigenvalue| over the gate blocks",
+    f"{max(report.spectral_radius.values()):.3g}" if report.spectral_radius else "none",
+    help="largest |eigenvalue| over the gate blocks (none: the cell has no recurrent weight matrix)",
 )
 cols[3].metric("Verdict", verdict.label, help=rules.VERDICT_RULE)
 with cols[4]:
