@@ -129,14 +129,22 @@ def _lstm_backward(t: int, j: int, v: dict, activation: str) -> list[str]:
     ]
 
 
+def _blend(idx: str, v: dict, first: tuple[str, str], second: tuple[str, str]) -> list[str]:
+    """``h = (1 - z) a + z b`` in symbols, then in numbers; ``first``/``second`` are (number key, symbol)."""
+    (a, a_sym), (b, b_sym) = first, second
+    return [
+        rf"h{idx} = (1 - z)\, {a_sym} + z\, {b_sym}",
+        rf"\phantom{{h{idx}}} = (1 - {number(v['z'])}) \cdot ({number(v[a])}) + {number(v['z'])} \cdot "
+        rf"({number(v[b])}) = {number(v['h'])}",
+    ]
+
+
 def _gru_forward(t: int, j: int, v: dict, activation: str) -> list[str]:
     idx = f"_{{{t},{j}}}"
     return [
         rf"r = {number(v['r'])},\; z = {number(v['z'])}\quad\text{{(reset and update gates)}}",
         rf"n = \tanh\big((W_{{in}} x_t + b_{{in}})_j + r\,(W_{{hn}} h_{{t-1}} + b_{{hn}})_j\big) = {number(v['n'])}",
-        rf"h{idx} = (1 - z)\, n + z\, h_{{t-1}}",
-        rf"\phantom{{h{idx}}} = (1 - {number(v['z'])}) \cdot ({number(v['n'])}) + {number(v['z'])} \cdot "
-        rf"({number(v['h_prev'])}) = {number(v['h'])}",
+        *_blend(idx, v, ("n", "n"), ("h_prev", "h_{t-1}")),
     ]
 
 
@@ -183,9 +191,7 @@ def _mingru_forward(t: int, j: int, v: dict, activation: str) -> list[str]:
     return [
         rf"z = \sigma(W_z x_t + b_z)_j = {number(v['z'])},\; \tilde h = (W_h x_t + b_h)_j = {number(v['h~'])}",
         r"\text{(neither reads } h_{t-1}\text{: no } W_{hh}\text{)}",
-        rf"h{idx} = (1 - z)\, h_{{t-1}} + z\, \tilde h",
-        rf"\phantom{{h{idx}}} = (1 - {number(v['z'])}) \cdot ({number(v['h_prev'])}) + {number(v['z'])} \cdot "
-        rf"({number(v['h~'])}) = {number(v['h'])}",
+        *_blend(idx, v, ("h_prev", "h_{t-1}"), ("h~", r"\tilde h")),
     ]
 
 
