@@ -7,6 +7,7 @@ the same shapes, one BPTT call, or the target from the issue tracker).
     python -m bench                # everything
     python -m bench engine app     # some sections
     python -m bench --quick        # fewer repetitions
+    python -m bench scan           # the associative scan against the loop (LRU, minGRU)
 """
 
 from __future__ import annotations
@@ -313,6 +314,12 @@ def browser(repeat: int) -> None:
     browser_section(repeat)
 
 
+def scan(repeat: int) -> None:
+    from .scan import scan_section
+
+    scan_section(repeat)
+
+
 def load(repeat: int) -> None:
     from .load import load_section
 
@@ -331,6 +338,7 @@ SECTIONS = {
     "sweeps": sweeps,
     "app": app,
     "training": training,
+    "scan": scan,
     "browser": browser,
     "load": load,
     "load-browser": load_browser,

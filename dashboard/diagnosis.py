@@ -171,11 +171,11 @@ def _analysed(seqs: Sequences) -> tuple[np.ndarray, int]:
 def _dynamics(model: Model, x: np.ndarray) -> dict:
     """Jacobian products, Lyapunov spectrum and saturation of every layer-direction on unpadded ``x``."""
     spec, P, T = model.spec, model.params, x.shape[0]
-    S = spec.hidden_size * spec.state_parts
+    S = spec.jacobian_width
     curves, lyap = {}, {}
     for l, d in spec.layers():
         jac = iter_local_jacobians(spec, P, x, layer=l, direction=d)
-        curves[l, d] = jacobian_products(jac, spec.hidden_size, max_points=200, steps=T)
+        curves[l, d] = jacobian_products(jac, spec.hidden_width, max_points=200, steps=T)
         with warnings.catch_warnings():  # a sequence whose Jacobians overflowed is nan: the others' mean
             warnings.simplefilter("ignore", RuntimeWarning)
             lyap[l, d] = np.nanmean(
@@ -199,11 +199,12 @@ def _dynamics(model: Model, x: np.ndarray) -> dict:
 
 
 def _radius(model: Model) -> np.ndarray:
-    spec, H = model.spec, model.spec.hidden_size
-    out = np.zeros((spec.num_layers, spec.directions))
+    """The largest spectral radius of each layer-direction's recurrent blocks (nan: a cell without any)."""
+    spec, cell = model.spec, bc.CELLS[model.spec.cell]
+    out = np.full((spec.num_layers, spec.directions), np.nan)
     for l, d in spec.layers():
-        W = model.params[bc.param_key("weight_hh", l, d)]
-        out[l, d] = max(bc.spectral_radius(W[g * H : (g + 1) * H]) for g in range(W.shape[0] // H))
+        blocks = cell.recurrence(bc.layer_params(model.params, l, d)).values()
+        out[l, d] = max((bc.spectral_radius(b) for b in blocks), default=np.nan)
     return out
 
 
