@@ -36,8 +36,8 @@ def init_params(
     seed : int
         Seed of ``np.random.default_rng``; the same seed gives the same weights.
     init : {"uniform", "normal", "orthogonal", "identity", "spectral"}
-        Preset for each H x H gate block of ``weight_hh`` (cells without ``weight_hh``, the LRU and
-        minGRU, draw their own way and read neither ``init`` nor ``scale``):
+        Preset for each H x H gate block of ``weight_hh``; cells without ``weight_hh`` (the LRU, minGRU:
+        ``bc.CELLS[cell].init_presets`` is False) draw their own way and read neither ``init`` nor ``scale``:
 
         * ``"uniform"``: U(-k, k), k = 1/sqrt(H), PyTorch's default, times ``scale``;
         * ``"normal"``: N(0, scale^2 / H);

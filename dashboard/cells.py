@@ -18,6 +18,15 @@ ACT_LATEX = {"tanh": r"\tanh", "relu": r"\mathrm{relu}", "sigmoid": r"\sigma", "
 ACT_PRIME = {"tanh": r"1 - h_t^2", "relu": r"[h_t > 0]", "sigmoid": r"h_t (1 - h_t)", "linear": "1"}
 
 
+#: How a parameter is written in captions and legends (other names are shown as they are).
+PARAM_LABELS = {"weight_hh": "W_hh", "weight_ih": "W_ih", "nu_log": "ν (nu_log)", "theta_log": "θ (theta_log)"}
+
+
+def param_label(name: str) -> str:
+    """``W_hh`` for ``weight_hh``; a parameter without a label keeps its name."""
+    return PARAM_LABELS.get(name, name)
+
+
 def number(v: float) -> str:
     """A number for LaTeX: ``-4.317 \\times 10^{-5}``, never ``e-05`` (which reads as a subtraction)."""
     text = f"{v:.4g}"

@@ -18,6 +18,7 @@ from bptt_core.analysis.spectral import SpectralReport, pascanu_bound
 from bptt_core.analysis.truncation_study import TruncationStudy
 from bptt_core.result import STORED_GROUPS
 
+from .cells import param_label
 from .compute import PhaseDiagram, flow_origins, step_norms
 from .config import RunConfig
 from .figures import flow as ff
@@ -174,11 +175,12 @@ def contributions(config: RunConfig, res: bc.BPTTResult) -> Panel:
     names = bc.CELLS[config.cell].term_params
     terms = res.step_contributions or {}
     df = pd.DataFrame({"t": np.arange(config.T)} | {n: terms.get(f"{n}_l0", np.zeros(config.T)) for n in names})
+    shared = param_label(names[0])
     caption = (
-        "W_hh is shared, so dW_hh is the sum of these per-step terms; when early terms are tiny, early "
+        f"{shared} is shared, so d{shared} is the sum of these per-step terms; when early terms are tiny, early "
         "inputs barely change the weights."
     )
-    return Panel("step_contributions", "Per-step terms of dW_hh", caption, ff.step_contributions(df), df)
+    return Panel("step_contributions", f"Per-step terms of d{shared}", caption, ff.step_contributions(df), df)
 
 
 def itemised(config: RunConfig, P: np.ndarray, origin: int | None = None) -> Panel:
@@ -194,20 +196,20 @@ def itemised(config: RunConfig, P: np.ndarray, origin: int | None = None) -> Pan
     df = long.groupby(["t", "distance"], as_index=False)["share"].sum()
     chosen = T - 1 if origin is None else origin
     line = long[long["origin"] == chosen][["origin", "t", "share"]]
-    return Panel(
-        "gradient_itemised", "dW_hh itemised", itemised_caption(long), ff.itemised_contributions(df, line), long
-    )
+    shared = param_label(bc.CELLS[config.cell].term_params[0])
+    caption = itemised_caption(long, shared)
+    return Panel("gradient_itemised", f"d{shared} itemised", caption, ff.itemised_contributions(df, line), long)
 
 
-def itemised_caption(long: pd.DataFrame) -> str:
-    """The total the bars add up to and the share of each distance, read off the terms."""
+def itemised_caption(long: pd.DataFrame, shared: str = "W_hh") -> str:
+    """The total the bars add up to and the share of each distance, read off the terms of d``shared``."""
     total = long["share"].sum()
     by = long.groupby("distance", sort=False)["share"].sum()
     shares = ", ".join(f"{name}: {by[name] / total:.0%}" for _, _, name in ff.DISTANCES if name in by and total)
     return (
-        "Every term of the shared dW_hh (top layer), split by the step t that adds it and coloured by how far "
+        f"Every term of the shared d{shared} (top layer), split by the step t that adds it and coloured by how far "
         "its gradient travelled back from the loss that produced it; each bar is the term's projection on the "
-        f"total gradient, so all bars add up to ||dW_hh|| = {total:.4g}. Shares by distance: {shares}."
+        f"total gradient, so all bars add up to ||d{shared}|| = {total:.4g}. Shares by distance: {shares}."
     )
 
 

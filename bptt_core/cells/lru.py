@@ -82,6 +82,13 @@ def eigenvalues(params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return modulus * np.cos(phase), modulus * np.sin(phase)
 
 
+def _eigenvalues(params: dict[str, np.ndarray], work: Workspace | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`eigenvalues`, once per call of the engine when a workspace is given."""
+    if work is None:
+        return eigenvalues(params)
+    return work.derived(params["nu_log"], f"lambda {id(params['theta_log'])}", lambda _: eigenvalues(params))
+
+
 def _check_options(r_min: float, r_max: float, max_phase: float) -> None:
     for name, value in (("r_min", r_min), ("r_max", r_max), ("max_phase", max_phase)):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value):
@@ -146,7 +153,7 @@ def forward_step(
     """
     h_prev, x_prev = state
     H, dt = h_prev.shape[-1], h_prev.dtype
-    lam_re, lam_im = eigenvalues(params)
+    lam_re, lam_im = _eigenvalues(params, work)
     x = field(out, "x", x_prev.shape, dt)
     tmp = buffer(work, "fwd_tmp", x_prev.shape[:-1] + (H,), dt)
     a_re, a_im, x_re, x_im = x_prev[..., :H], x_prev[..., H:], x[..., :H], x[..., H:]
@@ -197,7 +204,7 @@ def backward_step(
     np.subtract(dx[..., H:], g_im, out=g_im)
     np.copyto(d_xw[..., 2 * H :], dy)
     # backprop into the previous state through x_t = lambda x_{t-1}: multiply by conj(lambda)
-    lam_re, lam_im = eigenvalues(params)
+    lam_re, lam_im = _eigenvalues(params, work)
     dx_prev = buffer(work, "bwd_dx_prev", shape, dt)
     tmp = buffer(work, "bwd_tmp", (*shape[:-1], H), dt)
     np.multiply(lam_re, g_re, out=dx_prev[..., :H])

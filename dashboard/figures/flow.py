@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..cells import VIEWS
+from ..cells import VIEWS, param_label
 from .style import DIVERGING, base_layout, finite_positive, log_axis, log_heatmap, mark_overflow
 
 #: More truncation cuts than this are summarised in a note instead of drawn one by one.
@@ -176,9 +176,8 @@ def step_contributions(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     """
     fig = go.Figure()
     names = [c for c in df.columns if c != "t"]
-    label = {"weight_hh": "W_hh", "weight_ih": "W_ih"}
     for k, name in enumerate(names):
-        shown = f"term of d{label.get(name, name)}"
+        shown = f"term of d{param_label(name)}"
         if k == 0:
             fig.add_bar(x=df["t"], y=finite_positive(df[name]), name=shown, marker_color="#d62728")
         else:
