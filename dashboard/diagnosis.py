@@ -289,7 +289,7 @@ def _explosion(r: Report) -> list[Recommendation]:
     else:
         what = "Clip the global gradient norm (give targets to measure a threshold from your batches' gradients)"
     out = [Recommendation(what, "; ".join(reasons) + ".", evidence)]
-    if bc.CELLS[r.spec.cell].pascanu_bound and r.radius[l, d] > 1:
+    if bc.CELLS[r.spec.cell].init_presets and bc.CELLS[r.spec.cell].pascanu_bound and r.radius[l, d] > 1:
         out.append(
             Recommendation(
                 f"Rescale {where(r.spec, l, d)}'s W_hh to a spectral radius just below 1 "
@@ -322,7 +322,7 @@ def _vanishing(r: Report) -> list[Recommendation]:
         f"of its {r.T}"
     )
     cell, forget = bc.CELLS[r.spec.cell], _forget_gate(r, l, d)
-    if cell.pascanu_bound:
+    if cell.pascanu_bound and cell.init_presets:  # h = phi(W_hh h + ...): the vanilla RNN
         what = "Use an LSTM or GRU, or initialise W_hh orthogonally with spectral radius near 1"
         evidence["spectral_radius"] = float(r.radius[l, d])
         why += f"; its W_hh has spectral radius {r.radius[l, d]:.3g}"
@@ -332,8 +332,10 @@ def _vanishing(r: Report) -> list[Recommendation]:
         )
         evidence["forget_gate_mean"] = forget
         why += f"; its forget gate averages {forget:.2f}, so the cell state keeps {forget:.2f}^k after k steps"
-    else:
+    elif cell.init_presets:
         what = f"Initialise {where(r.spec, l, d)}'s W_hh orthogonally, or shorten the dependencies the task needs"
+    else:  # no W_hh (LRU, minGRU): its recurrence is set by its own parameters
+        what = f"Initialise {where(r.spec, l, d)}'s recurrence to decay more slowly, or shorten the dependencies"
     out = [Recommendation(what, why + ".", evidence)]
     if r.spec.bidirectional:  # truncation is not defined for a network that reads the future
         return out

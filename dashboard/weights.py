@@ -22,8 +22,8 @@ from .config import RunConfig
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 READOUT_MODULES = ("fc", "linear", "out", "head", "decoder", "readout", "output", "proj")
 #: A layer's parameter key, with any module prefix: every registered cell's names (``weight_ih_l0``, ``nu_log_l0``).
-_LAYER_NAMES = sorted({name for c in bc.CELLS.values() for name in c.param_shapes(1, 1)}, key=len, reverse=True)
-_STATE_DICT_KEY = re.compile(r"(?:^|\.)((?:" + "|".join(map(re.escape, _LAYER_NAMES)) + r")_l\d+(?:_reverse)?)$")
+LAYER_NAMES = sorted({name for c in bc.CELLS.values() for name in c.param_shapes(1, 1)}, key=len, reverse=True)
+_STATE_DICT_KEY = re.compile(r"(?:^|\.)((?:" + "|".join(map(re.escape, LAYER_NAMES)) + r")_l\d+(?:_reverse)?)$")
 _OLD_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
