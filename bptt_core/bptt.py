@@ -109,7 +109,8 @@ def bptt(
     scan : bool
         Run the steps by the associative scan of :mod:`bptt_core.scan` (cells with a linear recurrence:
         lru, mingru), forward and backward, in runs between restarts, kept checkpoints and random cuts;
-        the results equal the loop's up to rounding. The loop (False) is the reference.
+        the results equal the loop's up to rounding. The loop (False) is the reference, and runs where a
+        window's plan tapes one step at a time (``"binomial"``), leaving nothing to scan.
 
     Raises
     ------
@@ -357,7 +358,7 @@ def _make_pass(call: _Call, l: int, d: int, wa: int, wb: int, inputs: list, d_ou
         dh_out=_in_time_order(call.dseq[l, wa:wb, :, d], d) if call.dseq is not None else None,
         terms=terms,
         tick=call.tick,
-        scan=call.scan,
+        scan=call.scan and call.plan(n).longest_tape > 1,  # binomial's one-step tapes leave nothing to scan
     )
 
 

@@ -81,8 +81,9 @@ def linear_scan(
         np.copyto(out, b)
     out[0] += a[0] * h0
     if T > 1:
-        if work is not None:  # NumPy's iterator buffers the strided operands of the sweeps (two at a time)
-            work.note("scan: NumPy iterator buffers", 2 * np.getbufsize() * out.dtype.itemsize)
+        if work is not None:  # NumPy's iterator buffers strided operands (two at a time), up to its buffer size
+            elements = min(np.getbufsize(), out.size)
+            work.note("scan: NumPy iterator buffers", 2 * elements * out.dtype.itemsize)
         _scan_into(np.broadcast_to(a, (T, *a.shape[1:])), out, work, 0)
     return out
 

@@ -222,6 +222,12 @@ def hidden_gradient(params: dict[str, np.ndarray], d_state: tuple[np.ndarray, np
     return dx + np.concatenate([dy @ params["C_re"], -(dy @ params["C_im"])], axis=-1)
 
 
+def _output_map(params: dict[str, np.ndarray], work: Workspace | None) -> np.ndarray:
+    """``[C_re^T; -C_im^T]`` (2H, H), so that ``y = [x_re, x_im] @ it`` (once per call with a workspace)."""
+    stack = lambda _: np.concatenate([params["C_re"].T, -params["C_im"].T])  # noqa: E731
+    return stack(None) if work is None else work.derived(params["C_re"], f"output map {id(params['C_im'])}", stack)
+
+
 def _complex(a: np.ndarray, H: int, work: Workspace | None, name: str) -> np.ndarray:
     """``a[..., :H] + i a[..., H:2H]`` in a complex buffer."""
     c = buffer(work, name, (*a.shape[:-1], H), np.result_type(a.dtype, np.complex64))
@@ -235,11 +241,10 @@ def forward_scan(params: Params, xw: np.ndarray, state: State, rows: dict, work:
     H = xw.shape[-1] // 3
     lam_re, lam_im = eigenvalues(params)
     x = _complex(xw, H, work, "scan_x")
-    linear_scan((lam_re + 1j * lam_im)[None, None], x, _complex(state[1], H, None, ""), out=x, work=work)
+    linear_scan((lam_re + 1j * lam_im)[None, None], x, _complex(state[1], H, work, "scan_x0"), out=x, work=work)
     out_x = rows["x"]
     out_x[..., :H], out_x[..., H:] = x.real, x.imag
-    c_stack = np.concatenate([params["C_re"].T, -params["C_im"].T])  # (2H, H): y = [x_re, x_im] @ c_stack
-    y = matmul(out_x, c_stack, out=rows["h"])
+    y = matmul(out_x, _output_map(params, work), out=rows["h"])
     y += xw[..., 2 * H :]
 
 
@@ -257,7 +262,7 @@ def backward_scan(
     e.imag = np.negative(matmul(dh, params["C_im"], out=tmp), out=tmp)
     lam_re, lam_im = eigenvalues(params)
     conj = (lam_re - 1j * lam_im)[None, None]
-    reverse_linear_scan(conj, e, _complex(d_rest[0], H, None, ""), out=e, work=work)
+    reverse_linear_scan(conj, e, _complex(d_rest[0], H, work, "scan_x0"), out=e, work=work)
     d_xw[..., :H], d_xw[..., H : 2 * H], d_xw[..., 2 * H :] = e.real, e.imag, dh
     first = conj[0, 0] * e[0]
     return np.zeros(dh.shape[1:], dt), np.concatenate([first.real, first.imag], axis=-1).astype(dt)
