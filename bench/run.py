@@ -8,6 +8,7 @@ the same shapes, one BPTT call, or the target from the issue tracker).
     python -m bench engine app     # some sections
     python -m bench online         # RTRL, UORO, SnAp-1, truncated BPTT and BPTT side by side
     python -m bench --quick        # fewer repetitions
+    python -m bench scan           # the associative scan against the loop (LRU, minGRU)
 """
 
 from __future__ import annotations
@@ -314,6 +315,12 @@ def browser(repeat: int) -> None:
     browser_section(repeat)
 
 
+def scan(repeat: int) -> None:
+    from .scan import scan_section
+
+    scan_section(repeat)
+
+
 def load(repeat: int) -> None:
     from .load import load_section
 
@@ -338,6 +345,7 @@ SECTIONS = {
     "sweeps": sweeps,
     "app": app,
     "training": training,
+    "scan": scan,
     "browser": browser,
     "load": load,
     "load-browser": load_browser,

@@ -3,7 +3,10 @@ bad one)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import validate as v
+from .cells import CELLS
 from .spec import check_params
 from .workspace import Workspace
 
@@ -14,7 +17,8 @@ def prepare(spec, params, x, y, loss, mask, h0, c0, dtype) -> tuple:
     Returns
     -------
     params, x, y, mask, states
-        Checked arrays; ``states[k]`` is the initial ``(h,)`` or ``(h, c)`` of layer-direction k.
+        Checked arrays; ``states[k]`` holds the initial value of every state part of layer-direction k
+        (``(h,)``, ``(h, c)``, ...).
     """
     dtype_ = v.check_dtype(dtype)
     x = v.check_inputs(spec, x, dtype_)
@@ -22,14 +26,15 @@ def prepare(spec, params, x, y, loss, mask, h0, c0, dtype) -> tuple:
     y = v.check_targets(spec, y, loss, T, B, dtype_)
     mask = v.check_mask(mask, T, B)
     P = check_params(spec, params, dtype_)
-    n = spec.num_layers * spec.directions
-    h = v.check_state("h0", h0, n, B, spec.hidden_size, dtype_)
-    if spec.has_cell_state:
-        parts = (h, v.check_state("c0", c0, n, B, spec.hidden_size, dtype_))
-    elif c0 is not None:
+    n, H = spec.num_layers * spec.directions, spec.hidden_size
+    if c0 is not None and not spec.has_cell_state:
         raise ValueError(f"c0 applies to cells with a cell state (lstm) only, not {spec.cell!r}")
-    else:
-        parts = (h,)
+    given = {"h": ("h0", h0), "c": ("c0", c0)}
+    cell = CELLS[spec.cell]
+    parts = [
+        v.check_state(*given[p], n, B, H, dtype_) if p in given else np.zeros((n, B, cell.tape[p] * H), dtype_)
+        for p in cell.state_parts
+    ]  # a part without an argument (the LRU's x) starts at 0
     return P, x, y, mask, [tuple(p[k] for p in parts) for k in range(n)]
 
 
@@ -46,6 +51,7 @@ def check_options(
     workspace,
     return_sequences,
     input_grad=False,
+    scan=False,
 ) -> dict:
     """The scalar options, checked (a ValueError names the first bad one)."""
     options = {
@@ -59,7 +65,11 @@ def check_options(
         "seed": v.check_seed(seed),
         "return_sequences": v.check_bool("return_sequences", return_sequences),
         "input_grad": v.check_bool("input_grad", input_grad),
+        "scan": v.check_bool("scan", scan),
     }
+    if options["scan"] and CELLS[spec.cell].forward_scan is None:
+        linear = tuple(name for name, cell in CELLS.items() if cell.forward_scan is not None)
+        raise ValueError(f"scan=True applies to cells with a linear recurrence {linear}, not {spec.cell!r}")
     if (options["checkpoint"] == "binomial") != (options["slots"] is not None):
         raise ValueError("checkpoint_slots goes with checkpoint='binomial' (and that needs checkpoint_slots >= 1)")
     if spec.bidirectional and (options["truncation"] or options["random_truncation"]):

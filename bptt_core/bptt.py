@@ -20,13 +20,14 @@ from .arguments import check_options, prepare
 from .cells import CELLS, Cell
 from .checkpoint import Plan, checkpoint_schedule, gradient_chunk, plan
 from .ledger import MemoryLedger
-from .losses import step_means, token_loss_and_grad, token_weights
+from .losses import step_means, token_weights
 from .norms import global_norm
 from .passes import Pass, run_actions, sweep
+from .readout import readout
 from .result import BPTTResult
 from .spec import RNNSpec, layer_params, param_key
 from .tape import projection_matrix
-from .workspace import Workspace, matmul
+from .workspace import Workspace
 
 #: Workspace names the ledger counts under their own groups rather than as scratch.
 _COUNTED_APART = ("tape_", "hseq_", "dout_")
@@ -56,6 +57,7 @@ def bptt(
     workspace: Workspace | None = None,
     return_sequences: bool = True,
     input_grad: bool = False,
+    scan: bool = False,
 ) -> BPTTResult:
     """Exact backpropagation through time for one sequence batch.
 
@@ -92,7 +94,8 @@ def bptt(
         Seed of the random truncation draws.
     dtype : {"float64", "float32"}
     step_contributions : bool
-        Also return the norm of each step's term of every ``weight_hh_*`` and ``weight_ih_*``.
+        Also return the norm of each step's term of the gradient of every parameter the cell names in
+        ``term_params`` (``weight_hh_*`` and ``weight_ih_*`` for RNN, LSTM and GRU).
     memory_budget : int, optional
         Bytes this call may allocate (default :data:`bptt_core.budget.DEFAULT_BUDGET`).
     checkpoint_slots : int, optional
@@ -104,6 +107,11 @@ def bptt(
         T x B x H is allocated beyond what the memory mode stores.
     input_grad : bool
         Also return ``dx = dL/dx`` (T, B, I), as the layers above hand their inputs' gradient down.
+    scan : bool
+        Run the steps by the associative scan of :mod:`bptt_core.scan` (cells with a linear recurrence:
+        lru, mingru), forward and backward, in runs between restarts, kept checkpoints and random cuts;
+        the results equal the loop's up to rounding. The loop (False) is the reference, and runs where a
+        window's plan tapes one step at a time (``"binomial"``), leaving nothing to scan.
 
     Raises
     ------
@@ -131,6 +139,7 @@ def bptt(
         workspace,
         return_sequences,
         input_grad,
+        scan,
     )
     budget.check_bptt(spec, *x.shape[:2], options, dtype, memory_budget)
     with np.errstate(all="ignore"), (workspace or Workspace(output_bytes=0)).use() as work:
@@ -171,6 +180,7 @@ class _Call:
     links: list | None
     terms: dict | None
     inits: list
+    scan: bool = False
     plans: dict = field(default_factory=dict)
     recomputed: int = 0
     forward_steps: int = 0
@@ -197,7 +207,8 @@ class _Call:
         ledger.hold("losses", weights.nbytes + tok.nbytes + mask.nbytes + 8 * T)
         terms = None
         if contributions:
-            terms = {param_key(n, l, d): np.zeros(T) for l, d in spec.layers() for n in ("weight_hh", "weight_ih")}
+            names = CELLS[spec.cell].term_params
+            terms = {param_key(n, l, d): np.zeros(T) for l, d in spec.layers() for n in names}
             ledger.hold("losses", 8 * T * len(terms))
         resets = None
         if D == 2 and not mask.all():
@@ -233,6 +244,7 @@ class _Call:
             links,
             terms,
             states,
+            scan=options["scan"],
         )
 
     def plan(self, n: int) -> Plan:
@@ -242,12 +254,14 @@ class _Call:
             self.ledger.hold("schedule", self.plans[n].actions.nbytes)
         return self.plans[n]
 
-    def tick(self, phase: str, t: int) -> None:
-        """One step done: scratch newly asked of the workspace joins the count, then the ledger records."""
+    def tick(self, phase: str | None, t: int = -1) -> None:
+        """One step done: scratch newly asked of the workspace joins the count, then the ledger records
+        (``phase`` None: the count only, no timeline row)."""
         if self.work.grown != self._grown:
             self._grown = self.work.grown
             self.ledger.set("scratch", self.work.requested_bytes(skip=_COUNTED_APART))
-        self.ledger.tick(phase, t)
+        if phase is not None:
+            self.ledger.tick(phase, t)
 
 
 def _window(call: _Call, wa: int, wb: int, states: list) -> tuple[list, list]:
@@ -277,7 +291,7 @@ def _window(call: _Call, wa: int, wb: int, states: list) -> tuple[list, list]:
     if D == 2:  # the read-out needs both directions at each step: the window's steps, a chunk at a time
         for c in range(0, n, call.chunk):
             e = min(n, c + call.chunk)
-            _readout(call, [part[c:e] for part in inputs], wa + c, [out[c:e] for out in d_outs[L - 1]])
+            readout(call, [part[c:e] for part in inputs], wa + c, [out[c:e] for out in d_outs[L - 1]])
         if call.dh is not None:
             np.concatenate(d_outs[L - 1], axis=-1, out=call.dh[wa:wb])
     d_states = [None] * (L * D)
@@ -315,7 +329,7 @@ def _make_pass(call: _Call, l: int, d: int, wa: int, wb: int, inputs: list, d_ou
         h_seq = None
     terms = None
     if call.terms is not None:
-        terms = {k: _in_time_order(call.terms[param_key(k, l, d)][wa:wb], d) for k in ("weight_hh", "weight_ih")}
+        terms = {k: _in_time_order(call.terms[param_key(k, l, d)][wa:wb], d) for k in call.cell.term_params}
     return Pass(
         name=f"{l}_{d}",
         owner=(l, d),
@@ -326,7 +340,7 @@ def _make_pass(call: _Call, l: int, d: int, wa: int, wb: int, inputs: list, d_ou
         w1=projection_matrix(
             call.cell,
             p,
-            call.work.get(f"w1_{l}_{d}", (p["weight_ih"].shape[1] + 1, p["weight_ih"].shape[0]), call.x.dtype),
+            call.work.get(f"w1_{l}_{d}", (spec.layer_input_size(l) + 1, call.cell.width * H), call.x.dtype),
         ),
         inputs=[_in_time_order(part, d) for part in inputs],
         plan=call.plan(n),
@@ -345,40 +359,14 @@ def _make_pass(call: _Call, l: int, d: int, wa: int, wb: int, inputs: list, d_ou
         dh_out=_in_time_order(call.dseq[l, wa:wb, :, d], d) if call.dseq is not None else None,
         terms=terms,
         tick=call.tick,
+        scan=call.scan and call.plan(n).longest_tape > 1,  # binomial's one-step tapes leave nothing to scan
     )
 
 
-def _readout(call: _Call, parts: list, t0: int, outs: list) -> None:
-    """Read-out, token losses and ``dL/dh`` at steps t0.. from the top layer's outputs (one part per direction).
-
-    Parameters
-    ----------
-    parts, outs : list of ndarray of shape (m, B, H)
-        The top layer's outputs in time order, and where ``dL/d(output)`` goes.
-    """
-    W, H = call.P["weight_out"], call.spec.hidden_size
-    m, B, _ = parts[0].shape
-    t1 = t0 + m
-    yhat = call.yhat[t0:t1] if call.yhat is not None else call.work.get("yhat_chunk", (m, B, W.shape[0]), W.dtype)
-    for k, part in enumerate(parts):
-        block = W[:, k * H : (k + 1) * H]
-        if k == 0:
-            matmul(part, block.T, out=yhat)
-        else:
-            yhat += matmul(part, block.T)
-    yhat += call.P["bias_out"]
-    call.tok[t0:t1], dyhat = token_loss_and_grad(call.loss, yhat, call.y[t0:t1])
-    dyhat *= call.weights[t0:t1, :, None]  # dL/dyhat
-    flat = dyhat.reshape(-1, W.shape[0])
-    for k, (part, out) in enumerate(zip(parts, outs)):
-        call.grads["weight_out"][:, k * H : (k + 1) * H] += flat.T @ part.reshape(-1, H)
-        matmul(dyhat, W[:, k * H : (k + 1) * H], out=out)
-    call.grads["bias_out"] += flat.sum(axis=0)
-
-
 def _readout_chunk(call: _Call, wa: int, h_rows: np.ndarray, c: int, out: np.ndarray) -> None:
-    """:func:`_readout` for a unidirectional top layer, a chunk of its steps at a time (from its tape)."""
-    _readout(call, [h_rows], wa + c, [out])
+    """:func:`bptt_core.readout.readout` for a unidirectional top layer, a chunk of its steps at a time
+    (from its tape)."""
+    readout(call, [h_rows], wa + c, [out])
 
 
 def _window_buffer(

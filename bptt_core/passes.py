@@ -10,14 +10,16 @@ reverse direction, step s is time ``T - 1 - s`` (the caller hands reversed views
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
 from .cells import Cell
 from .checkpoint import BACK, STORE, TAPE, Plan
 from .ledger import MemoryLedger
+from .scan import scan_steps
 from .tape import Tape, gather_rows, project
 from .workspace import Workspace, matmul
 
@@ -52,7 +54,10 @@ class Pass:
     dh_out : ndarray of shape (n, B, H) or None
         Where the total ``dL/dh`` of every step is written (returned sequences).
     terms : dict of ndarray of shape (n,), or None
-        Norm of each step's term of ``dW_hh`` and ``dW_ih``.
+        Norm of each step's term of the gradient of the cell's ``term_params``.
+    scan : bool
+        Run the steps by the cell's associative scan (``forward_scan``/``backward_scan``) in runs between
+        restarts, kept states and random cuts; the loop otherwise.
     """
 
     name: str
@@ -77,6 +82,7 @@ class Pass:
     dh_out: np.ndarray | None = None
     terms: dict | None = None
     tick: Callable | None = None
+    scan: bool = False
     checkpoints: dict = field(default_factory=dict)
     tape: Tape | None = None
     d_init: list = field(default_factory=list)
@@ -100,8 +106,7 @@ def sweep(ps: Pass, state: tuple) -> tuple:
 
 def run_actions(ps: Pass) -> tuple:
     """Backward over the window by the plan's actions; return ``dL/d(state entering step 0)``."""
-    B, H, _ = ps.shape
-    d_state = tuple(np.zeros((B, H), ps.w1.dtype) for _ in ps.init)
+    d_state = tuple(np.zeros_like(part) for part in ps.init)
     for code, a, s, b in ps.plan.actions:
         if code == BACK:
             d_state = back(ps, int(s), int(b), d_state)
@@ -121,13 +126,12 @@ def run_actions(ps: Pass) -> tuple:
 
 def advance(ps: Pass, a: int, b: int, state: tuple, keep: set, phase: str) -> tuple:
     """Run steps a..b-1 without keeping caches (two rolling rows), keeping the states entering ``keep``."""
-    B, H, GH = ps.shape
+    B, H, _ = ps.shape
     tape = Tape.new(ps.cell, a, b, B, H, ps.w1.dtype, ps.work, ps.h_seq, rolling=True)
-    step = min(ps.chunk, ps.plan.longest_tape)  # the projection's scratch never outgrows the tape
-    for c in range(a, b, step):
-        d = min(c + step, b)
-        xw = ps.work.get("xw_roll", (d - c, B, GH), ps.w1.dtype)
-        project(ps.inputs, ps.w1, c, d, xw, ps.work)
+    for c, d, xw in projected_chunks(ps, a, b):
+        if ps.scan:
+            state = scan_advance(ps, tape, c, d, xw, state, keep, phase)
+            continue
         for t in range(c, d):
             if t in keep:
                 store_checkpoint(ps, t, state)
@@ -142,6 +146,23 @@ def advance(ps: Pass, a: int, b: int, state: tuple, keep: set, phase: str) -> tu
     return state
 
 
+def projected_chunks(ps: Pass, a: int, b: int, into: np.ndarray | None = None) -> Iterator[tuple]:
+    """``(c, d, xw)`` for runs of steps a..b-1 with their input projection ``xw`` (d - c, B, width*H): one run
+    written into ``into`` when given (a tape's first entry), else runs of at most a tape's length in scratch."""
+    if into is not None:
+        project(ps.inputs, ps.w1, a, b, into, ps.work)
+        yield a, b, into
+        return
+    B, _, width = ps.shape
+    step = scan_steps(B, width) if ps.scan else ps.chunk
+    step = max(1, min(step, ps.plan.longest_tape))  # the projection's scratch never outgrows the tape
+    for c in range(a, b, step):
+        d = min(c + step, b)
+        xw = ps.work.get("xw_roll", (d - c, B, width), ps.w1.dtype)
+        project(ps.inputs, ps.w1, c, d, xw, ps.work)
+        yield c, d, xw
+
+
 def record_tape(ps: Pass, s: int, b: int, state: tuple, phase: str) -> None:
     """Run steps s..b-1 from ``state`` keeping every cache (the tape backward reads)."""
     drop_tape(ps)
@@ -153,15 +174,17 @@ def record_tape(ps: Pass, s: int, b: int, state: tuple, phase: str) -> None:
         np.copyto(tape.buffers[part][0], src)
     per_step = _counted(ps, tape)
     _entering_row(ps, tape, hold=True)
-    xw = tape.projection_target()
-    project(ps.inputs, ps.w1, s, b, xw, ps.work)
     hold = ps.ledger.hold
-    for t in range(s, b):
-        state = reset(ps, t, tape.state_in(t))
-        state, _ = ps.cell.forward_step(ps.params, xw[t - s], state, ps.activation, out=tape.outputs(t), work=ps.work)
-        for group, nbytes in per_step:
-            hold(group, nbytes, ps.owner)
-        ps.tick(phase, t)
+    for c, d, xw in projected_chunks(ps, s, b, tape.projection_target() if tape.holds_projection else None):
+        if ps.scan:
+            scan_record(ps, tape, c, d, xw, per_step, phase)
+            continue
+        for t in range(c, d):
+            state = reset(ps, t, tape.state_in(t))
+            ps.cell.forward_step(ps.params, xw[t - c], state, ps.activation, out=tape.outputs(t), work=ps.work)
+            for group, nbytes in per_step:
+                hold(group, nbytes, ps.owner)
+            ps.tick(phase, t)
     if phase == "forward" and ps.overflow is None and b > s:  # one pass over the taped outputs, not one a step
         finite = np.isfinite(np.add.reduce(tape.h_rows(s, b).reshape(b - s, -1), axis=1))
         ps.overflow = None if finite.all() else s + int(np.argmin(finite))
@@ -184,7 +207,7 @@ def back(ps: Pass, s: int, b: int, d_state: tuple) -> tuple:
     """Backpropagate through the taped steps b-1, ..., s, a chunk of steps per weight-gradient product."""
     B, H, GH = ps.shape
     tape, dt = ps.tape, ps.w1.dtype
-    per_step, release = _counted(ps, tape), ps.ledger.release
+    per_step = _counted(ps, tape)
     for c in reversed(range(s, b, ps.chunk)):
         d = min(c + ps.chunk, b)
         dh = ps.work.get("dh_chunk", (d - c, B, H), dt)  # the gradient arriving from outside the recurrence
@@ -192,50 +215,56 @@ def back(ps: Pass, s: int, b: int, d_state: tuple) -> tuple:
             np.copyto(dh, ps.d_out[c:d])
         else:
             ps.readout(tape.h_rows(c, d), c, dh)
-        d_xw = ps.work.get("d_xw", (d - c, B, GH), dt)
-        d_hw = ps.work.get("d_hw", (d - c, B, GH), dt) if ps.cell.separate_hw_grad else d_xw
-        for t in reversed(range(c, d)):
-            dh[t - c] += d_state[0]  # total dL/dh_t: from outside plus from step t + 1
-            if ps.dh_out is not None:
-                ps.dh_out[t] = dh[t - c]
-            d_state, _, _ = ps.cell.backward_step(
-                ps.params,
-                (dh[t - c], *d_state[1:]),
-                tape.cache(t),
-                out={"d_xw": d_xw[t - c], "d_hw": d_hw[t - c]},
-                work=ps.work,
-            )
-            d_state = into_previous_step(ps, t, d_state)
-            for group, nbytes in per_step:
-                release(group, nbytes, ps.owner)
-            if t == tape.s:
-                _entering_row(ps, tape, hold=False)
-            ps.tick("backward", t)
-        accumulate(ps, c, d, d_xw[: d - c], d_hw[: d - c])
+        d_xw = ps.work.get("d_xw", (d - c, B, GH), dt)[: d - c]
+        d_hw = ps.work.get("d_hw", (d - c, B, GH), dt)[: d - c] if ps.cell.separate_hw_grad else d_xw
+        if ps.scan:
+            d_state = scan_back(ps, c, d, dh, d_xw, d_state, per_step)
+        else:
+            d_state = steps_back(ps, c, d, dh, d_xw, d_hw, d_state, per_step)
+        accumulate(ps, c, d, d_xw, d_hw)
     return d_state
 
 
+def steps_back(
+    ps: Pass, c: int, d: int, dh: np.ndarray, d_xw: np.ndarray, d_hw: np.ndarray, d_state: tuple, per_step: list
+) -> tuple:
+    """Steps d-1, ..., c one at a time (min-char-rnn's loop), ``dh`` the gradient from outside the recurrence."""
+    for t in reversed(range(c, d)):
+        dh[t - c] += d_state[0]  # total dL/dh_t: from outside plus from step t + 1
+        if ps.dh_out is not None:
+            ps.dh_out[t] = dh[t - c]
+        d_state, _, _ = ps.cell.backward_step(
+            ps.params,
+            (dh[t - c], *d_state[1:]),
+            ps.tape.cache(t),
+            out={"d_xw": d_xw[t - c], "d_hw": d_hw[t - c]},
+            work=ps.work,
+        )
+        d_state = into_previous_step(ps, t, d_state)
+        step_reversed(ps, t, per_step)
+    return d_state
+
+
+def step_reversed(ps: Pass, t: int, per_step: list) -> None:
+    """Step t is reversed: its tape rows (and at the tape's start the entering state) are free."""
+    for group, nbytes in per_step:
+        ps.ledger.release(group, nbytes, ps.owner)
+    if t == ps.tape.s:
+        _entering_row(ps, ps.tape, hold=False)
+    ps.tick("backward", t)
+
+
 def accumulate(ps: Pass, a: int, b: int, d_xw: np.ndarray, d_hw: np.ndarray) -> None:
-    """Tied weights: the terms of steps a..b-1 summed by one matrix product each; the inputs' gradient."""
-    m, B, GH = d_xw.shape
-    n = m * B
-    x = gather_rows(ps.inputs, a, b, ps.work.get("x_rows", (m, B, ps.w1.shape[0] - 1), ps.w1.dtype))
-    h_prev = ps.tape.h_prev_rows(a, b)
-    g = ps.grads
-    g["weight_ih"] += d_xw.reshape(n, GH).T @ x.reshape(n, -1)
-    g["weight_hh"] += d_hw.reshape(n, GH).T @ h_prev.reshape(n, -1)
-    d_bias = d_xw.sum(axis=(0, 1))
-    g["bias_ih"] += d_bias
-    g["bias_hh"] += d_hw.sum(axis=(0, 1)) if ps.cell.separate_hw_grad else d_bias
-    if ps.d_in is not None:  # backprop into the layer below through W_ih
-        dx = matmul(d_xw, ps.params["weight_ih"], out=ps.work.get("d_x", x.shape, x.dtype))
+    """Tied weights: the cell turns the gradients of steps a..b-1 into parameter gradients; the inputs' gradient."""
+    x = gather_rows(ps.inputs, a, b, ps.work.get("x_rows", (b - a, *d_xw.shape[1:-1], ps.w1.shape[0] - 1), d_xw.dtype))
+    terms = None if ps.terms is None else {name: term[a:b] for name, term in ps.terms.items()}
+    ps.cell.accumulate(ps.params, ps.grads, d_xw, d_hw, x, ps.tape.rows(a, b), terms)
+    if ps.d_in is not None:  # backprop into the layer below through the projection
+        dx = matmul(d_xw, ps.w1[:-1].T, out=ps.work.get("d_x", x.shape, x.dtype))
         col = 0
         for part in ps.d_in:
             part[a:b] += dx[..., col : col + part.shape[-1]]
             col += part.shape[-1]
-    if ps.terms is not None:
-        ps.terms["weight_hh"][a:b] = step_term_norms(d_hw, h_prev)
-        ps.terms["weight_ih"][a:b] = step_term_norms(d_xw, x)
 
 
 def reset(ps: Pass, t: int, state: tuple) -> tuple:
@@ -306,20 +335,67 @@ def _counted(ps: Pass, tape: Tape) -> list[tuple[str, int]]:
     return list(per_group.items())
 
 
-def step_term_norms(d_pre: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-    """``||d_pre_t^T inputs_t||_F`` for each t without forming the (G*H, N) terms.
+def runs(ps: Pass, c: int, d: int, cuts: set | None = None, backward: bool = False) -> list[tuple[int, int]]:
+    """Steps c..d-1 as runs ``(u, v)`` whose steps after the first are plain recurrence steps: a run starts
+    at every restart (and, backward, at every random cut; forward, at every kept state in ``cuts``)."""
+    flagged = set(cuts or ())
+    if ps.resets is not None:
+        flagged |= set((c + np.flatnonzero(ps.resets[c:d].any(axis=1))).tolist())
+    if backward and ps.links is not None:
+        flagged |= {t for t in range(c, d) if t > 0 and ps.links[t] != 1.0}
+    return list(pairwise([c, *sorted(t for t in flagged if c < t < d), d]))
 
-    Uses ``||A^T B||_F^2 = sum(A A^T * B B^T)`` over the batch axis.
 
-    Parameters
-    ----------
-    d_pre : ndarray of shape (L, B, G*H)
-    inputs : ndarray of shape (L, B, N)
+def scan_record(ps: Pass, tape: Tape, c: int, d: int, xw: np.ndarray, per_step: list, phase: str) -> None:
+    """:func:`record_tape`'s steps c..d-1 by the cell's scan, a run at a time."""
+    for u, v in runs(ps, c, d):
+        state = reset(ps, u, tape.state_in(u))
+        ps.cell.forward_scan(ps.params, xw[u - c : v - c], state, tape.rows(u, v), ps.work)
+        for t in range(u, v):
+            for group, nbytes in per_step:
+                ps.ledger.hold(group, nbytes, ps.owner)
+            ps.tick(phase, t)
 
-    Returns
-    -------
-    ndarray of shape (L,)
-    """
-    gram_a = d_pre @ np.swapaxes(d_pre, 1, 2)
-    gram_b = inputs @ np.swapaxes(inputs, 1, 2)
-    return np.sqrt(np.maximum(np.sum(gram_a * gram_b, axis=(1, 2)), 0.0))
+
+def scan_advance(ps: Pass, tape: Tape, c: int, d: int, xw: np.ndarray, state: tuple, keep: set, phase: str) -> tuple:
+    """:func:`advance`'s steps c..d-1 by the cell's scan: each run's rows go to scratch (the outputs kept in
+    sequence to their place), its last state to the rolling tape."""
+    for u, v in runs(ps, c, d, cuts=keep):
+        if u in keep:
+            store_checkpoint(ps, u, state)
+        state = reset(ps, u, state)
+        rows = {
+            name: tape.rows(u, v)[name]
+            if name == "h" and tape.in_sequence
+            else ps.work.get("scan_rows_" + name, (v - u, *buf.shape[1:]), buf.dtype)
+            for name, buf in tape.buffers.items()
+        }
+        ps.cell.forward_scan(ps.params, xw[u - c : v - c], state, rows, ps.work)
+        last = tape.outputs(v - 1)
+        for part in ps.cell.state_parts:
+            if last[part] is not rows[part][-1]:
+                np.copyto(last[part], rows[part][-1])
+        state = tuple(last[part] for part in ps.cell.state_parts)
+        if phase == "forward" and ps.overflow is None:
+            finite = np.isfinite(np.add.reduce(rows["h"].reshape(v - u, -1), axis=1))
+            ps.overflow = None if finite.all() else u + int(np.argmin(finite))
+        for t in range(u, v):
+            ps.tick(phase, t)
+    return state
+
+
+def scan_back(ps: Pass, c: int, d: int, dh: np.ndarray, d_xw: np.ndarray, d_state: tuple, per_step: list) -> tuple:
+    """:func:`back`'s steps d-1..c by the cell's scan, a run at a time (restarts and random cuts between runs)."""
+    tape = ps.tape
+    for u, v in reversed(runs(ps, c, d, backward=True)):
+        dh[v - 1 - c] += d_state[0]  # what step v sends to the output of step v - 1
+        d_state = ps.cell.backward_scan(
+            ps.params, dh[u - c : v - c], d_state[1:], tape.rows(u, v), d_xw[u - c : v - c], ps.work
+        )
+        ps.tick(None)  # the run's scratch joins the count while its tape rows are still held
+        if ps.dh_out is not None:
+            ps.dh_out[u:v] = dh[u - c : v - c]
+        d_state = into_previous_step(ps, u, d_state)
+        for t in reversed(range(u, v)):
+            step_reversed(ps, t, per_step)
+    return d_state

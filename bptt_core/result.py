@@ -71,8 +71,9 @@ class BPTTResult:
     overflow_step : int or None
         First time step whose hidden state (in any layer) is not finite.
     step_contributions : dict of str to ndarray of shape (T,), or None
-        With ``step_contributions=True``: Frobenius norm of the term step t adds to each
-        ``weight_hh_*`` and ``weight_ih_*`` gradient (tied weights sum these terms over time).
+        With ``step_contributions=True``: Frobenius norm of the term step t adds to the gradient of each
+        parameter in the cell's ``term_params`` (``weight_hh_*`` and ``weight_ih_*`` for RNN, LSTM and GRU),
+        every layer and direction (tied weights sum these terms over time).
     dx : ndarray of shape (T, B, I) or None
         With ``input_grad=True``: ``dL/dx``, the gradient of the inputs (as cut by truncation).
     """

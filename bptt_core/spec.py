@@ -1,7 +1,9 @@
 """The network description: which cell, which sizes, and the parameter layout.
 
-Parameters are exactly PyTorch's ``nn.RNN/LSTM/GRU`` state dict, for any depth and
-direction, plus a linear read-out on the top layer's output:
+Each layer and direction has the parameters its cell declares (``Cell.param_shapes``), keyed
+``<name>_l{k}`` with a ``_reverse`` suffix for the backward direction; for RNN, LSTM and GRU
+that is exactly PyTorch's ``nn.RNN/LSTM/GRU`` state dict. A linear read-out sits on the top
+layer's output:
 
 ==================================  ======================  ==========================================
 key                                 shape                   note
@@ -11,6 +13,9 @@ key                                 shape                   note
 ``bias_ih_l{k}``, ``bias_hh_l{k}``  ``(G*H,)``              ``_reverse`` suffix for the backward direction
 ``weight_out``, ``bias_out``        ``(O, D*H)``, ``(O,)``  read-out ``yhat_t = [h_fwd_t, h_bwd_t] W_out^T + b_out``
 ==================================  ======================  ==========================================
+
+The LRU and minGRU layouts are in their cell modules (:mod:`bptt_core.cells.lru`,
+:mod:`bptt_core.cells.mingru`).
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ import numpy as np
 from .cells import CELLS
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
-#: The per-layer parameter names of one direction, as the cells see them.
-LAYER_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+#: The read-out's keys (every other key belongs to a layer and direction).
+READOUT_KEYS = ("weight_out", "bias_out")
 
 
 def check_positive_int(name: str, value: object, *, allow_none: bool = False) -> int | None:
@@ -75,8 +80,8 @@ class RNNSpec:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         if self.activation not in CELLS[self.cell].activations:
             raise ValueError(
-                f"activation applies to cell='rnn' only; {self.cell} has fixed gates, "
-                f"so use activation='tanh' (got {self.activation!r})"
+                f"activation applies to cell='rnn' only; {self.cell} has its own fixed non-linearities, "
+                f"so use activation={CELLS[self.cell].activations[0]!r} (got {self.activation!r})"
             )
         for name in ("input_size", "hidden_size", "output_size", "num_layers"):
             object.__setattr__(self, name, check_positive_int(name, getattr(self, name)))
@@ -86,8 +91,20 @@ class RNNSpec:
 
     @property
     def gates(self) -> int:
-        """Number of gate blocks ``G`` stacked in ``weight_ih`` / ``weight_hh``."""
+        """Number of gate blocks ``G`` of the cell (``weight_ih`` / ``weight_hh`` stack them in the PyTorch cells)."""
         return CELLS[self.cell].gates
+
+    @property
+    def hidden_width(self) -> int:
+        """Units of the state whose gradient the analyses follow (``H``; ``2H`` for the LRU's complex state)."""
+        cell = CELLS[self.cell]
+        return cell.part_width(cell.hidden_parts) * self.hidden_size
+
+    @property
+    def jacobian_width(self) -> int:
+        """``S``: the size of the step Jacobians ``d s_t / d s_{t-1}`` (``H``, ``2H`` for the LSTM's [h, c])."""
+        cell = CELLS[self.cell]
+        return cell.part_width(cell.jacobian_parts) * self.hidden_size
 
     @property
     def directions(self) -> int:
@@ -96,13 +113,13 @@ class RNNSpec:
 
     @property
     def state_parts(self) -> int:
-        """Arrays carried from step to step: 1 (h) or 2 (h, c)."""
+        """Arrays carried from step to step: 1 (h), 2 (h, c; h, x)."""
         return len(CELLS[self.cell].state_parts)
 
     @property
     def has_cell_state(self) -> bool:
-        """True when the state is the pair ``(h, c)`` (the LSTM)."""
-        return self.state_parts == 2
+        """True when the state holds a cell state ``c`` (the LSTM), set by ``c0``."""
+        return "c" in CELLS[self.cell].state_parts
 
     def layer_input_size(self, layer: int) -> int:
         """Inputs of ``layer``: ``I`` for layer 0, ``D * H`` above."""
@@ -114,13 +131,11 @@ class RNNSpec:
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """Shape of every parameter, keyed like PyTorch's state dict plus the read-out."""
-        gh, h = self.gates * self.hidden_size, self.hidden_size
+        h, cell = self.hidden_size, CELLS[self.cell]
         shapes = {}
         for l, d in self.layers():
-            shapes[param_key("weight_ih", l, d)] = (gh, self.layer_input_size(l))
-            shapes[param_key("weight_hh", l, d)] = (gh, h)
-            shapes[param_key("bias_ih", l, d)] = (gh,)
-            shapes[param_key("bias_hh", l, d)] = (gh,)
+            for name, shape in cell.param_shapes(h, self.layer_input_size(l)).items():
+                shapes[param_key(name, l, d)] = shape
         shapes["weight_out"] = (self.output_size, self.directions * h)
         shapes["bias_out"] = (self.output_size,)
         return shapes
@@ -131,8 +146,10 @@ class RNNSpec:
 
 
 def layer_params(params: dict[str, np.ndarray], layer: int = 0, direction: int = 0) -> dict[str, np.ndarray]:
-    """One layer and direction's parameters under the short names the cells use (views, not copies)."""
-    return {name: params[param_key(name, layer, direction)] for name in LAYER_KEYS}
+    """One layer and direction's parameters under the short names the cells use (views, not copies):
+    every key ``<name>_l{layer}`` (``_reverse`` for direction 1), in the dict's order."""
+    suffix = param_key("", layer, direction)
+    return {k[: -len(suffix)]: v for k, v in params.items() if k.endswith(suffix) and k not in READOUT_KEYS}
 
 
 def check_params(spec: RNNSpec, params: dict, dtype: np.dtype | None = None) -> dict[str, np.ndarray]:

@@ -21,12 +21,9 @@ PROJECTION_ROWS = 1024
 
 
 def projection_matrix(cell: Cell, params: dict[str, np.ndarray], out: np.ndarray | None = None) -> np.ndarray:
-    """``[W_ih^T; input_bias]`` of shape (I + 1, G*H): the projection with the bias as a last input row."""
-    w = params["weight_ih"]
-    out = np.empty((w.shape[1] + 1, w.shape[0]), w.dtype) if out is None else out
-    out[:-1] = w.T
-    out[-1] = cell.input_bias(params)
-    return out
+    """The cell's input projection ``w1`` of shape (I + 1, width*H): ``xw_t = [x_t, 1] @ w1``
+    (``[W_ih^T; input bias]`` for the PyTorch cells)."""
+    return cell.projection(params, out)
 
 
 def gather_rows(inputs: list[np.ndarray], a: int, b: int, out: np.ndarray) -> np.ndarray:
@@ -127,11 +124,28 @@ class Tape:
             cache[name + "_prev"] = state
         return cache
 
+    @property
+    def holds_projection(self) -> bool:
+        """Whether the first tape entry is as wide as the input projection, so that it receives it."""
+        return next(iter(self.cell.tape.values())) == self.cell.width
+
     def projection_target(self) -> np.ndarray:
-        """Rows (b - s, B, G*H) of the first tape entry, where the input projection goes (kept tapes)."""
+        """Rows (b - s, B, width*H) of the first tape entry, where the input projection goes (kept tapes
+        that :attr:`holds_projection`)."""
         name = next(iter(self.cell.tape))
         buf = self.buffers[name]
         return buf[1:] if name in self.cell.state_parts else buf
+
+    def rows(self, a: int, b: int) -> dict[str, np.ndarray]:
+        """For steps a..b-1 (kept tapes): every tape entry they store, and every state part both entering
+        them (``<part>_prev``) and produced by them, each (b - a, B, w*H)."""
+        rows = {}
+        for name, buf in self.buffers.items():
+            if name in self.cell.state_parts:
+                rows[name + "_prev"], rows[name] = buf[a - self.s : b - self.s], buf[a - self.s + 1 : b - self.s + 1]
+            else:
+                rows[name] = buf[a - self.s : b - self.s]
+        return rows
 
     def h_rows(self, a: int, b: int) -> np.ndarray:
         """The hidden states produced by steps a..b-1, (b - a, B, H)."""

@@ -26,8 +26,8 @@ def unroll(
         The network's parameters (state-dict keys).
     x : ndarray of shape (T, B, I_layer)
         The layer's inputs, in its own step order.
-    state : tuple of ndarray of shape (B, H)
-        ``(h0,)`` or ``(h0, c0)``.
+    state : tuple of ndarray of shape (B, w*H)
+        The initial value of every state part (``(h0,)``, ``(h0, c0)``, ...).
 
     Returns
     -------
@@ -41,8 +41,9 @@ def unroll(
     tape = Tape.new(cell, 0, T, B, spec.hidden_size, x.dtype, work, activation=spec.activation)
     for part, src in zip(cell.state_parts, state):
         tape.buffers[part][0] = src
-    xw = tape.projection_target()
-    project([x], projection_matrix(cell, p), 0, T, xw, work)
+    w1 = projection_matrix(cell, p)
+    xw = tape.projection_target() if tape.holds_projection else np.empty((T, B, w1.shape[1]), x.dtype)
+    project([x], w1, 0, T, xw, work)
     for t in range(T):
         cell.forward_step(p, xw[t], tape.state_in(t), spec.activation, out=tape.outputs(t), work=work)
     return [tape.cache(t) for t in range(T)], tape.h_rows(0, T)

@@ -45,7 +45,7 @@ class Workspace:
 
     def __init__(self, output_bytes: int = 512 * 2**20) -> None:
         self._arrays: dict[str, np.ndarray] = {}
-        self._transposed: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._transposed: dict[tuple[int, str], tuple[np.ndarray, object]] = {}
         self._requested: dict[str, int] = {}
         self.grown = 0  # counts the requests that grew the bytes asked for (cheap to watch per step)
         self._busy = threading.Lock()
@@ -70,10 +70,18 @@ class Workspace:
         37 against 55 us at B = 32, H = 128, 4H gates). :meth:`use` forgets these
         copies, so a weight changed in place between calls is copied afresh.
         """
-        hit = self._transposed.get(id(a))
+        return self.derived(a, "transposed", lambda w: np.ascontiguousarray(w.mT))
+
+    def derived(self, a: np.ndarray, what: str, fn) -> object:
+        """``fn(a)`` (arrays, or a tuple of them), computed once per use of the workspace for this array
+        object and counted like a buffer; ``what`` names it (e.g. a cell's eigenvalues from its parameters)."""
+        key = (id(a), what)
+        hit = self._transposed.get(key)
         if hit is None or hit[0] is not a:
-            hit = self._transposed[id(a)] = (a, np.ascontiguousarray(a.mT))
-            self._requested[f"transposed {id(a)}"] = a.nbytes
+            value = fn(a)
+            hit = self._transposed[key] = (a, value)
+            parts = value if isinstance(value, tuple) else (value,)
+            self._requested[f"{what} {id(a)}"] = sum(v.nbytes for v in parts)
             self.grown += 1
         return hit[1]
 
@@ -92,6 +100,13 @@ class Workspace:
             self._requested[name] = view.nbytes
             self.grown += 1
         return view
+
+    def note(self, name: str, nbytes: int) -> None:
+        """Count ``nbytes`` that NumPy itself holds for this use under ``name`` (e.g. the buffers of its ufunc
+        iterator over strided arrays), as if they had been asked of the workspace."""
+        if nbytes > self._requested.get(name, 0):
+            self._requested[name] = nbytes
+            self.grown += 1
 
     def requested_bytes(self, skip: tuple[str, ...] = ()) -> int:
         """Bytes a fresh workspace would hold for what this use asked for so far (names starting

@@ -30,8 +30,10 @@ cols[0].metric(Q.label("loss"), f"{res.loss:.4g}", help=Q.help_text("loss"))
 cols[1].metric(Q.label("gradient_norm"), f"{res.grad_norm:.3g}", help=Q.help_text("gradient_norm"))
 cols[2].metric(
     Q.label("spectral_radius"),
-    f"{max(report.spectral_radius.values()):.3g}",
-    help=Q.help_text("spectral_radius") + (" Here the top layer's." if is_deep(config) else ""),
+    f"{max(report.spectral_radius.values()):.3g}" if report.spectral_radius else "none",
+    help=Q.help_text("spectral_radius")
+    + (" Here the top layer's." if is_deep(config) else "")
+    + (" None: this cell has no recurrent weight matrix." if not report.spectral_radius else ""),
 )
 cols[3].metric(Q.label("verdict"), verdict.label, help=rules.VERDICT_RULE)
 with cols[4]:

@@ -90,7 +90,10 @@ preset_cols[3].button("Apply ρ", on_click=use_preset, kwargs={"init": "spectral
 
 st.subheader("Edit W_hh")
 H, gates = config.hidden_size, config.spec.gates
-if H > ui.EDITABLE_HIDDEN:
+recurrent = [k for k in active if k.startswith("weight_hh")]
+if not recurrent:
+    st.info(f"The {VIEWS[config.cell].label} has no W_hh to edit: its parameters are {', '.join(active)}.")
+elif H > ui.EDITABLE_HIDDEN:
     st.info(
         f"Direct editing is offered up to H = {ui.EDITABLE_HIDDEN} (now H = {H}); download, edit and upload "
         "larger matrices instead."
@@ -98,7 +101,6 @@ if H > ui.EDITABLE_HIDDEN:
 else:
     names = [VIEWS[config.cell].gate_labels[g] for g in bc.CELLS[config.cell].gate_names]
     pick_matrix, pick_block = st.columns(2)
-    recurrent = [k for k in active if k.startswith("weight_hh")]
     matrix = pick_matrix.selectbox("Matrix", recurrent, key="weights_matrix", disabled=len(recurrent) == 1)
     block = (
         pick_block.selectbox("Gate block", range(gates), format_func=lambda g: names[g], key="weights_block")

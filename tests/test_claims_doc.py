@@ -92,7 +92,7 @@ CLAIMS = [
     (
         "Gradient flow",
         "per-step terms and dW_hh itemised: the run's own (top layer, truncated, clipped) gradient",
-        ("step_term", "dwhh_norm"),
+        ("step_term", "itemised_norm"),
         (
             f"{C}:test_itemised_bars_add_up_to_the_engines_gradient_norm",
             f"{E}:test_7_itemised_dwhh_adds_up_to_this_runs_clipped_truncated_gradient",

@@ -3,6 +3,8 @@
 ``dW_hh = sum_s sum_{t <= s} C[s, t]`` where ``C[s, t] = delta_t^(s)T h_{t-1}`` is the term step t adds
 when only the loss at step s is backpropagated (Cashman et al.'s RNNbow sampled these; here every one
 is exact). All origins travel back together (:func:`bptt_core.analysis.flow.batched_adjoints`).
+The parameter itemised is the cell's first ``term_params``: ``weight_hh`` for RNN, LSTM and GRU, the
+LRU's ``nu_log`` (the eigenvalues' decay rates), minGRU's ``weight_ih`` (it has no recurrent weight).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from ..arguments import prepare
 from ..bptt import bptt
 from ..cells import CELLS
 from ..losses import token_weights
-from ..spec import RNNSpec, param_key
+from ..spec import RNNSpec, layer_params, param_key
 from .flow import batched_adjoints
 
 
@@ -28,6 +30,7 @@ def gradient_contributions(
     mask: np.ndarray | None = None,
     *,
     direction: np.ndarray | None = None,
+    param: str | None = None,
     h0: np.ndarray | None = None,
     c0: np.ndarray | None = None,
     dtype: str = "float64",
@@ -39,9 +42,12 @@ def gradient_contributions(
     ----------
     spec, params, x, y, loss, reduction, mask, h0, c0, dtype
         As in :func:`bptt_core.bptt`; the losses are weighted as the reduction weights them.
-    direction : ndarray of shape (G*H, H), optional
+    direction : ndarray of the itemised parameter's shape, e.g. (G*H, H), optional
         ``D``. Default: the unit total gradient ``dW_hh / ||dW_hh||``, so that every entry is the
         term's share of the gradient's length and the entries sum to ``||dW_hh||``.
+    param : str, optional
+        The parameter itemised, a short name in ``bc.CELLS[spec.cell].term_params``; default the first:
+        ``weight_hh`` (RNN, LSTM, GRU), ``nu_log`` (LRU), ``weight_ih`` (minGRU, no recurrent weight).
 
     Returns
     -------
@@ -57,7 +63,11 @@ def gradient_contributions(
         "shorten T or lower the batch or hidden size",
         memory_budget,
     )
-    key = param_key("weight_hh", spec.num_layers - 1, 0)
+    cell = CELLS[spec.cell]
+    name = cell.term_params[0] if param is None else param
+    if name not in cell.term_params:
+        raise ValueError(f"param must be one of {cell.term_params} for cell={spec.cell!r}, got {param!r}")
+    key = param_key(name, spec.num_layers - 1, 0)
     if direction is None:
         total = bptt(spec, params, x, y, loss=loss, reduction=reduction, mask=mask, h0=h0, c0=c0, dtype=dtype)
         norm = np.linalg.norm(total.grads[key])
@@ -65,7 +75,7 @@ def gradient_contributions(
     D = np.asarray(direction, dtype=x_.dtype)
     if D.shape != P_[key].shape:
         raise ValueError(f"direction must have the shape of {key}, {P_[key].shape}, got {D.shape}")
-    cell = CELLS[spec.cell]
+    p = layer_params(P_, spec.num_layers - 1, 0)
     rows = np.arange(T)
     out = np.zeros((T, T))
     with np.errstate(all="ignore"):
@@ -75,7 +85,7 @@ def gradient_contributions(
         ):
             if back is None:
                 continue
-            d_hw = back["d_hw"] if cell.separate_hw_grad else back["d_xw"]  # (N_live, B, G*H)
-            projected = back["cache"]["h_prev"] @ D.T  # (B, G*H): <delta h_prev^T, D> = sum delta * (h_prev D^T)
-            out[first:, k] = np.einsum("nbg,bg->n", d_hw, projected, dtype=np.float64)
+            if not cell.separate_hw_grad:
+                back["d_hw"] = back["d_xw"]
+            out[first:, k] = cell.project_term(p, name, D, back)
     return out

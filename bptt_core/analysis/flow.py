@@ -31,7 +31,8 @@ def flow_matrix(
 ) -> np.ndarray:
     """``F[t, k] = ||d l_t / d h_k||`` for every origin step t and earlier state k.
 
-    ``h_k`` is the top layer's output (its forward direction in a bidirectional network),
+    ``h_k`` is the top layer's state (its forward direction in a bidirectional network): the cell's
+    ``hidden_parts``, its output ``h_k`` except in the LRU, whose state is the complex ``x_k``;
     ``l_t`` is ``step_losses[t]`` (mean valid token loss at step t); the norm is
     Frobenius over batch and hidden units. All origins travel back together:
     at step k the adjoints of every origin t >= k are stacked on a leading axis
@@ -67,8 +68,9 @@ def flow_matrix(
     valid = np.maximum(mask[rows].sum(axis=1, keepdims=True), 1.0)
     F = np.zeros((rows.size, T))
     with np.errstate(all="ignore"):
+        cell, p = CELLS[spec.cell], layer_params(P, spec.num_layers - 1, 0)
         for k, first, live, _ in batched_adjoints(spec, P, x, y, loss, mask, states, rows, mask[rows] / valid):
-            F[first:, k] = scaled_norm(live[0], axis=(1, 2))
+            F[first:, k] = scaled_norm(cell.hidden_grad(p, live), axis=(1, 2))  # (N_live, B, w*H) -> (N_live,)
     return F
 
 
@@ -104,28 +106,29 @@ def batched_adjoints(
     ------
     k, first, live, back
         The step; the first origin still live (``rows[first:] >= k``); the adjoints ``d l_t / d(state_k)``
-        of the live origins, each of shape (N_live, B, H); and the cell's backward outputs at step k
-        (``d_xw``, ``d_hw`` of shape (N_live, B, G*H), and the step's cache under ``cache``), or None
-        where step k is not pushed back.
+        of the live origins, one per state part, each (N_live, B, w*H); and the cell's backward outputs at
+        step k (``d_xw``, ``d_hw`` of shape (N_live, B, width*H), the step's cache under ``cache`` and its
+        input row (B, I) under ``x``), or None where step k is not pushed back.
     """
     top = spec.num_layers - 1
     state = states[top * spec.directions]
-    T, B, GH = x.shape[0], x.shape[1], spec.gates * spec.hidden_size
     cell, p = CELLS[spec.cell], layer_params(P, top, 0)
+    T, B, GH = x.shape[0], x.shape[1], cell.width * spec.hidden_size
     work = Workspace()  # the adjoint batch grows by one origin per step: its buffers grow with it
     if top == 0 and spec.directions == 1:
+        inputs = x
         caches, outputs = unroll(spec, P, x, state)
     else:  # the layers below and the reverse direction exactly as the engine runs them (a padded sequence
         # restarts the reverse direction at its last valid step)
         h0 = np.stack([st[0] for st in states])
-        c0 = np.stack([st[1] for st in states]) if len(state) > 1 else None
+        c0 = np.stack([st[cell.state_parts.index("c")] for st in states]) if spec.has_cell_state else None
         seq = bptt(spec, P, x, y, loss=loss, mask=mask, h0=h0, c0=c0, dtype=x.dtype.name).h_layers
         inputs = x if top == 0 else np.concatenate(list(seq[top - 1]), axis=-1)
         caches, _ = unroll(spec, P, inputs, state, layer=top)
         outputs = np.concatenate(list(seq[top]), axis=-1)  # what the read-out reads: [h_fwd, h_bwd]
     _, dyhat = token_loss_and_grad(loss, outputs[rows] @ P["weight_out"].T + P["bias_out"], y[rows])
     g = (dyhat * weights[..., None]).astype(x.dtype) @ P["weight_out"][:, : spec.hidden_size]  # d l_t / d h_t
-    adj = [np.zeros_like(g) for _ in state]  # adj[0][i] = d l_{rows[i]} / d h_k for the current k
+    adj = [np.zeros((*g.shape[:2], part.shape[-1]), g.dtype) for part in state]  # adj[0][i] = d l_{rows[i]} / d h_k
     for k in reversed(range(T)):
         first = int(np.searchsorted(rows, k))  # origins t >= k are rows[first:]
         if first < rows.size and rows[first] == k:
@@ -136,7 +139,7 @@ def batched_adjoints(
             n = rows.size - first
             out = {name: work.get(name, (n, B, GH), x.dtype) for name in ("d_xw", "d_hw")}
             back, _, _ = cell.backward_step(p, live, caches[k], out=out, work=work)
-            out = {**out, "cache": caches[k]}
+            out = {**out, "cache": caches[k], "x": inputs[k]}
         yield k, first, live, out
         if out is not None:
             for a, d in zip(adj, back):

@@ -1,6 +1,7 @@
 """Step Jacobians ``d s_t / d s_{t-1}`` and their products over lags.
 
-The state ``s_t`` is ``h_t`` (rnn, gru) or ``[h_t, c_t]`` (lstm, S = 2H). Local
+The state ``s_t`` is the cell's ``jacobian_parts``: ``h_t`` (rnn, gru, mingru), ``[h_t, c_t]``
+(lstm, S = 2H) or the LRU's complex state ``x_t`` as ``[Re x_t, Im x_t]`` (S = 2H). Local
 Jacobians are read off the cells' own ``backward_step``: pushing the rows of the
 identity through it returns the rows of ``J_t`` (a vector-Jacobian product per
 row), so no derivative formula is written twice.
@@ -52,31 +53,43 @@ def iter_local_jacobians(
     Yields
     ------
     ndarray of shape (B, S, S)
-        ``S = H`` (rnn, gru) or ``2H`` (lstm, state ``[h, c]``).
+        ``S = spec.jacobian_width``: ``H`` (rnn, gru, mingru), ``2H`` (lstm, state ``[h, c]``; lru,
+        ``[Re x, Im x]``).
     """
     y = np.zeros((x.shape[0], x.shape[1], spec.output_size)) if np.ndim(x) == 3 else None
     P, x, _, _, states = prepare(spec, params, x, y, "mse", None, h0, c0, "float64")
     state = states[layer * spec.directions + direction]
     cell, p = CELLS[spec.cell], layer_params(P, layer, direction)
-    seeds = identity_seeds(len(state), x.shape[1], spec.hidden_size)
+    seeds, parts = identity_seeds(cell, x.shape[1], spec.hidden_size)
     with np.errstate(all="ignore"):
         inputs = layer_inputs(spec, P, x, states, layer)
         caches, _ = unroll(spec, P, inputs[::-1] if direction else inputs, state, layer, direction)
         for cache in caches:
-            yield step_jacobians(cell, p, cache, seeds)[0]
+            yield step_jacobians(cell, p, cache, seeds, parts=parts)[0]
 
 
-def identity_seeds(n_parts: int, B: int, H: int, dtype: type = np.float64) -> tuple[np.ndarray, ...]:
-    """The rows of the ``S x S`` identity (``S = n_parts H``), split into the state parts.
+def identity_seeds(cell: Cell, B: int, H: int, dtype: type = np.float64) -> tuple[tuple[np.ndarray, ...], list[int]]:
+    """The rows of the ``S x S`` identity over the cell's Jacobian parts (``S`` = their width), as a gradient
+    of every state part (zero on the parts the Jacobians leave out), and the indices of the Jacobian parts.
 
     Returns
     -------
-    tuple of ndarray of shape (S, B, H)
-        ``seeds[p][j]`` is part p of row j, for every batch element; read-only broadcast views
-        (nothing of size S x B x H is allocated).
+    seeds : tuple of ndarray of shape (S, B, w*H)
+        ``seeds[p][j]`` is part p of row j, for every batch element; read-only broadcast views of one
+        identity (nothing of size S x B x w*H is allocated for a Jacobian part).
+    parts : list of int
+        The positions of :attr:`Cell.jacobian_parts` among :attr:`Cell.state_parts`.
     """
-    eye = np.eye(n_parts * H, dtype=dtype)
-    return tuple(np.broadcast_to(eye[:, None, q * H : (q + 1) * H], (n_parts * H, B, H)) for q in range(n_parts))
+    S = cell.part_width(cell.jacobian_parts) * H
+    eye, seeds, col = np.eye(S, dtype=dtype), [], 0
+    for part in cell.state_parts:
+        w = cell.tape[part] * H
+        if part in cell.jacobian_parts:
+            seeds.append(np.broadcast_to(eye[:, None, col : col + w], (S, B, w)))
+            col += w
+        else:
+            seeds.append(np.broadcast_to(np.zeros((1, 1, w), dtype), (S, B, w)))
+    return tuple(seeds), [i for i, part in enumerate(cell.state_parts) if part in cell.jacobian_parts]
 
 
 def step_jacobians(
@@ -86,6 +99,7 @@ def step_jacobians(
     seeds: tuple[np.ndarray, ...],
     out: dict | None = None,
     work=None,
+    parts: list[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One step's Jacobians from one batched ``backward_step`` (a vector-Jacobian product per seed row).
 
@@ -102,6 +116,8 @@ def step_jacobians(
         ``"jacobian"`` (B, K, S), ``"d_xw"`` and ``"d_hw"`` (K, B, G*H): where the results go.
     work : Workspace, optional
         The cell's scratch (``out`` is then required).
+    parts : list of int, optional
+        The state parts the Jacobian covers (every part when None; :func:`identity_seeds` gives them).
 
     Returns
     -------
@@ -111,12 +127,17 @@ def step_jacobians(
         ``seed_k^T d s_t / d(xw_t)`` and ``/ d(hw_t)``: the Jacobians with respect to the input and
         recurrent pre-activation terms, from which :func:`parameter_jacobian` and :func:`input_jacobian` follow.
     """
-    K, B, H = seeds[0].shape
-    jac = np.empty((B, K, len(seeds) * H), seeds[0].dtype) if out is None else out["jacobian"]
+    parts = range(len(seeds)) if parts is None else parts
+    K, B = seeds[0].shape[:2]
+    S = sum(seeds[q].shape[-1] for q in parts)
+    jac = np.empty((B, K, S), seeds[0].dtype) if out is None else out["jacobian"]
     cell_out = None if out is None else {"d_xw": out["d_xw"], "d_hw": out["d_hw"]}
     rows, d_xw, d_hw = cell.backward_step(params, seeds, cache, out=cell_out, work=work)
-    for q, part in enumerate(rows):  # part q of every row, (K, B, H)
-        jac[:, :, q * H : (q + 1) * H] = part.transpose(1, 0, 2)
+    col = 0
+    for q in parts:  # part q of every row, (K, B, w*H)
+        w = rows[q].shape[-1]
+        jac[:, :, col : col + w] = rows[q].transpose(1, 0, 2)
+        col += w
     return jac, d_xw, d_hw
 
 
@@ -223,7 +244,8 @@ def jacobian_products(
         ``J_0, J_1, ...`` as from :func:`iter_local_jacobians` (or an array (T, B, S, S));
         ``J_0`` (the step out of the initial state) is not used.
     hidden_size : int
-        ``H``; the h-block is ``P[:H, :H]``.
+        The size of the h-block ``P[:H, :H]``: ``spec.hidden_width`` (``H``; ``2H`` for the LRU, whose
+        whole complex state is the block).
     max_points : int, optional
         Evaluate the norms (an SVD each) at most at this many lags, evenly spread;
         every lag when None.

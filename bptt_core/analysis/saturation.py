@@ -53,7 +53,7 @@ def gate_saturation(
     ndarray of shape (L, D, G, 3)
         ``[..., 0]`` the share near the lower limit, ``[..., 1]`` near the upper one (nan where the
         gate's non-linearity has no limit there), ``[..., 2]`` the gate's mean value. Gates in
-        ``bc.CELLS[spec.cell].gate_names`` order.
+        ``bc.CELLS[spec.cell].gate_names`` order; G = 0 for a cell without gates (the LRU).
     """
     if not (isinstance(tol, (int, float)) and 0 < tol < 1):
         raise ValueError(f"tol must be in (0, 1), got {tol!r}")
@@ -62,6 +62,8 @@ def gate_saturation(
     cell, H, D = CELLS[spec.cell], spec.hidden_size, spec.directions
     kinds = cell.gate_kinds or (spec.activation,) * cell.gates
     out = np.full((spec.num_layers, D, cell.gates, 3), np.nan)
+    if cell.gates == 0:
+        return out
     with np.errstate(all="ignore"):
         for l, d in spec.layers():
             inputs = layer_inputs(spec, P, x, states, l)

@@ -1,10 +1,15 @@
-"""Spectral diagnostics of ``W_hh`` and the Pascanu, Mikolov & Bengio (2013) conditions.
+"""Spectral diagnostics of the recurrent weights and the Pascanu, Mikolov & Bengio (2013) conditions.
 
-For a vanilla RNN ``J_t = diag(phi'(z_t)) W_hh`` with ``|phi'| <= gamma``, so
+Each cell names its recurrent linear maps (``Cell.recurrence``): the gate blocks of ``W_hh``
+for RNN, LSTM and GRU, ``diag(lambda)`` for the LRU, none for minGRU (its recurrence
+``diag(1 - z_t)`` is set by the inputs, not by a weight). For a vanilla RNN
+``J_t = diag(phi'(z_t)) W_hh`` with ``|phi'| <= gamma``, so
 ``||d h_t / d h_k|| <= (gamma * sigma_max)^(t - k)``:
 
 * ``gamma * sigma_max < 1`` is *sufficient* for vanishing gradients;
 * ``gamma * sigma_max > 1`` is *necessary* (not sufficient) for exploding ones.
+
+The LRU's ``J_t = diag(lambda)`` (gamma = 1) attains the bound: ``||d x_t / d x_k|| = max|lambda|^(t - k)``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import numpy as np
 
 from ..activations import DERIVATIVE_BOUND
 from ..cells import CELLS
-from ..spec import RNNSpec, param_key
+from ..spec import RNNSpec, layer_params, param_key
 
 
 @dataclass(frozen=True)
@@ -25,18 +30,20 @@ class SpectralReport:
     Attributes
     ----------
     eigenvalues : dict of str to ndarray of shape (H,), complex
-        Eigenvalues of each H x H gate block of ``W_hh`` (key "a" for the vanilla RNN).
+        Eigenvalues of each recurrent block (``Cell.recurrence``): the H x H gate blocks of ``W_hh``
+        (key "a" for the vanilla RNN), the LRU's ``lambda``; empty for a cell without recurrent weights.
     spectral_radius : dict of str to float
         ``max |lambda|`` per block.
     sigma_max : dict of str to float
         Largest singular value per block.
     gamma : float or None
-        Bound on ``|phi'|`` (tanh 1, sigmoid 1/4, relu 1, linear 1); None for gated cells.
+        Bound on ``|phi'|`` (tanh 1, sigmoid 1/4, relu 1, linear 1; the LRU 1); None for gated cells.
     bound_rate : float or None
-        ``gamma * sigma_max`` of the vanilla RNN: the per-step factor of the Pascanu bound.
+        ``gamma * sigma_max``: the per-step factor of the Pascanu bound (vanilla RNN, LRU).
     verdict : str
         "vanishing" (sufficient condition met), "may explode" (necessary condition met),
-        "boundary" (rate exactly 1), or "gated" for LSTM/GRU.
+        "boundary" (rate exactly 1), or "gated" for cells whose gates rescale each step (LSTM, GRU,
+        minGRU).
     """
 
     eigenvalues: dict
@@ -48,35 +55,34 @@ class SpectralReport:
 
 
 def spectral_report(spec: RNNSpec, params: dict[str, np.ndarray], layer: int = 0, direction: int = 0) -> SpectralReport:
-    """Eigenvalues, spectral radius and largest singular value of every ``W_hh`` block of one layer.
+    """Eigenvalues, spectral radius and largest singular value of every recurrent block of one layer.
 
     Parameters
     ----------
     spec : RNNSpec
     params : dict of ndarray
-        Only ``weight_hh_l{layer}`` (``_reverse`` for direction 1) of shape (G*H, H) is read.
+        Only the parameters of layer ``layer`` (direction ``direction``) are read.
     layer, direction : int
 
     Returns
     -------
     SpectralReport
     """
-    H = spec.hidden_size
-    key = param_key("weight_hh", layer, direction)
-    w = np.asarray(params[key], dtype=np.float64)
-    if w.shape != (spec.gates * H, H):
-        raise ValueError(f"params[{key!r}] has shape {w.shape}, expected {(spec.gates * H, H)}")
-    eig, rho, sig = {}, {}, {}
-    for g, name in enumerate(CELLS[spec.cell].gate_names):
-        block = w[g * H : (g + 1) * H]
-        eig[name] = np.linalg.eigvals(block)
-        rho[name] = float(np.max(np.abs(eig[name])))
-        sig[name] = float(np.linalg.norm(block, 2))
     cell = CELLS[spec.cell]
+    p = layer_params(params, layer, direction)
+    shapes = cell.param_shapes(spec.hidden_size, spec.layer_input_size(layer))
+    for name in p.keys() & shapes.keys():
+        if np.shape(p[name]) != shapes[name]:
+            key = param_key(name, layer, direction)
+            raise ValueError(f"params[{key!r}] has shape {np.shape(p[name])}, expected {shapes[name]}")
+    blocks = cell.recurrence({k: np.asarray(v, dtype=np.float64) for k, v in p.items()})
+    eig = {name: np.linalg.eigvals(block) for name, block in blocks.items()}
+    rho = {name: float(np.max(np.abs(e))) for name, e in eig.items()}
+    sig = {name: float(np.linalg.norm(block, 2)) for name, block in blocks.items()}
     if not cell.pascanu_bound:
         return SpectralReport(eig, rho, sig, None, None, "gated")
-    gamma = DERIVATIVE_BOUND[spec.activation]
-    rate = gamma * sig[cell.gate_names[0]]
+    gamma = cell.gamma if cell.gamma is not None else DERIVATIVE_BOUND[spec.activation]
+    rate = gamma * next(iter(sig.values()))
     verdict = "vanishing" if rate < 1 else ("may explode" if rate > 1 else "boundary")
     return SpectralReport(eig, rho, sig, gamma, rate, verdict)
 

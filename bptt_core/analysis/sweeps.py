@@ -2,9 +2,10 @@
 
 For each weight scale (spectral radius ``rho`` of every ``W_hh`` gate block) and
 sequence length ``T``: ``log10 ||dL/dh_0|| / ||dL/dh_{T-1}||`` for a loss at the
-last step only. One forward pass per ``rho`` serves every ``T``: the adjoints of
-all lengths travel back together, stacked on a leading axis (batched adjoints),
-and all radii run at once as a stack of weight sets that the cells broadcast over.
+last step only (``h`` the cell's hidden state; cells without ``W_hh`` ignore ``rho``).
+One forward pass per ``rho`` serves every ``T``: the adjoints of all lengths travel
+back together, stacked on a leading axis (batched adjoints), and all radii run at
+once as a stack of weight sets that the cells broadcast over.
 """
 
 from __future__ import annotations
@@ -68,21 +69,17 @@ def gradient_ratio_sweep(
     x = input_scale * rng.standard_normal((T_max, batch, input_size))
     probe = rng.standard_normal((batch, hidden_size))
     probe /= np.linalg.norm(probe)
-    # one weight set per radius, stacked on a leading axis: the cells broadcast over it
-    sets = [init_params(spec, seed=seed, init="spectral", scale=rho, forget_bias=forget_bias) for rho in radii]
-    params = {k: np.stack([layer_params(p)[k] for p in sets]) for k in layer_params(sets[0])}
-    xw = x[:, None] @ params["weight_ih"].mT + steps.input_bias(params)[:, None, :]  # (T, R, B, G*H)
-    params["bias_hh"] = params["bias_hh"][:, None, :]  # (R, 1, G*H) against states (R, B, H)
-    R, n_parts = radii.size, 2 if spec.has_cell_state else 1
+    params, xw = _stacked(spec, radii, x, seed, forget_bias)
+    R = radii.size
     with np.errstate(all="ignore"):
-        state = tuple(np.zeros((R, batch, hidden_size)) for _ in range(n_parts))
+        state = tuple(np.zeros((R, batch, steps.tape[part] * hidden_size)) for part in steps.state_parts)
         caches = []
         for t in range(T_max):
             state, cache = steps.forward_step(params, xw[t], state, activation)
             caches.append(cache)
         order = np.argsort(lengths, kind="stable")
         ends = lengths[order] - 1  # sorted last steps: at step k the live lengths are a suffix
-        adj = [np.zeros((lengths.size, R, batch, hidden_size)) for _ in range(n_parts)]  # (L, R, B, H)
+        adj = [np.zeros((lengths.size, *part.shape)) for part in state]  # (L, R, B, w*H)
         for k in reversed(range(T_max)):
             first = np.searchsorted(ends, k)
             adj[0][first:][ends[first:] == k] = probe  # each length's loss enters at its last step
@@ -91,5 +88,20 @@ def gradient_ratio_sweep(
                 for a, b in zip(adj, back):
                     a[first:] = b
         norms = np.empty((lengths.size, R))
-        norms[order] = np.linalg.norm(adj[0].reshape(lengths.size, R, -1), axis=2)
-        return np.log10(norms).T
+        norms[order] = np.linalg.norm(steps.hidden_grad(params, adj).reshape(lengths.size, R, -1), axis=2)
+        seeds = (np.broadcast_to(probe, state[0].shape), *(np.zeros_like(part) for part in state[1:]))
+        start = np.linalg.norm(steps.hidden_grad(params, seeds).reshape(R, -1), axis=1)  # 1 where h is the state
+        return np.log10(norms / start).T
+
+
+def _stacked(spec: RNNSpec, radii: np.ndarray, x: np.ndarray, seed: int, forget_bias: float) -> tuple[dict, np.ndarray]:
+    """One weight set per radius stacked on a leading axis (vectors as (R, 1, n), to broadcast over the batch),
+    and the input projections ``xw`` (T, R, B, width*H)."""
+    cell = CELLS[spec.cell]
+    sets = [init_params(spec, seed=seed, init="spectral", scale=rho, forget_bias=forget_bias) for rho in radii]
+    layers = [layer_params(p) for p in sets]
+    params = {k: np.stack([p[k] for p in layers]) for k in layers[0]}
+    params = {k: v[:, None] if v.ndim == 2 else v for k, v in params.items()}
+    w1 = np.stack([cell.projection(p) for p in layers])  # (R, I + 1, width*H)
+    xw = x[:, None] @ w1[:, :-1] + w1[:, -1][:, None, :]
+    return params, xw

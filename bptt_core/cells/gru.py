@@ -18,11 +18,14 @@ import numpy as np
 
 from ..activations import sigmoid
 from ..workspace import Workspace, buffer, common_shape, field, matmul, transposed
+from . import dense
 from .protocol import Cell
 
 #: What a step stores for backward besides ``h_prev``, in units of H; the first entry
 #: receives the input projection before the step.
 TAPE = {"gates": 3, "hw_n": 1, "h": 1}
+#: The gate blocks, in PyTorch's order.
+GATES = ("r", "z", "n")
 #: ``d_hw`` is a separate array (True) or ``d_xw`` itself.
 SEPARATE_HW_GRAD = True
 
@@ -143,13 +146,12 @@ def backward_step(
 
 CELL = Cell(
     name="gru",
-    gate_names=("r", "z", "n"),
     state_parts=("h",),
     tape=TAPE,
     separate_hw_grad=SEPARATE_HW_GRAD,
     activations=("tanh",),
-    input_bias=input_bias,
     forward_step=forward_step,
     backward_step=backward_step,
     gate_kinds=("sigmoid", "sigmoid", "tanh"),
+    **dense.layout(GATES, None, input_bias),
 )

@@ -19,11 +19,16 @@ from functools import cache
 import numpy as np
 
 from ..workspace import Workspace, buffer, common_shape, field, matmul, transposed
+from . import dense
 from .protocol import Cell
 
 #: What a step stores for backward besides ``h_prev`` and ``c_prev``, in units of H; the
 #: first entry receives the input projection before the step.
 TAPE = {"gates": 4, "c": 1, "tanh_c": 1, "h": 1}
+#: The gate blocks, in PyTorch's order.
+GATES = ("i", "f", "g", "o")
+#: The gate whose bias ``init_params(forget_bias=...)`` raises (Gers et al. 2000).
+FORGET_GATE = "f"
 #: ``d_hw`` is a separate array (True) or ``d_xw`` itself.
 SEPARATE_HW_GRAD = False
 
@@ -42,11 +47,6 @@ def _gate_scales(H: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.nd
     half2 = half * half
     half.flags.writeable = shift.flags.writeable = half2.flags.writeable = False
     return half, shift, half2
-
-
-def input_bias(params: dict[str, np.ndarray]) -> np.ndarray:
-    """The bias added once to the input projection: ``b_ih + b_hh``."""
-    return params["bias_ih"] + params["bias_hh"]
 
 
 def _blocks(a: np.ndarray, H: int) -> tuple[np.ndarray, ...]:
@@ -165,14 +165,12 @@ def backward_step(
 
 CELL = Cell(
     name="lstm",
-    gate_names=("i", "f", "g", "o"),
     state_parts=("h", "c"),
     tape=TAPE,
     separate_hw_grad=SEPARATE_HW_GRAD,
     activations=("tanh",),
-    input_bias=input_bias,
     forward_step=forward_step,
     backward_step=backward_step,
     gate_kinds=("sigmoid", "sigmoid", "tanh", "sigmoid"),
-    forget_gate="f",
+    **dense.layout(GATES, FORGET_GATE, dense.summed_bias),
 )

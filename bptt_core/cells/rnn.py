@@ -16,18 +16,16 @@ import numpy as np
 
 from .. import activations
 from ..workspace import Workspace, buffer, matmul, transposed
+from . import dense
 from .protocol import Cell
 
 #: What a step stores for backward besides ``h_prev``, in units of H; the first entry
 #: receives the input projection before the step (see :func:`bptt_core.unroll.tape`).
 TAPE = {"h": 1}
+#: The gate blocks, in PyTorch's order.
+GATES = ("a",)
 #: ``d_hw`` is a separate array (True) or ``d_xw`` itself.
 SEPARATE_HW_GRAD = False
-
-
-def input_bias(params: dict[str, np.ndarray]) -> np.ndarray:
-    """The bias added once to the input projection: ``b_ih + b_hh``."""
-    return params["bias_ih"] + params["bias_hh"]
 
 
 def forward_step(
@@ -107,14 +105,13 @@ def backward_step(
 
 CELL = Cell(
     name="rnn",
-    gate_names=("a",),
     state_parts=("h",),
     tape=TAPE,
     separate_hw_grad=SEPARATE_HW_GRAD,
     activations=("tanh", "relu", "sigmoid", "linear"),
-    input_bias=input_bias,
     forward_step=forward_step,
     backward_step=backward_step,
     gate_entry="h",
     pascanu_bound=True,
+    **dense.layout(GATES, None, dense.summed_bias),
 )

@@ -21,8 +21,10 @@ import math
 
 import numpy as np
 
-from ..analysis.jacobians import input_jacobian, parameter_jacobian
-from ..spec import LAYER_KEYS, param_key
+from ..analysis.jacobians import PARAMETER_FACTORS, input_jacobian, parameter_jacobian
+from ..spec import param_key
+
+LAYER_KEYS = tuple(PARAMETER_FACTORS)  # the dense cells' four arrays (issue 29 generalises the cells; see the report)
 from .stream import INFLUENCE, LayerStep, Stream
 
 #: The influence of a parameter block is updated this many column chunks at a time (per layer), so the

@@ -109,7 +109,7 @@ def open_stream(
             tape.buffers[part][0] = src
         tapes.append(tape)
         w1.append(projection_matrix(cell, layer_params(P, l)))
-    seeds = identity_seeds(len(cell.state_parts), B, H, x.dtype)
+    seeds, _ = identity_seeds(cell, B, H, x.dtype)
     # held beside the workspace: the projection matrices, and the identity the seeds view
     fixed = {"scratch": sum(w.nbytes for w in w1), "step Jacobians": seeds[0].shape[0] ** 2 * x.dtype.itemsize}
     for group, nbytes in fixed.items():

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..analysis.jacobians import parameter_jacobian
-from ..spec import LAYER_KEYS, param_key
+from ..analysis.jacobians import PARAMETER_FACTORS, parameter_jacobian
+from ..spec import param_key
+
+LAYER_KEYS = tuple(PARAMETER_FACTORS)  # the dense cells' four arrays (issue 29 generalises the cells; see the report)
 from .stream import INFLUENCE, LayerStep, Stream
 
 #: Tallec & Ollivier's guard against a zero norm in the scalings (it keeps them finite at the first step).

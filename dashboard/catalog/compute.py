@@ -120,16 +120,18 @@ ITEMISED_MAX_T = 300
 
 
 def contributions(config: RunConfig, params: Params | None = None) -> np.ndarray:
-    """``P[s, t]``: the share of this run's ``||dW_hh||`` (top layer, forward direction) that step t adds from the
+    """``P[s, t]``: the share of this run's gradient of the itemised parameter (the cell's first ``term_params``:
+    ``W_hh``, the LRU's ``nu_log``, minGRU's ``W_ih``; top layer, forward direction) that step t adds from the
     loss at step s, shape (T, T).
 
-    The run's own gradient: a term reaches dW_hh only when no truncation cut lies between t and s (the
-    window of s), and clipping scales every term by the run's factor, so ``P.sum()`` is the norm of the
-    ``weight_hh`` gradient the run returns.
+    The run's own gradient: a term reaches it only when no truncation cut lies between t and s (the window
+    of s), and clipping scales every term by the run's factor, so ``P.sum()`` is the norm of that
+    parameter's gradient as the run returns it.
     """
     p = problem(config, params)
     res = bc.bptt(p.spec, p.params, p.x, p.y, mask=p.mask, return_sequences=False, **bptt_options(config))
-    g = res.grads[bc.param_key("weight_hh", config.num_layers - 1, 0)]
+    name = bc.CELLS[config.cell].term_params[0]
+    g = res.grads[bc.param_key(name, config.num_layers - 1, 0)]
     norm = bc.scaled_norm(g)
     P = bc.gradient_contributions(
         p.spec,
@@ -141,6 +143,7 @@ def contributions(config: RunConfig, params: Params | None = None) -> np.ndarray
         mask=p.mask,
         dtype=config.dtype,
         direction=g / norm if norm > 0 and np.isfinite(norm) else g,
+        param=name,
     )
     if config.truncation:
         steps = np.arange(config.T) // config.truncation
@@ -158,7 +161,7 @@ def jacobians(config: RunConfig, params: Params | None = None) -> JacobianProduc
     in the top layer (forward direction): the layer the read-out, the verdict and the flow matrix look at."""
     p = problem(config, params)
     J = iter_local_jacobians(p.spec, p.params, p.x[:MAX_LAG, :1], layer=config.num_layers - 1)
-    return jacobian_products(J, config.hidden_size, max_points=LAG_POINTS)
+    return jacobian_products(J, config.spec.hidden_width, max_points=LAG_POINTS)
 
 
 #: Multiply-adds the per-layer Jacobian analysis may spend in all (B * S^3 per lag and layer-direction):
@@ -169,7 +172,7 @@ MIN_LAGS = 20
 
 def jacobian_lags(config: RunConfig) -> int:
     """Lags the per-layer analysis follows: all of :data:`MAX_LAG` when affordable, else fewer."""
-    S = config.hidden_size * len(bc.CELLS[config.cell].state_parts)
+    S = config.spec.jacobian_width
     per_lag = float(len(config.owners)) * S**3
     return int(np.clip(JACOBIAN_WORK / per_lag, MIN_LAGS, MAX_LAG))
 
@@ -185,7 +188,7 @@ def layer_jacobians(config: RunConfig, params: Params | None = None) -> dict[Own
     return {
         owner: jacobian_products(
             iter_local_jacobians(p.spec, p.params, x, layer=owner[0], direction=owner[1]),
-            config.hidden_size,
+            config.spec.hidden_width,
             max_points=LAG_POINTS,
         )
         for owner in config.owners
@@ -290,21 +293,27 @@ def _step_equation(config: RunConfig, t: int, unit: int, params: Params | None, 
     P = {k: v.astype(np.float64) for k, v in p.params.items()}
     below = res.h_layers[layer - 1, :, :, :1].astype(np.float64) if layer else None  # (D, T, 1, H)
     inputs = p.x[:, :1] if below is None else np.concatenate(list(below), axis=-1)
-    state = tuple(np.zeros((1, config.hidden_size)) for _ in range(config.spec.state_parts))
+    cell = bc.CELLS[config.cell]
+    state = tuple(np.zeros((1, cell.tape[part] * config.hidden_size)) for part in cell.state_parts)
     cache = unroll(config.spec, P, inputs[: t + 1], state, layer)[0][t]
     H, j, W = config.hidden_size, unit, bc.layer_params(P, layer)
-    out = {
-        "x_term": float(W["weight_ih"][j] @ inputs[t, 0] + W["bias_ih"][j]),
-        "h_term": float(W["weight_hh"][j] @ cache["h_prev"][0] + W["bias_hh"][j]),
-        "h_prev": float(cache["h_prev"][0, j]),
-        "h": float(cache["h"][0, j]),
-    }
-    cell = bc.CELLS[config.cell]
+    out = {"h_prev": float(cache["h_prev"][0, j]), "h": float(cache["h"][0, j])}
+    if "weight_hh" in W:  # the two terms of the pre-activation, for cells with PyTorch's four arrays
+        out["x_term"] = float(W["weight_ih"][j] @ inputs[t, 0] + W["bias_ih"][j])
+        out["h_term"] = float(W["weight_hh"][j] @ cache["h_prev"][0] + W["bias_hh"][j])
     for name, arr in cache.items():  # unit j of everything the step stored: gates by name, states, ...
-        if isinstance(arr, np.ndarray) and arr.shape[-1] == cell.gates * H and cell.gates > 1:
+        if not isinstance(arr, np.ndarray) or arr.shape[-1] % H:
+            continue
+        blocks = arr.shape[-1] // H
+        if blocks == cell.gates and blocks > 1:
             out |= {g: float(arr[0, k * H + j]) for k, g in enumerate(cell.gate_names)}
-        elif isinstance(arr, np.ndarray) and arr.shape[-1] == H:
+        elif blocks == 1:
             out.setdefault(name, float(arr[0, j]))
+        else:  # a wider state part (the LRU's [Re x, Im x]): one number per block
+            out |= {f"{name}[{k}]": float(arr[0, k * H + j]) for k in range(blocks)}
+    for name, block in cell.recurrence(W).items():  # a diagonal recurrence (the LRU's lambda): its entry j
+        if np.count_nonzero(block - np.diag(np.diag(block))) == 0:
+            out |= {f"{name}.re": float(block[j, j].real), f"{name}.im": float(block[j, j].imag)}
     out["dh"] = float(res.dh_layers[layer, 0, t, 0, j])
     if layer == config.num_layers - 1:  # the read-out reads this layer: split off the loss at t
         mask = p.mask if p.mask is not None else np.ones((config.T, config.batch_size))
@@ -312,7 +321,7 @@ def _step_equation(config: RunConfig, t: int, unit: int, params: Params | None, 
         _, dyhat = token_loss_and_grad(config.loss, res.yhat[t, :1].astype(np.float64), p.y[t, :1])
         direct = float((dyhat[0] * weight) @ P["weight_out"][:, j])
         out |= {"dh_direct": direct, "dh_carried": out["dh"] - direct}
-    if cell.pascanu_bound:  # h = phi(z): the activation's derivative, from its output
+    if cell.pascanu_bound and cell.gamma is None:  # h = phi(z): the activation's derivative, from its output
         out["dphi"] = float(np.broadcast_to(derivative_from_output(config.activation, cache["h"][0, j]), ()))
         out["dz"] = out["dh"] * out["dphi"]
     return out

@@ -92,7 +92,7 @@ def budget_of(
     out = {}
     for dtype in ("float64", "float32"):
         res = bc.bptt(spec, params, x, y, dtype=dtype, return_sequences=False, **options)
-        state = len(bc.CELLS[spec.cell].state_parts) * spec.num_layers * spec.directions * spec.hidden_size
+        state = bc.CELLS[spec.cell].state_width * spec.num_layers * spec.directions * spec.hidden_size
         out[dtype] = {
             "parameters": res.param_bytes,
             "gradient buffers": res.grad_bytes,
@@ -168,7 +168,7 @@ def pareto_front(config: RunConfig) -> dict[str, np.ndarray]:
     """
     T, B, H = config.T, config.batch_size, config.hidden_size
     cell, item = bc.CELLS[config.cell], np.dtype(config.dtype).itemsize
-    state, step = B * H * item * len(cell.state_parts), B * H * item * cell.tape_width
+    state, step = B * H * item * cell.state_width, B * H * item * cell.tape_width
     sqrt_k = int(np.ceil(np.sqrt(T)))
     schedules = [("full storage", "full", None, None)]
     schedules += [

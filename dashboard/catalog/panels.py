@@ -20,6 +20,7 @@ from bptt_core.result import STORED_GROUPS
 from dashboard.catalog.compute import PhaseDiagram, flow_origins, total_gradient, window_start
 from dashboard.catalog.verdict import UNDERFLOW, jacobian_summary
 from dashboard.config import RunConfig
+from dashboard.config.cell_views import param_label
 from dashboard.figures import flow as ff
 from dashboard.figures import unroll as fu
 from dashboard.vocabulary.numbers import factor, readable, smallest_number
@@ -210,6 +211,8 @@ def eigenvalues(config: RunConfig, report: SpectralReport) -> Panel:
 
 def eigenvalue_caption(report: SpectralReport) -> str:
     """What the eigenvalues and singular values say for this W_hh, and what they do not say for a gated cell."""
+    if not report.spectral_radius:
+        return "This cell has no recurrent weight matrix: its state's Jacobian is set by its gates, step by step."
     rho, sigma = max(report.spectral_radius.values()), max(report.sigma_max.values())
     if report.gamma is None:
         return (
@@ -232,26 +235,22 @@ def eigenvalue_caption(report: SpectralReport) -> str:
 
 
 def contributions(config: RunConfig, res: bc.BPTTResult) -> Panel:
-    """The per-step terms of the top layer's dW_hh (and dW_ih), as this run sums them."""
-    top = config.num_layers - 1
-    terms = res.step_contributions or {}
-    zeros = np.zeros(config.T)
-    df = pd.DataFrame(
-        {
-            "t": np.arange(config.T),
-            "weight_hh": terms.get(f"weight_hh_l{top}", zeros) * res.clip_coef,
-            "weight_ih": terms.get(f"weight_ih_l{top}", zeros) * res.clip_coef,
-        }
-    )
+    """The per-step terms of the top layer's shared parameters (the cell's ``term_params``: dW_hh and dW_ih for
+    RNN, LSTM and GRU), as this run sums them."""
+    top, names = config.num_layers - 1, bc.CELLS[config.cell].term_params
+    terms, zeros = res.step_contributions or {}, np.zeros(config.T)
+    columns = {n: terms.get(bc.param_key(n, top, 0), zeros) * res.clip_coef for n in names}
+    df = pd.DataFrame({"t": np.arange(config.T)} | columns)
+    shared = param_label(names[0])
     caption = (
-        f"{label('step_term')}: W_hh is shared, so dW_hh is the sum of these per-step terms; when early terms are "
-        "tiny, early inputs barely change the weights." + _which_gradient(config, res.clip_coef)
+        f"{label('step_term')}: {shared} is shared, so d{shared} is the sum of these per-step terms; when early "
+        "terms are tiny, early inputs barely change the weights." + _which_gradient(config, res.clip_coef)
     )
-    return Panel("step_contributions", "Per-step terms of dW_hh", caption, ff.step_contributions(df), df)
+    return Panel("step_contributions", f"Per-step terms of d{shared}", caption, ff.step_contributions(df), df)
 
 
 def _which_gradient(config: RunConfig, clip_coef: float) -> str:
-    """Whose W_hh gradient a panel itemises, and how the run's truncation and clipping enter it."""
+    """Whose gradient a panel itemises, and how the run's truncation and clipping enter it."""
     if config.num_layers > 1:
         direction = ", forward direction" if config.bidirectional else ""
         where = f"The top layer's (layer {config.num_layers - 1}{direction})"
@@ -259,7 +258,8 @@ def _which_gradient(config: RunConfig, clip_coef: float) -> str:
         where = "The forward direction's" if config.bidirectional else "The layer's"
     notes = [f"truncated every k = {config.truncation} steps"] if config.truncation else []
     notes += [f"scaled ×{readable(clip_coef)} by clipping"] if clip_coef != 1.0 else []
-    return f" {where} W_hh" + "".join(f", {n}" for n in notes) + ", as this run computes it."
+    shared = param_label(bc.CELLS[config.cell].term_params[0])
+    return f" {where} {shared}" + "".join(f", {n}" for n in notes) + ", as this run computes it."
 
 
 def itemised(config: RunConfig, P: np.ndarray, origin: int | None = None, clip_coef: float = 1.0) -> Panel:
@@ -275,19 +275,20 @@ def itemised(config: RunConfig, P: np.ndarray, origin: int | None = None, clip_c
     df = long.groupby(["t", "distance"], as_index=False)["share"].sum()
     chosen = T - 1 if origin is None else origin
     line = long[long["origin"] == chosen][["origin", "t", "share"]]
-    caption = itemised_caption(long) + _which_gradient(config, clip_coef)
-    return Panel("gradient_itemised", "dW_hh itemised", caption, ff.itemised_contributions(df, line), long)
+    shared = param_label(bc.CELLS[config.cell].term_params[0])
+    caption = itemised_caption(long, shared) + _which_gradient(config, clip_coef)
+    return Panel("gradient_itemised", f"d{shared} itemised", caption, ff.itemised_contributions(df, line), long)
 
 
-def itemised_caption(long: pd.DataFrame) -> str:
-    """The total the bars add up to and the share of each distance, read off the terms."""
+def itemised_caption(long: pd.DataFrame, shared: str = "W_hh") -> str:
+    """The total the bars add up to and the share of each distance, read off the terms of d``shared``."""
     total = long["share"].sum()
     by = long.groupby("distance", sort=False)["share"].sum()
     shares = ", ".join(f"{name}: {by[name] / total:.0%}" for _, _, name in ff.DISTANCES if name in by and total)
     return (
-        "Every term of the shared dW_hh, split by the step t that adds it and coloured by how far its gradient "
+        f"Every term of the shared d{shared}, split by the step t that adds it and coloured by how far its gradient "
         "travelled back from the loss that produced it; each bar is the term's projection on the gradient, so "
-        f"all bars add up to {label('dwhh_norm')} = {total:.4g}. Shares by distance: {shares}."
+        f"all bars add up to {label('itemised_norm')} = {total:.4g}. Shares by distance: {shares}."
     )
 
 

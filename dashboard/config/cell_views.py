@@ -10,10 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 import bptt_core as bc
 
 ACT_LATEX = {"tanh": r"\tanh", "relu": r"\mathrm{relu}", "sigmoid": r"\sigma", "linear": r"\mathrm{id}"}
 ACT_PRIME = {"tanh": r"1 - h_t^2", "relu": r"[h_t > 0]", "sigmoid": r"h_t (1 - h_t)", "linear": "1"}
+
+
+#: How a parameter is written in captions and legends (other names are shown as they are).
+PARAM_LABELS = {"weight_hh": "W_hh", "weight_ih": "W_ih", "nu_log": "ν (nu_log)", "theta_log": "θ (theta_log)"}
+
+
+def param_label(name: str) -> str:
+    """``W_hh`` for ``weight_hh``; a parameter without a label keeps its name."""
+    return PARAM_LABELS.get(name, name)
 
 
 def number(v: float) -> str:
@@ -182,14 +193,22 @@ def _lstm_backward(t: int, j: int, v: dict, activation: str) -> list[str]:
     ]
 
 
+def _blend(idx: str, v: dict, first: tuple[str, str], second: tuple[str, str]) -> list[str]:
+    """``h = (1 - z) a + z b`` in symbols, then in numbers; ``first``/``second`` are (number key, symbol)."""
+    (a, a_sym), (b, b_sym) = first, second
+    return [
+        rf"h{idx} = (1 - z)\, {a_sym} + z\, {b_sym}",
+        rf"\phantom{{h{idx}}} = (1 - {number(v['z'])}) \cdot ({number(v[a])}) + {number(v['z'])} \cdot "
+        rf"({number(v[b])}) = {number(v['h'])}",
+    ]
+
+
 def _gru_forward(t: int, j: int, v: dict, activation: str) -> list[str]:
     idx = f"_{{{t},{j}}}"
     return [
         rf"r = {number(v['r'])},\; z = {number(v['z'])}\quad\text{{(reset and update gates)}}",
         rf"n = \tanh\big((W_{{in}} x_t + b_{{in}})_j + r\,(W_{{hn}} h_{{t-1}} + b_{{hn}})_j\big) = {number(v['n'])}",
-        rf"h{idx} = (1 - z)\, n + z\, h_{{t-1}}",
-        rf"\phantom{{h{idx}}} = (1 - {number(v['z'])}) \cdot ({number(v['n'])}) + {number(v['z'])} \cdot "
-        rf"({number(v['h_prev'])}) = {number(v['h'])}",
+        *_blend(idx, v, ("n", "n"), ("h_prev", "h_{t-1}")),
     ]
 
 
@@ -200,6 +219,56 @@ def _gru_backward(t: int, j: int, v: dict, activation: str) -> list[str]:
         r"\Big(\frac{\partial L}{\partial h_{t-1}}\Big)_{\text{from step } t} = z_t \odot "
         r"\frac{\partial L}{\partial h_t} + W_{hh}^\top \delta_t",
         _weight_line(),
+    ]
+
+
+def _lru_forward(t: int, j: int, v: dict, activation: str) -> list[str]:
+    idx = f"_{{{t},{j}}}"
+    modulus = float(np.hypot(v["lambda.re"], v["lambda.im"]))
+    return [
+        rf"\lambda_{j} = e^{{-e^{{\nu_{j}}} + i e^{{\theta_{j}}}}} = {number(v['lambda.re'])} "
+        rf"{'+' if v['lambda.im'] >= 0 else '-'} {number(abs(v['lambda.im']))}\,i,"
+        rf"\quad |\lambda_{j}| = {number(modulus)}",
+        rf"x{idx} = \lambda_{j}\, x_{{t-1,{j}}} + \gamma_{j} (B u_t)_{j}"
+        rf" = {number(v['x[0]'])} {'+' if v['x[1]'] >= 0 else '-'} {number(abs(v['x[1]']))}\,i",
+        rf"y{idx} = \mathrm{{Re}}(C x_t)_{j} + (D u_t)_{j} = {number(v['h'])}\quad\text{{(the layer's output)}}",
+    ]
+
+
+def _lru_backward(t: int, j: int, v: dict, activation: str) -> list[str]:
+    idx = f"_{{{t},{j}}}"
+    modulus = float(np.hypot(v["lambda.re"], v["lambda.im"]))
+    return [
+        *_dh_lines(idx, v),
+        r"\text{(} y_t \text{ does not recur: nothing comes from step } t+1 \text{ through it)}",
+        r"\frac{\partial L}{\partial x_t} = C^{H} \frac{\partial L}{\partial y_t}"
+        r" + \bar\lambda \odot \frac{\partial L}{\partial x_{t+1}}",
+        rf"\Big|\frac{{\partial x_{{t,{j}}}}}{{\partial x_{{t-k,{j}}}}}\Big| = |\lambda_{j}|^k = {number(modulus)}^k"
+        r"\quad\text{(exactly: the recurrence is linear and diagonal)}",
+        r"\frac{\partial L}{\partial \lambda} = \sum_t \frac{\partial L}{\partial x_t}\, \bar x_{t-1}"
+        r"\quad\text{(the same } \lambda \text{ at every step)}",
+    ]
+
+
+def _mingru_forward(t: int, j: int, v: dict, activation: str) -> list[str]:
+    idx = f"_{{{t},{j}}}"
+    return [
+        rf"z = \sigma(W_z x_t + b_z)_j = {number(v['z'])},\; \tilde h = (W_h x_t + b_h)_j = {number(v['h~'])}",
+        r"\text{(neither reads } h_{t-1}\text{: no } W_{hh}\text{)}",
+        *_blend(idx, v, ("h_prev", "h_{t-1}"), ("h~", r"\tilde h")),
+    ]
+
+
+def _mingru_backward(t: int, j: int, v: dict, activation: str) -> list[str]:
+    idx = f"_{{{t},{j}}}"
+    return [
+        *_dh_lines(idx, v),
+        rf"\frac{{\partial L}}{{\partial h_{{t-1}}}} = (1 - z_t) \odot \frac{{\partial L}}{{\partial h_t}}"
+        rf"\ni (1 - {number(v['z'])}) \cdot ({number(v['dh'])}) = {number((1 - v['z']) * v['dh'])}",
+        r"\frac{\partial h_t}{\partial h_k} = \prod_{s=k+1}^{t} \mathrm{diag}(1 - z_s)"
+        r"\quad\text{(the only path back)}",
+        r"\frac{\partial L}{\partial W_{ih}} \mathrel{+}= \delta_t\, x_t^\top"
+        r"\quad\text{(}[W_z; W_h]\text{, the same at every step)}",
     ]
 
 
@@ -223,6 +292,22 @@ VIEWS: dict[str, CellView] = {
         "gate derivatives, per element",
         GRU_CARRIED,
     ),
+    "lru": CellView(
+        "LRU",
+        "#8c564b",
+        {},
+        _lru_forward,
+        _lru_backward,
+        "∂y_t/∂x_t = Re C, and ∂x_t/∂x_{t-1} = diag(λ)",
+    ),
+    "mingru": CellView(
+        "minGRU",
+        "#e377c2",
+        {"z": "update gate z", "h~": "candidate h~"},
+        _mingru_forward,
+        _mingru_backward,
+        "z on the candidate, (h~ − h_{t-1}) z(1 − z) on the gate, per element",
+    ),
 }
 
 
@@ -234,10 +319,11 @@ def jacobian_shapes(spec: bc.RNNSpec, T: int, B: int) -> list[tuple[str, str, st
     the D·H outputs of the layer below; the rows then name layer l.
     """
     cell = bc.CELLS[spec.cell]
-    H, I, O, GH = spec.hidden_size, spec.input_size, spec.output_size, cell.gates * spec.hidden_size
+    H, I, O, GH = spec.hidden_size, spec.input_size, spec.output_size, cell.width * spec.hidden_size
     DH = spec.directions * H
-    S = len(cell.state_parts) * H
-    over = " over [" + ", ".join(cell.state_parts) + "]" if len(cell.state_parts) > 1 else ""
+    S = spec.jacobian_width
+    over = " over [" + ", ".join(cell.jacobian_parts) + "]" if len(cell.jacobian_parts) > 1 or S != H else ""
+    names = list(cell.param_shapes(H, I))
     deep = spec.num_layers > 1 or spec.bidirectional
     top = "the top layer's outputs [h_fwd, h_bwd]" if spec.bidirectional else "the top layer's h_t"
     rows = [
@@ -254,17 +340,19 @@ def jacobian_shapes(spec: bc.RNNSpec, T: int, B: int) -> list[tuple[str, str, st
                 f"({B}, {H})",
             )
         )
-    rows += [
-        (
-            "∂h_t/∂a_t",
-            VIEWS[spec.cell].jacobian,
-            f"{B} × ({H}, {H}) diagonal" if cell.pascanu_bound else f"{B} × ({H}, {GH})",
-        ),
-        ("∂a_t/∂h_{t-1}", "W_hh (pre-activations of all gates)", f"({GH}, {H})"),
-        ("∂h_t/∂h_{t-1}", "the step Jacobian J_t", f"{B} × ({S}, {S}){over}"),
-        ("∂L/∂W_hh", "Σ_t δ_tᵀ h_{t-1} (tied weights: summed over the T steps)", f"({GH}, {H}) from {T} terms"),
-        ("∂L/∂W_ih", "Σ_t δ_tᵀ x_t" + (" (layer 0)" if spec.num_layers > 1 else ""), f"({GH}, {I})"),
-    ]
+    diagonal = cell.pascanu_bound and cell.gamma is None  # h = phi(a): the vanilla RNN
+    rows.append(
+        ("∂h_t/∂a_t", VIEWS[spec.cell].jacobian, f"{B} × ({H}, {H}) diagonal" if diagonal else f"{B} × ({H}, {GH})")
+    )
+    if "weight_hh" in names:
+        rows.append(("∂a_t/∂h_{t-1}", "W_hh (pre-activations of all gates)", f"({GH}, {H})"))
+    rows.append(("∂h_t/∂h_{t-1}", "the step Jacobian J_t", f"{B} × ({S}, {S}){over}"))
+    if "weight_hh" in names:
+        rows.append(
+            ("∂L/∂W_hh", "Σ_t δ_tᵀ h_{t-1} (tied weights: summed over the T steps)", f"({GH}, {H}) from {T} terms")
+        )
+    projection = "∂L/∂W_ih" if "weight_ih" in names else "∂L/∂(input projection)"
+    rows.append((projection, "Σ_t δ_tᵀ x_t" + (" (layer 0)" if spec.num_layers > 1 else ""), f"({GH}, {I})"))
     if spec.num_layers > 1:
         rows.append(("∂L/∂W_ih⁽ˡ⁾, l ≥ 1", "Σ_t δ_t⁽ˡ⁾ᵀ h_t⁽ˡ⁻¹⁾ (the layer below's outputs)", f"({GH}, {DH})"))
     rows.append(("∂L/∂W_out", f"Σ_t (∂L/∂ŷ_t)ᵀ {'[h_fwd, h_bwd]' if spec.bidirectional else 'h_t'}", f"({O}, {DH})"))
@@ -272,7 +360,7 @@ def jacobian_shapes(spec: bc.RNNSpec, T: int, B: int) -> list[tuple[str, str, st
         rows.append(
             (
                 "parameters",
-                "every layer and direction has its own W_ih, W_hh, b_ih, b_hh",
+                f"every layer and direction has its own {', '.join(names)}",
                 f"{spec.num_layers * spec.directions} sets",
             )
         )

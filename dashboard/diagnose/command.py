@@ -124,9 +124,11 @@ def lyapunov_panel(report: Report) -> Panel:
     return Panel("diagnose_lyapunov", "Lyapunov spectrum", caption, fdx.lyapunov_spectrum(df), df)
 
 
-def saturation_panel(report: Report) -> Panel:
-    """Per gate, the share of units near each limit of its non-linearity."""
+def saturation_panel(report: Report) -> Panel | None:
+    """Per gate, the share of units near each limit of its non-linearity (None for a cell without gates)."""
     cell = bc.CELLS[report.spec.cell]
+    if not cell.gates:
+        return None
     names = cell.gate_names if cell.gates > 1 else (report.spec.activation,)
     rows = [
         {"label": _label(report, l, d), "gate": names[g], "side": side, "share": report.saturation[l, d, g, s]}

@@ -170,11 +170,11 @@ def _analysed(seqs: Sequences) -> tuple[np.ndarray, int]:
 def _dynamics(model: Model, x: np.ndarray) -> dict:
     """Jacobian products, Lyapunov spectrum and saturation of every layer-direction on unpadded ``x``."""
     spec, P, T = model.spec, model.params, x.shape[0]
-    S = spec.hidden_size * spec.state_parts
+    S = spec.jacobian_width
     curves, lyap = {}, {}
     for l, d in spec.layers():
         jac = iter_local_jacobians(spec, P, x, layer=l, direction=d)
-        curves[l, d] = jacobian_products(jac, spec.hidden_size, max_points=200, steps=T)
+        curves[l, d] = jacobian_products(jac, spec.hidden_width, max_points=200, steps=T)
         with warnings.catch_warnings():  # a sequence whose Jacobians overflowed is nan: the others' mean
             warnings.simplefilter("ignore", RuntimeWarning)
             lyap[l, d] = np.nanmean(
@@ -198,11 +198,12 @@ def _dynamics(model: Model, x: np.ndarray) -> dict:
 
 
 def _radius(model: Model) -> np.ndarray:
-    spec, H = model.spec, model.spec.hidden_size
-    out = np.zeros((spec.num_layers, spec.directions))
+    """The largest spectral radius of each layer-direction's recurrent blocks (nan: a cell without any)."""
+    spec, cell = model.spec, bc.CELLS[model.spec.cell]
+    out = np.full((spec.num_layers, spec.directions), np.nan)
     for l, d in spec.layers():
-        W = model.params[bc.param_key("weight_hh", l, d)]
-        out[l, d] = max(bc.spectral_radius(W[g * H : (g + 1) * H]) for g in range(W.shape[0] // H))
+        blocks = cell.recurrence(bc.layer_params(model.params, l, d)).values()
+        out[l, d] = max((bc.spectral_radius(b) for b in blocks), default=np.nan)
     return out
 
 
@@ -287,7 +288,7 @@ def _explosion(r: Report) -> list[Recommendation]:
     else:
         what = "Clip the global gradient norm (give targets to measure a threshold from your batches' gradients)"
     out = [Recommendation(what, "; ".join(reasons) + ".", evidence)]
-    if bc.CELLS[r.spec.cell].pascanu_bound and r.radius[l, d] > 1:
+    if bc.CELLS[r.spec.cell].init_presets and bc.CELLS[r.spec.cell].pascanu_bound and r.radius[l, d] > 1:
         out.append(
             Recommendation(
                 f"Rescale {where(r.spec, l, d)}'s W_hh to a spectral radius just below 1 "
@@ -320,7 +321,7 @@ def _vanishing(r: Report) -> list[Recommendation]:
         f"of its {r.T}"
     )
     cell, forget = bc.CELLS[r.spec.cell], _forget_gate(r, l, d)
-    if cell.pascanu_bound:
+    if cell.pascanu_bound and cell.init_presets:  # h = phi(W_hh h + ...): the vanilla RNN
         what = "Use an LSTM or GRU, or initialise W_hh orthogonally with spectral radius near 1"
         evidence["spectral_radius"] = float(r.radius[l, d])
         why += f"; its W_hh has spectral radius {r.radius[l, d]:.3g}"
@@ -330,8 +331,10 @@ def _vanishing(r: Report) -> list[Recommendation]:
         )
         evidence["forget_gate_mean"] = forget
         why += f"; its forget gate averages {forget:.2f}, so the cell state keeps {forget:.2f}^k after k steps"
-    else:
+    elif cell.init_presets:
         what = f"Initialise {where(r.spec, l, d)}'s W_hh orthogonally, or shorten the dependencies the task needs"
+    else:  # no W_hh (LRU, minGRU): its recurrence is set by its own parameters
+        what = f"Initialise {where(r.spec, l, d)}'s recurrence to decay more slowly, or shorten the dependencies"
     out = [Recommendation(what, why + ".", evidence)]
     if r.spec.bidirectional:  # truncation is not defined for a network that reads the future
         return out

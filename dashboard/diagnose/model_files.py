@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import bptt_core as bc
-from dashboard.io.weights import WeightsError, detect_settings, map_names, read_arrays
+from dashboard.io.weights import LAYER_NAMES, WeightsError, detect_settings, map_names, read_arrays
 
 #: Limits of what a diagnosis reads (the dashboard's own network has the sidebar's LIMITS).
 UPLOAD_LIMITS = {
@@ -29,7 +29,7 @@ UPLOAD_LIMITS = {
     "B": 256,
     "sequence MiB": 64,
 }
-_RECURRENT = re.compile(r"^(.*?)\.?((?:weight|bias)_(?:ih|hh)_l\d+(?:_reverse)?)$")
+_RECURRENT = re.compile(r"^(.*?)\.?((?:" + "|".join(map(re.escape, LAYER_NAMES)) + r")_l\d+(?:_reverse)?)$")
 
 
 class UploadError(WeightsError):

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.config.cell_views import VIEWS
+from dashboard.config.cell_views import VIEWS, param_label
 from dashboard.figures.style import DIVERGING, base_layout, finite_positive, log_axis, log_heatmap, mark_overflow
 from dashboard.vocabulary.quantities import label
 
@@ -170,23 +170,25 @@ def eigenvalue_plane(df: pd.DataFrame, *, title: str = "") -> go.Figure:
 
 
 def step_contributions(df: pd.DataFrame, *, title: str = "") -> go.Figure:
-    """Norm of the term each step adds to ``dW_hh`` and ``dW_ih`` (log axis).
+    """Norm of the term each step adds to the gradient of each shared parameter (log axis): ``dW_hh`` as bars,
+    the others (``dW_ih``, ...) as lines.
 
     Parameters
     ----------
-    df : DataFrame with columns ``t``, ``weight_hh``, ``weight_ih``
+    df : DataFrame with a column ``t`` and one per parameter (the cell's ``term_params``, the recurrent one first)
     """
     fig = go.Figure()
-    fig.add_bar(x=df["t"], y=finite_positive(df["weight_hh"]), name="term of dW_hh", marker_color="#d62728")
-    fig.add_scatter(
-        x=df["t"],
-        y=finite_positive(df["weight_ih"]),
-        name="term of dW_ih",
-        mode="lines+markers",
-        line={"color": "#7f7f7f"},
-        marker={"size": 4},
-    )
-    fig.update_yaxes(title="||term_t||_F (log)", **log_axis(df["weight_hh"], df["weight_ih"]))
+    names = [c for c in df.columns if c != "t"]
+    for k, name in enumerate(names):
+        shown = f"term of d{param_label(name)}"
+        if k == 0:
+            fig.add_bar(x=df["t"], y=finite_positive(df[name]), name=shown, marker_color="#d62728")
+        else:
+            line = {"color": "#7f7f7f", "dash": ("solid", "dot", "dash")[(k - 1) % 3]}
+            fig.add_scatter(
+                x=df["t"], y=finite_positive(df[name]), name=shown, mode="lines+markers", line=line, marker={"size": 4}
+            )
+    fig.update_yaxes(title="||term_t||_F (log)", **log_axis(*(df[n] for n in names)))
     fig.update_xaxes(title="time step t")
     return base_layout(fig, title or "What each step adds to the shared weight gradient")
 

@@ -20,7 +20,9 @@ from dashboard.config import RunConfig
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 READOUT_MODULES = ("fc", "linear", "out", "head", "decoder", "readout", "output", "proj")
-_STATE_DICT_KEY = re.compile(r"(?:^|\.)((?:weight|bias)_(?:ih|hh)_l\d+(?:_reverse)?)$")
+#: A layer's parameter key, with any module prefix: every registered cell's names (``weight_ih_l0``, ``nu_log_l0``).
+LAYER_NAMES = sorted({name for c in bc.CELLS.values() for name in c.param_shapes(1, 1)}, key=len, reverse=True)
+_STATE_DICT_KEY = re.compile(r"(?:^|\.)((?:" + "|".join(map(re.escape, LAYER_NAMES)) + r")_l\d+(?:_reverse)?)$")
 _OLD_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
@@ -150,19 +152,27 @@ def map_names(arrays: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], lis
 
 def detect_settings(params: dict[str, np.ndarray]) -> dict | None:
     """The sidebar settings a parameter dict's shapes imply: cell, H, I, layers, direction (and O with a
-    read-out), or None when its first layer cannot be read."""
-    try:
-        gh, i = params["weight_ih_l0"].shape
-        h = params["weight_hh_l0"].shape[1]
-    except (KeyError, ValueError, AttributeError):
+    read-out), or None when its first layer fits no registered cell (each cell reads H and I back off its
+    own arrays, and its shapes for those sizes must be the file's)."""
+    layer0 = {k[: -len("_l0")]: tuple(np.shape(v)) for k, v in params.items() if k.endswith("_l0")}
+    found = None
+    for name, c in bc.CELLS.items():
+        if set(layer0) != set(c.param_shapes(1, 1)):
+            continue
+        try:
+            h, i = (int(n) for n in c.sizes(layer0))
+        except (KeyError, IndexError, TypeError, ValueError):
+            continue
+        if h >= 1 and i >= 1 and c.param_shapes(h, i) == layer0:
+            found = name, h, i
+            break
+    if found is None:
         return None
-    cell = next((name for name, c in bc.CELLS.items() if h and gh == c.gates * h), None)
-    if cell is None:
-        return None
+    cell, h, i = found
     settings = {
         "cell": cell,
-        "hidden_size": int(h),
-        "input_size": int(i),
+        "hidden_size": h,
+        "input_size": i,
         "num_layers": 1 + max(int(m.group(1)) for k in params if (m := re.search(r"_l(\d+)", k))),
         "bidirectional": any(k.endswith("_reverse") for k in params),
     }
@@ -211,7 +221,7 @@ def load_weights(
     """
     arrays, notes = map_names(read_arrays(data))
     for key in ("weight_out", "bias_out"):
-        if key not in arrays and fallback is not None and "weight_hh_l0" in arrays:
+        if key not in arrays and fallback is not None and any(k.endswith("_l0") for k in arrays):
             arrays[key] = fallback[key]
             notes.append(f"{key} not in the file: kept the current read-out")
     for key, arr in arrays.items():

@@ -251,21 +251,21 @@ QUANTITIES: dict[str, Quantity] = {
             "dashboard.catalog.compute:flow",
         ),
         _q(
-            "dwhh_norm",
-            "‖dW_hh‖ of this run",
-            "‖∂L/∂W_hh‖",
-            "the Frobenius norm of the top layer's recurrent weight gradient (forward direction) as this run "
-            "returns it",
+            "itemised_norm",
+            "Norm of the itemised gradient ‖dθ‖",
+            "‖∂L/∂θ‖",
+            "the Frobenius norm of the gradient of the shared parameter θ a panel itemises (W_hh for RNN, LSTM and "
+            "GRU; the LRU's ν; minGRU's W_ih), top layer, forward direction, as this run returns it",
             "after truncation and clipping, as the run applies them",
             NORM_LIMITS,
             "dashboard.catalog.compute:contributions",
         ),
         _q(
             "step_term",
-            "Per-step term of dW_hh",
-            "‖δ_t h_{t−1}ᵀ‖",
-            "the norm of the term step t adds to the shared gradient dW_hh of the top layer (forward direction); "
-            "dW_hh is their sum",
+            "Per-step term of a shared weight's gradient",
+            "‖C_t‖ (‖δ_t h_{t−1}ᵀ‖ for W_hh)",
+            "the norm of the term step t adds to the gradient of a shared parameter of the top layer (forward "
+            "direction); the gradient is their sum",
             "truncated as the run; scaled by the run's clipping factor",
             NORM_LIMITS,
             "bptt_core:bptt",

@@ -100,7 +100,7 @@ def test_identity_relu_with_zero_input_keeps_gradient_norm_constant():
     assert norms[-1] > 0
 
 
-@pytest.mark.parametrize("cell", bc.CELLS)
+@pytest.mark.parametrize("cell", [name for name, c in bc.CELLS.items() if c.init_presets])
 def test_orthogonal_init_has_unit_singular_values(cell):
     spec = bc.RNNSpec(cell, 2, 7, 1)
     params = bc.init_params(spec, seed=4, init="orthogonal")
@@ -176,21 +176,27 @@ def test_thinned_lags_equal_the_full_curve_at_those_lags():
 @pytest.mark.parametrize(("layers", "bidirectional"), [(1, False), (2, False), (1, True), (2, True)])
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_itemised_contributions_sum_to_the_weight_gradient(cell, layers, bidirectional, reduction):
-    """sum_{s,t} <C[s,t], D> = <dW_hh, D> for random directions D: the terms add up to the gradient exactly."""
+    """sum_{s,t} <C[s,t], D> = <dW, D> for random directions D and every parameter the cell itemises (dW_hh
+    first): the terms add up to the gradient exactly."""
     spec = bc.RNNSpec(cell, 3, 4, 2, num_layers=layers, bidirectional=bidirectional)
     params = bc.init_params(spec, seed=2, scale=1.2)
     rng = np.random.default_rng(3)
     x, y = rng.standard_normal((8, 3, 3)), rng.standard_normal((8, 3, 2))
     mask = np.ones((8, 3))
     mask[5:, 1] = 0  # a padded sequence (the reverse direction restarts at its last valid step)
-    G = bc.bptt(spec, params, x, y, reduction=reduction, mask=mask).grads[f"weight_hh_l{layers - 1}"]
-    for _ in range(3):
-        D = rng.standard_normal(G.shape)
-        P = bc.gradient_contributions(spec, params, x, y, reduction=reduction, mask=mask, direction=D)
-        assert P.sum() == pytest.approx(np.sum(G * D), rel=1e-10, abs=1e-14)
-        assert np.all(np.triu(P, 1) == 0)  # a loss never reaches later steps
+    grads = bc.bptt(spec, params, x, y, reduction=reduction, mask=mask).grads
+    for name in bc.CELLS[cell].term_params:
+        G = grads[f"{name}_l{layers - 1}"]
+        for _ in range(2):
+            D = rng.standard_normal(G.shape)
+            P = bc.gradient_contributions(spec, params, x, y, reduction=reduction, mask=mask, direction=D, param=name)
+            assert P.sum() == pytest.approx(np.sum(G * D), rel=1e-10, abs=1e-14), name
+            assert np.all(np.triu(P, 1) == 0)  # a loss never reaches later steps
     unit = bc.gradient_contributions(spec, params, x, y, reduction=reduction, mask=mask)
-    assert unit.sum() == pytest.approx(np.linalg.norm(G), rel=1e-10)
+    first = grads[f"{bc.CELLS[cell].term_params[0]}_l{layers - 1}"]
+    assert unit.sum() == pytest.approx(np.linalg.norm(first), rel=1e-10)
+    with pytest.raises(ValueError, match="param must be"):
+        bc.gradient_contributions(spec, params, x, y, param="weight_out")
 
 
 def test_each_row_of_the_contributions_is_one_losss_gradient():
@@ -217,7 +223,7 @@ def test_input_connectivity_matches_central_differences(cell):
     x = np.random.default_rng(0).standard_normal((7, 2, 4))
     t = 5
     C = bc.input_connectivity(spec, params, x, t)
-    state = tuple(np.zeros((1, 5)) for _ in bc.CELLS[cell].state_parts)
+    state = tuple(np.zeros((1, 5 * bc.CELLS[cell].tape[part])) for part in bc.CELLS[cell].state_parts)
 
     def yhat(xx):
         _, h = unroll(spec, params, xx[:, :1], state)
@@ -296,12 +302,12 @@ def test_lyapunov_spectrum_of_linear_and_diagonal_recurrences():
 
 @pytest.mark.parametrize("cell", list(bc.CELLS))
 def test_lyapunov_spectrum_reads_every_layer_and_direction(cell):
-    """Every (layer, direction) has its S = H (or 2H with a cell state) exponents, sorted; contracting small
-    weights give a negative leading exponent, and the exponents match the QR method on the step Jacobians."""
+    """Every (layer, direction) has its S = H (or 2H with a cell state, or the LRU's complex state) exponents,
+    sorted; contracting small weights give a negative leading exponent."""
     spec = bc.RNNSpec(cell, 3, 4, 2, num_layers=2, bidirectional=True)
     params = bc.init_params(spec, seed=4, scale=0.3)
     x = np.random.default_rng(2).standard_normal((30, 2, 3))
-    S = 4 * len(bc.CELLS[cell].state_parts)
+    S = spec.jacobian_width
     for layer, direction in spec.layers():
         lam = bc.lyapunov_spectrum(spec, params, x, layer=layer, direction=direction)
         assert lam.shape == (2, S) and np.all(np.diff(lam, axis=1) <= 1e-12)
@@ -310,7 +316,7 @@ def test_lyapunov_spectrum_reads_every_layer_and_direction(cell):
         bc.lyapunov_spectrum(spec, params, x, layer=2)
 
 
-@pytest.mark.parametrize("cell", list(bc.CELLS))
+@pytest.mark.parametrize("cell", [name for name, c in bc.CELLS.items() if c.gates])
 def test_gate_saturation_counts_units_near_their_limits(cell):
     """Small weights keep every gate away from its limits; large inputs pin them there; the shares are read off
     the gate values the cell caches, against a direct count."""
@@ -322,7 +328,8 @@ def test_gate_saturation_counts_units_near_their_limits(cell):
     assert calm.shape == (2, 2, G, 3) and np.nanmax(calm[..., :2]) == 0.0
     loud = bc.gate_saturation(spec, params, 500.0 * x)
     assert np.nanmax(np.nansum(loud[0, :, :, :2], axis=-1)) > 0.9  # the first layer reads the loud inputs directly
-    caches, _ = unroll(spec, params, 500.0 * x, tuple(np.zeros((3, 5)) for _ in bc.CELLS[cell].state_parts))
+    zeros = tuple(np.zeros((3, 5 * bc.CELLS[cell].tape[part])) for part in bc.CELLS[cell].state_parts)
+    caches, _ = unroll(spec, params, 500.0 * x, zeros)
     values = np.stack([c[bc.CELLS[cell].gate_entry] for c in caches])[..., :5]
     lo = -1.0 if (bc.CELLS[cell].gate_kinds or ("tanh",))[0] == "tanh" else 0.0
     assert loud[0, 0, 0, 0] == pytest.approx(np.mean(values <= lo + 0.01))

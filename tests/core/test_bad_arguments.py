@@ -11,6 +11,7 @@ from .problems import make_problem
 
 P = make_problem("lstm", T=4, B=2, I=3, H=4, O=3, seed=0)
 CE = make_problem("gru", "tanh", "cross_entropy", T=4, B=2, I=3, H=4, O=3, seed=0)
+LRU = make_problem("lru", T=4, B=2, I=3, H=4, O=3, seed=0)
 
 
 def call(p=P, **changes):
@@ -66,6 +67,15 @@ BAD_CALLS = {
     "flow_matrix bad loss": (lambda: bc.flow_matrix(P.spec, P.params, P.x, P.y, loss="l1"), "loss"),
     "init unknown preset": (lambda: bc.init_params(P.spec, init="xavier"), "init"),
     "init negative scale": (lambda: bc.init_params(P.spec, scale=-1.0), "scale"),
+    "scan on lstm": (lambda: call(scan=True), "scan"),
+    "scan not a bool": (lambda: call(LRU, scan="yes"), "scan"),
+    "init option of another cell": (lambda: bc.init_params(P.spec, r_min=0.5), "r_min"),
+    "lru ring reversed": (lambda: bc.init_params(LRU.spec, r_min=0.9, r_max=0.5), "r_min"),
+    "lru phase 0": (lambda: bc.init_params(LRU.spec, max_phase=0.0), "max_phase"),
+    "itemise a parameter the cell does not": (
+        lambda: bc.gradient_contributions(LRU.spec, LRU.params, LRU.x, LRU.y, param="D"),
+        "param",
+    ),
 }
 
 

@@ -35,6 +35,16 @@ def test_bptt_estimate_bounds_the_real_peak_allocation(cell, checkpoint, truncat
     assert est <= real * 4, (real, est)  # an upper bound, not a wild one
 
 
+@pytest.mark.parametrize("cell", [name for name, c in bc.CELLS.items() if c.forward_scan is not None])
+@pytest.mark.parametrize(("checkpoint", "truncation"), [(None, None), ("sqrt", None), (None, 16), (4, 32)])
+def test_bptt_estimate_bounds_the_scans_peak_allocation(cell, checkpoint, truncation):
+    p = make_problem(cell, T=256, B=8, I=4, H=32, O=3)
+    kw = {"checkpoint": checkpoint, "truncation": truncation}
+    real = peak_allocation(lambda: bc.bptt(p.spec, p.params, p.x, p.y, scan=True, **kw))
+    est = bptt_bytes(p.spec, 256, 8, scan=True, **kw)
+    assert real <= est * 1.1 and est <= real * 4, (real, est)
+
+
 @pytest.mark.parametrize("cell", bc.CELLS)
 def test_flow_estimate_bounds_the_real_peak_allocation(cell):
     p = make_problem(cell, T=200, B=4, I=3, H=16)

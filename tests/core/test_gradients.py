@@ -128,9 +128,9 @@ def test_value_clipping():
         np.testing.assert_array_equal(res.grads[key], np.clip(full.grads[key], -0.01, 0.01))
 
 
-@pytest.mark.parametrize(("cell", "activation"), COMBOS)
+@pytest.mark.parametrize(("cell", "activation"), [c for c in COMBOS if bc.CELLS[c[0]].hidden_parts == ("h",)])
 def test_flow_matrix_matches_single_origin_bptt(cell, activation):
-    """F[t, k] is ||dh[k]|| of a BPTT whose loss is only l_t (mask keeps row t)."""
+    """F[t, k] is ||dh[k]|| of a BPTT whose loss is only l_t (mask keeps row t), where the state is the output."""
     p = make_problem(cell, activation, T=6, B=3, seed=9)
     mask = np.ones((6, 3))
     mask[3:, 1] = 0
@@ -143,6 +143,44 @@ def test_flow_matrix_matches_single_origin_bptt(cell, activation):
         expected[t + 1 :] = 0
         np.testing.assert_allclose(F[t], expected, rtol=1e-10, atol=1e-300)
     assert np.all(np.triu(F, 1) == 0)
+
+
+@pytest.mark.parametrize("cell", list(bc.CELLS))
+def test_flow_matrix_by_central_differences_of_the_state(cell):
+    """F[t, k] for k < t against central differences of l_t with respect to the hidden state entering step k + 1
+    (every unit of the cell's hidden parts, the steps k + 1..t re-run by the cell), for every cell; F[t, t] is the
+    norm of the read-out's gradient carried into the hidden state (the LRU: through y_t = Re(C x_t) + D u_t)."""
+    p = make_problem(cell, T=6, B=2, seed=13)
+    spec, c = p.spec, bc.CELLS[cell]
+    F = bc.flow_matrix(spec, p.params, p.x, p.y)
+    layer = bc.layer_params(p.params)
+    w1 = c.projection(layer)
+    xw = np.concatenate([p.x, np.ones((6, 2, 1))], axis=-1) @ w1
+    zeros = tuple(np.zeros((2, 4 * c.tape[part])) for part in c.state_parts)
+    states = [zeros]
+    for t in range(6):
+        states.append(c.forward_step(layer, xw[t], tuple(s.copy() for s in states[-1]), spec.activation)[0])
+
+    def l_t(t, k, part, flat):  # the step mean loss at t from a state entering step k + 1
+        state = tuple(flat.reshape(s.shape) if name == part else s for name, s in zip(c.state_parts, states[k + 1]))
+        for s in range(k + 1, t + 1):
+            state = c.forward_step(layer, xw[s], tuple(a.copy() for a in state), spec.activation)[0]
+        yhat = state[0] @ p.params["weight_out"].T + p.params["bias_out"]
+        return float(np.mean(np.mean((yhat - p.y[t]) ** 2, axis=-1)))
+
+    for t, k in ((5, 0), (5, 3), (4, 2), (3, 2)):
+        squares = 0.0
+        for part in c.hidden_parts:
+            base = states[k + 1][c.state_parts.index(part)].ravel()
+            for i in range(base.size):
+                e = np.zeros_like(base)
+                e[i] = 1e-6
+                squares += ((l_t(t, k, part, base + e) - l_t(t, k, part, base - e)) / 2e-6) ** 2
+        assert F[t, k] == pytest.approx(np.sqrt(squares), rel=1e-6), (t, k)
+    residual = states[3][0] @ p.params["weight_out"].T + p.params["bias_out"] - p.y[2]
+    g = 2 * residual / (spec.output_size * p.x.shape[1])  # d l_2 / d yhat_2: the mean over units and sequences
+    seed = (g @ p.params["weight_out"], *(np.zeros_like(s) for s in zeros[1:]))
+    assert F[2, 2] == pytest.approx(np.linalg.norm(c.hidden_grad(layer, seed)), rel=1e-10)
 
 
 def test_flow_matrix_first_column_by_central_differences():
@@ -167,8 +205,9 @@ def test_float32_is_close_to_float64(cell):
     p = make_problem(cell, seed=11)
     r64 = bc.bptt(p.spec, p.params, p.x, p.y)
     r32 = bc.bptt(p.spec, p.params, p.x, p.y, dtype="float32")
-    assert r32.dh.dtype == np.float32 and r32.grads["weight_hh_l0"].dtype == np.float32
-    tape = ("hidden states h", "cell states c", "gate activations", "pre-activations / tanh(c)")
+    assert r32.dh.dtype == np.float32 and all(g.dtype == np.float32 for g in r32.grads.values())
+    cell = bc.CELLS[cell]
+    tape = {cell.group(entry) for entry in cell.tape}
     for group in tape:  # every stored array halves
         assert r32.memory_by_tensor.get(group, 0) * 2 == r64.memory_by_tensor.get(group, 0), group
     for key in r64.grads:

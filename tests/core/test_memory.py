@@ -36,15 +36,20 @@ def problem(cell: str, T: int, B: int, H: int, layers: int = 1, bidirectional: b
     return spec, bc.init_params(spec, seed=0), rng.standard_normal((T, B, 4)), rng.standard_normal((T, B, 2))
 
 
-@pytest.mark.parametrize("cell", list(bc.CELLS))
+#: Every cell by its loop, and the cells with a linear recurrence by their associative scan too.
+RUNS = [(name, False) for name in bc.CELLS] + [(name, True) for name, c in bc.CELLS.items() if c.forward_scan]
+
+
+@pytest.mark.parametrize(("cell", "scan"), RUNS)
 @pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("sequences", [True, False])
 @pytest.mark.parametrize(("layers", "bidirectional"), [(1, False), (2, True)])
-def test_memory_bytes_is_within_15_percent_of_tracemalloc(cell, mode, sequences, layers, bidirectional):
+def test_memory_bytes_is_within_15_percent_of_tracemalloc(cell, scan, mode, sequences, layers, bidirectional):
     if bidirectional and "truncation" in MODES[mode]:
         pytest.skip("truncation is refused for bidirectional networks")
     spec, params, x, y = problem(cell, T=400, B=8, H=32, layers=layers, bidirectional=bidirectional)
-    res, peak = traced_peak(lambda: bc.bptt(spec, params, x, y, return_sequences=sequences, **MODES[mode]))
+    run = {"return_sequences": sequences, "scan": scan, **MODES[mode]}
+    res, peak = traced_peak(lambda: bc.bptt(spec, params, x, y, **run))
     assert res.memory_bytes == pytest.approx(peak, rel=0.15)
     assert sum(res.memory_by_tensor.values()) == res.memory_bytes
     assert (res.h is None) == (not sequences) and (res.dh is None) == (not sequences)

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 
 import bptt_core as bc
+from bptt_core.result import flatten_grads
 from bptt_core.tape import Tape, project, projection_matrix
 from bptt_core.workspace import OutputPool, Workspace, matmul
 
-from .problems import make_problem
+from .problems import CELL_ACTIVATIONS, make_problem
 
-CELLS = [("rnn", a) for a in bc.ACTIVATIONS] + [("lstm", "tanh"), ("gru", "tanh")]
+CELLS = CELL_ACTIVATIONS
 
 
 def result_arrays(res: bc.BPTTResult) -> dict[str, np.ndarray]:
@@ -28,25 +29,24 @@ def test_steps_into_buffers_equal_allocating_steps(cell, activation):
     allocating results bit for bit, over several steps with the scratch reused."""
     p = make_problem(cell, activation, T=4, B=3, H=5)
     steps, params = bc.CELLS[cell], bc.layer_params(p.params)
-    state = tuple(np.full((3, 5), 0.3) for _ in steps.state_parts)
+    state = tuple(np.full((3, 5 * steps.tape[part]), 0.3) for part in steps.state_parts)
     work = Workspace()
     stored = Tape.new(steps, 0, 4, 3, 5, np.dtype(np.float64), work, activation=activation)
     w1 = projection_matrix(steps, params)
-    project([p.x], w1, 0, 4, stored.projection_target(), Workspace())
+    target = stored.projection_target() if stored.holds_projection else np.empty((4, 3, w1.shape[1]))
+    project([p.x], w1, 0, 4, target, Workspace())
     xw = np.concatenate([p.x, np.ones((4, 3, 1))], axis=-1) @ w1
     s_new, s_buf = state, state
-    G = p.spec.gates
+    W = w1.shape[1]
     for t in range(4):
         s_new, c_new = steps.forward_step(params, xw[t], s_new, activation)
-        s_buf, c_buf = steps.forward_step(
-            params, stored.projection_target()[t], s_buf, activation, out=stored.outputs(t), work=work
-        )
+        s_buf, c_buf = steps.forward_step(params, target[t], s_buf, activation, out=stored.outputs(t), work=work)
         for k in c_new:
             if isinstance(c_new[k], np.ndarray):
                 np.testing.assert_array_equal(c_buf[k], c_new[k], err_msg=k)
-        d = tuple(np.full((3, 5), 0.1 * (t + 1)) for _ in state)
+        d = tuple(np.full(part.shape, 0.1 * (t + 1)) for part in state)
         back_new = steps.backward_step(params, d, c_new)
-        d_xw, d_hw = np.empty((3, G * 5)), np.empty((3, G * 5))
+        d_xw, d_hw = np.empty((3, W)), np.empty((3, W))
         back_buf = steps.backward_step(params, d, c_buf, out={"d_xw": d_xw, "d_hw": d_hw}, work=work)
         for a, b in zip(back_new[0], back_buf[0]):
             np.testing.assert_allclose(b, a, rtol=1e-15, atol=1e-15)
@@ -88,17 +88,17 @@ def test_weights_changed_in_place_between_calls_are_used():
 def test_concurrent_calls_match_serial_ones():
     """Sessions run BPTT in threads at once, each with its own workspace or none."""
     problems = [make_problem(c, T=40, B=3, H=8, seed=s) for s in range(3) for c in bc.CELLS]
-    serial = [bc.bptt(p.spec, p.params, p.x, p.y).grads["weight_hh_l0"] for p in problems]
+    serial = [flatten_grads(bc.bptt(p.spec, p.params, p.x, p.y).grads) for p in problems]
     local = threading.local()
 
     def run(p):
         if not hasattr(local, "work"):
             local.work = bc.Workspace()
-        return bc.bptt(p.spec, p.params, p.x, p.y, workspace=local.work).grads["weight_hh_l0"]
+        return flatten_grads(bc.bptt(p.spec, p.params, p.x, p.y, workspace=local.work).grads)
 
     with ThreadPoolExecutor(4) as pool:
         threaded = list(pool.map(run, problems * 3))
-        plain = list(pool.map(lambda p: bc.bptt(p.spec, p.params, p.x, p.y).grads["weight_hh_l0"], problems))
+        plain = list(pool.map(lambda p: flatten_grads(bc.bptt(p.spec, p.params, p.x, p.y).grads), problems))
     for i, g in enumerate(threaded + plain):
         np.testing.assert_array_equal(g, serial[i % len(problems)])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import bptt_core as bc
 from dashboard.catalog import compute, memory
 from dashboard.catalog import sections as catalog
 from dashboard.config import LIMITS, RunConfig, from_mapping
@@ -43,8 +44,7 @@ def test_page_opens_with_defaults(page):
     [
         {"T": "1"},
         {"T": "1000"},
-        {"cell": "lstm"},
-        {"cell": "gru"},
+        *({"cell": name} for name in bc.CELLS if name != "rnn"),  # every registered cell
         {"activation": "relu"},
         {"activation": "sigmoid"},
         {"activation": "linear"},

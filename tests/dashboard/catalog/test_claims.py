@@ -186,17 +186,19 @@ def test_gradient_flow_captions_say_what_their_data_show(config):
     """Eigenvalues, cell comparison and truncation study: each caption's numbers and verdicts, recomputed
     from the figure's data (or the weights) independently of the caption code."""
     P = compute.preset_params(config)
-    W = P[f"weight_hh_l{config.num_layers - 1}"]
-    H = config.hidden_size
-    blocks = [W[k * H : (k + 1) * H] for k in range(W.shape[0] // H)]
-    rho = max(np.abs(np.linalg.eigvals(b)).max() for b in blocks)
-    sigma = max(np.linalg.svd(b, compute_uv=False)[0] for b in blocks)
+    layer = bc.layer_params(P, config.num_layers - 1)
+    blocks = list(bc.CELLS[config.cell].recurrence(layer).values())  # W_hh's gate blocks, the LRU's diag(λ)
     caption = panels.eigenvalues(config, compute.spectral(config)).caption
-    assert f"{label('spectral_radius')} = {rho:.3g}" in caption and f"{label('sigma_max')} = {sigma:.3g}" in caption
-    gated = bc.CELLS[config.cell].gates > 1
-    assert ("do not set the long run" in caption) == gated  # a gated cell's gates decide, not W_hh's blocks
-    assert ("non-normal" in caption) == (rho < 1 < sigma and not gated)
-    assert ("every multiplication by W_hh shrinks every vector" in caption) == (sigma < 1 and not gated)
+    if not blocks:  # minGRU: no recurrent weight matrix
+        assert "no recurrent weight matrix" in caption
+    else:
+        rho = max(np.abs(np.linalg.eigvals(b)).max() for b in blocks)
+        sigma = max(np.linalg.svd(b, compute_uv=False)[0] for b in blocks)
+        assert f"{label('spectral_radius')} = {rho:.3g}" in caption and f"{label('sigma_max')} = {sigma:.3g}" in caption
+        gated = bc.CELLS[config.cell].gamma is None and bc.CELLS[config.cell].gates > 1
+        assert ("do not set the long run" in caption) == gated  # a gated cell's gates decide, not W_hh's blocks
+        assert ("non-normal" in caption) == (rho < 1 < sigma and not gated)
+        assert ("every multiplication by W_hh shrinks every vector" in caption) == (sigma < 1 and not gated)
 
     comparison = panels.comparison(config, compute.cell_comparison(config))
     reach = {}
@@ -352,12 +354,13 @@ def test_memory_page_captions_read_their_figures(config):
 
 
 def test_step_contributions_caption_sum_is_consistent_with_its_bars():
-    """'dW_hh is the sum of these per-step terms': the gradient's norm is at most the sum of the bars
-    (triangle inequality), and equals it for T = 1."""
+    """'dW_hh is the sum of these per-step terms' (the cell's shared parameter: W_hh, the LRU's nu_log, minGRU's
+    W_ih): the gradient's norm is at most the sum of the bars (triangle inequality), and equals it for T = 1."""
     for config in random_settings(20, seed=9, max_T=200):
         res = compute.run(config)
-        bars = panels.contributions(config, res).data["weight_hh"].to_numpy()
-        g = np.linalg.norm(res.grads["weight_hh_l0"])
+        shared = bc.CELLS[config.cell].term_params[0]
+        bars = panels.contributions(config, res).data[shared].to_numpy()
+        g = np.linalg.norm(res.grads[f"{shared}_l0"])
         if np.isfinite(bars).all() and np.isfinite(g) and config.num_layers == 1 and not config.bidirectional:
             assert g <= bars.sum() * (1 + 1e-9) + 1e-300
 
@@ -431,14 +434,16 @@ def test_every_figure_has_its_caption_check():
 
 @pytest.mark.parametrize("config", random_settings(20, seed=10, max_T=150), ids=lambda c: c.key())
 def test_itemised_bars_add_up_to_the_engines_gradient_norm(config):
-    """'All bars add up to ||dW_hh||': the panel's terms summed, against the engine's own gradient."""
+    """'All bars add up to ||dθ||' (the cell's shared parameter): the panel's terms summed, against the engine's
+    own gradient."""
     run = compute.run(config)  # truncated and clipped as the sidebar says: the bars add up to this run's gradient
     panel = panels.itemised(config, compute.contributions(config), clip_coef=run.clip_coef)
-    G = run.grads[f"weight_hh_l{config.num_layers - 1}"]
+    shared = bc.CELLS[config.cell].term_params[0]
+    G = run.grads[f"{shared}_l{config.num_layers - 1}"]
     norm = np.linalg.norm(G)
     if np.isfinite(norm) and np.isfinite(panel.data["share"]).all():
         rel = 1e-8 if config.dtype == "float64" else 1e-4  # float32 sums its terms in float32
         assert panel.data["share"].sum() == pytest.approx(norm, rel=rel, abs=1e-300)
-        assert f"{label('dwhh_norm')} = {panel.data['share'].sum():.4g}" in panel.caption
+        assert f"{label('itemised_norm')} = {panel.data['share'].sum():.4g}" in panel.caption
     bars = sum(np.asarray(t.y, float).sum() for t in panel.figure.data if t.type == "bar")
     assert bars == pytest.approx(panel.data["share"].sum(), rel=1e-9, abs=1e-300)

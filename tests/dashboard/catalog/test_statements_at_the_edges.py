@@ -93,7 +93,7 @@ def test_7_itemised_dwhh_adds_up_to_this_runs_clipped_truncated_gradient(options
     panel = panels.itemised(config, compute.contributions(config), clip_coef=run.clip_coef)
     norm = np.linalg.norm(run.grads["weight_hh_l0"])
     assert panel.data["share"].sum() == pytest.approx(norm, rel=1e-8)
-    assert f"{label('dwhh_norm')} = {norm:.4g}" in panel.caption
+    assert f"{label('itemised_norm')} = {norm:.4g}" in panel.caption
     assert ("clipping" in panel.caption) == ("clip" in options)
     assert ("truncated every k" in panel.caption) == ("truncation" in options)
 
