@@ -60,6 +60,9 @@ class Verdict:
     representable_from: int | None
     detail: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "detail", self.detail[:1].upper() + self.detail[1:])  # a sentence of its own
+
 
 def verdict(config: RunConfig, curve: np.ndarray, report: SpectralReport, res: bc.BPTTResult | None = None) -> Verdict:
     """Classify the run by :data:`VERDICT_RULE` from ``curve`` = :func:`~dashboard.catalog.compute.last_loss_gradient`.

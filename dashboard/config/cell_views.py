@@ -79,6 +79,16 @@ GRU_CARRIED = Carried(
     "z_{t+1} ⊙ ∂L/∂h_{t+1} + δ_{t+1} · W_hh, δ_{t+1} = (∂L/∂a^r, ∂L/∂a^z, r ⊙ ∂L/∂a^n) at t+1",
 )
 
+#: The LRU's output y_t (its "h") does not recur: only the complex state x_t does, and it does not reach y_t's
+#: gradient from step t + 1 (∂L/∂x_t receives that instead).
+LRU_CARRIED = Carried("0", (), "", "0 (y_t does not recur; the state x_t carries λ̄ ⊙ ∂L/∂x_{t+1})")
+MINGRU_CARRIED = Carried(
+    r"\big((1 - z_{t+1}) \odot \frac{\partial L}{\partial h_{t+1}}\big)_j",
+    ("h",),
+    r"\text{(} z_{t+1} \text{ and } \tilde h_{t+1} \text{ read } x_{t+1} \text{ only: no } W_{hh})",
+    "(1 − z_{t+1}) ⊙ ∂L/∂h_{t+1}",
+)
+
 
 @dataclass(frozen=True)
 class CellView:
@@ -120,7 +130,10 @@ def _dh_lines(idx: str, v: dict, carried: Carried) -> list[str]:
         if "dh_direct" in v
         else r"\big(W_{ih}^{\uparrow\top} \delta^{\uparrow}_t\big)_j"
     )
-    via = r"\text{ and }".join(f"{part}_{{t+1}}" for part in carried.through)
+    via = (
+        r"\text{ and }".join(f"{part}_{{t+1}}" for part in carried.through)
+        or r"\text{nothing: } h_t \text{ does not recur}"
+    )
     lines = [
         rf"\frac{{\partial L}}{{\partial h{idx}}} = \underbrace{{{source}}}_{{{here}}} + "
         rf"\underbrace{{{carried.latex}}}_{{\text{{from step }} t+1 \text{{ via }} {via}}}",
@@ -239,7 +252,7 @@ def _lru_backward(t: int, j: int, v: dict, activation: str) -> list[str]:
     idx = f"_{{{t},{j}}}"
     modulus = float(np.hypot(v["lambda.re"], v["lambda.im"]))
     return [
-        *_dh_lines(idx, v),
+        *_dh_lines(idx, v, LRU_CARRIED),
         r"\text{(} y_t \text{ does not recur: nothing comes from step } t+1 \text{ through it)}",
         r"\frac{\partial L}{\partial x_t} = C^{H} \frac{\partial L}{\partial y_t}"
         r" + \bar\lambda \odot \frac{\partial L}{\partial x_{t+1}}",
@@ -262,7 +275,7 @@ def _mingru_forward(t: int, j: int, v: dict, activation: str) -> list[str]:
 def _mingru_backward(t: int, j: int, v: dict, activation: str) -> list[str]:
     idx = f"_{{{t},{j}}}"
     return [
-        *_dh_lines(idx, v),
+        *_dh_lines(idx, v, MINGRU_CARRIED),
         rf"\frac{{\partial L}}{{\partial h_{{t-1}}}} = (1 - z_t) \odot \frac{{\partial L}}{{\partial h_t}}"
         rf"\ni (1 - {number(v['z'])}) \cdot ({number(v['dh'])}) = {number((1 - v['z']) * v['dh'])}",
         r"\frac{\partial h_t}{\partial h_k} = \prod_{s=k+1}^{t} \mathrm{diag}(1 - z_s)"
@@ -299,6 +312,7 @@ VIEWS: dict[str, CellView] = {
         _lru_forward,
         _lru_backward,
         "∂y_t/∂x_t = Re C, and ∂x_t/∂x_{t-1} = diag(λ)",
+        LRU_CARRIED,
     ),
     "mingru": CellView(
         "minGRU",
@@ -307,6 +321,7 @@ VIEWS: dict[str, CellView] = {
         _mingru_forward,
         _mingru_backward,
         "z on the candidate, (h~ − h_{t-1}) z(1 − z) on the gate, per element",
+        MINGRU_CARRIED,
     ),
 }
 

@@ -131,7 +131,11 @@ def test_the_lstm_path_through_the_next_cell_state_is_a_real_share():
     assert min(shares) > 0.01 and max(shares) > 0.1
 
 
-@pytest.mark.parametrize("cell", list(VIEWS))
+#: The cells whose step PyTorch documents (its four layer arrays): the independent equations above cover them.
+TORCH_CELLS = [c for c in VIEWS if "weight_hh" in bc.CELLS[c].param_shapes(2, 2)]
+
+
+@pytest.mark.parametrize("cell", TORCH_CELLS)
 def test_a_lower_layer_total_comes_from_the_layer_above_and_the_next_step(cell):
     config = RunConfig(cell=cell, num_layers=2, T=7, hidden_size=4, batch_size=2, seed=5)
     parts = bc.CELLS[cell].state_parts
@@ -146,3 +150,15 @@ def test_the_chain_rule_table_writes_the_same_term(cell):
     rows = {q: e for q, e, _ in jacobian_shapes(bc.RNNSpec(cell, 3, 5, 2, num_layers=2), T=7, B=4)}
     assert VIEWS[cell].carried.text in rows["∂L/∂h_t"]
     assert "∂h_{t+1}/∂h_t" not in rows["∂L/∂h_t"] + rows["∂L/∂h_t⁽ˡ⁾, l below the top"]
+
+
+def test_the_modern_cells_write_what_flows_back_from_the_next_step():
+    """minGRU: h_t reaches h_{t+1} only through (1 - z_{t+1}); the LRU's output y_t does not recur at all."""
+    config = RunConfig(cell="mingru", T=8, hidden_size=5, batch_size=2, seed=2)
+    t, j = 3, 1
+    v, after = compute.step_equation(config, t, j), compute.step_equation(config, t + 1, j)
+    assert v["dh_carried"] == pytest.approx((1 - after["z"]) * after["dh"], rel=1e-9, abs=1e-15)
+    assert number(v["dh_carried"]) in " ".join(VIEWS["mingru"].backward(t, j, v, config.activation))
+    lru = RunConfig(cell="lru", T=8, hidden_size=5, batch_size=2, seed=2)
+    v = compute.step_equation(lru, t, j)
+    assert v["dh_carried"] == pytest.approx(0.0, abs=1e-15) and v["dh"] == pytest.approx(v["dh_direct"], rel=1e-12)
