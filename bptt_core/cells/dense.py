@@ -124,6 +124,20 @@ def accumulate(
         terms["weight_ih"][:] = step_term_norms(d_xw, x)
 
 
+def parameter_factors(
+    params: dict[str, np.ndarray], d_xw: np.ndarray, d_hw: np.ndarray, x: np.ndarray, cache: dict
+) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """Each array's immediate Jacobian per adjoint (see :attr:`Cell.parameter_factors`): a pre-activation
+    Jacobian times what multiplies the array in the step, ``d s_t / d W_ih[r, i] = d_xw[r] x_t[i]``,
+    ``d s_t / d W_hh[r, j] = d_hw[r] h_{t-1}[j]``, ``d s_t / d b_hh[r] = d_hw[r]`` (views, nothing allocated)."""
+    return {
+        "weight_ih": (d_xw, x),
+        "weight_hh": (d_hw, cache["h_prev"]),
+        "bias_ih": (d_xw, None),
+        "bias_hh": (d_hw, None),
+    }
+
+
 def recurrence(gate_names: tuple[str, ...], params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The H x H gate blocks of ``weight_hh``, by gate name."""
     w = params["weight_hh"]
@@ -154,6 +168,7 @@ def layout(gate_names: tuple[str, ...], forget_gate: str | None, input_bias: Cal
         "init_layer": partial(init_layer, gate_names, forget_gate),
         "projection": partial(projection, input_bias),
         "accumulate": accumulate,
+        "parameter_factors": parameter_factors,
         "recurrence": partial(recurrence, gate_names),
         "project_term": project_term,
         "term_params": TERM_PARAMS,

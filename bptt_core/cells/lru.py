@@ -314,6 +314,28 @@ def accumulate(params, grads, d_xw, d_hw, x, rows, terms=None) -> None:
         terms["B_im"][:] = dense.step_term_norms(d_xw[..., H : 2 * H] * gamma, x)
 
 
+def parameter_factors(params: Params, d_xw: np.ndarray, d_hw: np.ndarray, x: np.ndarray, cache: dict) -> dict:
+    """Each parameter's immediate Jacobian per adjoint (see :attr:`Cell.parameter_factors`), from the total
+    gradients ``g`` of ``x_t`` and ``dy`` in ``d_xw`` (K, B, 3H): ``B`` and ``gamma_log`` through ``gamma B u_t``,
+    ``nu_log`` and ``theta_log`` through ``lambda x_{t-1}``, ``C`` and ``D`` through ``y_t``."""
+    H = d_xw.shape[-1] // 3
+    g, dy = d_xw[..., : 2 * H], d_xw[..., 2 * H :]
+    d_nu, d_theta = _lambda_grads(params, g, cache["x_prev"], "kbh,bh->kbh")
+    gamma, state = np.exp(params["gamma_log"]), cache["x"]
+    a_re, a_im = g[..., :H] * gamma, g[..., H:] * gamma  # d x_t / d (gamma B u_t), per unit
+    d_gamma = a_re * (x @ params["B_re"].T) + a_im * (x @ params["B_im"].T)
+    return {
+        "nu_log": (d_nu, None),
+        "theta_log": (d_theta, None),
+        "B_re": (a_re, x),
+        "B_im": (a_im, x),
+        "C_re": (dy, state[..., :H]),
+        "C_im": (np.negative(dy), state[..., H:]),
+        "D": (dy, x),
+        "gamma_log": (d_gamma, None),
+    }
+
+
 def project_term(params: dict, name: str, D: np.ndarray, back: dict) -> np.ndarray:
     """``<C_t, D>`` for each adjoint, ``C_t`` the term step t adds to the gradient of ``name`` (``term_params``)."""
     d_xw = back["d_xw"]

@@ -191,6 +191,12 @@ def accumulate(params, grads, d_xw, d_hw, x, rows, terms=None) -> None:
         terms["weight_ih"][:] = dense.step_term_norms(d_xw, x)
 
 
+def parameter_factors(params: Params, d_xw: np.ndarray, d_hw: np.ndarray, x: np.ndarray, cache: dict) -> dict:
+    """``d h_t / d W_ih[r, i] = d_xw[r] x_t[i]`` and ``d h_t / d b_ih[r] = d_xw[r]`` per adjoint (see
+    :attr:`Cell.parameter_factors`)."""
+    return {"weight_ih": (d_xw, x), "bias_ih": (d_xw, None)}
+
+
 def project_term(params: dict, name: str, D: np.ndarray, back: dict) -> np.ndarray:
     """``<C_t, D>`` for the term ``C_t = d_xw^T x_t`` of ``weight_ih`` (the only matrix; no recurrent weight)."""
     return np.einsum("nbg,bg->n", back["d_xw"], back["x"] @ D.T, dtype=np.float64)

@@ -73,6 +73,7 @@ FUNCTIONS = (
     "forward_step",
     "backward_step",
     "accumulate",
+    "parameter_factors",
     "recurrence",
     "project_term",
     "hidden_gradient",
@@ -132,6 +133,15 @@ class Cell:
         steps to ``grads`` (short names). ``d_xw``, ``d_hw`` (m, B, width*H), the inputs ``x`` (m, B, I),
         ``rows`` the tape's rows (:meth:`bptt_core.tape.Tape.rows`); ``terms`` maps each name of
         :attr:`term_params` to an (m,) array for the norm of each step's term.
+    parameter_factors : callable
+        ``(params, d_xw, d_hw, x, cache) -> {short name: (a, m)}``: each parameter's immediate Jacobian per
+        adjoint, one outer product per row, for the online methods (:mod:`bptt_core.online`), where
+        :attr:`accumulate`'s sum over adjoints would lose it. ``d_xw``, ``d_hw`` (K, B, width*H) come from a
+        backward step with K adjoints, ``x`` (B, I) is the step's input, ``cache`` its forward cache; then
+        ``seed_k^T d s_t / d param[r, c] = a[k, b, r] * m[b, c]`` holding ``s_{t-1}`` fixed, ``a`` (K, B, R) and
+        ``m`` (B, C), or None for a vector parameter (the term is ``a[k, b, r]``). Summed over adjoints and
+        batch it is what ``accumulate`` adds for one step; row r of every parameter acts on unit ``r mod H``
+        (the sparsity SnAp-1 keeps).
     recurrence : callable
         ``params -> {block name: (n, n) ndarray}``: the recurrent linear maps the spectral analysis reads
         (``W_hh``'s gate blocks; ``diag(lambda)`` for the LRU; none for minGRU).
@@ -189,6 +199,7 @@ class Cell:
     forward_step: Callable
     backward_step: Callable
     accumulate: Callable
+    parameter_factors: Callable
     recurrence: Callable[[dict], dict[str, np.ndarray]]
     project_term: Callable
     term_params: tuple[str, ...]
