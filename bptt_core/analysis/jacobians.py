@@ -10,9 +10,10 @@ For the vanilla RNN, ``J_t = diag(phi'(z_t)) W_hh`` (Pascanu, Mikolov & Bengio 2
 Products ``d h_t / d h_k = J_t ... J_{k+1}`` are accumulated with renormalisation,
 so their norms are returned as log10 and stay finite when the values overflow.
 
-The same batched call returns the step's Jacobians with respect to its parameters and
-inputs (:func:`parameter_jacobian`, :func:`input_jacobian`): the influence matrices of the
-online methods (:mod:`bptt_core.online`) are built from them.
+The same batched call returns the step's Jacobians with respect to its pre-activations, from which
+those with respect to its parameters (the cell's ``parameter_factors``, :func:`parameter_jacobian`) and
+its input (the cell's projection, :func:`input_jacobian`) follow: the influence matrices of the online
+methods (:mod:`bptt_core.online`) are built from them.
 """
 
 from __future__ import annotations
@@ -68,28 +69,55 @@ def iter_local_jacobians(
             yield step_jacobians(cell, p, cache, seeds, parts=parts)[0]
 
 
-def identity_seeds(cell: Cell, B: int, H: int, dtype: type = np.float64) -> tuple[tuple[np.ndarray, ...], list[int]]:
-    """The rows of the ``S x S`` identity over the cell's Jacobian parts (``S`` = their width), as a gradient
-    of every state part (zero on the parts the Jacobians leave out), and the indices of the Jacobian parts.
+def identity_seeds(
+    cell: Cell, B: int, H: int, dtype: type = np.float64, extra: tuple[str, ...] = ()
+) -> tuple[tuple[np.ndarray, ...], list[int]]:
+    """The rows of the ``K x K`` identity over the cell's Jacobian parts (``S`` wide) and then the state parts
+    ``extra`` that are not among them, as a gradient of every state part (zero on the parts left out), and the
+    indices of the Jacobian parts.
+
+    ``extra=("h",)`` adds the rows of the layer's output where it is not a Jacobian part (the LRU's ``y``): the
+    step's Jacobians of its output, which a layer above reads.
 
     Returns
     -------
-    seeds : tuple of ndarray of shape (S, B, w*H)
+    seeds : tuple of ndarray of shape (K, B, w*H)
         ``seeds[p][j]`` is part p of row j, for every batch element; read-only broadcast views of one
-        identity (nothing of size S x B x w*H is allocated for a Jacobian part).
+        identity (nothing of size K x B x w*H is allocated for a part).
     parts : list of int
-        The positions of :attr:`Cell.jacobian_parts` among :attr:`Cell.state_parts`.
+        The positions of :attr:`Cell.jacobian_parts` among :attr:`Cell.state_parts` (the Jacobians' columns).
     """
-    S = cell.part_width(cell.jacobian_parts) * H
-    eye, seeds, col = np.eye(S, dtype=dtype), [], 0
+    rows = cell.jacobian_parts + tuple(p for p in extra if p not in cell.jacobian_parts)
+    K = cell.part_width(rows) * H
+    eye, seeds = np.eye(K, dtype=dtype), []
     for part in cell.state_parts:
         w = cell.tape[part] * H
-        if part in cell.jacobian_parts:
-            seeds.append(np.broadcast_to(eye[:, None, col : col + w], (S, B, w)))
-            col += w
+        if part in rows:
+            col = cell.part_width(rows[: rows.index(part)]) * H
+            seeds.append(np.broadcast_to(eye[:, None, col : col + w], (K, B, w)))
         else:
-            seeds.append(np.broadcast_to(np.zeros((1, 1, w), dtype), (S, B, w)))
+            seeds.append(np.broadcast_to(np.zeros((1, 1, w), dtype), (K, B, w)))
     return tuple(seeds), [i for i, part in enumerate(cell.state_parts) if part in cell.jacobian_parts]
+
+
+def state_gradient(cell: Cell, given: dict[str, np.ndarray], K: int, B: int, H: int, dtype) -> tuple[np.ndarray, ...]:
+    """K adjoints of every state part, the arrays ``given`` (K, B, w*H) by part name and zero on the others
+    (read-only broadcast views): the ``d_state`` of a batched ``backward_step``."""
+    zero = np.zeros((1, 1, 1), dtype)
+    return tuple(
+        given[part] if part in given else np.broadcast_to(zero, (K, B, cell.tape[part] * H))
+        for part in cell.state_parts
+    )
+
+
+def part_columns(cell: Cell, H: int) -> dict[str, slice]:
+    """Where each Jacobian part sits among the ``S`` columns of the step Jacobians (and the rows of
+    :func:`identity_seeds`)."""
+    parts, out = cell.jacobian_parts, {}
+    for i, part in enumerate(parts):
+        col = cell.part_width(parts[:i]) * H
+        out[part] = slice(col, col + cell.tape[part] * H)
+    return out
 
 
 def step_jacobians(
@@ -113,7 +141,8 @@ def step_jacobians(
     seeds : tuple of ndarray of shape (K, B, H)
         One array per state part: K adjoints of ``s_t`` (:func:`identity_seeds` for all of ``J_t``).
     out : dict of ndarray, optional
-        ``"jacobian"`` (B, K, S), ``"d_xw"`` and ``"d_hw"`` (K, B, G*H): where the results go.
+        ``"jacobian"`` (B, K, S), ``"d_xw"`` and ``"d_hw"`` (K, B, width*H; ``d_hw`` only where the cell keeps it
+        apart, :attr:`~bptt_core.cells.Cell.separate_hw_grad`): where the results go.
     work : Workspace, optional
         The cell's scratch (``out`` is then required).
     parts : list of int, optional
@@ -123,7 +152,7 @@ def step_jacobians(
     -------
     jacobian : ndarray of shape (B, K, S)
         ``seed_k^T d s_t / d s_{t-1}``; with the identity seeds, ``J_t[b, j, k] = d s_t[j] / d s_{t-1}[k]``.
-    d_xw, d_hw : ndarray of shape (K, B, G*H)
+    d_xw, d_hw : ndarray of shape (K, B, width*H)
         ``seed_k^T d s_t / d(xw_t)`` and ``/ d(hw_t)``: the Jacobians with respect to the input and
         recurrent pre-activation terms, from which :func:`parameter_jacobian` and :func:`input_jacobian` follow.
     """
@@ -131,7 +160,7 @@ def step_jacobians(
     K, B = seeds[0].shape[:2]
     S = sum(seeds[q].shape[-1] for q in parts)
     jac = np.empty((B, K, S), seeds[0].dtype) if out is None else out["jacobian"]
-    cell_out = None if out is None else {"d_xw": out["d_xw"], "d_hw": out["d_hw"]}
+    cell_out = None if out is None else {k: out[k] for k in ("d_xw", "d_hw") if k in out}
     rows, d_xw, d_hw = cell.backward_step(params, seeds, cache, out=cell_out, work=work)
     col = 0
     for q in parts:  # part q of every row, (K, B, w*H)
@@ -141,55 +170,41 @@ def step_jacobians(
     return jac, d_xw, d_hw
 
 
-#: Each layer parameter's immediate Jacobian is a pre-activation Jacobian times what multiplies the
-#: parameter in the step: ``d s_t / d W_ih[r, i] = d_xw[r] x_t[i]``, ``d s_t / d b_hh[r] = d_hw[r]``
-#: (the rule :func:`bptt_core.passes.accumulate` sums over steps and batch).
-PARAMETER_FACTORS = {
-    "weight_ih": ("d_xw", "x"),
-    "weight_hh": ("d_hw", "h_prev"),
-    "bias_ih": ("d_xw", None),
-    "bias_hh": ("d_hw", None),
-}
-
-
 def parameter_jacobian(
-    name: str, pre: dict[str, np.ndarray], inputs: dict[str, np.ndarray], rows: slice = slice(None), out=None
+    factor: tuple[np.ndarray, np.ndarray | None], rows: slice = slice(None), out: np.ndarray | None = None
 ) -> np.ndarray:
     """The immediate Jacobian of the step's state with respect to rows of one layer parameter.
 
     Parameters
     ----------
-    name : str
-        A key of :data:`PARAMETER_FACTORS` (the cells' short parameter names).
-    pre : dict of ndarray of shape (K, B, G*H)
-        ``"d_xw"`` and ``"d_hw"`` from :func:`step_jacobians`.
-    inputs : dict of ndarray
-        ``"x"`` (B, I): the layer's input at the step; ``"h_prev"`` (B, H): the state it started from.
+    factor : tuple (a, m)
+        The parameter's entry of the cell's :attr:`~bptt_core.cells.Cell.parameter_factors`: ``a`` (K, B, R),
+        ``m`` (B, C) or None for a vector.
     rows : slice
-        Rows of the parameter (its first axis, of length G*H).
-    out : ndarray of shape (B, K, R, C), optional
+        Rows of the parameter (its first axis, of length R).
+    out : ndarray of shape (B, K, R', C), optional
 
     Returns
     -------
-    ndarray of shape (B, K, R, C)
-        ``seed_k^T d s_t / d param[r, c]`` holding ``s_{t-1}`` fixed; C = 1 for a bias.
+    ndarray of shape (B, K, R', C)
+        ``seed_k^T d s_t / d param[r, c] = a[k, b, r] m[b, c]`` holding ``s_{t-1}`` fixed; C = 1 for a vector.
     """
-    factor, multiplier = PARAMETER_FACTORS[name]
-    d = pre[factor][:, :, rows].transpose(1, 0, 2)  # (B, K, R)
-    if multiplier is None:
+    a, m = factor
+    d = a[:, :, rows].transpose(1, 0, 2)  # (B, K, R')
+    if m is None:
         if out is None:
             return d[..., None].copy()
         out[..., 0] = d
         return out
-    m = inputs[multiplier]
     # the outer products as a batched matrix product: unlike a broadcast multiply, it takes no
     # iteration buffers, so what is allocated is what a ledger counts
     return np.matmul(d[..., None], m[:, None, None, :], out=out)
 
 
-def input_jacobian(params: dict[str, np.ndarray], d_xw: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``seed_k^T d s_t / d x_t`` (K, B, I): the layer's input enters only through ``xw_t = W_ih x_t + b``."""
-    return matmul(d_xw, params["weight_ih"], out=out)
+def input_jacobian(w1: np.ndarray, d_xw: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``seed_k^T d s_t / d x_t`` (K, B, I): the layer's input enters only through its projection
+    ``xw_t = [x_t, 1] @ w1`` (:attr:`~bptt_core.cells.Cell.projection`), so it is ``d_xw @ w1[:-1]^T``."""
+    return matmul(d_xw, w1[:-1].T, out=out)
 
 
 def local_jacobians(spec: RNNSpec, params: dict[str, np.ndarray], x: np.ndarray, **states) -> np.ndarray:
