@@ -20,7 +20,7 @@ from bptt_core.result import STORED_GROUPS
 from dashboard.catalog.compute import PhaseDiagram, flow_origins, total_gradient, window_start
 from dashboard.catalog.verdict import UNDERFLOW, jacobian_summary
 from dashboard.config import RunConfig
-from dashboard.config.cell_views import param_label
+from dashboard.config.cell_views import VIEWS, param_label
 from dashboard.figures import flow as ff
 from dashboard.figures import unroll as fu
 from dashboard.vocabulary.numbers import factor, readable, smallest_number
@@ -313,9 +313,9 @@ def comparison_caption(df: pd.DataFrame) -> str:
     for cell, part in df.groupby("cell", sort=False):
         g = part["last_loss_gradient"].to_numpy()
         if not np.all(np.isfinite(g)) or g[-1] <= 0:
-            overflowed.append(str(cell).upper())
+            overflowed.append(VIEWS[str(cell)].label)
         else:
-            reach[str(cell).upper()] = np.log10(g[0]) - np.log10(g[-1]) if g[0] > 0 else -np.inf
+            reach[VIEWS[str(cell)].label] = np.log10(g[0]) - np.log10(g[-1]) if g[0] > 0 else -np.inf
     listed = [f"{c} " + (factor(10.0**r) if np.isfinite(r) else "0 (below float's range)") for c, r in reach.items()]
     listed += [f"{c} overflowed" for c in overflowed]
     text = f"{label('last_loss_reach')} at step 0: {', '.join(listed)}"
@@ -351,7 +351,7 @@ def phase_caption(df: pd.DataFrame) -> str:
         part = part.sort_values("radius")
         r, v = part["radius"].to_numpy(), part["log10_ratio"].to_numpy()
         up = np.isnan(v) | (v >= 0)
-        parts.append(f"{str(cell).upper()} {_intervals(r, up)}")
+        parts.append(f"{VIEWS[str(cell)].label} {_intervals(r, up)}")
     return f"At T = {longest}, of the radii computed: " + "; ".join(parts) + ". The dotted line marks ρ = 1."
 
 

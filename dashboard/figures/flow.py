@@ -226,7 +226,11 @@ def phase_diagram(df: pd.DataFrame, *, title: str = "", limit: float = 12.0) -> 
     """
     cells = list(dict.fromkeys(df["cell"]))
     fig = make_subplots(
-        rows=1, cols=len(cells), subplot_titles=[c.upper() for c in cells], shared_yaxes=True, horizontal_spacing=0.04
+        rows=1,
+        cols=len(cells),
+        subplot_titles=[VIEWS[c].label if c in VIEWS else c for c in cells],
+        shared_yaxes=True,
+        horizontal_spacing=0.04,
     )
     for i, cell in enumerate(cells, start=1):
         wide = df[df["cell"] == cell].pivot(index="radius", columns="T", values="log10_ratio")

@@ -17,6 +17,7 @@ from dashboard.catalog import compute, memory, memory_panels, panels
 from dashboard.catalog import sections as catalog
 from dashboard.catalog import verdict as rules
 from dashboard.config import RunConfig
+from dashboard.config.cell_views import VIEWS
 from dashboard.diagnose import command as diagnose
 from dashboard.learning import lessons, stochastic
 from dashboard.vocabulary.numbers import factor, human_bytes
@@ -207,9 +208,9 @@ def test_gradient_flow_captions_say_what_their_data_show(config):
         if np.all(np.isfinite(g)) and g[-1] > 0:
             reach[cell] = np.log10(g[0]) - np.log10(g[-1]) if g[0] > 0 else -np.inf
         else:
-            assert f"{cell.upper()} overflowed" in comparison.caption
+            assert f"{VIEWS[cell].label} overflowed" in comparison.caption
     if config.T > 1 and reach:
-        assert f"the {max(reach, key=reach.get).upper()} carries the most" in comparison.caption
+        assert f"the {VIEWS[max(reach, key=reach.get)].label} carries the most" in comparison.caption
 
     if not config.bidirectional:
         study = panels.truncation(config, compute.truncation(config))
@@ -253,7 +254,7 @@ def test_the_phase_caption_names_every_interval_of_each_row(seed):
         part = part.sort_values("radius")
         v = part["log10_ratio"].to_numpy()
         up, r = np.isnan(v) | (v >= 0), part["radius"].to_numpy()
-        name = str(cell).upper()
+        name = VIEWS[str(cell)].label
         flips = int(np.sum(np.diff(up.astype(int)) != 0))
         if not up.any():
             assert f"{name} vanishes at every ρ" in panel.caption
