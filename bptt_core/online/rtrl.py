@@ -88,7 +88,7 @@ class RTRL:
         S = st.jacobian.shape[-1]
         rows = M[:, :, r0:r1]
         new, add = (a[: rows.size].reshape(B, rows_out, -1) for a in self.scratch)
-        np.copyto(add, rows.reshape(B, rows_out, -1))  # rows r0..r1 with their columns, contiguous for the product
+        np.copyto(add.reshape(rows.shape), rows)  # rows r0..r1 with their columns, contiguous for the product
         np.matmul(st.jacobian, add[:, :S], out=new)  # the state's rows of M_{t-1} (the output's are not carried)
         if below is not None:
             new += np.matmul(K, below[:, :, r0:r1].reshape(B, below.shape[1], -1), out=add)

@@ -166,6 +166,8 @@ def layer_steps(stream: Stream, t: int) -> list[LayerStep]:
         K = stream.seeds[l][0].shape[0]
         out = {"jacobian": work.get(f"jac_{l}_J", (B, K, S), dt), **pre_buffers(stream, f"jac_{l}_", K)}
         jac, d_xw, d_hw = step_jacobians(cell, p, cache, stream.seeds[l], out, work, parts=columns)
+        # NumPy buffers the broadcast seeds and strided slices of the K adjoints: up to three operands at a time
+        work.note(f"jac_{l}_iterator", 3 * min(np.getbufsize(), K * B * W) * dt.itemsize)
         h = tape.state_in(1)[0]
         steps.append(LayerStep(p, cache, {"x": below}, h, jac, {"d_xw": d_xw, "d_hw": d_hw}))
         below = h

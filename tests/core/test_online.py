@@ -4,12 +4,14 @@ Every test iterates the cell registry, so a new cell is checked without editing 
 """
 
 import warnings
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import bptt_core as bc
+from bptt_core.analysis.jacobians import local_jacobians
 from bptt_core.lab.signals import ragged_mask
 from bptt_core.online import gradient_statistics, method_table, online_gradient
 from bptt_core.online.costs import flop_counts
@@ -41,7 +43,8 @@ def relative(a: dict, b: dict) -> float:
 
 
 def diagonalised(params: dict, H: int) -> dict:
-    """The same network with every H x H gate block of W_hh diagonal: each unit hears only its own past."""
+    """The same network with every H x H gate block of W_hh diagonal, where there is one: each unit hears only
+    its own past (the LRU's and minGRU's recurrences are diagonal already)."""
     out = dict(params)
     for key in [k for k in params if k.startswith("weight_hh")]:
         w = params[key]
@@ -128,23 +131,85 @@ def test_uoro_is_a_function_of_its_seed():
     assert a.grads["weight_out"] == pytest.approx(d.grads["weight_out"])  # the read-out's gradient is exact
 
 
+def unit_coupling(spec, params, x, kw) -> float:
+    """The largest entry of the step Jacobians between two units (0 for a diagonal recurrence): state entry j
+    belongs to unit j mod H (the LSTM's [h, c], the LRU's [Re x, Im x])."""
+    states = {k: kw[k] for k in ("h0", "c0") if k in kw}
+    J = local_jacobians(spec, params, x, **states)  # (T, B, S, S)
+    unit = np.arange(J.shape[-1]) % spec.hidden_size
+    return float(np.max(np.abs(J[..., unit[:, None] != unit[None, :]]), initial=0.0))
+
+
 @pytest.mark.parametrize(("cell", "activation"), CELL_ACTIVATIONS)
-def test_snap1_equals_rtrl_when_the_jacobians_are_diagonal(cell, activation):
-    """Diagonal W_hh blocks: J_t couples no two units, so SnAp-1 drops nothing (Zucchet et al. 2023)."""
+def test_diagonal_equals_rtrl_and_bptt_when_the_jacobians_are_diagonal(cell, activation):
+    """Each unit hears only its own past (the LRU's and minGRU's recurrences; diagonal W_hh blocks for the
+    others): SnAp-1 drops nothing, and method='diagonal' is the exact gradient (Zucchet et al. 2023)."""
     spec, params, x, y, kw = network(cell, activation, T=9)
-    full = online_gradient(spec, params, x, y, "rtrl", **kw)
-    assert relative(online_gradient(spec, params, x, y, "snap1", **kw).grads, full.grads) > 1e-3  # biased
-    with pytest.raises(ValueError, match="diagonal recurrence"):
-        online_gradient(spec, params, x, y, "diagonal", **kw)
     diag = diagonalised(params, spec.hidden_size)
-    exact = online_gradient(spec, diag, x, y, "rtrl", **kw).grads
+    assert unit_coupling(spec, diag, x, kw) == 0
+    exact = bc.bptt(spec, diag, x, y, **kw).grads
+    assert relative(online_gradient(spec, diag, x, y, "rtrl", **kw).grads, exact) < 1e-10
     for method in ("snap1", "diagonal"):
-        assert relative(online_gradient(spec, diag, x, y, method, **kw).grads, exact) < 1e-12
+        assert relative(online_gradient(spec, diag, x, y, method, **kw).grads, exact) < 1e-10
 
 
+@pytest.mark.parametrize(("cell", "activation"), CELL_ACTIVATIONS)
+def test_diagonal_refuses_a_recurrence_that_couples_units_and_snap1_is_then_biased(cell, activation):
+    spec, params, x, y, kw = network(cell, activation, T=9)
+    exact = bc.bptt(spec, params, x, y, **kw).grads
+    if unit_coupling(spec, params, x, kw) > 0:
+        assert relative(online_gradient(spec, params, x, y, "snap1", **kw).grads, exact) > 1e-3
+        with pytest.raises(ValueError, match=r"diagonal recurrence.*at step 0 "):
+            online_gradient(spec, params, x, y, "diagonal", **kw)
+    else:
+        assert relative(online_gradient(spec, params, x, y, "diagonal", **kw).grads, exact) < 1e-10
+
+
+def test_the_lru_and_mingru_recurrences_are_diagonal_and_the_classic_cells_are_not():
+    """What the two tests above branch on, at the registry's random networks."""
+    coupled = {cell: unit_coupling(*itemgetter(0, 1, 2, 4)(network(cell))) > 0 for cell in CELLS}
+    assert not coupled["lru"] and not coupled["mingru"]
+    assert coupled["rnn"] and coupled["lstm"] and coupled["gru"]
+
+
+def test_diagonal_names_the_first_step_that_couples_units():
+    """A ReLU RNN whose units are all off at step 0 (zero input and state, negative biases) has J_0 = 0:
+    the coupling through W_hh appears at step 1, and the refusal says so."""
+    spec, params, x, y, kw = network("rnn", "relu", T=4, states=False)
+    params = {**params, "bias_ih_l0": -np.ones(spec.hidden_size), "bias_hh_l0": np.zeros(spec.hidden_size)}
+    x = x.copy()
+    x[0] = 0.0
+    x[1:] *= 10.0
+    with pytest.raises(ValueError, match="at step 1 "):
+        online_gradient(spec, params, x, y, "diagonal", **kw)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_parameter_factors_summed_are_the_cells_accumulate(cell):
+    """The protocol's two ways to a parameter's gradient agree: the per-adjoint factors the online methods
+    read, summed over adjoints and batch, are what accumulate adds for the step."""
+    spec, params, x, *_ = network(cell, B=2)
+    c, rng = bc.CELLS[cell], np.random.default_rng(1)
+    p = {k[: -len("_l0")]: v for k, v in params.items() if k.endswith("_l0")}
+    state = tuple(rng.standard_normal((2, c.tape[part] * spec.hidden_size)) for part in c.state_parts)
+    xw = np.concatenate([x[0], np.ones((2, 1))], axis=1) @ c.projection(p)
+    _, cache = c.forward_step(p, xw, state, spec.activation)
+    seeds = tuple(rng.standard_normal((5, *s.shape)) for s in state)
+    _, d_xw, d_hw = c.backward_step(p, seeds, cache)
+    grads = {k: np.zeros_like(v) for k, v in p.items()}
+    rows = {k: np.broadcast_to(v, (5, *v.shape)) for k, v in cache.items() if isinstance(v, np.ndarray)}
+    c.accumulate(p, grads, d_xw, d_hw, np.broadcast_to(x[0], (5, *x[0].shape)), rows)
+    factors = c.parameter_factors(p, d_xw, d_hw, x[0], cache)
+    assert list(factors) == list(p)
+    for name, (a, m) in factors.items():
+        summed = a.sum(axis=(0, 1)) if m is None else np.einsum("kbr,bc->rc", a, m)
+        np.testing.assert_allclose(summed.reshape(grads[name].shape), grads[name], rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("method", ["rtrl", "uoro", "snap1", "tbptt", "bptt"])
-def test_every_method_reports_the_same_loss_and_exact_read_out_gradient(method):
-    spec, params, x, y, kw = network("lstm")
+def test_every_method_reports_the_same_loss_and_exact_read_out_gradient(cell, method):
+    spec, params, x, y, kw = network(cell)
     exact = bc.bptt(spec, params, x, y, **kw)
     res = online_gradient(spec, params, x, y, method, seed=0, truncation=3 if method == "tbptt" else None, **kw)
     assert res.loss == pytest.approx(exact.loss, rel=1e-12)
@@ -248,5 +313,5 @@ def test_the_readme_online_example_runs_and_its_comments_hold():
     spec, params, x, y, exact = (scope[k] for k in ("spec", "params", "x", "y", "exact"))
     assert relative(exact.grads, bc.bptt(spec, params, x, y).grads) < 1e-10
     assert [r.method for r in scope["rows"]] == ["rtrl", "uoro", "snap1", "tbptt", "bptt"]
-    assert "# 21: from this T on" in code and scope["crossover_length"](spec, B=2) == 21
+    assert "# 27: from this T on" in code and scope["crossover_length"](spec, B=2) == 27
     assert "# 63: the same" in code and scope["stored_crossover"](spec) == 63
