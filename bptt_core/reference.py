@@ -73,15 +73,16 @@ def reference_bptt(
         raise ValueError("spec must have one layer and one direction")
     check_choice("loss", loss, LOSSES)  # a ValueError names a bad argument
     check_choice("reduction", reduction, REDUCTIONS)
-    cell, p = CELLS[spec.cell], layer_params(params)  # W_ih, W_hh, b
+    cell, p = CELLS[spec.cell], layer_params(params)  # this layer's weights
+    w1 = cell.projection(p)  # (I + 1, width*H): [x_t, 1] @ w1, the input term
     W_out, b_out = params["weight_out"], params["bias_out"]
     T, B, H = x.shape[0], x.shape[1], spec.hidden_size
     mask = np.ones((T, B)) if mask is None else mask
     weight = token_weights(mask, reduction)  # L = sum(weight * l)
-    state = tuple(np.zeros((B, H)) for _ in cell.state_parts)  # h_-1 = 0
+    state = tuple(np.zeros((B, cell.tape[s] * H)) for s in cell.state_parts)  # h_-1 = 0
     hs, caches, dys, L = {-1: state[0]}, {}, {}, 0.0
     for t in range(T):  # [forward] left to right, storing for backward
-        xw = x[t] @ p["weight_ih"].T + cell.input_bias(p)  # input term
+        xw = x[t] @ w1[:-1] + w1[-1]  # input term
         state, caches[t] = cell.forward_step(p, xw, state, spec.activation)
         hs[t] = state[0]  # hidden state h_t (B, H)
         yhat = hs[t] @ W_out.T + b_out  # read-out (B, O)
@@ -90,7 +91,7 @@ def reference_bptt(
         dys[t] = weight[t][:, None] * dl_dyhat  # dL/dyhat_t (B, O)
     grads = {k: np.zeros_like(v) for k, v in params.items()}
     g = layer_params(grads)  # views: adding to g adds to grads
-    d_state = tuple(np.zeros((B, H)) for _ in state)  # none after T-1
+    d_state = tuple(np.zeros_like(s) for s in state)  # none after T-1
     dh_seq = np.zeros((T, B, H))
     for t in reversed(range(T)):  # [backward] dL/dh_t flows right to left
         # backprop into the read-out
@@ -102,9 +103,7 @@ def reference_bptt(
         d_state = (dh, *d_state[1:])  # dL/d(state_t)
         d_state, d_xw, d_hw = cell.backward_step(p, d_state, caches[t])
         # add the step's terms to the gradients of the tied weights
-        g["weight_ih"] += d_xw.T @ x[t]
-        g["bias_ih"] += d_xw.sum(axis=0)
-        g["weight_hh"] += d_hw.T @ hs[t - 1]
-        g["bias_hh"] += d_hw.sum(axis=0)
+        rows = {k: v[None] for k, v in caches[t].items() if isinstance(v, np.ndarray)}
+        cell.accumulate(p, g, d_xw[None], d_hw[None], x[t][None], rows)
     h = np.stack([hs[t] for t in range(T)])
     return Reference(float(L), grads, h, dh_seq)

@@ -58,7 +58,7 @@ def test_each_frame_lights_its_pass_loop_with_its_steps_numbers(cell):
     res, stored = compute.run(config), compute.stored_run(config)
     panel = code.unroll_code(config, None, res, stored)
     _, _, loops = code.reference_body()
-    steps = panels.steps_table(res)
+    steps = panels.steps_table(config, res)
     names = [f.name for f in panel.figure.frames]
     assert names == panel.data["name"].tolist() and len(names) == 2 * config.T
     band = {p: next(i for i, t in enumerate(panel.figure.data) if t.name == f"{p} lines") for p in code.MARKERS}
@@ -82,9 +82,8 @@ def test_code_caption_states_the_measured_agreement():
     gradients and the engine's on the page's own problem, at most 1e-10 in float64; the options only the
     engine has are named instead."""
     seen = 0
-    for config in random_settings(12, seed=26, max_T=300):
-        if config.num_layers > 1 or config.bidirectional:
-            continue
+    for drawn in random_settings(12, seed=26, max_T=300):
+        config = drawn.replace(truncation=0, clip=0.0, num_layers=1, bidirectional=False)  # the loop's own options
         res = compute.run(config)
         error = code.agreement(config, None, res)
         caption = code.code_caption(config, error)
@@ -96,7 +95,7 @@ def test_code_caption_states_the_measured_agreement():
         with np.errstate(all="ignore"):
             ref = reference.reference_bptt(p.spec, p.params, p.x, p.y, config.loss, config.reduction, p.mask)
         assert error == max(bc.relative_error(ref.grads[k], g) for k, g in res.grads.items())
-        assert error < 1e-10
+        assert error < (1e-10 if config.dtype == "float64" else 1e-4)  # float32 runs the engine in float32
         assert re.search(rf"equal the engine's to a relative {error:.0e}\.", caption)
     assert seen >= 3
 
