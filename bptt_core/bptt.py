@@ -16,16 +16,17 @@ from functools import partial
 import numpy as np
 
 from . import budget
-from .arguments import check_options, prepare
+from . import validate as v
+from .arguments import Prepared, check_loss, check_options, prepare
 from .cells import CELLS, Cell
-from .checkpoint import Plan, checkpoint_schedule, gradient_chunk, plan
+from .checkpoint import Plan, gradient_chunk, plan
 from .ledger import MemoryLedger
 from .losses import step_means, token_loss_and_grad, token_weights
-from .passes import Pass, run_actions, sweep
+from .passes import Pass, free_tape, run_actions, sweep
 from .result import BPTTResult, global_norm
 from .spec import RNNSpec, layer_params, param_key
 from .tape import projection_matrix
-from .workspace import Workspace, matmul
+from .workspace import Workspace, contiguous, matmul
 
 #: Workspace names the ledger counts under their own groups rather than as scratch.
 _COUNTED_APART = ("tape_", "hseq_", "dout_")
@@ -116,7 +117,6 @@ def bptt(
     BPTTResult
         Overflow is not an error: ``finite`` is False and arrays carry inf/nan.
     """
-    P, x, y, mask, states = prepare(spec, params, x, y, loss, mask, h0, c0, dtype)
     options = check_options(
         spec,
         reduction,
@@ -131,14 +131,22 @@ def bptt(
         return_sequences,
         input_grad,
     )
-    budget.check_bptt(spec, *x.shape[:2], options, dtype, memory_budget)
+    options["step_contributions"] = v.check_bool("step_contributions", step_contributions)
+    loss = check_loss(loss)
+    memory_budget = v.check_budget("memory_budget", memory_budget)
+
+    def need(T: int, B: int, copies: int) -> None:
+        budget.check_bptt(spec, T, B, options, dtype, memory_budget, copies)
+
+    args = prepare(spec, params, x, y, loss, mask, h0, c0, dtype, need)
+    T, window = args.x.shape[0], options["truncation"] or args.x.shape[0]
     with np.errstate(all="ignore"), (workspace or Workspace(output_bytes=0)).use() as work:
-        call = _Call.new(spec, P, x, y, loss, mask, states, options, step_contributions, work)
-        d_states = None
-        for wa, wb in checkpoint_schedule(x.shape[0], options["truncation"]):
-            states, d_window = _window(call, wa, wb, states)
+        call = _Call.new(spec, args, loss, options, work, own_work=workspace is None)
+        states, d_states = args.states, None
+        for wa in range(0, T, window):
+            states, d_window = _window(call, wa, min(wa + window, T), states)
             d_states = d_states or d_window  # what reached the initial states
-        return _result(call, d_states, options)
+        return _result(call, d_states, options, args.state_ndim)
 
 
 @dataclass
@@ -167,22 +175,26 @@ class _Call:
     dx: np.ndarray | None  # (T, B, I) dL/dx, with input_grad
     yhat: np.ndarray | None
     resets: np.ndarray | None  # (T, B) in the reverse direction's order
-    links: list | None
+    links: np.ndarray | None  # (T,) factor on each link (random truncation)
     terms: dict | None
     inits: list
     plans: dict = field(default_factory=dict)
     recomputed: int = 0
     forward_steps: int = 0
     overflow: int | None = None
-    window_held: list = field(default_factory=list)  # (group, bytes, owner) of the window's buffers
+    window_held: list = field(default_factory=list)  # (name, group, bytes, owner) of the window's buffers
+    own_work: bool = False  # the workspace is the call's own: buffers done with are freed, not kept for reuse
+    spent: dict = field(default_factory=dict)  # per (layer, direction): its tape buffers' bytes holding no live row
     _grown: int = -1
 
     @classmethod
-    def new(cls, spec, P, x, y, loss, mask, states, options, contributions, work) -> _Call:
+    def new(cls, spec: RNNSpec, args: Prepared, loss: str, options: dict, work: Workspace, own_work: bool) -> _Call:
+        x, mask = args.x, args.mask
         T, B, _ = x.shape
         L, D, H, O = spec.num_layers, spec.directions, spec.hidden_size, spec.output_size
         ledger = MemoryLedger()
-        grads = {k: np.zeros_like(p) for k, p in P.items()}  # gradient buffers, allocated once
+        ledger.hold("input copies", args.copied)  # casts, the default mask and initial states, made by prepare
+        grads = {k: np.zeros_like(p) for k, p in args.P.items()}  # gradient buffers, allocated once
         ledger.hold("gradients", sum(g.nbytes for g in grads.values()))
         keep = options["return_sequences"]
         seq = work.outputs.empty((L, T + 2, B, D, H), x.dtype) if keep else None
@@ -193,27 +205,28 @@ class _Call:
         ledger.hold("returned sequences", sum(a.nbytes for a in (seq, dseq, yhat, dh, dx) if a is not None))
         weights = token_weights(mask, options["reduction"]).astype(x.dtype)
         tok = np.zeros((T, B), x.dtype)
-        ledger.hold("losses", weights.nbytes + tok.nbytes + mask.nbytes + 8 * T)
+        ledger.hold("losses", weights.nbytes + tok.nbytes + 17 * T)  # and at the end step_losses, counts, a test
         terms = None
-        if contributions:
+        if options["step_contributions"]:
             terms = {param_key(n, l, d): np.zeros(T) for l, d in spec.layers() for n in ("weight_hh", "weight_ih")}
             ledger.hold("losses", 8 * T * len(terms))
         resets = None
         if D == 2 and not mask.all():
             resets = np.zeros((T, B), dtype=bool)
             resets[1:] = mask[::-1][:-1] == 0  # reverse order: restart where the later step is padding
+            ledger.hold("schedule", resets.nbytes)
         links = None
         if options["random_truncation"]:
-            keep_link = np.random.default_rng(options["seed"]).random(T) >= options["random_truncation"]
-            links = (keep_link / (1.0 - options["random_truncation"])).tolist()
-        chunk = gradient_chunk(B)  # back() never takes more steps at once than are taped
+            links = np.random.default_rng(options["seed"]).random(T) >= options["random_truncation"]
+            links = links / (1.0 - options["random_truncation"])
+            ledger.hold("schedule", links.nbytes)
         return cls(
             spec,
             CELLS[spec.cell],
-            P,
+            args.P,
             grads,
             x,
-            y,
+            args.y,
             loss,
             mask,
             weights,
@@ -222,7 +235,7 @@ class _Call:
             ledger,
             options["checkpoint"],
             options["slots"],
-            chunk,
+            gradient_chunk(B),  # back() never takes more steps at once than are taped
             seq,
             dseq,
             dh,
@@ -231,14 +244,16 @@ class _Call:
             resets,
             links,
             terms,
-            states,
+            args.states,
+            own_work=own_work,
         )
 
     def plan(self, n: int) -> Plan:
         """The checkpoint plan of a window of ``n`` steps (the same for every layer and direction)."""
         if n not in self.plans:
-            self.plans[n] = plan(n, self.checkpoint, self.slots)
-            self.ledger.hold("schedule", self.plans[n].actions.nbytes)
+            self.plans[n] = made = plan(n, self.checkpoint, self.slots)
+            self.ledger.hold("schedule", made.actions.nbytes)
+            made.recomputed_steps, made.forward_steps, made.longest_tape  # noqa: B018  (now, while little is held)
         return self.plans[n]
 
     def tick(self, phase: str, t: int) -> None:
@@ -280,25 +295,35 @@ def _window(call: _Call, wa: int, wb: int, states: list) -> tuple[list, list]:
         if call.dh is not None:
             np.concatenate(d_outs[L - 1], axis=-1, out=call.dh[wa:wb])
     d_states = [None] * (L * D)
+    del inputs, outputs  # a pass done is dropped with its views of the outputs, so the memory is freed
     for l in reversed(range(L)):
         for d in range(D):
-            d_states[l * D + d] = run_actions(passes[l, d])
-            call.recomputed += passes[l, d].plan.recomputed_steps
-            call.forward_steps += passes[l, d].plan.forward_steps
-            _release_window_buffers(call, (l, d))  # its outputs: the layer above is done with them too
-    _release_window_buffers(call)  # the window's other buffers are free for the next one
+            ps = passes.pop((l, d))
+            d_states[l * D + d] = run_actions(ps)
+            call.recomputed += ps.plan.recomputed_steps
+            call.forward_steps += ps.plan.forward_steps
+            if wb == call.x.shape[0]:
+                free_tape(ps)
+            del ps
+            _release_window_buffers(call, wb, (l, d))  # its outputs: the layer above is done with them too
+    _release_window_buffers(call, wb)  # the window's other buffers are free for the next one
     return states, d_states
 
 
-def _release_window_buffers(call: _Call, owner: tuple | None = None) -> None:
-    """Stop counting the window buffers of ``owner`` (every one left when None)."""
-    keep = []
-    for group, nbytes, held_by in call.window_held:
+def _release_window_buffers(call: _Call, wb: int, owner: tuple | None = None) -> None:
+    """Stop counting the window buffers of ``owner`` (every one left when None). After the last window a
+    workspace of the call's own frees them, and the owner's tape: the process holds what the ledger counts."""
+    keep, free = [], call.own_work and wb == call.x.shape[0]
+    for name, group, nbytes, held_by in call.window_held:
         if owner is None or held_by == owner:
             call.ledger.release(group, nbytes, held_by)
+            if free:
+                call.work.discard(name)
         else:
-            keep.append((group, nbytes, held_by))
+            keep.append((name, group, nbytes, held_by))
     call.window_held[:] = keep
+    if free and owner is not None:
+        call.work.discard(f"tape_{owner[0]}_{owner[1]}_")
 
 
 def _make_pass(call: _Call, l: int, d: int, wa: int, wb: int, inputs: list, d_outs: list) -> Pass:
@@ -340,10 +365,11 @@ def _make_pass(call: _Call, l: int, d: int, wa: int, wb: int, inputs: list, d_ou
         if l > 0 or call.dx is not None
         else None,
         resets=call.resets if d == 1 else None,
-        links=call.links[wa:wb] if call.links else None,
+        links=call.links[wa:wb] if call.links is not None else None,
         dh_out=_in_time_order(call.dseq[l, wa:wb, :, d], d) if call.dseq is not None else None,
         terms=terms,
         tick=call.tick,
+        spent=call.spent,
     )
 
 
@@ -355,18 +381,19 @@ def _readout(call: _Call, parts: list, t0: int, outs: list) -> None:
     parts, outs : list of ndarray of shape (m, B, H)
         The top layer's outputs in time order, and where ``dL/d(output)`` goes.
     """
-    W, H = call.P["weight_out"], call.spec.hidden_size
+    W, H, work = call.P["weight_out"], call.spec.hidden_size, call.work
     m, B, _ = parts[0].shape
-    t1 = t0 + m
-    yhat = call.yhat[t0:t1] if call.yhat is not None else call.work.get("yhat_chunk", (m, B, W.shape[0]), W.dtype)
+    t1, shape = t0 + m, (m, B, W.shape[0])
+    yhat = call.yhat[t0:t1] if call.yhat is not None else work.get("yhat_chunk", shape, W.dtype)
+    parts = [contiguous(work, f"readout_in_{k}", part) for k, part in enumerate(parts)]  # (a stack's are strided)
     for k, part in enumerate(parts):
         block = W[:, k * H : (k + 1) * H]
         if k == 0:
             matmul(part, block.T, out=yhat)
         else:
-            yhat += matmul(part, block.T)
+            yhat += matmul(part, block.T, out=work.get("yhat_part", shape, W.dtype))
     yhat += call.P["bias_out"]
-    call.tok[t0:t1], dyhat = token_loss_and_grad(call.loss, yhat, call.y[t0:t1])
+    call.tok[t0:t1], dyhat = token_loss_and_grad(call.loss, yhat, call.y[t0:t1], work.get("dyhat", shape, W.dtype))
     dyhat *= call.weights[t0:t1, :, None]  # dL/dyhat
     flat = dyhat.reshape(-1, W.shape[0])
     for k, (part, out) in enumerate(zip(parts, outs)):
@@ -388,7 +415,7 @@ def _window_buffer(
     if zero:
         a.fill(0.0)
     call.ledger.hold(group, a.nbytes, owner)
-    call.window_held.append((group, a.nbytes, owner))
+    call.window_held.append((name, group, a.nbytes, owner))
     return a
 
 
@@ -397,7 +424,7 @@ def _in_time_order(a: np.ndarray | None, direction: int) -> np.ndarray | None:
     return a if a is None or direction == 0 else a[::-1]
 
 
-def _result(call: _Call, d_states: list, options: dict) -> BPTTResult:
+def _result(call: _Call, d_states: list, options: dict, state_ndim: dict) -> BPTTResult:
     """Reduce, clip, and package what the call computed."""
     spec, grads = call.spec, call.grads
     L, D = spec.num_layers, spec.directions
@@ -430,8 +457,8 @@ def _result(call: _Call, d_states: list, options: dict) -> BPTTResult:
         grad_norm=grad_norm,
         dh=dh,
         dh_layers=dh_layers,
-        dh0=np.stack([s[0] for s in d_states]),
-        dc0=np.stack([s[1] for s in d_states]) if spec.has_cell_state else None,
+        dh0=_as_given(np.stack([s[0] for s in d_states]), state_ndim["h0"]),
+        dc0=_as_given(np.stack([s[1] for s in d_states]), state_ndim["c0"]) if spec.has_cell_state else None,
         h=h,
         h_layers=h_layers,
         yhat=call.yhat,
@@ -448,3 +475,8 @@ def _result(call: _Call, d_states: list, options: dict) -> BPTTResult:
         dx=call.dx,
         ledger=ledger,
     )
+
+
+def _as_given(d_state: np.ndarray, ndim: int) -> np.ndarray:
+    """``dh0``/``dc0`` of shape (L*D, B, H) in the shape its initial state was given: (B, H) for a single array."""
+    return d_state[0] if ndim == 2 else d_state

@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import limits
+from . import validate as v
 from .cells import CELLS
-from .spec import RNNSpec, param_key
-from .validate import check_seed
+from .limits import array_bytes
+from .spec import RNNSpec, check_spec, describe, param_key
 
 INITS = ("uniform", "normal", "orthogonal", "identity", "spectral")
 
 
 def orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
     """A random orthogonal (n, n) matrix, Haar-distributed (QR with sign fix; Saxe et al. 2013)."""
+    n, rng = v.check_positive_int("n", n), v.check_generator("rng", rng)
+    limits.check(MATRIX_COPIES * array_bytes(n, n), f"an orthogonal {n} x {n} matrix", "lower n")
+    limits.check_work(n**3, f"an orthogonal {n} x {n} matrix", "lower n")
     q, r = np.linalg.qr(rng.standard_normal((n, n)))
     return q * np.sign(np.diag(r))
 
 
 def spectral_radius(w: np.ndarray) -> float:
-    """Largest eigenvalue modulus of a square matrix."""
+    """Largest eigenvalue modulus of a square, finite, real matrix (at least 1 x 1)."""
+    w = v.check_finite("w", v.as_array("w", w))
+    if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] == 0:
+        raise ValueError(f"w must be a square matrix (n, n) with n >= 1, got shape {w.shape}")
+    n = w.shape[0]
+    limits.check(MATRIX_COPIES * array_bytes(n, n), f"the eigenvalues of a {n} x {n} matrix", "use a smaller matrix")
+    limits.check_work(10 * n**3, f"the eigenvalues of a {n} x {n} matrix", "use a smaller matrix")
     return float(np.max(np.abs(np.linalg.eigvals(w))))
 
 
@@ -36,12 +47,14 @@ def _recurrent_block(init: str, H: int, scale: float, rng: np.random.Generator) 
     return w * (scale / rho) if rho > 0 else w
 
 
-def _is_number(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.number)) and bool(np.isfinite(value))
-
-
 def init_params(
-    spec: RNNSpec, seed: int = 0, *, init: str = "uniform", scale: float = 1.0, forget_bias: float = 0.0
+    spec: RNNSpec,
+    seed: int = 0,
+    *,
+    init: str = "uniform",
+    scale: float = 1.0,
+    forget_bias: float = 0.0,
+    memory_budget: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Random parameters for ``spec`` in PyTorch's layout, layer by layer and direction by direction.
 
@@ -64,6 +77,8 @@ def init_params(
     forget_bias : float
         Added to the forget-gate block of every ``bias_ih`` (cells with a ``forget_gate``: the LSTM);
         Gers et al. (2000) suggest 1.
+    memory_budget : int, optional
+        Bytes this call may allocate (default :data:`bptt_core.limits.DEFAULT_BUDGET`).
 
     Returns
     -------
@@ -71,13 +86,12 @@ def init_params(
         PyTorch's state-dict keys (``weight_ih_l0``, ..., ``_reverse`` for the backward direction)
         plus ``weight_out`` (O, D*H) and ``bias_out`` (O,), float64.
     """
-    if not isinstance(init, str) or init not in INITS:
-        raise ValueError(f"init must be one of {INITS}, got {init!r}")
-    if not _is_number(scale) or scale < 0:
-        raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
-    if not _is_number(forget_bias):
-        raise ValueError(f"forget_bias must be a finite number, got {forget_bias!r}")
-    rng = np.random.default_rng(check_seed(seed))
+    check_spec(spec)
+    v.check_choice("init", init, INITS)
+    scale = v.check_number("scale", scale, 0.0)
+    forget_bias = v.check_number("forget_bias", forget_bias)
+    rng = np.random.default_rng(v.check_seed(seed))
+    _check_init_budget(spec, init, v.check_budget("memory_budget", memory_budget))
     H = spec.hidden_size
     k = 1.0 / np.sqrt(H)
     params = {}
@@ -87,6 +101,21 @@ def init_params(
     params["weight_out"] = rng.uniform(-k, k, (O, DH))
     params["bias_out"] = rng.uniform(-k, k, (O,))
     return params
+
+
+#: Matrices of the size of one H x H block held at once while one is made (the draw, QR's factors, the result).
+MATRIX_COPIES = 4
+
+
+def _check_init_budget(spec: RNNSpec, init: str, memory_budget: int | None) -> None:
+    """Refuse parameters (and the temporaries of making one block) over the memory budget, and QR or
+    eigenvalues of blocks over the work budget, before drawing any."""
+    H, blocks = spec.hidden_size, spec.gates * spec.num_layers * spec.directions
+    what = f"parameters for {describe(spec)}"
+    needed = array_bytes(spec.n_params()) + MATRIX_COPIES * array_bytes(H, H) + array_bytes(spec.gates * H, H)
+    limits.check(needed, what, "lower hidden_size or num_layers", memory_budget)
+    per_block = 10 * H**3 if init in ("orthogonal", "spectral") else H * H
+    limits.check_work(blocks * per_block + spec.n_params(), what, "lower hidden_size or num_layers")
 
 
 def _layer(

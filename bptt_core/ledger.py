@@ -9,6 +9,7 @@ one layer and direction of a stack (its tape and checkpoints) also name their
 
 from __future__ import annotations
 
+import sys
 from array import array
 
 import numpy as np
@@ -83,18 +84,11 @@ class MemoryLedger:
         """Bytes each (layer, direction) held at the moment of the peak."""
         return {o: self._peak_owned.get(o, 0) for o in sorted(self._owned)}
 
-    #: The timeline's own bytes are counted ahead, this many rows at a time.
-    ROWS_AHEAD = 256
-    #: Bytes of one timeline row (phase, step, total) and of one recorded change (row, column, value).
-    ROW_BYTES, CHANGE_BYTES = 17, 20
-
     def tick(self, phase: str, step: int) -> None:
         """Record the held total after ``phase`` ("forward", "recompute", "backward") of ``step``, and the
-        groups and owners that changed since the last record."""
+        groups and owners that changed since the last record; then count the timeline's own bytes as
+        allocated (its arrays grow by reallocation, a few percent at a time)."""
         n = len(self._held)
-        if n % self.ROWS_AHEAD == 0:  # the timeline is part of what the call holds
-            changes = len(self._ev_row) + 4 * self.ROWS_AHEAD
-            self.set("timeline", (n + self.ROWS_AHEAD) * self.ROW_BYTES + changes * self.CHANGE_BYTES)
         self._phase.append(PHASES.index(phase))
         self._step.append(step)
         self._held.append(self._total)
@@ -104,6 +98,9 @@ class MemoryLedger:
             self._ev_key.append(keys.setdefault(key, len(keys)))
             self._ev_value.append(owned[key] if key.__class__ is tuple else now[key])
         self._dirty.clear()
+        allocated = self.nbytes
+        if allocated != self._now.get("timeline"):
+            self.set("timeline", allocated)
 
     def _column(self, key: str | tuple) -> np.ndarray:
         """The recorded value of a group or owner at every row (each change holds until the next)."""
@@ -118,9 +115,9 @@ class MemoryLedger:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the timeline itself (it is part of what a call holds)."""
+        """Bytes of the timeline itself, as allocated (it is part of what a call holds)."""
         arrays = (self._phase, self._step, self._held, self._ev_row, self._ev_key, self._ev_value)
-        return sum(a.itemsize * a.buffer_info()[1] for a in arrays)
+        return sum(map(sys.getsizeof, arrays))
 
     @property
     def timeline(self) -> list[tuple[str, int, int]]:

@@ -19,7 +19,10 @@ from .cells import Cell
 from .checkpoint import BACK, STORE, TAPE, Plan
 from .ledger import MemoryLedger
 from .tape import Tape, gather_rows, project
-from .workspace import Workspace, matmul
+from .workspace import Workspace, contiguous, matmul
+
+#: The ledger's group for the bytes of tape buffers that hold no live row (see :attr:`Pass.spent`).
+SPENT = "tape buffers, rows not in use"
 
 
 @dataclass
@@ -53,6 +56,10 @@ class Pass:
         Where the total ``dL/dh`` of every step is written (returned sequences).
     terms : dict of ndarray of shape (n,), or None
         Norm of each step's term of ``dW_hh`` and ``dW_ih``.
+    spent : dict of tuple to int
+        Per owner, bytes of its tape buffers holding no live row (rows reversed, or not taped yet): the
+        buffers stay allocated until the last window's pass ends, so the ledger counts these bytes as
+        :data:`SPENT` (the tape groups count the live rows only). Shared by a call's windows.
     """
 
     name: str
@@ -77,6 +84,7 @@ class Pass:
     dh_out: np.ndarray | None = None
     terms: dict | None = None
     tick: Callable | None = None
+    spent: dict = field(default_factory=dict)
     checkpoints: dict = field(default_factory=dict)
     tape: Tape | None = None
     d_init: list = field(default_factory=list)
@@ -93,15 +101,15 @@ def sweep(ps: Pass, state: tuple) -> tuple:
     """Forward once over the window: keep the plan's states and tape; return the state after the last step."""
     reserve_backward(ps)
     s, n = ps.plan.taped
-    state = advance(ps, 0, s, state, keep=set(ps.plan.stored), phase="forward")
+    state = advance(ps, 0, s, state, keep=ps.plan.stored, phase="forward")
     record_tape(ps, s, n, state, "forward")
-    return tuple(part.copy() for part in ps.tape.state_in(n))
+    return tuple([part.copy() for part in ps.tape.state_in(n)])
 
 
 def run_actions(ps: Pass) -> tuple:
     """Backward over the window by the plan's actions; return ``dL/d(state entering step 0)``."""
     B, H, _ = ps.shape
-    d_state = tuple(np.zeros((B, H), ps.w1.dtype) for _ in ps.init)
+    d_state = tuple([np.zeros((B, H), ps.w1.dtype) for _ in ps.init])
     for code, a, s, b in ps.plan.actions:
         if code == BACK:
             d_state = back(ps, int(s), int(b), d_state)
@@ -110,26 +118,31 @@ def run_actions(ps: Pass) -> tuple:
                 ps, int(s), int(b), advance(ps, int(a), int(s), ps.checkpoints[a], (), "recompute"), "recompute"
             )
         elif code == STORE:
-            advance(ps, int(a), int(s), ps.checkpoints[a], {int(s)}, "recompute")
+            advance(ps, int(a), int(s), ps.checkpoints[a], (int(s),), "recompute")
         else:
             free_checkpoint(ps, int(a))
     drop_tape(ps)
     for p in list(ps.checkpoints):
         free_checkpoint(ps, p)
-    return tuple(d + extra for d, extra in zip(d_state, ps.d_init)) if ps.d_init else tuple(d.copy() for d in d_state)
+    return tuple([d + extra for d, extra in zip(d_state, ps.d_init)] if ps.d_init else [d.copy() for d in d_state])
 
 
-def advance(ps: Pass, a: int, b: int, state: tuple, keep: set, phase: str) -> tuple:
-    """Run steps a..b-1 without keeping caches (two rolling rows), keeping the states entering ``keep``."""
+def advance(ps: Pass, a: int, b: int, state: tuple, keep: np.ndarray | tuple, phase: str) -> tuple:
+    """Run steps a..b-1 without keeping caches (two rolling rows), keeping the states entering the steps
+    listed in ``keep``."""
     B, H, GH = ps.shape
     tape = Tape.new(ps.cell, a, b, B, H, ps.w1.dtype, ps.work, ps.h_seq, rolling=True)
+    kept = ps.work.get("kept", (b - a + 1,), np.bool_)  # kept[t - a]: keep the state entering t
+    kept.fill(False)
+    listed = np.asarray(keep, dtype=np.int64)
+    kept[listed[(listed >= a) & (listed <= b)] - a] = True
     step = min(ps.chunk, ps.plan.longest_tape)  # the projection's scratch never outgrows the tape
     for c in range(a, b, step):
         d = min(c + step, b)
         xw = ps.work.get("xw_roll", (d - c, B, GH), ps.w1.dtype)
         project(ps.inputs, ps.w1, c, d, xw, ps.work)
         for t in range(c, d):
-            if t in keep:
+            if kept[t - a]:
                 store_checkpoint(ps, t, state)
             state = reset(ps, t, state)
             state, _ = ps.cell.forward_step(
@@ -137,7 +150,7 @@ def advance(ps: Pass, a: int, b: int, state: tuple, keep: set, phase: str) -> tu
             )
             note_overflow(ps, phase, t, state[0])
             ps.tick(phase, t)
-    if b in keep:
+    if kept[b - a]:
         store_checkpoint(ps, b, state)
     return state
 
@@ -152,19 +165,32 @@ def record_tape(ps: Pass, s: int, b: int, state: tuple, phase: str) -> None:
     for part, src in zip(ps.cell.state_parts, state):
         np.copyto(tape.buffers[part][0], src)
     per_step = _counted(ps, tape)
+    _spend(ps, ps.work.held_bytes(f"tape_{ps.name}_") - ps.spent.get(ps.owner, 0))  # no row is live yet
     _entering_row(ps, tape, hold=True)
     xw = tape.projection_target()
     project(ps.inputs, ps.w1, s, b, xw, ps.work)
-    hold = ps.ledger.hold
+    hold, step_total = ps.ledger.hold, sum(nbytes for _, nbytes in per_step)
     for t in range(s, b):
         state = reset(ps, t, tape.state_in(t))
         state, _ = ps.cell.forward_step(ps.params, xw[t - s], state, ps.activation, out=tape.outputs(t), work=ps.work)
         for group, nbytes in per_step:
             hold(group, nbytes, ps.owner)
+        _spend(ps, -step_total)
         ps.tick(phase, t)
     if phase == "forward" and ps.overflow is None and b > s:  # one pass over the taped outputs, not one a step
-        finite = np.isfinite(np.add.reduce(tape.h_rows(s, b).reshape(b - s, -1), axis=1))
+        finite = np.isfinite(np.add.reduce(tape.h_rows(s, b), axis=(1, 2)))
         ps.overflow = None if finite.all() else s + int(np.argmin(finite))
+
+
+def _spend(ps: Pass, nbytes: int) -> None:
+    """Count ``nbytes`` more (or fewer) of the pass's tape buffers as holding no live row."""
+    ps.spent[ps.owner] = ps.spent.get(ps.owner, 0) + nbytes
+    ps.ledger.hold(SPENT, nbytes)
+
+
+def free_tape(ps: Pass) -> None:
+    """The pass's tape buffers are freed (after the last window, as a fresh workspace frees them): stop counting."""
+    _spend(ps, -ps.spent.get(ps.owner, 0))
 
 
 def reserve_backward(ps: Pass) -> None:
@@ -185,6 +211,7 @@ def back(ps: Pass, s: int, b: int, d_state: tuple) -> tuple:
     B, H, GH = ps.shape
     tape, dt = ps.tape, ps.w1.dtype
     per_step, release = _counted(ps, tape), ps.ledger.release
+    step_total = sum(nbytes for _, nbytes in per_step)
     for c in reversed(range(s, b, ps.chunk)):
         d = min(c + ps.chunk, b)
         dh = ps.work.get("dh_chunk", (d - c, B, H), dt)  # the gradient arriving from outside the recurrence
@@ -208,6 +235,7 @@ def back(ps: Pass, s: int, b: int, d_state: tuple) -> tuple:
             d_state = into_previous_step(ps, t, d_state)
             for group, nbytes in per_step:
                 release(group, nbytes, ps.owner)
+            _spend(ps, step_total)
             if t == tape.s:
                 _entering_row(ps, tape, hold=False)
             ps.tick("backward", t)
@@ -220,7 +248,7 @@ def accumulate(ps: Pass, a: int, b: int, d_xw: np.ndarray, d_hw: np.ndarray) -> 
     m, B, GH = d_xw.shape
     n = m * B
     x = gather_rows(ps.inputs, a, b, ps.work.get("x_rows", (m, B, ps.w1.shape[0] - 1), ps.w1.dtype))
-    h_prev = ps.tape.h_prev_rows(a, b)
+    h_prev = contiguous(ps.work, "h_prev_rows", ps.tape.h_prev_rows(a, b))  # a stack's outputs are strided
     g = ps.grads
     g["weight_ih"] += d_xw.reshape(n, GH).T @ x.reshape(n, -1)
     g["weight_hh"] += d_hw.reshape(n, GH).T @ h_prev.reshape(n, -1)
@@ -263,7 +291,7 @@ def into_previous_step(ps: Pass, t: int, d_state: tuple) -> tuple:
 
 def store_checkpoint(ps: Pass, t: int, state: tuple) -> None:
     """Keep a copy of the state entering step t."""
-    ps.checkpoints[t] = tuple(part.copy() for part in state)
+    ps.checkpoints[t] = tuple([part.copy() for part in state])
     ps.ledger.hold("checkpoints", sum(part.nbytes for part in state), ps.owner)
 
 
@@ -288,6 +316,7 @@ def _entering_row(ps: Pass, tape: Tape, hold: bool) -> None:
     for name in ps.cell.state_parts:
         if name in sizes and not (name == "h" and tape.in_sequence):  # as _counted: h kept elsewhere is not tape
             (ps.ledger.hold if hold else ps.ledger.release)(ps.cell.group(name), sizes[name], ps.owner)
+            _spend(ps, -sizes[name] if hold else sizes[name])
 
 
 def note_overflow(ps: Pass, phase: str, t: int, h: np.ndarray) -> None:

@@ -44,6 +44,10 @@ class Workspace:
     __slots__ = ("_arrays", "_busy", "_requested", "_transposed", "grown", "outputs")
 
     def __init__(self, output_bytes: int = 512 * 2**20) -> None:
+        if isinstance(output_bytes, bool) or not isinstance(output_bytes, (int, np.integer)) or output_bytes < 0:
+            raise ValueError(
+                f"output_bytes must be an integer >= 0 (bytes kept for returned arrays), got {output_bytes!r}"
+            )
         self._arrays: dict[str, np.ndarray] = {}
         self._transposed: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._requested: dict[str, int] = {}
@@ -92,6 +96,15 @@ class Workspace:
             self._requested[name] = view.nbytes
             self.grown += 1
         return view
+
+    def held_bytes(self, prefix: str) -> int:
+        """Bytes of the buffers (as allocated) whose names start with ``prefix``."""
+        return sum(a.nbytes for name, a in self._arrays.items() if name.startswith(prefix))
+
+    def discard(self, prefix: str) -> None:
+        """Forget the buffers whose names start with ``prefix`` (their memory is freed once no view holds it)."""
+        for name in [n for n in self._arrays if n.startswith(prefix)]:
+            del self._arrays[name]
 
     def requested_bytes(self, skip: tuple[str, ...] = ()) -> int:
         """Bytes a fresh workspace would hold for what this use asked for so far (names starting
@@ -174,6 +187,16 @@ def field(out: dict | None, name: str, shape: tuple[int, ...], dtype: np.dtype) 
 def transposed(work: Workspace | None, a: np.ndarray) -> np.ndarray:
     """``a.mT``: a contiguous copy from ``work``, or the view without a workspace."""
     return a.mT if work is None else work.transposed(a)
+
+
+def contiguous(work: Workspace, name: str, a: np.ndarray) -> np.ndarray:
+    """``a`` when C-contiguous, else its copy in the buffer ``name`` of ``work`` (a product of a strided
+    stack would otherwise copy it into a temporary of its size)."""
+    if a.flags.c_contiguous:
+        return a
+    out = work.get(name, a.shape, a.dtype)
+    np.copyto(out, a)
+    return out
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

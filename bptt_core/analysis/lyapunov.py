@@ -16,8 +16,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..spec import RNNSpec
-from .jacobians import iter_local_jacobians
+from .. import validate as v
+from ..spec import RNNSpec, check_spec
+from .jacobians import check_step_jacobian, step_iterator, step_jacobians
 
 
 def lyapunov_from_jacobians(jacobians: Iterable[np.ndarray], k: int | None = None) -> np.ndarray:
@@ -36,14 +37,17 @@ def lyapunov_from_jacobians(jacobians: Iterable[np.ndarray], k: int | None = Non
         Natural-log growth rates per step, largest first; ``-inf`` where a direction is
         annihilated (a zero Jacobian), ``nan`` where a Jacobian is not finite.
     """
-    steps, logs, frame = 0, None, None
+    k = v.check_positive_int("k", k, allow_none=True)
+    steps, logs, frame, shape = 0, None, None, None
     with np.errstate(divide="ignore", invalid="ignore"):
-        for J in jacobians:
+        for J in step_iterator(jacobians):
+            J = check_step_jacobian(J, steps, shape)
             if frame is None:
+                shape = J.shape
                 B, S = J.shape[:2]
-                k = S if k is None else int(k)
-                if not 1 <= k <= S:
-                    raise ValueError(f"k must be in [1, {S}] (the state size), got {k!r}")
+                k = S if k is None else k
+                if k > S:
+                    raise ValueError(f"k must be an integer in [1, {S}] (the state size), got {k!r}")
                 frame = np.broadcast_to(np.eye(S)[:, :k], (B, S, k)).copy()
                 logs = np.zeros((B, k))
             bad = ~np.all(np.isfinite(J), axis=(1, 2))
@@ -52,7 +56,7 @@ def lyapunov_from_jacobians(jacobians: Iterable[np.ndarray], k: int | None = Non
             logs[bad] = np.nan
             steps += 1
     if frame is None:
-        raise ValueError("jacobians must hold at least one step")
+        raise ValueError("jacobians must hold at least one step Jacobian, got none")
     return np.sort(logs / steps, axis=1)[:, ::-1]
 
 
@@ -66,12 +70,13 @@ def lyapunov_spectrum(
     k: int | None = None,
     h0: np.ndarray | None = None,
     c0: np.ndarray | None = None,
+    memory_budget: int | None = None,
 ) -> np.ndarray:
     """Finite-time Lyapunov exponents of one layer-direction, driven by the inputs ``x``.
 
     Parameters
     ----------
-    spec, params, h0, c0 : as in :func:`bptt_core.bptt`
+    spec, params, h0, c0, memory_budget : as in :func:`bptt_core.bptt`
     x : ndarray of shape (T, B, I)
         The network's inputs (the layers below run first).
     layer, direction : int
@@ -85,7 +90,13 @@ def lyapunov_spectrum(
         ``W_hh = rho Q`` (Q orthogonal) has every exponent ``ln rho``; a diagonal ``W_hh``,
         the logs of its entries' magnitudes.
     """
-    if not 0 <= layer < spec.num_layers or not 0 <= direction < spec.directions:
-        raise ValueError(f"layer and direction must name one of the network's {spec.num_layers} x {spec.directions}")
-    jacobians = iter_local_jacobians(spec, params, x, h0=h0, c0=c0, layer=layer, direction=direction)
+    check_spec(spec)
+    S = spec.state_parts * spec.hidden_size
+    k = v.check_int("k", k, 1, S, allow_none=True)
+    B = np.shape(x)[1] if np.ndim(x) == 3 else 0
+    kept = k or S
+    frame = kept * B * (3 * S + kept)  # the frame, its product with J_t and the QR's factors
+    jacobians = step_jacobians(
+        spec, params, x, h0, c0, layer, direction, memory_budget, "this Lyapunov spectrum", 8 * frame, S * frame
+    )
     return lyapunov_from_jacobians(jacobians, k)
