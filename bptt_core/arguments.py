@@ -165,6 +165,7 @@ def check_options(
     input_grad=False,
 ) -> dict:
     """The scalar options, checked (a ValueError names the first bad one)."""
+    check_spec(spec)
     options = {
         "reduction": check_reduction(reduction),
         "truncation": v.check_positive_int("truncation", truncation, allow_none=True),

@@ -22,7 +22,7 @@ from .cells import CELLS, Cell
 from .checkpoint import Plan, gradient_chunk, plan
 from .ledger import MemoryLedger
 from .losses import step_means, token_loss_and_grad, token_weights
-from .passes import Pass, free_tape, run_actions, sweep
+from .passes import SPENT, Pass, free_tape, run_actions, sweep
 from .result import BPTTResult, global_norm
 from .spec import RNNSpec, layer_params, param_key
 from .tape import projection_matrix
@@ -317,6 +317,7 @@ def _release_window_buffers(call: _Call, wb: int, owner: tuple | None = None) ->
     for name, group, nbytes, held_by in call.window_held:
         if owner is None or held_by == owner:
             call.ledger.release(group, nbytes, held_by)
+            call.ledger.release(SPENT, call.work.held_bytes(name) - nbytes)
             if free:
                 call.work.discard(name)
         else:
@@ -410,11 +411,13 @@ def _readout_chunk(call: _Call, wa: int, h_rows: np.ndarray, c: int, out: np.nda
 def _window_buffer(
     call: _Call, name: str, shape: tuple, group: str, zero: bool = False, owner: tuple | None = None
 ) -> np.ndarray:
-    """A per-window buffer from the workspace, counted under ``group`` (and ``owner``) until the window ends."""
+    """A per-window buffer from the workspace, counted under ``group`` (and ``owner``) until the window ends;
+    the rows of a larger buffer it is a view of (a shorter last window) count as :data:`SPENT`."""
     a = call.work.get(name, shape, call.x.dtype)
     if zero:
         a.fill(0.0)
     call.ledger.hold(group, a.nbytes, owner)
+    call.ledger.hold(SPENT, call.work.held_bytes(name) - a.nbytes)
     call.window_held.append((name, group, a.nbytes, owner))
     return a
 

@@ -102,12 +102,9 @@ def check_bptt(
         copies=copies,
         **mode,
     )
-    check(need, "this BPTT run", "shorten T, lower the batch or hidden size, or use checkpointing", memory_budget)
-    check_work(
-        bptt_work(spec, T, B, **mode),
-        f"this BPTT run (T = {T}, B = {B})",
-        "shorten T or the batch, or give binomial checkpointing more slots",
-    )
+    what = sized("this BPTT run", T, B)
+    check(need, what, "shorten T, lower the batch or hidden size, or use checkpointing", memory_budget)
+    check_work(bptt_work(spec, T, B, **mode), what, "shorten T or the batch, or give binomial checkpointing more slots")
 
 
 def flow_bytes(spec: RNNSpec, T: int, B: int, n_origins: int, dtype: str = "float64") -> int:
@@ -156,8 +153,13 @@ def unroll_work(spec: RNNSpec, T: int, B: int, layer: int) -> int:
     return below + T * step_cost(B, GH, spec.layer_input_size(layer) + H)
 
 
-def check_analysis(needed: int, work: int, what: str, memory_budget: int | None) -> None:
+def sized(what: str, T: int, B: int) -> str:
+    """``what`` with the sizes of its inputs, for a budget's message."""
+    return f"{what} (x: T = {T}, B = {B})"
+
+
+def check_analysis(needed: int, work: int, what: str, memory_budget: int | None, per_call: bool = True) -> None:
     """Refuse an analysis over the memory or the work budget (one advice for both: the sizes drive them)."""
-    advice = "shorten T or lower the batch or hidden size"
-    check(needed, what, advice, memory_budget)
+    advice = "shorten T (x's first axis) or lower the batch or hidden size"
+    check(needed, what, advice, memory_budget, per_call)
     check_work(work, what, advice)

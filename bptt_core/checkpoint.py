@@ -69,7 +69,7 @@ def checkpoint_schedule(T: int, checkpoint: int | str | None) -> list[tuple[int,
         checkpoint = v.check_positive_int("checkpoint", checkpoint)
     k = segment_length(T, checkpoint)
     count = -(-T // k)
-    limits.check(count * SEGMENT_BYTES, f"a schedule of {count} segments", "use longer segments")
+    limits.check(count * SEGMENT_BYTES, f"a schedule of {count} segments", "use longer segments", per_call=False)
     return [(a, min(a + k, T)) for a in range(0, T, k)]
 
 

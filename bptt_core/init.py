@@ -16,7 +16,7 @@ INITS = ("uniform", "normal", "orthogonal", "identity", "spectral")
 def orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
     """A random orthogonal (n, n) matrix, Haar-distributed (QR with sign fix; Saxe et al. 2013)."""
     n, rng = v.check_positive_int("n", n), v.check_generator("rng", rng)
-    limits.check(MATRIX_COPIES * array_bytes(n, n), f"an orthogonal {n} x {n} matrix", "lower n")
+    limits.check(MATRIX_COPIES * array_bytes(n, n), f"an orthogonal {n} x {n} matrix", "lower n", per_call=False)
     limits.check_work(n**3, f"an orthogonal {n} x {n} matrix", "lower n")
     q, r = np.linalg.qr(rng.standard_normal((n, n)))
     return q * np.sign(np.diag(r))
@@ -28,8 +28,9 @@ def spectral_radius(w: np.ndarray) -> float:
     if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] == 0:
         raise ValueError(f"w must be a square matrix (n, n) with n >= 1, got shape {w.shape}")
     n = w.shape[0]
-    limits.check(MATRIX_COPIES * array_bytes(n, n), f"the eigenvalues of a {n} x {n} matrix", "use a smaller matrix")
-    limits.check_work(10 * n**3, f"the eigenvalues of a {n} x {n} matrix", "use a smaller matrix")
+    what = f"the eigenvalues of a {n} x {n} matrix"
+    limits.check(MATRIX_COPIES * array_bytes(n, n), what, "use a smaller matrix", per_call=False)
+    limits.check_work(10 * n**3, what, "use a smaller matrix")
     return float(np.max(np.abs(np.linalg.eigvals(w))))
 
 

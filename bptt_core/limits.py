@@ -58,13 +58,15 @@ def work_limit() -> int:
     return _from_environment("BPTT_WORK_BUDGET", DEFAULT_WORK)
 
 
-def check(needed: int, what: str, advice: str, budget: int | None = None) -> None:
-    """Raise :class:`MemoryBudgetError` if ``needed`` bytes exceed the budget."""
+def check(needed: int, what: str, advice: str, budget: int | None = None, per_call: bool = True) -> None:
+    """Raise :class:`MemoryBudgetError` if ``needed`` bytes exceed the budget (``per_call``: the function takes
+    a ``memory_budget`` argument, and the message says so)."""
     limit = memory_limit(budget)
     if needed > limit:
+        knob = "memory_budget=<bytes>, or " if per_call else ""
         raise MemoryBudgetError(
             f"{what} would need about {human(needed)}, more than the memory budget of {human(limit)}; {advice} "
-            "(or allow more: memory_budget=<bytes>, or the BPTT_MEMORY_BUDGET environment variable)"
+            f"(or allow more: {knob}the BPTT_MEMORY_BUDGET environment variable, in bytes)"
         )
 
 

@@ -21,8 +21,9 @@ from .ledger import MemoryLedger
 from .tape import Tape, gather_rows, project
 from .workspace import Workspace, contiguous, matmul
 
-#: The ledger's group for the bytes of tape buffers that hold no live row (see :attr:`Pass.spent`).
-SPENT = "tape buffers, rows not in use"
+#: The ledger's group for the bytes of reused buffers (tapes, a shorter window's) that hold no live row
+#: (see :attr:`Pass.spent`).
+SPENT = "buffer rows not in use"
 
 
 @dataclass

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import validate as v
 from .cells import CELLS
 from .ledger import MemoryLedger
 
@@ -124,9 +125,15 @@ class BPTTResult:
 
 
 def global_norm(arrays: dict[str, np.ndarray]) -> float:
-    """L2 norm of all arrays taken together (the norm that global clipping uses)."""
+    """L2 norm of all arrays taken together (the norm that global clipping uses); inf or nan where they hold it.
+
+    Parameters
+    ----------
+    arrays : dict of str to real array-like
+    """
+    parts = [v.as_array(f"arrays[{key!r}]", a) for key, a in v.check_dict("arrays", arrays).items()]
     with np.errstate(over="ignore", invalid="ignore"):
-        return float(np.sqrt(sum(float(np.sum(np.square(a, dtype=np.float64))) for a in arrays.values())))
+        return float(np.sqrt(sum(float(np.sum(np.square(a, dtype=np.float64))) for a in parts)))
 
 
 def flatten_grads(grads: dict[str, np.ndarray]) -> np.ndarray:

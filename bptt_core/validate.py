@@ -222,8 +222,10 @@ def check_vector(
     return arr
 
 
-def check_int_vector(name: str, value: object, lo: int = 1) -> np.ndarray:
-    """A non-empty 1-d integer array (booleans and floats refused) with entries >= ``lo``."""
+def check_int_vector(name: str, value: object, lo: int = 1, *, allow_empty: bool = False) -> np.ndarray:
+    """A 1-d integer array (booleans and floats refused), non-empty unless allowed, with entries >= ``lo``."""
+    if allow_empty and isinstance(value, (list, tuple, np.ndarray)) and len(value) == 0:
+        return np.zeros(0, np.int64)
     arr = as_array(name, value, kinds="iu")
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-d list of integers, got shape {arr.shape}")

@@ -16,10 +16,10 @@ import numpy as np
 
 from .. import budget
 from .. import validate as v
-from ..arguments import prepare
+from ..arguments import inputs, prepare
 from ..bptt import bptt
 from ..losses import token_loss_and_grad
-from ..spec import RNNSpec
+from ..spec import RNNSpec, check_spec
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def output_sensitivity(
         tiles = budget.array_bytes(T, OB, spec.input_size + 1 + 3 * spec.output_size)  # x, mask, targets, seed
         run = budget.bptt_bytes(spec, T, OB, dtype=np.dtype(dt).name, input_grad=True)
         work = 2 * budget.bptt_work(spec, T, OB)
-        budget.check_analysis(copies + tiles + run, work, "this output sensitivity", memory_budget)
+        budget.check_analysis(copies + tiles + run, work, budget.sized("this output sensitivity", T, B), memory_budget)
 
     args = prepare(spec, params, x, None, None, mask, None, None, dtype, need)
     x, mask = args.x, args.mask
@@ -111,9 +111,7 @@ def input_connectivity(
     -------
     ndarray of shape (T,)
     """
-    x = v.as_array("x", x)
-    if x.ndim != 3 or x.shape[1] < 1:
-        raise ValueError(f"x has shape {x.shape}, expected (T, B, I) with B >= 1")
+    x = v.check_finite("x", inputs(check_spec(spec), x))  # all of it: a NaN in a sequence not read is still one
     if t is None:
         raise ValueError("t must be an integer in [0, T), got None (the output step to read)")
     return output_sensitivity(spec, params, x[:, :1], t, dtype=dtype).dx

@@ -57,7 +57,7 @@ def gradient_contributions(
         dt = np.dtype(v.check_dtype(dtype)).name
         needed = copies + budget.flow_bytes(spec, T, B, T, dt) + budget.array_bytes(T, T)
         work = budget.flow_work(spec, T, B, T) + (budget.bptt_work(spec, T, B) if direction is None else 0)
-        budget.check_analysis(needed, work, "these gradient contributions", memory_budget)
+        budget.check_analysis(needed, work, budget.sized("these gradient contributions", T, B), memory_budget)
 
     args = prepare(spec, params, x, y, loss, mask, h0, c0, dtype, need)
     P_, x_, y_, mask_, states = args.P, args.x, args.y, args.mask, args.states

@@ -58,8 +58,10 @@ def flow_matrix(
     def need(T: int, B: int, copies: int) -> None:
         n, dt = origin_rows(origins, T).size, np.dtype(v.check_dtype(dtype)).name
         advice = "shorten T, lower the batch or hidden size, or ask for fewer origins"
-        budget.check(copies + budget.flow_bytes(spec, T, B, n, dt), "this flow matrix", advice, memory_budget)
-        budget.check_work(budget.flow_work(spec, T, B, n), "this flow matrix", advice)
+        budget.check(
+            copies + budget.flow_bytes(spec, T, B, n, dt), budget.sized("this flow matrix", T, B), advice, memory_budget
+        )
+        budget.check_work(budget.flow_work(spec, T, B, n), budget.sized("this flow matrix", T, B), advice)
 
     args = prepare(spec, params, x, y, loss, mask, h0, c0, dtype, need)
     P, x, y, mask, states, T = args.P, args.x, args.y, args.mask, args.states, args.x.shape[0]

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import budget
 from .. import validate as v
-from ..arguments import prepare
+from ..arguments import inputs, prepare
 from ..cells import CELLS
 from ..limits import array_bytes, check, memory_limit
 from ..spec import RNNSpec, check_spec, layer_params
@@ -73,7 +73,7 @@ def step_jacobians(
         per_step = array_bytes(B, S, S) + array_bytes(S, B, 2 * GH + 4 * spec.hidden_size)  # J_t, the VJP's scratch
         needed = copies + budget.unroll_bytes(spec, T, B, layer) + per_step + T * kept
         steps = budget.unroll_work(spec, T, B, layer) + T * (2 * budget.step_cost(S * B, GH, spec.hidden_size) + work)
-        budget.check_analysis(needed, steps, what, memory_budget)
+        budget.check_analysis(needed, steps, budget.sized(what, T, B), memory_budget)
 
     args = prepare(spec, params, x, None, None, None, h0, c0, "float64", need)
     return _jacobians(spec, args, layer, direction)
@@ -106,8 +106,7 @@ def local_jacobians(spec: RNNSpec, params: dict[str, np.ndarray], x: np.ndarray,
     if unknown:
         raise ValueError(f"local_jacobians takes h0, c0, layer, direction and memory_budget, not {sorted(unknown)}")
     kw = {"h0": None, "c0": None, "layer": 0, "direction": 0, "memory_budget": None} | states
-    B = np.shape(x)[1] if np.ndim(x) == 3 else 0
-    S = spec.state_parts * spec.hidden_size if isinstance(spec, RNNSpec) else 0
+    B, S = inputs(check_spec(spec), x).shape[1], spec.state_parts * spec.hidden_size
     steps = step_jacobians(spec, params, x, *kw.values(), "these step Jacobians", kept=2 * array_bytes(B, S, S))
     return np.stack(list(steps))
 
@@ -240,7 +239,7 @@ def listed_steps(jacobians: object) -> np.ndarray | list:
             out.append(J)
             held += J.nbytes if isinstance(J, np.ndarray) else 0
             if held > limit:
-                check(held, "listing these Jacobians", "pass steps=T to stream them instead")
+                check(held, "listing these Jacobians", "pass steps=T to stream them instead", per_call=False)
     if len(out) == 0:
         raise ValueError("jacobians must hold at least one step Jacobian, got none")
     return out

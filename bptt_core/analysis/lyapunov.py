@@ -17,6 +17,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from .. import validate as v
+from ..arguments import inputs
 from ..spec import RNNSpec, check_spec
 from .jacobians import check_step_jacobian, step_iterator, step_jacobians
 
@@ -93,7 +94,7 @@ def lyapunov_spectrum(
     check_spec(spec)
     S = spec.state_parts * spec.hidden_size
     k = v.check_int("k", k, 1, S, allow_none=True)
-    B = np.shape(x)[1] if np.ndim(x) == 3 else 0
+    B = inputs(spec, x).shape[1]
     kept = k or S
     frame = kept * B * (3 * S + kept)  # the frame, its product with J_t and the QR's factors
     jacobians = step_jacobians(

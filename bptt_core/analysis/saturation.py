@@ -67,7 +67,10 @@ def gate_saturation(
         gates = array_bytes(T, B, GH) + 3 * array_bytes(T, B, spec.hidden_size, itemsize=1)  # the stack, its tests
         work = spec.num_layers * spec.directions * budget.unroll_work(spec, T, B, layer)
         budget.check_analysis(
-            copies + budget.unroll_bytes(spec, T, B, layer) + gates, work, "this gate saturation", memory_budget
+            copies + budget.unroll_bytes(spec, T, B, layer) + gates,
+            work,
+            budget.sized("this gate saturation", T, B),
+            memory_budget,
         )
 
     args = prepare(spec, params, x, None, None, None, h0, c0, "float64", need)

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import validate as v
 from ..activations import DERIVATIVE_BOUND
 from ..cells import CELLS
-from ..spec import RNNSpec, param_key
+from ..spec import RNNSpec, check_spec, describe, param_key
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,12 @@ def spectral_report(spec: RNNSpec, params: dict[str, np.ndarray], layer: int = 0
     -------
     SpectralReport
     """
-    H = spec.hidden_size
-    key = param_key("weight_hh", layer, direction)
-    w = np.asarray(params[key], dtype=np.float64)
-    if w.shape != (spec.gates * H, H):
-        raise ValueError(f"params[{key!r}] has shape {w.shape}, expected {(spec.gates * H, H)}")
+    H = check_spec(spec).hidden_size
+    layer = v.check_int("layer", layer, 0, spec.num_layers - 1)
+    key = param_key("weight_hh", layer, v.check_int("direction", direction, 0, spec.directions - 1))
+    if key not in v.check_dict("params", params):
+        raise ValueError(f"params is missing key {key!r} for {describe(spec)}")
+    w = v.check_array(f"params[{key!r}]", params[key], (spec.gates * H, H), np.float64)
     eig, rho, sig = {}, {}, {}
     for g, name in enumerate(CELLS[spec.cell].gate_names):
         block = w[g * H : (g + 1) * H]
@@ -95,6 +97,7 @@ def pascanu_bound(lags: np.ndarray, rate: float) -> np.ndarray:
     ndarray of shape (L,)
         In log10, so that long lags neither overflow nor underflow.
     """
-    lags = np.asarray(lags, dtype=np.float64)
+    lags = v.check_vector("lags", lags, 0.0)
+    rate = v.check_number("rate", rate, 0.0)
     with np.errstate(all="ignore"):
         return np.where(lags == 0, 0.0, lags * np.log10(rate))  # rate^0 = 1, also for rate = 0
