@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import validate as v
+from .ledger import array_header
 from .losses import LOSSES, REDUCTIONS
 from .spec import RNNSpec, check_spec, param_arrays
 from .workspace import Workspace
@@ -82,9 +83,10 @@ def prepare(
     made = made_bytes(raw_x, x, dt) + sum(made_bytes(a, params[k], dt, contiguous=True) for k, a in raw_P.items())
     made += made_bytes(raw_y, y, dt if loss == "mse" else None) + made_bytes(raw_mask, mask, np.dtype(np.float64))
     made += sum(
-        made_bytes(raw_states[k], given[k], dt) if given[k] is not None else n * B * H * dt.itemsize for k in names
+        made_bytes(raw_states[k], given[k], dt) if given[k] is not None else n * B * H * dt.itemsize + array_header(3)
+        for k in names
     )
-    made += 0 if raw_mask is not None else T * B * 8
+    made += 0 if raw_mask is not None else T * B * 8 + array_header(2)
     if need is not None:
         need(T, B, made)
     values = {"x": raw_x, "y": raw_y, **raw_states, **{f"params[{k!r}]": a for k, a in raw_P.items()}}
@@ -113,7 +115,7 @@ def made_bytes(raw: np.ndarray | None, given: object, dtype: np.dtype | None, co
     kept = isinstance(given, np.ndarray) and (dtype is None or raw.dtype == dtype)
     if kept and (not contiguous or raw.flags.c_contiguous):
         return 0
-    return raw.size * (raw.dtype.itemsize if dtype is None else dtype.itemsize)
+    return raw.size * (raw.dtype.itemsize if dtype is None else dtype.itemsize) + array_header(raw.ndim)
 
 
 def inputs(spec: RNNSpec, x: object) -> np.ndarray:

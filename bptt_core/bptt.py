@@ -20,10 +20,10 @@ from . import validate as v
 from .arguments import Prepared, check_loss, check_options, prepare
 from .cells import CELLS, Cell
 from .checkpoint import Plan, gradient_chunk, plan
-from .ledger import MemoryLedger
-from .losses import step_means, token_loss_and_grad, token_weights
-from .passes import SPENT, Pass, free_tape, run_actions, sweep
-from .result import BPTTResult, global_norm
+from .ledger import MemoryLedger, held_bytes, object_bytes
+from .losses import token_loss_and_grad, token_weights
+from .passes import OBJECTS, SPENT, Pass, free_tape, run_actions, sweep
+from .result import BPTTResult, result_of
 from .spec import RNNSpec, layer_params, param_key
 from .tape import projection_matrix
 from .workspace import Workspace, contiguous, matmul
@@ -146,7 +146,7 @@ def bptt(
         for wa in range(0, T, window):
             states, d_window = _window(call, wa, min(wa + window, T), states)
             d_states = d_states or d_window  # what reached the initial states
-        return _result(call, d_states, options, args.state_ndim)
+        return result_of(call, d_states, options, args.state_ndim, call.work.requested_bytes(skip=_COUNTED_APART))
 
 
 @dataclass
@@ -195,32 +195,32 @@ class _Call:
         ledger = MemoryLedger()
         ledger.hold("input copies", args.copied)  # casts, the default mask and initial states, made by prepare
         grads = {k: np.zeros_like(p) for k, p in args.P.items()}  # gradient buffers, allocated once
-        ledger.hold("gradients", sum(g.nbytes for g in grads.values()))
+        ledger.hold("gradients", held_bytes(*grads.values()))
         keep = options["return_sequences"]
         seq = work.outputs.empty((L, T + 2, B, D, H), x.dtype) if keep else None
         dseq = work.outputs.empty((L, T, B, D, H), x.dtype) if keep else None
         yhat = work.outputs.empty((T, B, O), x.dtype) if keep else None
         dh = work.outputs.empty((T, B, 2 * H), x.dtype) if keep and D == 2 else None
         dx = np.zeros_like(x) if options["input_grad"] else None
-        ledger.hold("returned sequences", sum(a.nbytes for a in (seq, dseq, yhat, dh, dx) if a is not None))
+        ledger.hold("returned sequences", held_bytes(seq, dseq, yhat, dh, dx))
         weights = token_weights(mask, options["reduction"]).astype(x.dtype)
         tok = np.zeros((T, B), x.dtype)
-        ledger.hold("losses", weights.nbytes + tok.nbytes + 17 * T)  # and at the end step_losses, counts, a test
+        ledger.hold("losses", held_bytes(weights, tok) + 17 * T)  # and at the end step_losses, counts, a test
         terms = None
         if options["step_contributions"]:
             terms = {param_key(n, l, d): np.zeros(T) for l, d in spec.layers() for n in ("weight_hh", "weight_ih")}
-            ledger.hold("losses", 8 * T * len(terms))
+            ledger.hold("losses", held_bytes(*terms.values()))
         resets = None
         if D == 2 and not mask.all():
             resets = np.zeros((T, B), dtype=bool)
             resets[1:] = mask[::-1][:-1] == 0  # reverse order: restart where the later step is padding
-            ledger.hold("schedule", resets.nbytes)
+            ledger.hold("schedule", held_bytes(resets))
         links = None
         if options["random_truncation"]:
             links = np.random.default_rng(options["seed"]).random(T) >= options["random_truncation"]
             links = links / (1.0 - options["random_truncation"])
-            ledger.hold("schedule", links.nbytes)
-        return cls(
+            ledger.hold("schedule", held_bytes(links))
+        call = cls(
             spec,
             CELLS[spec.cell],
             args.P,
@@ -247,12 +247,14 @@ class _Call:
             args.states,
             own_work=own_work,
         )
+        ledger.hold(OBJECTS, object_bytes(call, args))
+        return call
 
     def plan(self, n: int) -> Plan:
         """The checkpoint plan of a window of ``n`` steps (the same for every layer and direction)."""
         if n not in self.plans:
             self.plans[n] = made = plan(n, self.checkpoint, self.slots)
-            self.ledger.hold("schedule", made.actions.nbytes)
+            self.ledger.hold("schedule", held_bytes(made.actions, made.stored) + object_bytes(made))
             made.recomputed_steps, made.forward_steps, made.longest_tape  # noqa: B018  (now, while little is held)
         return self.plans[n]
 
@@ -304,6 +306,7 @@ def _window(call: _Call, wa: int, wb: int, states: list) -> tuple[list, list]:
             call.forward_steps += ps.plan.forward_steps
             if wb == call.x.shape[0]:
                 free_tape(ps)
+            call.ledger.release(OBJECTS, ps.objects)
             del ps
             _release_window_buffers(call, wb, (l, d))  # its outputs: the layer above is done with them too
     _release_window_buffers(call, wb)  # the window's other buffers are free for the next one
@@ -341,7 +344,7 @@ def _make_pass(call: _Call, l: int, d: int, wa: int, wb: int, inputs: list, d_ou
     terms = None
     if call.terms is not None:
         terms = {k: _in_time_order(call.terms[param_key(k, l, d)][wa:wb], d) for k in ("weight_hh", "weight_ih")}
-    return Pass(
+    made = Pass(
         name=f"{l}_{d}",
         owner=(l, d),
         cell=call.cell,
@@ -372,6 +375,9 @@ def _make_pass(call: _Call, l: int, d: int, wa: int, wb: int, inputs: list, d_ou
         tick=call.tick,
         spent=call.spent,
     )
+    made.objects = object_bytes(made)
+    call.ledger.hold(OBJECTS, made.objects)
+    return made
 
 
 def _readout(call: _Call, parts: list, t0: int, outs: list) -> None:
@@ -425,61 +431,3 @@ def _window_buffer(
 def _in_time_order(a: np.ndarray | None, direction: int) -> np.ndarray | None:
     """A sequence in the other order (a view): the reverse direction's steps run from T - 1 to 0."""
     return a if a is None or direction == 0 else a[::-1]
-
-
-def _result(call: _Call, d_states: list, options: dict, state_ndim: dict) -> BPTTResult:
-    """Reduce, clip, and package what the call computed."""
-    spec, grads = call.spec, call.grads
-    L, D = spec.num_layers, spec.directions
-    np.copyto(call.tok, 0.0, where=call.mask == 0)  # padding counts for nothing (and may hold inf)
-    total = float(np.einsum("tb,tb->", call.weights, call.tok, dtype=np.float64))
-    h = h_layers = dh = dh_layers = None
-    if call.seq is not None:
-        T, B = call.x.shape[:2]
-        h_layers = call.seq[:, 1 : T + 1].transpose(0, 3, 1, 2, 4)  # (L, D, T, B, H), views
-        dh_layers = call.dseq.transpose(0, 3, 1, 2, 4)
-        h = call.seq[L - 1, 1 : T + 1].reshape(T, B, D * spec.hidden_size)
-        dh = call.dseq[L - 1].reshape(T, B, spec.hidden_size) if D == 1 else call.dh
-    grad_norm = global_norm(grads)
-    clip_coef = 1.0
-    if options["clip"] is not None and grad_norm > options["clip"]:
-        clip_coef = options["clip"] / grad_norm
-        for g in grads.values():
-            g *= clip_coef
-    if options["clip_value"] is not None:
-        for g in grads.values():
-            np.clip(g, -options["clip_value"], options["clip_value"], out=g)
-    ledger = call.ledger
-    ledger.set("scratch", call.work.requested_bytes(skip=_COUNTED_APART))
-    ledger.set("timeline", ledger.nbytes)
-    finite = bool(np.isfinite(total) and np.isfinite(grad_norm) and call.overflow is None)
-    return BPTTResult(
-        loss=total,
-        step_losses=step_means(call.tok, call.mask),  # tok is 0 at padding
-        grads=grads,
-        grad_norm=grad_norm,
-        dh=dh,
-        dh_layers=dh_layers,
-        dh0=_as_given(np.stack([s[0] for s in d_states]), state_ndim["h0"]),
-        dc0=_as_given(np.stack([s[1] for s in d_states]), state_ndim["c0"]) if spec.has_cell_state else None,
-        h=h,
-        h_layers=h_layers,
-        yhat=call.yhat,
-        memory_bytes=ledger.peak,
-        memory_by_tensor=ledger.peak_by_group,
-        param_bytes=sum(p.nbytes for p in call.P.values()),
-        grad_bytes=sum(g.nbytes for g in grads.values()),
-        recomputed_steps=call.recomputed,
-        forward_steps=call.forward_steps,
-        clip_coef=clip_coef,
-        finite=finite,
-        overflow_step=call.overflow,
-        step_contributions=call.terms,
-        dx=call.dx,
-        ledger=ledger,
-    )
-
-
-def _as_given(d_state: np.ndarray, ndim: int) -> np.ndarray:
-    """``dh0``/``dc0`` of shape (L*D, B, H) in the shape its initial state was given: (B, H) for a single array."""
-    return d_state[0] if ndim == 2 else d_state

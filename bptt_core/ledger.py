@@ -11,10 +11,37 @@ from __future__ import annotations
 
 import sys
 from array import array
+from functools import cache
 
 import numpy as np
 
 PHASES = ("forward", "recompute", "backward")
+
+
+@cache
+def array_header(ndim: int) -> int:
+    """Bytes of a NumPy array object besides its data (its header, shape and strides), by dimension."""
+    return sys.getsizeof(np.empty((0,) * ndim))
+
+
+def held_bytes(*arrays: np.ndarray | None) -> int:
+    """Bytes of arrays as allocated: their data and their array objects (None entries count nothing)."""
+    return sum(a.nbytes + array_header(a.ndim) for a in arrays if a is not None)
+
+
+def object_bytes(*objects: object) -> int:
+    """Bytes of the Python objects of a call's bookkeeping: each object, its attribute dict, and the dicts,
+    lists and tuples among its attributes with the array views they hold (an array's data is counted under
+    its own group, a view has none)."""
+    total = 0
+    for obj in objects:
+        attributes = list(vars(obj).values()) if hasattr(obj, "__dict__") else []
+        total += sys.getsizeof(obj) + (sys.getsizeof(vars(obj)) if attributes else 0)
+        for value in attributes:
+            items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+            total += sys.getsizeof(value) if isinstance(value, (dict, list, tuple)) else 0
+            total += sum(sys.getsizeof(a) for a in (value, *items) if isinstance(a, np.ndarray) and a.base is not None)
+    return total
 
 
 class MemoryLedger:
@@ -115,9 +142,10 @@ class MemoryLedger:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the timeline itself, as allocated (it is part of what a call holds)."""
+        """Bytes of the timeline itself, as allocated, and of the ledger's dicts (part of what a call holds)."""
         arrays = (self._phase, self._step, self._held, self._ev_row, self._ev_key, self._ev_value)
-        return sum(map(sys.getsizeof, arrays))
+        dicts = (self._now, self._owned, self._keys, self._peak_groups, self._peak_owned, self._dirty)
+        return sum(map(sys.getsizeof, arrays)) + sum(map(sys.getsizeof, dicts))
 
     @property
     def timeline(self) -> list[tuple[str, int, int]]:

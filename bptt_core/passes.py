@@ -17,13 +17,15 @@ import numpy as np
 
 from .cells import Cell
 from .checkpoint import BACK, STORE, TAPE, Plan
-from .ledger import MemoryLedger
+from .ledger import MemoryLedger, object_bytes
 from .tape import Tape, gather_rows, project
 from .workspace import Workspace, contiguous, matmul
 
 #: The ledger's group for the bytes of reused buffers (tapes, a shorter window's) that hold no live row
 #: (see :attr:`Pass.spent`).
 SPENT = "buffer rows not in use"
+#: The ledger's group for the Python objects of the call's bookkeeping (passes, tapes, plans, the call itself).
+OBJECTS = "bookkeeping objects"
 
 
 @dataclass
@@ -86,6 +88,7 @@ class Pass:
     terms: dict | None = None
     tick: Callable | None = None
     spent: dict = field(default_factory=dict)
+    objects: int = 0  # bytes of this pass's own Python objects, counted as OBJECTS while it exists
     checkpoints: dict = field(default_factory=dict)
     tape: Tape | None = None
     d_init: list = field(default_factory=list)
@@ -165,6 +168,8 @@ def record_tape(ps: Pass, s: int, b: int, state: tuple, phase: str) -> None:
     )
     for part, src in zip(ps.cell.state_parts, state):
         np.copyto(tape.buffers[part][0], src)
+    tape.objects = object_bytes(tape)
+    ps.ledger.hold(OBJECTS, tape.objects)
     per_step = _counted(ps, tape)
     _spend(ps, ps.work.held_bytes(f"tape_{ps.name}_") - ps.spent.get(ps.owner, 0))  # no row is live yet
     _entering_row(ps, tape, hold=True)
@@ -305,6 +310,7 @@ def drop_tape(ps: Pass) -> None:
     """Forget the current tape (its buffers stay in the workspace for the next one)."""
     if ps.tape is not None:
         _entering_row(ps, ps.tape, hold=False)
+        ps.ledger.release(OBJECTS, ps.tape.objects)
         ps.tape = None
 
 

@@ -70,6 +70,7 @@ class Tape:
     in_sequence: bool = False  # ``h`` lives in the layer's output sequence, indexed by step even when rolling
     activation: str = "tanh"
     entering_held: bool = False  # the ledger counts the entering state's row (until its step is reversed)
+    objects: int = 0  # bytes of its Python objects (the dict of buffer views), as the ledger counts them
 
     @classmethod
     def new(

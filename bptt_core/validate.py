@@ -159,7 +159,7 @@ def as_array(name: str, value: object, kinds: str = NUMERIC_KINDS) -> np.ndarray
         arr = np.asarray(value)
     except (ValueError, TypeError, OverflowError):
         raise ValueError(
-            f"{name} must be a rectangular numeric array; got ragged or unreadable {show(value)}"
+            f"{name} must be a rectangular numeric array: its nested lists differ in length or hold other things"
         ) from None
     if arr.dtype.kind == "c":
         raise ValueError(f"{name} must be real, got complex dtype {arr.dtype} (pass its .real if that is meant)")

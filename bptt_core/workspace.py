@@ -19,11 +19,14 @@ caller's object, not module state: one per thread.
 from __future__ import annotations
 
 import math
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
+
+from .ledger import held_bytes
 
 
 class Workspace:
@@ -77,7 +80,7 @@ class Workspace:
         hit = self._transposed.get(id(a))
         if hit is None or hit[0] is not a:
             hit = self._transposed[id(a)] = (a, np.ascontiguousarray(a.mT))
-            self._requested[f"transposed {id(a)}"] = a.nbytes
+            self._requested[f"transposed {id(a)}"] = held_bytes(hit[1])
             self.grown += 1
         return hit[1]
 
@@ -92,14 +95,14 @@ class Workspace:
         if a is None or a.shape[1:] != shape[1:] or a.dtype != dtype or a.shape[:1] < shape[:1]:
             a = self._arrays[name] = np.empty(shape, dtype)
         view = a if a.shape == shape else a[: shape[0]]
-        if view.nbytes > self._requested.get(name, 0):
-            self._requested[name] = view.nbytes
+        if held_bytes(view) > self._requested.get(name, 0):
+            self._requested[name] = held_bytes(view)
             self.grown += 1
         return view
 
     def held_bytes(self, prefix: str) -> int:
-        """Bytes of the buffers (as allocated) whose names start with ``prefix``."""
-        return sum(a.nbytes for name, a in self._arrays.items() if name.startswith(prefix))
+        """Bytes of the buffers (as allocated, their array objects included) whose names start with ``prefix``."""
+        return sum(held_bytes(a) for name, a in self._arrays.items() if name.startswith(prefix))
 
     def discard(self, prefix: str) -> None:
         """Forget the buffers whose names start with ``prefix`` (their memory is freed once no view holds it)."""
@@ -108,8 +111,10 @@ class Workspace:
 
     def requested_bytes(self, skip: tuple[str, ...] = ()) -> int:
         """Bytes a fresh workspace would hold for what this use asked for so far (names starting
-        with a prefix in ``skip`` left out): the largest request per name, W^T copies included."""
-        return sum(n for name, n in self._requested.items() if not name.startswith(skip))
+        with a prefix in ``skip`` left out): the largest request per name, W^T copies included, and the
+        workspace's own dicts."""
+        dicts = sum(map(sys.getsizeof, (self._arrays, self._requested, self._transposed)))
+        return dicts + sum(n for name, n in self._requested.items() if not name.startswith(skip))
 
     @property
     def nbytes(self) -> int:

@@ -45,6 +45,16 @@ def navigation_path(monkeypatch):
     monkeypatch.setattr(app_test_module, "PagesManager", _NavigationPagesManager)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def measuring_child_stopped():
+    """AppTest runs the pages in this process, so the Memory page's measuring child is this process's: stop it
+    when the app tests are done (the session check in tests/conftest.py fails the run otherwise)."""
+    yield
+    from dashboard import measure
+
+    measure.stop_worker()
+
+
 def open_app(page: str | None = None, query: dict | None = None, timeout: float = 120) -> AppTest:
     """Run the app (optionally with URL query parameters), then switch to ``page``."""
     at = AppTest.from_file(APP, default_timeout=timeout)
