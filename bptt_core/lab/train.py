@@ -42,17 +42,14 @@ class TrainConfig:
     scale: float = 1.0
 
     def __post_init__(self) -> None:
-        spec = self.spec  # task, cell, hidden_size, activation, num_layers, bidirectional
+        self.spec  # noqa: B018  (checks task, cell, hidden_size, activation, num_layers, bidirectional)
         v.check_choice("optimizer", self.optimizer, optim.OPTIMIZERS)
         v.check_choice("init", self.init, INITS)
         for name in ("T", "batch_size", "iterations"):
             v.check_positive_int(name, getattr(self, name))
-        if self.task == "adding" and self.T < 2:
-            raise ValueError(f"T must be at least 2 for the adding problem (one marker in each half), got {self.T}")
         v.check_number("lr", self.lr, 0.0, lo_open=True)
         v.check_positive_float("clip", self.clip)
-        if v.check_positive_int("truncation", self.truncation, allow_none=True) and spec.bidirectional:
-            raise ValueError("truncation is refused for bidirectional networks: set truncation=None")
+        v.check_positive_int("truncation", self.truncation, allow_none=True)  # (combinations: when it trains)
         v.check_number("forget_bias", self.forget_bias)
         v.check_number("scale", self.scale, 0.0)
         v.check_int("seed", self.seed, 0)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import bptt_core as bc
-from bptt_core.analysis.jacobians import jacobian_products
+from bptt_core.analysis.jacobians import jacobian_products, local_jacobians
 from bptt_core.lab.tasks import make_batch
 from bptt_core.lab.train import TrainConfig
 
@@ -75,6 +75,14 @@ ISSUE_25 = {
     ),
     "output_sensitivity T = 1e7 (memory budget)": (
         lambda: bc.output_sensitivity(P.spec, P.params, LONG[:10_000_000]),
+        "T = 10000000",
+    ),
+    "output_sensitivity T = 1e8 (memory budget)": (
+        lambda: bc.output_sensitivity(P.spec, P.params, LONG),
+        "T = 100000000",
+    ),
+    "local_jacobians T = 1e7 (memory budget)": (
+        lambda: local_jacobians(P.spec, P.params, LONG[:10_000_000]),
         "T = 10000000",
     ),
     "lyapunov_spectrum T = 1e7 (memory budget)": (
