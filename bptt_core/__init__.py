@@ -18,10 +18,10 @@ from .analysis.gradcheck import numerical_gradient, relative_error
 from .analysis.lyapunov import lyapunov_from_jacobians, lyapunov_spectrum
 from .analysis.saturation import gate_saturation
 from .bptt import bptt
-from .budget import MemoryBudgetError
 from .cells import CELLS, Cell
 from .checkpoint import checkpoint_schedule
 from .init import INITS, init_params, orthogonal, spectral_radius
+from .limits import MemoryBudgetError, WorkBudgetError
 from .losses import LOSSES, REDUCTIONS
 from .norms import global_norm, scaled_norm
 from .online import OnlineResult, online_gradient
@@ -41,6 +41,7 @@ __all__ = [
     "OnlineResult",
     "OutputSensitivity",
     "RNNSpec",
+    "WorkBudgetError",
     "Workspace",
     "bptt",
     "checkpoint_schedule",

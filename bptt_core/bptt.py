@@ -16,15 +16,15 @@ from functools import partial
 import numpy as np
 
 from . import budget
-from .arguments import check_options, prepare
+from . import validate as v
+from .arguments import Prepared, check_loss, check_options, prepare
 from .cells import CELLS, Cell
-from .checkpoint import Plan, checkpoint_schedule, gradient_chunk, plan
-from .ledger import MemoryLedger
-from .losses import step_means, token_weights
-from .norms import global_norm
-from .passes import Pass, run_actions, sweep
+from .checkpoint import Plan, gradient_chunk, plan
+from .ledger import MemoryLedger, held_bytes, object_bytes
+from .losses import token_weights
+from .passes import OBJECTS, SPENT, Pass, free_tape, run_actions, sweep
 from .readout import readout
-from .result import BPTTResult
+from .result import BPTTResult, result_of
 from .spec import RNNSpec, layer_params, param_key
 from .tape import projection_matrix
 from .workspace import Workspace
@@ -125,7 +125,6 @@ def bptt(
     BPTTResult
         Overflow is not an error: ``finite`` is False and arrays carry inf/nan.
     """
-    P, x, y, mask, states = prepare(spec, params, x, y, loss, mask, h0, c0, dtype)
     options = check_options(
         spec,
         reduction,
@@ -141,14 +140,22 @@ def bptt(
         input_grad,
         scan,
     )
-    budget.check_bptt(spec, *x.shape[:2], options, dtype, memory_budget)
+    options["step_contributions"] = v.check_bool("step_contributions", step_contributions)
+    loss = check_loss(loss)
+    memory_budget = v.check_budget("memory_budget", memory_budget)
+
+    def need(T: int, B: int, copies: int) -> None:
+        budget.check_bptt(spec, T, B, options, dtype, memory_budget, copies)
+
+    args = prepare(spec, params, x, y, loss, mask, h0, c0, dtype, need)
+    T, window = args.x.shape[0], options["truncation"] or args.x.shape[0]
     with np.errstate(all="ignore"), (workspace or Workspace(output_bytes=0)).use() as work:
-        call = _Call.new(spec, P, x, y, loss, mask, states, options, step_contributions, work)
-        d_states = None
-        for wa, wb in checkpoint_schedule(x.shape[0], options["truncation"]):
-            states, d_window = _window(call, wa, wb, states)
+        call = _Call.new(spec, args, loss, options, work, own_work=workspace is None)
+        states, d_states = args.states, None
+        for wa in range(0, T, window):
+            states, d_window = _window(call, wa, min(wa + window, T), states)
             d_states = d_states or d_window  # what reached the initial states
-        return _result(call, d_states, options)
+        return result_of(call, d_states, options, args.state_ndim, call.work.requested_bytes(skip=_COUNTED_APART))
 
 
 @dataclass
@@ -177,7 +184,7 @@ class _Call:
     dx: np.ndarray | None  # (T, B, I) dL/dx, with input_grad
     yhat: np.ndarray | None
     resets: np.ndarray | None  # (T, B) in the reverse direction's order
-    links: list | None
+    links: np.ndarray | None  # (T,) factor on each link (random truncation)
     terms: dict | None
     inits: list
     scan: bool = False
@@ -185,47 +192,43 @@ class _Call:
     recomputed: int = 0
     forward_steps: int = 0
     overflow: int | None = None
-    window_held: list = field(default_factory=list)  # (group, bytes, owner) of the window's buffers
+    window_held: list = field(default_factory=list)  # (name, group, bytes, owner) of the window's buffers
+    own_work: bool = False  # the workspace is the call's own: buffers done with are freed, not kept for reuse
+    spent: dict = field(default_factory=dict)  # per (layer, direction): its tape buffers' bytes holding no live row
     _grown: int = -1
 
     @classmethod
-    def new(cls, spec, P, x, y, loss, mask, states, options, contributions, work) -> _Call:
+    def new(cls, spec: RNNSpec, args: Prepared, loss: str, options: dict, work: Workspace, own_work: bool) -> _Call:
+        x, mask = args.x, args.mask
         T, B, _ = x.shape
         L, D, H, O = spec.num_layers, spec.directions, spec.hidden_size, spec.output_size
         ledger = MemoryLedger()
-        grads = {k: np.zeros_like(p) for k, p in P.items()}  # gradient buffers, allocated once
-        ledger.hold("gradients", sum(g.nbytes for g in grads.values()))
+        ledger.hold("input copies", args.copied)  # casts, the default mask and initial states, made by prepare
+        grads = {k: np.zeros_like(p) for k, p in args.P.items()}  # gradient buffers, allocated once
+        ledger.hold("gradients", held_bytes(*grads.values()))
         keep = options["return_sequences"]
         seq = work.outputs.empty((L, T + 2, B, D, H), x.dtype) if keep else None
         dseq = work.outputs.empty((L, T, B, D, H), x.dtype) if keep else None
         yhat = work.outputs.empty((T, B, O), x.dtype) if keep else None
         dh = work.outputs.empty((T, B, 2 * H), x.dtype) if keep and D == 2 else None
         dx = np.zeros_like(x) if options["input_grad"] else None
-        ledger.hold("returned sequences", sum(a.nbytes for a in (seq, dseq, yhat, dh, dx) if a is not None))
+        ledger.hold("returned sequences", held_bytes(seq, dseq, yhat, dh, dx))
         weights = token_weights(mask, options["reduction"]).astype(x.dtype)
         tok = np.zeros((T, B), x.dtype)
-        ledger.hold("losses", weights.nbytes + tok.nbytes + mask.nbytes + 8 * T)
+        ledger.hold("losses", held_bytes(weights, tok) + 17 * T)  # and at the end step_losses, counts, a test
         terms = None
-        if contributions:
+        if options["step_contributions"]:
             names = CELLS[spec.cell].term_params
             terms = {param_key(n, l, d): np.zeros(T) for l, d in spec.layers() for n in names}
-            ledger.hold("losses", 8 * T * len(terms))
-        resets = None
-        if D == 2 and not mask.all():
-            resets = np.zeros((T, B), dtype=bool)
-            resets[1:] = mask[::-1][:-1] == 0  # reverse order: restart where the later step is padding
-        links = None
-        if options["random_truncation"]:
-            keep_link = np.random.default_rng(options["seed"]).random(T) >= options["random_truncation"]
-            links = (keep_link / (1.0 - options["random_truncation"])).tolist()
-        chunk = gradient_chunk(B)  # back() never takes more steps at once than are taped
-        return cls(
+            ledger.hold("losses", held_bytes(*terms.values()))
+        resets, links = _restarts_and_cuts(D, mask, options, ledger)
+        call = cls(
             spec,
             CELLS[spec.cell],
-            P,
+            args.P,
             grads,
             x,
-            y,
+            args.y,
             loss,
             mask,
             weights,
@@ -234,7 +237,7 @@ class _Call:
             ledger,
             options["checkpoint"],
             options["slots"],
-            chunk,
+            gradient_chunk(B),  # back() never takes more steps at once than are taped
             seq,
             dseq,
             dh,
@@ -243,15 +246,19 @@ class _Call:
             resets,
             links,
             terms,
-            states,
+            args.states,
             scan=options["scan"],
+            own_work=own_work,
         )
+        ledger.hold(OBJECTS, object_bytes(call, args))
+        return call
 
     def plan(self, n: int) -> Plan:
         """The checkpoint plan of a window of ``n`` steps (the same for every layer and direction)."""
         if n not in self.plans:
-            self.plans[n] = plan(n, self.checkpoint, self.slots)
-            self.ledger.hold("schedule", self.plans[n].actions.nbytes)
+            self.plans[n] = made = plan(n, self.checkpoint, self.slots)
+            self.ledger.hold("schedule", held_bytes(made.actions, made.stored) + object_bytes(made))
+            made.recomputed_steps, made.forward_steps, made.longest_tape  # noqa: B018  (now, while little is held)
         return self.plans[n]
 
     def tick(self, phase: str | None, t: int = -1) -> None:
@@ -262,6 +269,22 @@ class _Call:
             self.ledger.set("scratch", self.work.requested_bytes(skip=_COUNTED_APART))
         if phase is not None:
             self.ledger.tick(phase, t)
+
+
+def _restarts_and_cuts(D: int, mask: np.ndarray, options: dict, ledger: MemoryLedger) -> tuple:
+    """Where the reverse direction restarts (padded sequences), (T, B) in its order, and the factor on each
+    link (random truncation), (T,); None when there is none. The ledger counts them as schedule."""
+    T, B = mask.shape
+    resets = links = None
+    if D == 2 and not mask.all():
+        resets = np.zeros((T, B), dtype=bool)
+        resets[1:] = mask[::-1][:-1] == 0  # reverse order: restart where the later step is padding
+        ledger.hold("schedule", held_bytes(resets))
+    if options["random_truncation"]:
+        links = np.random.default_rng(options["seed"]).random(T) >= options["random_truncation"]
+        links = links / (1.0 - options["random_truncation"])
+        ledger.hold("schedule", held_bytes(links))
+    return resets, links
 
 
 def _window(call: _Call, wa: int, wb: int, states: list) -> tuple[list, list]:
@@ -295,25 +318,37 @@ def _window(call: _Call, wa: int, wb: int, states: list) -> tuple[list, list]:
         if call.dh is not None:
             np.concatenate(d_outs[L - 1], axis=-1, out=call.dh[wa:wb])
     d_states = [None] * (L * D)
+    del inputs, outputs  # a pass done is dropped with its views of the outputs, so the memory is freed
     for l in reversed(range(L)):
         for d in range(D):
-            d_states[l * D + d] = run_actions(passes[l, d])
-            call.recomputed += passes[l, d].plan.recomputed_steps
-            call.forward_steps += passes[l, d].plan.forward_steps
-            _release_window_buffers(call, (l, d))  # its outputs: the layer above is done with them too
-    _release_window_buffers(call)  # the window's other buffers are free for the next one
+            ps = passes.pop((l, d))
+            d_states[l * D + d] = run_actions(ps)
+            call.recomputed += ps.plan.recomputed_steps
+            call.forward_steps += ps.plan.forward_steps
+            if wb == call.x.shape[0]:
+                free_tape(ps)
+            call.ledger.release(OBJECTS, ps.objects)
+            del ps
+            _release_window_buffers(call, wb, (l, d))  # its outputs: the layer above is done with them too
+    _release_window_buffers(call, wb)  # the window's other buffers are free for the next one
     return states, d_states
 
 
-def _release_window_buffers(call: _Call, owner: tuple | None = None) -> None:
-    """Stop counting the window buffers of ``owner`` (every one left when None)."""
-    keep = []
-    for group, nbytes, held_by in call.window_held:
+def _release_window_buffers(call: _Call, wb: int, owner: tuple | None = None) -> None:
+    """Stop counting the window buffers of ``owner`` (every one left when None). After the last window a
+    workspace of the call's own frees them, and the owner's tape: the process holds what the ledger counts."""
+    keep, free = [], call.own_work and wb == call.x.shape[0]
+    for name, group, nbytes, held_by in call.window_held:
         if owner is None or held_by == owner:
             call.ledger.release(group, nbytes, held_by)
+            call.ledger.release(SPENT, call.work.held_bytes(name) - nbytes)
+            if free:
+                call.work.discard(name)
         else:
-            keep.append((group, nbytes, held_by))
+            keep.append((name, group, nbytes, held_by))
     call.window_held[:] = keep
+    if free and owner is not None:
+        call.work.discard(f"tape_{owner[0]}_{owner[1]}_")
 
 
 def _make_pass(call: _Call, l: int, d: int, wa: int, wb: int, inputs: list, d_outs: list) -> Pass:
@@ -330,7 +365,7 @@ def _make_pass(call: _Call, l: int, d: int, wa: int, wb: int, inputs: list, d_ou
     terms = None
     if call.terms is not None:
         terms = {k: _in_time_order(call.terms[param_key(k, l, d)][wa:wb], d) for k in call.cell.term_params}
-    return Pass(
+    made = Pass(
         name=f"{l}_{d}",
         owner=(l, d),
         cell=call.cell,
@@ -355,12 +390,16 @@ def _make_pass(call: _Call, l: int, d: int, wa: int, wb: int, inputs: list, d_ou
         if l > 0 or call.dx is not None
         else None,
         resets=call.resets if d == 1 else None,
-        links=call.links[wa:wb] if call.links else None,
+        links=call.links[wa:wb] if call.links is not None else None,
         dh_out=_in_time_order(call.dseq[l, wa:wb, :, d], d) if call.dseq is not None else None,
         terms=terms,
         tick=call.tick,
         scan=call.scan and call.plan(n).longest_tape > 1,  # binomial's one-step tapes leave nothing to scan
+        spent=call.spent,
     )
+    made.objects = object_bytes(made)
+    call.ledger.hold(OBJECTS, made.objects)
+    return made
 
 
 def _readout_chunk(call: _Call, wa: int, h_rows: np.ndarray, c: int, out: np.ndarray) -> None:
@@ -372,68 +411,17 @@ def _readout_chunk(call: _Call, wa: int, h_rows: np.ndarray, c: int, out: np.nda
 def _window_buffer(
     call: _Call, name: str, shape: tuple, group: str, zero: bool = False, owner: tuple | None = None
 ) -> np.ndarray:
-    """A per-window buffer from the workspace, counted under ``group`` (and ``owner``) until the window ends."""
+    """A per-window buffer from the workspace, counted under ``group`` (and ``owner``) until the window ends;
+    the rows of a larger buffer it is a view of (a shorter last window) count as :data:`SPENT`."""
     a = call.work.get(name, shape, call.x.dtype)
     if zero:
         a.fill(0.0)
     call.ledger.hold(group, a.nbytes, owner)
-    call.window_held.append((group, a.nbytes, owner))
+    call.ledger.hold(SPENT, call.work.held_bytes(name) - a.nbytes)
+    call.window_held.append((name, group, a.nbytes, owner))
     return a
 
 
 def _in_time_order(a: np.ndarray | None, direction: int) -> np.ndarray | None:
     """A sequence in the other order (a view): the reverse direction's steps run from T - 1 to 0."""
     return a if a is None or direction == 0 else a[::-1]
-
-
-def _result(call: _Call, d_states: list, options: dict) -> BPTTResult:
-    """Reduce, clip, and package what the call computed."""
-    spec, grads = call.spec, call.grads
-    L, D = spec.num_layers, spec.directions
-    np.copyto(call.tok, 0.0, where=call.mask == 0)  # padding counts for nothing (and may hold inf)
-    total = float(np.einsum("tb,tb->", call.weights, call.tok, dtype=np.float64))
-    h = h_layers = dh = dh_layers = None
-    if call.seq is not None:
-        T, B = call.x.shape[:2]
-        h_layers = call.seq[:, 1 : T + 1].transpose(0, 3, 1, 2, 4)  # (L, D, T, B, H), views
-        dh_layers = call.dseq.transpose(0, 3, 1, 2, 4)
-        h = call.seq[L - 1, 1 : T + 1].reshape(T, B, D * spec.hidden_size)
-        dh = call.dseq[L - 1].reshape(T, B, spec.hidden_size) if D == 1 else call.dh
-    grad_norm = global_norm(grads)
-    clip_coef = 1.0
-    if options["clip"] is not None and grad_norm > options["clip"]:
-        clip_coef = options["clip"] / grad_norm
-        for g in grads.values():
-            g *= clip_coef
-    if options["clip_value"] is not None:
-        for g in grads.values():
-            np.clip(g, -options["clip_value"], options["clip_value"], out=g)
-    ledger = call.ledger
-    ledger.set("scratch", call.work.requested_bytes(skip=_COUNTED_APART))
-    ledger.set("timeline", ledger.nbytes)
-    finite = bool(np.isfinite(total) and np.isfinite(grad_norm) and call.overflow is None)
-    return BPTTResult(
-        loss=total,
-        step_losses=step_means(call.tok, call.mask),  # tok is 0 at padding
-        grads=grads,
-        grad_norm=grad_norm,
-        dh=dh,
-        dh_layers=dh_layers,
-        dh0=np.stack([s[0] for s in d_states]),
-        dc0=np.stack([s[1] for s in d_states]) if spec.has_cell_state else None,
-        h=h,
-        h_layers=h_layers,
-        yhat=call.yhat,
-        memory_bytes=ledger.peak,
-        memory_by_tensor=ledger.peak_by_group,
-        param_bytes=sum(p.nbytes for p in call.P.values()),
-        grad_bytes=sum(g.nbytes for g in grads.values()),
-        recomputed_steps=call.recomputed,
-        forward_steps=call.forward_steps,
-        clip_coef=clip_coef,
-        finite=finite,
-        overflow_step=call.overflow,
-        step_contributions=call.terms,
-        dx=call.dx,
-        ledger=ledger,
-    )

@@ -18,9 +18,14 @@ and the sweep itself places the first checkpoints.
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
+
+from . import limits
+from . import validate as v
 
 
 def segment_length(T: int, checkpoint: int | str | None) -> int:
@@ -45,13 +50,63 @@ def gradient_chunk(B: int) -> int:
 def checkpoint_schedule(T: int, checkpoint: int | str | None) -> list[tuple[int, int]]:
     """Segments ``(start, stop)`` of at most :func:`segment_length` steps.
 
+    Parameters
+    ----------
+    T : int
+        Steps, >= 1.
+    checkpoint : None, "sqrt", "binomial" or int >= 1
+        As in :func:`bptt_core.bptt` (None and "binomial": one segment).
+
     Examples
     --------
     >>> checkpoint_schedule(10, 4)
     [(0, 4), (4, 8), (8, 10)]
     """
+    T = v.check_positive_int("T", T)
+    if checkpoint is not None and not (isinstance(checkpoint, str) and checkpoint in ("sqrt", "binomial")):
+        if isinstance(checkpoint, str):
+            raise ValueError(f"checkpoint must be None, 'sqrt', 'binomial' or a positive integer, got {checkpoint!r}")
+        checkpoint = v.check_positive_int("checkpoint", checkpoint)
     k = segment_length(T, checkpoint)
+    count = -(-T // k)
+    limits.check(count * SEGMENT_BYTES, f"a schedule of {count} segments", "use longer segments", per_call=False)
     return [(a, min(a + k, T)) for a in range(0, T, k)]
+
+
+#: Bytes of one ``(start, stop)`` pair in the returned list (its slot, the tuple and two integers).
+SEGMENT_BYTES = 8 + 56 + 2 * 32
+
+
+@dataclass(frozen=True)
+class PlanSize:
+    """What a :class:`Plan` of ``n`` steps holds and costs, known without building it (upper bounds where marked).
+
+    Attributes
+    ----------
+    stored : int
+        States the sweep keeps (at most, for "binomial").
+    longest_tape : int
+    forward_steps : int
+        Every forward step evaluation, the sweep's included.
+    rows : int
+        Action rows (at most, for "binomial").
+    """
+
+    stored: int
+    longest_tape: int
+    forward_steps: int
+    rows: int
+
+
+def plan_size(n: int, checkpoint: int | str | None, slots: int | None = None) -> PlanSize:
+    """:class:`PlanSize` of :func:`plan` ``(n, checkpoint, slots)``, in O(1) (a budget reads it before any plan)."""
+    if checkpoint == "binomial":
+        slots = slots or 1
+        rows = 2 * n - 1 + (2 * (n - 1) if slots > 1 else 0)  # BACK and TAPE per step; STORE and FREE per split
+        return PlanSize(min(slots, n), 1, binomial_cost(n, slots - 1), rows)
+    k = min(segment_length(n, checkpoint), n)
+    early = -(-n // k) - 1
+    return PlanSize(early, max(n - early * k, k if early else 0), n + early * k, 1 + 3 * early)
 
 
 #: Action codes of a plan; every action is a row ``(code, a, s, b)`` of one int array.
@@ -65,8 +120,8 @@ class Plan:
     Attributes
     ----------
     n : int
-    stored : tuple of int
-        States the forward sweep keeps (the state entering each listed step).
+    stored : ndarray of shape (m,) of int64
+        States the forward sweep keeps (the state entering each listed step), ascending.
     taped : tuple (s, n)
         The steps whose caches the sweep keeps.
     actions : ndarray of shape (k, 4) of int64
@@ -76,11 +131,11 @@ class Plan:
     """
 
     n: int
-    stored: tuple[int, ...]
+    stored: np.ndarray
     taped: tuple[int, int]
     actions: np.ndarray
 
-    @property
+    @cached_property
     def recomputed_steps(self) -> int:
         """Forward steps run again after the sweep; taping one step right before its own
         backward does not count (revolve's convention), a re-run segment counts in full."""
@@ -89,11 +144,11 @@ class Plan:
         tape = code == TAPE
         return int(store + np.sum((s - a)[tape]) + np.sum(np.where(b - s > 1, b - s, 0)[tape]))
 
-    @property
+    @cached_property
     def longest_tape(self) -> int:
         """Most steps taped at once (the tape buffer's length)."""
         code, _, s, b = self.actions.T
-        return int(max(self.taped[1] - self.taped[0], *(b - s)[code == TAPE], 0))
+        return int(max(self.taped[1] - self.taped[0], np.max((b - s)[code == TAPE], initial=0)))
 
     def stored_peak(self, state_bytes: int, step_bytes: int) -> int:
         """Peak bytes this plan keeps for backward, with ``state_bytes`` per kept state and ``step_bytes``
@@ -116,29 +171,30 @@ class Plan:
             peak = max(peak, states * state_bytes + tape)
         return int(peak)
 
-    @property
+    @cached_property
     def forward_steps(self) -> int:
         """Every forward step evaluation, the sweep's included."""
         code, a, s, b = self.actions.T
         return int(self.n + np.sum((s - a)[code == STORE]) + np.sum((b - a)[code == TAPE]))
 
 
-def _actions(rows: list[tuple[int, int, int, int]]) -> np.ndarray:
-    return np.array(rows, dtype=np.int64).reshape(-1, 4)
-
-
 def plan(n: int, checkpoint: int | str | None, slots: int | None = None) -> Plan:
-    """The :class:`Plan` for a window of ``n`` steps."""
+    """The :class:`Plan` for a window of ``n`` steps (built as arrays: a long plan makes no Python tuple per row)."""
     if checkpoint is None:
-        return Plan(n, (), (0, n), _actions([(BACK, 0, 0, n)]))
+        return Plan(n, np.zeros(0, np.int64), (0, n), np.array([[BACK, 0, 0, n]], np.int64))
     if checkpoint == "binomial":
         return binomial_plan(n, slots or 1)
-    segments = checkpoint_schedule(n, checkpoint)
-    *early, (a_last, _) = segments
-    rows = [(BACK, a_last, a_last, n)]
-    for a, b in reversed(early):
-        rows += [(TAPE, a, a, b), (FREE, a, a, a), (BACK, a, a, b)]  # the tape's first row holds the state now
-    return Plan(n, tuple(a for a, _ in early), (a_last, n), _actions(rows))
+    k = segment_length(n, checkpoint)
+    starts = np.arange(0, n, k, dtype=np.int64)
+    a_last, a = int(starts[-1]), starts[-2::-1]  # the earlier segments, last first: backward re-runs them
+    b = a + k
+    rows = np.empty((1 + 3 * a.size, 4), np.int64)
+    rows[0] = (BACK, a_last, a_last, n)
+    body = rows[1:].reshape(-1, 3, 4)  # per segment: TAPE a a b, FREE a a a, BACK a a b
+    body[:, :, 0] = (TAPE, FREE, BACK)  # the tape's first row holds the state now, so the state is freed
+    body[:, :, 1] = body[:, :, 2] = a[:, None]
+    body[:, :, 3] = np.stack([b, a, b], axis=1)
+    return Plan(n, starts[:-1], (a_last, n), rows)
 
 
 def binomial_cost(n: int, slots: int) -> int:
@@ -183,12 +239,12 @@ def binomial_plan(n: int, slots: int) -> Plan:
     ``p(n, slots) - (n - 1)`` (0 when ``slots >= n - 1``). Built with an explicit stack,
     so long windows do not hit Python's recursion limit.
     """
-    stored, rows = [0], []
+    stored, rows = array("q", [0]), array("q")  # flat rows (code, a, s, b): no tuple kept per row
     todo: list[tuple] = [(0, n, slots - 1, True)]  # (a, b, free slots, on the sweep's spine), or an action row
     while todo:
         task = todo.pop()
         if len(task) == 4 and not isinstance(task[3], bool):
-            rows.append(task)
+            rows.extend(task)
             continue
         a, b, free, spine = task
         if b - a > 1 and free > 0:
@@ -197,10 +253,10 @@ def binomial_plan(n: int, slots: int) -> Plan:
             if spine:
                 stored.append(p)
             else:
-                rows.append((STORE, a, p, p))
+                rows.extend((STORE, a, p, p))
             continue
         for t in reversed(range(a, b)):
             if not (spine and t == n - 1):  # the sweep tapes the last step itself (revolve's first turn)
-                rows.append((TAPE, a, t, t + 1))
-            rows.append((BACK, t, t, t + 1))
-    return Plan(n, tuple(stored), (n - 1, n), _actions(rows))
+                rows.extend((TAPE, a, t, t + 1))
+            rows.extend((BACK, t, t, t + 1))
+    return Plan(n, np.array(stored, np.int64), (n - 1, n), np.array(rows, np.int64).reshape(-1, 4))

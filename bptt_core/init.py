@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from . import limits
+from . import validate as v
 from .cells import CELLS
-from .cells.dense import orthogonal, spectral_radius
+from .cells.dense import MATRIX_COPIES, orthogonal, spectral_radius
 from .cells.protocol import InitPreset
-from .spec import RNNSpec, param_key
-from .validate import check_seed
+from .limits import array_bytes
+from .spec import RNNSpec, check_spec, describe, param_key
 
 INITS = ("uniform", "normal", "orthogonal", "identity", "spectral")
 
 __all__ = ["INITS", "init_params", "orthogonal", "spectral_radius"]
-
-
-def _is_number(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.number)) and bool(np.isfinite(value))
 
 
 def init_params(
@@ -26,6 +26,7 @@ def init_params(
     init: str = "uniform",
     scale: float = 1.0,
     forget_bias: float = 0.0,
+    memory_budget: int | None = None,
     **options: float,
 ) -> dict[str, np.ndarray]:
     """Random parameters for ``spec`` in its cell's layout, layer by layer and direction by direction.
@@ -50,6 +51,8 @@ def init_params(
     forget_bias : float
         Added to the forget-gate block of every ``bias_ih`` (cells with a ``forget_gate``: the LSTM);
         Gers et al. (2000) suggest 1.
+    memory_budget : int, optional
+        Bytes this call may allocate (default :data:`bptt_core.limits.DEFAULT_BUDGET`).
     **options : float
         The cell's own options (``bc.CELLS[cell].init_options``), e.g. the LRU's ``r_min``, ``r_max`` and
         ``max_phase``; another name is a ValueError.
@@ -61,15 +64,14 @@ def init_params(
         (``weight_ih_l0``, ..., ``_reverse`` for the backward direction) plus ``weight_out`` (O, D*H)
         and ``bias_out`` (O,), float64.
     """
-    if not isinstance(init, str) or init not in INITS:
-        raise ValueError(f"init must be one of {INITS}, got {init!r}")
-    if not _is_number(scale) or scale < 0:
-        raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
-    if not _is_number(forget_bias):
-        raise ValueError(f"forget_bias must be a finite number, got {forget_bias!r}")
+    check_spec(spec)
+    v.check_choice("init", init, INITS)
+    scale = v.check_number("scale", scale, 0.0)
+    forget_bias = v.check_number("forget_bias", forget_bias)
     cell = CELLS[spec.cell]
-    preset = InitPreset(init, float(scale), float(forget_bias), cell.check_init_options(options))
-    rng = np.random.default_rng(check_seed(seed))
+    preset = InitPreset(init, scale, forget_bias, cell.check_init_options(options))
+    rng = np.random.default_rng(v.check_seed(seed))
+    _check_init_budget(spec, init, v.check_budget("memory_budget", memory_budget))
     H = spec.hidden_size
     params = {}
     for l, d in spec.layers():
@@ -80,3 +82,20 @@ def init_params(
     params["weight_out"] = rng.uniform(-k, k, (O, DH))
     params["bias_out"] = rng.uniform(-k, k, (O,))
     return params
+
+
+def _check_init_budget(spec: RNNSpec, init: str, memory_budget: int | None) -> None:
+    """Refuse parameters (and the temporaries of making a layer's largest array or one H x H block) over the
+    memory budget, and QR or eigenvalues of ``weight_hh``'s blocks over the work budget, before drawing any."""
+    cell, H = CELLS[spec.cell], spec.hidden_size
+    largest = max(
+        math.prod(shape)
+        for l in range(spec.num_layers)
+        for shape in cell.param_shapes(H, spec.layer_input_size(l)).values()
+    )
+    what = f"parameters for {describe(spec)}"
+    needed = array_bytes(spec.n_params()) + MATRIX_COPIES * array_bytes(H, H) + array_bytes(largest)
+    limits.check(needed, what, "lower hidden_size or num_layers", memory_budget)
+    blocks = spec.gates * spec.num_layers * spec.directions if cell.init_presets else 0
+    per_block = 10 * H**3 if init in ("orthogonal", "spectral") else H * H
+    limits.check_work(blocks * per_block + spec.n_params(), what, "lower hidden_size or num_layers")

@@ -9,11 +9,39 @@ one layer and direction of a stack (its tape and checkpoints) also name their
 
 from __future__ import annotations
 
+import sys
 from array import array
+from functools import cache
 
 import numpy as np
 
 PHASES = ("forward", "recompute", "backward")
+
+
+@cache
+def array_header(ndim: int) -> int:
+    """Bytes of a NumPy array object besides its data (its header, shape and strides), by dimension."""
+    return sys.getsizeof(np.empty((0,) * ndim))
+
+
+def held_bytes(*arrays: np.ndarray | None) -> int:
+    """Bytes of arrays as allocated: their data and their array objects (None entries count nothing)."""
+    return sum(a.nbytes + array_header(a.ndim) for a in arrays if a is not None)
+
+
+def object_bytes(*objects: object) -> int:
+    """Bytes of the Python objects of a call's bookkeeping: each object, its attribute dict, and the dicts,
+    lists and tuples among its attributes with the array views they hold (an array's data is counted under
+    its own group, a view has none)."""
+    total = 0
+    for obj in objects:
+        attributes = list(vars(obj).values()) if hasattr(obj, "__dict__") else []
+        total += sys.getsizeof(obj) + (sys.getsizeof(vars(obj)) if attributes else 0)
+        for value in attributes:
+            items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+            total += sys.getsizeof(value) if isinstance(value, (dict, list, tuple)) else 0
+            total += sum(sys.getsizeof(a) for a in (value, *items) if isinstance(a, np.ndarray) and a.base is not None)
+    return total
 
 
 class MemoryLedger:
@@ -83,18 +111,11 @@ class MemoryLedger:
         """Bytes each (layer, direction) held at the moment of the peak."""
         return {o: self._peak_owned.get(o, 0) for o in sorted(self._owned)}
 
-    #: The timeline's own bytes are counted ahead, this many rows at a time.
-    ROWS_AHEAD = 256
-    #: Bytes of one timeline row (phase, step, total) and of one recorded change (row, column, value).
-    ROW_BYTES, CHANGE_BYTES = 17, 20
-
     def tick(self, phase: str, step: int) -> None:
         """Record the held total after ``phase`` ("forward", "recompute", "backward") of ``step``, and the
-        groups and owners that changed since the last record."""
+        groups and owners that changed since the last record; then count the timeline's own bytes as
+        allocated (its arrays grow by reallocation, a few percent at a time)."""
         n = len(self._held)
-        if n % self.ROWS_AHEAD == 0:  # the timeline is part of what the call holds
-            changes = len(self._ev_row) + 4 * self.ROWS_AHEAD
-            self.set("timeline", (n + self.ROWS_AHEAD) * self.ROW_BYTES + changes * self.CHANGE_BYTES)
         self._phase.append(PHASES.index(phase))
         self._step.append(step)
         self._held.append(self._total)
@@ -104,6 +125,9 @@ class MemoryLedger:
             self._ev_key.append(keys.setdefault(key, len(keys)))
             self._ev_value.append(owned[key] if key.__class__ is tuple else now[key])
         self._dirty.clear()
+        allocated = self.nbytes
+        if allocated != self._now.get("timeline"):
+            self.set("timeline", allocated)
 
     def _column(self, key: str | tuple) -> np.ndarray:
         """The recorded value of a group or owner at every row (each change holds until the next)."""
@@ -118,9 +142,10 @@ class MemoryLedger:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the timeline itself (it is part of what a call holds)."""
+        """Bytes of the timeline itself, as allocated, and of the ledger's dicts (part of what a call holds)."""
         arrays = (self._phase, self._step, self._held, self._ev_row, self._ev_key, self._ev_value)
-        return sum(a.itemsize * a.buffer_info()[1] for a in arrays)
+        dicts = (self._now, self._owned, self._keys, self._peak_groups, self._peak_owned, self._dirty)
+        return sum(map(sys.getsizeof, arrays)) + sum(map(sys.getsizeof, dicts))
 
     @property
     def timeline(self) -> list[tuple[str, int, int]]:

@@ -63,10 +63,14 @@ def step_means(token_losses: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """
     valid = mask.sum(axis=1)
     total = np.einsum("tb,tb->t", token_losses, mask, dtype=np.float64)
-    return np.divide(total, valid, out=np.zeros_like(total), where=valid > 0)
+    np.divide(total, valid, out=total, where=valid > 0)
+    total[valid == 0] = 0.0
+    return total
 
 
-def token_loss_and_grad(loss: str, yhat: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def token_loss_and_grad(
+    loss: str, yhat: np.ndarray, y: np.ndarray, out: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Token losses and their gradient with respect to the read-out.
 
     Parameters
@@ -74,22 +78,28 @@ def token_loss_and_grad(loss: str, yhat: np.ndarray, y: np.ndarray) -> tuple[np.
     loss : {"mse", "cross_entropy"}
     yhat : ndarray of shape (..., B, O)
     y : ndarray of shape (..., B, O) for mse, integer (..., B) for cross-entropy
+    out : ndarray of the shape of ``yhat``, optional
+        Where the gradient goes (the only temporary of that size: the losses are computed in it).
 
     Returns
     -------
     l : ndarray of shape (..., B)
     dl_dyhat : ndarray of shape (..., B, O)
+        ``out`` when given.
     """
+    grad = np.empty_like(yhat) if out is None else out
     with np.errstate(over="ignore", invalid="ignore"):
         if loss == "mse":
-            err = yhat - y
+            np.subtract(yhat, y, out=grad)  # the error
             O = yhat.shape[-1]
-            return np.mean(err * err, axis=-1), err * (2.0 / O)
-        shifted = yhat - yhat.max(axis=-1, keepdims=True)
-        log_z = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-        log_p = shifted - log_z
+            l = np.einsum("...o,...o->...", grad, grad) / O
+            grad *= 2.0 / O
+            return l, grad
+        np.subtract(yhat, yhat.max(axis=-1, keepdims=True), out=grad)  # shifted logits: exp cannot overflow
         idx = y[..., None]
-        l = -np.take_along_axis(log_p, idx, axis=-1)[..., 0]
-        grad = np.exp(log_p)
+        picked = np.take_along_axis(grad, idx, axis=-1)[..., 0]
+        np.exp(grad, out=grad)
+        z = grad.sum(axis=-1, keepdims=True)
+        grad /= z  # softmax
         np.put_along_axis(grad, idx, np.take_along_axis(grad, idx, axis=-1) - 1.0, axis=-1)
-        return l, grad
+        return np.log(z[..., 0]) - picked, grad  # -log softmax(yhat)[y]

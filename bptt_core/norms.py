@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import validate as v
+
 
 def scaled_norm(a: np.ndarray, axis: int | tuple[int, ...] | None = None) -> np.ndarray | float:
     """The Euclidean (Frobenius) norm of ``a`` over ``axis``, in float64, scaled against under- and overflow.
@@ -29,8 +31,8 @@ def scaled_norm(a: np.ndarray, axis: int | tuple[int, ...] | None = None) -> np.
         The norm over ``axis`` (the remaining axes kept in order); inf where an entry is inf, nan where
         one is nan.
     """
-    a = np.asarray(a)
-    axes = tuple(range(a.ndim)) if axis is None else tuple(np.atleast_1d(axis) % max(a.ndim, 1))
+    a = v.as_array("a", a)  # real (complex, text and ragged lists refused)
+    axes = tuple(range(a.ndim)) if axis is None else _axes(axis, a.ndim)
     kept = [d for d in range(a.ndim) if d not in axes]
     rows = np.moveaxis(a, [*kept, *axes], range(a.ndim)).reshape(*[a.shape[d] for d in kept], -1)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -40,6 +42,16 @@ def scaled_norm(a: np.ndarray, axis: int | tuple[int, ...] | None = None) -> np.
         if np.any(risky):
             norm = np.where(risky, _scaled_rows(rows), norm)
     return float(norm) if norm.ndim == 0 else norm
+
+
+def _axes(axis: object, ndim: int) -> tuple[int, ...]:
+    """``axis`` (an integer or a tuple of them, each in [-ndim, ndim)) as non-negative axes."""
+    given = (axis,) if v.is_integer(axis) else axis
+    if not isinstance(given, tuple) or not all(v.is_integer(d) and -ndim <= d < ndim for d in given):
+        raise ValueError(
+            f"axis must be None, an integer or a tuple of integers in [{-ndim}, {ndim}), got {v.show(axis)}"
+        )
+    return tuple(int(d) % ndim for d in given)
 
 
 #: Sums of squares inside this range lost nothing to under- or overflow on the way (float64).
@@ -58,5 +70,12 @@ def _scaled_rows(rows: np.ndarray) -> np.ndarray:
 
 
 def global_norm(arrays: dict[str, np.ndarray]) -> float:
-    """L2 norm of all arrays taken together (the norm that global clipping uses), without under- or overflow."""
-    return float(scaled_norm(np.array([scaled_norm(a) for a in arrays.values()])))
+    """L2 norm of all arrays taken together (the norm that global clipping uses), without under- or overflow;
+    inf or nan where they hold it.
+
+    Parameters
+    ----------
+    arrays : dict of str to real array-like
+    """
+    parts = [v.as_array(f"arrays[{key!r}]", a) for key, a in v.check_dict("arrays", arrays).items()]
+    return float(scaled_norm(np.array([scaled_norm(a) for a in parts])))

@@ -18,10 +18,16 @@ import numpy as np
 
 from .cells import Cell
 from .checkpoint import BACK, STORE, TAPE, Plan
-from .ledger import MemoryLedger
+from .ledger import MemoryLedger, object_bytes
 from .scan import scan_steps
 from .tape import Tape, gather_rows, project
-from .workspace import Workspace, matmul
+from .workspace import Workspace, contiguous, matmul
+
+#: The ledger's group for the bytes of reused buffers (tapes, a shorter window's) that hold no live row
+#: (see :attr:`Pass.spent`).
+SPENT = "buffer rows not in use"
+#: The ledger's group for the Python objects of the call's bookkeeping (passes, tapes, plans, the call itself).
+OBJECTS = "bookkeeping objects"
 
 
 @dataclass
@@ -58,6 +64,10 @@ class Pass:
     scan : bool
         Run the steps by the cell's associative scan (``forward_scan``/``backward_scan``) in runs between
         restarts, kept states and random cuts; the loop otherwise.
+    spent : dict of tuple to int
+        Per owner, bytes of its tape buffers holding no live row (rows reversed, or not taped yet): the
+        buffers stay allocated until the last window's pass ends, so the ledger counts these bytes as
+        :data:`SPENT` (the tape groups count the live rows only). Shared by a call's windows.
     """
 
     name: str
@@ -83,6 +93,8 @@ class Pass:
     terms: dict | None = None
     tick: Callable | None = None
     scan: bool = False
+    spent: dict = field(default_factory=dict)
+    objects: int = 0  # bytes of this pass's own Python objects, counted as OBJECTS while it exists
     checkpoints: dict = field(default_factory=dict)
     tape: Tape | None = None
     d_init: list = field(default_factory=list)
@@ -99,14 +111,14 @@ def sweep(ps: Pass, state: tuple) -> tuple:
     """Forward once over the window: keep the plan's states and tape; return the state after the last step."""
     reserve_backward(ps)
     s, n = ps.plan.taped
-    state = advance(ps, 0, s, state, keep=set(ps.plan.stored), phase="forward")
+    state = advance(ps, 0, s, state, keep=ps.plan.stored, phase="forward")
     record_tape(ps, s, n, state, "forward")
-    return tuple(part.copy() for part in ps.tape.state_in(n))
+    return tuple([part.copy() for part in ps.tape.state_in(n)])
 
 
 def run_actions(ps: Pass) -> tuple:
     """Backward over the window by the plan's actions; return ``dL/d(state entering step 0)``."""
-    d_state = tuple(np.zeros_like(part) for part in ps.init)
+    d_state = tuple([np.zeros_like(part) for part in ps.init])
     for code, a, s, b in ps.plan.actions:
         if code == BACK:
             d_state = back(ps, int(s), int(b), d_state)
@@ -115,25 +127,31 @@ def run_actions(ps: Pass) -> tuple:
                 ps, int(s), int(b), advance(ps, int(a), int(s), ps.checkpoints[a], (), "recompute"), "recompute"
             )
         elif code == STORE:
-            advance(ps, int(a), int(s), ps.checkpoints[a], {int(s)}, "recompute")
+            advance(ps, int(a), int(s), ps.checkpoints[a], (int(s),), "recompute")
         else:
             free_checkpoint(ps, int(a))
     drop_tape(ps)
     for p in list(ps.checkpoints):
         free_checkpoint(ps, p)
-    return tuple(d + extra for d, extra in zip(d_state, ps.d_init)) if ps.d_init else tuple(d.copy() for d in d_state)
+    return tuple([d + extra for d, extra in zip(d_state, ps.d_init)] if ps.d_init else [d.copy() for d in d_state])
 
 
-def advance(ps: Pass, a: int, b: int, state: tuple, keep: set, phase: str) -> tuple:
-    """Run steps a..b-1 without keeping caches (two rolling rows), keeping the states entering ``keep``."""
+def advance(ps: Pass, a: int, b: int, state: tuple, keep: np.ndarray | tuple, phase: str) -> tuple:
+    """Run steps a..b-1 without keeping caches (two rolling rows), keeping the states entering the steps
+    listed in ``keep``."""
     B, H, _ = ps.shape
     tape = Tape.new(ps.cell, a, b, B, H, ps.w1.dtype, ps.work, ps.h_seq, rolling=True)
+    kept = ps.work.get("kept", (b - a + 1,), np.bool_)  # kept[t - a]: keep the state entering t
+    kept.fill(False)
+    listed = np.asarray(keep, dtype=np.int64)
+    kept[listed[(listed >= a) & (listed <= b)] - a] = True
     for c, d, xw in projected_chunks(ps, a, b):
         if ps.scan:
-            state = scan_advance(ps, tape, c, d, xw, state, keep, phase)
+            kept_here = set((c + np.flatnonzero(kept[c - a : d - a])).tolist())
+            state = scan_advance(ps, tape, c, d, xw, state, kept_here, phase)
             continue
         for t in range(c, d):
-            if t in keep:
+            if kept[t - a]:
                 store_checkpoint(ps, t, state)
             state = reset(ps, t, state)
             state, _ = ps.cell.forward_step(
@@ -141,7 +159,7 @@ def advance(ps: Pass, a: int, b: int, state: tuple, keep: set, phase: str) -> tu
             )
             note_overflow(ps, phase, t, state[0])
             ps.tick(phase, t)
-    if b in keep:
+    if kept[b - a]:
         store_checkpoint(ps, b, state)
     return state
 
@@ -172,9 +190,11 @@ def record_tape(ps: Pass, s: int, b: int, state: tuple, phase: str) -> None:
     )
     for part, src in zip(ps.cell.state_parts, state):
         np.copyto(tape.buffers[part][0], src)
+    tape.objects = object_bytes(tape)
+    ps.ledger.hold(OBJECTS, tape.objects)
     per_step = _counted(ps, tape)
+    _spend(ps, ps.work.held_bytes(f"tape_{ps.name}_") - ps.spent.get(ps.owner, 0))  # no row is live yet
     _entering_row(ps, tape, hold=True)
-    hold = ps.ledger.hold
     for c, d, xw in projected_chunks(ps, s, b, tape.projection_target() if tape.holds_projection else None):
         if ps.scan:
             scan_record(ps, tape, c, d, xw, per_step, phase)
@@ -182,12 +202,21 @@ def record_tape(ps: Pass, s: int, b: int, state: tuple, phase: str) -> None:
         for t in range(c, d):
             state = reset(ps, t, tape.state_in(t))
             ps.cell.forward_step(ps.params, xw[t - c], state, ps.activation, out=tape.outputs(t), work=ps.work)
-            for group, nbytes in per_step:
-                hold(group, nbytes, ps.owner)
-            ps.tick(phase, t)
+            step_taped(ps, t, per_step, phase)
     if phase == "forward" and ps.overflow is None and b > s:  # one pass over the taped outputs, not one a step
-        finite = np.isfinite(np.add.reduce(tape.h_rows(s, b).reshape(b - s, -1), axis=1))
+        finite = np.isfinite(np.add.reduce(tape.h_rows(s, b), axis=(1, 2)))
         ps.overflow = None if finite.all() else s + int(np.argmin(finite))
+
+
+def _spend(ps: Pass, nbytes: int) -> None:
+    """Count ``nbytes`` more (or fewer) of the pass's tape buffers as holding no live row."""
+    ps.spent[ps.owner] = ps.spent.get(ps.owner, 0) + nbytes
+    ps.ledger.hold(SPENT, nbytes)
+
+
+def free_tape(ps: Pass) -> None:
+    """The pass's tape buffers are freed (after the last window, as a fresh workspace frees them): stop counting."""
+    _spend(ps, -ps.spent.get(ps.owner, 0))
 
 
 def reserve_backward(ps: Pass) -> None:
@@ -245,10 +274,19 @@ def steps_back(
     return d_state
 
 
+def step_taped(ps: Pass, t: int, per_step: list, phase: str) -> None:
+    """Step t is taped: its tape rows are held (no longer rows not in use)."""
+    for group, nbytes in per_step:
+        ps.ledger.hold(group, nbytes, ps.owner)
+    _spend(ps, -sum(nbytes for _, nbytes in per_step))
+    ps.tick(phase, t)
+
+
 def step_reversed(ps: Pass, t: int, per_step: list) -> None:
     """Step t is reversed: its tape rows (and at the tape's start the entering state) are free."""
     for group, nbytes in per_step:
         ps.ledger.release(group, nbytes, ps.owner)
+    _spend(ps, sum(nbytes for _, nbytes in per_step))
     if t == ps.tape.s:
         _entering_row(ps, ps.tape, hold=False)
     ps.tick("backward", t)
@@ -258,7 +296,9 @@ def accumulate(ps: Pass, a: int, b: int, d_xw: np.ndarray, d_hw: np.ndarray) -> 
     """Tied weights: the cell turns the gradients of steps a..b-1 into parameter gradients; the inputs' gradient."""
     x = gather_rows(ps.inputs, a, b, ps.work.get("x_rows", (b - a, *d_xw.shape[1:-1], ps.w1.shape[0] - 1), d_xw.dtype))
     terms = None if ps.terms is None else {name: term[a:b] for name, term in ps.terms.items()}
-    ps.cell.accumulate(ps.params, ps.grads, d_xw, d_hw, x, ps.tape.rows(a, b), terms)
+    rows = ps.tape.rows(a, b)
+    rows["h_prev"] = contiguous(ps.work, "h_prev_rows", rows["h_prev"])  # a stack's outputs are strided
+    ps.cell.accumulate(ps.params, ps.grads, d_xw, d_hw, x, rows, terms)
     if ps.d_in is not None:  # backprop into the layer below through the projection
         dx = matmul(d_xw, ps.w1[:-1].T, out=ps.work.get("d_x", x.shape, x.dtype))
         col = 0
@@ -292,7 +332,7 @@ def into_previous_step(ps: Pass, t: int, d_state: tuple) -> tuple:
 
 def store_checkpoint(ps: Pass, t: int, state: tuple) -> None:
     """Keep a copy of the state entering step t."""
-    ps.checkpoints[t] = tuple(part.copy() for part in state)
+    ps.checkpoints[t] = tuple([part.copy() for part in state])
     ps.ledger.hold("checkpoints", sum(part.nbytes for part in state), ps.owner)
 
 
@@ -305,6 +345,7 @@ def drop_tape(ps: Pass) -> None:
     """Forget the current tape (its buffers stay in the workspace for the next one)."""
     if ps.tape is not None:
         _entering_row(ps, ps.tape, hold=False)
+        ps.ledger.release(OBJECTS, ps.tape.objects)
         ps.tape = None
 
 
@@ -317,6 +358,7 @@ def _entering_row(ps: Pass, tape: Tape, hold: bool) -> None:
     for name in ps.cell.state_parts:
         if name in sizes and not (name == "h" and tape.in_sequence):  # as _counted: h kept elsewhere is not tape
             (ps.ledger.hold if hold else ps.ledger.release)(ps.cell.group(name), sizes[name], ps.owner)
+            _spend(ps, -sizes[name] if hold else sizes[name])
 
 
 def note_overflow(ps: Pass, phase: str, t: int, h: np.ndarray) -> None:
@@ -352,9 +394,7 @@ def scan_record(ps: Pass, tape: Tape, c: int, d: int, xw: np.ndarray, per_step: 
         state = reset(ps, u, tape.state_in(u))
         ps.cell.forward_scan(ps.params, xw[u - c : v - c], state, tape.rows(u, v), ps.work)
         for t in range(u, v):
-            for group, nbytes in per_step:
-                ps.ledger.hold(group, nbytes, ps.owner)
-            ps.tick(phase, t)
+            step_taped(ps, t, per_step, phase)
 
 
 def scan_advance(ps: Pass, tape: Tape, c: int, d: int, xw: np.ndarray, state: tuple, keep: set, phase: str) -> tuple:
@@ -377,7 +417,7 @@ def scan_advance(ps: Pass, tape: Tape, c: int, d: int, xw: np.ndarray, state: tu
                 np.copyto(last[part], rows[part][-1])
         state = tuple(last[part] for part in ps.cell.state_parts)
         if phase == "forward" and ps.overflow is None:
-            finite = np.isfinite(np.add.reduce(rows["h"].reshape(v - u, -1), axis=1))
+            finite = np.isfinite(np.add.reduce(rows["h"], axis=(1, 2)))
             ps.overflow = None if finite.all() else u + int(np.argmin(finite))
         for t in range(u, v):
             ps.tick(phase, t)

@@ -26,10 +26,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import budget
+from .arguments import check_loss, check_reduction, prepare
 from .cells import CELLS
-from .losses import LOSSES, REDUCTIONS, token_loss_and_grad, token_weights
-from .spec import RNNSpec, layer_params
-from .validate import check_choice
+from .losses import token_loss_and_grad, token_weights
+from .spec import RNNSpec, check_spec, layer_params
 
 
 class Reference(NamedTuple):
@@ -69,15 +70,11 @@ def reference_bptt(
     -------
     Reference
     """
-    if spec.num_layers != 1 or spec.bidirectional:
-        raise ValueError("spec must have one layer and one direction")
-    check_choice("loss", loss, LOSSES)  # a ValueError names a bad argument
-    check_choice("reduction", reduction, REDUCTIONS)
+    params, x, y, mask = checked(spec, params, x, y, loss, reduction, mask)  # a ValueError names a bad one
     cell, p = CELLS[spec.cell], layer_params(params)  # this layer's weights
     w1 = cell.projection(p)  # (I + 1, width*H): [x_t, 1] @ w1, the input term
     W_out, b_out = params["weight_out"], params["bias_out"]
     T, B, H = x.shape[0], x.shape[1], spec.hidden_size
-    mask = np.ones((T, B)) if mask is None else mask
     weight = token_weights(mask, reduction)  # L = sum(weight * l)
     state = tuple(np.zeros((B, cell.tape[s] * H)) for s in cell.state_parts)  # h_-1 = 0
     hs, caches, dys, L = {-1: state[0]}, {}, {}, 0.0
@@ -107,3 +104,20 @@ def reference_bptt(
         cell.accumulate(p, g, d_xw[None], d_hw[None], x[t][None], rows)
     h = np.stack([hs[t] for t in range(T)])
     return Reference(float(L), grads, h, dh_seq)
+
+
+def checked(spec: RNNSpec, params: dict, x: object, y: object, loss: str, reduction: str, mask: object) -> tuple:
+    """The arguments of :func:`reference_bptt` checked as :func:`bptt_core.bptt` checks them (its budgets
+    included: the loop keeps every step), as float64 arrays; the mask all ones when None."""
+    if check_spec(spec).num_layers != 1 or spec.bidirectional:
+        raise ValueError("spec must have one layer and one direction")
+    loss, _ = check_loss(loss), check_reduction(reduction)
+
+    def need(T: int, B: int, copies: int) -> None:
+        what = budget.sized("this textbook loop", T, B)
+        advice = "shorten T or lower the batch or hidden size"
+        budget.check(copies + budget.bptt_bytes(spec, T, B), what, advice, per_call=False)
+        budget.check_work(budget.bptt_work(spec, T, B), what, advice)
+
+    args = prepare(spec, params, x, y, loss, mask, None, None, "float64", need)
+    return args.P, args.x, args.y, args.mask

@@ -1,4 +1,4 @@
-"""What one BPTT call returns, and the gradient-norm helpers every caller shares."""
+"""What one BPTT call returns, and how a call's record becomes it (the norms: :mod:`bptt_core.norms`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import numpy as np
 
 from .cells import CELLS
 from .ledger import MemoryLedger
+from .losses import step_means
+from .norms import global_norm
 
 #: The ledger's groups that hold what backward needs (the rest are fixed buffers of the call): the tape,
 #: the checkpoints, and in a stack the layer outputs (a layer's h, kept for its backward and as the input
@@ -127,3 +129,62 @@ class BPTTResult:
 def flatten_grads(grads: dict[str, np.ndarray]) -> np.ndarray:
     """All gradients as one float64 vector, in a fixed key order."""
     return np.concatenate([np.asarray(grads[k], dtype=np.float64).ravel() for k in sorted(grads)])
+
+
+def result_of(call, d_states: list, options: dict, state_ndim: dict, scratch: int) -> BPTTResult:
+    """Reduce, clip, and package what a :func:`bptt_core.bptt` call computed (its internal call record,
+    the gradients of the initial states, its options, how the states were given and its scratch bytes)."""
+    spec, grads = call.spec, call.grads
+    L, D = spec.num_layers, spec.directions
+    np.copyto(call.tok, 0.0, where=call.mask == 0)  # padding counts for nothing (and may hold inf)
+    total = float(np.einsum("tb,tb->", call.weights, call.tok, dtype=np.float64))
+    h = h_layers = dh = dh_layers = None
+    if call.seq is not None:
+        T, B = call.x.shape[:2]
+        h_layers = call.seq[:, 1 : T + 1].transpose(0, 3, 1, 2, 4)  # (L, D, T, B, H), views
+        dh_layers = call.dseq.transpose(0, 3, 1, 2, 4)
+        h = call.seq[L - 1, 1 : T + 1].reshape(T, B, D * spec.hidden_size)
+        dh = call.dseq[L - 1].reshape(T, B, spec.hidden_size) if D == 1 else call.dh
+    grad_norm = global_norm(grads)
+    clip_coef = 1.0
+    if options["clip"] is not None and grad_norm > options["clip"]:
+        clip_coef = options["clip"] / grad_norm
+        for g in grads.values():
+            g *= clip_coef
+    if options["clip_value"] is not None:
+        for g in grads.values():
+            np.clip(g, -options["clip_value"], options["clip_value"], out=g)
+    ledger = call.ledger
+    ledger.set("scratch", scratch)
+    ledger.set("timeline", ledger.nbytes)
+    finite = bool(np.isfinite(total) and np.isfinite(grad_norm) and call.overflow is None)
+    return BPTTResult(
+        loss=total,
+        step_losses=step_means(call.tok, call.mask),  # tok is 0 at padding
+        grads=grads,
+        grad_norm=grad_norm,
+        dh=dh,
+        dh_layers=dh_layers,
+        dh0=as_given(np.stack([s[0] for s in d_states]), state_ndim["h0"]),
+        dc0=as_given(np.stack([s[1] for s in d_states]), state_ndim["c0"]) if spec.has_cell_state else None,
+        h=h,
+        h_layers=h_layers,
+        yhat=call.yhat,
+        memory_bytes=ledger.peak,
+        memory_by_tensor=ledger.peak_by_group,
+        param_bytes=sum(p.nbytes for p in call.P.values()),
+        grad_bytes=sum(g.nbytes for g in grads.values()),
+        recomputed_steps=call.recomputed,
+        forward_steps=call.forward_steps,
+        clip_coef=clip_coef,
+        finite=finite,
+        overflow_step=call.overflow,
+        step_contributions=call.terms,
+        dx=call.dx,
+        ledger=ledger,
+    )
+
+
+def as_given(d_state: np.ndarray, ndim: int) -> np.ndarray:
+    """``dh0``/``dc0`` of shape (L*D, B, H) in the shape its initial state was given: (B, H) for a single array."""
+    return d_state[0] if ndim == 2 else d_state

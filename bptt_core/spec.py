@@ -20,10 +20,12 @@ The LRU and minGRU layouts are in their cell modules (:mod:`bptt_core.cells.lru`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import validate as v
 from .cells import CELLS
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
@@ -31,17 +33,11 @@ ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 READOUT_KEYS = ("weight_out", "bias_out")
 
 
-def check_positive_int(name: str, value: object, *, allow_none: bool = False) -> int | None:
-    """``value`` as an int >= 1 (or None when allowed), else a ValueError naming ``name``."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be {'None or ' if allow_none else ''}a positive integer, got {value!r}")
-    return int(value)
-
-
 def param_key(name: str, layer: int, direction: int) -> str:
     """PyTorch's state-dict key, e.g. ``param_key("weight_hh", 1, 1) == "weight_hh_l1_reverse"``."""
+    if not isinstance(name, str):
+        raise ValueError(f"name must be a parameter name such as 'weight_hh', got {v.show(name)}")
+    layer, direction = v.check_int("layer", layer, 0), v.check_int("direction", direction, 0, 1)
     return f"{name}_l{layer}" + ("_reverse" if direction else "")
 
 
@@ -74,20 +70,16 @@ class RNNSpec:
     bidirectional: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.cell, str) or self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {tuple(CELLS)}, got {self.cell!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        v.check_choice("cell", self.cell, tuple(CELLS))
+        v.check_choice("activation", self.activation, ACTIVATIONS)
         if self.activation not in CELLS[self.cell].activations:
             raise ValueError(
                 f"activation applies to cell='rnn' only; {self.cell} has its own fixed non-linearities, "
                 f"so use activation={CELLS[self.cell].activations[0]!r} (got {self.activation!r})"
             )
         for name in ("input_size", "hidden_size", "output_size", "num_layers"):
-            object.__setattr__(self, name, check_positive_int(name, getattr(self, name)))
-        if not isinstance(self.bidirectional, (bool, np.bool_)):
-            raise ValueError(f"bidirectional must be True or False, got {self.bidirectional!r}")
-        object.__setattr__(self, "bidirectional", bool(self.bidirectional))
+            object.__setattr__(self, name, v.check_positive_int(name, getattr(self, name)))
+        object.__setattr__(self, "bidirectional", v.check_bool("bidirectional", self.bidirectional))
 
     @property
     def gates(self) -> int:
@@ -142,26 +134,39 @@ class RNNSpec:
 
     def n_params(self) -> int:
         """Total number of scalar parameters."""
-        return int(sum(np.prod(s) for s in self.param_shapes().values()))
+        return sum(math.prod(s) for s in self.param_shapes().values())  # Python ints: no overflow at any size
 
 
 def layer_params(params: dict[str, np.ndarray], layer: int = 0, direction: int = 0) -> dict[str, np.ndarray]:
     """One layer and direction's parameters under the short names the cells use (views, not copies):
     every key ``<name>_l{layer}`` (``_reverse`` for direction 1), in the dict's order."""
     suffix = param_key("", layer, direction)
-    return {k[: -len(suffix)]: v for k, v in params.items() if k.endswith(suffix) and k not in READOUT_KEYS}
+    found = {
+        k[: -len(suffix)]: a
+        for k, a in v.check_dict("params", params).items()
+        if k.endswith(suffix) and k not in READOUT_KEYS
+    }
+    if not found:
+        raise ValueError(f"params has no key of layer {layer}, direction {direction} (a key ending in {suffix!r})")
+    return found
 
 
-def check_params(spec: RNNSpec, params: dict, dtype: np.dtype | None = None) -> dict[str, np.ndarray]:
-    """Validate a parameter dict against ``spec`` and return float arrays.
+def check_spec(spec: object) -> RNNSpec:
+    """``spec`` if it is an :class:`RNNSpec`."""
+    if not isinstance(spec, RNNSpec):
+        raise ValueError(f"spec must be a bptt_core.RNNSpec, got {type(spec).__name__}")
+    return spec
+
+
+def param_arrays(spec: RNNSpec, params: object) -> dict[str, np.ndarray]:
+    """The parameters as arrays, their keys, shapes and dtypes checked against ``spec`` (values not read yet).
 
     Raises
     ------
     ValueError
-        Naming the first missing, unexpected, misshapen or non-finite key.
+        Naming the first missing, unexpected, misshapen or non-numeric key.
     """
-    if not isinstance(params, dict):
-        raise ValueError(f"params must be a dict of arrays, got {type(params).__name__}")
+    v.check_dict("params", params)
     shapes = spec.param_shapes()
     missing = [k for k in shapes if k not in params]
     if missing:
@@ -171,15 +176,25 @@ def check_params(spec: RNNSpec, params: dict, dtype: np.dtype | None = None) -> 
         raise ValueError(f"params has unexpected key(s) {extra}; expected {list(shapes)}")
     out = {}
     for key, shape in shapes.items():
-        arr = np.asarray(params[key])
+        arr = v.as_array(f"params[{key!r}]", params[key], kinds="fiu")
         if arr.shape != shape:
             raise ValueError(f"params[{key!r}] has shape {arr.shape}, expected {shape} for {describe(spec)}")
-        if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-            raise ValueError(f"params[{key!r}] must be numeric, got dtype {arr.dtype}")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"params[{key!r}] contains NaN or inf")
-        out[key] = np.ascontiguousarray(arr, dtype=dtype or np.float64)
+        out[key] = arr
     return out
+
+
+def check_params(spec: RNNSpec, params: dict, dtype: np.dtype | None = None) -> dict[str, np.ndarray]:
+    """Validate a parameter dict against ``spec`` and return finite, contiguous float arrays of ``dtype``.
+
+    Raises
+    ------
+    ValueError
+        Naming the first missing, unexpected, misshapen, non-numeric or non-finite key.
+    """
+    arrays = param_arrays(check_spec(spec), params)
+    for key, arr in arrays.items():
+        v.check_finite(f"params[{key!r}]", arr)
+    return {key: np.ascontiguousarray(arr, dtype=dtype or np.float64) for key, arr in arrays.items()}
 
 
 def describe(spec: RNNSpec) -> str:

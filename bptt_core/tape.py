@@ -67,6 +67,7 @@ class Tape:
     in_sequence: bool = False  # ``h`` lives in the layer's output sequence, indexed by step even when rolling
     activation: str = "tanh"
     entering_held: bool = False  # the ledger counts the entering state's row (until its step is reversed)
+    objects: int = 0  # bytes of its Python objects (the dict of buffer views), as the ledger counts them
 
     @classmethod
     def new(
@@ -104,7 +105,9 @@ class Tape:
 
     def state_in(self, t: int) -> tuple[np.ndarray, ...]:
         """The state entering step t (views of the tape)."""
-        return tuple(self.buffers[p][self.state_row(p, t)] for p in self.cell.state_parts)
+        # tuple([...]), not tuple(generator): the latter allocates a larger tuple and shrinks it, and every one
+        # shrunk lands in CPython's free list of small tuples, which grows by one a step (memory the process holds)
+        return tuple([self.buffers[p][self.state_row(p, t)] for p in self.cell.state_parts])
 
     def outputs(self, t: int) -> dict[str, np.ndarray]:
         """Where step t writes what it stores."""

@@ -19,11 +19,14 @@ caller's object, not module state: one per thread.
 from __future__ import annotations
 
 import math
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
+
+from .ledger import held_bytes
 
 
 class Workspace:
@@ -44,6 +47,10 @@ class Workspace:
     __slots__ = ("_arrays", "_busy", "_requested", "_transposed", "grown", "outputs")
 
     def __init__(self, output_bytes: int = 512 * 2**20) -> None:
+        if isinstance(output_bytes, bool) or not isinstance(output_bytes, (int, np.integer)) or output_bytes < 0:
+            raise ValueError(
+                f"output_bytes must be an integer >= 0 (bytes kept for returned arrays), got {output_bytes!r}"
+            )
         self._arrays: dict[str, np.ndarray] = {}
         self._transposed: dict[tuple[int, str], tuple[np.ndarray, object]] = {}
         self._requested: dict[str, int] = {}
@@ -81,7 +88,7 @@ class Workspace:
             value = fn(a)
             hit = self._transposed[key] = (a, value)
             parts = value if isinstance(value, tuple) else (value,)
-            self._requested[f"{what} {id(a)}"] = sum(v.nbytes for v in parts)
+            self._requested[f"{what} {id(a)}"] = held_bytes(*parts)
             self.grown += 1
         return hit[1]
 
@@ -96,8 +103,8 @@ class Workspace:
         if a is None or a.shape[1:] != shape[1:] or a.dtype != dtype or a.shape[:1] < shape[:1]:
             a = self._arrays[name] = np.empty(shape, dtype)
         view = a if a.shape == shape else a[: shape[0]]
-        if view.nbytes > self._requested.get(name, 0):
-            self._requested[name] = view.nbytes
+        if held_bytes(view) > self._requested.get(name, 0):
+            self._requested[name] = held_bytes(view)
             self.grown += 1
         return view
 
@@ -108,10 +115,21 @@ class Workspace:
             self._requested[name] = nbytes
             self.grown += 1
 
+    def held_bytes(self, prefix: str) -> int:
+        """Bytes of the buffers (as allocated, their array objects included) whose names start with ``prefix``."""
+        return sum(held_bytes(a) for name, a in self._arrays.items() if name.startswith(prefix))
+
+    def discard(self, prefix: str) -> None:
+        """Forget the buffers whose names start with ``prefix`` (their memory is freed once no view holds it)."""
+        for name in [n for n in self._arrays if n.startswith(prefix)]:
+            del self._arrays[name]
+
     def requested_bytes(self, skip: tuple[str, ...] = ()) -> int:
         """Bytes a fresh workspace would hold for what this use asked for so far (names starting
-        with a prefix in ``skip`` left out): the largest request per name, W^T copies included."""
-        return sum(n for name, n in self._requested.items() if not name.startswith(skip))
+        with a prefix in ``skip`` left out): the largest request per name, W^T copies included, and the
+        workspace's own dicts."""
+        dicts = sum(map(sys.getsizeof, (self._arrays, self._requested, self._transposed)))
+        return dicts + sum(n for name, n in self._requested.items() if not name.startswith(skip))
 
     @property
     def nbytes(self) -> int:
@@ -189,6 +207,16 @@ def field(out: dict | None, name: str, shape: tuple[int, ...], dtype: np.dtype) 
 def transposed(work: Workspace | None, a: np.ndarray) -> np.ndarray:
     """``a.mT``: a contiguous copy from ``work``, or the view without a workspace."""
     return a.mT if work is None else work.transposed(a)
+
+
+def contiguous(work: Workspace, name: str, a: np.ndarray) -> np.ndarray:
+    """``a`` when C-contiguous, else its copy in the buffer ``name`` of ``work`` (a product of a strided
+    stack would otherwise copy it into a temporary of its size)."""
+    if a.flags.c_contiguous:
+        return a
+    out = work.get(name, a.shape, a.dtype)
+    np.copyto(out, a)
+    return out
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

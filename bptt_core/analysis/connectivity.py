@@ -14,11 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arguments import prepare
+from .. import budget
+from .. import validate as v
+from ..arguments import inputs, prepare
 from ..bptt import bptt
 from ..losses import token_loss_and_grad
 from ..norms import scaled_norm
-from ..spec import RNNSpec
+from ..spec import RNNSpec, check_spec
 
 
 @dataclass(frozen=True)
@@ -64,13 +66,21 @@ def output_sensitivity(
     OutputSensitivity
         The cost is one BPTT call on ``O * B`` sequences.
     """
-    T = np.shape(x)[0] if np.ndim(x) == 3 else 0
-    if t is not None and not (isinstance(t, (int, np.integer)) and 0 <= t < T):
-        raise ValueError(f"t must be a step in [0, T) = [0, {T}), got {t!r}")
-    y0 = np.zeros((T, np.shape(x)[1] if np.ndim(x) == 3 else 0, spec.output_size))
-    _, x, _, mask, _ = prepare(spec, params, x, y0, "mse", mask, None, None, dtype)
+    memory_budget = v.check_budget("memory_budget", memory_budget)
+
+    def need(T: int, B: int, copies: int) -> None:
+        if t is not None:
+            v.check_int("t", t, 0, T - 1)
+        OB, dt = spec.output_size * B, v.check_dtype(dtype)
+        tiles = budget.array_bytes(T, OB, spec.input_size + 1 + 3 * spec.output_size)  # x, mask, targets, seed
+        run = budget.bptt_bytes(spec, T, OB, dtype=np.dtype(dt).name, input_grad=True)
+        work = 2 * budget.bptt_work(spec, T, OB)
+        budget.check_analysis(copies + tiles + run, work, budget.sized("this output sensitivity", T, B), memory_budget)
+
+    args = prepare(spec, params, x, None, None, mask, None, None, dtype, need)
+    x, mask = args.x, args.mask
     T, B, O = x.shape[0], x.shape[1], spec.output_size
-    steps = np.full(B, t) if t is not None else np.maximum(mask.shape[0] - 1 - np.argmax(mask[::-1] > 0, axis=0), 0)
+    steps = np.full(B, t) if t is not None else np.maximum(T - 1 - np.argmax(mask[::-1] > 0, axis=0), 0)
     x_rep, mask_rep = np.tile(x, (1, O, 1)), np.tile(mask, (1, O))  # copy o of sequence b is o * B + b
     run = {"loss": "mse", "reduction": "sum", "mask": mask_rep, "dtype": dtype, "memory_budget": memory_budget}
     yhat = bptt(spec, params, x_rep, np.zeros((T, O * B, O)), **run).yhat.astype(np.float64)
@@ -100,4 +110,7 @@ def input_connectivity(
     -------
     ndarray of shape (T,)
     """
-    return output_sensitivity(spec, params, np.asarray(x)[:, :1], t, dtype=dtype).dx
+    x = v.check_finite("x", inputs(check_spec(spec), x))  # all of it: a NaN in a sequence not read is still one
+    if t is None:
+        raise ValueError("t must be an integer in [0, T), got None (the output step to read)")
+    return output_sensitivity(spec, params, x[:, :1], t, dtype=dtype).dx

@@ -12,11 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import budget
-from ..arguments import prepare
+from .. import validate as v
+from ..arguments import check_loss, check_reduction, prepare
 from ..bptt import bptt
 from ..cells import CELLS
 from ..losses import token_weights
-from ..spec import RNNSpec, layer_params, param_key
+from ..norms import scaled_norm
+from ..spec import RNNSpec, check_spec, layer_params, param_key
 from .flow import batched_adjoints
 
 
@@ -55,26 +57,29 @@ def gradient_contributions(
         ``P[s, t]`` for the loss at step s and the term added at step t; 0 for t > s. Projections
         are linear: ``P.sum() == <dW_hh, D>`` exactly (up to rounding).
     """
-    P_, x_, y_, mask_, states = prepare(spec, params, x, y, loss, mask, h0, c0, dtype)
-    T, B = x_.shape[:2]
-    budget.check(
-        budget.flow_bytes(spec, T, B, T, dtype),
-        "these gradient contributions",
-        "shorten T or lower the batch or hidden size",
-        memory_budget,
-    )
-    cell = CELLS[spec.cell]
+    reduction = check_reduction(reduction)
+    memory_budget, loss = v.check_budget("memory_budget", memory_budget), check_loss(loss)
+    cell = CELLS[check_spec(spec).cell]
+    if param is not None and (not isinstance(param, str) or param not in cell.term_params):
+        raise ValueError(f"param must be one of {cell.term_params} for cell={spec.cell!r}, got {v.show(param)}")
     name = cell.term_params[0] if param is None else param
-    if name not in cell.term_params:
-        raise ValueError(f"param must be one of {cell.term_params} for cell={spec.cell!r}, got {param!r}")
+
+    def need(T: int, B: int, copies: int) -> None:
+        dt = np.dtype(v.check_dtype(dtype)).name
+        needed = copies + budget.flow_bytes(spec, T, B, T, dt) + budget.array_bytes(T, T)
+        work = budget.flow_work(spec, T, B, T) + (budget.bptt_work(spec, T, B) if direction is None else 0)
+        budget.check_analysis(needed, work, budget.sized("these gradient contributions", T, B), memory_budget)
+
+    args = prepare(spec, params, x, y, loss, mask, h0, c0, dtype, need)
+    P_, x_, y_, mask_, states = args.P, args.x, args.y, args.mask, args.states
+    T = x_.shape[0]
     key = param_key(name, spec.num_layers - 1, 0)
-    if direction is None:
+    if direction is not None:
+        D = v.check_array("direction", direction, P_[key].shape, x_.dtype)
+    else:
         total = bptt(spec, params, x, y, loss=loss, reduction=reduction, mask=mask, h0=h0, c0=c0, dtype=dtype)
-        norm = np.linalg.norm(total.grads[key])
-        direction = total.grads[key] / norm if norm > 0 else total.grads[key]
-    D = np.asarray(direction, dtype=x_.dtype)
-    if D.shape != P_[key].shape:
-        raise ValueError(f"direction must have the shape of {key}, {P_[key].shape}, got {D.shape}")
+        norm = scaled_norm(total.grads[key])
+        D = total.grads[key] / norm if norm > 0 else total.grads[key]
     p = layer_params(P_, spec.num_layers - 1, 0)
     rows = np.arange(T)
     out = np.zeros((T, T))

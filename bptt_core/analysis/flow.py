@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import budget
-from ..arguments import prepare
+from .. import validate as v
+from ..arguments import check_loss, prepare
 from ..bptt import bptt
 from ..cells import CELLS
 from ..losses import token_loss_and_grad
@@ -44,8 +45,8 @@ def flow_matrix(
     spec, params, x, y, loss, mask, h0, c0, dtype
         As in :func:`bptt_core.bptt`.
     origins : ndarray of shape (N,) of int, optional
-        Compute only these rows t (sorted, unique); all T when None. The cost is
-        proportional to the number of origins.
+        Compute only these rows t, steps in [0, T) (the rows come back in ascending order, each once);
+        all T when None. The cost is proportional to the number of origins.
     memory_budget : int, optional
         Bytes this call may allocate; above it :class:`MemoryBudgetError` is raised.
 
@@ -54,17 +55,20 @@ def flow_matrix(
     F : ndarray of shape (T, T), or (N, T) with ``origins``
         ``F[i, k]`` for origin ``t = origins[i]``; 0 for k > t; non-finite where it overflowed.
     """
-    P, x, y, mask, states = prepare(spec, params, x, y, loss, mask, h0, c0, dtype)
-    T = x.shape[0]
-    rows = np.arange(T) if origins is None else np.unique(np.asarray(origins, dtype=int))
-    if rows.size == 0 or rows[0] < 0 or rows[-1] >= T:
-        raise ValueError(f"origins must be non-empty steps in [0, T) = [0, {T})")
-    budget.check(
-        budget.flow_bytes(spec, T, x.shape[1], rows.size, dtype),
-        "this flow matrix",
-        "shorten T, lower the batch or hidden size, or ask for fewer origins",
-        memory_budget,
-    )
+    memory_budget, loss = v.check_budget("memory_budget", memory_budget), check_loss(loss)
+
+    def need(T: int, B: int, copies: int) -> None:
+        n = T if origins is None else origin_rows(origins, T).size  # (no arange of T to count them)
+        dt = np.dtype(v.check_dtype(dtype)).name
+        advice = "shorten T, lower the batch or hidden size, or ask for fewer origins"
+        budget.check(
+            copies + budget.flow_bytes(spec, T, B, n, dt), budget.sized("this flow matrix", T, B), advice, memory_budget
+        )
+        budget.check_work(budget.flow_work(spec, T, B, n), budget.sized("this flow matrix", T, B), advice)
+
+    args = prepare(spec, params, x, y, loss, mask, h0, c0, dtype, need)
+    P, x, y, mask, states, T = args.P, args.x, args.y, args.mask, args.states, args.x.shape[0]
+    rows = origin_rows(origins, T)
     valid = np.maximum(mask[rows].sum(axis=1, keepdims=True), 1.0)
     F = np.zeros((rows.size, T))
     with np.errstate(all="ignore"):
@@ -72,6 +76,16 @@ def flow_matrix(
         for k, first, live, _ in batched_adjoints(spec, P, x, y, loss, mask, states, rows, mask[rows] / valid):
             F[first:, k] = scaled_norm(cell.hidden_grad(p, live), axis=(1, 2))  # (N_live, B, w*H) -> (N_live,)
     return F
+
+
+def origin_rows(origins: object, T: int) -> np.ndarray:
+    """The origin steps asked for, ascending and each once (all T when None)."""
+    if origins is None:
+        return np.arange(T)
+    rows = np.unique(v.check_index_array("origins", origins, T))
+    if rows.size == 0:
+        raise ValueError(f"origins must list at least one step in [0, T) = [0, {T})")
+    return rows
 
 
 def batched_adjoints(

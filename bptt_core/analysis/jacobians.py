@@ -23,9 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arguments import prepare
+from .. import budget
+from .. import validate as v
+from ..arguments import inputs, prepare
 from ..cells import CELLS, Cell
-from ..spec import RNNSpec, layer_params
+from ..limits import array_bytes, check, memory_limit
+from ..spec import RNNSpec, check_spec, layer_params
 from ..unroll import layer_inputs, unroll
 from ..workspace import matmul
 
@@ -39,12 +42,15 @@ def iter_local_jacobians(
     c0: np.ndarray | None = None,
     layer: int = 0,
     direction: int = 0,
+    memory_budget: int | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield ``J_t = d s_t / d s_{t-1}`` of shape (B, S, S) for t = 0, 1, ..., T-1 of one layer.
 
+    The arguments are checked (and the budgets) when this is called, not at the first step.
+
     Parameters
     ----------
-    spec, params : as in :func:`bptt_core.bptt`
+    spec, params, memory_budget : as in :func:`bptt_core.bptt`
     x : ndarray of shape (T, B, I)
         The network's inputs (the layers below ``layer`` run first).
     h0, c0 : ndarray of shape (L*D, B, H), optional
@@ -57,8 +63,34 @@ def iter_local_jacobians(
         ``S = spec.jacobian_width``: ``H`` (rnn, gru, mingru), ``2H`` (lstm, state ``[h, c]``; lru,
         ``[Re x, Im x]``).
     """
-    y = np.zeros((x.shape[0], x.shape[1], spec.output_size)) if np.ndim(x) == 3 else None
-    P, x, _, _, states = prepare(spec, params, x, y, "mse", None, h0, c0, "float64")
+    return budgeted_jacobians(spec, params, x, h0, c0, layer, direction, memory_budget, "these step Jacobians")
+
+
+def budgeted_jacobians(
+    spec, params, x, h0, c0, layer, direction, memory_budget, what: str, kept: int = 0, work: int = 0
+) -> Iterator[np.ndarray]:
+    """:func:`iter_local_jacobians` for a caller that also keeps ``kept`` bytes and does ``work`` multiply-adds
+    per step (budgeted with the steps themselves)."""
+    check_spec(spec)
+    layer = v.check_int("layer", layer, 0, spec.num_layers - 1)
+    direction = v.check_int("direction", direction, 0, spec.directions - 1)
+    memory_budget = v.check_budget("memory_budget", memory_budget)
+
+    def need(T: int, B: int, copies: int) -> None:
+        cell, H = CELLS[spec.cell], spec.hidden_size
+        S, GH, W = spec.jacobian_width, cell.width * H, cell.state_width * H
+        per_step = array_bytes(B, S, S) + array_bytes(S, B, 2 * GH + 4 * W)  # J_t, the VJP's scratch
+        needed = copies + budget.unroll_bytes(spec, T, B, layer) + per_step + T * kept
+        steps = budget.unroll_work(spec, T, B, layer) + T * (2 * budget.step_cost(S * B, GH, spec.hidden_size) + work)
+        budget.check_analysis(needed, steps, budget.sized(what, T, B), memory_budget)
+
+    args = prepare(spec, params, x, None, None, None, h0, c0, "float64", need)
+    return _jacobians(spec, args, layer, direction)
+
+
+def _jacobians(spec: RNNSpec, args, layer: int, direction: int) -> Iterator[np.ndarray]:
+    """The steps of :func:`iter_local_jacobians`, from checked arguments."""
+    P, x, states = args.P, args.x, args.states
     state = states[layer * spec.directions + direction]
     cell, p = CELLS[spec.cell], layer_params(P, layer, direction)
     seeds, parts = identity_seeds(cell, x.shape[1], spec.hidden_size)
@@ -208,11 +240,17 @@ def input_jacobian(w1: np.ndarray, d_xw: np.ndarray, out: np.ndarray | None = No
 
 
 def local_jacobians(spec: RNNSpec, params: dict[str, np.ndarray], x: np.ndarray, **states) -> np.ndarray:
-    """All step Jacobians at once: ndarray of shape (T, B, S, S) (memory ``T B S^2``).
+    """All step Jacobians at once: ndarray of shape (T, B, S, S) (memory ``T B S^2``, budgeted).
 
-    See :func:`iter_local_jacobians`, which streams them instead.
+    See :func:`iter_local_jacobians` (same keyword arguments), which streams them instead.
     """
-    return np.stack(list(iter_local_jacobians(spec, params, x, **states)))
+    unknown = set(states) - {"h0", "c0", "layer", "direction", "memory_budget"}
+    if unknown:
+        raise ValueError(f"local_jacobians takes h0, c0, layer, direction and memory_budget, not {sorted(unknown)}")
+    kw = {"h0": None, "c0": None, "layer": 0, "direction": 0, "memory_budget": None} | states
+    B, S = inputs(check_spec(spec), x).shape[1], spec.jacobian_width
+    steps = budgeted_jacobians(spec, params, x, *kw.values(), "these step Jacobians", kept=2 * array_bytes(B, S, S))
+    return np.stack(list(steps))
 
 
 @dataclass(frozen=True)
@@ -273,9 +311,11 @@ def jacobian_products(
     JacobianProducts
         ``lags`` lists the lags evaluated.
     """
-    if steps is None:
-        jacobians = jacobians if isinstance(jacobians, np.ndarray) else list(jacobians)
-    T, H = len(jacobians) if steps is None else steps, hidden_size
+    H = v.check_positive_int("hidden_size", hidden_size)
+    max_points = v.check_positive_int("max_points", max_points, allow_none=True)
+    steps = v.check_positive_int("steps", steps, allow_none=True)
+    jacobians = listed_steps(jacobians) if steps is None else step_iterator(jacobians)
+    T = len(jacobians) if steps is None else steps
     lags = (
         np.arange(T)
         if max_points is None or max_points >= T
@@ -286,6 +326,9 @@ def jacobian_products(
     spec_log, frob_log, step_sv, prod = [], [], [], None
     with np.errstate(all="ignore"):
         for t, J in enumerate(jacobians):
+            if t >= T:
+                raise ValueError(f"jacobians holds more than steps = {T} Jacobians")
+            J = check_step_jacobian(J, t, None if prod is None else prod.shape, H)
             if prod is None:
                 B, S = J.shape[:2]
                 prod = np.broadcast_to(np.eye(S), (B, S, S)).copy()
@@ -301,6 +344,8 @@ def jacobian_products(
             spec_log.append(_log10_top_singular(prod[:, :H, :H]) + log_scale)
             frob_log.append(np.log10(np.linalg.norm(prod[:, :H, :H], axis=(1, 2))) + log_scale)
             step_sv.append(_singular_values(J))
+    if len(spec_log) < lags.size:
+        raise ValueError(f"jacobians held fewer Jacobians than steps = {T}")
     spec_log, frob_log = np.array(spec_log).T, np.array(frob_log).T
     return JacobianProducts(
         lags=lags,
@@ -310,6 +355,53 @@ def jacobian_products(
         log10_frobenius_mean=_log10_mean(frob_log),
         step_singular_values=np.array(step_sv),
     )
+
+
+#: State sizes S a step Jacobian may have, in units of H: the registered cells' Jacobian widths.
+JACOBIAN_WIDTHS = sorted({cell.part_width(cell.jacobian_parts) for cell in CELLS.values()})
+
+
+def step_iterator(jacobians: object) -> Iterator:
+    """An iterator over ``jacobians`` (a ValueError for something that cannot be iterated)."""
+    try:
+        return iter(jacobians)
+    except TypeError:
+        raise ValueError(
+            f"jacobians must be an iterable of (B, S, S) arrays or an array (T, B, S, S), got {v.show(jacobians)}"
+        ) from None
+
+
+def listed_steps(jacobians: object) -> np.ndarray | list:
+    """``jacobians`` as a list (an array as it is), non-empty, refused once it holds more than the memory budget
+    (then stream it: give ``steps``)."""
+    if isinstance(jacobians, np.ndarray):
+        out = jacobians
+    else:
+        out, held, limit = [], 0, memory_limit()
+        for J in step_iterator(jacobians):
+            out.append(J)
+            held += J.nbytes if isinstance(J, np.ndarray) else 0
+            if held > limit:
+                check(held, "listing these Jacobians", "pass steps=T to stream them instead", per_call=False)
+    if len(out) == 0:
+        raise ValueError("jacobians must hold at least one step Jacobian, got none")
+    return out
+
+
+def check_step_jacobian(J: object, t: int, shape: tuple | None, hidden_size: int | None = None) -> np.ndarray:
+    """Step ``t``'s Jacobian: a real (B, S, S) array of the first one's ``shape`` (S = H or 2H when
+    ``hidden_size`` is given). Non-finite entries are allowed: they are results, reported as nan."""
+    arr = v.as_array(f"jacobians[{t}]", J)
+    if arr.ndim != 3 or arr.shape[1] != arr.shape[2]:
+        raise ValueError(f"jacobians[{t}] has shape {arr.shape}, expected (B, S, S): a square Jacobian per sequence")
+    if shape is not None and arr.shape != shape:
+        raise ValueError(f"jacobians[{t}] has shape {arr.shape}, unlike the first step's {shape}")
+    if hidden_size is not None and arr.shape[1] not in [hidden_size * w for w in JACOBIAN_WIDTHS]:
+        raise ValueError(
+            f"hidden_size = {hidden_size} does not match the Jacobians' state size S = {arr.shape[1]} "
+            f"(S is H, or 2H for the LSTM's [h, c] and the LRU's complex x)"
+        )
+    return arr
 
 
 def _singular_values(m: np.ndarray) -> np.ndarray:

@@ -16,8 +16,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..spec import RNNSpec
-from .jacobians import iter_local_jacobians
+from .. import validate as v
+from ..arguments import inputs
+from ..spec import RNNSpec, check_spec
+from .jacobians import budgeted_jacobians, check_step_jacobian, step_iterator
 
 
 def lyapunov_from_jacobians(jacobians: Iterable[np.ndarray], k: int | None = None) -> np.ndarray:
@@ -36,14 +38,17 @@ def lyapunov_from_jacobians(jacobians: Iterable[np.ndarray], k: int | None = Non
         Natural-log growth rates per step, largest first; ``-inf`` where a direction is
         annihilated (a zero Jacobian), ``nan`` where a Jacobian is not finite.
     """
-    steps, logs, frame = 0, None, None
+    k = v.check_positive_int("k", k, allow_none=True)
+    steps, logs, frame, shape = 0, None, None, None
     with np.errstate(divide="ignore", invalid="ignore"):
-        for J in jacobians:
+        for J in step_iterator(jacobians):
+            J = check_step_jacobian(J, steps, shape)
             if frame is None:
+                shape = J.shape
                 B, S = J.shape[:2]
-                k = S if k is None else int(k)
-                if not 1 <= k <= S:
-                    raise ValueError(f"k must be in [1, {S}] (the state size), got {k!r}")
+                k = S if k is None else k
+                if k > S:
+                    raise ValueError(f"k must be an integer in [1, {S}] (the state size), got {k!r}")
                 frame = np.broadcast_to(np.eye(S)[:, :k], (B, S, k)).copy()
                 logs = np.zeros((B, k))
             bad = ~np.all(np.isfinite(J), axis=(1, 2))
@@ -52,7 +57,7 @@ def lyapunov_from_jacobians(jacobians: Iterable[np.ndarray], k: int | None = Non
             logs[bad] = np.nan
             steps += 1
     if frame is None:
-        raise ValueError("jacobians must hold at least one step")
+        raise ValueError("jacobians must hold at least one step Jacobian, got none")
     return np.sort(logs / steps, axis=1)[:, ::-1]
 
 
@@ -66,17 +71,18 @@ def lyapunov_spectrum(
     k: int | None = None,
     h0: np.ndarray | None = None,
     c0: np.ndarray | None = None,
+    memory_budget: int | None = None,
 ) -> np.ndarray:
     """Finite-time Lyapunov exponents of one layer-direction, driven by the inputs ``x``.
 
     Parameters
     ----------
-    spec, params, h0, c0 : as in :func:`bptt_core.bptt`
+    spec, params, h0, c0, memory_budget : as in :func:`bptt_core.bptt`
     x : ndarray of shape (T, B, I)
         The network's inputs (the layers below run first).
     layer, direction : int
     k : int, optional
-        How many exponents (all ``S``: ``H``, or ``2H`` with a cell state, when None).
+        How many exponents (all ``S = spec.jacobian_width`` when None: ``H``, or ``2H`` for the LSTM and the LRU).
 
     Returns
     -------
@@ -85,7 +91,13 @@ def lyapunov_spectrum(
         ``W_hh = rho Q`` (Q orthogonal) has every exponent ``ln rho``; a diagonal ``W_hh``,
         the logs of its entries' magnitudes.
     """
-    if not 0 <= layer < spec.num_layers or not 0 <= direction < spec.directions:
-        raise ValueError(f"layer and direction must name one of the network's {spec.num_layers} x {spec.directions}")
-    jacobians = iter_local_jacobians(spec, params, x, h0=h0, c0=c0, layer=layer, direction=direction)
+    check_spec(spec)
+    S = spec.jacobian_width
+    k = v.check_int("k", k, 1, S, allow_none=True)
+    B = inputs(spec, x).shape[1]
+    kept = k or S
+    frame = kept * B * (3 * S + kept)  # the frame, its product with J_t and the QR's factors
+    jacobians = budgeted_jacobians(
+        spec, params, x, h0, c0, layer, direction, memory_budget, "this Lyapunov spectrum", 8 * frame, S * frame
+    )
     return lyapunov_from_jacobians(jacobians, k)

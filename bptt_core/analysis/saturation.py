@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import budget
+from .. import validate as v
 from ..arguments import prepare
 from ..cells import CELLS
+from ..limits import array_bytes
 from ..spec import RNNSpec
 from ..unroll import layer_inputs, unroll
 
@@ -37,12 +40,13 @@ def gate_saturation(
     tol: float = 0.01,
     h0: np.ndarray | None = None,
     c0: np.ndarray | None = None,
+    memory_budget: int | None = None,
 ) -> np.ndarray:
     """Per layer, direction and gate: the share of units (over steps and sequences) near each limit.
 
     Parameters
     ----------
-    spec, params, h0, c0 : as in :func:`bptt_core.bptt`
+    spec, params, h0, c0, memory_budget : as in :func:`bptt_core.bptt`
     x : ndarray of shape (T, B, I)
         Unpadded sequences (run sequences of different lengths separately).
     tol : float
@@ -55,10 +59,23 @@ def gate_saturation(
         gate's non-linearity has no limit there), ``[..., 2]`` the gate's mean value. Gates in
         ``bc.CELLS[spec.cell].gate_names`` order; G = 0 for a cell without gates (the LRU).
     """
-    if not (isinstance(tol, (int, float)) and 0 < tol < 1):
-        raise ValueError(f"tol must be in (0, 1), got {tol!r}")
-    y = np.zeros((*np.shape(x)[:2], spec.output_size)) if np.ndim(x) == 3 else None
-    P, x, _, _, states = prepare(spec, params, x, y, "mse", None, h0, c0, "float64")
+    tol = v.check_number("tol", tol, 0.0, 1.0, lo_open=True, hi_open=True)
+    memory_budget = v.check_budget("memory_budget", memory_budget)
+
+    def need(T: int, B: int, copies: int) -> None:
+        layer, GH = spec.num_layers - 1, spec.gates * spec.hidden_size
+        gates = array_bytes(T, B, GH) + 3 * array_bytes(T, B, spec.hidden_size, itemsize=1)  # the stack, its tests
+        work = spec.num_layers * spec.directions * budget.unroll_work(spec, T, B, layer)
+        runs = spec.gates > 0  # a cell without gates (the LRU) has nothing to unroll
+        budget.check_analysis(
+            copies + runs * (budget.unroll_bytes(spec, T, B, layer) + gates),
+            runs * work,
+            budget.sized("this gate saturation", T, B),
+            memory_budget,
+        )
+
+    args = prepare(spec, params, x, None, None, None, h0, c0, "float64", need)
+    P, x, states = args.P, args.x, args.states
     cell, H, D = CELLS[spec.cell], spec.hidden_size, spec.directions
     kinds = cell.gate_kinds or (spec.activation,) * cell.gates
     out = np.full((spec.num_layers, D, cell.gates, 3), np.nan)

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import validate as v
 from ..activations import DERIVATIVE_BOUND
 from ..cells import CELLS
-from ..spec import RNNSpec, layer_params, param_key
+from ..spec import RNNSpec, check_spec, describe, param_key
 
 
 @dataclass(frozen=True)
@@ -68,14 +69,16 @@ def spectral_report(spec: RNNSpec, params: dict[str, np.ndarray], layer: int = 0
     -------
     SpectralReport
     """
-    cell = CELLS[spec.cell]
-    p = layer_params(params, layer, direction)
-    shapes = cell.param_shapes(spec.hidden_size, spec.layer_input_size(layer))
-    for name in p.keys() & shapes.keys():
-        if np.shape(p[name]) != shapes[name]:
-            key = param_key(name, layer, direction)
-            raise ValueError(f"params[{key!r}] has shape {np.shape(p[name])}, expected {shapes[name]}")
-    blocks = cell.recurrence({k: np.asarray(v, dtype=np.float64) for k, v in p.items()})
+    check_spec(spec)
+    layer = v.check_int("layer", layer, 0, spec.num_layers - 1)
+    direction = v.check_int("direction", direction, 0, spec.directions - 1)
+    cell, p = CELLS[spec.cell], {}
+    for name, shape in cell.param_shapes(spec.hidden_size, spec.layer_input_size(layer)).items():
+        key = param_key(name, layer, direction)
+        if key not in v.check_dict("params", params):
+            raise ValueError(f"params is missing key {key!r} for {describe(spec)}")
+        p[name] = v.check_array(f"params[{key!r}]", params[key], shape, np.float64)
+    blocks = cell.recurrence(p)
     eig = {name: np.linalg.eigvals(block) for name, block in blocks.items()}
     rho = {name: float(np.max(np.abs(e))) for name, e in eig.items()}
     sig = {name: float(np.linalg.norm(block, 2)) for name, block in blocks.items()}
@@ -101,6 +104,7 @@ def pascanu_bound(lags: np.ndarray, rate: float) -> np.ndarray:
     ndarray of shape (L,)
         In log10, so that long lags neither overflow nor underflow.
     """
-    lags = np.asarray(lags, dtype=np.float64)
+    lags = v.check_vector("lags", lags, 0.0)
+    rate = v.check_number("rate", rate, 0.0)
     with np.errstate(all="ignore"):
         return np.where(lags == 0, 0.0, lags * np.log10(rate))  # rate^0 = 1, also for rate = 0

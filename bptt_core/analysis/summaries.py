@@ -4,6 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import validate as v
+
+
+def curve(log10_norms: object, lags: object | None) -> tuple[np.ndarray, np.ndarray]:
+    """A 1-d real curve (NaN and inf allowed: they mark underflow and overflow) and its finite lags, as float64."""
+    y = v.as_array("log10_norms", log10_norms)
+    if y.ndim != 1:
+        raise ValueError(f"log10_norms must be a 1-d curve, got shape {y.shape}")
+    if lags is None:
+        return y.astype(np.float64), np.arange(y.size, dtype=np.float64)
+    lags = v.check_array("lags", lags, (None,), np.float64)
+    if lags.shape != y.shape:
+        raise ValueError(f"lags has {lags.size} entries and log10_norms {y.size}: give one lag per point")
+    return y.astype(np.float64), lags
+
 
 def growth_rate(log10_norms: np.ndarray, lags: np.ndarray | None = None) -> float:
     """Slope of ``ln ||.||`` per step: a finite-time Lyapunov exponent estimate.
@@ -24,8 +39,7 @@ def growth_rate(log10_norms: np.ndarray, lags: np.ndarray | None = None) -> floa
     float
         nan when fewer than two points are finite.
     """
-    y = np.asarray(log10_norms, dtype=np.float64)
-    lags = np.arange(y.size) if lags is None else np.asarray(lags, dtype=np.float64)
+    y, lags = curve(log10_norms, lags)
     ok = np.isfinite(y)
     if ok.sum() < 2:
         return float("nan")
@@ -50,11 +64,11 @@ def memory_horizon(log10_norms: np.ndarray, threshold: float = 1e-3, lags: np.nd
     int or None
         None if the curve never falls that low (gradients reach the whole sequence).
     """
-    y = np.asarray(log10_norms, dtype=np.float64)
+    y, lags = curve(log10_norms, lags)
+    threshold = v.check_number("threshold", threshold, 0.0, 1.0, lo_open=True, hi_open=True)
     ok = np.isfinite(y)
     if not ok.any():
         return None
-    lags = np.arange(y.size) if lags is None else np.asarray(lags, dtype=np.float64)
     level = np.max(y[ok]) + np.log10(threshold)
     below = np.flatnonzero(ok & (y < level))
     if not below.size:
@@ -74,6 +88,8 @@ def first_overflow(values: np.ndarray) -> int | None:
     ----------
     values : ndarray of shape (T, ...)
     """
-    v = np.asarray(values)
-    bad = ~np.all(np.isfinite(v.reshape(v.shape[0], -1)), axis=1)
+    values = v.as_array("values", values)
+    if values.ndim < 1 or values.shape[0] < 1:
+        raise ValueError(f"values must have at least one entry along axis 0, got shape {values.shape}")
+    bad = ~np.all(np.isfinite(values.reshape(values.shape[0], -1)), axis=1)
     return int(np.argmax(bad)) if bad.any() else None

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import budget
+from .. import validate as v
 from ..cells import CELLS
 from ..init import init_params
+from ..limits import array_bytes
 from ..spec import RNNSpec, layer_params
 
 
@@ -56,13 +59,14 @@ def gradient_ratio_sweep(
         ``log10(||dL/dh_0|| / ||dL/dh_{T-1}||)``: below 0 vanishing, above 0 exploding;
         -inf where it underflowed to 0, nan where it overflowed.
     """
-    radii = np.asarray(radii, dtype=np.float64)
-    lengths = np.asarray(lengths, dtype=int)
-    if radii.ndim != 1 or np.any(~np.isfinite(radii)) or np.any(radii < 0):
-        raise ValueError("radii must be a 1-d array of finite numbers >= 0")
-    if lengths.ndim != 1 or lengths.size == 0 or np.any(lengths < 1):
-        raise ValueError("lengths must be a non-empty 1-d array of integers >= 1")
+    radii, lengths = v.check_vector("radii", radii, 0.0), v.check_int_vector("lengths", lengths, 1)
     spec = RNNSpec(cell, input_size, hidden_size, 1, activation)
+    batch, seed = v.check_positive_int("batch", batch), v.check_int("seed", seed, 0)
+    forget_bias, input_scale = (
+        v.check_number("forget_bias", forget_bias),
+        v.check_number("input_scale", input_scale, 0.0),
+    )
+    _check_sweep_budget(spec, radii.size, lengths, batch)
     steps = CELLS[cell]
     rng = np.random.default_rng(seed)
     T_max = int(lengths.max())
@@ -105,3 +109,16 @@ def _stacked(spec: RNNSpec, radii: np.ndarray, x: np.ndarray, seed: int, forget_
     w1 = np.stack([cell.projection(p) for p in layers])  # (R, I + 1, width*H)
     xw = x[:, None] @ w1[:, :-1] + w1[:, -1][:, None, :]
     return params, xw
+
+
+def _check_sweep_budget(spec: RNNSpec, R: int, lengths: np.ndarray, batch: int) -> None:
+    """Refuse a sweep whose weight sets, caches (every step of every radius) or work exceed the budgets,
+    before it runs."""
+    cell = CELLS[spec.cell]
+    T, B, H = int(lengths.max()), R * batch, spec.hidden_size
+    GH, W = cell.width * H, cell.state_width * H
+    tape = array_bytes(T, B, cell.tape_width * H + W + GH)  # caches (with the states entering) and projections
+    sets = array_bytes(R, spec.n_params()) + array_bytes(T, batch, spec.input_size)
+    needed = tape + sets + budget.unroll_bytes(spec, T, 1, 0) + array_bytes(lengths.size, B, W)
+    work = T * (budget.step_cost(B, GH, spec.input_size + H) + 2 * budget.step_cost(lengths.size * B, GH, W))
+    budget.check_analysis(needed, work, "this radius x length sweep", None, per_call=False)

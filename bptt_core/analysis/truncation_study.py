@@ -6,9 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import budget
+from .. import validate as v
+from ..arguments import check_checkpoint, inputs
 from ..bptt import bptt
 from ..norms import scaled_norm
 from ..result import flatten_grads
+from ..spec import RNNSpec, check_spec
 
 
 def compare_gradients(estimate: np.ndarray, full: np.ndarray) -> tuple[float, float]:
@@ -56,13 +60,36 @@ def truncation_study(spec, params, x, y, ks, **bptt_kwargs) -> TruncationStudy:
     -------
     TruncationStudy
     """
+    ks = v.check_int_vector("ks", ks, 1, allow_empty=True)
+    _check_study(spec, x, bptt_kwargs, ("truncation",), calls=ks.size + 1, kept=2)
     full = flatten_grads(bptt(spec, params, x, y, **bptt_kwargs).grads)
     rows = [
         compare_gradients(flatten_grads(bptt(spec, params, x, y, truncation=int(k), **bptt_kwargs).grads), full)
         for k in ks
     ]
     rel, cos = np.array(rows).T if rows else (np.empty(0), np.empty(0))
-    return TruncationStudy(np.asarray(ks, dtype=int), rel, cos)
+    return TruncationStudy(ks, rel, cos)
+
+
+def _check_study(spec: RNNSpec, x: object, bptt_kwargs: dict, owned: tuple, calls: int, kept: int) -> None:
+    """Refuse a study that sets what it varies through ``bptt_kwargs``, or whose ``calls`` BPTT runs (and
+    ``kept`` flat gradients) exceed the work or memory budget, before the first run."""
+    for name in owned:
+        if name in bptt_kwargs:
+            raise ValueError(f"{name} is what this study varies; leave it out of the bptt options")
+    T, B, _ = inputs(check_spec(spec), x).shape
+    checkpoint = check_checkpoint(bptt_kwargs.get("checkpoint"))
+    mode = {
+        "checkpoint": checkpoint,
+        "slots": v.check_positive_int("checkpoint_slots", bptt_kwargs.get("checkpoint_slots"), allow_none=True),
+    }
+    needed = budget.bptt_bytes(spec, T, B, **mode) + budget.array_bytes(kept, spec.n_params())
+    what, memory_budget = (
+        f"this study ({calls} BPTT runs)",
+        v.check_budget("memory_budget", bptt_kwargs.get("memory_budget")),
+    )
+    budget.check(needed, what, "ask for fewer runs or a smaller network", memory_budget)
+    budget.check_work(calls * budget.bptt_work(spec, T, B, **mode), what, "ask for fewer runs or shorten T")
 
 
 @dataclass(frozen=True)
@@ -104,8 +131,10 @@ def random_truncation_study(
     -------
     RandomTruncationStudy
     """
-    if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 2:
-        raise ValueError(f"n_draws must be an integer >= 2, got {n_draws!r}")
+    n_draws, seed = v.check_int("n_draws", n_draws, 2), v.check_int("seed", seed, 0)
+    probabilities = v.check_vector("probabilities", probabilities, 0.0, 1.0, hi_open=True)
+    owned = ("random_truncation", "seed")
+    _check_study(spec, x, bptt_kwargs, owned, calls=1 + probabilities.size * n_draws, kept=2 * n_draws + 2)
     full = flatten_grads(bptt(spec, params, x, y, **bptt_kwargs).grads)
     scale = max(float(full @ full), 1e-300)
     bias, var = [], []
@@ -120,4 +149,4 @@ def random_truncation_study(
         bias.append(np.linalg.norm(mean - full) / np.sqrt(scale))
         var.append(np.mean(np.sum((draws - mean) ** 2, axis=1)) / scale)
     var = np.array(var)
-    return RandomTruncationStudy(np.asarray(probabilities, float), np.array(bias), var, np.sqrt(var / n_draws))
+    return RandomTruncationStudy(probabilities, np.array(bias), var, np.sqrt(var / n_draws))

@@ -19,7 +19,12 @@ from functools import partial
 
 import numpy as np
 
+from .. import limits
+from .. import validate as v
 from .protocol import InitPreset
+
+#: Matrices of the size of one H x H block held at once while one is made (the draw, QR's factors, the result).
+MATRIX_COPIES = 4
 
 
 def param_shapes(gates: int, H: int, I: int) -> dict[str, tuple[int, ...]]:
@@ -34,12 +39,23 @@ def sizes(shapes: dict) -> tuple[int, int]:
 
 def orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
     """A random orthogonal (n, n) matrix, Haar-distributed (QR with sign fix; Saxe et al. 2013)."""
+    n, rng = v.check_positive_int("n", n), v.check_generator("rng", rng)
+    what = f"an orthogonal {n} x {n} matrix"
+    limits.check(MATRIX_COPIES * limits.array_bytes(n, n), what, "lower n", per_call=False)
+    limits.check_work(n**3, what, "lower n")
     q, r = np.linalg.qr(rng.standard_normal((n, n)))
     return q * np.sign(np.diag(r))
 
 
 def spectral_radius(w: np.ndarray) -> float:
-    """Largest eigenvalue modulus of a square matrix."""
+    """Largest eigenvalue modulus of a square, finite, real matrix (at least 1 x 1)."""
+    w = v.check_finite("w", v.as_array("w", w))
+    if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] == 0:
+        raise ValueError(f"w must be a square matrix (n, n) with n >= 1, got shape {w.shape}")
+    n = w.shape[0]
+    what = f"the eigenvalues of a {n} x {n} matrix"
+    limits.check(MATRIX_COPIES * limits.array_bytes(n, n), what, "use a smaller matrix", per_call=False)
+    limits.check_work(10 * n**3, what, "use a smaller matrix")
     return float(np.max(np.abs(np.linalg.eigvals(w))))
 
 

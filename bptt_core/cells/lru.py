@@ -41,6 +41,7 @@ import math
 
 import numpy as np
 
+from .. import validate as v
 from ..scan import linear_scan, reverse_linear_scan
 from ..workspace import Workspace, buffer, common_shape, field, matmul, transposed
 from . import dense
@@ -90,13 +91,11 @@ def _eigenvalues(params: dict[str, np.ndarray], work: Workspace | None) -> tuple
 
 
 def _check_options(r_min: float, r_max: float, max_phase: float) -> None:
-    for name, value in (("r_min", r_min), ("r_max", r_max), ("max_phase", max_phase)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value):
-            raise ValueError(f"{name} must be a finite number, got {value!r}")
+    """The ring ``0 <= r_min <= r_max <= 1`` (``r_min < 1``) and a phase in ``(0, 2 pi]``."""
+    r_min, r_max = v.check_number("r_min", r_min), v.check_number("r_max", r_max)
     if not 0 <= r_min <= r_max <= 1 or r_min == 1:
         raise ValueError(f"r_min and r_max must satisfy 0 <= r_min <= r_max <= 1, r_min < 1; got {r_min}, {r_max}")
-    if not 0 < max_phase <= 2 * math.pi:
-        raise ValueError(f"max_phase must be in (0, 2 pi], got {max_phase!r}")
+    v.check_number("max_phase", max_phase, 0.0, 2 * math.pi, lo_open=True)
 
 
 def init_layer(rng: np.random.Generator, H: int, I: int, preset: InitPreset) -> dict[str, np.ndarray]:

@@ -49,6 +49,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import validate as v
+
 #: Memory-ledger group of each tape entry name; a cell may add its own in ``tape_groups``.
 TAPE_GROUPS = {
     "h": "hidden states h",
@@ -254,11 +256,12 @@ class Cell:
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
 
     def check_init_options(self, options: dict) -> dict:
-        """The cell's init options with their defaults filled in (a ValueError names an unknown one)."""
+        """The cell's init options with their defaults filled in, each a finite real number (a ValueError
+        names an unknown or non-numeric one; the cell's ``init_layer`` checks their ranges)."""
         unknown = sorted(set(options) - set(self.init_options))
         if unknown:
             known = ", ".join(self.init_options) or "none"
             raise ValueError(
                 f"init_params got unknown option(s) {unknown} for cell={self.name!r} (its options: {known})"
             )
-        return {**self.init_options, **options}
+        return {**self.init_options, **{k: v.check_number(k, value) for k, value in options.items()}}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import validate as v
 from ..activations import apply, derivative_from_output
+from ..spec import ACTIVATIONS
 
 
 def scalar_chain(
@@ -30,6 +32,12 @@ def scalar_chain(
         ``dE_dw1 = error * dpsi * w2 * dphi * x``; and the central differences
         ``fd_dw1``, ``fd_dw2``.
     """
+
+    x, y, w1, w2 = (v.check_number(name, value) for name, value in zip(("x", "y", "w1", "w2"), (x, y, w1, w2)))
+    hidden, output = v.check_choice("hidden", hidden, ACTIVATIONS), v.check_choice("output", output, ACTIVATIONS)
+    if backward_hidden is not None:
+        v.check_choice("backward_hidden", backward_hidden, ACTIVATIONS)
+    eps = v.check_number("eps", eps, 0.0, lo_open=True)
 
     def forward(a: float, b: float) -> tuple[float, float, float]:
         h = float(apply(hidden, np.array(a * x)))

@@ -26,8 +26,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import limits
+from .. import validate as v
+from ..limits import array_bytes
+
 ESTIMATORS = ("reinforce", "reinforce_baseline", "straight_through", "gumbel_softmax")
 KINDS = ("bernoulli", "categorical")
+#: Arrays of n x K numbers one call of :func:`estimates` holds at once (samples, noise, one-hots, gradients).
+SAMPLE_COPIES = 8
 
 
 def _softmax(a: np.ndarray) -> np.ndarray:
@@ -37,21 +43,20 @@ def _softmax(a: np.ndarray) -> np.ndarray:
 
 def _as_logits(kind: str, theta: np.ndarray | float) -> np.ndarray:
     """Bernoulli as the 2-class categorical with logits [0, theta] (so p(1) = sigmoid(theta))."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    theta = np.atleast_1d(np.asarray(theta, dtype=np.float64))
-    if not np.all(np.isfinite(theta)):
-        raise ValueError("theta must be finite")
-    return np.array([0.0, theta[0]]) if kind == "bernoulli" else theta
+    v.check_choice("kind", kind, KINDS)
+    if kind == "bernoulli":
+        return np.array([0.0, v.check_number("theta", theta)])
+    logits = v.check_array("theta", theta, (None,), np.float64)
+    if logits.size < 2:
+        raise ValueError(f"theta must hold at least 2 logits for a categorical, got {logits.size}")
+    return logits
 
 
 def _target(kind: str, target: np.ndarray | float, K: int) -> np.ndarray:
-    t = np.atleast_1d(np.asarray(target, dtype=np.float64))
     if kind == "bernoulli":
-        return np.array([1.0 - t[0], t[0]])  # f(z) = (z - t)^2 = ||onehot(z) - [1-t, t]||^2 / 2
-    if t.shape != (K,):
-        raise ValueError(f"target must have shape ({K},) for {K} categories, got {t.shape}")
-    return t
+        t = v.check_number("target", target)
+        return np.array([1.0 - t, t])  # f(z) = (z - t)^2 = ||onehot(z) - [1-t, t]||^2 / 2
+    return v.check_array("target", target, (K,), np.float64)
 
 
 def _f(y: np.ndarray, tgt: np.ndarray, kind: str) -> np.ndarray:
@@ -100,14 +105,12 @@ def estimates(
     tau: float = 0.5,
 ) -> np.ndarray:
     """``n`` independent gradient estimates, shape (n, dim) (dim 1 for Bernoulli, K for categorical)."""
-    if name not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {name!r}")
-    if not (isinstance(n, (int, np.integer)) and n >= 2):
-        raise ValueError(f"n must be an integer >= 2, got {n!r}")
-    if not (np.isfinite(tau) and tau > 0):
-        raise ValueError(f"tau must be a finite number > 0, got {tau!r}")
+    v.check_choice("name", name, ESTIMATORS)
+    n, rng = v.check_int("n", n, 2), v.check_generator("rng", rng)
+    tau = v.check_number("tau", tau, 0.0, lo_open=True)
     logits = _as_logits(kind, theta)
     K = logits.size
+    limits.check(SAMPLE_COPIES * array_bytes(n, K), f"{n} estimates", "lower n", per_call=False)
     p, tgt = _softmax(logits), _target(kind, target, K)
     gumbel = -np.log(-np.log(rng.uniform(1e-12, 1.0, (n, K))))
     z = np.argmax(logits + gumbel, axis=1)  # exact samples of Cat(p) (Gumbel-max)
@@ -181,7 +184,14 @@ def estimator_study(kind: str, theta, target, taus: np.ndarray, n: int = 2000, s
         are drawn afresh at each tau (independent replications).
     """
     exact = exact_gradient(kind, theta, target)
-    out = {"exact": exact, "taus": np.asarray(taus, dtype=np.float64)}
+    n, seed = v.check_int("n", n, 2), v.check_int("seed", seed, 0)
+    taus = v.check_vector("taus", taus, 0.0)
+    if taus.min() <= 0:
+        raise ValueError(f"taus must be temperatures > 0, got {v.show(taus)}")
+    limits.check_work(
+        len(ESTIMATORS) * taus.size * n * _as_logits(kind, theta).size * 20, f"{n} samples per tau", "lower n"
+    )
+    out = {"exact": exact, "taus": taus}
     for name in ESTIMATORS:
         bias, var = [], []
         for i, tau in enumerate(out["taus"]):

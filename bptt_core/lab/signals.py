@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import limits
+from .. import validate as v
+from ..limits import array_bytes
+
 SIGNALS = ("random", "sine", "tokens", "impulse")
 
 
@@ -24,9 +28,10 @@ def make_inputs(kind: str, T: int, B: int, I: int, seed: int = 0) -> np.ndarray:
     -------
     ndarray of shape (T, B, I)
     """
-    if kind not in SIGNALS:
-        raise ValueError(f"signal must be one of {SIGNALS}, got {kind!r}")
-    rng = np.random.default_rng(seed)
+    v.check_choice("kind", kind, SIGNALS)
+    T, B, I = (v.check_positive_int(name, n) for name, n in (("T", T), ("B", B), ("I", I)))
+    limits.check(3 * array_bytes(T, B, I), f"inputs of shape {(T, B, I)}", "lower T, B or I", per_call=False)
+    rng = np.random.default_rng(v.check_int("seed", seed, 0))
     if kind == "random":
         return rng.standard_normal((T, B, I))
     if kind == "sine":
@@ -56,9 +61,12 @@ def delayed_targets(x: np.ndarray, output_size: int, delay: int, loss: str) -> n
     -------
     ndarray of shape (T, B, O) (mse) or integer (T, B) (cross-entropy)
     """
-    T, B, I = x.shape
+    T, B, I = v.check_shape("x", v.check_finite("x", v.as_array("x", x)), (None, None, None)).shape
+    output_size, delay = v.check_positive_int("output_size", output_size), v.check_int("delay", delay, 0)
+    v.check_choice("loss", loss, ("mse", "cross_entropy"))
+    limits.check(2 * array_bytes(T, B, output_size), "these targets", "lower T, B or output_size", per_call=False)
     recalled = np.zeros((T, B, output_size))
-    d = min(max(int(delay), 0), T)
+    d = min(delay, T)
     n = min(I, output_size)
     recalled[d:, :, :n] = x[: T - d, :, :n]
     if loss == "cross_entropy":
@@ -74,7 +82,9 @@ def ragged_mask(T: int, B: int, seed: int = 0) -> np.ndarray:
     ndarray of shape (T, B)
         1 for real tokens, 0 for padding.
     """
-    rng = np.random.default_rng(seed + 1)
+    T, B = v.check_positive_int("T", T), v.check_positive_int("B", B)
+    limits.check(3 * array_bytes(T, B), f"a mask of shape {(T, B)}", "lower T or B", per_call=False)
+    rng = np.random.default_rng(v.check_int("seed", seed, 0) + 1)
     lengths = rng.integers((T + 1) // 2, T + 1, B)
     lengths[0] = T
     return (np.arange(T)[:, None] < lengths[None, :]).astype(np.float64)

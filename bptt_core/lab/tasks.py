@@ -18,6 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import limits
+from .. import validate as v
+from ..limits import array_bytes
+
 TASKS = ("adding", "recall", "sine", "chars")
 RECALL_SYMBOLS = 8
 
@@ -41,8 +45,7 @@ def corpus() -> tuple[str, str]:
 
 def task_sizes(task: str) -> tuple[int, int]:
     """``(input_size, output_size)`` of a task."""
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    v.check_choice("task", task, TASKS)
     return {
         "adding": (2, 1),
         "recall": (RECALL_SYMBOLS, RECALL_SYMBOLS),
@@ -63,9 +66,10 @@ def make_batch(task: str, T: int, B: int, rng: np.random.Generator, *, delay: in
     delay : int
         Steps between a symbol and its recall (``recall`` only).
     """
-    task_sizes(task)
-    if T < 1 or B < 1:
-        raise ValueError(f"T and B must be at least 1, got T={T}, B={B}")
+    I, _ = task_sizes(task)
+    T, B, rng = v.check_positive_int("T", T), v.check_positive_int("B", B), v.check_generator("rng", rng)
+    delay = v.check_int("delay", delay, 0)
+    limits.check(3 * array_bytes(T + 1, B, I), f"a {task} batch of {B} x {T} steps", "lower T or B", per_call=False)
     if task == "adding":
         if T < 2:
             raise ValueError("the adding problem needs T >= 2 (one marker in each half)")
@@ -82,7 +86,7 @@ def make_batch(task: str, T: int, B: int, rng: np.random.Generator, *, delay: in
     if task == "recall":
         symbols = rng.integers(0, RECALL_SYMBOLS, (T, B))
         x = np.eye(RECALL_SYMBOLS)[symbols]
-        d = min(max(delay, 0), T - 1)
+        d = min(delay, T - 1)
         y = np.zeros((T, B), dtype=np.int64)
         y[d:] = symbols[: T - d]
         mask = np.zeros((T, B))

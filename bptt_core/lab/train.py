@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import budget
+from .. import validate as v
 from ..bptt import bptt
-from ..init import init_params
+from ..init import INITS, init_params
 from ..norms import global_norm, scaled_norm
 from ..spec import RNNSpec
 from ..workspace import Workspace
@@ -40,12 +42,18 @@ class TrainConfig:
     scale: float = 1.0
 
     def __post_init__(self) -> None:
-        task_sizes(self.task)
-        optim.init_state(self.optimizer, {})
-        if not (np.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
-        if self.iterations < 1:
-            raise ValueError(f"iterations must be at least 1, got {self.iterations!r}")
+        self.spec  # noqa: B018  (checks task, cell, hidden_size, activation, num_layers, bidirectional)
+        v.check_choice("optimizer", self.optimizer, optim.OPTIMIZERS)
+        v.check_choice("init", self.init, INITS)
+        for name in ("T", "batch_size", "iterations"):
+            v.check_positive_int(name, getattr(self, name))
+        v.check_number("lr", self.lr, 0.0, lo_open=True)
+        v.check_positive_float("clip", self.clip)
+        v.check_positive_int("truncation", self.truncation, allow_none=True)  # (combinations: when it trains)
+        v.check_number("forget_bias", self.forget_bias)
+        v.check_number("scale", self.scale, 0.0)
+        v.check_int("seed", self.seed, 0)
+        v.check_int("delay", self.delay, 0)
 
     @property
     def spec(self) -> RNNSpec:
@@ -104,8 +112,14 @@ def train(
     TrainHistory
         Arrays cut at the last iteration run.
     """
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if callback is not None:
+        v.check_callable("callback", callback)
+    every = v.check_positive_int("every", every)
     rng = np.random.default_rng(config.seed)
     spec = config.spec
+    _check_budget(config, spec)
     params = init_params(spec, seed=config.seed, init=config.init, scale=config.scale, forget_bias=config.forget_bias)
     state = optim.init_state(config.optimizer, params)
     N, T = config.iterations, config.T
@@ -141,6 +155,19 @@ def train(
             break
     n = stopped or N
     return _cut(loss, norm, used, dh, params, n, stopped)
+
+
+def _check_budget(config: TrainConfig, spec: RNNSpec) -> None:
+    """Refuse a run whose records, batches or BPTT calls exceed the memory budget, or whose iterations exceed
+    the work budget, before the first one."""
+    N, T, B = config.iterations, config.T, config.batch_size
+    I, O = task_sizes(config.task)
+    records = budget.array_bytes(N, T + 3)  # loss, norms and dh_norms per iteration
+    batch = budget.array_bytes(T + 1, B, 2 * I + O + 1)
+    run = budget.bptt_bytes(spec, T, B, truncation=config.truncation) + 8 * budget.array_bytes(spec.n_params())
+    budget.check(records + batch + run, f"training {N} iterations", "lower iterations, T or the sizes", per_call=False)
+    work = N * budget.bptt_work(spec, T, B, truncation=config.truncation)
+    budget.check_work(work, f"training {N} iterations", "lower iterations, T, the batch or the sizes")
 
 
 def _cut(loss, norm, used, dh, params, n, stopped=None) -> TrainHistory:

@@ -14,12 +14,16 @@ from statistics import NormalDist
 
 import numpy as np
 
+from .. import budget
 from .. import validate as v
 from ..analysis.truncation_study import compare_gradients
+from ..arguments import inputs
+from ..cells import CELLS
 from ..init import init_params
 from ..result import flatten_grads
-from ..spec import RNNSpec
-from .gradient import SINGLE_LAYER, online_gradient
+from ..spec import RNNSpec, check_spec
+from .costs import ONLINE, online_work
+from .gradient import METHODS, SINGLE_LAYER, online_gradient
 
 #: The methods :func:`method_table` compares by default (those that do not apply to the network are left out).
 DEFAULT_METHODS = ("rtrl", "uoro", "snap1", "tbptt", "bptt")
@@ -61,9 +65,12 @@ def gradient_statistics(draws: np.ndarray, exact: np.ndarray, alpha: float = 1e-
     A coordinate whose draws all agree has no standard error: its z is 0 if the mean equals the
     exact value to rounding (1e-9 of the gradient's largest entry) and infinite otherwise.
     """
+    draws = v.check_finite("draws", v.as_array("draws", draws))
+    if draws.ndim != 2 or draws.shape[0] < 2:
+        raise ValueError(f"draws must be an array (n, P) of n >= 2 gradients, got shape {draws.shape}")
+    exact = v.check_array("exact", exact, (draws.shape[1],), np.float64)
+    alpha = v.check_number("alpha", alpha, 0.0, 1.0, lo_open=True, hi_open=True)
     n = draws.shape[0]
-    if n < 2:
-        raise ValueError(f"draws must hold at least 2 gradients, got {n}")
     mean = draws.mean(axis=0)
     scale = max(float(np.linalg.norm(exact)), 1e-300)
     se = draws.std(axis=0, ddof=1) / np.sqrt(n)
@@ -131,11 +138,17 @@ def method_table(
     **loss_options
         ``loss``, ``reduction``, ``mask``, ``h0``, ``c0``, ``dtype`` as in :func:`online_gradient`.
     """
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 2:
-        raise ValueError(f"n_seeds must be an integer >= 2, got {n_seeds!r}")
-    seed = v.check_seed(seed) or 0
+    n_seeds, seed = v.check_int("n_seeds", n_seeds, 2), v.check_seed(seed) or 0
+    truncation = v.check_positive_int("truncation", truncation, allow_none=True)
     if methods is None:
-        methods = tuple(m for m in DEFAULT_METHODS if _applies(spec, m, truncation))
+        methods = tuple(m for m in DEFAULT_METHODS if _applies(check_spec(spec), m, truncation))
+    methods = _check_methods(methods)
+    T, B, _ = inputs(check_spec(spec), x).shape
+    calls = {m: n_seeds if m == "uoro" else 1 for m in methods}
+    work = sum(k * _call_work(spec, T, B, m, truncation) for m, k in calls.items())
+    what = budget.sized(f"this table of {sum(calls.values())} gradients", T, B)
+    budget.check(budget.array_bytes(n_seeds + 2, spec.n_params()), what, "lower n_seeds", None, per_call=False)
+    budget.check_work(work, what, "lower n_seeds, ask for fewer methods or shorten T")
     exact = flatten_grads(online_gradient(spec, params, x, y, "bptt", **loss_options).grads)
     rows = []
     for m in methods:
@@ -191,6 +204,14 @@ def cost_table(
 ) -> list[CostRow]:
     """Each method's memory, FLOPs and time at every (H, T) of the grid, on a random problem (one layer,
     ``input_size`` inputs and outputs, mse); ``truncation`` for tbptt, ``checkpoint`` for bptt."""
+    v.check_choice("cell", cell, tuple(CELLS))
+    hidden_sizes, lengths = v.check_int_vector("hidden_sizes", hidden_sizes), v.check_int_vector("lengths", lengths)
+    methods, seed = _check_methods(methods), v.check_int("seed", seed, 0)
+    truncation = v.check_positive_int("truncation", truncation, allow_none=True)
+    B, input_size = v.check_positive_int("B", B), v.check_positive_int("input_size", input_size)
+    grid = [(RNNSpec(cell, input_size, int(H), input_size), int(T)) for H in hidden_sizes for T in lengths]
+    work = sum(_call_work(spec, T, B, m, truncation) for spec, T in grid for m in methods)
+    budget.check_work(work, f"this cost table of {len(grid) * len(methods)} runs", "use a smaller grid")
     rows = []
     for H in hidden_sizes:
         spec = RNNSpec(cell, input_size, int(H), input_size)
@@ -203,6 +224,20 @@ def cost_table(
                 res, seconds = _timed(online_gradient, spec, params, x, y, m, seed=seed, **kw)
                 rows.append(CostRow(m, int(H), int(T), res.memory_bytes, res.stored_bytes, res.flops, seconds))
     return rows
+
+
+def _check_methods(methods: object) -> tuple[str, ...]:
+    """A non-empty tuple of method names (:data:`bptt_core.online.METHODS`)."""
+    if isinstance(methods, str) or not isinstance(methods, (tuple, list)) or not methods:
+        raise ValueError(f"methods must be a non-empty tuple of names from {METHODS}, got {v.show(methods)}")
+    return tuple(v.check_choice("methods", m, METHODS) for m in methods)
+
+
+def _call_work(spec: RNNSpec, T: int, B: int, method: str, truncation: int | None) -> int:
+    """Multiply-adds of one :func:`online_gradient` call (BPTT's through time, without checkpointing)."""
+    if method in ONLINE:
+        return online_work(spec, T, B, method)
+    return budget.bptt_work(spec, T, B, truncation=truncation if method == "tbptt" else None)
 
 
 def _method_options(method: str, truncation: int | None, checkpoint: int | str | None) -> dict:
@@ -227,7 +262,9 @@ def crossover_length(
         Compare the peak held (``memory_bytes``) or what each keeps to form its gradient
         (``stored_bytes``: BPTT's tape against RTRL's influence).
     """
+    check_spec(spec)
     v.check_choice("what", what, ("held", "stored"))
+    v.check_dtype(dtype)
     B, max_length = v.check_positive_int("B", B, allow_none=False), v.check_positive_int("max_length", max_length)
 
     def measure(method: str, T: int) -> int:

@@ -33,11 +33,16 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import validate as v
 from ..cells import CELLS
-from ..spec import RNNSpec
+from ..ledger import array_header
+from ..limits import STEP_FLOOR
+from ..spec import RNNSpec, check_spec
 
 #: The methods that read the step Jacobians and carry an influence forward in time.
 ONLINE = ("rtrl", "uoro", "snap1", "diagonal")
+#: Every method whose costs are counted here (:data:`bptt_core.online.METHODS`).
+COUNTED = (*ONLINE, "tbptt", "bptt")
 
 
 class Sizes(NamedTuple):
@@ -82,6 +87,9 @@ def flop_counts(spec: RNNSpec, T: int, B: int, method: str, forward_steps: int |
     dict of str to int
         ``forward``, ``readout`` and ``backward`` (BPTT) or ``jacobians``, ``adjoint`` and ``influence`` (online).
     """
+    check_spec(spec)
+    T, B, method = v.check_positive_int("T", T), v.check_positive_int("B", B), v.check_choice("method", method, COUNTED)
+    forward_steps = v.check_int("forward_steps", forward_steps, 0, allow_none=True)
     H, O, L, D = spec.hidden_size, spec.output_size, spec.num_layers, spec.directions
     W, n, S, inputs, P, R, K = layer_sizes(spec)
     forward = sum(2 * (i + 1) * W + 2 * r for i, r in zip(inputs, R)) * D
@@ -109,6 +117,7 @@ def flop_counts(spec: RNNSpec, T: int, B: int, method: str, forward_steps: int |
 def influence_bytes(spec: RNNSpec, B: int, method: str, dtype: str = "float64") -> int:
     """Bytes of what an online method keeps to form its gradient: RTRL's influence ``B K_l N_l`` per
     layer, UORO's two vectors ``B (S + P)``, SnAp-1's sparse influence ``B n P``."""
+    B, method = _checked(spec, B, method, dtype)
     sizes = layer_sizes(spec)
     item = np.dtype(dtype).itemsize
     if method == "rtrl":
@@ -122,6 +131,7 @@ def online_bytes(spec: RNNSpec, B: int, method: str, dtype: str = "float64") -> 
     """Estimate of the bytes an online call holds at its peak, group by group as its ledger counts them
     (10 % above, for the memory guard): the influence, the method's scratch, the step Jacobians and the
     cell's scratch at K adjoints, one step's cache, the adjoint step, the gradient buffers and the weight copies."""
+    B, method = _checked(spec, B, method, dtype)
     cell, H, L, item = CELLS[spec.cell], spec.hidden_size, spec.num_layers, np.dtype(dtype).itemsize
     W, n, S, inputs, P, _, K = layer_sizes(spec)
     shapes = [cell.param_shapes(H, i).values() for i in inputs]
@@ -143,7 +153,15 @@ def online_bytes(spec: RNNSpec, B: int, method: str, dtype: str = "float64") -> 
     adjoint = B * (pre * W + S + inputs[-1]) + largest
     fixed = spec.n_params() + sum((i + 1) * W for i in inputs)
     total = influence_bytes(spec, B, method, dtype) // item + scratch + jacobians + cell_scratch + step + adjoint
-    return int(1.1 * (total + fixed) * item)
+    return int(1.1 * ((total + fixed) * item + _headers(spec)))
+
+
+def _headers(spec: RNNSpec) -> int:
+    """Bytes of the array objects the ledger counts besides their data (a header each): every parameter's
+    weights, gradient and influence block, the step's cache entries and the scratch buffers, per layer."""
+    cell = CELLS[spec.cell]
+    arrays = 4 * len(cell.param_shapes(spec.hidden_size, spec.input_size)) + 2 * len(cell.tape) + 16
+    return spec.num_layers * arrays * array_header(3)
 
 
 def stored_crossover(spec: RNNSpec) -> int:
@@ -158,8 +176,22 @@ def stored_crossover(spec: RNNSpec) -> int:
     The ledgers' ``stored_bytes`` follow it exactly (:func:`bptt_core.online.crossover_length` with
     ``what="stored"`` measures it).
     """
-    if spec.num_layers != 1 or spec.bidirectional:
+    if check_spec(spec).num_layers != 1 or spec.bidirectional:
         raise ValueError("stored_crossover is the closed form for one unidirectional layer; use crossover_length")
     cell, H = CELLS[spec.cell], spec.hidden_size
     sizes = layer_sizes(spec)
     return (sizes.S * sizes.P[0] - cell.state_width * H) // (cell.tape_width * H) + 1
+
+
+def online_work(spec: RNNSpec, T: int, B: int, method: str) -> int:
+    """Multiply-adds of an online call (half its :func:`flop_counts`), each step of its Python loop counted
+    as at least :data:`bptt_core.limits.STEP_FLOOR` per layer: what the work budget is held to."""
+    flops = sum(flop_counts(spec, T, B, method).values())
+    return flops // 2 + T * spec.num_layers * STEP_FLOOR
+
+
+def _checked(spec: RNNSpec, B: int, method: str, dtype: str) -> tuple[int, str]:
+    """The spec, the batch, an online method and the dtype, checked (a ValueError names the first bad one)."""
+    check_spec(spec)
+    v.check_dtype(dtype)
+    return v.check_positive_int("B", B), v.check_choice("method", method, ONLINE)

@@ -14,14 +14,14 @@ import numpy as np
 
 from .. import budget
 from .. import validate as v
-from ..arguments import check_options, prepare
+from ..arguments import check_loss, check_options, prepare
 from ..bptt import bptt
 from ..cells import CELLS
 from ..ledger import MemoryLedger
 from ..norms import global_norm
 from ..spec import RNNSpec
 from ..workspace import Workspace
-from .costs import ONLINE, flop_counts, online_bytes
+from .costs import ONLINE, flop_counts, online_bytes, online_work
 from .rtrl import RTRL
 from .snap import SnAp1
 from .stream import INFLUENCE, open_stream, run
@@ -123,7 +123,6 @@ def online_gradient(
     OnlineResult
     """
     v.check_choice("method", method, METHODS)
-    P, x, y, checked_mask, states = prepare(spec, params, x, y, loss, mask, h0, c0, dtype)
     rng = seed if isinstance(seed, np.random.Generator) else None
     options = check_options(
         spec,
@@ -139,17 +138,23 @@ def online_gradient(
         return_sequences=False,
     )
     _check_method_options(spec, method, options)
+    loss, memory_budget = check_loss(loss), v.check_budget("memory_budget", memory_budget)
     if method not in ONLINE:
-        return _through_time(spec, P, x, y, method, loss, checked_mask, options, h0, c0, dtype, memory_budget)
-    needed = online_bytes(spec, x.shape[1], method, dtype)
-    budget.check(
-        needed, f"method={method!r}", "lower the hidden size or the batch, or choose uoro or snap1", memory_budget
-    )
+        return _through_time(spec, params, x, y, method, loss, mask, options, h0, c0, dtype, memory_budget)
+
+    def need(T: int, B: int, copies: int) -> None:
+        what = budget.sized(f"method={method!r}", T, B)
+        needed = copies + online_bytes(spec, B, method, np.dtype(v.check_dtype(dtype)).name)
+        advice = "lower the hidden size or the batch" + (", or choose uoro or snap1" if method == "rtrl" else "")
+        budget.check(needed, what, advice, memory_budget)
+        budget.check_work(online_work(spec, T, B, method), what, "shorten T, or lower the hidden size or the batch")
+
+    args = prepare(spec, params, x, y, loss, mask, h0, c0, dtype, need)
     rng = rng or np.random.default_rng(options["seed"])
     with np.errstate(all="ignore"), Workspace(output_bytes=0).use() as work:
-        cell = CELLS[spec.cell]
+        cell, checked_mask = CELLS[spec.cell], None if mask is None else args.mask  # None: nothing of size T kept
         stream = open_stream(
-            spec, cell, P, x, y, loss, options["reduction"], None if mask is None else checked_mask, states, work
+            spec, cell, args.P, args.x, args.y, loss, options["reduction"], checked_mask, args.states, work
         )
         if method == "rtrl":
             tracker = RTRL(stream)
@@ -158,7 +163,7 @@ def online_gradient(
         else:
             tracker = SnAp1(stream, exact=method == "diagonal")
         run(stream, tracker)
-        return _package(method, stream.total, stream.grads, stream.ledger, spec, x.shape, None)
+        return _package(method, stream.total, stream.grads, stream.ledger, spec, args.x.shape, None)
 
 
 def _check_method_options(spec: RNNSpec, method: str, options: dict) -> None:
@@ -181,11 +186,12 @@ def _check_method_options(spec: RNNSpec, method: str, options: dict) -> None:
         )
 
 
-def _through_time(spec, P, x, y, method, loss, mask, options, h0, c0, dtype, memory_budget) -> OnlineResult:
-    """BPTT or truncated BPTT, as :func:`bptt_core.bptt` computes them, in the common result."""
+def _through_time(spec, params, x, y, method, loss, mask, options, h0, c0, dtype, memory_budget) -> OnlineResult:
+    """BPTT or truncated BPTT, as :func:`bptt_core.bptt` computes them (checks and budgets included), in the
+    common result."""
     res = bptt(
         spec,
-        P,
+        params,
         x,
         y,
         loss,
@@ -200,7 +206,7 @@ def _through_time(spec, P, x, y, method, loss, mask, options, h0, c0, dtype, mem
         memory_budget=memory_budget,
         return_sequences=False,
     )
-    return _package(method, res.loss, res.grads, res.ledger, spec, x.shape, res)
+    return _package(method, res.loss, res.grads, res.ledger, spec, np.shape(x), res)
 
 
 def _package(method, loss, grads, ledger, spec, shape, res) -> OnlineResult:

@@ -6,16 +6,24 @@ runs only the measured calls, one at a time. The child stays up between measurem
 Python and importing NumPy took 0.3 s of every measurement): ``python -m dashboard.catalog.measure --serve``
 reads one configuration per line and answers one JSON line each. ``python -m dashboard.catalog.measure
 '{"T": "200"}'`` (the URL's query parameters as JSON) measures once and prints JSON.
+
+The child ends with its parent: the parent stops it when its interpreter exits (``atexit``), the child
+ends when its standard input closes (the parent's end of the pipe closes when the parent dies, however
+it dies), and it also watches its parent's process id (a parent that dies while another process holds
+the pipe open still ends it).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -59,6 +67,10 @@ _worker_stderr = None  # the child's stderr, a file: read when it fails
 _worker_lock = threading.Lock()  # one measurement at a time: the child's tracemalloc sees only it
 
 
+#: Seconds between the child's checks that its parent is alive (only a lost parent is waited for this long).
+PARENT_CHECK_SECONDS = 1.0
+
+
 def _running_worker() -> subprocess.Popen:
     """The measuring child, started (again) when there is none, it has ended, or the interpreter changed."""
     global _worker, _worker_stderr
@@ -71,6 +83,20 @@ def _running_worker() -> subprocess.Popen:
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=_worker_stderr, cwd=ROOT
         )
     return _worker
+
+
+def stop_worker() -> None:
+    """End the measuring child, if one runs (at exit, and for whoever started measurements and is done). A
+    measurement still under way is waited for a few seconds, then the child is ended anyway."""
+    locked = _worker_lock.acquire(timeout=5.0)
+    try:
+        _stop_worker()
+    finally:
+        if locked:
+            _worker_lock.release()
+
+
+atexit.register(stop_worker)
 
 
 def _stop_worker() -> str:
@@ -122,10 +148,23 @@ def measured_peaks(config: RunConfig, timeout: float = 120.0) -> dict[str, dict[
     return answer
 
 
+def exit_with_parent(parent: int, interval: float = PARENT_CHECK_SECONDS) -> threading.Thread:
+    """A daemon thread that ends this process once its parent ``parent`` is gone (it was re-parented)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(0)  # the parent is gone: nobody reads the answers
+
+    watcher = threading.Thread(target=watch, name="exit-with-parent", daemon=True)
+    watcher.start()
+    return watcher
+
+
 def serve(lines=None, out=None) -> int:
     """Answer each line of ``lines`` (standard input; the URL's query parameters as JSON) with
     :func:`measure_here`'s JSON on ``out`` (standard output), or ``{"error": ...}``: one bad request does
-    not end the child."""
+    not end the child. Standard input's end (the parent closed it, or died) ends it."""
     out = out or sys.stdout
     for line in lines or sys.stdin:
         try:
@@ -140,6 +179,7 @@ def serve(lines=None, out=None) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args == ["--serve"]:
+        exit_with_parent(os.getppid())
         return serve()
     if len(args) != 1:
         print("usage: python -m dashboard.catalog.measure QUERY_JSON | --serve", file=sys.stderr)

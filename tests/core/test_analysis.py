@@ -312,7 +312,7 @@ def test_lyapunov_spectrum_reads_every_layer_and_direction(cell):
         lam = bc.lyapunov_spectrum(spec, params, x, layer=layer, direction=direction)
         assert lam.shape == (2, S) and np.all(np.diff(lam, axis=1) <= 1e-12)
         assert np.all(lam[:, 0] < 0)
-    with pytest.raises(ValueError, match="layer and direction"):
+    with pytest.raises(ValueError, match="layer must be"):
         bc.lyapunov_spectrum(spec, params, x, layer=2)
 
 

@@ -76,3 +76,54 @@ def test_without_sequences_nothing_of_size_T_B_H_is_allocated_in_checkpointed_mo
     one_sequence = 1024 * 8 * 32 * 8
     largest = max((s.size for s in snapshot.statistics("traceback")), default=0)
     assert largest < one_sequence / 4
+
+
+#: The families issue 25 found outside 15 % (a fixed few hundred KiB uncounted, or the cast copies).
+FAMILIES = [
+    ("lstm", 400, 2, 8, 1, False, {"checkpoint": "binomial", "checkpoint_slots": 2}, "float64"),
+    ("gru", 600, 1, 4, 1, False, {"checkpoint": "binomial", "checkpoint_slots": 3}, "float64"),
+    ("rnn", 300, 2, 4, 4, False, {}, "float64"),
+    ("lstm", 250, 1, 4, 4, True, {}, "float64"),
+    ("gru", 500, 4, 8, 1, False, {"truncation": 50, "checkpoint": "sqrt"}, "float64"),
+    ("rnn", 500, 4, 8, 2, False, {"truncation": 20, "checkpoint": 5}, "float64"),
+    ("gru", 1000, 4, 16, 1, True, {}, "float64"),
+    ("lstm", 400, 8, 32, 1, False, {}, "float32"),
+    ("gru", 300, 8, 16, 2, True, {}, "float32"),
+    ("rnn", 1000, 1, 2, 1, False, {}, "float64"),
+]
+
+
+def random_settings(n: int, seed: int = 25) -> list[tuple]:
+    """Cells, depths, directions, memory modes, dtypes (float64 inputs cast to float32 too) at T >= 200."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        layers, bidirectional = int(rng.integers(1, 5)), bool(rng.random() < 0.4)
+        T = 200 + int(rng.integers(0, 601)) // (layers * (2 if bidirectional else 1))
+        modes = [{}, {"checkpoint": "sqrt"}, {"checkpoint": int(rng.integers(2, 40))}]
+        modes.append({"checkpoint": "binomial", "checkpoint_slots": int(rng.integers(4, 9))})
+        if not bidirectional:
+            modes += [{"truncation": int(rng.integers(10, 200))}, {"truncation": 100, "checkpoint": "sqrt"}]
+        mode = modes[int(rng.integers(len(modes)))]
+        cell, H, B = str(rng.choice(list(bc.CELLS))), int(rng.choice([2, 4, 8, 16, 32])), int(rng.integers(1, 9))
+        out.append((cell, T, B, H, layers, bidirectional, mode, str(rng.choice(["float64", "float32"]))))
+    return out
+
+
+SETTINGS = [(*f, s) for f in FAMILIES for s in (True, False)] + [
+    (*r, bool(i % 2)) for i, r in enumerate(random_settings(32))
+]
+
+
+@pytest.mark.slow
+def test_memory_bytes_is_within_15_percent_of_tracemalloc_over_random_settings():
+    """52 settings, the issue's failing families first; float64 arrays with dtype='float32' are cast copies."""
+    ratios = []
+    for cell, T, B, H, layers, bidirectional, mode, dtype, sequences in SETTINGS:
+        spec, params, x, y = problem(cell, T=T, B=B, H=H, layers=layers, bidirectional=bidirectional)
+        run = {"dtype": dtype, "return_sequences": sequences, **mode}
+        res, peak = traced_peak(lambda: bc.bptt(spec, params, x, y, **run))  # noqa: B023
+        ratios.append(res.memory_bytes / peak)
+    ratios = np.array(ratios)
+    worst = SETTINGS[int(np.argmax(np.abs(ratios - 1)))]
+    assert len(ratios) >= 50 and np.all(np.abs(ratios - 1) <= 0.15), (ratios.min(), ratios.max(), worst)

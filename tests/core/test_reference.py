@@ -91,7 +91,7 @@ def test_reference_stays_a_textbook_loop():
         for node in ast.walk(ast.parse(source))
         if isinstance(node, ast.ImportFrom) and node.module is not None
     }
-    assert imported <= {"__future__", "typing", "cells", "losses", "spec", "validate"}, imported
+    assert imported <= {"__future__", "typing", "arguments", "cells", "losses", "spec", "validate"}, imported
     for name in bc.CELLS:
         assert f'"{name}"' not in source and f"'{name}'" not in source, name
     body = inspect.getsource(reference_bptt)

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -54,8 +55,10 @@ def server():
 
 
 def running_server():
-    """Start ``streamlit run app.py``, yield its base URL once healthy, stop it afterwards."""
+    """Start ``streamlit run app.py``, yield its base URL once healthy, stop it afterwards: also when the
+    generator is closed before its end (``close()`` raises GeneratorExit at the ``yield``)."""
     port = _free_port()
+    log = tempfile.TemporaryFile()  # read on failure; a pipe nobody reads would stall the server once full
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -73,23 +76,39 @@ def running_server():
             "false",
         ],
         cwd=ROOT,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_healthy(proc, url, log)
+        yield url
+    finally:
+        _stop(proc)
+        log.close()
+
+
+def _wait_until_healthy(proc: subprocess.Popen, url: str, log) -> None:
+    """Poll the server's health endpoint until it answers (60 s at most), or fail with its output."""
     deadline = time.time() + 60
-    while time.time() < deadline:
+    while time.time() < deadline and proc.poll() is None:
         try:
             if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                break
+                return
         except OSError:
             time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start within 60 s")
-    yield url
+    log.seek(0)
+    pytest.fail(f"streamlit did not start within 60 s:\n{log.read().decode(errors='replace')[-2000:]}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Ask the server to stop (it then stops its measuring child), and kill it if it has not within 10 s."""
     proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture(scope="session")
