@@ -256,15 +256,19 @@ def memory_lengths(config: RunConfig, params: Params | None = None) -> pd.DataFr
 
 
 def _sweep_point(config: RunConfig, m: Method, params: Params | None, axis: str) -> tuple:
-    """One method at one size: ledger bytes and seconds when its counted FLOPs are at most :data:`SWEEP_FLOPS`."""
+    """One method at one size: ledger bytes and seconds (the best of up to three calls, while they take under 50 ms
+    together) when its counted FLOPs are at most :data:`SWEEP_FLOPS`."""
     flops = int(sum(flop_counts(config.spec, config.T, config.batch_size, m.method).values()))
     base = (axis, config.T, config.hidden_size, m.key, m.label, flops)
     if cost_refusal(config, m.method, SWEEP_FLOPS):
         return (*base, np.nan, np.nan, np.nan)
     p = problem(config, params)
-    start = time.perf_counter()
-    res = bc.online_gradient(p.spec, p.params, p.x, p.y, m.method, seed=0, **m.kwargs, **_loss_options(config, p))
-    return (*base, res.memory_bytes, res.stored_bytes, time.perf_counter() - start)
+    seconds = []
+    while len(seconds) < 3 and sum(seconds) < 0.05:  # the best of up to three quick calls: less noise
+        start = time.perf_counter()
+        res = bc.online_gradient(p.spec, p.params, p.x, p.y, m.method, seed=0, **m.kwargs, **_loss_options(config, p))
+        seconds.append(time.perf_counter() - start)
+    return (*base, res.memory_bytes, res.stored_bytes, min(seconds))
 
 
 def cost_sweep(config: RunConfig, params: Params | None = None) -> pd.DataFrame:

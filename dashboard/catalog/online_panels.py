@@ -21,14 +21,19 @@ SAME = {"float64": 1e-10, "float32": 1e-4}
 APPROXIMATIONS = ("snap1", "diagonal", "tbptt", "bptt_checkpoint")
 
 
+def _lower_first(text: str) -> str:
+    """A label inside a sentence: its first letter in lower case, the rest (BPTT, T*) as it is."""
+    return text[:1].lower() + text[1:]
+
+
 def accuracy(config: RunConfig, rows: pd.DataFrame) -> Panel:
     """Each running method's cosine and relative error against exact BPTT (:func:`online.method_rows`)."""
     data = rows.drop(columns="seconds")  # what the figure draws and the ledgers: an export reproduces it
     fig = fo.method_accuracy(data, cosine_title=label("gradient_cosine"), error_title=label("gradient_error"))
     caption = (
         f"One gradient by each method on this network (the sidebar's batch of {config.batch_size}) against exact "
-        f"BPTT: left, the {label('gradient_cosine')}; right, the {label('gradient_error')}. "
-        + accuracy_caption(rows, config.dtype)
+        f"BPTT: left, the {_lower_first(label('gradient_cosine'))}; right, the "
+        f"{_lower_first(label('gradient_error'))}. " + accuracy_caption(rows, config.dtype)
     )
     return Panel("online_accuracy", "Each method's gradient against BPTT", caption, fig, data)
 
@@ -178,7 +183,8 @@ def memory_caption(df: pd.DataFrame, t_star: int | None, stack: bool = False) ->
     )
     crossed = _first_above(df, "stored_bytes", kept[-1])
     text += (
-        f". The dashed line marks the {label('crossover_length').lower()} = {t_star}: from there on BPTT's tape (what "
+        f". The dashed line marks the {_lower_first(label('crossover_length'))} = {t_star}: from there on BPTT's "
+        "tape (what "
         "each step stores for backward, and the state entering the sequence"
         + (", and the outputs its layers hand up" if stack else "")
         + ") outweighs RTRL's influence ∂s_t/∂θ of every recurrent weight and bias (both scale with the batch, which "
@@ -212,10 +218,10 @@ def uoro_caption(study: online.UOROStudy) -> str:
     """Bias against standard error, one draw's spread, and the z-test's outcome, from the statistics."""
     s, n, first = study.row.statistics, study.seeds, study.first_seed
     text = (
-        f"{n} draws of UORO (seeds {first} to {first + n - 1}): {label('estimator_bias')} "
-        f"{readable(s.relative_bias)} against "
-        f"a {label('estimator_standard_error')} of {readable(s.relative_standard_error)}; "
-        f"{label('estimator_variance')} {readable(s.relative_variance)}, so one draw is off by about "
+        f"{n} draws of UORO (seeds {first} to {first + n - 1}): {_lower_first(label('estimator_bias'))} "
+        f"{readable(s.relative_bias)} against a {_lower_first(label('estimator_standard_error'))} of "
+        f"{readable(s.relative_standard_error)}; {_lower_first(label('estimator_variance'))} "
+        f"{readable(s.relative_variance)}, so one draw is off by about "
         f"{readable(np.sqrt(s.relative_variance))} times the gradient's size and averaging n draws divides that by √n. "
     )
     beyond = int(np.sum(~(np.abs(s.z) <= s.z_critical)))
@@ -283,16 +289,20 @@ def growth(df: pd.DataFrame, key: str, axis: str, column: str) -> tuple[float, i
     return float(np.log(b[column] / a[column]) / np.log(b[axis] / a[axis])), int(a[axis]), int(b[axis])
 
 
+def _exponents(df: pd.DataFrame, axis: str, column: str) -> str:
+    """Each method's growth exponent of ``column`` against ``axis`` (one phrase when all agree)."""
+    found = {name: growth(df, key, axis, column) for key, name in dict(zip(df["key"], df["method"])).items()}
+    found = {name: g for name, g in found.items() if g}
+    shown = {name: f"{axis}^{g[0]:.2f}" for name, g in found.items()}
+    if len(set(shown.values())) == 1 and len(shown) > 1:
+        g = next(iter(found.values()))
+        return f"like {next(iter(shown.values()))} for every method (between {g[1]} and {g[2]})"
+    return ", ".join(f"{name} like {shown[name]} ({g[1]} to {g[2]})" for name, g in found.items())
+
+
 def cost_caption(df: pd.DataFrame, axis: str) -> str:
     """The growth exponents of the counted FLOPs and of the held bytes, and which points were timed."""
     fixed = f"at H = {df['H'].iloc[0]}" if axis == "T" else f"at T = {df['T'].iloc[0]}, the preset's weights"
-    parts = []
-    for key, name in dict(zip(df["key"], df["method"])).items():
-        flops, held_ = growth(df, key, axis, "flops"), growth(df, key, axis, "memory_bytes")
-        text = f"{name}: FLOPs like {axis}^{flops[0]:.2f}" if flops else f"{name}: one size"
-        if held_:
-            text += f", held bytes like {axis}^{held_[0]:.2f} (between {held_[1]} and {held_[2]})"
-        parts.append(text)
     untimed = int(df["seconds"].isna().sum())
     timing = (
         f" {untimed} of {len(df)} points count more than {readable(online.SWEEP_FLOPS)} FLOPs: drawn from their count, "
@@ -301,6 +311,8 @@ def cost_caption(df: pd.DataFrame, axis: str) -> str:
         else ""
     )
     return (
-        f"One gradient on the sidebar's batch {fixed}; time measured once on this shared server. Between the two "
-        f"largest sizes run or counted: {'; '.join(parts)}.{timing}"
+        f"One gradient on the sidebar's batch {fixed}; time measured on this shared server (the best of up to three "
+        f"calls). Between the two largest sizes of each method: {_lower_first(label('counted_flops'))} grow "
+        f"{_exponents(df, axis, 'flops')}; {_lower_first(label('peak_held'))} grows "
+        f"{_exponents(df, axis, 'memory_bytes')}.{timing}"
     )

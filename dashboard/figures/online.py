@@ -223,14 +223,22 @@ def race_curves(df: pd.DataFrame, *, title: str = "", y_title: str = "loss") -> 
     df : DataFrame with columns ``key``, ``method``, ``iteration``, ``loss``
     """
     fig = go.Figure()
-    for key, part in df.groupby("key", sort=False):
+    for key, part in list(df.groupby("key", sort=False))[::-1]:  # the first method drawn last, on top
         fig.add_scatter(
             x=part["iteration"],
             y=finite_positive(part["loss"]),
             name=str(part["method"].iloc[0]),
             mode="lines",
-            line={"color": METHOD_COLORS.get(str(key), "#7f7f7f"), "width": 2},
+            line={
+                "color": METHOD_COLORS.get(str(key), "#7f7f7f"),
+                "width": 4 if key == "bptt" else 2,
+                "dash": "dash" if key == "rtrl" else "solid",  # RTRL's curve lies on BPTT's: both stay visible
+            },
         )
+    loss = finite_positive(df["loss"])
+    wide = np.nanmax(loss, initial=1.0) > 10 * np.nanmin(loss, initial=1.0)
     fig.update_xaxes(title="iteration (the same batches for every method)")
-    fig.update_yaxes(title=y_title, **log_axis(df["loss"]))
-    return base_layout(fig, title or "The training race: loss per iteration")
+    fig.update_yaxes(title=y_title + (" (log)" if wide else ""), **(log_axis(df["loss"]) if wide else {}))
+    base_layout(fig, title or "The training race: loss per iteration")
+    fig.update_layout(legend={"traceorder": "reversed"})
+    return fig

@@ -97,7 +97,7 @@ def race_frame(field: tuple[Entrant, ...], histories: dict[str, TrainHistory]) -
 def race_panel(field: tuple[Entrant, ...], histories: dict[str, TrainHistory]) -> Panel:
     """The loss curves of the race, with what they show."""
     df = race_frame(field, histories)
-    fig = fo.race_curves(df, y_title=f"{label('loss')} (log)")
+    fig = fo.race_curves(df, y_title=label("loss"))
     caption = race_caption(df, field[0].config)
     return Panel("online_race", "The training race", caption, fig, df)
 

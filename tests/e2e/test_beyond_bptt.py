@@ -27,8 +27,10 @@ def _titles(page) -> list[str]:
 
 def test_the_defaults_draw_the_comparison_and_the_crossover(server, browser):
     page = _open(browser, f"{server}/beyond_bptt")
-    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot svg.main-svg').length >= 2")
-    wait_until_idle(page)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.js-plotly-plot svg.main-svg').length >= 2", timeout=180_000
+    )
+    wait_until_idle(page, timeout=120_000)
     assert_no_exception(page)
     titles = _titles(page)
     assert "Each method's gradient against exact BPTT" in titles
@@ -43,8 +45,10 @@ def test_the_defaults_draw_the_comparison_and_the_crossover(server, browser):
 
 def test_a_stack_compares_rtrl_and_says_why_uoro_and_snap_are_not_there(server, browser):
     page = _open(browser, f"{server}/beyond_bptt?num_layers=2&cell=lstm&T=40&hidden_size=8")
-    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot svg.main-svg').length >= 2")
-    wait_until_idle(page)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.js-plotly-plot svg.main-svg').length >= 2", timeout=180_000
+    )
+    wait_until_idle(page, timeout=120_000)
     assert_no_exception(page)
     info = page.locator('[data-testid="stAlert"]').first.inner_text()
     assert "UORO and SnAp-1 are defined here for one recurrent layer" in info
@@ -56,16 +60,16 @@ def test_a_stack_compares_rtrl_and_says_why_uoro_and_snap_are_not_there(server, 
 
 def test_a_bidirectional_network_gets_a_clear_message(server, browser):
     page = _open(browser, f"{server}/beyond_bptt?bidirectional=1", height=1200)
-    page.get_by_text("No online method runs a bidirectional network").wait_for(timeout=60_000)
+    page.get_by_text("No online method runs a bidirectional network").wait_for(timeout=180_000)
     assert_no_exception(page)
     assert page.locator(".js-plotly-plot").count() == 0
     page.close()
 
 
 def test_every_section_opens_and_the_race_runs(server, browser):
-    page = _open(browser, f"{server}/beyond_bptt?T=20&hidden_size=8", height=1600)
-    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
-    wait_until_idle(page)
+    page = _open(browser, f"{server}/beyond_bptt?T=20&hidden_size=8", height=6200)
+    page.wait_for_selector(".js-plotly-plot", timeout=180_000)
+    wait_until_idle(page, timeout=120_000)
     for name in SECTIONS:
         drawn = page.locator(".js-plotly-plot").count()
         page.locator('[data-testid="stExpander"] summary', has_text=name).click()
@@ -78,7 +82,7 @@ def test_every_section_opens_and_the_race_runs(server, browser):
         wait_until_idle(page, timeout=180_000)
         assert_no_exception(page)
     page.get_by_role("button", name="Start the race").click()
-    page.get_by_text(re.compile(r"iteration \d+ of 100")).first.wait_for(timeout=60_000)  # progress shows
+    page.get_by_text(re.compile(r"iteration \d+ of 100")).first.wait_for(timeout=120_000)  # progress shows
     page.wait_for_function(
         "() => Array.from(document.querySelectorAll('.js-plotly-plot .gtitle'))"
         ".some(t => t.textContent.startsWith('The training race'))",

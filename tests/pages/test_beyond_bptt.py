@@ -95,7 +95,9 @@ def test_the_race_runs_from_its_form_and_draws_every_method():
     at.run()
     assert_clean(at)
     (race,) = [s for s in chart_specs(at) if s["layout"]["title"]["text"] == "The training race: loss per iteration"]
-    assert [t["name"] for t in race["data"]] == ["RTRL", "UORO", "SnAp-1", "truncated BPTT (k = 8)", "BPTT"]
+    names = ["RTRL", "UORO", "SnAp-1", "truncated BPTT (k = 8)", "BPTT"]
+    assert [t["name"] for t in race["data"]] == names[::-1]  # drawn last first: RTRL's dashes on top of BPTT
+    assert race["layout"]["legend"]["traceorder"] == "reversed"  # listed in the methods' order
     assert any("RTRL's curve is BPTT's" in c.value for c in at.caption)
     at.run()  # a rerun keeps the race's result (the session holds it), without training again
     assert any(s["layout"]["title"]["text"].startswith("The training race") for s in chart_specs(at))
