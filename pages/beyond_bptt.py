@@ -43,6 +43,7 @@ if skipped:
     st.caption("Not run here: " + "; ".join(f"**{m.label}**, {m.left_out}" for m in skipped) + ".")
 rows = ui.compute_or_stop(cache.online_rows, config, params, what="the gradients")
 t_star = cache.online_crossover(config)
+st.markdown(online_panels.HEADLINE)
 for column, (name, value, text) in zip(st.columns(4), online_panels.headline(config, rows, t_star)):
     column.metric(name, value, help=text)
 

@@ -93,9 +93,14 @@ def method_table(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[["method", *_ROW_COLUMNS]].rename(columns=named)
 
 
+#: The line above the metrics: each one sets RTRL against BPTT (the metrics keep the vocabulary's own labels).
+HEADLINE = "**RTRL against BPTT** on this network: how close its gradient is, and what it keeps and computes instead."
+
+
 def headline(config: RunConfig, rows: pd.DataFrame, t_star: int | None) -> list[tuple[str, str, str]]:
-    """The page's four metrics as (name, value, tooltip): RTRL's certificate, T*, and RTRL against BPTT in
-    bytes kept and counted FLOPs ("–" with the reason where RTRL does not run)."""
+    """The page's four metrics under :data:`HEADLINE`, as (label, value, tooltip): RTRL's relative error against
+    BPTT (its certificate), T*, and RTRL's bytes kept and counted FLOPs as multiples of BPTT's ("–" with the reason
+    where RTRL does not run)."""
     by = rows.set_index("key")
     compared = (
         " Compared: BPTT's tape with full storage (the state entering the sequence and every step's stored "
@@ -106,29 +111,31 @@ def headline(config: RunConfig, rows: pd.DataFrame, t_star: int | None) -> list[
         f"{t_star} steps" if t_star else "–",
         Q_help("crossover_length") + compared + (f" This T is {config.T}." if t_star else " Not found here."),
     )
+    names = [label("gradient_error"), label("kept_for_gradient"), label("counted_flops")]
     if "rtrl" not in by.index:
         why = " RTRL does not run here (see above)."
         return [
-            (f"{label('gradient_error')} (RTRL)", "–", Q_help("gradient_error") + why),
+            (names[0], "–", Q_help("gradient_error") + why),
             crossover,
-            (f"{label('kept_for_gradient')}: RTRL / BPTT", "–", Q_help("kept_for_gradient") + why),
-            (f"{label('counted_flops')}: RTRL / BPTT", "–", Q_help("counted_flops") + why),
+            (names[1], "–", Q_help("kept_for_gradient") + why),
+            (names[2], "–", Q_help("counted_flops") + why),
         ]
     rtrl, bptt = by.loc["rtrl"], by.loc["bptt"]
     kept, flops = rtrl["stored_bytes"] / bptt["stored_bytes"], rtrl["flops"] / bptt["flops"]
     return [
-        (f"{label('gradient_error')} (RTRL)", readable(rtrl["relative_error"]), Q_help("gradient_error")),
+        (names[0], readable(rtrl["relative_error"]), Q_help("gradient_error") + " Here RTRL's."),
         crossover,
         (
-            f"{label('kept_for_gradient')}: RTRL / BPTT",
+            names[1],
             factor(kept),
-            Q_help("kept_for_gradient") + f" At T = {config.T}: RTRL {human_bytes(rtrl['stored_bytes'])}, "
-            f"BPTT {human_bytes(bptt['stored_bytes'])}.",
+            Q_help("kept_for_gradient") + f" Here RTRL's as a multiple of BPTT's, at T = {config.T}: RTRL "
+            f"{human_bytes(rtrl['stored_bytes'])}, BPTT {human_bytes(bptt['stored_bytes'])}.",
         ),
         (
-            f"{label('counted_flops')}: RTRL / BPTT",
+            names[2],
             factor(flops),
-            Q_help("counted_flops") + f" RTRL {readable(rtrl['flops'])}, BPTT {readable(bptt['flops'])}.",
+            Q_help("counted_flops") + f" Here RTRL's as a multiple of BPTT's: RTRL {readable(rtrl['flops'])}, BPTT "
+            f"{readable(bptt['flops'])}.",
         ),
     ]
 
