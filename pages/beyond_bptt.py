@@ -33,10 +33,10 @@ if config.bidirectional:
 methods = cache.online_methods(config, params)
 if config.num_layers > 1:
     st.info(
-        f"A stack of {config.num_layers} layers: UORO and SnAp-1 are defined here for one recurrent layer (their "
-        "estimate follows one layer's state), so this page compares RTRL (exact for stacks: each layer carries the "
-        "influence of its own and the lower layers' parameters), truncated BPTT and BPTT. Set Layers L to 1 to see "
-        "UORO and SnAp-1."
+        f"A stack of {config.num_layers} layers: UORO and SnAp-1 (and the exact diagonal method) are defined here for "
+        "one recurrent layer (their estimate follows one layer's state), so this page compares RTRL (exact for "
+        "stacks: each layer carries the influence of its own and the lower layers' parameters), truncated BPTT and "
+        "BPTT. Set Layers L to 1 to see UORO and SnAp-1."
     )
 skipped = [m for m in methods if m.left_out and m.left_out != online.STACK_REFUSAL]  # a stack: said above
 if skipped:

@@ -89,8 +89,11 @@ def structural_refusal(config: RunConfig, method: str, params: Params | None = N
         p = problem(config.replace(T=1), params)
         try:  # the first step shows whether the recurrence couples its units
             bc.online_gradient(p.spec, p.params, p.x, p.y, "diagonal", loss=config.loss, dtype=config.dtype)
-        except ValueError:
-            return "exact only where no unit's state depends on another's (LRU, minGRU, a diagonal W_hh); these couple"
+        except ValueError as err:  # a coupled recurrence (the budget is cost_refusal's to say)
+            if "diagonal recurrence" in str(err):
+                return (
+                    "exact only where no unit's state depends on another's (LRU, minGRU, a diagonal W_hh); these couple"
+                )
     return ""
 
 

@@ -165,6 +165,19 @@ def _first_above(df: pd.DataFrame, column: str, level: float) -> int | None:
     return int(above["T"].iloc[0]) if len(above) else None
 
 
+def _crossover_sentence(t_star: int | None, longest: int, stack: bool) -> str:
+    """What T* compares, and whether the figure draws it."""
+    if t_star is None:
+        return "; no crossover length was found for this network"
+    name = f"{_lower_first(label('crossover_length'))} = {t_star}"
+    where = f"The dashed line marks the {name}" if t_star <= longest else f"The {name} (beyond the lengths drawn)"
+    return (
+        f". {where}: from there on BPTT's tape (what each step stores for backward, and the state entering the "
+        "sequence" + (", and the outputs its layers hand up" if stack else "") + ") outweighs RTRL's influence "
+        "∂s_t/∂θ of every recurrent weight and bias (both scale with the batch, which cancels)"
+    )
+
+
 def memory_caption(df: pd.DataFrame, t_star: int | None, stack: bool = False) -> str:
     """BPTT's growth with T, the online methods' constancy, where the kept and held curves cross: from the data."""
     bptt = df[df["key"] == "bptt"].sort_values("T")
@@ -174,43 +187,26 @@ def memory_caption(df: pd.DataFrame, t_star: int | None, stack: bool = False) ->
         f"Left, {label('kept_for_gradient').lower()}: BPTT's tape grows with T (like T^{slope:.2f} between T = "
         f"{a['T']} and {b['T']})"
     )
-    rtrl = df[df["key"] == "rtrl"].sort_values("T")
+    longest, rtrl = int(df["T"].max()), df[df["key"] == "rtrl"].sort_values("T")
     if len(rtrl) < 1:
-        return text + (
-            f". RTRL does not run here; {label('crossover_length')} = {t_star} from the closed form."
-            if t_star
-            else ". RTRL does not run here, so there is no crossover to draw."
-        )
+        how = "its ledgers" if stack else "the closed form"
+        return text + "; RTRL does not run here" + _crossover_sentence(t_star, longest, stack) + f", from {how}."
     kept, held = rtrl["stored_bytes"].to_numpy(), rtrl["memory_bytes"].to_numpy()
-    same = np.all(kept == kept[-1])
-    text += (
-        f"; RTRL's influence is {human_bytes(kept[-1])} at T = "
-        + " and T = ".join(str(t) for t in rtrl["T"])
-        + (" alike: it does not depend on T" if same else f" ({', '.join(human_bytes(k) for k in kept)})")
-    )
+    text += f"; RTRL's influence is {human_bytes(kept[-1])} at T = " + " and T = ".join(str(t) for t in rtrl["T"])
+    if len(kept) > 1:
+        same = np.all(kept == kept[-1])
+        text += " alike: it does not depend on T" if same else f" ({', '.join(human_bytes(k) for k in kept)})"
+    text += _crossover_sentence(t_star, longest, stack)
     crossed = _first_above(df, "stored_bytes", kept[-1])
-    text += (
-        f". The dashed line marks the {_lower_first(label('crossover_length'))} = {t_star}: from there on BPTT's "
-        "tape (what "
-        "each step stores for backward, and the state entering the sequence"
-        + (", and the outputs its layers hand up" if stack else "")
-        + ") outweighs RTRL's influence ∂s_t/∂θ of every recurrent weight and bias (both scale with the batch, which "
-        "cancels)"
-    )
-    if crossed == t_star:
-        text += "; the measured curves cross exactly there"
-    elif crossed is not None:
-        text += f"; the measured curves cross at T = {crossed}"
-    else:
-        text += f", beyond the longest length drawn ({int(df['T'].max())})"
+    if t_star is not None and t_star <= longest:
+        text += "; the measured curves cross exactly there" if crossed == t_star else f"; measured: at T = {crossed}"
     passes = _first_above(df, "memory_bytes", held[-1])
     text += f". Right, {label('peak_held').lower()} by the whole call (gradient buffers, scratch, step Jacobians): "
-    text += (
+    return text + (
         f"BPTT's passes RTRL's {human_bytes(held[-1])} from T = {passes} of the lengths drawn."
         if passes is not None
         else f"BPTT's stays below RTRL's {human_bytes(held[-1])} at every length drawn."
     )
-    return text
 
 
 def uoro(config: RunConfig, study: online.UOROStudy) -> Panel:

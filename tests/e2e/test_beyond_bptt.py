@@ -51,7 +51,7 @@ def test_a_stack_compares_rtrl_and_says_why_uoro_and_snap_are_not_there(server, 
     wait_until_idle(page, timeout=120_000)
     assert_no_exception(page)
     info = page.locator('[data-testid="stAlert"]').first.inner_text()
-    assert "UORO and SnAp-1 are defined here for one recurrent layer" in info
+    assert "UORO and SnAp-1 (and the exact diagonal method) are defined here for one recurrent layer" in info
     legend = " ".join(page.locator(".js-plotly-plot .legendtext").all_text_contents())
     assert "RTRL" in legend and "UORO" not in legend
     page.screenshot(path=str(SHOTS / "beyond_bptt_stack.png"), full_page=True)

@@ -38,7 +38,9 @@ def test_the_defaults_show_the_catalogs_numbers():
 def test_a_stack_says_which_methods_it_compares():
     at = open_app(PAGE, {"num_layers": "2", "hidden_size": "6", "T": "20"})
     assert_clean(at)
-    assert "UORO and SnAp-1 are defined here for one recurrent layer" in at.info[0].value
+    assert (
+        "UORO and SnAp-1 (and the exact diagonal method) are defined here for one recurrent layer" in at.info[0].value
+    )
     accuracy = chart_specs(at)[0]
     assert list(accuracy["data"][0]["y"]) == ["RTRL", "truncated BPTT (k = 8)", "BPTT"]
 

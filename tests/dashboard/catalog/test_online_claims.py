@@ -55,7 +55,8 @@ def online_settings(n: int, seed: int) -> list[RunConfig]:
 
 
 #: The edges: one step, one unit (SnAp-1 is then RTRL), a window longer than T, T = 1000, float32, a constant
-#: loss, an overflowing run, a checkpointed stack, a mask with truncation, RTRL too large for the page.
+#: loss, an overflowing run, a checkpointed stack, a mask with truncation, RTRL too large for the page, T* beyond
+#: the lengths drawn.
 EDGES = [
     RunConfig(T=1),
     RunConfig(hidden_size=1),
@@ -68,6 +69,7 @@ EDGES = [
     RunConfig(T=30, num_layers=3, cell="gru", hidden_size=6, checkpoint="sqrt"),
     RunConfig(T=12, ragged=True, batch_size=3, truncation=4),
     RunConfig(T=30, hidden_size=128),
+    RunConfig(T=30, hidden_size=64, batch_size=1),  # RTRL runs; T* = 4416 lies beyond the longest length drawn
 ]
 SETTINGS = online_settings(14, seed=30) + EDGES
 
@@ -148,6 +150,8 @@ def test_the_crossover_is_drawn_where_the_ledgers_cross(config):
         part = df[df["key"] == key]
         assert set(part["T"]) == {1, config.T} and part["stored_bytes"].nunique() == 1  # not with T
         assert part["memory_bytes"].nunique() == 1
+        if key == "rtrl":
+            assert ("it does not depend on T" in caption) == (config.T > 1)  # said only where two lengths show it
     if "rtrl" not in set(rows["key"]):
         assert "RTRL does not run here" in caption
         return
@@ -161,7 +165,7 @@ def test_the_crossover_is_drawn_where_the_ledgers_cross(config):
         shapes = [s for s in panel.figure.layout.shapes if s.x0 == s.x1]
         assert [s.x0 for s in shapes] == [t_star]  # the line is drawn at T*
     else:
-        assert "beyond the longest length drawn" in caption
+        assert "(beyond the lengths drawn)" in caption
     held = df[df["key"] == "rtrl"]["memory_bytes"].iloc[0]
     passes = bptt[bptt["memory_bytes"] > held]
     if len(passes):
