@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.figures.style import base_layout, finite_positive, log_axis, tick_label
+from dashboard.figures.style import base_layout, byte_ticks, finite_positive, log_axis, tick_label
 
 #: One colour per method, in every figure that compares them (BPTT red and truncation purple, as on Memory).
 METHOD_COLORS = {
@@ -132,7 +132,7 @@ def memory_against_length(
                     row=1,
                     col=col,
                 )
-        fig.update_yaxes(row=1, col=col, **log_axis(df[column], in_bytes=True))
+        fig.update_yaxes(row=1, col=col, **log_axis(df[column], labelled_floor(df[column]), in_bytes=True))
         fig.update_xaxes(title="sequence length T", row=1, col=col, **log_axis(df["T"]))
     if t_star is not None and span[0] <= t_star <= span[1]:
         fig.add_vline(x=t_star, line={"color": "black", "dash": "dash"}, row=1, col=1)
@@ -148,6 +148,14 @@ def memory_against_length(
             bgcolor="rgba(255,255,255,0.8)",
         )
     return base_layout(fig, title or "What each method keeps and holds, against T", height=460)
+
+
+def labelled_floor(values: pd.Series) -> np.ndarray:
+    """The round size just below the smallest of ``values`` (bytes): with it on the axis, the lowest line drawn
+    has a labelled tick under it."""
+    low = float(np.nanmin(finite_positive(values), initial=np.inf))
+    below = byte_ticks(low / 10, low, max_ticks=100) if np.isfinite(low) else []
+    return np.array(below[-1:], dtype=float)
 
 
 def z_scores(z: np.ndarray, z_critical: float, *, title: str = "", x_title: str = "z") -> go.Figure:
@@ -180,7 +188,7 @@ def held_and_measured(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     fig = go.Figure()
     for measure, part in df.groupby("measure", sort=False):
         fig.add_bar(x=part["method"], y=finite_positive(part["bytes"]), name=str(measure))
-    fig.update_yaxes(title="bytes (log)", **log_axis(df["bytes"], in_bytes=True))
+    fig.update_yaxes(title="bytes (log)", **log_axis(df["bytes"], labelled_floor(df["bytes"]), in_bytes=True))
     base_layout(fig, title or "Memory held by each method: the ledger and tracemalloc")
     fig.update_layout(barmode="group")
     return fig
@@ -209,7 +217,8 @@ def cost_curves(df: pd.DataFrame, axis: str, titles: tuple[str, str, str], *, ti
                 row=1,
                 col=col,
             )
-        props = log_axis(df[column], in_bytes=column == "memory_bytes")
+        in_bytes = column == "memory_bytes"
+        props = log_axis(df[column], *([labelled_floor(df[column])] if in_bytes else []), in_bytes=in_bytes)
         fig.update_yaxes(row=1, col=col, **props)
         fig.update_xaxes(title=x_title, row=1, col=col, **log_axis(df[axis]))
     return base_layout(fig, title or f"Cost against {axis}", height=440)
