@@ -10,15 +10,23 @@ import numpy as np
 from ..bptt import bptt
 from ..init import init_params
 from ..norms import global_norm, scaled_norm
+from ..online.costs import ONLINE
+from ..online.gradient import online_gradient
 from ..spec import RNNSpec
 from ..workspace import Workspace
 from . import optim
-from .tasks import make_batch, task_sizes
+from .tasks import Batch, make_batch, task_sizes
+
+#: How a training run computes its gradients: BPTT (truncated when ``truncation`` is set) or an online method.
+GRADIENT_METHODS = ("bptt", *ONLINE)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """What to train and how. ``clip`` and ``truncation`` of None mean off."""
+    """What to train and how. ``clip`` and ``truncation`` of None mean off. ``method`` computes the gradients:
+    ``"bptt"`` (truncated when ``truncation`` is set) or an online method of :mod:`bptt_core.online`, whose
+    gradient is clipped like BPTT's (UORO draws its signs from a generator of its own, so every method sees the
+    same batches)."""
 
     task: str = "adding"
     cell: str = "lstm"
@@ -38,10 +46,15 @@ class TrainConfig:
     num_layers: int = 1
     bidirectional: bool = False
     scale: float = 1.0
+    method: str = "bptt"
 
     def __post_init__(self) -> None:
         task_sizes(self.task)
         optim.init_state(self.optimizer, {})
+        if self.method not in GRADIENT_METHODS:
+            raise ValueError(f"method must be one of {GRADIENT_METHODS}, got {self.method!r}")
+        if self.method != "bptt" and self.truncation is not None:
+            raise ValueError(f"truncation applies to method='bptt' only, not {self.method!r}")
         if not (np.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
         if self.iterations < 1:
@@ -73,7 +86,7 @@ class TrainHistory:
     clipped_norm : ndarray of shape (N,)
         The norm of the update direction actually used (after clipping).
     dh_norms : ndarray of shape (N, T)
-        ``||dL/dh_t||`` over t at every iteration.
+        ``||dL/dh_t||`` over t at every iteration (NaN for an online method: it forms no ``dL/dh_t``).
     params : dict of ndarray
         The final weights.
     stopped_at : int or None
@@ -111,8 +124,31 @@ def train(
     N, T = config.iterations, config.T
     loss, norm, used, dh = np.zeros(N), np.zeros(N), np.zeros(N), np.zeros((N, T))
     stopped, work = None, Workspace()  # the same shapes every iteration: reuse the buffers
+    signs = np.random.default_rng([config.seed, 1])  # UORO's own draws: the batches stay the same for every method
     for i in range(N):
         batch = make_batch(config.task, T, config.batch_size, rng, delay=config.delay)
+        loss[i], norm[i], grads, dh[i], finite = _gradient(config, spec, params, batch, work, signs)
+        used[i] = global_norm(grads)
+        if not finite:  # diverged: stop here rather than carry NaN weights
+            stopped = i + 1
+            break
+        params, state = optim.step(config.optimizer, params, grads, state, config.lr)
+        done = i + 1
+        if (
+            callback
+            and (done % every == 0 or done == N)
+            and callback(done, _cut(loss, norm, used, dh, params, done)) is False
+        ):
+            stopped = done
+            break
+    n = stopped or N
+    return _cut(loss, norm, used, dh, params, n, stopped)
+
+
+def _gradient(config: TrainConfig, spec: RNNSpec, params: dict, batch: Batch, work: Workspace, signs):
+    """One batch's loss, gradient norm before clipping, the (clipped) gradients, ``||dL/dh_t||`` and whether it
+    stayed finite: BPTT as the engine computes it, or the online method's gradient clipped alike."""
+    if config.method == "bptt":
         res = bptt(
             spec,
             params,
@@ -124,23 +160,13 @@ def train(
             truncation=config.truncation,
             workspace=work,
         )
-        loss[i], norm[i], used[i] = res.loss, res.grad_norm, global_norm(res.grads)
         with np.errstate(over="ignore", invalid="ignore"):
-            dh[i] = scaled_norm(res.dh, axis=(1, 2))
-        if not res.finite:  # diverged: stop here rather than carry NaN weights
-            stopped = i + 1
-            break
-        params, state = optim.step(config.optimizer, params, res.grads, state, config.lr)
-        done = i + 1
-        if (
-            callback
-            and (done % every == 0 or done == N)
-            and callback(done, _cut(loss, norm, used, dh, params, done)) is False
-        ):
-            stopped = done
-            break
-    n = stopped or N
-    return _cut(loss, norm, used, dh, params, n, stopped)
+            return res.loss, res.grad_norm, res.grads, scaled_norm(res.dh, axis=(1, 2)), res.finite
+    res = online_gradient(spec, params, batch.x, batch.y, config.method, loss=batch.loss, mask=batch.mask, seed=signs)
+    grads = res.grads
+    if config.clip is not None and res.grad_norm > config.clip:  # global-norm clipping, as bptt's clip=
+        grads = {k: g * (config.clip / res.grad_norm) for k, g in grads.items()}
+    return res.loss, res.grad_norm, grads, np.nan, res.finite
 
 
 def _cut(loss, norm, used, dh, params, n, stopped=None) -> TrainHistory:

@@ -16,6 +16,7 @@ PAGES = {
     "unroll": "unroll",
     "gradient_flow": "gradient_flow",
     "memory": "memory",
+    "beyond_bptt": "beyond_bptt",
     "weights": "weights",
     "losses": "losses",
     "chain_rule": "chain_rule",
