@@ -13,7 +13,7 @@ from ..result import global_norm
 from ..spec import RNNSpec
 from ..workspace import Workspace
 from . import optim
-from .tasks import make_batch, task_sizes
+from .tasks import Batch, make_batch, task_sizes
 
 
 @dataclass(frozen=True)
@@ -107,30 +107,78 @@ def train(
     rng = np.random.default_rng(config.seed)
     spec = config.spec
     params = init_params(spec, seed=config.seed, init=config.init, scale=config.scale, forget_bias=config.forget_bias)
-    state = optim.init_state(config.optimizer, params)
-    N, T = config.iterations, config.T
-    loss, norm, used, dh = np.zeros(N), np.zeros(N), np.zeros(N), np.zeros((N, T))
+    return fit(
+        spec,
+        params,
+        lambda i: make_batch(config.task, config.T, config.batch_size, rng, delay=config.delay),
+        config.iterations,
+        optimizer=config.optimizer,
+        lr=config.lr,
+        clip=config.clip,
+        truncation=config.truncation,
+        callback=callback,
+        every=every,
+    )
+
+
+def fit(
+    spec: RNNSpec,
+    params: dict[str, np.ndarray],
+    batches: Callable[[int], Batch],
+    iterations: int,
+    *,
+    optimizer: str = "adam",
+    lr: float = 0.01,
+    clip: float | None = None,
+    truncation: int | None = None,
+    callback: Callable[[int, TrainHistory], bool] | None = None,
+    every: int = 25,
+) -> TrainHistory:
+    """The training loop: ``iterations`` optimizer steps of ``params`` on ``batches(i)``.
+
+    :func:`train` runs it from an initialisation on a task; the diagnosis runs it from a user's
+    trained weights on the user's own sequences.
+
+    Parameters
+    ----------
+    spec : RNNSpec
+    params : dict of ndarray
+        The starting weights (not modified).
+    batches : callable(iteration) -> Batch
+        The batch of each iteration, every one of the same length T.
+    iterations : int
+    optimizer, lr : as in :class:`TrainConfig`
+    clip, truncation : as in :func:`bptt_core.bptt` (None: off)
+    callback : callable(iteration, history so far) -> bool, optional
+        Called every ``every`` iterations and at the end; returning False stops training.
+
+    Returns
+    -------
+    TrainHistory
+        Arrays cut at the last iteration run; training stops where the loss or a gradient stops being finite.
+    """
+    if not isinstance(iterations, (int, np.integer)) or iterations < 1:
+        raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
+    if not (np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    state = optim.init_state(optimizer, params)
+    N = iterations
+    loss, norm, used, dh = np.zeros(N), np.zeros(N), np.zeros(N), None
     stopped, work = None, Workspace()  # the same shapes every iteration: reuse the buffers
     for i in range(N):
-        batch = make_batch(config.task, T, config.batch_size, rng, delay=config.delay)
+        batch = batches(i)
         res = bptt(
-            spec,
-            params,
-            batch.x,
-            batch.y,
-            loss=batch.loss,
-            mask=batch.mask,
-            clip=config.clip,
-            truncation=config.truncation,
+            spec, params, batch.x, batch.y, loss=batch.loss, mask=batch.mask, clip=clip, truncation=truncation,
             workspace=work,
-        )
+        )  # fmt: skip
+        dh = np.zeros((N, batch.x.shape[0])) if dh is None else dh
         loss[i], norm[i], used[i] = res.loss, res.grad_norm, global_norm(res.grads)
         with np.errstate(over="ignore", invalid="ignore"):
             dh[i] = np.sqrt(np.sum(np.square(res.dh), axis=(1, 2)))
         if not res.finite:  # diverged: stop here rather than carry NaN weights
             stopped = i + 1
             break
-        params, state = optim.step(config.optimizer, params, res.grads, state, config.lr)
+        params, state = optim.step(optimizer, params, res.grads, state, lr)
         done = i + 1
         if (
             callback
