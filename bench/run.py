@@ -7,6 +7,7 @@ the same shapes, one BPTT call, or the target from the issue tracker).
     python -m bench                # everything
     python -m bench engine app     # some sections
     python -m bench --quick        # fewer repetitions
+    python -m bench diagnose       # the advice benchmark on a zoo of trained models (bench/diagnose.py)
 """
 
 from __future__ import annotations
@@ -313,6 +314,12 @@ def browser(repeat: int) -> None:
     browser_section(repeat)
 
 
+def diagnose(repeat: int) -> None:
+    from .diagnose import diagnose_section
+
+    diagnose_section(repeat)
+
+
 def load(repeat: int) -> None:
     from .load import load_section
 
@@ -332,6 +339,7 @@ SECTIONS = {
     "app": app,
     "training": training,
     "browser": browser,
+    "diagnose": diagnose,
     "load": load,
     "load-browser": load_browser,
 }
