@@ -12,12 +12,12 @@ import streamlit as st
 
 from dashboard.diagnose import fixes, reproduce
 from dashboard.diagnose.advice import diagnose
+from dashboard.diagnose.demos import builtin_sequences, builtin_tasks, demo_model
 from dashboard.diagnose.measurements import Report
 from dashboard.diagnose.model_files import (
     UPLOAD_LIMITS,
     Model,
     UploadError,
-    demo_model,
     describe,
     read_model,
     state_dict_bytes,
@@ -27,8 +27,6 @@ from dashboard.diagnose.sequence_files import (
     LAYOUTS,
     LayoutError,
     Sequences,
-    builtin_sequences,
-    builtin_tasks,
     read_sequences,
 )
 from dashboard.io.weights import MAX_UPLOAD_BYTES

@@ -385,7 +385,8 @@ RULES: tuple[Rule, ...] = (
          "error that inputs within reach "
          "explain", "all",
          (Condition("layers", "layers", ">=", 2),
-          Condition("ratio", "largest / smallest median layer gradient", ">", BOTTLENECK_RATIO), FAILS_NEAR),
+          Condition("ratio", "best-fed layer's median gradient / the highest starved layer's", ">",
+                    BOTTLENECK_RATIO), FAILS_NEAR),
          "fine-tune with those weights re-initialised (PyTorch's default uniform)",
          _bottleneck_evidence, _bottleneck_advice),
     Rule("saturation", "fix", "Bring saturated gates back into range (normalise inputs, scale down weights)",

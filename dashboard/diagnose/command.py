@@ -92,10 +92,11 @@ def tried_fixes(model: Model, seqs: Sequences, report: Report, args: argparse.Na
         kind = "saving" if rec in report.options else "fix"
 
         def progress(fraction: float, text: str, rule=rec.rule) -> None:
-            print(f"\rtrying {rule}: {text} ({fraction:.0%})   ", end="", file=sys.stderr, flush=True)
+            if sys.stderr.isatty():  # a progress line that rewrites itself; a log gets the verdicts only
+                print(f"\rtrying {rule}: {text} ({fraction:.0%})   ", end="", file=sys.stderr, flush=True)
 
         out.append(fixes.try_fix(model, seqs, rec, steps=args.steps, lr=args.lr, kind=kind, progress=progress))
-        print(f"\r{rec.rule}: {out[-1].verdict}".ljust(60), file=sys.stderr)
+        print(f"\r{rec.rule}: {out[-1].sentence}", file=sys.stderr)
     return out
 
 

@@ -245,26 +245,6 @@ def describe(spec: bc.RNNSpec) -> str:
     return ("an " if text[0] in "AEIOUR" else "a ") + text
 
 
-def demo_model(kind: str, seed: int = 0) -> bytes:
-    """A small state dict (``.npz``, PyTorch names, a read-out ``fc``) to try the diagnosis without a model of
-    one's own: "vanishing" (an RNN with small weights), "exploding" (an RNN with spectral radius 2.5) or
-    "healthy" (an LSTM with forget-gate bias 3). Each reads 2 inputs and has 1 output, the sizes of the
-    built-in adding problem, so the page can score them on a task that needs memory."""
-    cell = "lstm" if kind == "healthy" else "rnn"
-    spec = bc.RNNSpec(cell, 2, 16, 1)
-    params = bc.init_params(spec, seed=seed, forget_bias=3.0 if kind == "healthy" else 0.0)
-    if kind in ("vanishing", "exploding"):
-        rho = 0.3 if kind == "vanishing" else 2.5
-        params["weight_hh_l0"] = rho * bc.orthogonal(16, np.random.default_rng(seed))
-    elif kind != "healthy":
-        raise ValueError(f"kind must be 'vanishing', 'exploding' or 'healthy', got {kind!r}")
-    arrays = {f"rnn.{k}": v for k, v in params.items() if not k.endswith("_out")}
-    arrays |= {"fc.weight": params["weight_out"], "fc.bias": params["bias_out"]}
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
-
-
 def state_dict_bytes(model: Model, original: bytes, spec: bc.RNNSpec, params: dict) -> tuple[bytes, str, list[str]]:
     """Fine-tuned weights under the user's own key names, as the user's file held them.
 

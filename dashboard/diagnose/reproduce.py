@@ -120,7 +120,7 @@ for b in range(B):
     for (layer, d, t), h in states.items():
         dh_sq[layer, d, t] += float((h.grad**2).sum())
 
-print(json.dumps({{"loss": float(loss), "grad_norms": grads, "dh_norms": np.sqrt(dh_sq).tolist()}}))
+print(json.dumps({{"loss": loss.item(), "grad_norms": grads, "dh_norms": np.sqrt(dh_sq).tolist()}}))
 '''
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from dashboard.diagnose.model_files import UPLOAD_LIMITS, Model, UploadError, content_kind
+from dashboard.diagnose.model_files import CONTENTS, UPLOAD_LIMITS, Model, UploadError, content_kind
 
 #: Names the inputs, targets and lengths may have inside an .npz.
 NPZ_KEYS = {
@@ -146,7 +146,7 @@ def _text_tokens(data: bytes, alphabet: str | None) -> tuple[np.ndarray, np.ndar
     if not lines:
         raise UploadError("the text is empty")
     T, B = max(map(len, lines)), len(lines)
-    _check_size(T, B)
+    check_size(T, B)
     tokens, mask = np.zeros((T, B), dtype=np.int64), np.zeros((T, B))
     for b, ln in enumerate(lines):
         tokens[: len(ln), b] = [index[c] for c in ln]
@@ -154,7 +154,7 @@ def _text_tokens(data: bytes, alphabet: str | None) -> tuple[np.ndarray, np.ndar
     return tokens, mask, lines
 
 
-def _check_size(T: int, B: int) -> None:
+def check_size(T: int, B: int) -> None:
     if T > UPLOAD_LIMITS["T"] or B > UPLOAD_LIMITS["B"]:
         raise UploadError(
             f"the sequences are T = {T} steps x B = {B}; the diagnosis reads at most T = {UPLOAD_LIMITS['T']} "
@@ -167,13 +167,12 @@ def file_kind(data: bytes, name: str) -> str:
     suffix = name.lower().rsplit(".", 1)[-1] if "." in name else ""
     found = content_kind(data)
     if suffix in ("npy", "npz") and found != suffix:
-        raise UploadError(
-            f"not a .{suffix} file: it holds {found} (save it with np.{'save' if suffix == 'npy' else 'savez'})"
-        )
+        saver = "np.save" if suffix == "npy" else "np.savez"
+        raise UploadError(f"not a .{suffix} file: it holds {CONTENTS[found]} (save arrays with {saver})")
     if found in ("npy", "npz"):
         return found
     if found == "binary data":
-        raise UploadError(f"not a sequence file: it holds {found}, not .npy, .npz, .csv or text")
+        raise UploadError(f"not a sequence file: it holds {CONTENTS[found]}, not .npy, .npz, .csv or text")
     return "csv" if suffix == "csv" else "txt"
 
 
@@ -289,7 +288,7 @@ def _read(stored: tuple, names: tuple, model: Model, batch_first: bool, options:
     with _about(name):
         raw = _time_major_inputs(raw, kind, batch_first)
         T, B = raw.shape[:2]
-        _check_size(T, B)
+        check_size(T, B)
         mask = _mask(extras, T, B, batch_first)
         tokens = raw if np.issubdtype(raw.dtype, np.integer) else None
         if tokens is not None:
@@ -404,38 +403,3 @@ def _one_layout(readings: dict, errors: dict, name: str, shape: tuple) -> Sequen
     layout, seqs = next(iter(readings.items()))
     why = f"read as {LAYOUTS[layout][1]}, the only layout that fits: as {LAYOUTS[not layout][1]}, {errors[not layout]}"
     return replace(seqs, notes=[*seqs.notes, why])
-
-
-def builtin_tasks(model: Model) -> list[str]:
-    """The built-in tasks whose input and output sizes fit ``model`` (when the user brings no sequences)."""
-    from bptt_core.lab.tasks import TASKS, task_sizes
-
-    if model.embedding is not None:
-        return []
-    return [t for t in TASKS if task_sizes(t) == (model.spec.input_size, model.spec.output_size)]
-
-
-def builtin_sequences(model: Model, task: str, T: int, B: int, seed: int = 0) -> Sequences:
-    """Sequences for ``model`` without an upload: a built-in task that fits it, or "random" inputs (no targets;
-    random token ids through an embedding)."""
-    rng = np.random.default_rng(seed)
-    _check_size(T, B)
-    lengths = np.full(B, T)
-    if task == "random":
-        if model.embedding is not None:
-            tokens = rng.integers(0, model.embedding.shape[0], (T, B))
-            return Sequences(
-                model.embedding[tokens], tokens, None, None, np.ones((T, B)), lengths, None, ["random token ids"]
-            )
-        x = rng.standard_normal((T, B, model.spec.input_size))
-        return Sequences(x, None, None, None, np.ones((T, B)), lengths, None, ["random inputs N(0, 1), no targets"])
-    from bptt_core.lab.tasks import make_batch
-
-    if task not in builtin_tasks(model):
-        raise UploadError(
-            f"the task {task!r} does not fit the model's inputs and outputs: choose one of {builtin_tasks(model)}"
-        )
-    batch = make_batch(task, T, B, rng)
-    if model.spec.bidirectional and not batch.mask.all():
-        raise UploadError(f"the {task} task scores only some steps, which a bidirectional model cannot be run on here")
-    return Sequences(batch.x, None, batch.y, batch.loss, batch.mask, lengths, None, [f"the built-in {task} task"])
