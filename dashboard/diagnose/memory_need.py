@@ -21,17 +21,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Inputs wider than this keep only ``[x, x^2]`` as features; wider than ``PROJECTED`` are projected first.
+#: Inputs wider than this keep only ``[x, x^2]`` as features; wider than ``PROJECTED`` are randomly projected to
+#: that many dimensions first.
 FULL_QUADRATIC = 6
-PROJECTED = 32
+PROJECTED = 8
 #: Residuals with more components than this are randomly projected to this many.
-RESIDUAL_DIMS = 32
+RESIDUAL_DIMS = 8
 #: At most this many target steps are read (a fixed random subset beyond).
-MAX_SAMPLES = 4000
+MAX_SAMPLES = 3000
 #: Fewer target steps than this: no held-out estimate.
 MIN_SAMPLES = 32
 #: Single lags tried beyond the reach, at most (evenly spread).
-SINGLE_LAGS = 24
+SINGLE_LAGS = 64
 #: Ridge penalty per sample, on standardised features.
 RIDGE = 1e-2
 #: Shuffles of the residuals for the noise floor.
@@ -85,11 +86,21 @@ def step_features(x: np.ndarray) -> np.ndarray:
 
 def window_sums(phi: np.ndarray, first: int, last: int) -> np.ndarray:
     """``sum_{k = first}^{last} phi[t - k]`` for every step t (0 outside the sequence): (T, B, F)."""
-    T = phi.shape[0]
-    cum = np.concatenate([np.zeros_like(phi[:1]), np.cumsum(phi, axis=0)])  # cum[s] = sum of phi[:s]
-    t = np.arange(T)
+    T, B = phi.shape[:2]
+    t, b = np.meshgrid(np.arange(T), np.arange(B), indexing="ij")
+    return lag_sums(cumulative(phi), t, b, first, last)
+
+
+def cumulative(phi: np.ndarray) -> np.ndarray:
+    """``cum[s] = phi[0] + ... + phi[s - 1]``: (T + 1, B, F)."""
+    return np.concatenate([np.zeros_like(phi[:1]), np.cumsum(phi, axis=0)])
+
+
+def lag_sums(cum: np.ndarray, t: np.ndarray, b: np.ndarray, first: int, last: int) -> np.ndarray:
+    """``sum_{k = first}^{last} phi[t - k, b]`` at the given steps and sequences, from :func:`cumulative`."""
+    T = cum.shape[0] - 1
     start, stop = np.clip(t - last, 0, T), np.clip(t - first + 1, 0, T)
-    return cum[np.maximum(start, stop)] - cum[start]
+    return cum[np.maximum(start, stop), b] - cum[start, b]
 
 
 def windows(reach: int, T: int) -> tuple[list, list]:
@@ -107,27 +118,46 @@ def windows(reach: int, T: int) -> tuple[list, list]:
     return near, far
 
 
-def _held_out_r2(X: np.ndarray, R: np.ndarray, fold: np.ndarray) -> float:
-    """Ridge regression of R on X, fitted on one fold and scored on the other, both ways: mean R²."""
-    scores = []
-    for f in (0, 1):
-        train, test = fold != f, fold == f
-        mx, sx = X[train].mean(0), X[train].std(0) + 1e-12
-        A, At = (X[train] - mx) / sx, (X[test] - mx) / sx
-        mr = R[train].mean(0)
-        W = np.linalg.solve(A.T @ A + RIDGE * len(A) * np.eye(A.shape[1]), A.T @ (R[train] - mr))
-        total = np.sum((R[test] - R[test].mean(0)) ** 2)
-        scores.append(1.0 - np.sum((R[test] - At @ W - mr) ** 2) / total if total > 0 else 0.0)
-    return float(np.mean(scores))
+def _ridge(X: np.ndarray, R: np.ndarray, n_train: int) -> np.ndarray:
+    """Ridge regressions, one per block: ``X`` (n, blocks, F) standardised, with an intercept, fitted on the first
+    ``n_train`` rows to ``R`` (n, O); their predictions for every row, (n, blocks, O)."""
+    train = X[:n_train]
+    mx, sx = train.mean(0), train.std(0) + 1e-12
+    A = (X - mx) / sx
+    mr = R[:n_train].mean(0)
+    blocks = A.transpose(1, 0, 2)  # (blocks, n, F): one matrix product per block, by BLAS
+    gram = blocks[:, :n_train].transpose(0, 2, 1) @ blocks[:, :n_train] + RIDGE * n_train * np.eye(X.shape[2])
+    W = np.linalg.solve(gram, blocks[:, :n_train].transpose(0, 2, 1) @ (R[:n_train] - mr))
+    return (blocks @ W).transpose(1, 0, 2) + mr
 
 
-def _best_gain(near: np.ndarray, far: list, R: np.ndarray, fold: np.ndarray) -> tuple[float, int | None, float]:
-    """(the largest held-out R² of near and far inputs together over that of the near ones alone, which far
-    block, the near ones' R²), R² counted from 0."""
-    base = max(_held_out_r2(near, R, fold), 0.0)
-    gains = [_held_out_r2(np.concatenate([near, block], axis=1), R, fold) - base for block in far]
-    best = int(np.argmax(gains)) if gains else None
-    return (float(np.clip(gains[best], 0.0, 1.0)) if gains else 0.0), best, base
+def _best_gain(near: np.ndarray, far: np.ndarray, R: np.ndarray, cut: int) -> tuple[float, int | None, float]:
+    """(the largest held-out R² a far block adds, which block, the near inputs' held-out R²), each from 0.
+
+    Rows ``[:cut]`` and ``[cut:]`` are the two halves; each is held out in turn. The near inputs (n, F) are fitted
+    first (when they help on the held-out half); each far block of ``far`` (n, blocks, F) is then fitted to what
+    they leave, and scored on the held-out half by how much of the total it removes."""
+    base, gains = [], []
+    n = len(R)
+    for n_train, order in ((cut, np.arange(n)), (n - cut, np.r_[np.arange(cut, n), np.arange(cut)])):
+        Ro, total = R[order], np.sum((R[order][n_train:] - R[order][n_train:].mean(0)) ** 2)
+        if total <= 0 or n_train < 2 or n_train > n - 2:
+            continue
+        left = Ro - _ridge(near[order][:, None], Ro, n_train)[:, 0]
+        if np.sum(left[n_train:] ** 2) > total:  # the near inputs do not help on held-out data: leave them out
+            left = Ro - Ro[:n_train].mean(0)
+        held = np.sum(left[n_train:] ** 2)
+        base.append(1.0 - held / total)
+        if far.shape[1]:
+            rest = left[:, None] - _ridge(far[order], left, n_train)
+            gains.append((held - np.sum(rest[n_train:] ** 2, axis=(0, 2))) / total)
+    if not base:
+        return 0.0, None, 0.0
+    if not gains:
+        return 0.0, None, max(float(np.mean(base)), 0.0)
+    mean = np.mean(gains, axis=0)
+    best = int(np.argmax(mean))
+    return float(np.clip(mean[best], 0.0, 1.0)), best, max(float(np.mean(base)), 0.0)
 
 
 def memory_need(
@@ -163,17 +193,22 @@ def memory_need(
     energy = float(np.mean(np.sum(R**2, axis=1)))
     if R.shape[1] > RESIDUAL_DIMS:
         R = R @ np.random.default_rng(1).standard_normal((R.shape[1], RESIDUAL_DIMS))
-    # sequences split in two halves; a single sequence is split in time
+    # sequences split in two halves (a single sequence in time), the first half's rows first
     fold = seqs % 2 if B >= 4 else (steps >= np.median(steps)).astype(int)
+    rows = np.argsort(fold, kind="stable")
+    steps, seqs, R, cut = steps[rows], seqs[rows], R[rows], int(np.sum(fold == 0))
     phi = step_features(x)
     near_lags, far_lags = windows(reach, T)
-    views = [(phi, steps, 1)] + ([(phi[::-1], T - 1 - steps, -1)] if both_ways else [])
-    near = np.concatenate([window_sums(phi, a, b)[steps, seqs] for a, b in near_lags], axis=1)
-    far = [(sign, a, b, window_sums(p, a, b)[at, seqs]) for p, at, sign in views for a, b in far_lags]
-    gain, best, near_r2 = _best_gain(near, [f[3] for f in far], R, fold)
+    views = [(cumulative(phi), steps, 1)] + ([(cumulative(phi[::-1]), T - 1 - steps, -1)] if both_ways else [])
+    near = np.concatenate([lag_sums(views[0][0], steps, seqs, a, b) for a, b in near_lags], axis=1)
+    named = [(sign, a, b) for _, _, sign in views for a, b in far_lags]
+    far = np.zeros((len(R), 0, phi.shape[-1]))
+    if named:
+        far = np.stack([lag_sums(cum, at, seqs, a, b) for cum, at, _ in views for a, b in far_lags], axis=1)
+    gain, best, near_r2 = _best_gain(near, far, R, cut)
     shuffle, floor = np.random.default_rng(2), 0.0
-    for _ in range(SHUFFLES if far else 0):  # the same search with the residuals given to other target steps
-        floor = max(floor, _best_gain(near, [f[3] for f in far], R[shuffle.permutation(len(R))], fold)[0])
-    window = None if best is None else (far[best][0] * far[best][1], far[best][0] * far[best][2])
+    for _ in range(SHUFFLES if named else 0):  # the same search with the residuals given to other target steps
+        floor = max(floor, _best_gain(near, far, R[shuffle.permutation(len(R))], cut)[0])
+    window = None if best is None else (named[best][0] * named[best][1], named[best][0] * named[best][2])
     ratio = energy / baseline
     return MemoryNeed(reach, int(steps.size), gain, window, gain * ratio, floor * ratio, near_r2 * ratio)
