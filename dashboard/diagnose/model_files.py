@@ -242,7 +242,7 @@ def describe(spec: bc.RNNSpec) -> str:
     direction = "bidirectional " if spec.bidirectional else ""
     name = spec.cell.upper() if spec.cell != "rnn" else f"RNN ({spec.activation})"
     text = f"{depth}{direction}{name} (I = {spec.input_size}, H = {spec.hidden_size})"
-    return ("an " if text[0] in "AEIOUR" else "a ") + text
+    return ("an " if text[0] in "AEILORU" else "a ") + text  # an LSTM, an RNN: read letter by letter
 
 
 def state_dict_bytes(model: Model, original: bytes, spec: bc.RNNSpec, params: dict) -> tuple[bytes, str, list[str]]:

@@ -308,3 +308,69 @@ def test_the_command_reads_text_with_an_embedding_and_csv_series(tmp_path):
     assert diagnose.main([*argv, "--out", str(tmp_path / "csv")]) == 0
     report = json.loads((tmp_path / "csv" / "report.json").read_text())
     assert report["loss"] == "mse" and (report["T"], report["B"]) == (12, 1)
+
+
+def test_the_command_never_guesses_a_layout(trained, tmp_path, capsys):
+    """tokens.npy (24, 16) reads as 16 sequences of 24 steps or 24 of 16: the command says so, names both flags,
+    and writes nothing; with --batch-first it diagnoses."""
+    folder, out = trained["folder"], tmp_path / "out"
+    argv = [str(folder / "model.pt"), "--inputs", str(folder / "tokens.npy"), "--targets", str(folder / "targets.npy")]
+    assert diagnose.main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "tokens.npy has shape (24, 16)" in err
+    assert "--time-first" in err and "--batch-first" in err and not out.exists()
+    with pytest.raises(SystemExit):
+        diagnose.main([*argv, "--batch-first", "--time-first", "--out", str(out)])
+    assert "not allowed with" in capsys.readouterr().err
+
+
+def test_the_command_writes_the_reproduce_script_and_it_prints_the_reports_numbers(trained, tmp_path):
+    """--reproduce writes reproduce.py and its data; run in a subprocess, without arguments it prints its usage,
+    with them the loss, every parameter's gradient norm and dh_norms of report.json."""
+    folder, out = trained["folder"], tmp_path / "out"
+    argv = [str(folder / "model.pt"), "--inputs", str(folder / "tokens.npy"), "--targets", str(folder / "targets.npy")]
+    assert diagnose.main([*argv, "--batch-first", "--reproduce", "--out", str(out)]) == 0
+    usage = subprocess.run([sys.executable, "reproduce.py"], cwd=out, capture_output=True, text=True)
+    assert usage.returncode == 2 and "usage: python reproduce.py WEIGHTS DATA" in usage.stdout and not usage.stderr
+    done = subprocess.run(
+        [sys.executable, "reproduce.py", str(folder / "model.pt"), "diagnose_data.npz"],
+        cwd=out, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    printed, report = json.loads(done.stdout), json.loads((out / "report.json").read_text())
+    assert printed["loss"] == pytest.approx(report["loss_value"], rel=1e-10)
+    assert bc.relative_error(np.array(printed["dh_norms"]), np.array(report["dh_norms"])) < 1e-8
+    assert printed["grad_norms"].keys() == report["grad_norms"].keys()
+    for key, norm in report["grad_norms"].items():
+        assert printed["grad_norms"][key] == pytest.approx(norm, rel=1e-8), key
+
+
+def test_the_command_tries_the_fixes_and_writes_the_fine_tuned_weights(tmp_path):
+    """The exploding demo on the adding problem: --try-fixes fine-tunes it as is and with each change, writes
+    fixes.json with both runs' curves and a verdict, the weights under the file's names, and the curves in the
+    HTML."""
+    from dashboard.diagnose.demos import builtin_sequences
+
+    (tmp_path / "model.npz").write_bytes(demo_model("exploding"))
+    model = read_model(demo_model("exploding"))
+    seqs = builtin_sequences(model, "adding", 30, 16)
+    (tmp_path / "data.npz").write_bytes(npz(inputs=seqs.x))
+    (tmp_path / "y.npy").write_bytes(_npy(seqs.y[-1]))
+    argv = [str(tmp_path / "model.npz"), "--inputs", str(tmp_path / "data.npz"), "--targets", str(tmp_path / "y.npy")]
+    out = tmp_path / "out"
+    assert diagnose.main([*argv, "--time-first", "--try-fixes", "--steps", "20", "--out", str(out)]) == 0
+    report, tried = json.loads((out / "report.json").read_text()), json.loads((out / "fixes.json").read_text())
+    assert [t["rule"] for t in tried] == [r["rule"] for r in report["recommendations"] + report["options"]]
+    assert tried and all(len(t["runs"]["as is"]["loss"]) == len(t["runs"]["with the change"]["loss"]) == 20
+                         for t in tried)  # fmt: skip
+    assert all(t["verdict"] in ("helped", "hurt", "no clear difference", "neither converged") for t in tried)
+    for t in tried:
+        weights = next(out.glob(f"fine_tuned_{t['rule']}_with_the_change.*"))
+        assert set(read_model(weights.read_bytes()).params) == set(model.params)
+    assert (out / "report.html").read_text().count("Plotly.newPlot") == 6 + len(tried)
+
+
+def _npy(a) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
