@@ -22,7 +22,7 @@ from dashboard.diagnose.model_files import (
     read_model,
     state_dict_bytes,
 )
-from dashboard.diagnose.panels import panels, report_html, rules_table, to_json
+from dashboard.diagnose.panels import panels, report_html, rules_table, shown_value, to_json
 from dashboard.diagnose.sequence_files import (
     LAYOUTS,
     LayoutError,
@@ -68,9 +68,14 @@ def _uploader_key(name: str) -> str:
     return name if not nonce else f"{name}_{nonce}"
 
 
-def _evidence(rec) -> str:
-    shown = {k: v for k, v in rec.evidence.items() if not isinstance(v, (list, tuple, dict))}
-    return ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in shown.items())
+def _evidence(report: Report, rule: str) -> str:
+    """The numbers the rule read, each with its threshold (met ones ticked)."""
+    check = next(c for c in report.checks if c.rule == rule)
+    return "; ".join(
+        f"{row['label']}: {shown_value(row['value'])} ({row['op']} {shown_value(row['threshold'])}"
+        + (" ✓)" if row["met"] else ")")
+        for row in check.rows
+    )
 
 
 through_entrypoint()  # the user's own model: the sidebar's network does not apply here
@@ -188,7 +193,7 @@ for rec in [*report.recommendations, *report.options]:
     with st.container(border=True, key=f"advice-{rec.rule}"):
         st.markdown(("**Option:** " if rec in report.options else "") + f"**{rec.what}**")
         st.markdown(rec.why)
-        st.caption("Evidence: " + _evidence(rec))
+        st.caption("Evidence: " + _evidence(report, rec.rule))
         if rec.rule in tried:
             result = tried[rec.rule]
             ui.show(fixes.fix_panel(result), f"diagnose-{report_key[:8]}", key=f"fix-{rec.rule}")

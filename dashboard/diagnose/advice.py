@@ -132,16 +132,20 @@ def _explosion_evidence(r: Report, earlier: dict) -> dict:
 
 
 def _clip_advice(r: Report, e: dict) -> Recommendation:
-    reasons = [
-        f"in {where(r.spec, e['layer'], e['direction'])} the leading Lyapunov exponent is λ₁ = "
-        f"{e['lyapunov_1_worst']:+.3f} per step on the worst of {e['sequences']} sequences (median "
-        f"{e['lyapunov_1_median']:+.3f}; {e['positive_sequences']} positive), a factor "
-        f"e^{e['lyapunov_growth']:.3g} over the {r.T} steps"
-    ]
-    if e["growing_sequences"]:
-        reasons.append(f"the Jacobian products of {e['growing_sequences']} sequence(s) grow past 10³")
-    if e["overflow"]:
-        reasons.append(f"values stop being finite ({r.overflow})")
+    """What to clip at, and why: the conditions of :data:`EXPLODES` that were met, then λ₁'s spread."""
+    said = {  # each met condition, in words
+        "lyapunov_growth": lambda: (
+            f"perturbations grow by e^{e['lyapunov_growth']:.3g} over the {r.T} steps on the worst sequence"
+        ),
+        "growing_sequences": lambda: f"the Jacobian products of {e['growing_sequences']} sequence(s) grow past 10³",
+        "spike_ratio": lambda: f"a batch's gradient norm reaches {e['spike_ratio']:.3g}× the median",
+        "overflow": lambda: f"values stop being finite ({r.overflow})",
+    }
+    reasons = [said[c.key]() for c in EXPLODES if c.met(e.get(c.key))]
+    reasons.append(
+        f"in {where(r.spec, e['layer'], e['direction'])} λ₁ is {e['lyapunov_1_worst']:+.3f} per step on the worst of "
+        f"{e['sequences']} sequences (median {e['lyapunov_1_median']:+.3f}; {e['positive_sequences']} above 0)"
+    )
     if e["median_norm"] is not None:
         reasons.append(
             f"the batches' gradient norms have median {e['median_norm']:.3g} and maximum {e['max_norm']:.3g}"
@@ -149,14 +153,14 @@ def _clip_advice(r: Report, e: dict) -> Recommendation:
         what = f"Clip the global gradient norm at {e['median_norm']:.3g} (the median over your batches)"
     else:
         what = "Clip the global gradient norm (give targets to measure a threshold from your batches' gradients)"
-    return Recommendation(what, "; ".join(reasons) + ".", e, "clip")
+    return Recommendation(what, "Gradients explode: " + "; ".join(reasons) + ".", e, "clip")
 
 
 def _rescale_advice(r: Report, e: dict) -> Recommendation:
     return Recommendation(
         f"Rescale {where(r.spec, e['layer'], e['direction'])}'s W_hh to a spectral radius of 0.95 "
         f"(×{0.95 / e['radius']:.3g}), or re-initialise it orthogonally",
-        f"its spectral radius is ρ = {e['radius']:.3g} > 1, so products of its step Jacobians can grow by up to "
+        f"Its spectral radius is ρ = {e['radius']:.3g} > 1, so products of its step Jacobians can grow by up to "
         "ρ per step, and they do (see the clipping advice).",
         e,
         "rescale",
@@ -197,7 +201,7 @@ def _memory_why(r: Report, e: dict) -> str:
     first, last = e["window"]
     lags = f"{first}" if first == last else f"{min(first, last)} to {max(first, last)}"
     return (
-        f"in {where(r.spec, e['layer'], e['direction'])} the Jacobian products fall below {HORIZON_LEVEL:g} of "
+        f"In {where(r.spec, e['layer'], e['direction'])} the Jacobian products fall below {HORIZON_LEVEL:g} of "
         f"their peak within {e['horizon_median']:.0f} steps on the median sequence (shortest "
         f"{e['horizon_shortest']:.0f}), "
         f"and the network reaches about {e['reach']} steps back; yet the inputs {lags} steps "
@@ -218,8 +222,8 @@ def _forget_advice(r: Report, e: dict) -> Recommendation:
     return Recommendation(
         f"Raise the forget-gate bias of {where(r.spec, e['layer'], e['direction'])} by {delta:.2g} (to bring its "
         "mean to about 0.9; Gers et al. 2000, Jozefowicz et al. 2015)",
-        _memory_why(r, e) + f"; its forget gate averages {e['forget_mean']:.2f}, so the cell state keeps "
-        f"{e['forget_mean']:.2f}^k of itself after k steps.",
+        _memory_why(r, e) + f"; its forget gate averages {e['forget_mean']:.3g}, so the cell state keeps "
+        f"{e['forget_mean']:.3g}^k of itself after k steps.",
         e,
         "forget_bias",
     )
@@ -293,7 +297,7 @@ def _bottleneck_advice(r: Report, e: dict) -> Recommendation:
     return Recommendation(
         f"Layer {e['layer']} is the bottleneck{below}: re-initialise {feeds} (the weights that carry the gradient "
         "down to it), or add a residual connection around it",
-        f"its median gradient is {e['median_norm']:.3g}, {e['ratio']:.3g}× smaller than layer {e['other_layer']}'s "
+        f"Its median gradient is {e['median_norm']:.3g}, {e['ratio']:.3g}× smaller than layer {e['other_layer']}'s "
         f"({e['other_median_norm']:.3g}); the inputs the model can reach would explain {e['near_share']:.0%} of the "
         "error of a model that learned nothing: it fails at what it can see.",
         e,
@@ -320,7 +324,7 @@ def _truncation_advice(r: Report, e: dict) -> Recommendation:
     return Recommendation(
         f"Truncate BPTT at k = {k} steps to store {r.T / k:.3g}× fewer intermediates (as long as the model stays "
         "as it is)",
-        f"on every analysed sequence and layer the Jacobian products fall below {HORIZON_LEVEL:g} of their peak "
+        f"On every analysed sequence and layer the Jacobian products fall below {HORIZON_LEVEL:g} of their peak "
         f"within {k} steps, and the inputs further back explain almost none of the model's error.",
         {**e, "memory_ratio": r.T / k},
         "truncate",

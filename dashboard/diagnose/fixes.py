@@ -45,6 +45,7 @@ class Change:
     truncation: int | None
     x: np.ndarray
     text: str
+    caveat: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ def change_for(model: Model, seqs: Sequences, rec: Recommendation, seed: int = S
     """What "try the fix" changes for one recommendation (:data:`dashboard.diagnose.advice.RULES` says it)."""
     spec, P, e = model.spec, dict(model.params), rec.evidence
     clip = truncation = None
+    caveat = "A change this large moves the model away from what it learned: few steps may not be enough." if (
+        rec.rule in ("forget_bias", "orthogonal", "saturation", "bottleneck")) else ""  # fmt: skip
     x, rng = seqs.x, np.random.default_rng(seed)
     if rec.rule == "clip":
         clip, text = e["median_norm"], f"global gradient norm clipped at {e['median_norm']:.3g}"
@@ -110,6 +113,7 @@ def change_for(model: Model, seqs: Sequences, rec: Recommendation, seed: int = S
                           spec.bidirectional)  # fmt: skip
         P = bc.init_params(spec, seed=seed, forget_bias=1.0)
         text = f"a fresh {cell.upper()} of the same size (forget-gate bias 1) in place of the RNN"
+        caveat = f"The {cell.upper()} starts from scratch, not from your weights: it needs more steps to catch up."
     elif rec.rule == "forget_bias":
         cell, H = bc.CELLS[spec.cell], spec.hidden_size
         g, key = cell.gate_names.index(cell.forget_gate), bc.param_key("bias_ih", e["layer"], e["direction"])
@@ -136,7 +140,7 @@ def change_for(model: Model, seqs: Sequences, rec: Recommendation, seed: int = S
         truncation, text = e["horizon"], f"BPTT truncated at k = {e['horizon']}"
     else:
         raise ValueError(f"no change is defined for the rule {rec.rule!r}")
-    return Change(spec, P, clip, truncation, x, text)
+    return Change(spec, P, clip, truncation, x, text, caveat)
 
 
 def split(B: int) -> tuple[np.ndarray, np.ndarray, str]:

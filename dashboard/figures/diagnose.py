@@ -175,7 +175,8 @@ def fix_runs(df: pd.DataFrame, *, title: str) -> go.Figure:
             name=f"{run}: gradient norm", line={"color": color, "width": 1.5}, row=1, col=2,
             hovertemplate=f"{run}<br>step %{{x}}<br>||g|| %{{y:.4g}}<extra></extra>",
         )  # fmt: skip
-    fig.update_yaxes(type="log", row=1, col=1, title="loss (log)")
-    fig.update_yaxes(type="log", row=1, col=2, title="||g|| (log)")
+    losses = [df[c].to_numpy(float) for c in ("loss", "held_out")]
+    fig.update_yaxes(row=1, col=1, title="loss (log)", **log_axis(*losses))
+    fig.update_yaxes(row=1, col=2, title="||g|| (log)", **log_axis(df["grad_norm"].to_numpy(float)))
     fig.update_xaxes(title="fine-tuning step")
     return base_layout(fig, title, height=380)
