@@ -170,3 +170,18 @@ def test_a_gated_cell_is_written_under_the_same_names_with_a_note():
     written, _, notes = state_dict_bytes(model, data, change.spec, change.params)
     again = read_model(written)
     assert again.spec.cell == change.spec.cell and again.prefix == "rnn" and any("same names" in n for n in notes)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_fix_caption_reads_its_figure(seed):
+    """The verdict under a "Try it" figure states the held-out losses the figure draws: the mean of each run's
+    last three checkpoints, and their relative change."""
+    model, _ = _model(rho=1.5, seed=seed)
+    seqs = _seqs(model, B=16, seed=seed)
+    result = fixes.try_fix(model, seqs, Recommendation("", "", {**{"layer": 0, "direction": 0}, "radius": 1.5},
+                                                       "rescale"), steps=20, lr=1e-2)  # fmt: skip
+    panel = fixes.fix_panel(result)
+    held = {t.name.split(":")[0]: np.asarray(t.y, float) for t in panel.figure.data if "held-out" in t.name}
+    last = {run: float(np.mean(points[np.isfinite(points)][-3:])) for run, points in held.items()}
+    assert f"held-out loss {last['as is']:.4g} as is, {last['with the change']:.4g} with the change" in panel.caption
+    assert f"({last['with the change'] / last['as is'] - 1:+.1%};" in panel.caption
