@@ -136,13 +136,13 @@ def torch_module(s: Specimen, params: dict[str, np.ndarray]):
     """``nn.RNN/LSTM/GRU`` + ``nn.Linear`` holding ``params`` (engine keys), in float32."""
     import torch
 
-    kinds = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+    module = getattr(torch.nn, s.cell.upper())  # the registry does not name torch's module yet (nn.RNN, nn.LSTM, ...)
     spec = s.spec
 
     class Net(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.rnn = kinds[s.cell](spec.input_size, s.hidden, num_layers=s.layers, bidirectional=s.bidirectional)
+            self.rnn = module(spec.input_size, s.hidden, num_layers=s.layers, bidirectional=s.bidirectional)
             self.fc = torch.nn.Linear(spec.directions * s.hidden, spec.output_size)
 
         def forward(self, x):

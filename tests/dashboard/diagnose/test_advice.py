@@ -15,6 +15,7 @@ from bench import zoo
 from dashboard.diagnose import rules_doc
 from dashboard.diagnose.advice import OPS, RULES, diagnose
 from dashboard.diagnose.demos import builtin_sequences, demo_model
+from dashboard.diagnose.measurements import layer_summary, reach
 from dashboard.diagnose.model_files import read_model
 from dashboard.diagnose.panels import lyapunov_panel, rules_table, to_json
 from dashboard.diagnose.sequence_files import read_sequences
@@ -160,3 +161,17 @@ def test_a_layer_that_passes_little_gradient_down_is_named_the_bottleneck():
     assert "layer 2's W_ih" in found[0].what
     medians = [np.median(report.dh_norms[l, 0]) for l in range(3)]
     assert found[0].evidence["ratio"] == pytest.approx(medians[2] / medians[1], rel=1e-9)
+
+
+def test_the_reach_adds_each_layers_longest_median_horizon_and_a_curve_that_does_not_decay_reaches_all():
+    model = read_model(demo_model("vanishing"))
+    report = diagnose(model, builtin_sequences(model, "adding", 30, 8))
+    horizons = np.array([[[3.0, 5.0, 4.0, np.inf], [9.0, 8.0, 7.0, 6.0]], [[2.0, 2.0, 3.0, 3.0], [1.0, 1.0, 1.0, 1.0]]])
+    stacked = dataclasses.replace(report, horizon=horizons, spec=bc.RNNSpec("rnn", 2, 16, 1, num_layers=2,
+                                                                            bidirectional=True))  # fmt: skip
+    assert reach(stacked) == 7.5 + 2.5  # layer 0: max(4.5, 7.5); layer 1: max(2.5, 1)
+    assert reach(dataclasses.replace(stacked, horizon=np.where(horizons == 9.0, np.inf, horizons))) == 7.5 + 2.5
+    assert reach(dataclasses.replace(stacked, horizon=np.full_like(horizons, np.inf))) == np.inf
+    summary = layer_summary(report, 0, 0)
+    assert summary["horizon"] == (np.median(report.horizon[0, 0]), np.min(report.horizon[0, 0]))
+    assert sum(summary["regimes"].values()) == summary["sequences"] == report.analysed
