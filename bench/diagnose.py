@@ -1,6 +1,7 @@
 """The advice benchmark: the diagnosis on every zoo model (:mod:`bench.zoo`), scored against its known truth.
 
-    python -m bench diagnose
+    python -m bench diagnose          # the advice, scored
+    python -m bench diagnose-fixes    # and every recommendation tried (fine-tuned as is and with the change)
 
 Each model is trained, saved as its trainer saves it, read back through the diagnosis's own readers with
 sequences it has not seen, and diagnosed. The table gives, per rule and for "nothing to change", how
@@ -13,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from dashboard.diagnose import fixes
 from dashboard.diagnose.advice import RULES, diagnose
 from dashboard.diagnose.model_files import read_model
 from dashboard.diagnose.sequence_files import read_sequences
@@ -32,10 +34,12 @@ class Outcome:
     fired: frozenset
     options: frozenset
     seconds: float
+    tried: tuple = ()
 
 
-def diagnose_specimen(s: zoo.Specimen) -> Outcome:
-    """Train, save, read back, measure the held-out performance, and diagnose one zoo model."""
+def diagnose_specimen(s: zoo.Specimen, try_fixes: bool = False) -> Outcome:
+    """Train, save, read back, measure the held-out performance, and diagnose one zoo model (and try each
+    recommendation and option)."""
     start = time.perf_counter()
     weights, forward = zoo.train(s)
     held_out = zoo.explained(forward, zoo.sequences(s, zoo.HELD_OUT, seed=2000))
@@ -48,7 +52,9 @@ def diagnose_specimen(s: zoo.Specimen) -> Outcome:
     report = diagnose(model, seqs)
     fired = frozenset(c.rule for c in report.checks if c.fired and c.kind == "fix")
     options = frozenset(c.rule for c in report.checks if c.fired and c.kind == "saving")
-    return Outcome(s, held_out, confirmed, fired, options, time.perf_counter() - start)
+    kinds = [(rec, "fix") for rec in report.recommendations] + [(rec, "saving") for rec in report.options]
+    tried = tuple(fixes.try_fix(model, seqs, rec, kind=kind) for rec, kind in kinds) if try_fixes else ()
+    return Outcome(s, held_out, confirmed, fired, options, time.perf_counter() - start, tried)
 
 
 def scores(outcomes: list[Outcome]) -> list[dict]:
@@ -108,3 +114,18 @@ def diagnose_section(repeat: int = 1) -> list[Outcome]:
     healthy = [o for o in outcomes if o.confirmed and not o.specimen.truth]
     print(f"\nHealthy models with a recommendation: {sum(bool(o.fired) for o in healthy)} of {len(healthy)}.")
     return outcomes
+
+
+def fixes_section(repeat: int = 1) -> None:
+    """``python -m bench diagnose-fixes``: every zoo model's recommendations tried, with their verdicts."""
+    print(
+        f"\n## Try the fix on the zoo ({fixes.STEPS} steps of {fixes.OPTIMIZER}, lr {fixes.LR:g}, batches of "
+        f"{fixes.BATCH})\n"
+    )
+    print("| model | advice | change | held-out loss as is | with the change | verdict |\n|---|---|---|---|---|---|")
+    for s in zoo.ZOO:
+        o = diagnose_specimen(s, try_fixes=True)
+        for r in o.tried:
+            n = r.numbers
+            shown = f"{n['as_is']:.4g} | {n['with_change']:.4g}" if n else "– | –"
+            print(f"| {s.name} | {r.rule} | {r.change} | {shown} | {r.verdict} |", flush=True)

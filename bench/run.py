@@ -8,6 +8,7 @@ the same shapes, one BPTT call, or the target from the issue tracker).
     python -m bench engine app     # some sections
     python -m bench --quick        # fewer repetitions
     python -m bench diagnose       # the advice benchmark on a zoo of trained models (bench/diagnose.py)
+    python -m bench diagnose-fixes # and every recommendation tried on its model
 """
 
 from __future__ import annotations
@@ -320,6 +321,12 @@ def diagnose(repeat: int) -> None:
     diagnose_section(repeat)
 
 
+def diagnose_fixes(repeat: int) -> None:
+    from .diagnose import fixes_section
+
+    fixes_section(repeat)
+
+
 def load(repeat: int) -> None:
     from .load import load_section
 
@@ -340,6 +347,7 @@ SECTIONS = {
     "training": training,
     "browser": browser,
     "diagnose": diagnose,
+    "diagnose-fixes": diagnose_fixes,
     "load": load,
     "load-browser": load_browser,
 }

@@ -251,8 +251,8 @@ def _saturation_evidence(r: Report, earlier: dict) -> dict:
             best = max(best, (share, l, d, g))
     share, l, d, g = best
     near = None if r.memory is None else r.memory.near_share
-    return {"saturated_share": share, "near_share": near, "explained": r.explained, "layer": l, "direction": d,
-            "gate": labels[g]}  # fmt: skip
+    return {"clip_fired": _fired(earlier, "clip"), "saturated_share": share, "near_share": near,
+            "explained": r.explained, "layer": l, "direction": d, "gate": labels[g]}  # fmt: skip
 
 
 def _saturation_advice(r: Report, e: dict) -> Recommendation:
@@ -278,6 +278,7 @@ def _bottleneck_evidence(r: Report, earlier: dict) -> dict:
     starved = [l for l in range(L) if usable and per_layer[top] / per_layer[l] > BOTTLENECK_RATIO]
     lo = max(starved) if starved else (int(np.argmin(per_layer)) if usable else 0)
     return {
+        "clip_fired": _fired(earlier, "clip"),
         "layers": L,
         "ratio": float(per_layer[top] / per_layer[lo]) if usable else None,
         "near_share": None if r.memory is None else r.memory.near_share,
@@ -338,11 +339,14 @@ EXPLODES = (
     Condition("spike_ratio", "largest batch gradient norm / the median (4 batches or more)", ">", SPIKE_RATIO),
     Condition("overflow", "values stop being finite", "==", True),
 )  # fmt: skip
+#: Rules read after the clip rule stay silent while gradients explode: fix that first, the other numbers read a
+#: network whose gradients the explosion dominates.
+QUIET = Condition("clip_fired", "gradients explode (the clip rule fired)", "==", False)
 NEEDS_MEMORY = (
     Condition("memory_share", "share of the task's error that inputs beyond the model's reach explain (held out)",
               ">=", MEMORY_SHARE),
     Condition("over_floor", "that share over its noise floor (residuals shuffled)", ">=", OVER_FLOOR),
-    Condition("clip_fired", "gradients explode (the clip rule fired)", "==", False),
+    QUIET,
 )  # fmt: skip
 FAILS_NEAR = Condition(
     "near_share",
@@ -388,7 +392,7 @@ RULES: tuple[Rule, ...] = (
          "the median ‖dL/dh_t‖ of each layer (the highest starved one is named); the memory probe's share of the "
          "error that inputs within reach "
          "explain", "all",
-         (Condition("layers", "layers", ">=", 2),
+         (QUIET, Condition("layers", "layers", ">=", 2),
           Condition("ratio", "best-fed layer's median gradient / the highest starved layer's", ">",
                     BOTTLENECK_RATIO), FAILS_NEAR),
          "fine-tune with those weights re-initialised (PyTorch's default uniform)",
@@ -397,14 +401,14 @@ RULES: tuple[Rule, ...] = (
          "each gate's share of values within 0.01 of a limit (gate_saturation), the forget gate and a layer the "
          "bottleneck rule names aside; the memory probe's share of the error that inputs within reach explain",
          "all",
-         (Condition("saturated_share", "largest share of a gate's values near a limit", ">", SATURATED_SHARE),
+         (QUIET, Condition("saturated_share", "largest share of a gate's values near a limit", ">", SATURATED_SHARE),
           FAILS_NEAR),
          "fine-tune with the inputs standardised (layer 0) or that layer's W_ih and b_ih scaled to unit "
          "pre-activations", _saturation_evidence, _saturation_advice),
     Rule("truncate", "saving", "Truncate BPTT at the longest horizon to store fewer intermediates",
          "per-sequence horizons of every layer, the memory probe", "all",
          (Condition("unidirectional", "the network is unidirectional", "==", True),
-          Condition("clip_fired", "gradients explode (the clip rule fired)", "==", False),
+          QUIET,
           Condition("decaying_share", "share of the analysed curves that decay", ">=", 1.0),
           Condition("horizon_fraction", "longest horizon / T", "<", 0.5),
           Condition("memory_share", "share of the task's error that inputs beyond the reach explain", "<",
