@@ -3,9 +3,10 @@
 A :class:`Rule` names what it recommends, what it reads, how its conditions combine ("all" or
 "any") and each condition's threshold; :func:`check` evaluates every rule on a measured
 :class:`~dashboard.diagnose.measurements.Report` and keeps, per rule, the numbers that did and did not
-trigger it. ``docs/diagnosis.md`` is generated from :data:`RULES` (:mod:`.rules_doc`), so the page, the
-report and the documentation cannot disagree. Rules of kind "fix" are what to change (a healthy model
-gets none); kind "saving" lists what could be saved without losing anything measured.
+trigger it. What each rule reads and says is in :mod:`.evidence`, with the thresholds. ``docs/diagnosis.md``
+is generated from :data:`RULES` (:mod:`.rules_doc`), so the page, the report and the documentation cannot
+disagree. Rules of kind "fix" are what to change (a healthy model gets none); kind "saving" lists what could
+be saved without losing anything measured.
 """
 
 from __future__ import annotations
@@ -16,39 +17,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-import bptt_core as bc
-from dashboard.diagnose.measurements import HORIZON_LEVEL, Report, layer_summary, measure, positive_median, where
+from dashboard.diagnose import evidence as ev
+from dashboard.diagnose.evidence import Recommendation
+from dashboard.diagnose.measurements import Report, measure
 from dashboard.diagnose.model_files import Model
 from dashboard.diagnose.sequence_files import Sequences
 
-#: ln of the growth over the sequence that counts as exploding: the same 10³ as the blow-up lag.
-EXPLODE_LOG = float(np.log(1 / HORIZON_LEVEL))
-#: A batch whose gradient norm is this many times the median is a spike.
-SPIKE_RATIO = 10.0
-#: A gate with a larger share of its values near a limit is saturated.
-SATURATED_SHARE = 0.5
-#: A forget gate below this mean forgets most of its cell state within a few steps.
-FORGET_MEAN = 0.8
-#: A layer whose median gradient is this many times smaller than another's is the bottleneck.
-BOTTLENECK_RATIO = 10.0
-#: The share of the task's error that inputs within the model's reach must explain for advice on saturation or a
-#: starved layer: the model fails at what it can see.
-FAILS_WITHIN_REACH = 0.1
-#: The share of the task's error that inputs beyond the model's reach must explain for memory advice, and
-#: how many times the noise floor it must be.
-MEMORY_SHARE, OVER_FLOOR = 0.1, 2.0
+__all__ = ["OPS", "RULES", "Check", "Condition", "Recommendation", "Rule", "check", "diagnose"]
 
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq}
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """One piece of advice: what to change, why, the numbers it comes from, and the rule that gave it."""
-
-    what: str
-    why: str
-    evidence: dict
-    rule: str = ""
 
 
 @dataclass(frozen=True)
@@ -80,7 +57,7 @@ class Rule:
     conditions: tuple[Condition, ...]
     change: str
     evidence: Callable[[Report, dict], dict]
-    advise: Callable[[Report, dict], Recommendation]
+    advise: Callable[[Report, dict, set], Recommendation]
 
 
 @dataclass(frozen=True)
@@ -95,248 +72,11 @@ class Check:
     recommendation: Recommendation | None
 
 
-def _fired(earlier: dict, name: str) -> bool:
-    """Whether an earlier rule fired (rules read only those before them in :data:`RULES`)."""
-    return name in earlier and earlier[name].fired
-
-
-def _worst(values: np.ndarray) -> tuple[float, tuple[int, int]]:
-    """The largest finite value of an (L, D, n) array and its layer-direction."""
-    v = np.where(np.isfinite(values), values, -np.inf)
-    l, d, _ = np.unravel_index(np.argmax(v), v.shape)
-    return float(v[l, d].max()), (int(l), int(d))
-
-
-def _explosion_evidence(r: Report, earlier: dict) -> dict:
-    lam, (l, d) = _worst(r.lyapunov[..., 0])
-    norms = r.batch_norms[np.isfinite(r.batch_norms)]
-    median = float(np.median(norms)) if norms.size else None
-    summary = layer_summary(r, l, d)
-    return {
-        "lyapunov_growth": lam * (r.T - 1) if np.isfinite(lam) else None,
-        "growing_sequences": int(np.max(np.sum(r.regime == "growing", axis=2))),
-        "spike_ratio": float(norms.max() / median) if norms.size >= 4 and median > 0 else None,
-        "overflow": r.overflow["forward"] is not None or r.overflow["backward"] is not None,
-        "layer": l,
-        "direction": d,
-        "lyapunov_1_median": summary["lyapunov_1"][0],
-        "lyapunov_1_worst": lam,
-        "positive_sequences": summary["positive_lyapunov"],
-        "sequences": summary["sequences"],
-        "median_norm": median,
-        "max_norm": float(norms.max()) if norms.size else None,
-        "radius": float(r.radius[l, d]),
-        "pascanu_bound": bc.CELLS[r.spec.cell].pascanu_bound,
-        "clip_fired": _fired(earlier, "clip"),
-    }
-
-
-def _clip_advice(r: Report, e: dict) -> Recommendation:
-    """What to clip at, and why: the conditions of :data:`EXPLODES` that were met, then λ₁'s spread."""
-    said = {  # each met condition, in words
-        "lyapunov_growth": lambda: (
-            f"perturbations grow by e^{e['lyapunov_growth']:.3g} over the {r.T} steps on the worst sequence"
-        ),
-        "growing_sequences": lambda: f"the Jacobian products of {e['growing_sequences']} sequence(s) grow past 10³",
-        "spike_ratio": lambda: f"a batch's gradient norm reaches {e['spike_ratio']:.3g}× the median",
-        "overflow": lambda: f"values stop being finite ({r.overflow})",
-    }
-    reasons = [said[c.key]() for c in EXPLODES if c.met(e.get(c.key))]
-    reasons.append(
-        f"in {where(r.spec, e['layer'], e['direction'])} λ₁ is {e['lyapunov_1_worst']:+.3f} per step on the worst of "
-        f"{e['sequences']} sequences (median {e['lyapunov_1_median']:+.3f}; {e['positive_sequences']} above 0)"
-    )
-    if e["median_norm"] is not None:
-        reasons.append(
-            f"the batches' gradient norms have median {e['median_norm']:.3g} and maximum {e['max_norm']:.3g}"
-        )
-        what = f"Clip the global gradient norm at {e['median_norm']:.3g} (the median over your batches)"
-    else:
-        what = "Clip the global gradient norm (give targets to measure a threshold from your batches' gradients)"
-    return Recommendation(what, "Gradients explode: " + "; ".join(reasons) + ".", e, "clip")
-
-
-def _rescale_advice(r: Report, e: dict) -> Recommendation:
-    return Recommendation(
-        f"Rescale {where(r.spec, e['layer'], e['direction'])}'s W_hh to a spectral radius of 0.95 "
-        f"(×{0.95 / e['radius']:.3g}), or re-initialise it orthogonally",
-        f"Its spectral radius is ρ = {e['radius']:.3g} > 1, so products of its step Jacobians can grow by up to "
-        "ρ per step, and they do (see the clipping advice).",
-        e,
-        "rescale",
-    )
-
-
-def _forget_mean(r: Report, l: int, d: int) -> float | None:
-    """The mean of the cell's forget gate in one layer-direction (None for cells without one)."""
-    cell = bc.CELLS[r.spec.cell]
-    return None if cell.forget_gate is None else float(r.saturation[l, d, cell.gate_names.index(cell.forget_gate), 2])
-
-
-def _memory_evidence(r: Report, earlier: dict) -> dict:
-    medians = np.nanmedian(r.horizon, axis=2)
-    l, d = np.unravel_index(np.argmin(medians), medians.shape)
-    summary, m = layer_summary(r, int(l), int(d)), r.memory
-    forget = _forget_mean(r, int(l), int(d))
-    return {
-        "memory_share": None if m is None else m.share,
-        "over_floor": None if m is None else (np.inf if m.floor <= 0 else m.share / m.floor),
-        "reach_fraction": None if m is None else m.reach / (r.T - 1),
-        "clip_fired": _fired(earlier, "clip"),
-        "pascanu_bound": bc.CELLS[r.spec.cell].pascanu_bound,
-        "forget_mean": forget,
-        "forget_gate_open": forget is None or forget >= FORGET_MEAN,
-        "layer": int(l),
-        "direction": int(d),
-        "horizon_median": summary["horizon"][0],
-        "horizon_shortest": summary["horizon"][1],
-        "reach": None if m is None else m.reach,
-        "window": None if m is None else m.window,
-        "gain_r2": None if m is None else m.gain_r2,
-        "explained": r.explained,
-    }
-
-
-def _memory_why(r: Report, e: dict) -> str:
-    first, last = e["window"]
-    lags = f"{first}" if first == last else f"{min(first, last)} to {max(first, last)}"
-    return (
-        f"In {where(r.spec, e['layer'], e['direction'])} the Jacobian products fall below {HORIZON_LEVEL:g} of "
-        f"their peak within {e['horizon_median']:.0f} steps on the median sequence (shortest "
-        f"{e['horizon_shortest']:.0f}), "
-        f"and the network reaches about {e['reach']} steps back; yet the inputs {lags} steps "
-        f"{'ahead' if first < 0 else 'back'} explain {e['gain_r2']:.0%} of your model's remaining error (held out), "
-        f"{e['memory_share']:.0%} of the error of a model that learned nothing: the task needs memory the model "
-        "does not have"
-    )
-
-
-def _gated_advice(r: Report, e: dict) -> Recommendation:
-    what = "Use an LSTM or GRU, or initialise W_hh orthogonally with spectral radius near 1"
-    return Recommendation(what, _memory_why(r, e) + ".", e, "gated_cell")
-
-
-def _forget_advice(r: Report, e: dict) -> Recommendation:
-    delta = max(1.0, float(np.log(0.9 / 0.1) - np.log(e["forget_mean"] / (1 - e["forget_mean"]))))
-    e = {**e, "forget_bias_delta": delta}
-    return Recommendation(
-        f"Raise the forget-gate bias of {where(r.spec, e['layer'], e['direction'])} by {delta:.2g} (to bring its "
-        "mean to about 0.9; Gers et al. 2000, Jozefowicz et al. 2015)",
-        _memory_why(r, e) + f"; its forget gate averages {e['forget_mean']:.3g}, so the cell state keeps "
-        f"{e['forget_mean']:.3g}^k of itself after k steps.",
-        e,
-        "forget_bias",
-    )
-
-
-def _orthogonal_advice(r: Report, e: dict) -> Recommendation:
-    return Recommendation(
-        f"Initialise {where(r.spec, e['layer'], e['direction'])}'s W_hh orthogonally",
-        _memory_why(r, e) + ".",
-        e,
-        "orthogonal",
-    )
-
-
-def _saturation_evidence(r: Report, earlier: dict) -> dict:
-    cell = bc.CELLS[r.spec.cell]
-    labels = cell.gate_names if cell.gates > 1 else (r.spec.activation,)
-    starved = earlier["bottleneck"].evidence["starved"] if _fired(earlier, "bottleneck") else []
-    best = (0.0, 0, 0, 0)
-    for l, d in r.spec.layers():
-        for g, name in enumerate(cell.gate_names):
-            if name == cell.forget_gate or l in starved:  # forget gate low: the forget-bias rule's; high: remembering
-                continue  # starved layers' gates drift where they will: their gradient supply comes first
-            share = float(np.nansum(r.saturation[l, d, g, :2]))
-            best = max(best, (share, l, d, g))
-    share, l, d, g = best
-    near = None if r.memory is None else r.memory.near_share
-    return {"clip_fired": _fired(earlier, "clip"), "saturated_share": share, "near_share": near,
-            "explained": r.explained, "layer": l, "direction": d, "gate": labels[g]}  # fmt: skip
-
-
-def _saturation_advice(r: Report, e: dict) -> Recommendation:
-    return Recommendation(
-        f"Bring {where(r.spec, e['layer'], e['direction'])}'s {e['gate']} units out of saturation: normalise the "
-        "inputs or scale down the weights that feed them",
-        f"{e['saturated_share']:.0%} of its {e['gate']} values lie within 0.01 of a limit of their non-linearity, "
-        f"where the derivative (and so every gradient through them) is below 0.01; the model explains "
-        f"{e['explained']:.0%} of its targets, and the inputs it can reach would explain {e['near_share']:.0%} of the "
-        "error of a model that learned nothing: it fails at what it can see.",
-        e,
-        "saturation",
-    )
-
-
-def _bottleneck_evidence(r: Report, earlier: dict) -> dict:
-    """The highest layer whose median gradient is :data:`BOTTLENECK_RATIO` times smaller than the best-fed one's:
-    every layer below it gets its gradient through it, so the weights above it are where the supply is cut."""
-    L = r.spec.num_layers
-    per_layer = np.array([positive_median(r.gradient[l]) for l in range(L)]) if r.gradient is not None else None
-    usable = per_layer is not None and L >= 2 and np.all(np.isfinite(per_layer)) and np.all(per_layer > 0)
-    top = int(np.argmax(per_layer)) if usable else 0
-    starved = [l for l in range(L) if usable and per_layer[top] / per_layer[l] > BOTTLENECK_RATIO]
-    lo = max(starved) if starved else (int(np.argmin(per_layer)) if usable else 0)
-    return {
-        "clip_fired": _fired(earlier, "clip"),
-        "layers": L,
-        "ratio": float(per_layer[top] / per_layer[lo]) if usable else None,
-        "near_share": None if r.memory is None else r.memory.near_share,
-        "explained": r.explained,
-        "layer": lo,
-        "starved": starved,
-        "median_norm": float(per_layer[lo]) if usable else None,
-        "other_layer": top,
-        "other_median_norm": float(per_layer[top]) if usable else None,
-    }
-
-
-def _bottleneck_advice(r: Report, e: dict) -> Recommendation:
-    feeds = f"layer {e['layer'] + 1}'s W_ih" if e["layer"] + 1 < r.spec.num_layers else "the read-out"
-    below = f" (and the {len(e['starved']) - 1} layer(s) below it, whose gradient passes through it)" if len(
-        e["starved"]) > 1 else ""  # fmt: skip
-    return Recommendation(
-        f"Layer {e['layer']} is the bottleneck{below}: re-initialise {feeds} (the weights that carry the gradient "
-        "down to it), or add a residual connection around it",
-        f"Its median gradient is {e['median_norm']:.3g}, {e['ratio']:.3g}× smaller than layer {e['other_layer']}'s "
-        f"({e['other_median_norm']:.3g}); the inputs the model can reach would explain {e['near_share']:.0%} of the "
-        "error of a model that learned nothing: it fails at what it can see.",
-        e,
-        "bottleneck",
-    )
-
-
-def _truncation_evidence(r: Report, earlier: dict) -> dict:
-    decays = r.regime == "decaying"
-    longest = float(np.max(r.horizon)) if decays.all() else None
-    return {
-        "unidirectional": not r.spec.bidirectional,
-        "clip_fired": _fired(earlier, "clip"),
-        "decaying_share": float(np.mean(decays)),
-        "horizon_fraction": None if longest is None else longest / r.T,
-        "memory_share": None if r.memory is None else r.memory.share,
-        "horizon": None if longest is None else int(longest),
-        "T": r.T,
-    }
-
-
-def _truncation_advice(r: Report, e: dict) -> Recommendation:
-    k = max(e["horizon"], 1)
-    return Recommendation(
-        f"Truncate BPTT at k = {k} steps to store {r.T / k:.3g}× fewer intermediates (as long as the model stays "
-        "as it is)",
-        f"On every analysed sequence and layer the Jacobian products fall below {HORIZON_LEVEL:g} of their peak "
-        f"within {k} steps, and the inputs further back explain almost none of the model's error.",
-        {**e, "memory_ratio": r.T / k},
-        "truncate",
-    )
-
-
 EXPLODES = (
     Condition("lyapunov_growth", "λ₁ × (T − 1) of the worst sequence (ln of its growth over the sequence)", ">",
-              EXPLODE_LOG),
+              ev.EXPLODE_LOG),
     Condition("growing_sequences", "sequences whose Jacobian products grow past 10³ (most of any layer)", ">=", 1),
-    Condition("spike_ratio", "largest batch gradient norm / the median (4 batches or more)", ">", SPIKE_RATIO),
+    Condition("spike_ratio", "largest batch gradient norm / the median (4 batches or more)", ">", ev.SPIKE_RATIO),
     Condition("overflow", "values stop being finite", "==", True),
 )  # fmt: skip
 #: Rules read after the clip rule stay silent while gradients explode: fix that first, the other numbers read a
@@ -344,15 +84,15 @@ EXPLODES = (
 QUIET = Condition("clip_fired", "gradients explode (the clip rule fired)", "==", False)
 NEEDS_MEMORY = (
     Condition("memory_share", "share of the task's error that inputs beyond the model's reach explain (held out)",
-              ">=", MEMORY_SHARE),
-    Condition("over_floor", "that share over its noise floor (residuals shuffled)", ">=", OVER_FLOOR),
+              ">=", ev.MEMORY_SHARE),
+    Condition("over_floor", "that share over its noise floor (residuals shuffled)", ">=", ev.OVER_FLOOR),
     QUIET,
 )  # fmt: skip
 FAILS_NEAR = Condition(
     "near_share",
     "share of the task's error that inputs within the model's reach explain (held out)",
     ">=",
-    FAILS_WITHIN_REACH,
+    ev.FAILS_WITHIN_REACH,
 )
 PASCANU = Condition("pascanu_bound", "the cell is a vanilla RNN (Pascanu's bound holds)", "==", True)
 MEMORY_READS = (
@@ -366,45 +106,45 @@ RULES: tuple[Rule, ...] = (
          "per-sequence leading Lyapunov exponents and Jacobian-product curves of every layer-direction, the "
          "global gradient norm of each batch of 4 sequences, non-finite values", "any", EXPLODES,
          "fine-tune with the global gradient norm clipped at the advised threshold",
-         _explosion_evidence, _clip_advice),
+         ev.explosion_evidence, ev.clip_advice),
     Rule("rescale", "fix", "Rescale W_hh of the exploding layer to spectral radius 0.95 (a vanilla RNN)",
          "the clip rule, the cell's registry entry, the spectral radius of the exploding layer's W_hh", "all",
          (Condition("clip_fired", "gradients explode (the clip rule fired)", "==", True), PASCANU,
           Condition("radius", "spectral radius of that layer's W_hh", ">", 1.0)),
-         "fine-tune with that W_hh multiplied by 0.95 / ρ", _explosion_evidence, _rescale_advice),
+         "fine-tune with that W_hh multiplied by 0.95 / ρ", ev.explosion_evidence, ev.rescale_advice),
     Rule("gated_cell", "fix", "Use an LSTM or GRU (the model is a vanilla RNN whose memory is too short)",
          MEMORY_READS, "all", (*NEEDS_MEMORY, PASCANU),
          "fine-tune a fresh LSTM of the same size (forget-gate bias 1) in place of the RNN",
-         _memory_evidence, _gated_advice),
+         ev.memory_evidence, ev.gated_advice),
     Rule("forget_bias", "fix", "Raise the forget-gate bias so the gate's mean is about 0.9",
          MEMORY_READS + "; the mean of the forget gate of the layer with the shortest horizon", "all",
-         (*NEEDS_MEMORY, Condition("forget_mean", "mean of that layer's forget gate", "<", FORGET_MEAN)),
+         (*NEEDS_MEMORY, Condition("forget_mean", "mean of that layer's forget gate", "<", ev.FORGET_MEAN)),
          "fine-tune with that layer's forget-gate bias raised by the advised amount",
-         _memory_evidence, _forget_advice),
+         ev.memory_evidence, ev.forget_advice),
     Rule("orthogonal", "fix", "Initialise the W_hh of the layer with the shortest horizon orthogonally",
          MEMORY_READS + "; the mean of its forget gate, if it has one", "all",
          (*NEEDS_MEMORY, Condition("pascanu_bound", "the cell is a vanilla RNN", "==", False),
-          Condition("forget_gate_open", f"its forget gate is open (mean >= {FORGET_MEAN}) or it has none", "==",
+          Condition("forget_gate_open", f"its forget gate is open (mean >= {ev.FORGET_MEAN}) or it has none", "==",
                     True)),
          "fine-tune with that W_hh replaced by a random orthogonal matrix per gate block",
-         _memory_evidence, _orthogonal_advice),
+         ev.memory_evidence, ev.orthogonal_advice),
     Rule("bottleneck", "fix", "Re-initialise the weights that carry the gradient down to a starved layer",
          "the median ‖dL/dh_t‖ of each layer (the highest starved one is named); the memory probe's share of the "
          "error that inputs within reach "
          "explain", "all",
          (QUIET, Condition("layers", "layers", ">=", 2),
           Condition("ratio", "best-fed layer's median gradient / the highest starved layer's", ">",
-                    BOTTLENECK_RATIO), FAILS_NEAR),
+                    ev.BOTTLENECK_RATIO), FAILS_NEAR),
          "fine-tune with those weights re-initialised (PyTorch's default uniform)",
-         _bottleneck_evidence, _bottleneck_advice),
+         ev.bottleneck_evidence, ev.bottleneck_advice),
     Rule("saturation", "fix", "Bring saturated gates back into range (normalise inputs, scale down weights)",
          "each gate's share of values within 0.01 of a limit (gate_saturation), the forget gate and a layer the "
          "bottleneck rule names aside; the memory probe's share of the error that inputs within reach explain",
          "all",
-         (QUIET, Condition("saturated_share", "largest share of a gate's values near a limit", ">", SATURATED_SHARE),
+         (QUIET, Condition("saturated_share", "largest share of a gate's values near a limit", ">", ev.SATURATED_SHARE),
           FAILS_NEAR),
          "fine-tune with the inputs standardised (layer 0) or that layer's W_ih and b_ih scaled to unit "
-         "pre-activations", _saturation_evidence, _saturation_advice),
+         "pre-activations", ev.saturation_evidence, ev.saturation_advice),
     Rule("truncate", "saving", "Truncate BPTT at the longest horizon to store fewer intermediates",
          "per-sequence horizons of every layer, the memory probe", "all",
          (Condition("unidirectional", "the network is unidirectional", "==", True),
@@ -412,8 +152,8 @@ RULES: tuple[Rule, ...] = (
           Condition("decaying_share", "share of the analysed curves that decay", ">=", 1.0),
           Condition("horizon_fraction", "longest horizon / T", "<", 0.5),
           Condition("memory_share", "share of the task's error that inputs beyond the reach explain", "<",
-                    MEMORY_SHARE)),
-         "fine-tune with BPTT truncated at that horizon", _truncation_evidence, _truncation_advice),
+                    ev.MEMORY_SHARE)),
+         "fine-tune with BPTT truncated at that horizon", ev.truncation_evidence, ev.truncation_advice),
 )  # fmt: skip
 
 
@@ -429,7 +169,10 @@ def check(report: Report) -> tuple[Check, ...]:
         )  # fmt: skip
         met = [row["met"] for row in rows]
         fired = all(met) if rule.logic == "all" else any(met)
-        earlier[rule.name] = Check(rule.name, rule.kind, fired, rows, e, rule.advise(report, e) if fired else None)
+        keys = {row["key"] for row in rows if row["met"]}
+        earlier[rule.name] = Check(
+            rule.name, rule.kind, fired, rows, e, rule.advise(report, e, keys) if fired else None
+        )
         out.append(earlier[rule.name])
     return tuple(out)
 

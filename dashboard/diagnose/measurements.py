@@ -139,6 +139,13 @@ def positive_median(values: np.ndarray, axis=None) -> np.ndarray:
         return np.nanmedian(v, axis=axis)
 
 
+def sequence_median(values: np.ndarray, axis: int) -> np.ndarray:
+    """The median over sequences ignoring nan (a sequence whose values overflowed), without a warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-nan slices give nan, as intended
+        return np.nanmedian(values, axis=axis)
+
+
 def where(spec: bc.RNNSpec, l: int, d: int) -> str:
     """ "layer 1 ←" (the reverse direction) or "layer 0"."""
     return f"layer {l}" + ((" →", " ←")[d] if spec.bidirectional else "")
@@ -165,7 +172,7 @@ def layer_summary(report: Report, l: int, d: int) -> dict:
 def reach(report: Report) -> float:
     """How far back the network reaches: the sum over layers of the longest median horizon of their
     directions (information can ride each layer for its horizon); inf when a median curve does not decay."""
-    medians = np.nanmedian(np.where(np.isnan(report.horizon), np.inf, report.horizon), axis=2)  # (L, D)
+    medians = sequence_median(report.horizon, axis=2)  # (L, D); inf where a median curve does not decay
     return float(np.sum(np.max(medians, axis=1)))
 
 

@@ -13,7 +13,7 @@ import plotly.io as pio
 import bptt_core as bc
 from dashboard.catalog.panels import Panel
 from dashboard.diagnose.advice import RULES
-from dashboard.diagnose.measurements import Report, layer_summary, positive_median, where
+from dashboard.diagnose.measurements import Report, layer_summary, positive_median, sequence_median, where
 from dashboard.diagnose.model_files import describe
 from dashboard.diagnose.sequence_files import Sequences
 from dashboard.figures import depth as fd
@@ -261,9 +261,9 @@ def to_json(report: Report) -> dict:
         "explained": _plain(report.explained),
         "dh_norms": _plain(report.dh_norms),
         "sensitivity": _plain(report.sensitivity),
-        "lyapunov": _plain(np.median(report.lyapunov, axis=2)),
+        "lyapunov": _plain(sequence_median(report.lyapunov, axis=2)),
         "lyapunov_per_sequence": _plain(report.lyapunov),
-        "horizon": _plain(np.median(report.horizon, axis=2)),
+        "horizon": _plain(sequence_median(report.horizon, axis=2)),
         "dynamics": [_plain(layer_summary(report, l, d)) for l, d in spec.layers()],
         "per_sequence": {
             "regime": report.regime.tolist(),

@@ -86,7 +86,8 @@ def render() -> str:
     """The whole of ``docs/diagnosis.md``."""
     return (
         "# How the diagnosis advises\n\n"
-        "Generated from `dashboard/diagnose/advice.py` by `dashboard/diagnose/rules_doc.py`; "
+        "Generated from `dashboard/diagnose/advice.py` (the rules; their thresholds are in `evidence.py`) by "
+        "`dashboard/diagnose/rules_doc.py`; "
         "`tests/dashboard/diagnose/test_advice.py` fails when this file is out of date (regenerate with "
         "`DIAGNOSIS_DOC_WRITE=1 python -m pytest tests/dashboard/diagnose/test_advice.py -k doc`).\n\n"
         "Rules of kind *fix* say what to change; a healthy model gets none. Rules of kind *saving* list what "
