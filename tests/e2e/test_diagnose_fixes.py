@@ -80,3 +80,27 @@ def test_try_the_fixes_draws_both_runs_for_every_recommendation(server, browser,
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"diagnose_try_{name.split(',')[0].replace(' ', '_')}.png"), full_page=True)
     page.close()
+
+
+def test_stop_ends_the_fine_tuning_and_keeps_the_page(server, browser):
+    """A long "Try the fixes" (1000 steps) on the exploding demo: its progress shows, Stop ends it, and the page
+    comes back whole, with the fixes tried so far and no exception."""
+    page = browser.new_page(viewport={"width": 1500, "height": 2600})
+    page.goto(f"{server}/diagnose")
+    wait_until_idle(page)
+    page.get_by_role("button", name="an exploding RNN").click()
+    page.wait_for_selector("text=Try the fixes", timeout=180_000)
+    wait_until_idle(page, timeout=180_000)
+    advice = page.locator('[class*="st-key-advice-"]').count()
+    page.locator('[data-testid="stForm"] input[type="range"]').first.focus()
+    page.keyboard.press("End")  # the most fine-tuning steps
+    page.get_by_role("button", name="Try the fixes").click()
+    page.wait_for_selector('[data-testid="stProgress"]', timeout=120_000)
+    page.get_by_test_id("stButton").get_by_role("button", name="Stop").click()  # ours, not the header's
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stProgress\"]')", timeout=120_000)
+    wait_until_idle(page, timeout=120_000)
+    assert_no_exception(page)
+    assert page.get_by_test_id("stButton").get_by_role("button", name="Stop").count() == 0
+    assert page.get_by_role("button", name="Try the fixes").count() == 1
+    assert len(page.evaluate(FIGURES)) < advice  # stopped before the last fix was tried
+    page.close()
