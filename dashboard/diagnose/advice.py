@@ -138,8 +138,9 @@ RULES: tuple[Rule, ...] = (
          "fine-tune with those weights re-initialised (PyTorch's default uniform)",
          ev.bottleneck_evidence, ev.bottleneck_advice),
     Rule("saturation", "fix", "Bring saturated gates back into range (normalise inputs, scale down weights)",
-         "each gate's share of values within 0.01 of a limit (gate_saturation), the forget gate and a layer the "
-         "bottleneck rule names aside; the memory probe's share of the error that inputs within reach explain",
+         "each gate's share of values within 0.01 of a limit (gate_saturation), the forget gate, the layers the "
+         "bottleneck rule calls starved and a ReLU's zeros aside; the memory probe's share of the error that inputs "
+         "within reach explain",
          "all",
          (QUIET, Condition("saturated_share", "largest share of a gate's values near a limit", ">", ev.SATURATED_SHARE),
           FAILS_NEAR),

@@ -195,15 +195,20 @@ def orthogonal_advice(r: Report, e: dict, met: set) -> Recommendation:
 
 
 def saturation_evidence(r: Report, earlier: dict) -> dict:
+    """The most saturated gate. Left out: the forget gate (low: the forget-bias rule's; high: remembering), the
+    layers the bottleneck rule calls starved (their gates drift where they will: the gradient supply comes
+    first), and a ReLU's zeros (its working region, not a limit it is stuck at)."""
     cell = bc.CELLS[r.spec.cell]
     labels = cell.gate_names if cell.gates > 1 else (r.spec.activation,)
+    kinds = cell.gate_kinds or (r.spec.activation,)
     starved = earlier["bottleneck"].evidence["starved"] if fired(earlier, "bottleneck") else []
     best = (0.0, 0, 0, 0)
     for l, d in r.spec.layers():
         for g, name in enumerate(cell.gate_names):
-            if name == cell.forget_gate or l in starved:  # forget gate low: the forget-bias rule's; high: remembering
-                continue  # starved layers' gates drift where they will: their gradient supply comes first
-            share = float(np.nansum(r.saturation[l, d, g, :2]))
+            if name == cell.forget_gate or l in starved:
+                continue
+            low, high = r.saturation[l, d, g, :2]
+            share = float(np.nansum([0.0 if kinds[g] == "relu" else low, high]))
             best = max(best, (share, l, d, g))
     share, l, d, g = best
     near = None if r.memory is None else r.memory.near_share
