@@ -120,19 +120,79 @@ def train(
     rng = np.random.default_rng(config.seed)
     spec = config.spec
     params = init_params(spec, seed=config.seed, init=config.init, scale=config.scale, forget_bias=config.forget_bias)
-    state = optim.init_state(config.optimizer, params)
-    N, T = config.iterations, config.T
-    loss, norm, used, dh = np.zeros(N), np.zeros(N), np.zeros(N), np.zeros((N, T))
+    return fit(
+        spec,
+        params,
+        lambda i: make_batch(config.task, config.T, config.batch_size, rng, delay=config.delay),
+        config.iterations,
+        optimizer=config.optimizer,
+        lr=config.lr,
+        clip=config.clip,
+        truncation=config.truncation,
+        method=config.method,
+        signs=np.random.default_rng([config.seed, 1]),  # UORO's own draws: the batches stay the same for every method
+        callback=callback,
+        every=every,
+    )
+
+
+def fit(
+    spec: RNNSpec,
+    params: dict[str, np.ndarray],
+    batches: Callable[[int], Batch],
+    iterations: int,
+    *,
+    optimizer: str = "adam",
+    lr: float = 0.01,
+    clip: float | None = None,
+    truncation: int | None = None,
+    method: str = "bptt",
+    signs: np.random.Generator | None = None,
+    callback: Callable[[int, TrainHistory], bool] | None = None,
+    every: int = 25,
+) -> TrainHistory:
+    """The training loop: ``iterations`` optimizer steps of ``params`` on ``batches(i)``.
+
+    :func:`train` runs it from an initialisation on a task; the diagnosis runs it from a user's
+    trained weights on the user's own sequences.
+
+    Parameters
+    ----------
+    spec : RNNSpec
+    params : dict of ndarray
+        The starting weights (not modified).
+    batches : callable(iteration) -> Batch
+        The batch of each iteration, every one of the same length T.
+    iterations : int
+    optimizer, lr : as in :class:`TrainConfig`
+    clip, truncation : as in :func:`bptt_core.bptt` (None: off)
+    method : str
+        ``"bptt"`` or an online method (see :class:`TrainConfig`); ``signs`` is UORO's generator.
+    callback : callable(iteration, history so far) -> bool, optional
+        Called every ``every`` iterations and at the end; returning False stops training.
+
+    Returns
+    -------
+    TrainHistory
+        Arrays cut at the last iteration run; training stops where the loss or a gradient stops being finite.
+    """
+    if not isinstance(iterations, (int, np.integer)) or iterations < 1:
+        raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
+    if not (np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    state = optim.init_state(optimizer, params)
+    N = iterations
+    loss, norm, used, dh = np.zeros(N), np.zeros(N), np.zeros(N), None
     stopped, work = None, Workspace()  # the same shapes every iteration: reuse the buffers
-    signs = np.random.default_rng([config.seed, 1])  # UORO's own draws: the batches stay the same for every method
     for i in range(N):
-        batch = make_batch(config.task, T, config.batch_size, rng, delay=config.delay)
-        loss[i], norm[i], grads, dh[i], finite = _gradient(config, spec, params, batch, work, signs)
+        batch = batches(i)
+        dh = np.zeros((N, batch.x.shape[0])) if dh is None else dh
+        loss[i], norm[i], grads, dh[i], finite = _gradient(spec, params, batch, method, clip, truncation, work, signs)
         used[i] = global_norm(grads)
         if not finite:  # diverged: stop here rather than carry NaN weights
             stopped = i + 1
             break
-        params, state = optim.step(config.optimizer, params, grads, state, config.lr)
+        params, state = optim.step(optimizer, params, grads, state, lr)
         done = i + 1
         if (
             callback
@@ -145,27 +205,20 @@ def train(
     return _cut(loss, norm, used, dh, params, n, stopped)
 
 
-def _gradient(config: TrainConfig, spec: RNNSpec, params: dict, batch: Batch, work: Workspace, signs):
+def _gradient(spec, params, batch: Batch, method, clip, truncation, work: Workspace, signs):
     """One batch's loss, gradient norm before clipping, the (clipped) gradients, ``||dL/dh_t||`` and whether it
     stayed finite: BPTT as the engine computes it, or the online method's gradient clipped alike."""
-    if config.method == "bptt":
+    if method == "bptt":
         res = bptt(
-            spec,
-            params,
-            batch.x,
-            batch.y,
-            loss=batch.loss,
-            mask=batch.mask,
-            clip=config.clip,
-            truncation=config.truncation,
+            spec, params, batch.x, batch.y, loss=batch.loss, mask=batch.mask, clip=clip, truncation=truncation,
             workspace=work,
-        )
+        )  # fmt: skip
         with np.errstate(over="ignore", invalid="ignore"):
             return res.loss, res.grad_norm, res.grads, scaled_norm(res.dh, axis=(1, 2)), res.finite
-    res = online_gradient(spec, params, batch.x, batch.y, config.method, loss=batch.loss, mask=batch.mask, seed=signs)
+    res = online_gradient(spec, params, batch.x, batch.y, method, loss=batch.loss, mask=batch.mask, seed=signs)
     grads = res.grads
-    if config.clip is not None and res.grad_norm > config.clip:  # global-norm clipping, as bptt's clip=
-        grads = {k: g * (config.clip / res.grad_norm) for k, g in grads.items()}
+    if clip is not None and res.grad_norm > clip:  # global-norm clipping, as bptt's clip=
+        grads = {k: g * (clip / res.grad_norm) for k, g in grads.items()}
     return res.loss, res.grad_norm, grads, np.nan, res.finite
 
 

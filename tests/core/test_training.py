@@ -10,7 +10,7 @@ from bptt_core.lab import optim
 from bptt_core.lab.chain_rule import scalar_chain
 from bptt_core.lab.estimators import ESTIMATORS, estimates, estimator_study, exact_gradient
 from bptt_core.lab.tasks import TASKS, corpus, make_batch, task_sizes
-from bptt_core.lab.train import TrainConfig, train
+from bptt_core.lab.train import TrainConfig, fit, train
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -162,3 +162,23 @@ def test_an_online_method_refuses_truncation_and_an_unknown_method_is_named():
         TrainConfig(method="rtrl", truncation=5)
     with pytest.raises(ValueError, match="method must be one of"):
         TrainConfig(method="tbptt")
+
+
+def test_fit_fine_tunes_given_weights_on_given_batches_and_train_is_fit_from_an_init():
+    """The same loop serves the Training lab (from an initialisation) and the diagnosis's fine-tuning (from a
+    user's weights): train(config) equals fit from init_params on the task's batches, and fit leaves the
+    starting weights alone."""
+    config = TrainConfig(task="sine", cell="gru", T=12, hidden_size=5, batch_size=4, iterations=30, seed=3)
+    start = bc.init_params(config.spec, seed=3, forget_bias=config.forget_bias)
+    copy = {k: v.copy() for k, v in start.items()}
+    rng = np.random.default_rng(3)
+    fitted = fit(config.spec, start, lambda i: make_batch("sine", 12, 4, rng), 30, lr=config.lr)
+    trained = train(config)
+    np.testing.assert_array_equal(fitted.loss, trained.loss)
+    assert all(np.array_equal(start[k], copy[k]) for k in start)
+    fixed = make_batch("sine", 12, 8, np.random.default_rng(9))
+    again = fit(config.spec, trained.params, lambda i: fixed, 40, lr=3e-3, clip=0.5)
+    assert again.loss[-5:].mean() < again.loss[:5].mean() and again.dh_norms.shape == (40, 12)
+    assert np.all(again.clipped_norm <= 0.5 + 1e-12)
+    with pytest.raises(ValueError, match="iterations"):
+        fit(config.spec, start, lambda i: fixed, 0)
