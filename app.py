@@ -18,6 +18,7 @@ PAGES = {
         st.Page("pages/unroll.py", title="Unroll & animate", icon=":material/animation:"),
         st.Page("pages/gradient_flow.py", title="Gradient flow", icon=":material/trending_down:"),
         st.Page("pages/memory.py", title="Memory", icon=":material/memory:"),
+        st.Page("pages/beyond_bptt.py", title="Beyond BPTT", icon=":material/fast_forward:"),
         st.Page("pages/weights.py", title="Weights", icon=":material/tune:"),
     ],
     "Learn by trying": [

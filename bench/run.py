@@ -9,6 +9,8 @@ the same shapes, one BPTT call, or the target from the issue tracker).
     python -m bench online         # RTRL, UORO, SnAp-1, truncated BPTT and BPTT side by side
     python -m bench --quick        # fewer repetitions
     python -m bench scan           # the associative scan against the loop (LRU, minGRU)
+    python -m bench diagnose       # the advice benchmark on a zoo of trained models (bench/diagnose.py)
+    python -m bench diagnose-fixes # and every recommendation tried on its model
 """
 
 from __future__ import annotations
@@ -321,6 +323,18 @@ def scan(repeat: int) -> None:
     scan_section(repeat)
 
 
+def diagnose(repeat: int) -> None:
+    from .diagnose import diagnose_section
+
+    diagnose_section(repeat)
+
+
+def diagnose_fixes(repeat: int) -> None:
+    from .diagnose import fixes_section
+
+    fixes_section(repeat)
+
+
 def load(repeat: int) -> None:
     from .load import load_section
 
@@ -347,6 +361,8 @@ SECTIONS = {
     "training": training,
     "scan": scan,
     "browser": browser,
+    "diagnose": diagnose,
+    "diagnose-fixes": diagnose_fixes,
     "load": load,
     "load-browser": load_browser,
     "online": online,

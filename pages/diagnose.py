@@ -1,4 +1,5 @@
-"""Diagnose: bring a trained RNN and its sequences; get the measurements and advice that cites them."""
+"""Diagnose: bring a trained RNN and its sequences; get the measurements, advice that cites them, and the fix
+tried on your own model."""
 
 import hashlib
 import html
@@ -9,27 +10,41 @@ import zipfile
 import numpy as np
 import streamlit as st
 
-from dashboard.diagnose import command as diagnose
-from dashboard.diagnose import reproduce
-from dashboard.diagnose.measurements import Report, to_json
-from dashboard.diagnose.measurements import diagnose as run_diagnosis
-from dashboard.diagnose.model_files import UPLOAD_LIMITS, Model, UploadError, demo_model, describe, read_model
-from dashboard.diagnose.sequence_files import Sequences, builtin_sequences, builtin_tasks, read_sequences
+from dashboard.diagnose import fixes, reproduce
+from dashboard.diagnose.advice import diagnose
+from dashboard.diagnose.demos import builtin_sequences, builtin_tasks, demo_model
+from dashboard.diagnose.measurements import Report
+from dashboard.diagnose.model_files import (
+    UPLOAD_LIMITS,
+    Model,
+    UploadError,
+    describe,
+    read_model,
+    state_dict_bytes,
+)
+from dashboard.diagnose.panels import panels, report_html, rules_table, shown_value, to_json
+from dashboard.diagnose.sequence_files import (
+    LAYOUTS,
+    LayoutError,
+    Sequences,
+    read_sequences,
+)
 from dashboard.io.weights import MAX_UPLOAD_BYTES
-from dashboard.shell import ui
+from dashboard.shell import gate, ui
 from dashboard.shell.sidebar import through_entrypoint
 
 DEMOS = {"vanishing": "a vanishing RNN", "exploding": "an exploding RNN", "healthy": "a healthy LSTM"}
+LAYOUT_CHOICES = {f"time first {LAYOUTS[False][1]}": False, f"batch first {LAYOUTS[True][1]}": True}
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _model(data: bytes, readout: str | None, embedding: str | None, nonlinearity: str) -> Model:
-    return read_model(data, readout=readout, embedding=embedding, nonlinearity=nonlinearity)
+def _model(data: bytes, readout: str | None, embedding: str | None, nonlinearity: str, name: str) -> Model:
+    return read_model(data, readout=readout, embedding=embedding, nonlinearity=nonlinearity, name=name)
 
 
 @st.cache_data(max_entries=8, show_spinner="Measuring your model ...")
 def _report(_model: Model, model_key: str, _seqs: Sequences, seqs_key: str) -> Report:
-    return run_diagnosis(_model, _seqs)
+    return diagnose(_model, _seqs)
 
 
 def _key(*parts) -> str:
@@ -39,12 +54,37 @@ def _key(*parts) -> str:
     return h.hexdigest()[:16]
 
 
+def _pick_demo(kind: str) -> None:
+    st.session_state["diagnose_demo"] = kind
+    st.session_state["diagnose_nonce"] = st.session_state.get("diagnose_nonce", 0) + 1  # empties the uploaders
+
+
+def _uploaded() -> None:
+    st.session_state.pop("diagnose_demo", None)
+
+
+def _uploader_key(name: str) -> str:
+    nonce = st.session_state.get("diagnose_nonce", 0)
+    return name if not nonce else f"{name}_{nonce}"
+
+
+def _evidence(report: Report, rule: str) -> str:
+    """The numbers the rule read, each with its threshold (met ones ticked)."""
+    check = next(c for c in report.checks if c.rule == rule)
+    return "; ".join(
+        f"{row['label']}: {shown_value(row['value'])} ({row['op']} {shown_value(row['threshold'])}"
+        + (" ✓)" if row["met"] else ")")
+        for row in check.rows
+    )
+
+
 through_entrypoint()  # the user's own model: the sidebar's network does not apply here
 st.title("Diagnose your model")
 st.markdown(
     "Bring a trained `torch.nn.RNN`, `LSTM` or `GRU` (any depth and direction, with its read-out `nn.Linear` and an "
-    "`nn.Embedding` under any prefix) and the sequences it sees. The page measures how its gradients travel back "
-    "in time, layer by layer, and says what to change, with the number behind each piece of advice. "
+    "`nn.Embedding` under any prefix) and the sequences it sees, with their targets. The page measures how its "
+    "gradients travel back in time, layer by layer and sequence by sequence, says what to change with the numbers "
+    "behind each piece of advice, and tries the change for you by fine-tuning your model. "
     "The sidebar's settings do not apply here: everything below is your model's."
 )
 
@@ -52,47 +92,55 @@ left, right = st.columns(2)
 weights_file = left.file_uploader(
     "Weights: a state dict (.pt with weights_only=True, .safetensors or .npz)",
     type=["pt", "pth", "safetensors", "npz"],
-    key="diagnose_weights",
+    key=_uploader_key("diagnose_weights"),
     max_upload_size=MAX_UPLOAD_BYTES // 2**20,
+    on_change=_uploaded,
 )
 seq_file = right.file_uploader(
     "Sequences: .npy/.npz (T, B, I) or token ids, .csv (one column per feature), or text",
     type=["npy", "npz", "csv", "txt"],
-    key="diagnose_inputs",
+    key=_uploader_key("diagnose_inputs"),
     max_upload_size=UPLOAD_LIMITS["sequence MiB"],
 )
 target_file = right.file_uploader(
-    "Targets (optional): .npy or .csv, per step or one per sequence",
+    "Targets (optional): .npy or .csv, per step or one per sequence, in the inputs' layout",
     type=["npy", "csv"],
-    key="diagnose_targets",
+    key=_uploader_key("diagnose_targets"),
     max_upload_size=UPLOAD_LIMITS["sequence MiB"],
 )
-st.caption("No model at hand? Try one:")
+layout = right.radio(
+    "Layout of the arrays",
+    list(LAYOUT_CHOICES),
+    index=None,
+    horizontal=True,
+    key="diagnose_layout",
+    help="Asked because a (16, 50, 3) array reads as 50 sequences of 16 steps or as 16 of 50: the page never "
+    "guesses. Targets, lengths and the mask are read in the same layout.",
+)
+st.caption("No model at hand? Try one (it replaces an uploaded model):")
 demo_row = st.container(horizontal=True, wrap=True, gap="small")
 for kind, label in DEMOS.items():
-    if demo_row.button(label, key=f"demo-{kind}", width="content"):
-        st.session_state["diagnose_demo"] = kind
+    demo_row.button(label, key=f"demo-{kind}", width="content", on_click=_pick_demo, args=(kind,))
 
 with st.expander("Reading options", expanded=False):
-    batch_first = st.checkbox("Arrays are batch-first (B, T, ...)", key="diagnose_batch_first")
     alphabet = st.text_input("Alphabet for text (the characters in token-id order)", key="diagnose_alphabet")
     next_token = st.checkbox("Targets: the next token (a character model)", key="diagnose_next_token")
     nonlinearity = st.selectbox("nn.RNN's non-linearity (not stored in a state dict)", ["tanh", "relu"])
 
-if weights_file is not None:
-    model_bytes, source = weights_file.getvalue(), weights_file.name
-elif "diagnose_demo" in st.session_state:
+if "diagnose_demo" in st.session_state:
     kind = st.session_state["diagnose_demo"]
     model_bytes, source = demo_model(kind), f"the demo ({DEMOS[kind]})"
+elif weights_file is not None:
+    model_bytes, source = weights_file.getvalue(), weights_file.name
 else:
     st.info("Upload a model's weights, or pick a demo above, to start.")
     st.stop()
 
 roles = {name: st.session_state.get(f"diagnose_role_{name}") for name in ("readout", "embedding")}
 try:
-    model = _model(model_bytes, roles["readout"], roles["embedding"], nonlinearity)
+    model = _model(model_bytes, roles["readout"], roles["embedding"], nonlinearity, source)
 except UploadError as err:
-    st.error(f"{source} cannot be diagnosed: {err}")
+    st.error(f"This model cannot be diagnosed. {err}")
     st.stop()
 st.success(f"{source}: {describe(model.spec)}, {model.spec.output_size} outputs. " + "; ".join(model.notes[1:]))
 with st.expander("Correct the mapping", expanded=False):
@@ -106,57 +154,98 @@ with st.expander("Correct the mapping", expanded=False):
             key=f"diagnose_role_{name}",
         )
 
+batch_first = None if layout is None else LAYOUT_CHOICES[layout]
 try:
     if seq_file is not None:
+        targets = None if target_file is None else target_file.getvalue()
         seqs = read_sequences(
-            seq_file.getvalue(),
-            seq_file.name,
-            model,
-            batch_first=batch_first,
-            alphabet=alphabet or None,
-            targets=None if target_file is None else target_file.getvalue(),
-            targets_name="" if target_file is None else target_file.name,
-            next_token=next_token,
-        )
-        seq_key = _key(
-            seq_file.getvalue(),
-            None if target_file is None else target_file.getvalue(),
-            batch_first,
-            alphabet,
-            next_token,
-        )
+            seq_file.getvalue(), seq_file.name, model, batch_first=batch_first, alphabet=alphabet or None,
+            targets=targets, targets_name="" if target_file is None else target_file.name, next_token=next_token,
+        )  # fmt: skip
+        seq_key = _key(seq_file.getvalue(), targets, batch_first, alphabet, next_token)
     else:
-        tasks = ["random", *builtin_tasks(model)]
+        tasks = [*builtin_tasks(model), "random"]
         cols = st.columns(3)
         task = cols[0].selectbox("No sequences uploaded: use", tasks, key="diagnose_task")
         T = cols[1].number_input("Steps T", 2, UPLOAD_LIMITS["T"], 60, key="diagnose_T")
-        B = cols[2].number_input("Sequences B", 1, UPLOAD_LIMITS["B"], 8, key="diagnose_B")
+        B = cols[2].number_input("Sequences B", 1, UPLOAD_LIMITS["B"], 64, key="diagnose_B")
         seqs = builtin_sequences(model, task, int(T), int(B))
         seq_key = _key(task, T, B)
     report = _report(model, _key(model_bytes, roles, nonlinearity), seqs, seq_key)
+except LayoutError as err:
+    st.warning(f"{err}: choose the layout of the arrays above (next to the uploads). The page never guesses.")
+    st.stop()
 except (UploadError, ValueError) as err:
-    st.error(f"The sequences cannot be diagnosed: {err}")
+    st.error(f"The sequences cannot be diagnosed. {err}")
     st.stop()
 
 st.caption(" · ".join([*seqs.notes, f"loss: {seqs.loss or 'none (no targets: the read-out sensitivity is shown)'}"]))
+report_key = _key(model_bytes, roles, nonlinearity, seq_key)
+tried = st.session_state.setdefault("diagnose_fixes", {}).setdefault(report_key, {})
 st.subheader("What to change")
 if not report.recommendations:
     st.success(
-        "Nothing to change: no measurement crossed a threshold (gradients neither explode nor vanish within "
-        "the sequence, no gate is saturated, no layer is a bottleneck)."
+        "Nothing to change: no rule of kind fix fired (gradients do not explode, the memory the task needs is "
+        "within the model's reach or not measurable, no gate is saturated, no layer is starved). Every rule's "
+        "numbers are below."
     )
-for rec in report.recommendations:
-    with st.container(border=True):
-        st.markdown(f"**{rec.what}**")
+for rec in [*report.recommendations, *report.options]:
+    with st.container(border=True, key=f"advice-{rec.rule}"):
+        st.markdown(("**Option:** " if rec in report.options else "") + f"**{rec.what}**")
         st.markdown(rec.why)
-        st.caption(
-            "Evidence: "
-            + ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in rec.evidence.items())
-        )
+        st.caption("Evidence: " + _evidence(report, rec.rule))
+        if rec.rule in tried:
+            result = tried[rec.rule]
+            ui.show(fixes.fix_panel(result), f"diagnose-{report_key[:8]}", key=f"fix-{rec.rule}")
+            for run in ("with the change", "as is"):
+                data, suffix, notes = state_dict_bytes(model, model_bytes, result.runs[run].spec,
+                                                       result.runs[run].history.params)  # fmt: skip
+                st.download_button(
+                    f"Fine-tuned weights, {run} ({suffix})", data, f"fine_tuned_{rec.rule}_{run.replace(' ', '_')}"
+                    f"{suffix}", key=f"weights-{rec.rule}-{run}", on_click="ignore", help="; ".join(notes) or None,
+                )  # fmt: skip
+
+with st.expander("Every rule and the numbers it read", expanded=False):
+    st.dataframe(rules_table(report), hide_index=True)
+    st.caption("A rule that combines with 'all' fires when every condition is met, with 'any' when one is. "
+               "docs/diagnosis.md writes each rule down with its evidence.")  # fmt: skip
+
+st.subheader("Try the fix")
+if seqs.y is None:
+    st.info("Trying a fix fine-tunes your model on your sequences' loss: give targets (or pick a built-in task).")
+elif not [*report.recommendations, *report.options]:
+    st.caption("Nothing to try: no rule fired.")
+else:
+    with st.form("diagnose_fix_form"):
+        c = st.columns(2)
+        steps = c[0].slider("Fine-tuning steps (each run)", 20, 1000, fixes.STEPS, step=20)
+        lr = c[1].select_slider("Adam's learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], value=fixes.LR)
+        go = st.form_submit_button("Try the fixes", type="primary")
+    st.caption(
+        "Two copies of your model are fine-tuned from its own weights on your sequences for the same steps, with "
+        "the same batches (one seed) and the same optimiser: as is, and with the change. Both are scored on held-out "
+        "sequences; the verdict needs a difference larger than 5 % and than twice its standard error."
+    )
+    if go:
+        stop = st.empty()
+        stop.button("Stop", icon=":material/stop:", help="Stops fine-tuning; the fixes tried so far are kept.")
+        progress = st.progress(0.0, text="Fine-tuning …")
+        todo = [*report.recommendations, *report.options]
+        with gate.aside():  # a long job the user asked for: other sessions run meanwhile
+            for i, rec in enumerate(todo):
+                label = f"{rec.rule} ({i + 1} of {len(todo)})"
+                tried[rec.rule] = fixes.try_fix(
+                    model, seqs, rec, steps=steps, lr=lr, kind="saving" if rec in report.options else "fix",
+                    progress=lambda f, text, i=i, label=label: progress.progress(
+                        (i + f) / len(todo), text=f"{label}: {text}"),
+                )  # fmt: skip
+        stop.empty()
+        progress.empty()
+        st.rerun()
 
 st.subheader("Measurements")
-shown = diagnose.panels(report, seqs)
-stem = _key(model_bytes, seq_key)[:8]
+shown = panels(report, seqs)
+stem = report_key[:8]
 for i in range(0, len(shown), 2):
     for col, panel in zip(ui.figure_columns(2, f"diagnose-{i}"), shown[i : i + 2]):
         with col:
@@ -177,11 +266,14 @@ row = st.container(horizontal=True, wrap=True, gap="small")
 row.download_button(
     "report.json", json.dumps(to_json(report), indent=1), "report.json", "application/json", on_click="ignore"
 )
+fix_html = "".join(f"<h2>Try it: {r.rule}</h2><p>{html.escape(r.sentence)}</p>" for r in tried.values())
 row.download_button(
-    "report.html", lambda: diagnose.report_html(report, seqs), "report.html", "text/html", on_click="ignore"
+    "report.html", lambda: report_html(report, seqs, fix_html), "report.html", "text/html", on_click="ignore"
 )
 if seqs.y is not None:
-    weights_name = weights_file.name if weights_file is not None else "demo.npz"
+    weights_name = (
+        weights_file.name if weights_file is not None and "diagnose_demo" not in st.session_state else "demo.npz"
+    )
 
     def _reproduction() -> bytes:
         buf = io.BytesIO()
@@ -198,5 +290,5 @@ if seqs.y is not None:
         "application/zip",
         on_click="ignore",
         help="reproduce.py rebuilds the model with torch.nn from your weights and prints the same loss, "
-        "gradient norms and dh_norms",
+        "gradient norms and dh_norms (python reproduce.py without arguments prints its usage)",
     )

@@ -18,6 +18,7 @@ PAGES = [
     "pages/unroll.py",
     "pages/gradient_flow.py",
     "pages/memory.py",
+    "pages/beyond_bptt.py",
     "pages/weights.py",
     "pages/training.py",
     "pages/losses.py",

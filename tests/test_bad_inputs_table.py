@@ -10,7 +10,8 @@ import pytest
 
 from dashboard.catalog import compute
 from dashboard.config import from_mapping
-from dashboard.diagnose.model_files import UploadError, demo_model, read_model
+from dashboard.diagnose.demos import demo_model
+from dashboard.diagnose.model_files import UploadError, read_model
 from dashboard.diagnose.sequence_files import read_sequences
 from dashboard.io import weights
 from tests.core.test_bad_arguments import BAD_CALLS
@@ -60,15 +61,15 @@ def diagnose_rows() -> list[tuple[str, str, str]]:
         if data is None:
             continue  # the pickled .npz: built inside its test
         try:
-            read_model(data)
+            read_model(data, name="model.pt")
         except UploadError as err:
             out.append(("diagnose: model", name, f"st.error / exit 2: {err}"))
         else:
             pytest.fail(f"model {name} was accepted")
     model = read_model(demo_model("vanishing"))
-    for name, (make, options, _) in SEQ_CASES.items():
+    for name, (make, options, _, file_name) in SEQ_CASES.items():
         try:
-            read_sequences(make(), "seq.txt" if name.startswith("text") else "seq.npy", model, **options)
+            read_sequences(make(), file_name, model, **options)
         except UploadError as err:
             out.append(("diagnose: sequences", name, f"st.error / exit 2: {err}"))
         else:

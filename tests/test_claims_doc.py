@@ -17,6 +17,7 @@ C, E, D = (
     "dashboard.catalog.test_depth",
 )
 CONSISTENT = "pages.test_consistency:test_every_page_shows_the_same_number_for_the_same_quantity"
+O = "dashboard.catalog.test_online_claims"
 
 #: (page, statement, quantities read, tests that check it as "module:function" under tests/)
 CLAIMS = [
@@ -173,6 +174,62 @@ CLAIMS = [
             "pages.test_consistency:test_the_unroll_bar_and_the_memory_page_agree",
             "pages.test_consistency:test_the_tours_numbers_are_the_gradient_flow_pages",
             f"{E}:test_19_tour_scenes_say_what_their_network_does",
+        ),
+    ),
+    (
+        "Beyond BPTT",
+        "the metrics and the table: RTRL's certificate, T*, RTRL against BPTT in bytes kept and FLOPs",
+        ("gradient_error", "crossover_length", "kept_for_gradient", "counted_flops", "gradient_cosine", "peak_held"),
+        (f"{O}:test_the_headline_names_rtrl_against_bptt_from_the_rows_or_says_it_does_not_run",),
+    ),
+    (
+        "Beyond BPTT",
+        "each method's gradient: RTRL equals BPTT, each approximation equal or off by its bias, UORO's draw",
+        ("gradient_cosine", "gradient_error"),
+        (
+            f"{O}:test_the_accuracy_caption_states_what_each_methods_gradient_does",
+            f"{O}:test_the_approximations_are_exact_where_the_literature_says_and_biased_elsewhere",
+            f"{O}:test_the_exact_diagonal_method_runs_only_on_a_diagonal_recurrence",
+        ),
+    ),
+    (
+        "Beyond BPTT, Guided tour",
+        "kept and held against T: BPTT's tape grows with T, an online method's does not, T* where they cross",
+        ("kept_for_gradient", "crossover_length", "peak_held"),
+        (
+            f"{O}:test_the_crossover_is_drawn_where_the_ledgers_cross",
+            f"{O}:test_the_memory_frame_keeps_the_methods_order_and_every_ledger",
+            f"{O}:test_the_tour_scene_states_the_pages_numbers_and_grades_h_cubed",
+        ),
+    ),
+    (
+        "Beyond BPTT",
+        "UORO over 100 seeds: bias against standard error, variance, every z-score within the bound",
+        ("estimator_bias", "estimator_standard_error", "estimator_variance", "z_score"),
+        (
+            f"{O}:test_uoro_over_100_seeds_is_unbiased_and_its_caption_reads_its_statistics",
+            f"{O}:test_uoro_caption_names_the_coordinates_beyond_the_bound",
+        ),
+    ),
+    (
+        "Beyond BPTT",
+        "the ledger against tracemalloc, method by method",
+        ("peak_held", "measured_peak", "kept_for_gradient"),
+        (f"{O}:test_the_ledger_and_tracemalloc_caption_reads_the_measurements",),
+    ),
+    (
+        "Beyond BPTT",
+        "costs against T and H: FLOPs linear in T, RTRL's towards H⁴ and BPTT's H², which points were timed",
+        ("peak_held", "counted_flops", "gradient_seconds"),
+        (f"{O}:test_the_cost_captions_state_the_growth_their_data_show",),
+    ),
+    (
+        "Beyond BPTT",
+        "the training race: final losses ranked, RTRL trains as BPTT, a diverged run named",
+        ("loss",),
+        (
+            f"{O}:test_the_race_caption_ranks_the_final_losses_and_rtrl_trains_as_bptt",
+            f"{O}:test_the_race_leaves_out_what_does_not_fit_and_says_why",
         ),
     ),
     (

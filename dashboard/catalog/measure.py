@@ -1,11 +1,13 @@
-"""The memory a BPTT run really takes, measured by ``tracemalloc`` in a separate process.
+"""The memory a BPTT run (or each gradient method of the Beyond BPTT page) really takes, measured by
+``tracemalloc`` in a separate process.
 
 tracemalloc counts every allocation of the whole process while it runs, so measuring
 inside a server that other sessions share would count their work too; a child process
 runs only the measured calls, one at a time. The child stays up between measurements (starting
 Python and importing NumPy took 0.3 s of every measurement): ``python -m dashboard.catalog.measure --serve``
 reads one configuration per line and answers one JSON line each. ``python -m dashboard.catalog.measure
-'{"T": "200"}'`` (the URL's query parameters as JSON) measures once and prints JSON.
+'{"T": "200"}'`` (the URL's query parameters as JSON) measures once and prints JSON. A request with
+``"measure": "online"`` among its parameters measures each gradient method instead (:func:`measure_online_here`).
 
 The child ends with its parent: the parent stops it when its interpreter exits (``atexit``), the child
 ends when its standard input closes (the parent's end of the pipe closes when the parent dies, however
@@ -28,6 +30,7 @@ import tracemalloc
 from pathlib import Path
 
 import bptt_core as bc
+from dashboard.catalog import online
 from dashboard.catalog.compute import bptt_options, problem
 from dashboard.config import RunConfig, from_mapping
 
@@ -38,6 +41,21 @@ MODES = {
     "full storage": {"checkpoint": None, "truncation": None},
     "checkpoint sqrt(T)": {"checkpoint": "sqrt", "truncation": None},
 }
+
+
+#: What a request can ask the child to measure: the memory modes of BPTT, or each gradient method.
+MEASURES = ("bptt", "online")
+
+
+def traced(call, *args, **kwargs) -> tuple[object, int]:
+    """``call(*args, **kwargs)`` and the peak bytes ``tracemalloc`` saw it allocate beyond what was held before."""
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        result = call(*args, **kwargs)
+        return result, tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
 
 
 def measure_here(config: RunConfig) -> dict[str, dict[str, int]]:
@@ -51,14 +69,25 @@ def measure_here(config: RunConfig) -> dict[str, dict[str, int]]:
     out = {}
     for mode, extra in MODES.items():
         options = bptt_options(config) | extra
-        tracemalloc.start()
-        try:
-            base = tracemalloc.get_traced_memory()[0]
-            res = bc.bptt(p.spec, p.params, p.x, p.y, mask=p.mask, return_sequences=False, **options)
-            peak = tracemalloc.get_traced_memory()[1] - base
-        finally:
-            tracemalloc.stop()
+        res, peak = traced(bc.bptt, p.spec, p.params, p.x, p.y, mask=p.mask, return_sequences=False, **options)
         out[mode] = {"ledger": int(res.memory_bytes), "measured": int(peak)}
+    return out
+
+
+def measure_online_here(config: RunConfig) -> dict[str, dict[str, int]]:
+    """Ledger and tracemalloc peak of one gradient by each method the Beyond BPTT page runs on this network
+    (:func:`dashboard.catalog.online.running`, the preset's weights), in this process.
+
+    Returns
+    -------
+    dict method label -> {"ledger": bytes, "measured": bytes}
+    """
+    p = problem(config)
+    options = {"loss": config.loss, "reduction": config.reduction, "mask": p.mask, "dtype": config.dtype}
+    out = {}
+    for m in online.running(config):
+        res, peak = traced(bc.online_gradient, p.spec, p.params, p.x, p.y, m.method, seed=0, **m.kwargs, **options)
+        out[m.label] = {"ledger": int(res.memory_bytes), "measured": int(peak)}
     return out
 
 
@@ -125,10 +154,12 @@ def _read_line(stream, timeout: float) -> bytes | None:
     return got[0] if got else None
 
 
-def measured_peaks(config: RunConfig, timeout: float = 120.0) -> dict[str, dict[str, int]]:
-    """:func:`measure_here` in the measuring child process. The weights are the preset's: memory does not
-    depend on their values."""
-    query = json.dumps(config.to_query()) + "\n"
+def measured_peaks(config: RunConfig, timeout: float = 120.0, what: str = "bptt") -> dict[str, dict[str, int]]:
+    """:func:`measure_here` (``what="bptt"``) or :func:`measure_online_here` (``"online"``) in the measuring child
+    process. The weights are the preset's: memory does not depend on their values."""
+    if what not in MEASURES:
+        raise ValueError(f"what must be one of {MEASURES}, got {what!r}")
+    query = json.dumps({**config.to_query(), **({"measure": what} if what != "bptt" else {})}) + "\n"
     with _worker_lock:
         try:
             worker = _running_worker()
@@ -168,8 +199,12 @@ def serve(lines=None, out=None) -> int:
     out = out or sys.stdout
     for line in lines or sys.stdin:
         try:
-            config, problems = from_mapping(json.loads(line))
-            answer = {"error": problems[0]} if problems else measure_here(config)
+            values = json.loads(line)
+            what = values.pop("measure", "bptt")
+            config, problems = from_mapping(values)
+            problems += [] if what in MEASURES else [f"measure must be one of {MEASURES}, got {what!r}"]
+            measure = measure_online_here if what == "online" else measure_here
+            answer = {"error": problems[0]} if problems else measure(config)
         except Exception as err:  # reported to the server, which shows it
             answer = {"error": f"{type(err).__name__}: {err}"}
         print(json.dumps(answer), file=out, flush=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType, SimpleNamespace
 
-from dashboard.catalog import compute, depth, memory, memory_panels, panels
+from dashboard.catalog import compute, depth, measure, memory, memory_panels, online, online_panels, panels
 from dashboard.catalog.compute import Params
 from dashboard.catalog.depth import is_deep
 from dashboard.config import RunConfig
@@ -34,6 +34,12 @@ PLAIN = SimpleNamespace(
         )
     },
     **{name: getattr(memory, name) for name in ("strategy_runs", "memory_scaling", "memory_budget")},
+    online_rows=online.method_rows,
+    online_lengths=online.memory_lengths,
+    online_crossover=online.crossover,
+    uoro_study=online.uoro_study,
+    cost_sweep=online.cost_sweep,
+    measured_peaks=measure.measured_peaks,
 )
 
 
@@ -119,6 +125,36 @@ def _weights(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Pan
     ]
 
 
+def _beyond(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+    """Each method's gradient against BPTT, and what each keeps and holds against T (none for a bidirectional
+    network: no online method can run it)."""
+    if c.bidirectional:
+        return []
+    rows = src.online_rows(c, p)
+    return [
+        online_panels.accuracy(c, rows),
+        online_panels.memory(c, rows, src.online_lengths(c, p), src.online_crossover(c)),
+    ]
+
+
+def _beyond_uoro(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+    study = src.uoro_study(c, p)
+    return [] if study is None else [online_panels.uoro(c, study)]
+
+
+def _beyond_held(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+    if c.bidirectional:
+        return []
+    return [online_panels.held(c, src.measured_peaks(c, what="online"), src.online_rows(c, p))]
+
+
+def _beyond_cost(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
+    if c.bidirectional:
+        return []
+    sweep = src.cost_sweep(c, p)
+    return [online_panels.cost(c, sweep, "T"), online_panels.cost(c, sweep, "H")]
+
+
 Builder = Callable[[RunConfig, "Params | None", ModuleType], list[panels.Panel]]
 
 #: Each page's sections in page order: the first (``""``) is always drawn, a page may draw the others on
@@ -135,6 +171,7 @@ SECTIONS: dict[str, dict[str, Builder]] = {
     },
     "memory": {"": _memory, "length": _memory_length, "budget": _memory_budget, "pareto": _memory_pareto},
     "weights": {"": _weights},
+    "beyond_bptt": {"": _beyond, "uoro": _beyond_uoro, "held": _beyond_held, "cost": _beyond_cost},
 }
 #: The pages whose figures "export all" writes (the weights page repeats figures of gradient flow).
 PAGES = ("overview", "unroll", "gradient_flow", "memory")

@@ -1,11 +1,12 @@
-"""Diagnose a trained network on its own sequences: measurements, then advice that cites them.
+"""Measure a trained network on its own sequences (the advice that reads these numbers: :mod:`.advice`).
 
-:func:`diagnose` measures, per layer and direction, how gradients travel back in time (the
-gradient norms ``||dL/dh_t||`` with targets, the read-out's sensitivity ``||d yhat/d h_t||``
-without), the Jacobian products' growth and horizon, the finite-time Lyapunov spectrum of the
-input-driven Jacobians, gate saturation and where values stop being finite; then
-:func:`recommend` turns those numbers into advice. Every recommendation carries the
-measurement it comes from; none is produced without one.
+:func:`measure` finds, per layer and direction, how gradients travel back in time (``||dL/dh_t||``
+with targets, the read-out's sensitivity ``||d yhat/d h_t||`` without), and per analysed sequence
+what its Jacobian products do (decay, stay flat or grow: :mod:`bptt_core.analysis.summaries`), their
+growth per step, horizon and blow-up lag, and the finite-time Lyapunov spectrum; then gate
+saturation, where values stop being finite, and with targets how much of the targets the model
+explains and how much of its error the inputs beyond its reach would explain (:mod:`.memory_need`).
+Spreads are the median and the worst over sequences: one average never hides the chaotic ones.
 """
 
 from __future__ import annotations
@@ -17,40 +18,26 @@ import numpy as np
 
 import bptt_core as bc
 from bptt_core.analysis.jacobians import iter_local_jacobians, jacobian_products
-from bptt_core.analysis.summaries import growth_rate, memory_horizon
+from bptt_core.analysis.summaries import spread, summarise_curve
+from bptt_core.losses import token_loss_and_grad
+from dashboard.diagnose.memory_need import MemoryNeed, memory_need
 from dashboard.diagnose.model_files import Model
 from dashboard.diagnose.sequence_files import Sequences
 
-#: Jacobian products below this fraction of their start count as vanished (the horizon).
+#: Jacobian products below this fraction of their running peak count as vanished (the horizon); above its
+#: inverse times their start, as exploded (the blow-up lag).
 HORIZON_LEVEL = 1e-3
-#: Gradients that grow more than this over the sequence count as exploding.
-EXPLODE_FACTOR = 10.0
-#: A batch whose gradient norm is this many times the median is a spike.
-SPIKE_RATIO = 10.0
-#: A gate with more units than this near a limit is saturated.
-SATURATED_SHARE = 0.5
-#: A forget gate below this mean forgets most of its cell state within a few steps.
-FORGET_MEAN = 0.8
-#: A layer whose median gradient is this many times smaller than another's is the bottleneck.
-BOTTLENECK_RATIO = 10.0
 #: Sequences the per-sequence analyses (Jacobians, Lyapunov spectrum, saturation) read at most.
 ANALYSED_SEQUENCES = 8
 #: Lyapunov exponents reported per layer and direction.
 LYAPUNOV_K = 8
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """One piece of advice: what to change, why, and the numbers it comes from."""
-
-    what: str
-    why: str
-    evidence: dict
+#: Sequences per batch for the per-batch gradient norms, and batches at most.
+BATCH_SEQUENCES, MAX_BATCHES = 4, 32
 
 
 @dataclass(frozen=True)
 class Report:
-    """What :func:`diagnose` measured (L layers, D directions, T steps, K lags, G gates).
+    """What :func:`measure` found (L layers, D directions, T steps, n analysed sequences, K lags, G gates).
 
     Attributes
     ----------
@@ -64,31 +51,40 @@ class Report:
     sensitivity : ndarray of shape (L, D, T) or None
         ``||d yhat_T / d h_t||`` of each sequence's last valid read-out (without targets).
     lags : ndarray of shape (K,)
-    jacobian : ndarray of shape (L, D, K)
-        log10 of the mean spectral norm of the Jacobian product over each lag.
-    growth : ndarray of shape (L, D)
-        Its slope, ln per step.
-    horizon : ndarray of shape (L, D) of int
-        The lag where it falls below :data:`HORIZON_LEVEL` of its peak; -1 if it never does.
-    lyapunov : ndarray of shape (L, D, k)
-        Leading finite-time Lyapunov exponents (ln per step), mean over the analysed sequences.
+    jacobian : ndarray of shape (L, D, n, K)
+        log10 of the spectral norm of each analysed sequence's Jacobian product over each lag.
+    regime : ndarray of shape (L, D, n) of str
+        "decaying", "flat" or "growing" (:func:`bptt_core.analysis.summaries.curve_regime`).
+    growth : ndarray of shape (L, D, n)
+        Slope of ln of each curve, per step.
+    horizon, blowup : ndarray of shape (L, D, n)
+        Decay horizon of decaying curves and blow-up lag of growing ones; inf where there is none.
+    lyapunov : ndarray of shape (L, D, n, k)
+        Leading finite-time Lyapunov exponents (ln per step) of each analysed sequence.
     saturation : ndarray of shape (L, D, G, 3)
         Share near the lower and upper limit, and mean, of each gate (:func:`bptt_core.gate_saturation`).
     radius : ndarray of shape (L, D)
         Spectral radius of each ``W_hh`` (its gate blocks for gated cells: the largest).
-    batch_norms : ndarray of shape (n,)
-        Global gradient norm of each batch of sequences (with targets).
+    batch_norms : ndarray of shape (m,)
+        Global gradient norm of each batch of :data:`BATCH_SEQUENCES` sequences (with targets).
     grad_norms : dict of str to float
         Norm of each parameter's gradient (with targets).
     overflow : dict
         ``forward``: first step whose state is not finite; ``backward``: first step (counting
         back from the end) whose gradient is not finite; None where all are finite.
+    explained : float or None
+        ``1 - E||r||^2 / E||y - mean||^2`` (mse; Brier score against the class frequencies for classes):
+        how much of the targets the model explains (with targets).
+    memory : MemoryNeed or None
+        What inputs within and beyond the model's reach explain of its errors (with targets).
     connectivity : ndarray of shape (T,)
         ``||d yhat_t / d x_k||`` of the first sequence at ``connectivity_step``.
     connectivity_step : int
     analysed : int
         Sequences the per-sequence analyses read.
-    recommendations : list of Recommendation
+    checks : tuple
+        Every rule of :mod:`.advice` with the numbers that did or did not trigger it (filled by
+        :func:`dashboard.diagnose.advice.diagnose`).
     notes : list of str
     """
 
@@ -101,24 +97,38 @@ class Report:
     sensitivity: np.ndarray | None
     lags: np.ndarray
     jacobian: np.ndarray
+    regime: np.ndarray
     growth: np.ndarray
     horizon: np.ndarray
+    blowup: np.ndarray
     lyapunov: np.ndarray
     saturation: np.ndarray
     radius: np.ndarray
     batch_norms: np.ndarray
     grad_norms: dict
     overflow: dict
+    explained: float | None
+    memory: MemoryNeed | None
     connectivity: np.ndarray
     connectivity_step: int
     analysed: int
-    recommendations: list = field(default_factory=list)
+    checks: tuple = ()
     notes: list = field(default_factory=list)
 
     @property
     def gradient(self) -> np.ndarray:
         """The per-step gradient curve the page draws: ``dh_norms`` with targets, else ``sensitivity``."""
         return self.dh_norms if self.dh_norms is not None else self.sensitivity
+
+    @property
+    def recommendations(self) -> list:
+        """What to change: the fired rules' recommendations (kind "fix")."""
+        return [c.recommendation for c in self.checks if c.fired and c.kind == "fix"]
+
+    @property
+    def options(self) -> list:
+        """What could be saved without losing anything measured: the fired rules of kind "saving"."""
+        return [c.recommendation for c in self.checks if c.fired and c.kind == "saving"]
 
 
 def positive_median(values: np.ndarray, axis=None) -> np.ndarray:
@@ -129,27 +139,83 @@ def positive_median(values: np.ndarray, axis=None) -> np.ndarray:
         return np.nanmedian(v, axis=axis)
 
 
+def sequence_median(values: np.ndarray, axis: int) -> np.ndarray:
+    """The median over sequences ignoring nan (a sequence whose values overflowed), without a warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-nan slices give nan, as intended
+        return np.nanmedian(values, axis=axis)
+
+
+def where(spec: bc.RNNSpec, l: int, d: int) -> str:
+    """ "layer 1 ←" (the reverse direction) or "layer 0"."""
+    return f"layer {l}" + ((" →", " ←")[d] if spec.bidirectional else "")
+
+
+def layer_summary(report: Report, l: int, d: int) -> dict:
+    """One layer-direction's dynamics over the analysed sequences: counts of each regime, and the median
+    and worst (largest growth and λ₁, shortest horizon and blow-up lag) of each quantity."""
+    regimes = report.regime[l, d]
+    return {
+        "layer": l,
+        "direction": d,
+        "label": where(report.spec, l, d),
+        "sequences": int(regimes.size),
+        "regimes": {name: int(np.sum(regimes == name)) for name in ("decaying", "flat", "growing")},
+        "growth": spread(report.growth[l, d], "max"),
+        "horizon": spread(report.horizon[l, d], "min"),
+        "blowup": spread(report.blowup[l, d], "min"),
+        "lyapunov_1": spread(report.lyapunov[l, d, :, 0], "max"),
+        "positive_lyapunov": int(np.sum(report.lyapunov[l, d, :, 0] > 0)),
+    }
+
+
+def reach(report: Report) -> float:
+    """How far back the network reaches: the sum over layers of the longest median horizon of their
+    directions (information can ride each layer for its horizon); inf when a median curve does not decay."""
+    medians = sequence_median(report.horizon, axis=2)  # (L, D); inf where a median curve does not decay
+    return float(np.sum(np.max(medians, axis=1)))
+
+
 def _frobenius(a: np.ndarray, axes: tuple) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         return np.sqrt(np.sum(np.square(a, dtype=np.float64), axis=axes))
 
 
+def _residuals(seqs: Sequences, yhat: np.ndarray) -> tuple[np.ndarray, float]:
+    """The model's errors (T, B, O) and the per-step error of a model that learned nothing (its mean, or the
+    class frequencies)."""
+    O, valid = yhat.shape[-1], seqs.mask > 0
+    _, grad = token_loss_and_grad(seqs.loss, yhat, seqs.y)
+    if seqs.loss == "mse":
+        residuals, target = -grad * (O / 2.0), seqs.y
+    else:
+        residuals, target = -grad, np.eye(O)[seqs.y]
+    spread_of_targets = target[valid] - target[valid].mean(axis=0)
+    return residuals, float(np.mean(np.sum(spread_of_targets**2, axis=1)))
+
+
 def _gradients(model: Model, seqs: Sequences) -> dict:
-    """Loss, ``dh_norms``, per-parameter norms, per-batch norms and overflow, from the engine (with targets)."""
+    """Loss, ``dh_norms``, per-parameter norms, per-batch norms, overflow and residuals (with targets)."""
     spec, P = model.spec, model.params
     res = bc.bptt(spec, P, seqs.x, seqs.y, seqs.loss, "mean", seqs.mask)
     dh = res.dh_layers * (np.arange(seqs.x.shape[0])[:, None] < seqs.lengths[None])[None, None, :, :, None]
-    batches = np.array_split(np.arange(seqs.x.shape[1]), min(seqs.x.shape[1], 32))
+    B = seqs.x.shape[1]
+    batches = np.array_split(np.arange(B), min(MAX_BATCHES, max(1, B // BATCH_SEQUENCES)))
     norms = [
         bc.bptt(spec, P, seqs.x[:, i], seqs.y[:, i], seqs.loss, "mean", seqs.mask[:, i]).grad_norm for i in batches
     ]
     bad_back = np.flatnonzero(~np.all(np.isfinite(dh), axis=(0, 1, 3, 4)))
+    residuals, baseline = _residuals(seqs, res.yhat)
+    valid = seqs.mask > 0
+    energy = float(np.mean(np.sum(residuals[valid] ** 2, axis=1)))
     return {
         "loss": res.loss,
         "dh_norms": _frobenius(dh, (3, 4)),
         "grad_norms": {k: float(_frobenius(g, tuple(range(g.ndim)))) for k, g in res.grads.items()},
         "batch_norms": np.array(norms),
         "overflow": {"forward": res.overflow_step, "backward": int(bad_back[-1]) if bad_back.size else None},
+        "explained": 1.0 - energy / baseline if baseline > 0 and np.isfinite(energy) else None,
+        "residuals": (residuals, baseline),
     }
 
 
@@ -167,34 +233,33 @@ def _analysed(seqs: Sequences) -> tuple[np.ndarray, int]:
     return seqs.x[:longest, idx], longest
 
 
-def _dynamics(model: Model, x: np.ndarray) -> dict:
-    """Jacobian products, Lyapunov spectrum and saturation of every layer-direction on unpadded ``x``."""
-    spec, P, T = model.spec, model.params, x.shape[0]
-    S = spec.jacobian_width
-    curves, lyap = {}, {}
-    for l, d in spec.layers():
-        jac = iter_local_jacobians(spec, P, x, layer=l, direction=d)
-        curves[l, d] = jacobian_products(jac, spec.hidden_width, max_points=200, steps=T)
-        with warnings.catch_warnings():  # a sequence whose Jacobians overflowed is nan: the others' mean
-            warnings.simplefilter("ignore", RuntimeWarning)
-            lyap[l, d] = np.nanmean(
-                bc.lyapunov_spectrum(spec, P, x, layer=l, direction=d, k=min(S, LYAPUNOV_K)), axis=0
-            )
-    lags = next(iter(curves.values())).lags
-    jac = np.array([[curves[l, d].log10_spectral_mean for d in range(spec.directions)] for l in range(spec.num_layers)])
-    growth = np.vectorize(lambda l, d: growth_rate(jac[l, d], lags))(*np.indices(jac.shape[:2]))
-    horizon = np.array(
-        [[memory_horizon(jac[l, d], HORIZON_LEVEL, lags) or -1 for d in range(spec.directions)]
-         for l in range(spec.num_layers)]
-    )  # fmt: skip
+def _curves(spec: bc.RNNSpec, P: dict, x: np.ndarray, l: int, d: int) -> dict:
+    """One layer-direction's per-sequence Jacobian products, their summaries and Lyapunov exponents."""
+    jp = jacobian_products(
+        iter_local_jacobians(spec, P, x, layer=l, direction=d), spec.hidden_width, max_points=200, steps=x.shape[0]
+    )
+    summaries = [summarise_curve(curve, HORIZON_LEVEL, jp.lags) for curve in jp.log10_spectral]
+    k = min(spec.jacobian_width, LYAPUNOV_K)
     return {
-        "lags": lags,
-        "jacobian": jac,
-        "growth": growth,
-        "horizon": horizon,
-        "lyapunov": np.array([[lyap[l, d] for d in range(spec.directions)] for l in range(spec.num_layers)]),
-        "saturation": bc.gate_saturation(spec, P, x),
+        "lags": jp.lags,
+        "jacobian": jp.log10_spectral,
+        "regime": np.array([s.regime for s in summaries]),
+        "growth": np.array([s.growth for s in summaries]),
+        "horizon": np.array([np.inf if s.horizon is None else s.horizon for s in summaries], dtype=float),
+        "blowup": np.array([np.inf if s.blowup is None else s.blowup for s in summaries], dtype=float),
+        "lyapunov": bc.lyapunov_spectrum(spec, P, x, layer=l, direction=d, k=k),
     }
+
+
+def _dynamics(model: Model, x: np.ndarray) -> dict:
+    """Per-sequence curves and exponents of every layer-direction on unpadded ``x``, and the saturation."""
+    spec = model.spec
+    curves = {(l, d): _curves(spec, model.params, x, l, d) for l, d in spec.layers()}
+    stacked = {
+        name: np.array([[curves[l, d][name] for d in range(spec.directions)] for l in range(spec.num_layers)])
+        for name in ("jacobian", "regime", "growth", "horizon", "blowup", "lyapunov")
+    }
+    return {"lags": curves[0, 0]["lags"], **stacked, "saturation": bc.gate_saturation(spec, model.params, x)}
 
 
 def _radius(model: Model) -> np.ndarray:
@@ -207,12 +272,24 @@ def _radius(model: Model) -> np.ndarray:
     return out
 
 
-def diagnose(model: Model, seqs: Sequences) -> Report:
-    """Measure ``model`` on ``seqs`` and recommend what to change.
+def _memory(report: Report, seqs: Sequences, residuals: tuple | None) -> MemoryNeed | None:
+    """The probe of :mod:`.memory_need` with targets (inputs beyond the reach only when it ends inside T)."""
+    limit = min(reach(report), report.T - 1)
+    if residuals is None:
+        return None
+    x = seqs.x * (np.arange(report.T)[:, None] < seqs.lengths[None])[..., None]  # padding reads as nothing
+    errors, baseline = residuals
+    if not np.all(np.isfinite(errors[seqs.mask > 0])):
+        return None
+    return memory_need(x, errors, seqs.mask, baseline, int(limit), both_ways=report.spec.bidirectional)
 
-    The loss, ``dh_norms`` and per-batch gradient norms come from the engine on all sequences
-    (with their padding); the Jacobian products, Lyapunov spectrum and saturation from the
-    longest sequences, unpadded (:data:`ANALYSED_SEQUENCES` at most).
+
+def measure(model: Model, seqs: Sequences) -> Report:
+    """Measure ``model`` on ``seqs`` (the advice is :func:`dashboard.diagnose.advice.diagnose`).
+
+    The loss, ``dh_norms``, per-batch gradient norms and the memory probe read all sequences (with
+    their padding); the Jacobian products, Lyapunov spectrum and saturation the longest sequences,
+    unpadded (:data:`ANALYSED_SEQUENCES` at most), one curve and one spectrum per sequence.
     """
     with np.errstate(all="ignore"):
         grads = _gradients(model, seqs) if seqs.y is not None else _sensitivity(model, seqs)
@@ -232,213 +309,18 @@ def diagnose(model: Model, seqs: Sequences) -> Report:
         batch_norms=grads.get("batch_norms", np.zeros(0)),
         grad_norms=grads.get("grad_norms", {}),
         overflow=grads["overflow"],
+        explained=grads.get("explained"),
+        memory=None,
         connectivity=connectivity,
         connectivity_step=step,
         analysed=x.shape[1],
         notes=[
             *model.notes,
             *seqs.notes,
-            f"Jacobians, Lyapunov spectrum and saturation: {x.shape[1]} sequence(s) of {T_analysed} steps",
+            f"Jacobians, Lyapunov spectrum and saturation: {x.shape[1]} sequence(s) of {T_analysed} steps, each "
+            "on its own",
         ],
         **dynamics,
     )
-    return Report(**{**report.__dict__, "recommendations": recommend(report)})
-
-
-def where(spec: bc.RNNSpec, l: int, d: int) -> str:
-    """ "layer 1 ←" (the reverse direction) or "layer 0"."""
-    return f"layer {l}" + ((" →", " ←")[d] if spec.bidirectional else "")
-
-
-def _explosion(r: Report) -> list[Recommendation]:
-    """Clip (at a threshold from the batches' gradient norms) when products grow or norms spike."""
-    lam = r.lyapunov[..., 0]
-    l, d = np.unravel_index(np.nanargmax(np.where(np.isnan(lam), -np.inf, lam)), lam.shape)
-    growth = float(np.exp(min(lam[l, d] * r.T, 700.0)))
-    norms = r.batch_norms[np.isfinite(r.batch_norms)]
-    median = float(np.median(norms)) if norms.size else np.nan
-    spikes = norms.size >= 2 and norms.max() > SPIKE_RATIO * median
-    overflow = r.overflow["forward"] is not None or r.overflow["backward"] is not None
-    if not (growth > EXPLODE_FACTOR or spikes or overflow):
-        return []
-    evidence = {"layer": int(l), "direction": int(d), "lyapunov_1": float(lam[l, d]), "growth_over_T": growth}
-    evidence |= {"overflow_forward_step": r.overflow["forward"], "overflow_backward_step": r.overflow["backward"]}
-    reasons = []
-    if growth > EXPLODE_FACTOR:
-        reasons.append(
-            f"in {where(r.spec, l, d)} the input-driven Jacobian products grow: the leading Lyapunov exponent is "
-            f"λ₁ = {lam[l, d]:+.3f} per step, a factor {growth:.3g} over the {r.T} steps"
-        )
-    if overflow:
-        reasons.append(
-            f"values stop being finite (forward step {r.overflow['forward']}, backward step {r.overflow['backward']})"
-        )
-    if norms.size:
-        evidence |= {
-            "batches": int(norms.size),
-            "median_norm": median,
-            "p90_norm": float(np.percentile(norms, 90)),
-            "max_norm": float(norms.max()),
-        }
-        reasons.append(
-            f"over {norms.size} batches the gradient norm has median {median:.3g} and maximum {norms.max():.3g} "
-            f"({norms.max() / median:.3g}× the median)"
-        )
-        what = f"Clip the global gradient norm at {median:.3g} (the median over your batches)"
-    else:
-        what = "Clip the global gradient norm (give targets to measure a threshold from your batches' gradients)"
-    out = [Recommendation(what, "; ".join(reasons) + ".", evidence)]
-    if bc.CELLS[r.spec.cell].init_presets and bc.CELLS[r.spec.cell].pascanu_bound and r.radius[l, d] > 1:
-        out.append(
-            Recommendation(
-                f"Rescale {where(r.spec, l, d)}'s W_hh to a spectral radius just below 1 "
-                f"(×{0.95 / r.radius[l, d]:.3g}), or re-initialise it orthogonally",
-                f"its spectral radius is ρ = {r.radius[l, d]:.3g} > 1, so products of its step Jacobians can grow "
-                "by up to ρ per step.",
-                {"layer": int(l), "direction": int(d), "spectral_radius": float(r.radius[l, d])},
-            )
-        )
-    return out
-
-
-def _forget_gate(r: Report, l: int, d: int) -> float | None:
-    """The mean of the cell's forget gate in one layer-direction (None for cells without one)."""
-    cell = bc.CELLS[r.spec.cell]
-    return None if cell.forget_gate is None else float(r.saturation[l, d, cell.gate_names.index(cell.forget_gate), 2])
-
-
-def _vanishing(r: Report) -> list[Recommendation]:
-    """Gradients that die within half the sequence: the shortest horizon, how to lengthen it, and truncation."""
-    h = np.where(r.horizon < 0, np.iinfo(int).max, r.horizon)
-    l, d = np.unravel_index(np.argmin(h), h.shape)
-    if h[l, d] > r.T // 2:
-        return []
-    horizon, lam = int(h[l, d]), float(r.lyapunov[l, d, 0])
-    evidence = {"layer": int(l), "direction": int(d), "horizon": horizon, "T": r.T, "lyapunov_1": lam}
-    why = (
-        f"in {where(r.spec, l, d)} the Jacobian products fall below {HORIZON_LEVEL:g} of their size within {horizon} "
-        f"steps (λ₁ = {lam:+.3f} per step), so the model cannot learn dependencies longer than about {horizon} steps "
-        f"of its {r.T}"
-    )
-    cell, forget = bc.CELLS[r.spec.cell], _forget_gate(r, l, d)
-    if cell.pascanu_bound and cell.init_presets:  # h = phi(W_hh h + ...): the vanilla RNN
-        what = "Use an LSTM or GRU, or initialise W_hh orthogonally with spectral radius near 1"
-        evidence["spectral_radius"] = float(r.radius[l, d])
-        why += f"; its W_hh has spectral radius {r.radius[l, d]:.3g}"
-    elif forget is not None and forget < FORGET_MEAN:
-        what = (
-            f"Raise the forget-gate bias of {where(r.spec, l, d)} by 1 to 2 (Gers et al. 2000; Jozefowicz et al. 2015)"
-        )
-        evidence["forget_gate_mean"] = forget
-        why += f"; its forget gate averages {forget:.2f}, so the cell state keeps {forget:.2f}^k after k steps"
-    elif cell.init_presets:
-        what = f"Initialise {where(r.spec, l, d)}'s W_hh orthogonally, or shorten the dependencies the task needs"
-    else:  # no W_hh (LRU, minGRU): its recurrence is set by its own parameters
-        what = f"Initialise {where(r.spec, l, d)}'s recurrence to decay more slowly, or shorten the dependencies"
-    out = [Recommendation(what, why + ".", evidence)]
-    if r.spec.bidirectional:  # truncation is not defined for a network that reads the future
-        return out
-    out.append(
-        Recommendation(
-            f"Truncate BPTT at k = {max(horizon, 1)} steps to save memory (as long as the model stays as it is)",
-            f"gradients from further back than {horizon} steps are below {HORIZON_LEVEL:g} of the recent ones, so full "
-            f"BPTT over {r.T} steps stores {r.T / max(horizon, 1):.3g}× the intermediates for nothing measurable.",
-            {"horizon": horizon, "T": r.T, "memory_ratio": r.T / max(horizon, 1)},
-        )
-    )
-    return out
-
-
-def _saturation(r: Report) -> list[Recommendation]:
-    """Gates with most units pinned at a limit (a forget gate near 1 is remembering, not stuck)."""
-    cell, out = bc.CELLS[r.spec.cell], []
-    labels = cell.gate_names if cell.gates > 1 else (r.spec.activation,)
-    for l, d in r.spec.layers():
-        for g, name in enumerate(cell.gate_names):
-            low, high, mean = r.saturation[l, d, g]
-            share = np.nansum([low, 0.0 if name == cell.forget_gate else high])
-            if share > SATURATED_SHARE:
-                out.append(
-                    Recommendation(
-                        f"Bring {where(r.spec, l, d)}'s {labels[g]} units out of saturation: normalise the inputs or "
-                        "scale down the weights that feed them",
-                        f"{share:.0%} of its {labels[g]} values lie within 0.01 of a limit of their non-linearity, "
-                        "where the derivative (and so every gradient through them) is below 0.01.",
-                        {
-                            "layer": l,
-                            "direction": d,
-                            "gate": labels[g],
-                            "saturated_share": float(share),
-                            "mean": float(mean),
-                        },
-                    )
-                )
-    return out
-
-
-def _bottleneck(r: Report) -> list[Recommendation]:
-    """In a stack, the layer whose gradients are much smaller than another's."""
-    if r.spec.num_layers < 2 or r.gradient is None:
-        return []
-    per_layer = np.array([positive_median(r.gradient[l]) for l in range(r.spec.num_layers)])
-    if not np.all(np.isfinite(per_layer)):
-        return []
-    lo, hi = int(np.argmin(per_layer)), int(np.argmax(per_layer))
-    ratio = per_layer[hi] / per_layer[lo]
-    if ratio <= BOTTLENECK_RATIO:
-        return []
-    kind = "‖dL/dh_t‖" if r.dh_norms is not None else "‖∂ŷ/∂h_t‖"
-    return [
-        Recommendation(
-            f"Layer {lo} is the bottleneck: add residual connections around it, or re-initialise it",
-            f"its median {kind} is {per_layer[lo]:.3g}, {ratio:.3g}× smaller than layer {hi}'s ({per_layer[hi]:.3g}).",
-            {
-                "layer": lo,
-                "median_norm": float(per_layer[lo]),
-                "other_layer": hi,
-                "other_median_norm": float(per_layer[hi]),
-                "ratio": float(ratio),
-            },
-        )
-    ]
-
-
-def recommend(report: Report) -> list[Recommendation]:
-    """Advice from the measurements: exploding gradients, vanishing ones, saturated gates, a bottleneck layer."""
-    return [*_explosion(report), *_vanishing(report), *_saturation(report), *_bottleneck(report)]
-
-
-def to_json(report: Report) -> dict:
-    """The report as plain JSON types (the headless command's ``report.json``)."""
-
-    def plain(a):
-        return None if a is None else np.where(np.isfinite(a), a, None).tolist() if isinstance(a, np.ndarray) else a
-
-    spec = report.spec
-    return {
-        "cell": spec.cell,
-        "activation": spec.activation,
-        "num_layers": spec.num_layers,
-        "bidirectional": spec.bidirectional,
-        "input_size": spec.input_size,
-        "hidden_size": spec.hidden_size,
-        "output_size": spec.output_size,
-        "T": report.T,
-        "B": report.B,
-        "loss": report.loss_name,
-        "loss_value": report.loss,
-        "dh_norms": plain(report.dh_norms),
-        "sensitivity": plain(report.sensitivity),
-        "lyapunov": plain(report.lyapunov),
-        "jacobian_growth": plain(report.growth),
-        "horizon": [[None if h < 0 else int(h) for h in row] for row in report.horizon],
-        "gate_names": list(bc.CELLS[spec.cell].gate_names),
-        "saturation": plain(report.saturation),
-        "spectral_radius": plain(report.radius),
-        "batch_grad_norms": plain(report.batch_norms),
-        "grad_norms": report.grad_norms,
-        "overflow": report.overflow,
-        "connectivity": {"step": report.connectivity_step, "norms": plain(report.connectivity)},
-        "recommendations": [{"what": r.what, "why": r.why, "evidence": r.evidence} for r in report.recommendations],
-        "notes": report.notes,
-    }
+    with np.errstate(all="ignore"):
+        return Report(**{**report.__dict__, "memory": _memory(report, seqs, grads.get("residuals"))})

@@ -36,6 +36,32 @@ class UploadError(WeightsError):
     """A model or sequence file that cannot be diagnosed, with a message for the user."""
 
 
+#: What a file's first bytes say it holds (:func:`content_kind`).
+CONTENTS = {
+    "npy": "a .npy array",
+    "npz": "a zip archive (an .npz or a PyTorch file)",
+    "text": "text",
+    "binary data": "binary data",
+}
+
+
+def content_kind(data: bytes) -> str:
+    """ "npy", "npz" (any zip), "text" (UTF-8) or "binary data", from the bytes alone."""
+    if data[:6] == b"\x93NUMPY":
+        return "npy"
+    if data[:4] == b"PK\x03\x04":
+        return "npz"
+    window = data[:4096]
+    if b"\x00" in window:
+        return "binary data"
+    try:
+        window.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if len(data) <= len(window) or err.start < len(window) - 4:  # a character cut by the window is still text
+            return "binary data"
+    return "text"
+
+
 @dataclass(frozen=True)
 class Model:
     """A recognised network.
@@ -138,7 +164,12 @@ def _embedding(matrices: dict, width: int, choice: str | None, readout: str, not
 
 
 def read_model(
-    data: bytes, *, readout: str | None = None, embedding: str | None = None, nonlinearity: str = "tanh"
+    data: bytes,
+    *,
+    readout: str | None = None,
+    embedding: str | None = None,
+    nonlinearity: str = "tanh",
+    name: str = "the weights file",
 ) -> Model:
     """Recognise a trained network in an upload.
 
@@ -146,6 +177,8 @@ def read_model(
     ----------
     data : bytes
         The file's content (untrusted; pickles are refused).
+    name : str
+        The file's name, for the messages.
     readout, embedding : str, optional
         The file key of the read-out's and the embedding's weight, or "none"; recognised from
         names and shapes when None.
@@ -160,7 +193,17 @@ def read_model(
     try:
         arrays = read_arrays(data)
     except WeightsError as err:
-        raise UploadError(str(err)) from None
+        kind = content_kind(data)
+        holds = "" if kind == "npz" or len(data) < 8 else f" (it holds {CONTENTS[kind]})"
+        raise UploadError(f"{name}: {err}{holds}") from None
+    try:
+        return _recognise(arrays, readout, embedding, nonlinearity)
+    except UploadError as err:
+        raise UploadError(f"{name}: {err}") from None
+
+
+def _recognise(arrays: dict, readout: str | None, embedding: str | None, nonlinearity: str) -> Model:
+    """The network in a file's arrays (:func:`read_model`)."""
     prefix = _check_arrays(arrays)
     mapped, _ = map_names({k: v for k, v in arrays.items() if _RECURRENT.match(k)})
     settings = _settings(mapped, nonlinearity)
@@ -199,23 +242,60 @@ def describe(spec: bc.RNNSpec) -> str:
     direction = "bidirectional " if spec.bidirectional else ""
     name = spec.cell.upper() if spec.cell != "rnn" else f"RNN ({spec.activation})"
     text = f"{depth}{direction}{name} (I = {spec.input_size}, H = {spec.hidden_size})"
-    return ("an " if text[0] in "AEIOUR" else "a ") + text
+    return ("an " if text[0] in "AEILORU" else "a ") + text  # an LSTM, an RNN: read letter by letter
 
 
-def demo_model(kind: str, seed: int = 0) -> bytes:
-    """A small state dict (``.npz``, PyTorch names, a read-out ``fc``) to try the diagnosis without a model of
-    one's own: "vanishing" (an RNN with small weights), "exploding" (an RNN with spectral radius 2.5) or
-    "healthy" (an LSTM with forget-gate bias 3)."""
-    cell = "lstm" if kind == "healthy" else "rnn"
-    spec = bc.RNNSpec(cell, 3, 16, 2)
-    params = bc.init_params(spec, seed=seed, forget_bias=3.0 if kind == "healthy" else 0.0)
-    if kind in ("vanishing", "exploding"):
-        rho = 0.3 if kind == "vanishing" else 2.5
-        params["weight_hh_l0"] = rho * bc.orthogonal(16, np.random.default_rng(seed))
-    elif kind != "healthy":
-        raise ValueError(f"kind must be 'vanishing', 'exploding' or 'healthy', got {kind!r}")
-    arrays = {f"rnn.{k}": v for k, v in params.items() if not k.endswith("_out")}
-    arrays |= {"fc.weight": params["weight_out"], "fc.bias": params["bias_out"]}
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
+def state_dict_bytes(model: Model, original: bytes, spec: bc.RNNSpec, params: dict) -> tuple[bytes, str, list[str]]:
+    """Fine-tuned weights under the user's own key names, as the user's file held them.
+
+    The recurrent module keeps its prefix (``rnn.weight_hh_l0``), the read-out its key (``fc.weight``,
+    ``fc.bias``), and every other array of the file (an embedding, other modules) is copied unchanged, in
+    its dtype. Written with ``torch.save`` when PyTorch is installed (``.pt``), else as ``.safetensors``
+    when that package is, else ``.npz``.
+
+    Returns
+    -------
+    (bytes, suffix, notes)
+    """
+    arrays, notes = read_arrays(original), []
+    prefix = model.prefix + "." if model.prefix else ""
+    dtype = next((a.dtype for k, a in arrays.items() if _RECURRENT.match(k)), np.dtype(np.float32))
+    out = dict(arrays)
+    for key, value in params.items():
+        if key in ("weight_out", "bias_out"):
+            continue
+        if prefix + key not in arrays and key.startswith("bias"):
+            notes.append(f"{prefix + key} is new (the file had bias=False): build the module with bias=True")
+        out[prefix + key] = value
+    stale = [k for k in arrays if _RECURRENT.match(k) and k[len(prefix) :] not in params]
+    for key in stale:  # a changed cell has other shapes but the same names; nothing else is dropped
+        out.pop(key)
+    readout = model.roles["readout"]
+    if readout == "none":
+        out |= {"weight_out": params["weight_out"], "bias_out": params["bias_out"]}
+        notes.append("the file had no read-out: the fine-tuned read-out is saved as weight_out, bias_out")
+    else:
+        out[readout], out[readout[: -len("weight")] + "bias"] = params["weight_out"], params["bias_out"]
+    if spec.cell != model.spec.cell:
+        notes.append(f"the recurrent module is now an nn.{spec.cell.upper()} of the same size, under the same names")
+    out = {k: np.ascontiguousarray(v, dtype=arrays[k].dtype if k in arrays else dtype) for k, v in out.items()}
+    return (*_serialise(out), notes)
+
+
+def _serialise(arrays: dict) -> tuple[bytes, str]:
+    try:
+        import torch
+
+        buf = io.BytesIO()
+        torch.save({k: torch.from_numpy(v.copy()) for k, v in arrays.items()}, buf)
+        return buf.getvalue(), ".pt"
+    except ImportError:
+        pass
+    try:
+        from safetensors.numpy import save
+
+        return save(arrays), ".safetensors"
+    except ImportError:
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        return buf.getvalue(), ".npz"

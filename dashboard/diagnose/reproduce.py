@@ -18,14 +18,23 @@ from dashboard.diagnose.sequence_files import Sequences
 
 TEMPLATE = '''"""Rebuild the diagnosed model with torch.nn and print its loss and gradient norms as JSON.
 
-Run: python {script} {weights} diagnose_data.npz
+usage: python {script} WEIGHTS DATA
+  WEIGHTS  the state dict that was diagnosed ({weights})
+  DATA     the sequences the diagnosis read (diagnose_data.npz, written next to this script)
+
+Prints {{"loss": ..., "grad_norms": {{...}}, "dh_norms": [...]}}: the numbers of report.json.
 """
 
 import json
 import sys
 
 import numpy as np
-import torch
+
+if len(sys.argv) != 3:
+    print(__doc__.strip())
+    sys.exit(2)
+
+import torch  # noqa: E402
 
 CELL, NONLINEARITY = {cell!r}, {activation!r}
 I, H, O, LAYERS, BIDIRECTIONAL = {input_size}, {hidden_size}, {output_size}, {num_layers}, {bidirectional}
@@ -111,7 +120,7 @@ for b in range(B):
     for (layer, d, t), h in states.items():
         dh_sq[layer, d, t] += float((h.grad**2).sum())
 
-print(json.dumps({{"loss": float(loss), "grad_norms": grads, "dh_norms": np.sqrt(dh_sq).tolist()}}))
+print(json.dumps({{"loss": loss.item(), "grad_norms": grads, "dh_norms": np.sqrt(dh_sq).tolist()}}))
 '''
 
 

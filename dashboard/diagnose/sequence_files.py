@@ -1,9 +1,11 @@
 """A user's sequences for the diagnosis, read from untrusted bytes.
 
-``.npy``/``.npz`` arrays of features (T, B, I) or token ids (T, B) (batch-first with a switch; an ``.npz``
-may carry ``targets``, ``lengths`` or a prefix ``mask``), ``.csv`` time series, or text with an alphabet;
-targets per step, one per sequence, or the next token; or a built-in task when the user brings none.
-Every refusal is an :class:`~dashboard.diagnose.model_files.UploadError` saying what to change.
+``.npy``/``.npz`` arrays of features (T, B, I) or token ids (T, B), time-first or batch-first (an ``.npz``
+may carry ``targets``, ``lengths`` or a prefix ``mask``, in the same layout), ``.csv`` time series, or
+text with an alphabet; targets per step, one per sequence, or the next token; or a built-in task when
+the user brings none. A layout is never guessed: arrays that read as sequences both ways raise
+:class:`LayoutError` unless the caller chose one. Every refusal is an
+:class:`~dashboard.diagnose.model_files.UploadError` that names the file and says what to change.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from dashboard.diagnose.model_files import UPLOAD_LIMITS, Model, UploadError
+from dashboard.diagnose.model_files import CONTENTS, UPLOAD_LIMITS, Model, UploadError, content_kind
 
 #: Names the inputs, targets and lengths may have inside an .npz.
 NPZ_KEYS = {
@@ -24,6 +27,22 @@ NPZ_KEYS = {
     "lengths": ("lengths", "length"),
     "mask": ("mask",),
 }
+#: The two layouts, as the command line names them and as shapes.
+LAYOUTS = {False: ("--time-first", "(T, B, ...)"), True: ("--batch-first", "(B, T, ...)")}
+
+
+class LayoutError(UploadError):
+    """Arrays that read as sequences both time-first and batch-first: the user must say which.
+
+    Attributes
+    ----------
+    readings : dict of bool to str
+        What each layout would read (keyed by ``batch_first``), e.g. "50 sequences of 16 steps".
+    """
+
+    def __init__(self, message: str, readings: dict):
+        super().__init__(message)
+        self.readings = readings
 
 
 @dataclass(frozen=True)
@@ -59,11 +78,24 @@ class Sequences:
     notes: list = field(default_factory=list)
 
 
-def _load_npy(data: bytes, what: str) -> np.ndarray:
+@contextmanager
+def _about(name: str):
+    """Name the file in every refusal raised inside (once: a refusal that already names its file keeps it)."""
+    try:
+        yield
+    except UploadError as err:
+        if isinstance(err, LayoutError) or getattr(err, "named", False):
+            raise
+        named = UploadError(f"{name}: {err}")
+        named.named = True
+        raise named from None
+
+
+def _load_npy(data: bytes) -> np.ndarray:
     try:
         return np.load(io.BytesIO(data), allow_pickle=False)
     except ValueError as err:
-        raise UploadError(f"the {what} .npy could not be read ({err}); save a plain numeric array") from None
+        raise UploadError(f"the .npy could not be read ({err}); save a plain numeric array") from None
 
 
 def _load_npz(data: bytes) -> dict[str, np.ndarray]:
@@ -78,7 +110,7 @@ def _load_npz(data: bytes) -> dict[str, np.ndarray]:
     return found
 
 
-def _load_csv(data: bytes, what: str) -> np.ndarray:
+def _load_csv(data: bytes) -> np.ndarray:
     """One row per step, one column per feature; a header line is skipped."""
     lines = [ln for ln in _decode(data).splitlines() if ln.strip()]
     if lines and not re.match(r"^\s*[-+.\d]", lines[0]):
@@ -86,9 +118,9 @@ def _load_csv(data: bytes, what: str) -> np.ndarray:
     try:
         table = np.array([[float(v) for v in ln.split(",")] for ln in lines], dtype=np.float64)
     except ValueError as err:
-        raise UploadError(f"the {what} .csv holds a value that is not a number ({err})") from None
+        raise UploadError(f"the .csv holds a value that is not a number ({err})") from None
     if table.ndim != 2 or table.size == 0:
-        raise UploadError(f"the {what} .csv must have one row per step and the same number of columns in each")
+        raise UploadError("the .csv must have one row per step and the same number of columns in each")
     return table
 
 
@@ -114,7 +146,7 @@ def _text_tokens(data: bytes, alphabet: str | None) -> tuple[np.ndarray, np.ndar
     if not lines:
         raise UploadError("the text is empty")
     T, B = max(map(len, lines)), len(lines)
-    _check_size(T, B)
+    check_size(T, B)
     tokens, mask = np.zeros((T, B), dtype=np.int64), np.zeros((T, B))
     for b, ln in enumerate(lines):
         tokens[: len(ln), b] = [index[c] for c in ln]
@@ -122,7 +154,7 @@ def _text_tokens(data: bytes, alphabet: str | None) -> tuple[np.ndarray, np.ndar
     return tokens, mask, lines
 
 
-def _check_size(T: int, B: int) -> None:
+def check_size(T: int, B: int) -> None:
     if T > UPLOAD_LIMITS["T"] or B > UPLOAD_LIMITS["B"]:
         raise UploadError(
             f"the sequences are T = {T} steps x B = {B}; the diagnosis reads at most T = {UPLOAD_LIMITS['T']} "
@@ -130,9 +162,18 @@ def _check_size(T: int, B: int) -> None:
         )
 
 
-def _time_major(a: np.ndarray, batch_first: bool) -> np.ndarray:
-    """(T, B, ...) from (T, B, ...), (B, T, ...) with ``batch_first``, or one sequence (T,) / (T, F)."""
-    return np.swapaxes(a, 0, 1) if batch_first and a.ndim >= 2 else a
+def file_kind(data: bytes, name: str) -> str:
+    """ "npy", "npz", "csv" or "txt", by content; a file whose name promises another kind is refused."""
+    suffix = name.lower().rsplit(".", 1)[-1] if "." in name else ""
+    found = content_kind(data)
+    if suffix in ("npy", "npz") and found != suffix:
+        saver = "np.save" if suffix == "npy" else "np.savez"
+        raise UploadError(f"not a .{suffix} file: it holds {CONTENTS[found]} (save arrays with {saver})")
+    if found in ("npy", "npz"):
+        return found
+    if found == "binary data":
+        raise UploadError(f"not a sequence file: it holds {CONTENTS[found]}, not .npy, .npz, .csv or text")
+    return "csv" if suffix == "csv" else "txt"
 
 
 def _embed(tokens: np.ndarray, model: Model) -> np.ndarray:
@@ -145,42 +186,43 @@ def _embed(tokens: np.ndarray, model: Model) -> np.ndarray:
     return table[tokens]
 
 
-def _kind(data: bytes, name: str) -> str:
-    suffix = name.lower().rsplit(".", 1)[-1] if "." in name else ""
-    if data[:6] == b"\x93NUMPY":
-        return "npy"
-    if data[:4] == b"PK\x03\x04":
-        return "npz"
-    return "csv" if suffix == "csv" else "txt"
-
-
-def _inputs(data: bytes, name: str, alphabet: str | None, batch_first: bool) -> tuple:
-    """(array, found npz extras or {}, text lines or None): ids (T, B) or features (T, B, F), time-major."""
-    kind = _kind(data, name)
-    extras, lines = {}, None
+def _raw_inputs(data: bytes, kind: str, alphabet: str | None) -> tuple:
+    """(array as stored, npz extras or {}, text lines or None); text and csv are already time-first."""
     if kind == "npz":
         extras = _load_npz(data)
-        raw = extras["inputs"]
-    elif kind == "npy":
-        raw = _load_npy(data, "inputs")
-    elif kind == "csv":
-        raw = _load_csv(data, "inputs")[:, None, :]  # one sequence
-    else:
-        raw, mask, lines = _text_tokens(data, alphabet)
-        extras = {"mask": mask}
-    if kind in ("npz", "npy"):
-        integer = np.issubdtype(raw.dtype, np.integer)
-        if not (integer or np.issubdtype(raw.dtype, np.floating)) or raw.ndim not in ((1, 2) if integer else (2, 3)):
-            raise UploadError(
-                f"the inputs have shape {raw.shape} and dtype {raw.dtype}: give features (T, B, I) as floats, "
-                "or token ids (T, B) as integers (batch-first with the switch)"
-            )
-        raw = raw[:, None] if raw.ndim == 1 or (not integer and raw.ndim == 2) else _time_major(raw, batch_first)
-    return raw, extras, lines
+        return extras["inputs"], extras, None
+    if kind == "npy":
+        return _load_npy(data), {}, None
+    if kind == "csv":
+        return _load_csv(data)[:, None, :], {}, None  # one sequence
+    tokens, mask, lines = _text_tokens(data, alphabet)
+    return tokens, {"mask": mask}, lines
 
 
-def _mask(extras: dict, T: int, B: int) -> np.ndarray:
-    """The valid steps: from ``lengths`` (B,) or a prefix ``mask`` (T, B); all steps without either."""
+def _two_layouts(raw: np.ndarray, kind: str) -> bool:
+    """Whether the stored array has a sequence axis and a batch axis to tell apart (ids (A, C), features (A, C, I))."""
+    if kind not in ("npy", "npz"):
+        return False
+    integer = np.issubdtype(raw.dtype, np.integer)
+    return raw.ndim == (2 if integer else 3)
+
+
+def _time_major_inputs(raw: np.ndarray, kind: str, batch_first: bool) -> np.ndarray:
+    if kind not in ("npy", "npz"):
+        return raw
+    integer = np.issubdtype(raw.dtype, np.integer)
+    if not (integer or np.issubdtype(raw.dtype, np.floating)) or raw.ndim not in ((1, 2) if integer else (2, 3)):
+        raise UploadError(
+            f"the inputs have shape {raw.shape} and dtype {raw.dtype}: give features (T, B, I) or (B, T, I) as "
+            "floats, or token ids (T, B) or (B, T) as integers"
+        )
+    if raw.ndim == 1 or (not integer and raw.ndim == 2):
+        return raw[:, None]  # one sequence
+    return np.swapaxes(raw, 0, 1) if batch_first else raw
+
+
+def _mask(extras: dict, T: int, B: int, batch_first: bool) -> np.ndarray:
+    """The valid steps: from ``lengths`` (B,) or a prefix ``mask`` in the inputs' layout; all steps without."""
     if extras.get("lengths") is not None:
         lengths = np.asarray(extras["lengths"]).reshape(-1)
         if (
@@ -193,21 +235,30 @@ def _mask(extras: dict, T: int, B: int) -> np.ndarray:
         return (np.arange(T)[:, None] < lengths[None]).astype(np.float64)
     if extras.get("mask") is None:
         return np.ones((T, B))
+    stored = (B, T) if batch_first else (T, B)
     mask = np.asarray(extras["mask"], dtype=np.float64)
+    mask = mask.T if batch_first and mask.shape == stored else mask
     lengths = mask.sum(axis=0).astype(int) if mask.shape == (T, B) else None
     if lengths is None or not np.array_equal(mask, np.arange(T)[:, None] < lengths[None]) or lengths.min() < 1:
-        raise UploadError(f"the mask must be (T, B) = ({T}, {B}) of 1s then 0s in each column (its length, >= 1)")
+        name = "(B, T)" if batch_first else "(T, B)"
+        raise UploadError(f"the mask must be {name} = {stored} of 1s then 0s along time in each sequence (>= 1 step)")
     return mask
 
 
 def _targets(raw: np.ndarray, T: int, B: int, O: int, batch_first: bool) -> tuple[np.ndarray, str, bool]:
-    """(y, loss, one per sequence): class ids (T, B) or values (T, B, O), from the shapes people save."""
+    """(y, loss, one per sequence): class ids (T, B) or values (T, B, O), stored in the inputs' layout."""
+    step = (B, T) if batch_first else (T, B)
+    layout = f"{LAYOUTS[batch_first][1][:-6]}) inputs of T = {T} steps and B = {B} sequences"
+
+    def per_step(y: np.ndarray) -> np.ndarray:
+        return np.swapaxes(y, 0, 1) if batch_first else y
+
     if np.issubdtype(raw.dtype, np.integer):
-        if raw.ndim == 1 and raw.shape[0] == B and B > 1:
+        if raw.shape == (B,) and not (B == 1 and raw.shape == (T,)):
             return np.broadcast_to(raw[None], (T, B)).copy(), "cross_entropy", True
-        y = raw[:, None] if raw.ndim == 1 else _time_major(raw, batch_first)
-        if y.shape != (T, B):
-            raise UploadError(f"class-id targets have shape {raw.shape}; expected (T, B) = ({T}, {B}) or (B,)")
+        if not (raw.shape == step or (B == 1 and raw.shape == (T,))):
+            raise UploadError(f"class-id targets have shape {raw.shape}; with {layout} they must be {step} or ({B},)")
+        y = per_step(raw.reshape(step))
         if y.min() < 0 or y.max() >= O:
             raise UploadError(
                 f"class id {int(y.max() if y.max() >= O else y.min())} is outside the read-out's {O} classes"
@@ -215,14 +266,70 @@ def _targets(raw: np.ndarray, T: int, B: int, O: int, batch_first: bool) -> tupl
         return y.astype(np.int64), "cross_entropy", False
     if not np.issubdtype(raw.dtype, np.floating) or not np.all(np.isfinite(raw)):
         raise UploadError("targets must be finite floats (regression) or integers (class ids)")
-    if raw.ndim == 2 and raw.shape == (B, O) and B > 1 and T != B:
-        return np.broadcast_to(raw[None], (T, B, O)).copy(), "mse", True
-    y = _time_major(raw, batch_first) if raw.ndim == 3 else raw
-    y = y[:, :, None] if y.ndim == 2 and O == 1 and y.shape == (T, B) else y
-    y = y[:, None, :] if y.ndim == 2 and B == 1 else y
-    if y.shape != (T, B, O):
-        raise UploadError(f"regression targets have shape {raw.shape}; expected (T, B, O) = ({T}, {B}, {O}) or (B, O)")
-    return y.astype(np.float64), "mse", False
+    steps = {step + (O,)} | ({step} if O == 1 else set()) | ({(T, O)} if B == 1 else set())
+    sequences = {(B, O)} | ({(B,)} if O == 1 else set())
+    fits = (raw.shape in steps, raw.shape in sequences)
+    if all(fits):
+        raise UploadError(
+            f"targets of shape {raw.shape} fit both per step and one per sequence: save them as {step + (O,)}"
+        )
+    if fits[1]:
+        return np.broadcast_to(raw.reshape(B, O)[None], (T, B, O)).copy(), "mse", True
+    if not fits[0]:
+        raise UploadError(
+            f"regression targets have shape {raw.shape}; with {layout} they must be {step + (O,)} or ({B}, {O})"
+        )
+    return per_step(raw.reshape(step + (O,))).astype(np.float64), "mse", False
+
+
+def _read(stored: tuple, names: tuple, model: Model, batch_first: bool, options: dict) -> Sequences:
+    """The sequences in one layout (targets, lengths and mask read in the same layout)."""
+    (raw, extras, lines, kind), (name, targets_name) = stored, names
+    with _about(name):
+        raw = _time_major_inputs(raw, kind, batch_first)
+        T, B = raw.shape[:2]
+        check_size(T, B)
+        mask = _mask(extras, T, B, batch_first)
+        tokens = raw if np.issubdtype(raw.dtype, np.integer) else None
+        if tokens is not None:
+            x = _embed(tokens, model)
+        elif not np.all(np.isfinite(raw)):
+            raise UploadError("the inputs hold NaN or inf values")
+        elif raw.shape[-1] != model.spec.input_size:
+            raise UploadError(
+                f"the inputs have {raw.shape[-1]} features per step; the model reads I = {model.spec.input_size}"
+            )
+        else:
+            x = raw.astype(np.float64)
+    notes = [f"{B} sequence(s) of up to {T} steps"]
+    y, loss, per_sequence = None, None, False
+    with _about(targets_name or name):
+        if options["next_token"]:
+            if tokens is None or T < 2:
+                raise UploadError("next-token targets need token ids or text of at least two steps")
+            x, y, mask, tokens, loss = x[:-1], tokens[1:], mask[1:], tokens[:-1], "cross_entropy"
+            if y.max() >= model.spec.output_size:
+                raise UploadError(f"token id {int(y.max())} is outside the read-out's {model.spec.output_size} classes")
+            notes.append("targets: the next token at each step")
+        elif extras.get("targets") is not None:
+            y, loss, per_sequence = _targets(np.asarray(extras["targets"]), T, B, model.spec.output_size, batch_first)
+        lengths = mask.sum(axis=0).astype(int)
+        if lengths.min() < 1:
+            raise UploadError("a sequence has no step with a target: every sequence needs at least two tokens")
+        if per_sequence and model.spec.bidirectional:
+            raise UploadError("one target per sequence needs a unidirectional model here: give targets per step")
+    if per_sequence:
+        mask = (np.arange(mask.shape[0])[:, None] == lengths[None] - 1).astype(np.float64)
+        notes.append("one target per sequence: the loss reads each sequence's last step")
+    return Sequences(x, tokens, y, loss, mask, lengths, lines, notes)
+
+
+def _targets_file(targets: bytes, targets_name: str) -> np.ndarray:
+    with _about(targets_name or "the targets file"):
+        kind = file_kind(targets, targets_name)
+        if kind not in ("npy", "csv"):
+            raise UploadError(f"targets must be a .npy array or a .csv table, not {kind}")
+        return _load_npy(targets) if kind == "npy" else _load_csv(targets)
 
 
 def read_sequences(
@@ -230,7 +337,7 @@ def read_sequences(
     name: str,
     model: Model,
     *,
-    batch_first: bool = False,
+    batch_first: bool | None = None,
     alphabet: str | None = None,
     targets: bytes | None = None,
     targets_name: str = "",
@@ -241,9 +348,11 @@ def read_sequences(
     Parameters
     ----------
     data, name : bytes, str
-        The file's content and name (only its suffix is read: .npy, .npz, .csv, else text).
-    batch_first : bool
-        Arrays are (B, T, ...) rather than (T, B, ...).
+        The file's content and name (its kind is read from the content; a name that promises another
+        kind is refused).
+    batch_first : bool or None
+        Arrays (and their targets, lengths and mask) are (B, T, ...) rather than (T, B, ...); None: not
+        chosen, which is refused with :class:`LayoutError` when both layouts fit the files.
     alphabet : str, optional
         For text: the characters in token-id order.
     targets, targets_name : bytes, str, optional
@@ -251,83 +360,46 @@ def read_sequences(
     next_token : bool
         Targets are the next token ids (a character model): the inputs drop their last step.
     """
-    if not 0 < len(data) <= UPLOAD_LIMITS["sequence MiB"] * 2**20:
-        raise UploadError(
-            f"the sequence file is {len(data) / 2**20:.1f} MiB; it must hold something and at most "
-            f"{UPLOAD_LIMITS['sequence MiB']} MiB"
-        )
-    raw, extras, lines = _inputs(data, name, alphabet, batch_first)
-    T, B = raw.shape[:2]
-    _check_size(T, B)
-    mask = _mask(extras, T, B)
-    tokens = raw if np.issubdtype(raw.dtype, np.integer) else None
-    notes = [f"{B} sequence(s) of up to {T} steps"]
-    if tokens is not None:
-        x = _embed(tokens, model)
-    else:
-        if not np.all(np.isfinite(raw)):
-            raise UploadError("the inputs hold NaN or inf values")
-        if raw.shape[-1] != model.spec.input_size:
+    with _about(name):
+        if not 0 < len(data) <= UPLOAD_LIMITS["sequence MiB"] * 2**20:
             raise UploadError(
-                f"the inputs have {raw.shape[-1]} features per step; the model reads I = {model.spec.input_size}"
+                f"the file is {len(data) / 2**20:.1f} MiB; it must hold something and at most "
+                f"{UPLOAD_LIMITS['sequence MiB']} MiB"
             )
-        x = raw.astype(np.float64)
-    y_raw = extras.get("targets")
+        kind = file_kind(data, name)
+        raw, extras, lines = _raw_inputs(data, kind, alphabet)
     if targets is not None:
-        y_raw = (
-            _load_npy(targets, "targets") if _kind(targets, targets_name) == "npy" else _load_csv(targets, "targets")
+        extras = {**extras, "targets": _targets_file(targets, targets_name)}
+    stored, names = (raw, extras, lines, kind), (name, targets_name if targets is not None else "")
+    options = {"alphabet": alphabet, "next_token": next_token}
+    if batch_first is not None or not _two_layouts(raw, kind):
+        return _read(stored, names, model, bool(batch_first), options)
+    readings, errors = {}, {}
+    for layout in (False, True):
+        try:
+            readings[layout] = _read(stored, names, model, layout, options)
+        except UploadError as err:
+            errors[layout] = err
+    return _one_layout(readings, errors, name, raw.shape)
+
+
+def _one_layout(readings: dict, errors: dict, name: str, shape: tuple) -> Sequences:
+    """The only layout that fits; a :class:`LayoutError` when both do, the refusals when none does."""
+    if len(readings) == 2:
+        said = {k: f"{s.x.shape[1]} sequence(s) of {s.x.shape[0]} steps" for k, s in readings.items()}
+        raise LayoutError(
+            f"{name} has shape {shape}, which reads as {said[False]} {LAYOUTS[False][1]} or as {said[True]} "
+            f"{LAYOUTS[True][1]}: say which layout it is",
+            said,
         )
-    y, loss, per_sequence = None, None, False
-    if next_token:
-        if tokens is None or T < 2:
-            raise UploadError("next-token targets need token ids or text of at least two steps")
-        x, y, mask, tokens, loss = x[:-1], tokens[1:], mask[1:], tokens[:-1], "cross_entropy"
-        if y.max() >= model.spec.output_size:
-            raise UploadError(f"token id {int(y.max())} is outside the read-out's {model.spec.output_size} classes")
-        notes.append("targets: the next token at each step")
-    elif y_raw is not None:
-        y, loss, per_sequence = _targets(np.asarray(y_raw), T, B, model.spec.output_size, batch_first)
-    lengths = mask.sum(axis=0).astype(int)
-    if lengths.min() < 1:
-        raise UploadError("a sequence has no step with a target: every sequence needs at least two tokens")
-    if per_sequence:
-        if model.spec.bidirectional:
-            raise UploadError("one target per sequence needs a unidirectional model here: give targets per step (T, B)")
-        mask = (np.arange(mask.shape[0])[:, None] == lengths[None] - 1).astype(np.float64)
-        notes.append("one target per sequence: the loss reads each sequence's last step")
-    return Sequences(x, tokens, y, loss, mask, lengths, lines, notes)
-
-
-def builtin_tasks(model: Model) -> list[str]:
-    """The built-in tasks whose input and output sizes fit ``model`` (when the user brings no sequences)."""
-    from bptt_core.lab.tasks import TASKS, task_sizes
-
-    if model.embedding is not None:
-        return []
-    return [t for t in TASKS if task_sizes(t) == (model.spec.input_size, model.spec.output_size)]
-
-
-def builtin_sequences(model: Model, task: str, T: int, B: int, seed: int = 0) -> Sequences:
-    """Sequences for ``model`` without an upload: a built-in task that fits it, or "random" inputs (no targets;
-    random token ids through an embedding)."""
-    rng = np.random.default_rng(seed)
-    _check_size(T, B)
-    lengths = np.full(B, T)
-    if task == "random":
-        if model.embedding is not None:
-            tokens = rng.integers(0, model.embedding.shape[0], (T, B))
-            return Sequences(
-                model.embedding[tokens], tokens, None, None, np.ones((T, B)), lengths, None, ["random token ids"]
-            )
-        x = rng.standard_normal((T, B, model.spec.input_size))
-        return Sequences(x, None, None, None, np.ones((T, B)), lengths, None, ["random inputs N(0, 1), no targets"])
-    from bptt_core.lab.tasks import make_batch
-
-    if task not in builtin_tasks(model):
+    errors = {k: str(e).removeprefix(f"{name}: ") for k, e in errors.items()}
+    if not readings:
+        first, second = errors[False], errors[True]
         raise UploadError(
-            f"the task {task!r} does not fit the model's inputs and outputs: choose one of {builtin_tasks(model)}"
+            f"{name}: {first}"
+            if first == second
+            else f"{name}: read as {LAYOUTS[False][1]}, {first}; read as {LAYOUTS[True][1]}, {second}"
         )
-    batch = make_batch(task, T, B, rng)
-    if model.spec.bidirectional and not batch.mask.all():
-        raise UploadError(f"the {task} task scores only some steps, which a bidirectional model cannot be run on here")
-    return Sequences(batch.x, None, batch.y, batch.loss, batch.mask, lengths, None, [f"the built-in {task} task"])
+    layout, seqs = next(iter(readings.items()))
+    why = f"read as {LAYOUTS[layout][1]}, the only layout that fits: as {LAYOUTS[not layout][1]}, {errors[not layout]}"
+    return replace(seqs, notes=[*seqs.notes, why])

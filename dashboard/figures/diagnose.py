@@ -1,35 +1,67 @@
-"""Figures of a diagnosis: Lyapunov spectra, gate saturation, per-batch gradient norms, input connectivity."""
+"""Figures of a diagnosis: per-sequence Jacobian products and Lyapunov spectra, gate saturation, per-batch
+gradient norms, input connectivity, and the fine-tuning runs of "try the fix"."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from dashboard.figures.depth import layer_colors
 from dashboard.figures.style import SEQUENTIAL, base_layout, finite_positive, log_axis
 
+#: The two runs of "try the fix", and their colours.
+RUNS = {"as is": "#7f7f7f", "with the change": "#d62728"}
 
-def lyapunov_spectrum(df: pd.DataFrame) -> go.Figure:
-    """The leading finite-time Lyapunov exponents of each layer and direction, with the zero line.
+
+def _per_sequence(fig: go.Figure, df: pd.DataFrame, x: str, y: str, hover: str, **add) -> None:
+    """One thin line per sequence and a thick median line per layer-direction (``label``), coloured by layer."""
+    colors = layer_colors(int(df["layer"].max()) + 1)
+    for name, part in df.groupby("label", sort=False):
+        layer, d = int(part["layer"].iloc[0]), int(part["direction"].iloc[0])
+        line = {"color": colors[layer], "dash": "dot" if d else "solid"}
+        for s, seq in part.groupby("sequence", sort=True):
+            fig.add_scatter(
+                x=seq[x], y=seq[y], mode="lines", name=f"{name}, sequence {s}", legendgroup=name,
+                showlegend=False, opacity=0.35, line={**line, "width": 1},
+                hovertemplate=f"{name}, sequence {s}<br>{hover}<extra></extra>", **add,
+            )  # fmt: skip
+        median = part.groupby(x, sort=True)[y].median()
+        fig.add_scatter(
+            x=median.index, y=median.to_numpy(), mode="lines+markers" if x == "i" else "lines",
+            name=f"{name} (median)", legendgroup=name, line={**line, "width": 3},
+            hovertemplate=f"{name}, median over sequences<br>{hover}<extra></extra>", **add,
+        )  # fmt: skip
+
+
+def sequence_jacobians(df: pd.DataFrame) -> go.Figure:
+    """``||∂h_t/∂h_k||`` (spectral norm, log axis) against the lag: every analysed sequence and the median,
+    per layer and direction.
 
     Parameters
     ----------
-    df : DataFrame with columns ``label``, ``layer``, ``direction``, ``i`` (1 = leading), ``exponent``
+    df : DataFrame with columns ``label``, ``layer``, ``direction``, ``sequence``, ``lag``, ``norm``
     """
-    colors = layer_colors(int(df["layer"].max()) + 1)
     fig = go.Figure()
-    for name, part in df.groupby("label", sort=False):
-        layer, d = int(part["layer"].iloc[0]), int(part["direction"].iloc[0])
-        fig.add_scatter(
-            x=part["i"],
-            y=part["exponent"],
-            mode="lines+markers",
-            name=name,
-            line={"color": colors[layer], "dash": "dot" if d else "solid", "width": 2.5},
-            marker={"size": 8},
-            hovertemplate=f"{name}<br>λ%{{x}} = %{{y:+.4f}} per step<extra></extra>",
-        )
+    _per_sequence(fig, df, "lag", "norm", "lag %{x}<br>||∂h_t/∂h_k|| = %{y:.3e}")
+    fig.add_hline(y=1.0, line={"color": "#555", "width": 1}, annotation_text="1: neither grows nor shrinks")
+    fig.update_yaxes(title="||∂h_t/∂h_k||₂ (log)", **log_axis(df["norm"].to_numpy(float), [1.0]))
+    fig.update_xaxes(title="lag t - k (steps)")
+    return base_layout(fig, "Jacobian products, sequence by sequence")
+
+
+def lyapunov_spectrum(df: pd.DataFrame) -> go.Figure:
+    """The leading finite-time Lyapunov exponents of each layer and direction, one line per sequence and the
+    median, with the zero line.
+
+    Parameters
+    ----------
+    df : DataFrame with columns ``label``, ``layer``, ``direction``, ``sequence``, ``i`` (1 = leading),
+        ``exponent``
+    """
+    fig = go.Figure()
+    _per_sequence(fig, df, "i", "exponent", "λ%{x} = %{y:+.4f} per step", marker={"size": 7})
     fig.add_hline(y=0.0, line={"color": "#555", "width": 1.5}, annotation_text="0: neither grows nor shrinks")
     fig.update_xaxes(title="exponent index i (1 = leading)", dtick=1)
     fig.update_yaxes(title="λ_i (ln growth per step)")
@@ -113,3 +145,38 @@ def input_connectivity(df: pd.DataFrame, *, step: int) -> go.Figure:
     fig.add_vline(x=step, line={"color": "#d62728", "width": 2})
     fig.update_xaxes(title=f"input step k (the red line: the read-out's step t = {step})", range=[-0.5, len(df) - 0.5])
     return base_layout(fig, f"How the read-out at t = {step} depends on each input", height=260)
+
+
+def fix_runs(df: pd.DataFrame, *, title: str) -> go.Figure:
+    """Two fine-tuning runs side by side: the training loss (log) and the global gradient norm (log) over the
+    optimizer steps, "as is" and "with the change", and the held-out loss at each checkpoint.
+
+    Parameters
+    ----------
+    df : DataFrame with columns ``run`` (a key of :data:`RUNS`), ``step``, ``loss``, ``grad_norm``,
+        ``held_out`` (nan between checkpoints)
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "gradient norm before clipping"))
+    for run, color in RUNS.items():
+        part = df[df["run"] == run]
+        fig.add_scatter(
+            x=part["step"], y=finite_positive(part["loss"].to_numpy(float)), mode="lines", name=f"{run}: training loss",
+            line={"color": color, "width": 1.5}, row=1, col=1,
+            hovertemplate=f"{run}<br>step %{{x}}<br>loss %{{y:.4g}}<extra></extra>",
+        )  # fmt: skip
+        held = part[np.isfinite(part["held_out"].to_numpy(float))]
+        fig.add_scatter(
+            x=held["step"], y=finite_positive(held["held_out"].to_numpy(float)), mode="markers+lines",
+            name=f"{run}: held-out loss", line={"color": color, "width": 3, "dash": "dot"}, marker={"size": 8},
+            row=1, col=1, hovertemplate=f"{run}<br>step %{{x}}<br>held-out loss %{{y:.4g}}<extra></extra>",
+        )  # fmt: skip
+        fig.add_scatter(
+            x=part["step"], y=finite_positive(part["grad_norm"].to_numpy(float)), mode="lines",
+            name=f"{run}: gradient norm", line={"color": color, "width": 1.5}, row=1, col=2,
+            hovertemplate=f"{run}<br>step %{{x}}<br>||g|| %{{y:.4g}}<extra></extra>",
+        )  # fmt: skip
+    losses = [df[c].to_numpy(float) for c in ("loss", "held_out")]
+    fig.update_yaxes(row=1, col=1, title="loss (log)", **log_axis(*losses))
+    fig.update_yaxes(row=1, col=2, title="||g|| (log)", **log_axis(df["grad_norm"].to_numpy(float)))
+    fig.update_xaxes(title="fine-tuning step")
+    return base_layout(fig, title, height=380)

@@ -27,7 +27,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from dashboard.catalog import PLAIN, all_panels
+from dashboard.catalog import PLAIN, all_panels, page_panels
 from dashboard.catalog.code import reference_source, unroll_code
 from dashboard.catalog.compute import preset_params
 from dashboard.catalog.depth import is_deep
@@ -45,12 +45,13 @@ NO_BROWSER = (
 
 def export_panels(config: RunConfig, params: dict | None = None, source=PLAIN) -> list[Panel]:
     """Every figure an export writes: every page's (the Unroll page's code view of one layer, Loss over time,
-    and Stochastic nodes at its opening settings, included). The Training lab's figures need a training run:
-    they download from its page."""
+    Beyond BPTT with its sections, and Stochastic nodes at its opening settings, included). The Training lab's
+    figures and Beyond BPTT's race need a training run: they download from their page."""
     extra = []
     if not is_deep(config):  # the Unroll page's code view (one layer in one direction)
         extra.append(unroll_code(config, params, source.run(config, params), source.stored_run(config, params)))
     extra += lessons.loss_panels(config, params).values()
+    extra += page_panels("beyond_bptt", config, params, source).values()
     kind, theta, target, taus, n, tau = stochastic.STOCHASTIC_DEFAULTS
     extra += stochastic.estimator_panels(kind, theta, target, np.asarray(taus), n, tau).values()
     return [*all_panels(config, params, source), *extra]

@@ -16,6 +16,7 @@ import bptt_core as bc
 from bptt_core.lab.chain_rule import scalar_chain
 from bptt_core.lab.estimators import exact_gradient, expected_estimate
 from bptt_core.losses import reduce, token_weights
+from bptt_core.online import flop_counts, stored_crossover
 from dashboard.catalog import compute, verdict
 from dashboard.config import RunConfig
 
@@ -321,6 +322,37 @@ def _stored(rng: np.random.Generator, first: bool) -> Question:
     )
 
 
+#: The answers of the trade-off question, by which method keeps fewer bytes to form the exact gradient.
+KEPT_OPTIONS = ("BPTT's tape", "RTRL's influence", "the same")
+
+
+def _online_memory(rng: np.random.Generator, first: bool) -> Question:
+    H, I, B = (8, 3, 2) if first else (int(rng.integers(4, 25)), int(rng.integers(1, 7)), int(rng.integers(1, 9)))
+    T = 200 if first else int(rng.integers(10, 801))
+    config = RunConfig(hidden_size=H, input_size=I, batch_size=B, T=T)
+    tape = compute.stored_run(config).stored_bytes
+    one = compute.problem(config.replace(T=1))  # RTRL's influence does not depend on T: one step measures it
+    kept, n = bc.online_gradient(one.spec, one.params, one.x, one.y, "rtrl").stored_bytes, H * (I + H + 2)
+    answer = KEPT_OPTIONS[0 if tape < kept else 1 if kept < tape else 2]
+    flops = sum(flop_counts(config.spec, T, B, "rtrl").values()) / sum(flop_counts(config.spec, T, B, "bptt").values())
+    return Question(
+        "online_memory",
+        "what an exact gradient must store, and what an online method pays instead",
+        f"A vanilla RNN with I = {I}, H = {H}, batch B = {B}, T = {T} steps, float64. For the exact gradient, BPTT "
+        "keeps its tape: the initial state and each of the T states. RTRL keeps no past and carries instead the "
+        "influence ∂h_t/∂θ of every recurrent weight and bias (W_ih, W_hh, b_ih, b_hh) on the state, forward in time. "
+        "Which keeps fewer bytes to form its gradient?",
+        KEPT_OPTIONS,
+        answer,
+        f"The engine's ledgers: BPTT's tape {tape} B = (T + 1) × B × H × 8 = {T + 1} × {B} × {H} × 8; RTRL's "
+        f"influence (its ledger over one step: it does not grow with T) {kept} B = B × H × N × 8 with "
+        f"N = H (I + H + 2) = {n} weights and biases of the RNN layer, so RTRL keeps less from T = N = "
+        f"{stored_crossover(config.spec)} on. It pays in arithmetic instead: {flops:.3g} times BPTT's "
+        f"counted FLOPs here, O(H⁴) per step against O(H²). {_ran(config)}",
+        network=config,
+    )
+
+
 BUILDERS: dict[str, Callable[[np.random.Generator, bool], Question]] = {
     "mean_loss": _mean_loss,
     "activation_derivative": _activation,
@@ -333,6 +365,7 @@ BUILDERS: dict[str, Callable[[np.random.Generator, bool], Question]] = {
     "gradient_memory": _gradient_memory,
     "tensor_chain": _tensor_shape,
     "stored_intermediates": _stored,
+    "online_memory": _online_memory,
 }
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from bptt_core.result import flatten_grads
-from dashboard.catalog import compute, memory, memory_panels, panels, verdict
+from dashboard.catalog import compute, memory, memory_panels, online, panels, verdict
 from dashboard.catalog import sections as catalog
 from dashboard.config import RunConfig
 from dashboard.vocabulary.numbers import factor, human_bytes, readable
@@ -229,6 +229,26 @@ def _sqrt_share(c: RunConfig) -> float:
     return runs["checkpoint sqrt(T)"].stored_bytes / runs["full storage"].stored_bytes
 
 
+def _online(c: RunConfig) -> str:
+    by = online.method_rows(c).set_index("key")
+    rtrl, bptt = by.loc["rtrl"], by.loc["bptt"]
+    return (
+        f"To form the exact gradient at T = {c.T}, BPTT keeps its tape, every step's state: "
+        f"{human_bytes(bptt['stored_bytes'])} here ({label('kept_for_gradient').lower()}), growing with T. RTRL keeps "
+        f"no past: it carries ∂h_t/∂θ forward, {human_bytes(rtrl['stored_bytes'])} at any T, so it keeps less only "
+        f"from T* = {online.crossover(c)} on ({label('crossover_length')}). It pays in arithmetic: "
+        f"{factor(rtrl['flops'] / bptt['flops'])} BPTT's {label('counted_flops')}. UORO and SnAp-1 keep "
+        f"{human_bytes(by.loc['uoro', 'stored_bytes'])} and {human_bytes(by.loc['snap1', 'stored_bytes'])}, and pay in "
+        f"accuracy: {label('gradient_cosine')} {by.loc['uoro', 'cosine']:.2f} (one UORO draw) and "
+        f"{by.loc['snap1', 'cosine']:.2f} (SnAp-1)."
+    )
+
+
+def _rtrl_kept(c: RunConfig) -> float:
+    """What RTRL keeps to form its gradient (its influence), from its ledger."""
+    return float(online.method_rows(c).set_index("key").loc["rtrl", "stored_bytes"])
+
+
 SCENES: tuple[Scene, ...] = (
     Scene(
         "unrolled",
@@ -370,6 +390,20 @@ SCENES: tuple[Scene, ...] = (
         _sqrt_share,
         lambda before, after: 0 if after > before else 1,
         lambda share: f"{share:.0%} of full storage",
+    ),
+    Scene(
+        "online",
+        "Beyond BPTT: storing no past",
+        {"T": 50, "hidden_size": 16, "batch_size": 1},
+        "beyond_bptt",
+        "online_memory",
+        _online,
+        {"hidden_size": 32},
+        "Double H from 16 to 32. What RTRL keeps instead of the past (its influence ∂h_t/∂θ) becomes…",
+        ("about twice as large", "about four times as large", "about eight times as large"),
+        _rtrl_kept,
+        _nearest((2.0, 4.0, 8.0)),
+        human_bytes,
     ),
 )
 

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import streamlit as st
 
-from dashboard.catalog import code, compute, measure, memory
+from dashboard.catalog import code, compute, measure, memory, online
 from dashboard.catalog import sections as catalog
 from dashboard.learning import lessons, stochastic
 
@@ -36,6 +36,12 @@ step_equation = _cache(compute.step_equation)
 measured_peaks = st.cache_data(max_entries=48, show_spinner="Measuring memory with tracemalloc…")(
     measure.measured_peaks
 )
+online_methods = _cache(online.methods)
+online_rows = _cache(online.method_rows)
+online_lengths = _cache(online.memory_lengths)
+online_crossover = _cache(online.crossover)
+uoro_study = st.cache_data(max_entries=48, show_spinner=f"Drawing UORO {online.UORO_SEEDS} times…")(online.uoro_study)
+cost_sweep = st.cache_data(max_entries=48, show_spinner="Running every method over T and H…")(online.cost_sweep)
 loss_panels = _cache(lessons.loss_panels)
 _estimator_panels = _cache(stochastic.estimator_panels)
 

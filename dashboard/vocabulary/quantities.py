@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dashboard.vocabulary.online_quantities import ONLINE_QUANTITIES
+
 #: What every norm of a gradient does at the ends of float's range (bptt_core.norms.scaled_norm).
 NORM_LIMITS = (
     "norms are scaled before squaring, so they underflow only where the gradient itself does: below "
@@ -361,6 +363,7 @@ QUANTITIES: dict[str, Quantity] = {
             NORM_LIMITS,
             "dashboard.catalog.depth:layer_summary",
         ),
+        *(_q(*fields, unit=unit) for *fields, unit in ONLINE_QUANTITIES),
     )
 }
 

@@ -10,7 +10,7 @@ from bptt_core.lab import optim
 from bptt_core.lab.chain_rule import scalar_chain
 from bptt_core.lab.estimators import ESTIMATORS, estimates, estimator_study, exact_gradient
 from bptt_core.lab.tasks import TASKS, corpus, make_batch, task_sizes
-from bptt_core.lab.train import TrainConfig, train
+from bptt_core.lab.train import TrainConfig, fit, train
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -142,3 +142,43 @@ def test_mismatched_backward_activation_gives_the_wrong_gradient():
     c = scalar_chain(0.7, 0.2, 1.3, -0.8, hidden="tanh", backward_hidden="sigmoid")
     assert abs(c["dE_dw1"] - c["fd_dw1"]) > 0.1 * abs(c["fd_dw1"])
     assert c["dE_dw2"] == pytest.approx(c["fd_dw2"], rel=1e-6)  # w2 does not go through phi'
+
+
+def test_an_online_gradient_drives_the_same_loop_rtrl_exactly_as_bptt():
+    """The race's loop: RTRL's gradient is BPTT's, so the whole run is (to rounding); UORO sees the same batches
+    (its signs come from their own generator) but its noisy gradient trains differently; clipping caps it alike."""
+    base = TrainConfig(task="sine", cell="gru", T=12, hidden_size=5, batch_size=3, iterations=15, clip=0.05)
+    bptt_run, rtrl_run = train(base), train(TrainConfig(**{**base.__dict__, "method": "rtrl"}))
+    np.testing.assert_allclose(rtrl_run.loss, bptt_run.loss, rtol=1e-10)
+    np.testing.assert_allclose(rtrl_run.clipped_norm, bptt_run.clipped_norm, rtol=1e-9)
+    uoro_run = train(TrainConfig(**{**base.__dict__, "method": "uoro"}))
+    assert uoro_run.loss[0] == pytest.approx(bptt_run.loss[0], rel=1e-12)  # the same first batch
+    assert not np.allclose(uoro_run.loss, bptt_run.loss)
+    assert np.all(uoro_run.clipped_norm <= 0.05 + 1e-12) and np.all(np.isnan(uoro_run.dh_norms))
+
+
+def test_an_online_method_refuses_truncation_and_an_unknown_method_is_named():
+    with pytest.raises(ValueError, match="truncation applies to method='bptt' only"):
+        TrainConfig(method="rtrl", truncation=5)
+    with pytest.raises(ValueError, match="method must be one of"):
+        TrainConfig(method="tbptt")
+
+
+def test_fit_fine_tunes_given_weights_on_given_batches_and_train_is_fit_from_an_init():
+    """The same loop serves the Training lab (from an initialisation) and the diagnosis's fine-tuning (from a
+    user's weights): train(config) equals fit from init_params on the task's batches, and fit leaves the
+    starting weights alone."""
+    config = TrainConfig(task="sine", cell="gru", T=12, hidden_size=5, batch_size=4, iterations=30, seed=3)
+    start = bc.init_params(config.spec, seed=3, forget_bias=config.forget_bias)
+    copy = {k: v.copy() for k, v in start.items()}
+    rng = np.random.default_rng(3)
+    fitted = fit(config.spec, start, lambda i: make_batch("sine", 12, 4, rng), 30, lr=config.lr)
+    trained = train(config)
+    np.testing.assert_array_equal(fitted.loss, trained.loss)
+    assert all(np.array_equal(start[k], copy[k]) for k in start)
+    fixed = make_batch("sine", 12, 8, np.random.default_rng(9))
+    again = fit(config.spec, trained.params, lambda i: fixed, 40, lr=3e-3, clip=0.5)
+    assert again.loss[-5:].mean() < again.loss[:5].mean() and again.dh_norms.shape == (40, 12)
+    assert np.all(again.clipped_norm <= 0.5 + 1e-12)
+    with pytest.raises(ValueError, match="iterations"):
+        fit(config.spec, start, lambda i: fixed, 0)

@@ -16,6 +16,7 @@ PAGES = {
     "unroll": "unroll",
     "gradient_flow": "gradient_flow",
     "memory": "memory",
+    "beyond_bptt": "beyond_bptt",
     "weights": "weights",
     "losses": "losses",
     "chain_rule": "chain_rule",
@@ -345,12 +346,11 @@ def test_the_diagnose_page_reads_a_trained_model_and_its_sequences(server, brows
     uploads = page.locator('[data-testid="stFileUploader"] input[type="file"]')
     uploads.nth(0).set_input_files(str(tmp_path / "model.pt"))
     page.wait_for_selector("text=2-layer bidirectional LSTM", timeout=60_000)
-    page.get_by_text("Reading options").click()
-    page.get_by_text("Arrays are batch-first").click()
-    wait_until_idle(page)
     uploads.nth(1).set_input_files(str(tmp_path / "tokens.npy"))
     wait_until_idle(page, timeout=120_000)
     uploads.nth(2).set_input_files(str(tmp_path / "targets.npy"))
+    page.wait_for_selector("text=say which layout it is", timeout=120_000)  # (24, 16) reads both ways: asked
+    page.get_by_text("batch first (B, T, ...)").click()
     page.wait_for_selector("text=Gradient norm of each batch", timeout=120_000)
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot svg.main-svg').length >= 6")
     wait_until_idle(page, timeout=120_000)

@@ -15,6 +15,7 @@ EXPECTED_CHARTS = {
     "pages/unroll.py": 1,
     "pages/gradient_flow.py": 4,  # and more in sections drawn while open (test_gradient_flow_sections...)
     "pages/memory.py": 2,  # and one in each section while open
+    "pages/beyond_bptt.py": 2,  # and more in each section while open (test_beyond_bptt_sections...)
     "pages/weights.py": 2,
     "pages/training.py": 0,
     "pages/losses.py": 3,

@@ -18,7 +18,8 @@ from dashboard.catalog import sections as catalog
 from dashboard.catalog import verdict as rules
 from dashboard.config import RunConfig
 from dashboard.config.cell_views import VIEWS
-from dashboard.diagnose import command as diagnose
+from dashboard.diagnose import panels as diagnose
+from dashboard.diagnose.advice import RULES
 from dashboard.learning import lessons, stochastic
 from dashboard.vocabulary.numbers import factor, human_bytes
 from dashboard.vocabulary.quantities import label
@@ -413,6 +414,7 @@ CAPTION_CHECKS = {
         name: ("dashboard.diagnose.test_diagnose:test_diagnose_captions_read_their_figures",)
         for name in diagnose.PANEL_NAMES
     },
+    **{f"fix_{rule.name}": ("dashboard.diagnose.test_fixes:test_the_fix_caption_reads_its_figure",) for rule in RULES},
 }
 
 
@@ -427,6 +429,7 @@ def test_every_figure_has_its_caption_check():
     names |= {"training_curves", "training_heatmap"}  # lessons.training_panels (needs a training run)
     names |= {"unroll_code"}  # dashboard.catalog.code: the Unroll page and the exports, one layer
     names |= set(diagnose.PANEL_NAMES)  # the Diagnose page (needs a model: tests/dashboard/diagnose/test_diagnose.py)
+    names |= {f"fix_{rule.name}" for rule in RULES}  # its "try it" runs (dashboard.diagnose.fixes.fix_panel)
     assert names == set(CAPTION_CHECKS), names ^ set(CAPTION_CHECKS)
     for check in (c for checks in CAPTION_CHECKS.values() for c in checks):
         module, function = check.split(":")

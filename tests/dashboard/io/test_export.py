@@ -18,6 +18,8 @@ from dashboard.io.export import export_panels
 from tests.apptest import assert_clean, open_app
 
 CONFIG = RunConfig(T=12, hidden_size=6)
+#: Panels whose data are timed or measured by tracemalloc when they are built, so two exports differ there.
+MEASURED_ANEW = {"online_cost_T", "online_cost_H", "online_held_measured"}
 MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "svg": b"<svg"}
 needs_browser = pytest.mark.skipif(export.find_browser() is None, reason="PNG/SVG export needs Chromium")
 
@@ -79,6 +81,8 @@ def test_headless_export_writes_the_same_files_as_the_ui_bundle(tmp_path: Path, 
     with zipfile.ZipFile(io.BytesIO(ui)) as zf:
         assert sorted(p.name for p in out.iterdir()) == sorted(zf.namelist())
         for name in zf.namelist():
+            if name.split(".")[0] in MEASURED_ANEW:  # seconds and tracemalloc's bytes: measured by each export
+                continue
             if name.endswith((".csv", ".npz")) or name == "config.json":
                 assert (out / name).read_bytes() == zf.read(name), name
 

@@ -114,3 +114,17 @@ def test_the_network_label_names_what_the_run_depends_on():
     assert label.startswith("GRU (") and "H = 7" in label and "T = 12" in label
     assert "2 layers" in label and "bidirectional" in label and "seed 0" in label
     assert np.isfinite(quiz.curve_answer("linear", 0.97, 0)[1])
+
+
+def test_the_trade_off_question_compares_the_tape_and_the_influence_by_their_closed_forms():
+    """BPTT's tape (T + 1) B H and RTRL's influence B H N (N = H (I + H + 2)) of a vanilla RNN, 8 bytes each: the
+    graded answer is the smaller one, and the draws ask both ways round."""
+    answers = set()
+    for variant in VARIANTS:
+        q = quiz.question("online_memory", variant)
+        H, I, B, T = (int(re.search(rf"\b{s} = (\d+)", q.prompt).group(1)) for s in ("H", "I", "B", "T"))
+        tape, influence = (T + 1) * B * H * 8, B * H * H * (I + H + 2) * 8
+        assert q.answer == quiz.KEPT_OPTIONS[0 if tape < influence else 1 if influence < tape else 2]
+        assert f"tape {tape} B" in q.explanation and f"{influence} B" in q.explanation
+        answers.add(q.answer)
+    assert {"BPTT's tape", "RTRL's influence"} <= answers
