@@ -29,10 +29,11 @@ cols[0].metric("Loss L", f"{res.loss:.4g}", help=f"reduction = {config.reduction
 cols[1].metric(
     "Gradient norm", f"{res.grad_norm:.3g}", help="global L2 norm of all parameter gradients, before clipping"
 )
-cols[2].metric(
-    "Spectral radius of W_hh" + (" (top layer)" if is_deep(config) else ""),
+cols[2].metric(  # short enough for a metric's column at every width; the help says the rest
+    "Top layer's ρ(W_hh)" if is_deep(config) else "Spectral radius of W_hh",
     f"{max(report.spectral_radius.values()):.3g}",
-    help="largest |eigenvalue| over the gate blocks",
+    help=("spectral radius ρ of the top layer's W_hh: " if is_deep(config) else "")
+    + "largest |eigenvalue| over the gate blocks",
 )
 cols[3].metric("Verdict", verdict.label, help=rules.VERDICT_RULE)
 with cols[4]:
@@ -53,9 +54,9 @@ with right:
     ui.show(panels["gradient_norms"], config)
 
 st.subheader("Explore")
-links = st.columns(3)
-links[0].page_link("pages/unroll.py", label="Unroll & animate: watch both passes", icon=":material/animation:")
-links[1].page_link(
+links = st.container(horizontal=True, wrap=True)  # each link whole: side by side where they fit, else wrapped
+links.page_link("pages/unroll.py", label="Unroll & animate: watch both passes", icon=":material/animation:")
+links.page_link(
     "pages/gradient_flow.py", label="Gradient flow: why it vanishes or explodes", icon=":material/trending_down:"
 )
-links[2].page_link("pages/memory.py", label="Memory: what the tape costs", icon=":material/memory:")
+links.page_link("pages/memory.py", label="Memory: what the tape costs", icon=":material/memory:")
