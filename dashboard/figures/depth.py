@@ -40,7 +40,7 @@ def layer_time_heatmap(df: pd.DataFrame, *, quantity: str = "∂L/∂h_t") -> go
         z_all = np.log10(finite_positive(df["grad_norm"].to_numpy()))
     finite = z_all[np.isfinite(z_all)]
     zmin, zmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    fig = make_subplots(rows=1, cols=D, shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=DIRECTIONS[:D])
+    fig = make_subplots(rows=1, cols=D, shared_yaxes=True, horizontal_spacing=0.09, subplot_titles=DIRECTIONS[:D])
     for d in range(D):
         part = df[df["direction"] == d].pivot(index="layer", columns="t", values="grad_norm")
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -230,7 +230,7 @@ def phase_diagram(df: pd.DataFrame, *, title: str = "", limit: float = 12.0) -> 
     """
     cells = list(dict.fromkeys(df["cell"]))
     fig = make_subplots(
-        rows=1, cols=len(cells), subplot_titles=[c.upper() for c in cells], shared_yaxes=True, horizontal_spacing=0.04
+        rows=1, cols=len(cells), subplot_titles=[c.upper() for c in cells], shared_yaxes=True, horizontal_spacing=0.09
     )
     for i, cell in enumerate(cells, start=1):
         wide = df[df["cell"] == cell].pivot(index="radius", columns="T", values="log10_ratio")

@@ -15,23 +15,12 @@ SEQUENTIAL = "Viridis"
 DIVERGING = "RdBu_r"
 
 # The dashboard's template as plotly's default: applied when a figure is serialised, instead of
-# validating a copy of the template into every figure (9 ms each, most of a page's build time). Axes make room
-# for their own tick labels and titles (automargin), whatever their length and font size.
+# validating a copy of the template into every figure (9 ms each, most of a page's build time).
+pio.templates.default = "plotly_white"
 #: The y axis's tick labels stand off the axis (px): clear of the x axis's first label in the corner; and every
 #: axis title stands off its tick labels (px; Plotly measures a y title's from where the labels would be without
 #: their standoff, so that one counts it too).
 TICK_STANDOFF, TITLE_STANDOFF = 8, 12
-pio.templates["dashboard"] = go.layout.Template(
-    layout={
-        "xaxis": {"automargin": True, "title": {"standoff": TITLE_STANDOFF}},
-        "yaxis": {
-            "automargin": True,
-            "ticklabelstandoff": TICK_STANDOFF,
-            "title": {"standoff": TITLE_STANDOFF + TICK_STANDOFF},
-        },
-    }
-)
-pio.templates.default = "plotly_white+dashboard"
 
 #: The narrowest a figure is drawn (px): a figure column's least width (``LAYOUT_CSS``, dashboard/shell/ui.py),
 #: and about the main column of an 800 px window beside the sidebar. A figure that places its own labels (the
@@ -110,6 +99,23 @@ def _titled_subplots(fig: go.Figure) -> bool:
     return any(a.yref == "paper" and (a.y or 0) >= 0.99 and a.yanchor != "top" for a in fig.layout.annotations)
 
 
+def _roomy_axes(fig: go.Figure) -> dict:
+    """Layout items that make every axis room for its own tick labels and title (automargin), whatever their
+    length and font size, and keep them apart (:data:`TICK_STANDOFF`, :data:`TITLE_STANDOFF`). Set on the
+    figure, not in a template: Streamlit replaces Plotly's default template when imported after this module."""
+    ids = {"x", "y"} | {a for t in fig.data for a in (getattr(t, "xaxis", None), getattr(t, "yaxis", None)) if a}
+    items = {}
+    for axis_id in ids:
+        name = f"{axis_id[0]}axis{axis_id[1:]}"
+        current = fig.layout[name].to_plotly_json()
+        y = axis_id.startswith("y")
+        standoff = {"standoff": TITLE_STANDOFF + (TICK_STANDOFF if y else 0)}
+        items[name] = {**current, "automargin": True, "title": {**current.get("title", {}), **standoff}}
+        if y:
+            items[name]["ticklabelstandoff"] = TICK_STANDOFF
+    return items
+
+
 def base_layout(fig: go.Figure, title: str, *, height: int = 420) -> go.Figure:
     """Apply the shared font sizes and margins (the template is plotly's default); returns ``fig``.
 
@@ -143,6 +149,8 @@ def base_layout(fig: go.Figure, title: str, *, height: int = 420) -> go.Figure:
         "hoverlabel": {"font": {"size": FONT}},
     }
     layout = fig.layout
+    for name, axis in _roomy_axes(fig).items():
+        layout[name] = axis
     for key, value in shared.items():
         layout[key] = {**layout[key].to_plotly_json(), **value} if isinstance(value, dict) else value
     return fig

@@ -12,7 +12,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.catalog.panels import Panel
 from dashboard.config import RunConfig
-from dashboard.figures.style import FONT, TICK_STANDOFF, TITLE_STANDOFF, human_bytes
+from dashboard.figures.style import FONT, human_bytes
 from dashboard.io import export
 from dashboard.shell import gate
 
@@ -69,6 +69,8 @@ def _projected(spec, key: str = "", scale: float = PROJECTOR_SCALE):
             out[k] = _times(v, scale, PROJECTOR_FONT)
         elif (key, k) in (("marker", "size"), ("line", "width")) or key in _PADDINGS or k in _LENGTHS:
             out[k] = _times(v, scale)
+        elif k == "ticklabelstandoff":  # a length Plotly takes in whole px
+            out[k] = round(v * scale)
         else:
             out[k] = _projected(v, k, scale)
     if key == "layout" and "size" not in out.get("font", {}):  # the size every other text inherits
@@ -90,8 +92,7 @@ THEME_FONTS = {"tick": 12, "title": 14, "legend": 12}
 
 def _stated_fonts(spec: dict, scale: float = PROJECTOR_SCALE) -> dict:
     """``spec`` (projected) with a size, :data:`THEME_FONTS` scaled, wherever the figure leaves one to the
-    theme (Streamlit's chart theme would draw those at its own small sizes on a projector), and the
-    dashboard template's standoffs scaled."""
+    theme (Streamlit's chart theme would draw those at its own small sizes on a projector)."""
     layout, least = spec["layout"], PROJECTOR_FONT
     layout.setdefault("xaxis", {}), layout.setdefault("yaxis", {})
     axes = [v for k, v in layout.items() if re.fullmatch(r"[xy]axis\d*", k)]
@@ -102,12 +103,6 @@ def _stated_fonts(spec: dict, scale: float = PROJECTOR_SCALE) -> dict:
         axis.setdefault("tickfont", {}).setdefault("size", max(least, THEME_FONTS["tick"] * scale))
         title = axis.setdefault("title", {})
         title.setdefault("font", {}).setdefault("size", max(least, THEME_FONTS["title"] * scale))
-    for name, axis in layout.items():  # the template's lengths, scaled too
-        if re.fullmatch(r"[xy]axis\d*", name):
-            y = name.startswith("y")
-            axis["title"].setdefault("standoff", (TITLE_STANDOFF + (TICK_STANDOFF if y else 0)) * scale)
-            if y:
-                axis.setdefault("ticklabelstandoff", round(TICK_STANDOFF * scale))
     for owner in [layout.setdefault("legend", {}), *layout.get("updatemenus", [])]:
         owner.setdefault("font", {}).setdefault("size", max(least, THEME_FONTS["legend"] * scale))
     return spec

@@ -59,7 +59,7 @@ COLLECT = """() => {
         ['colorbar', '.infolayer g.colorbar'],
         ['legend', '.infolayer g.legend g.scrollbox'],  // its entries, not the padding around them
         ['annotation', '.infolayer g.annotation'],
-        ['tick', 'g.xtick > text, g.ytick > text'],
+        ['tick', 'g[class*="axislayer"] > g[class$="tick"] > text'],  // every axis: xtick, x2tick, y3tick...
         ['axis title', ['x', 'y'].map(a => `.infolayer g[class^="g-${a}"][class$="title"] text`).join(', ')],
         ['text', 'g.textpoint text, g.textpoint > text, g.heatmap-label text, text.bartext'],
         ['slider', 'g.slider-label-group text.slider-label, g.slider-group > text.slider-label'],
