@@ -49,9 +49,9 @@ with right:
     ui.show(panels["gradient_norms"], config)
 
 st.subheader("Explore")
-links = st.columns(3)
-links[0].page_link("pages/unroll.py", label="Unroll & animate: watch both passes", icon=":material/animation:")
-links[1].page_link(
+links = st.container(horizontal=True, wrap=True)  # each link whole: side by side where they fit, else wrapped
+links.page_link("pages/unroll.py", label="Unroll & animate: watch both passes", icon=":material/animation:")
+links.page_link(
     "pages/gradient_flow.py", label="Gradient flow: why it vanishes or explodes", icon=":material/trending_down:"
 )
-links[2].page_link("pages/memory.py", label="Memory: what the tape costs", icon=":material/memory:")
+links.page_link("pages/memory.py", label="Memory: what the tape costs", icon=":material/memory:")

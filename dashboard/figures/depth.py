@@ -9,10 +9,15 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from dashboard.figures.style import SEQUENTIAL, base_layout, byte_axis, finite_positive, log_axis, to_unit
-from dashboard.figures.unroll import NODE_SCALE, PLAIN_SCALE, add_pass_colorbars
+from dashboard.figures import graph
+from dashboard.figures.graph import NODE_SCALE, PLAIN_SCALE
+from dashboard.figures.style import SEQUENTIAL, base_layout, byte_axis, finite_positive, log_axis, thinned, to_unit
 
 DIRECTIONS = ("forward →", "reverse ←")
+#: The grid's rows (px apart), the y range below the inputs' labels and above the losses' (in rows, by the
+#: heading's lines: two while animating, at most one in a diagram), the margins beside it.
+GRID_ROW_PX, GRID_BOTTOM, GRID_TOP = 62, -0.6, {False: 1.45, True: 1.05}
+GRID_MARGIN_L, GRID_MARGIN_R = 90, 30
 
 
 def layer_colors(n: int) -> list[str]:
@@ -35,7 +40,7 @@ def layer_time_heatmap(df: pd.DataFrame, *, quantity: str = "∂L/∂h_t") -> go
         z_all = np.log10(finite_positive(df["grad_norm"].to_numpy()))
     finite = z_all[np.isfinite(z_all)]
     zmin, zmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    fig = make_subplots(rows=1, cols=D, shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=DIRECTIONS[:D])
+    fig = make_subplots(rows=1, cols=D, shared_yaxes=True, horizontal_spacing=0.09, subplot_titles=DIRECTIONS[:D])
     for d in range(D):
         part = df[df["direction"] == d].pivot(index="layer", columns="t", values="grad_norm")
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -61,9 +66,9 @@ def layer_time_heatmap(df: pd.DataFrame, *, quantity: str = "∂L/∂h_t") -> go
             "colorbar": {"title": {"text": f"log10 ||{quantity}||", "side": "right"}, "thickness": 14},
         }
     )
-    fig.update_yaxes(title="layer (input at the bottom)", row=1, col=1)
-    base_layout(fig, "Gradient over time and depth", height=200 + 70 * len(layers))
-    fig.update_layout(margin={"l": 90, "r": 30, "t": 70, "b": 60})
+    fig.update_yaxes(title="layer (input at the bottom)", row=1, col=1)  # its title needs 180 px at one layer
+    base_layout(fig, "Gradient over time and depth", height=265 + 70 * len(layers))
+    fig.layout.margin.l = 90
     return fig
 
 
@@ -165,7 +170,8 @@ def grid_animation(
     h_norm, dh_norm : ndarray of shape (L, D, T)
         RMS of each layer-direction's output ``h_t`` and ``||dL/dh_t||``.
     window : int
-        Columns drawn at once; on longer sequences the window follows the current step.
+        Columns drawn at once at most (fewer when they would crowd the narrowest figure,
+        :func:`dashboard.figures.graph.slots`); on longer sequences the window follows the current step.
     max_frames : int
         Frames at most (the events of both passes are sampled evenly, each layer's last step kept).
     static : bool
@@ -177,7 +183,8 @@ def grid_animation(
         Traces: edges, nodes, inputs, losses, current-step ring; ``fig.frames`` in event order.
     """
     L, D, T = h_norm.shape
-    W = min(window, T)
+    fit = graph.slots(T, window, GRID_MARGIN_L + GRID_MARGIN_R)
+    W = fit.window
     fpos, bpos, events = _events(L, D, T)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_g = np.log10(np.where(dh_norm > 0, dh_norm, np.nan))
@@ -185,17 +192,19 @@ def grid_animation(
     h_hi = float(finite_h.max()) if finite_h.size else 1.0
     g_lo, g_hi = (float(finite_g.min()), float(finite_g.max())) if finite_g.size else (0.0, 1.0)
     fwd_val, bwd_val = 0.01 + 0.49 * to_unit(h_norm, 0, h_hi), 0.51 + 0.49 * to_unit(log_g, g_lo, g_hi)
-    size = 16 + 16 * to_unit(log_g, g_lo, g_hi)
+    size = graph.NODE_MIN + (graph.NODE_MAX - graph.NODE_MIN) * to_unit(log_g, g_lo, g_hi)
     row_y = 1.0 + np.arange(L * D).reshape(L, D)  # row 0: inputs; top: losses
     top = float(L * D + 1)
     slots = np.arange(W, dtype=float)
+    steps = np.arange(T)
+    x_text, l_text = (np.array(thinned([f"{r}{t}" for t in steps], steps, fit.stride)) for r in ("x", "l"))
 
     def frame(e: int) -> list[dict]:
         phase, layer, d, t = events[e]
         start = int(np.clip(t - W // 2, 0, T - W))
         idx = np.arange(start, start + W)
         val = np.where(bpos[..., idx] <= e, bwd_val[..., idx], np.where(fpos[..., idx] <= e, fwd_val[..., idx], 0.0))
-        sz = np.where(bpos[..., idx] <= e, size[..., idx], 22.0)
+        sz = np.where(bpos[..., idx] <= e, size[..., idx], graph.NODE_MAX - 4.0)
         ll, dd, tt = np.meshgrid(np.arange(L), np.arange(D), idx, indexing="ij")
         nodes = {
             "x": np.broadcast_to(slots, (L, D, W)).ravel(),
@@ -207,27 +216,53 @@ def grid_animation(
         }
         x_done = (fpos[0].min(axis=0)[idx] <= e).astype(float)
         l_done = (fpos[L - 1].max(axis=0)[idx] <= e).astype(float)
-        inputs = {"x": slots, "y": np.zeros(W), "marker": {"color": x_done}, "text": [f"x{i}" for i in idx]}
-        losses = {"x": slots, "y": np.full(W, top), "marker": {"color": l_done}, "text": [f"l{i}" for i in idx]}
+        inputs = {"x": slots, "y": np.zeros(W), "marker": {"color": x_done}, "text": x_text[idx]}
+        losses = {"x": slots, "y": np.full(W, top), "marker": {"color": l_done}, "text": l_text[idx]}
         ring = {"x": [] if static else [float(t - start)], "y": [] if static else [float(row_y[layer, d])]}
         arrow = "→" if (phase == 0) == (d == 0) else "←"
-        heading = "" if static else f"{'forward' if phase == 0 else 'backward'} pass · layer {layer} {arrow} · t = {t}"
-        if T > W:
-            heading += f"{' · ' if heading else ''}steps {start}–{start + W - 1} of {T} shown"
-        text = {"x": [-0.6], "y": [top + 0.75], "text": [heading]}  # a trace: redrawn with the nodes
+        shown = f"steps {start}–{start + W - 1} of {T} shown" if T > W else ""
+        passing = f"{'forward' if phase == 0 else 'backward'} pass · layer {layer} {arrow} · t = {t}"
+        heading = graph.heading([shown] if static else [passing, shown])
+        text = {"x": [-graph.PAD], "y": [top + (0.7 if static else 0.95)], "text": [heading]}  # redrawn with nodes
         return [nodes, inputs, losses, ring, text]
 
+    last = len(events) - 1
+    fig, plot_px = _grid_canvas(frame(last if static else 0), L * D, W, static, title, (h_hi, g_lo, g_hi))
+    ticks = ["input x"] + [f"layer {layer} {'←' if d else '→'}" for layer in range(L) for d in range(D)] + ["loss l"]
+    fig.update_yaxes(
+        range=[GRID_BOTTOM, top + GRID_TOP[static]],
+        tickvals=list(range(L * D + 2)),
+        ticktext=ticks,
+        showgrid=False,
+        zeroline=False,
+    )
+    fig.update_xaxes(visible=False, range=[-graph.PAD, W - 1 + graph.PAD])
+    if static:
+        return fig
+    keep = np.unique(np.r_[np.linspace(0, last, max_frames).round().astype(int), np.arange(T - 1, last + 1, T)])
+    frames = [{"data": frame(int(e)), "traces": [1, 2, 3, 4, 5], "name": str(e)} for e in keep]
+    graph.controls(fig, frames, [_tag(events[int(f["name"])]) for f in frames], below=8, plot_px=plot_px, ms=160)
+    return go.Figure(data=fig.data, layout=fig.layout, frames=frames, _validate=False)
+
+
+def _grid_canvas(
+    first: list[dict], rows: int, W: int, static: bool, title: str, scales: tuple
+) -> tuple[go.Figure, float]:
+    """The grid at its first frame, sized in px: title and colour bars on top, the rows, room for the
+    controls below; returns it and its plot area's height (px)."""
+    plot_px = (rows + 1 + GRID_TOP[static] - GRID_BOTTOM) * GRID_ROW_PX
+    top = graph.top_margin(static)
+    bottom = 20 if static else 8 + graph.BUTTONS_BAND + graph.SLIDER_BAND + 8
+    height = round(top + plot_px + bottom)
     fig = go.Figure()
     ex, ey = [], []
-    for i in slots:  # each column: input, every layer row, loss, one vertical line
+    for i in range(W):  # each column: input, every layer row, loss, one vertical line
         ex += [i, i, None]
-        ey += [0.0, top, None]
-    for y in row_y.ravel():
+        ey += [0.0, rows + 1.0, None]
+    for y in range(1, rows + 1):
         ex += [0.0, W - 1.0, None]
         ey += [float(y), float(y), None]
     fig.add_scatter(x=ex, y=ey, mode="lines", line={"color": "#d0d0d0", "width": 2}, hoverinfo="skip")
-    last = len(events) - 1
-    first = frame(last if static else 0)
     fig.add_scatter(
         **first[0],
         mode="markers",
@@ -239,71 +274,21 @@ def grid_animation(
     for trace, symbol, where in ((first[1], "square", "bottom center"), (first[2], "hexagon", "top center")):
         fig.add_scatter(**trace, mode="markers+text", textposition=where, hoverinfo="skip")
         fig.data[-1].marker.update(size=18, symbol=symbol, colorscale=PLAIN_SCALE, cmin=0.0, cmax=1.0)
-    fig.add_scatter(
-        **first[3],
-        mode="markers",
-        marker={"size": 38, "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": "black"}},
-        hoverinfo="skip",
-    )
-    fig.add_scatter(**first[4], mode="text", textposition="middle right", textfont={"size": 15}, hoverinfo="skip")
-    add_pass_colorbars(fig, h_hi, g_lo, g_hi, static=static)
+    ring = {"size": graph.RING, "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": "black"}}
+    fig.add_scatter(**first[3], mode="markers", marker=ring, hoverinfo="skip")
+    heading = {"mode": "text", "textposition": "middle right", "textfont": {"size": graph.HEADING_FONT}}
+    fig.add_scatter(**first[4], **heading, hoverinfo="skip")
+    graph.pass_colorbars(fig, *scales, static=static, height=height)
     fig.update_traces(showlegend=False)
-    ticks = ["input x"] + [f"layer {layer} {'←' if d else '→'}" for layer in range(L) for d in range(D)] + ["loss l"]
-    fig.update_yaxes(
-        range=[-0.9, top + 1.1], tickvals=list(range(L * D + 2)), ticktext=ticks, showgrid=False, zeroline=False
-    )
-    fig.update_xaxes(visible=False, range=[-0.7, W - 0.3])
-    height = 260 + 62 * L * D
-    if static:
-        base_layout(fig, title or "The unrolled stack after the backward pass", height=height)
-        fig.update_layout(margin={"l": 90, "r": 150, "t": 70, "b": 30})
-        return fig
-    keep = np.unique(np.r_[np.linspace(0, last, max_frames).round().astype(int), np.arange(T - 1, last + 1, T)])
-    frames = []
-    for e in keep:
-        traces = frame(int(e))
-        frames.append({"data": traces, "traces": [1, 2, 3, 4, 5], "name": str(e)})
-    _controls(fig, frames, events)
-    base_layout(fig, title or "The unrolled stack: forward layer by layer, then backward", height=height + 60)
-    fig.update_layout(margin={"l": 90, "r": 150, "t": 70, "b": 110})
-    return go.Figure(data=fig.data, layout=fig.layout, frames=frames, _validate=False)
+    name = "The unrolled stack after the backward pass" if static else "The unrolled stack: forward layer by layer"
+    base_layout(fig, title or name, height=height)
+    fig.layout.margin, fig.layout.height = {"l": GRID_MARGIN_L, "r": GRID_MARGIN_R, "t": top, "b": bottom}, height
+    subtitle = "each layer reuses its weights at every step" if static else "then backward, from the top layer down"
+    graph.title_band(fig, subtitle)
+    return fig, plot_px
 
 
-def _controls(fig: go.Figure, frames: list[dict], events: np.ndarray) -> None:
-    """Play/Pause buttons and a slider over the frames, labelled by pass, layer and step."""
-    play = {"frame": {"duration": 160, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}}
-    pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
-
-    def tag(e: int) -> str:
-        phase, layer, _, t = events[e]
-        return f"{'fwd' if phase == 0 else 'bwd'} l{layer} t{t}"
-
-    fig.update_layout(
-        updatemenus=[
-            {
-                "type": "buttons",
-                "direction": "left",
-                "x": 0.0,
-                "y": -0.04,
-                "xanchor": "left",
-                "yanchor": "top",
-                "buttons": [
-                    {"label": "▶ Play", "method": "animate", "args": [None, play]},
-                    {"label": "❚❚ Pause", "method": "animate", "args": [[None], pause]},
-                ],
-            }
-        ],
-        sliders=[
-            {
-                "active": 0,
-                "x": 0.22,
-                "len": 0.78,
-                "y": -0.02,
-                "yanchor": "top",
-                "currentvalue": {"visible": False},
-                "steps": [
-                    {"label": tag(int(f["name"])), "method": "animate", "args": [[f["name"]], pause]} for f in frames
-                ],
-            }
-        ],
-    )
+def _tag(event: np.ndarray) -> str:
+    """A slider label: the pass, the layer and the step of an event."""
+    phase, layer, _, t = event
+    return f"{'fwd' if phase == 0 else 'bwd'} l{layer} t{t}"

@@ -9,7 +9,20 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.figures.depth import layer_colors
-from dashboard.figures.style import SEQUENTIAL, base_layout, finite_positive, log_axis
+from dashboard.figures.style import (
+    NARROWEST,
+    SEQUENTIAL,
+    SMALL_FONT,
+    base_layout,
+    finite_positive,
+    label_stride,
+    log_axis,
+    text_px,
+    thinned,
+)
+
+#: The input-connectivity strip's plot width at the narrowest figure (px): margins and colour bar taken off.
+STRIP_PX = NARROWEST - 70 - 30 - 90
 
 #: The two runs of "try the fix", and their colours.
 RUNS = {"as is": "#7f7f7f", "with the change": "#d62728"}
@@ -128,23 +141,27 @@ def input_connectivity(df: pd.DataFrame, *, step: int) -> go.Figure:
         z = np.log10(finite_positive(df["norm"].to_numpy(float)))
     finite = z[np.isfinite(z)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    tokens = df["token"].astype(str).tolist()
+    stride = label_stride(len(tokens), max((text_px(t, SMALL_FONT) for t in tokens), default=0.0), STRIP_PX)
     fig = go.Figure(
         go.Heatmap(
             z=[z],
             x=df["k"],
             y=[""],
-            text=[df["token"].astype(str).tolist()],
-            texttemplate="%{text}" if len(df) <= 80 else None,
+            text=[thinned(tokens, df["k"], stride)],  # what the cells show: every stride-th token
+            customdata=[tokens],
+            texttemplate="%{text}",
+            textfont={"size": SMALL_FONT},
             colorscale=SEQUENTIAL,
             zmin=max(lo, hi - 8.0),
             zmax=hi,
             colorbar={"title": {"text": "log10 ||∂ŷ_t/∂x_k||", "side": "right"}, "thickness": 14},
-            hovertemplate="step k=%{x} (%{text})<br>log10 ||∂ŷ/∂x_k|| = %{z:.2f}<extra></extra>",
+            hovertemplate="step k=%{x} (%{customdata})<br>log10 ||∂ŷ/∂x_k|| = %{z:.2f}<extra></extra>",
         )
     )
     fig.add_vline(x=step, line={"color": "#d62728", "width": 2})
-    fig.update_xaxes(title=f"input step k (the red line: the read-out's step t = {step})", range=[-0.5, len(df) - 0.5])
-    return base_layout(fig, f"How the read-out at t = {step} depends on each input", height=260)
+    fig.update_xaxes(title=f"input step k · red line: the read-out's step t = {step}", range=[-0.5, len(df) - 0.5])
+    return base_layout(fig, f"How the read-out at t = {step} depends on each input", height=320)
 
 
 def fix_runs(df: pd.DataFrame, *, title: str) -> go.Figure:

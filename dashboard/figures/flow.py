@@ -8,7 +8,17 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.config.cell_views import VIEWS, param_label
-from dashboard.figures.style import DIVERGING, base_layout, finite_positive, log_axis, log_heatmap, mark_overflow
+from dashboard.figures.style import (
+    DIVERGING,
+    NARROWEST,
+    base_layout,
+    finite_positive,
+    label_stride,
+    log_axis,
+    log_heatmap,
+    mark_overflow,
+    text_px,
+)
 from dashboard.vocabulary.quantities import label
 
 #: More truncation cuts than this are summarised in a note instead of drawn one by one.
@@ -230,7 +240,7 @@ def phase_diagram(df: pd.DataFrame, *, title: str = "", limit: float = 12.0) -> 
         cols=len(cells),
         subplot_titles=[VIEWS[c].label if c in VIEWS else c for c in cells],
         shared_yaxes=True,
-        horizontal_spacing=0.04,
+        horizontal_spacing=0.09,
     )
     for i, cell in enumerate(cells, start=1):
         wide = df[df["cell"] == cell].pivot(index="radius", columns="T", values="log10_ratio")
@@ -252,7 +262,13 @@ def phase_diagram(df: pd.DataFrame, *, title: str = "", limit: float = 12.0) -> 
             col=i,
         )
         fig.add_hline(y=1.0, line={"color": "black", "dash": "dot", "width": 1}, row=1, col=i)
-        fig.update_xaxes(title="sequence length T", row=1, col=i)
+    # one axis title under the middle panel (one under each collides with its neighbours in a narrow column),
+    # and as many ticks as keep their labels apart in a panel of the narrowest figure
+    lengths = np.unique(df["T"].to_numpy())
+    panel_px = (NARROWEST - 180) / len(cells)
+    stride = label_stride(len(lengths), text_px(str(int(lengths.max(initial=0)))), panel_px)
+    fig.update_xaxes(nticks=int(np.ceil(len(lengths) / stride)) + 1)
+    fig.update_xaxes(title="sequence length T", row=1, col=(len(cells) + 1) // 2)
     fig.update_yaxes(title="spectral radius ρ of W_hh", row=1, col=1)
     return base_layout(fig, title or "Phase diagram: ||dL/dh_0|| / ||dL/dh_T||", height=440)
 
@@ -281,7 +297,7 @@ def truncation_curves(df: pd.DataFrame, *, title: str = "") -> go.Figure:
         line={"color": "#1f77b4", "dash": "dash"},
         secondary_y=True,
     )
-    fig.update_xaxes(title="truncation length k (steps)", **log_axis(df["k"]))
+    fig.update_xaxes(title="truncation length k (steps)", **log_axis(df["k"], across=True))
     fig.update_yaxes(title="||g_k − g|| / ||g|| (log)", secondary_y=False, **log_axis(df["relative_error"]))
     fig.update_yaxes(
         title="cos(g_k, g)", range=[-1.05, 1.05], tickvals=[-1, -0.5, 0, 0.5, 1], secondary_y=True, showgrid=False

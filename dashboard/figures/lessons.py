@@ -26,7 +26,9 @@ def training_curves(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     ----------
     df : DataFrame with columns ``run``, ``iteration``, ``loss``, ``grad_norm``, ``clipped_norm``
     """
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["loss", "global gradient norm"], horizontal_spacing=0.1)
+    fig = make_subplots(  # one above the other: side by side, their axis titles collide in a narrow column
+        rows=2, cols=1, subplot_titles=["loss", "global gradient norm"], vertical_spacing=0.2
+    )
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
     for i, (run, part) in enumerate(df.groupby("run", sort=False)):
         color = palette[i % len(palette)]
@@ -48,8 +50,8 @@ def training_curves(df: pd.DataFrame, *, title: str = "") -> go.Figure:
             line={"color": color, "width": 1},
             legendgroup=str(run),
             showlegend=False,
-            row=1,
-            col=2,
+            row=2,
+            col=1,
         )
         if not np.allclose(part["grad_norm"], part["clipped_norm"], equal_nan=True):
             fig.add_scatter(
@@ -59,31 +61,28 @@ def training_curves(df: pd.DataFrame, *, title: str = "") -> go.Figure:
                 mode="lines",
                 line={"color": color, "dash": "dash", "width": 2},
                 legendgroup=str(run),
-                row=1,
-                col=2,
+                row=2,
+                col=1,
             )
-    for col in (1, 2):
-        fig.update_xaxes(title="iteration", row=1, col=col)
-    for col, axis_title, values in (
+    for row, axis_title, values in (
         (1, "loss (log)", [df["loss"]]),
         (2, "||∇|| (log)", [df["grad_norm"], df["clipped_norm"]]),
     ):
+        fig.update_xaxes(title="iteration", row=row, col=1)
         shown, off = _on_scale(np.concatenate([np.asarray(v, float) for v in values]))
-        fig.update_yaxes(title=axis_title, row=1, col=col, **log_axis(shown))
+        fig.update_yaxes(title=axis_title, row=row, col=1, **log_axis(shown))
         if off:
             fig.add_annotation(
                 text=f"{off} values above the scale (a run diverged)",
-                xref=f"x{col if col > 1 else ''} domain",
-                yref=f"y{col if col > 1 else ''} domain",
+                xref=f"x{row if row > 1 else ''} domain",
+                yref=f"y{row if row > 1 else ''} domain",
                 x=0.02,
                 y=0.98,
                 showarrow=False,
                 xanchor="left",
                 font={"size": 11, "color": "#d62728"},
             )
-    base_layout(fig, title or "Loss and global gradient norm per iteration", height=460)
-    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0})
-    return fig
+    return base_layout(fig, title or "Loss and global gradient norm per iteration", height=680)
 
 
 #: A diverging run's values beyond this many times the median are left above the axis instead of
@@ -150,7 +149,7 @@ def scale_vs_length(df: pd.DataFrame, *, title: str = "") -> go.Figure:
         fig.add_scatter(
             x=part["T"], y=finite_positive(part["grad_norm"]), name=f"reduction = {red}", mode="lines+markers"
         )
-    fig.update_xaxes(title="sequence length T", **log_axis(df["T"]))
+    fig.update_xaxes(title="sequence length T", **log_axis(df["T"], across=True))
     fig.update_yaxes(title="||∇L|| (log)", **log_axis(df["grad_norm"]))
     return base_layout(fig, title or "Gradient scale against sequence length")
 
@@ -201,8 +200,8 @@ def estimator_bias_variance(df: pd.DataFrame, *, errors: float = 1.0, title: str
     df : DataFrame with columns ``estimator``, ``tau``, ``bias``, ``variance``, ``standard_error`` and
         ``verdict`` (a sentence per row)
     """
-    fig = make_subplots(
-        rows=1, cols=2, subplot_titles=["bias ||E[ĝ] − ∇||", "variance E||ĝ − E[ĝ]||²"], horizontal_spacing=0.12
+    fig = make_subplots(  # one above the other: side by side, their axis titles collide in a narrow column
+        rows=2, cols=1, subplot_titles=["bias ||E[ĝ] − ∇||", "variance E||ĝ − E[ĝ]||²"], vertical_spacing=0.2
     )
     bias, se = df["bias"].to_numpy(float), errors * df["standard_error"].to_numpy(float)
     bias_axis = log_axis(bias, bias + se)
@@ -232,14 +231,14 @@ def estimator_bias_variance(df: pd.DataFrame, *, errors: float = 1.0, title: str
             line={"color": color},
             legendgroup=str(name),
             showlegend=False,
-            row=1,
-            col=2,
+            row=2,
+            col=1,
         )
-    for col in (1, 2):
-        fig.update_xaxes(title="Gumbel-softmax temperature τ", row=1, col=col, **log_axis(df["tau"]))
+    for row in (1, 2):
+        fig.update_xaxes(title="Gumbel-softmax temperature τ", row=row, col=1, **log_axis(df["tau"], across=True))
     fig.update_yaxes(row=1, col=1, **bias_axis)
-    fig.update_yaxes(row=1, col=2, **log_axis(df["variance"]))
-    return base_layout(fig, title or "Gradient estimators: bias and variance", height=420)
+    fig.update_yaxes(row=2, col=1, **log_axis(df["variance"]))
+    return base_layout(fig, title or "Gradient estimators: bias and variance", height=640)
 
 
 def estimator_spread(df: pd.DataFrame, exact: float, *, title: str = "") -> go.Figure:

@@ -89,20 +89,24 @@ def memory_timelines(df: pd.DataFrame, *, title: str = "") -> go.Figure:
             customdata=part[["phase", "step"]].to_numpy(),
             hovertemplate="%{customdata[0]} step %{customdata[1]}<br>%{y:,.0f} B<extra>" + str(strategy) + "</extra>",
         )
-    fig.update_xaxes(title="steps run so far (recomputation makes the pass longer)")
+    fig.update_xaxes(title="steps run so far, recomputed steps included")
     fig.update_yaxes(title="held for backward", **byte_axis(df["bytes"]))
     return base_layout(fig, title or "Held memory through the pass, by strategy")
 
 
 def memory_vs_length(df: pd.DataFrame, *, title: str = "") -> go.Figure:
-    """Peak held bytes (log-log) and recomputed steps against sequence length, per strategy.
+    """Peak held bytes (log-log) and recomputed steps against sequence length, per strategy, one above the
+    other (side by side, their axis titles collide in a narrow column).
 
     Parameters
     ----------
     df : DataFrame with columns ``T``, ``strategy``, ``bytes``, ``recomputed``
     """
     fig = make_subplots(
-        rows=1, cols=2, subplot_titles=["peak memory held", "extra forward steps (recompute)"], horizontal_spacing=0.12
+        rows=2,
+        cols=1,
+        subplot_titles=["peak memory held", "extra forward steps (recompute)"],
+        vertical_spacing=0.2,
     )
     for strategy, part in df.groupby("strategy", sort=False):
         style = {
@@ -128,14 +132,15 @@ def memory_vs_length(df: pd.DataFrame, *, title: str = "") -> go.Figure:
             line=style,
             legendgroup=str(strategy),
             showlegend=False,
-            row=1,
-            col=2,
+            row=2,
+            col=1,
         )
-    fig.update_xaxes(title="sequence length T", row=1, col=1, **log_axis(df["T"]))
-    fig.update_xaxes(title="sequence length T", row=1, col=2)
+    fig.update_xaxes(title="sequence length T", row=1, col=1, **log_axis(df["T"], across=True))
+    fig.update_xaxes(title="sequence length T", row=2, col=1)
     fig.update_yaxes(title="bytes (log)", row=1, col=1, **log_axis(df["bytes"], in_bytes=True))
-    fig.update_yaxes(title="recomputed steps", rangemode="tozero", row=1, col=2)
-    return base_layout(fig, title or "Memory and recompute cost against T", height=440)
+    top = max(float(df["recomputed"].max()), 1.0) if len(df) else 1.0
+    fig.update_yaxes(title="recomputed steps", range=[-0.06 * top, 1.08 * top], row=2, col=1)  # markers at 0 whole
+    return base_layout(fig, title or "Memory and recompute cost against T", height=640)
 
 
 def memory_budget(df: pd.DataFrame, *, title: str = "") -> go.Figure:
@@ -146,19 +151,21 @@ def memory_budget(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     df : DataFrame with columns ``item``, ``dtype``, ``bytes``
     """
     fig = go.Figure()
-    for dtype, part in df.groupby("dtype", sort=False):
+    for dtype, part in df.groupby("dtype", sort=False):  # bars across: item names and sizes never crowd
         fig.add_bar(
-            x=part["item"],
-            y=part["bytes"],
+            y=part["item"],
+            x=part["bytes"],
+            orientation="h",
             name=str(dtype),
             text=part["label"] if "label" in part else None,
             textposition="outside",
+            cliponaxis=False,
         )
-    fig.update_yaxes(title="bytes", rangemode="tozero")
-    base_layout(fig, title or "Training memory: parameters, gradients, stored activations")
-    # two entries: top right, clear of the rotated category labels below
-    fig.update_layout(barmode="group", legend={"y": 1.0, "yanchor": "bottom", "x": 1.0, "xanchor": "right"})
-    return fig
+    top = float(df["bytes"].max()) if len(df) else 1.0
+    fig.update_xaxes(title="bytes", **{**byte_axis(df["bytes"], max_ticks=4), "range": [0, top * 1.3]})
+    fig.update_yaxes(autorange="reversed")
+    fig.layout.barmode = "group"
+    return base_layout(fig, title or "Training memory: parameters, gradients, stored activations", height=460)
 
 
 def _shown_label(strategy: str, label: str, labels: list[str]) -> str:
@@ -188,28 +195,37 @@ def pareto_front(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     for strategy, part in df.groupby("strategy", sort=False):
         part = part.sort_values("bytes")
         labels = list(part["label"])
+        ordered = sorted(labels, key=_number)
         color = STRATEGY_COLORS.get(str(strategy))
         fig.add_scatter(
             x=part["bytes"],
             y=part["forward"],
             name=str(strategy),
-            text=[_shown_label(str(strategy), lab, sorted(labels, key=_number)) for lab in labels],
+            text=[_shown_label(str(strategy), lab, ordered) for lab in labels],
             customdata=np.stack([part["label"], part["recomputed"]], axis=1),
             mode="lines+markers+text" if strategy == "binomial (revolve)" else "markers+text",
-            textposition=[_text_position(str(strategy), y, df["forward"].max()) for y in part["forward"]],
+            textposition=[
+                _text_position(str(strategy), lab, ordered, y, df["forward"].max())
+                for lab, y in zip(labels, part["forward"])
+            ],
             marker={"size": 11, "symbol": symbols.get(str(strategy)), "color": color},
             line={"color": color},
             hovertemplate="%{customdata[0]}: %{x:,.0f} B held, %{customdata[1]:,.0f} extra forward steps"
             "<extra>" + str(strategy) + "</extra>",
         )
-    fig.update_xaxes(title="bytes held for backward (log)", **log_axis(df["bytes"], in_bytes=True))
+    fig.update_xaxes(title="bytes held for backward (log)", **log_axis(df["bytes"], in_bytes=True, across=True))
     fig.update_yaxes(title="forward steps run (log)", **log_axis(df["forward"]))
     return base_layout(fig, title or "Memory against recomputation: the Pareto front", height=460)
 
 
-def _text_position(strategy: str, y: float, top: float) -> str:
-    """Labels stay inside the plot: full storage (rightmost) to its left, the highest marker beside it."""
+def _text_position(strategy: str, label: str, labels: list[str], y: float, top: float) -> str:
+    """Labels stay inside the plot and apart: full storage (rightmost) to its left, √T under its marker, the
+    ends of every-k away from each other (the most slots, leftmost, to its left), the highest marker beside it."""
     if strategy == "full storage":
+        return "top left"
+    if strategy == "checkpoint sqrt(T)":
+        return "bottom center"
+    if strategy == "checkpoint every k" and len(labels) > 1 and label == labels[-1]:
         return "top left"
     return "middle right" if y >= top else "top right"
 

@@ -5,43 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from dashboard.figures.style import as_lists, base_layout, byte_axis, to_unit
+from dashboard.figures import graph
+from dashboard.figures.graph import LOSS_NODE_SCALE, NODE_SCALE, PLAIN_SCALE
+from dashboard.figures.style import SMALL_FONT, as_lists, base_layout, byte_axis, thinned, to_unit
 from dashboard.vocabulary.numbers import human_bytes
 
 ROWS = {"x": 0.0, "h": 1.0, "y": 2.0, "l": 3.0}
-IDLE = "#d9d9d9"
-FORWARD_SCALE, BACKWARD_SCALE, LOSS_SCALE = "Blues", "Reds", "Oranges"
-
-
-def _ramp(scale: str, lo: float, hi: float, n: int = 6) -> list[list]:
-    """``n`` stops of a named colour scale placed on [lo, hi] of a combined scale."""
-    stops = np.linspace(0, 1, n)
-    return [[lo + (hi - lo) * s, c] for s, c in zip(stops, sample_colorscale(scale, list(0.15 + 0.85 * stops)))]
-
-
-#: One numeric scale for the hidden nodes: 0 idle (grey), (0, 0.5] forward blues, (0.5, 1] backward reds.
-NODE_SCALE = [[0.0, IDLE], *_ramp(FORWARD_SCALE, 0.01, 0.5), *_ramp(BACKWARD_SCALE, 0.5001, 1.0)]
-LOSS_NODE_SCALE = [[0.0, IDLE], *_ramp(LOSS_SCALE, 0.01, 1.0)]
-PLAIN_SCALE = [[0.0, IDLE], [1.0, "#8c8c8c"]]
-
-
-def add_pass_colorbars(
-    fig: go.Figure, h_hi: float, g_lo: float, g_hi: float, *, static: bool, row=None, col=None, **bar
-) -> None:
-    """Colour bars with units for the two passes, carried by invisible traces: forward (RMS |h_t|, only
-    while an animation plays: a finished diagram has no forward colours) and backward (log10 ||dL/dh_t||)."""
-    bars = [(BACKWARD_SCALE, g_lo, g_hi, "backward: log10 ||∂L/∂h_t||", 1.02 if static else 1.14)]
-    if not static:
-        bars.insert(0, (FORWARD_SCALE, 0, h_hi, "forward: RMS |h_t|", 1.02))
-    for scale, lo, hi, name, x in bars:
-        marker = {"colorscale": scale, "cmin": lo, "cmax": hi, "color": [lo], "showscale": True}
-        marker["colorbar"] = {"title": {"text": name, "side": "right"}, "x": x, "thickness": 14, **bar}
-        fig.add_scatter(
-            x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip", marker=marker, row=row, col=col
-        )
+#: Vertical scale of the graph (px per row) and the y range below the inputs' labels; the top of the range
+#: and the heading's place depend on its lines (two while animating, at most one in a diagram).
+ROW_PX, BOTTOM = 66, -0.55
+TOP = {False: 4.25, True: 4.0}
+HEADING_Y = {False: 3.88, True: 3.76}
+#: The memory bar's row (px): the gap above it for its title, the bar, and its axis below.
+MEMORY_GAP, MEMORY_ROW, MEMORY_AXIS = 44, 46, 52
+MARGIN_L, MARGIN_R = 80, 30
 
 
 def _frame_steps(T: int, max_frames: int) -> np.ndarray:
@@ -66,7 +45,8 @@ def unroll_animation(
     memory : DataFrame with columns ``phase`` ("forward"/"backward"), ``step``, ``bytes``
         Held bytes after each step of each pass.
     window : int
-        Steps drawn at once; the window follows the current step on long sequences.
+        Steps drawn at once at most (fewer when they would crowd the narrowest figure,
+        :func:`dashboard.figures.graph.slots`); the window follows the current step on long sequences.
     max_frames : int
         Frames per pass at most (long sequences are sampled evenly).
     static : bool
@@ -78,7 +58,8 @@ def unroll_animation(
         ``fig.frames`` holds the forward frames, then the backward frames.
     """
     T = len(steps)
-    W = min(window, T)
+    fit = graph.slots(T, window, MARGIN_L + MARGIN_R)
+    W = fit.window
     h_rms = steps["h_rms"].to_numpy(float)
     loss = steps["loss"].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -94,8 +75,9 @@ def unroll_animation(
     fwd_val = 0.01 + 0.49 * to_unit(h_rms, 0, h_hi)
     bwd_val = 0.51 + 0.49 * to_unit(log_g, g_lo, g_hi)
     loss_val = 0.01 + 0.99 * to_unit(loss, 0, l_hi)
-    g_size = 22 + 22 * to_unit(log_g, g_lo, g_hi)
-    labels = {row: np.array([f"{row}{i}" for i in range(T)]) for row in ("x", "h", "ŷ", "l")}
+    g_size = graph.NODE_MIN + (graph.NODE_MAX - graph.NODE_MIN) * to_unit(log_g, g_lo, g_hi)
+    steps_ = np.arange(T)
+    labels = {row: np.array(thinned([f"{row}{i}" for i in steps_], steps_, fit.stride)) for row in ("x", "h", "ŷ", "l")}
 
     def frame_traces(phase: str, t: int, with_text: bool = False) -> list[dict]:
         start = int(np.clip(t - W // 2, 0, T - W))
@@ -126,174 +108,135 @@ def unroll_animation(
             {"type": "scatter", "x": [] if static else [float(t - start)], "y": [] if static else [ROWS["h"]]},
             {"type": "bar", "x": [mem], "y": ["held"], "text": [human_bytes(mem)]},
         ]
-        traces[1]["marker"]["size"] = np.where(back, g_size[idx], 30.0)
-        heading = "" if static else f"{phase} pass · step t = {t} of {T - 1}"
-        if T > W:
-            heading += f"{' · ' if heading else ''}steps {start}–{start + W - 1} of {T} shown"
+        traces[1]["marker"]["size"] = np.where(back, g_size[idx], graph.NODE_MAX - 4.0)
+        shown = f"steps {start}–{start + W - 1} of {T} shown" if T > W else ""
+        lines = [shown] if static else [f"{phase} pass · step t = {t} of {T - 1}", shown]
         # the heading is a trace, so it changes in the same redraw as the nodes it describes
-        traces.append({"type": "scatter", "x": [-0.6], "y": [ROWS["l"] + 0.75], "text": [heading]})
+        traces.append({"type": "scatter", "x": [-graph.PAD], "y": [HEADING_Y[static]], "text": [graph.heading(lines)]})
         return [as_lists(trace) for trace in traces]
 
+    first = frame_traces("backward" if static else "forward", 0, with_text=True)
+    fig, plot_px = _canvas(first, W, static, title, (h_hi, g_lo, g_hi))
+    _axes(fig, W, peak, static)
+    if static:
+        return fig
+    animated = list(range(1, 9))  # node traces, arrows, ring, memory bar, heading
+    frames, labels_of = [], []
+    for phase, order in (("forward", _frame_steps(T, max_frames)), ("backward", _frame_steps(T, max_frames)[::-1])):
+        for t in order:
+            frames.append({"data": frame_traces(phase, int(t)), "traces": animated, "name": f"{phase[0]}{t}"})
+            labels_of.append(f"{'→' if phase == 'forward' else '←'} {t}")
+    graph.controls(fig, frames, labels_of, below=MEMORY_AXIS, plot_px=plot_px, ms=220)
+    # frames are plain dicts built from validated pieces: skip re-validating 2 x max_frames of them
+    return go.Figure(data=fig.data, layout=fig.layout, frames=frames, _validate=False)
+
+
+#: How each of the first frame's traces is drawn: inputs, hidden states, outputs, losses, arrows, ring.
+STYLES = [
+    {
+        "mode": "markers+text",
+        "marker": {"size": 22, "symbol": "square", "colorscale": PLAIN_SCALE, "cmin": 0.0, "cmax": 1.0},
+        "textposition": "bottom center",
+        "hoverinfo": "text",
+        "name": "inputs x_t",
+    },
+    {
+        "mode": "markers+text",
+        "marker": {"line": {"width": 1, "color": "#444"}, "colorscale": NODE_SCALE, "cmin": 0.0, "cmax": 1.0},
+        "textposition": "middle center",
+        "textfont": {"color": "black", "size": 11},
+        "name": "hidden h_t",
+        "hovertemplate": "h_%{customdata[0]}<br>RMS |h| = %{customdata[1]:.3f}"
+        "<br>||dL/dh|| = %{customdata[2]:.3e}<extra></extra>",
+    },
+    {
+        "mode": "markers+text",
+        "marker": {"size": 22, "symbol": "diamond", "colorscale": PLAIN_SCALE, "cmin": 0.0, "cmax": 1.0},
+        "textposition": "top center",
+        "hoverinfo": "text",
+        "name": "outputs ŷ_t",
+    },
+    {
+        "mode": "markers+text",
+        "marker": {"size": 24, "symbol": "hexagon", "colorscale": LOSS_NODE_SCALE, "cmin": 0.0, "cmax": 1.0},
+        "textposition": "top center",
+        "hovertemplate": "l_%{customdata[0]} = %{customdata[1]:.4f}<extra></extra>",
+        "name": "losses l_t",
+    },
+    {
+        "mode": "markers",
+        "marker": {"size": 14, "symbol": "triangle-left", "colorscale": NODE_SCALE, "cmin": 0.0, "cmax": 1.0},
+        "name": "gradient ∂L/∂h flowing back",
+        "hoverinfo": "skip",
+    },
+    {
+        "mode": "markers",
+        "marker": {"size": graph.RING, "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": "black"}},
+        "name": "current step",
+        "hoverinfo": "skip",
+    },
+]
+
+
+def _canvas(first: list[dict], W: int, static: bool, title: str, scales: tuple) -> tuple[go.Figure, float]:
+    """The figure at its first frame, sized in px: title and colour bars on top, the graph, the memory bar,
+    room for the controls below; returns it and its plot area's height (px)."""
+    graph_px = (TOP[static] - BOTTOM) * ROW_PX
+    plot_px = graph_px + MEMORY_GAP + MEMORY_ROW
+    top = graph.top_margin(static)
+    bottom = MEMORY_AXIS + (0 if static else graph.BUTTONS_BAND + graph.SLIDER_BAND + 8)
+    height = round(top + plot_px + bottom)
     fig = make_subplots(
         rows=2,
         cols=1,
-        row_heights=[0.8, 0.2],
-        vertical_spacing=0.12,
+        row_heights=[graph_px, MEMORY_ROW],
+        vertical_spacing=MEMORY_GAP / plot_px,
         subplot_titles=["", "peak memory held for backward" if static else "memory held for backward"],
     )
-    # static edges: x→h, h→h, h→ŷ, ŷ→l in every slot
-    ex, ey = [], []
-    for i in slots:
+    ex, ey = [], []  # static edges: x→h, h→ŷ, ŷ→l in every slot, h→h between slots
+    for i in range(W):
         for a, b in (("x", "h"), ("h", "y"), ("y", "l")):
             ex += [i, i, None]
             ey += [ROWS[a], ROWS[b], None]
         if i < W - 1:
             ex += [i, i + 1, None]
             ey += [ROWS["h"], ROWS["h"], None]
-    fig.add_scatter(
-        x=ex,
-        y=ey,
-        mode="lines",
-        line={"color": "#bdbdbd", "width": 2},
-        hoverinfo="skip",
-        showlegend=False,
-        row=1,
-        col=1,
-    )
-    first = frame_traces("backward" if static else "forward", 0, with_text=True)
-    styles = [
-        {
-            "mode": "markers+text",
-            "marker": {"size": 24, "symbol": "square", **_scale(PLAIN_SCALE)},
-            "textposition": "bottom center",
-            "hoverinfo": "text",
-            "name": "inputs x_t",
-        },
-        {
-            "mode": "markers+text",
-            "marker": {"line": {"width": 1, "color": "#444"}, **_scale(NODE_SCALE)},
-            "textposition": "middle center",
-            "textfont": {"color": "black", "size": 11},
-            "name": "hidden h_t",
-            "hovertemplate": "h_%{customdata[0]}<br>RMS |h| = %{customdata[1]:.3f}"
-            "<br>||dL/dh|| = %{customdata[2]:.3e}<extra></extra>",
-        },
-        {
-            "mode": "markers+text",
-            "marker": {"size": 24, "symbol": "diamond", **_scale(PLAIN_SCALE)},
-            "textposition": "top center",
-            "hoverinfo": "text",
-            "name": "outputs ŷ_t",
-        },
-        {
-            "mode": "markers+text",
-            "marker": {"size": 26, "symbol": "hexagon", **_scale(LOSS_NODE_SCALE)},
-            "textposition": "top center",
-            "hovertemplate": "l_%{customdata[0]} = %{customdata[1]:.4f}<extra></extra>",
-            "name": "losses l_t",
-        },
-        {
-            "mode": "markers",
-            "marker": {"size": 16, "symbol": "triangle-left", **_scale(NODE_SCALE)},
-            "name": "gradient ∂L/∂h flowing back",
-            "hoverinfo": "skip",
-        },
-        {
-            "mode": "markers",
-            "marker": {"size": 46, "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": "black"}},
-            "name": "current step",
-            "hoverinfo": "skip",
-        },
-    ]
-    for trace, style in zip(first[:6], styles):
+    edges = {"mode": "lines", "line": {"color": "#bdbdbd", "width": 2}, "hoverinfo": "skip", "showlegend": False}
+    fig.add_scatter(x=ex, y=ey, **edges, row=1, col=1)
+    for trace, style in zip(first[:6], STYLES):
         style = {**style, "marker": {**style.get("marker", {}), **trace.pop("marker", {})}}
         fig.add_trace(_scatter(trace, style), row=1, col=1)
     bar = {k: v for k, v in first[6].items() if k != "type"}
-    fig.add_trace(
-        go.Bar(
-            **bar,
-            orientation="h",
-            marker_color="#2ca02c",
-            textposition="outside",
-            cliponaxis=False,
-            showlegend=False,
-            hoverinfo="x",
-        ),
+    fig.add_bar(
+        **bar,
+        orientation="h",
+        marker_color="#2ca02c",
+        textposition="outside",
+        cliponaxis=False,
+        showlegend=False,
+        hoverinfo="x",
         row=2,
         col=1,
     )
-    fig.add_trace(
-        _scatter(
-            first[7],
-            {"mode": "text", "textposition": "middle right", "textfont": {"size": 15}, "hoverinfo": "skip"},
-        ),
-        row=1,
-        col=1,
-    )
-    add_pass_colorbars(fig, h_hi, g_lo, g_hi, static=static, row=1, col=1, len=0.75, y=0.62)
-    if static:
-        base_layout(fig, title or "The unrolled network after the backward pass", height=560)
-        fig.update_layout(margin={"l": 80, "r": 150, "t": 70, "b": 40})
-        return _axes(fig, W, peak)
-    animated = list(range(1, 9))  # node traces, arrows, ring, memory bar, heading
-    frames, labels_by_name = [], {}
-    for phase, order in (("forward", _frame_steps(T, max_frames)), ("backward", _frame_steps(T, max_frames)[::-1])):
-        for t in order:
-            traces = frame_traces(phase, int(t))
-            frames.append({"data": traces, "traces": animated, "name": f"{phase[0]}{t}"})
-            labels_by_name[f"{phase[0]}{t}"] = f"{'→' if phase == 'forward' else '←'} {t}"
-    play = {"frame": {"duration": 220, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}}
-    pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
-    fig.update_layout(
-        updatemenus=[
-            {
-                "type": "buttons",
-                "direction": "left",
-                "x": 0.0,
-                "y": -0.08,
-                "xanchor": "left",
-                "yanchor": "top",
-                "pad": {"t": 0, "r": 10},
-                "buttons": [
-                    {"label": "▶ Play", "method": "animate", "args": [None, play]},
-                    {"label": "❚❚ Pause", "method": "animate", "args": [[None], pause]},
-                ],
-            }
-        ],
-        sliders=[
-            {
-                "active": 0,
-                "x": 0.2,
-                "len": 0.8,
-                "y": -0.04,
-                "yanchor": "top",
-                "currentvalue": {"prefix": "", "font": {"size": 12}},
-                "steps": [
-                    {"label": labels_by_name[f["name"]], "method": "animate", "args": [[f["name"]], pause]}
-                    for f in frames
-                ],
-            }
-        ],
-    )
-    base_layout(fig, title or "The unrolled network: forward, then backward", height=620)
-    fig.update_layout(margin={"l": 80, "r": 150, "t": 70, "b": 120})
-    _axes(fig, W, peak)
-    # frames are plain dicts built from validated pieces: skip re-validating 2 x max_frames of them
-    return go.Figure(data=fig.data, layout=fig.layout, frames=frames, _validate=False)
-
-
-def _scale(colorscale: list) -> dict:
-    return {"colorscale": colorscale, "cmin": 0.0, "cmax": 1.0}
+    heading = {"mode": "text", "textposition": "middle right", "textfont": {"size": graph.HEADING_FONT}}
+    fig.add_trace(_scatter(first[7], {**heading, "hoverinfo": "skip"}), row=1, col=1)
+    graph.pass_colorbars(fig, *scales, static=static, height=height, row=1, col=1)
+    name = "The unrolled network after the backward pass" if static else "The unrolled network: forward, then backward"
+    base_layout(fig, title or name, height=height)
+    fig.layout.margin, fig.layout.height = {"l": MARGIN_L, "r": MARGIN_R, "t": top, "b": bottom}, height
+    graph.title_band(fig, "the same W_ih, W_hh, W_out at every step")
+    return fig, plot_px
 
 
 def _scatter(trace: dict, style: dict) -> go.Scatter:
     return go.Scatter(**{k: v for k, v in trace.items() if k != "type"}, **style, showlegend=False)
 
 
-def _axes(fig: go.Figure, W: int, peak: float) -> go.Figure:
-    fig.update_xaxes(visible=False, range=[-0.7, W - 0.3], row=1, col=1)
+def _axes(fig: go.Figure, W: int, peak: float, static: bool) -> go.Figure:
+    """The graph's rows named on the left, the weights named once on their edges, the memory bar's axis."""
+    fig.update_xaxes(visible=False, range=[-graph.PAD, W - 1 + graph.PAD], row=1, col=1)
     fig.update_yaxes(
-        range=[-0.8, 4.0],
+        range=[BOTTOM, TOP[static]],
         tickvals=list(ROWS.values()),
         ticktext=["input x", "hidden h", "output ŷ", "loss l"],
         row=1,
@@ -301,25 +244,16 @@ def _axes(fig: go.Figure, W: int, peak: float) -> go.Figure:
         showgrid=False,
         zeroline=False,
     )
-    fig.update_xaxes(title="held", row=2, col=1, **{**byte_axis([peak]), "range": [0, peak * 1.15]})
+    fig.update_xaxes(title="held", row=2, col=1, **{**byte_axis([peak]), "range": [0, peak * 1.35]})
     fig.update_yaxes(visible=False, row=2, col=1)
-    first_slot = 1 if W > 1 else 0  # label the edges of the second slot, clear of the current-step ring
-    for name, (xa, ya) in {
-        "W_ih": (first_slot + 0.25, 0.5),
-        "W_out": (first_slot + 0.28, 1.62),
-        "W_hh": (first_slot + 0.5, 1.2),
-    }.items():
-        if name == "W_hh" and W == 1:
-            continue
-        fig.add_annotation(x=xa, y=ya, text=name, showarrow=False, font={"size": 12, "color": "#555"}, row=1, col=1)
-    fig.add_annotation(
-        x=1.0,
-        y=1.06,
-        xref="paper",
-        yref="paper",
-        showarrow=False,
-        xanchor="right",
-        text="the same W_ih, W_hh, W_out at every step",
-        font={"size": 12, "color": "#555"},
-    )
+    # W_hh under the edge between two steps (clear of the current-step ring at t = 0 when there is room),
+    # W_out right of the next step's edge up to ŷ, W_ih right of the step after it, each in its own space
+    first = 1 if W > 2 else 0
+    below = (graph.NODE_MAX / 2 + 12) / ROW_PX  # under the largest node, clear of its outline
+    where = {"W_hh": (first + 0.5, ROWS["h"] - below, "center"), "W_out": (first + 0.1, 1.5, "left")}
+    where["W_ih"] = (min(first + 1, W - 1) + 0.1, 0.5, "left")
+    for name, (x, y, anchor) in where.items():
+        if name != "W_hh" or W > 1:
+            font = {"size": SMALL_FONT, "color": "#555"}
+            fig.add_annotation(x=x, y=y, text=name, showarrow=False, xanchor=anchor, font=font, row=1, col=1)
     return fig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 
 import plotly.graph_objects as go
@@ -11,6 +12,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.catalog.panels import Panel
 from dashboard.config import RunConfig
+from dashboard.figures.style import FONT
 from dashboard.io import export
 from dashboard.shell import gate
 from dashboard.vocabulary.numbers import human_bytes
@@ -50,19 +52,75 @@ def lecture_style() -> None:
     st.html(f"<style>{LECTURE_CSS}</style>")
 
 
+#: Lecture mode draws a figure this much larger: its fonts and everything sized in px with them (height,
+#: margins, markers, lines, colour bars, paddings), so it keeps the proportions it was laid out with; and no
+#: figure text smaller than :data:`PROJECTOR_FONT` px.
+PROJECTOR_SCALE, PROJECTOR_FONT = 1.55, 18
+#: Keys whose dict is a font, keys holding a length in px, and dicts whose every entry is one (paddings).
+_FONTS = ("font", "textfont", "tickfont", "insidetextfont", "outsidetextfont")
+_LENGTHS = ("height", "thickness", "xpad", "ypad", "xshift", "yshift", "standoff", "ticklen")
+_PADDINGS = ("margin", "pad")
+
+
+def _projected(spec, key: str = "", scale: float = PROJECTOR_SCALE):
+    """A figure's JSON (``fig.to_plotly_json()``) with fonts and px lengths scaled by ``scale`` (fonts to at
+    least :data:`PROJECTOR_FONT`); fractions of the figure (positions, lengths in ``fraction`` mode) stay."""
+    if isinstance(spec, list):
+        return [_projected(v, key, scale) for v in spec]
+    if not isinstance(spec, dict):
+        return spec
+    out = {}
+    for k, v in spec.items():
+        if key in _FONTS and k == "size":
+            out[k] = _times(v, scale, PROJECTOR_FONT)
+        elif (key, k) in (("marker", "size"), ("line", "width")) or key in _PADDINGS or k in _LENGTHS:
+            out[k] = _times(v, scale)
+        elif k == "ticklabelstandoff":  # a length Plotly takes in whole px
+            out[k] = round(v * scale)
+        else:
+            out[k] = _projected(v, k, scale)
+    if key == "layout" and "size" not in out.get("font", {}):  # the size every other text inherits
+        out["font"] = {**out.get("font", {}), "size": scale * FONT}
+    return out
+
+
+def _times(value, scale: float, least: float = 0.0):
+    """``value`` (a number or a list of them) times ``scale``, at least ``least``; anything else unchanged."""
+    if isinstance(value, list):
+        return [_times(v, scale, least) for v in value]
+    return max(least, value * scale) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+#: Font sizes (px) Streamlit's chart theme gives what a figure leaves unset: tick labels, axis and colour-bar
+#: titles, legend entries and buttons.
+THEME_FONTS = {"tick": 12, "title": 14, "legend": 12}
+
+
+def _stated_fonts(spec: dict, scale: float = PROJECTOR_SCALE) -> dict:
+    """``spec`` (projected) with a size, :data:`THEME_FONTS` scaled, wherever the figure leaves one to the
+    theme (Streamlit's chart theme would draw those at its own small sizes on a projector)."""
+    layout, least = spec["layout"], PROJECTOR_FONT
+    layout.setdefault("xaxis", {}), layout.setdefault("yaxis", {})
+    axes = [v for k, v in layout.items() if re.fullmatch(r"[xy]axis\d*", k)]
+    axes += [v["colorbar"] for k, v in layout.items() if k.startswith("coloraxis") and "colorbar" in v]
+    for trace in spec["data"]:
+        axes += [bar for bar in (trace.get("colorbar"), trace.get("marker", {}).get("colorbar")) if bar]
+    for axis in axes:
+        axis.setdefault("tickfont", {}).setdefault("size", max(least, THEME_FONTS["tick"] * scale))
+        title = axis.setdefault("title", {})
+        title.setdefault("font", {}).setdefault("size", max(least, THEME_FONTS["title"] * scale))
+    for owner in [layout.setdefault("legend", {}), *layout.get("updatemenus", [])]:
+        owner.setdefault("font", {}).setdefault("size", max(least, THEME_FONTS["legend"] * scale))
+    return spec
+
+
 def for_projector(panel: Panel) -> Panel:
-    """The panel's figure with fonts and lines a projector shows from the back of a room."""
-    fig = go.Figure(panel.figure)
-    fig.update_layout(
-        font={"size": 20},
-        title={"font": {"size": 28}},
-        legend={"font": {"size": 20}},
-        height=560,
-        hoverlabel={"font_size": 20},
-    )
-    fig.update_xaxes(tickfont={"size": 20}, title={"font": {"size": 22}})
-    fig.update_yaxes(tickfont={"size": 20}, title={"font": {"size": 22}})
-    fig.update_traces(line={"width": 4}, selector={"type": "scatter"})
+    """The panel's figure for a projector: everything sized in px :data:`PROJECTOR_SCALE` times larger, so
+    a figure laid out for the dashboard keeps its proportions and its labels apart (:func:`_projected`),
+    and the fonts the theme would choose stated (:func:`_stated_fonts`)."""
+    spec = _stated_fonts(_projected(panel.figure.to_plotly_json()))
+    layout = go.Layout(spec["layout"])
+    fig = go.Figure(data=spec["data"], layout=layout, frames=spec.get("frames", []), _validate=False)
     return dataclasses.replace(panel, figure=fig)
 
 

@@ -12,7 +12,8 @@ import bptt_core as bc
 from dashboard.catalog import compute, memory, memory_panels, panels
 from dashboard.config import RunConfig
 from dashboard.figures import flow as ff
-from dashboard.figures.unroll import unroll_animation
+from dashboard.figures import graph
+from dashboard.figures.unroll import MARGIN_L, MARGIN_R, unroll_animation
 
 
 def test_gradient_norms_uses_log_axis_and_gaps_for_non_finite_values():
@@ -151,12 +152,14 @@ def test_animation_frames_run_forward_then_backward():
 
 def test_long_sequences_animate_a_sliding_window_and_sample_frames():
     fig = unroll_animation(_steps(500), _memory(500), window=12, max_frames=60)
+    W = graph.slots(500, 12, MARGIN_L + MARGIN_R).window  # as many steps as fit the narrowest figure
+    assert 5 <= W < 12
     assert len(fig.frames) == 120
-    assert len(fig.data[1].x) == 12
+    assert len(fig.data[1].x) == W
     mid = fig.frames[30]
     labels = list(mid.data[1].text)
     t = int(mid.name[1:])
-    assert f"h{t}" in labels and len(labels) == 12
+    assert f"h{t}" in labels and len(labels) == W
     first, last = labels[0][1:], labels[-1][1:]
     assert mid.data[7].text[0].endswith(f"steps {first}–{last} of 500 shown")
 
@@ -165,10 +168,13 @@ def test_static_diagram_has_no_frames_and_shows_peak_memory():
     fig = unroll_animation(_steps(5), _memory(5), static=True)
     assert len(fig.frames) == 0 and not fig.layout.updatemenus
     assert fig.data[-3].x[0] == 5
-    scales = [t.marker.colorbar.title.text for t in fig.data if t.marker and t.marker.showscale]
-    assert scales == ["backward: log10 ||∂L/∂h_t||"]  # no colour bar that no node uses
+    scales = [t.marker.colorscale for t in fig.data if t.marker and t.marker.showscale]
+    assert len(scales) == 1  # no colour bar that no node uses
+    names = [a.text for a in fig.layout.annotations if "pass:" in a.text]
+    assert names == ["backward pass: log10 ||∂L/∂h_t||"]
     long = unroll_animation(_steps(100), _memory(100), static=True, window=12)
-    assert long.data[-2].text[0] == "steps 0–11 of 100 shown"
+    W = graph.slots(100, 12, MARGIN_L + MARGIN_R).window
+    assert long.data[-2].text[0] == f"steps 0–{W - 1} of 100 shown"
 
 
 def test_pareto_front_binomial_dominates_every_k():
