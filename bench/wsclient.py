@@ -43,7 +43,12 @@ class Student:
 
     async def __aenter__(self) -> Student:
         ws_url = self.url.replace("http://", "ws://") + "/_stcore/stream"
-        self._ws = await websockets.connect(ws_url, subprotocols=["streamlit"], max_size=MAX_MESSAGE)
+        self._ws = await websockets.connect(
+            ws_url,
+            subprotocols=["streamlit"],
+            max_size=MAX_MESSAGE,
+            ping_interval=None,  # a busy server is not a dead one
+        )
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -14,34 +14,49 @@ st.markdown(
     "but changes the gradient."
 )
 res = ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
-peaks = ui.compute_or_stop(cache.measured_peaks, config, what="the memory measurement")
-this, full, sqrt = peaks["this run"], peaks["full storage"], peaks["checkpoint sqrt(T)"]
+stored = cache.stored_run(config, params)
 
-cols = st.columns(4)
+cols = st.columns(3)
 with cols[0]:
     ui.bytes_metric(
         "Peak of this run (ledger)",
-        this["ledger"],
+        stored.memory_bytes,
         help="what the engine counts: tape, checkpoints, gradient buffers, scratch and losses, "
         f"for the whole batch (checkpoint = {config.checkpoint}, truncation = "
-        f"{config.truncation or 'off'}, returned sequences left out)",
+        f"{config.truncation or 'off'}, returned sequences left out); measured by tracemalloc below",
     )
 with cols[1]:
     ui.bytes_metric(
-        "Measured by tracemalloc",
-        this["measured"],
-        help="the same call's peak as Python's allocator saw it, in a separate process; "
-        f"the ledger is {this['ledger'] / this['measured']:.0%} of it",
+        "Stored for backward (peak)",
+        stored.stored_bytes,
+        help="the tape and checkpoints alone: what grows with T and what checkpointing shrinks",
     )
 with cols[2]:
     ui.bytes_metric("Parameters", res.param_bytes, help=f"the gradient buffers are as large: {res.grad_bytes:,} B")
-saved = 1 - sqrt["measured"] / full["measured"] if full["measured"] else 0.0
-cols[3].metric(
-    "√T checkpointing saves",
-    f"{saved:.0%}",
-    help=f"measured peaks: {sqrt['measured']:,} B against {full['measured']:,} B for full storage "
-    "(this batch, tracemalloc)",
-)
+
+
+def measured() -> None:
+    """The ledger against tracemalloc (in a separate process), and the measured saving of √T checkpointing."""
+    peaks = ui.compute_or_stop(cache.measured_peaks, config, what="the memory measurement")
+    this, full, sqrt = peaks["this run"], peaks["full storage"], peaks["checkpoint sqrt(T)"]
+    cols = st.columns(3)
+    with cols[0]:
+        ui.bytes_metric("Peak of this run (ledger)", this["ledger"], help="the engine's count, as above")
+    with cols[1]:
+        ui.bytes_metric(
+            "Measured by tracemalloc",
+            this["measured"],
+            help="the same call's peak as Python's allocator saw it, in a process of its own; "
+            f"the ledger is {this['ledger'] / this['measured']:.0%} of it",
+        )
+    saved = 1 - sqrt["measured"] / full["measured"] if full["measured"] else 0.0
+    cols[2].metric(
+        "√T checkpointing saves",
+        f"{saved:.0%}",
+        help=f"measured peaks: {sqrt['measured']:,} B against {full['measured']:,} B for full storage "
+        "(this batch, tracemalloc)",
+    )
+
 
 panels = cache.page_panels("memory", config, params)
 left, right = ui.figure_columns(2, key="memory")
@@ -53,11 +68,15 @@ with right:
     ui.show(panels["memory_timelines"], config)
 
 SECTIONS = {
+    "measured": "Measured by tracemalloc: the ledger checked, and what √T checkpointing saves",
     "length": "How the memory grows with T, under each strategy",
     "budget": "What fits in a memory budget: every stored item, in float64 and float32",
     "pareto": "Checkpointing: memory against recomputation, every schedule",
 }
 for section, box in ui.lazy_sections(SECTIONS, key="memory"):  # computed and drawn only while open
     with box:
+        if section == "measured":
+            measured()
+            continue
         for panel in cache.page_panels("memory", config, params, section).values():
             ui.show(panel, config)

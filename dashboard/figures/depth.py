@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from dashboard.figures.style import SEQUENTIAL, base_layout, byte_axis, finite_positive, log_axis, to_unit
+from dashboard.figures.style import SEQUENTIAL, base_layout, byte_axis, envelope, finite_positive, log_axis, to_unit
 from dashboard.figures.unroll import NODE_SCALE, PLAIN_SCALE, add_pass_colorbars
 
 DIRECTIONS = ("forward →", "reverse ←")
@@ -97,10 +97,13 @@ def layer_memory(df: pd.DataFrame) -> go.Figure:
     Parameters
     ----------
     df : DataFrame with columns ``moment``, ``phase``, ``label``, ``layer``, ``direction``, ``bytes``
+        A long pass is drawn at the moments of its total's envelope (:func:`~dashboard.figures.style.envelope`).
     """
     colors = layer_colors(int(df["layer"].max()) + 1)
+    total = df.groupby("moment")["bytes"].sum()
+    drawn = df[df["moment"].isin(total.index[envelope(total.to_numpy())])]
     fig = go.Figure()
-    for name, part in df.groupby("label", sort=False):
+    for name, part in drawn.groupby("label", sort=False):
         layer, d = int(part["layer"].iloc[0]), int(part["direction"].iloc[0])
         fig.add_scatter(
             x=part["moment"],

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.figures.style import base_layout, byte_axis, log_axis
+from dashboard.figures.style import base_layout, byte_axis, envelope, log_axis
 
 GROUP_COLORS = {
     "inputs x": "#bcbd22",
@@ -40,10 +40,13 @@ def memory_stack(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     Parameters
     ----------
     df : DataFrame with columns ``moment``, ``phase``, ``step``, ``group``, ``bytes``
-        One row per (moment, group); ``moment`` counts the steps run so far.
+        One row per (moment, group); ``moment`` counts the steps run so far. A long pass is drawn at the
+        moments of its total's envelope (:func:`~dashboard.figures.style.envelope`).
     """
+    total = df.groupby("moment")["bytes"].sum()
+    drawn = df[df["moment"].isin(total.index[envelope(total.to_numpy())])]
     fig = go.Figure()
-    for group, part in df.groupby("group", sort=False):
+    for group, part in drawn.groupby("group", sort=False):
         fig.add_scatter(
             x=part["moment"],
             y=part["bytes"],
@@ -73,9 +76,11 @@ def memory_timelines(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     Parameters
     ----------
     df : DataFrame with columns ``strategy``, ``moment``, ``phase``, ``step``, ``bytes``
+        A long pass is drawn at its envelope (:func:`~dashboard.figures.style.envelope`).
     """
     fig = go.Figure()
     for strategy, part in df.groupby("strategy", sort=False):
+        part = part.iloc[envelope(part["bytes"].to_numpy())]
         fig.add_scatter(
             x=part["moment"],
             y=part["bytes"],

@@ -44,7 +44,7 @@ NO_BROWSER = (
 def export_panels(config: RunConfig, params: dict | None = None, source=PLAIN) -> list[Panel]:
     """Every figure an export writes: every page's (Loss over time, and Stochastic nodes at its opening
     settings, included). The Training lab's figures need a training run: they download from its page."""
-    extra = [*lessons.loss_panels(config, params).values()]
+    extra = [*lessons.loss_panels(config, params, source=source).values()]
     kind, theta, target, taus, n, tau = lessons.STOCHASTIC_DEFAULTS
     extra += lessons.estimator_panels(kind, theta, target, np.asarray(taus), n, tau).values()
     return [*all_panels(config, params, source), *extra]

@@ -1,0 +1,283 @@
+"""Engine work in worker processes, one per core: one server answers as many changes at once as it has cores.
+
+Streamlit runs every session's script in one Python process, which runs one thread's bytecode at a time.
+A script run sends its computations (:mod:`dashboard.shell.cache`), the panels it draws, the GIF, the zip
+and the Training lab's training to a pool of worker processes and waits, its turn given back
+(:func:`dashboard.shell.gate.aside`), so other sessions use this process meanwhile. A worker computes one
+task at a time with pure functions; it keeps nothing between tasks but a bounded memo of their results
+(:mod:`dashboard.shell.remote`), so nothing mutable is shared.
+
+- ``BPTT_WORKERS``: how many workers (default: one per core); 0 computes in this process (tests, debugging).
+- Results and errors come back as they were: a ``ValueError`` in a worker is raised again here, with the
+  worker's traceback as a note.
+- A worker that dies is replaced; the call that was waiting for it raises :class:`WorkerLost`, which the
+  page shows as an error message (``app.py``).
+- A callback the caller passes (a progress bar, a live chart) runs here, in the calling thread: when it
+  raises (the user pressed Stop, or changed a setting), the worker's task is cancelled.
+- The workers end with the server: the pool closes their connections at exit, and a worker whose server
+  is gone (killed) stops on its own (:mod:`dashboard.shell.worker`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import os
+import socket
+import subprocess
+import sys
+import threading
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from dashboard.shell import gate
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Each worker is one core's worth: its BLAS runs one thread.
+WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: Seconds a cancelled task may take to stop before its worker is replaced.
+CANCEL_GRACE = 5.0
+
+
+def configured_workers() -> int:
+    """``BPTT_WORKERS`` (default: the number of cores)."""
+    value = os.environ.get("BPTT_WORKERS", "").strip()
+    if not value:
+        return os.cpu_count() or 1
+    if not value.isdigit():
+        raise ValueError(f"BPTT_WORKERS must be a whole number of worker processes (0: none), got {value!r}")
+    return int(value)
+
+
+class WorkerLost(RuntimeError):
+    """The worker process computing a task ended before answering (killed, out of memory, crashed)."""
+
+
+class _Broken(Exception):
+    """The connection to a worker failed: it has ended."""
+
+
+@dataclass(eq=False)
+class _Worker:
+    slot: int
+    proc: subprocess.Popen
+    conn: Connection
+    ready: threading.Event = field(default_factory=threading.Event)
+
+
+class Pool:
+    """``size`` worker processes (``python -m dashboard.shell.worker``) and the callers queued for them,
+    first come, first served."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"size must be at least 1, got {size}")
+        self.size = size
+        self._cond = threading.Condition()
+        self._workers: dict[int, _Worker] = {}
+        self._idle: list[_Worker] = []
+        self._queue: collections.deque = collections.deque()
+        self._closed = False
+        self._failure = ""  # why the last worker could not start
+        for slot in range(size):
+            self._start(slot)
+
+    def pids(self, ready: bool = False) -> list[int]:
+        """Process ids of the workers running now (``ready``: only those that have started and take tasks)."""
+        with self._cond:
+            return [w.proc.pid for w in self._workers.values() if w.ready.is_set() or not ready]
+
+    def _start(self, slot: int) -> None:
+        """Start a worker in ``slot``; it joins the idle ones once it says it is ready."""
+        ours, theirs = socket.socketpair()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dashboard.shell.worker", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            cwd=ROOT,  # the worker imports this code, wherever the server was started
+            env={**os.environ, **WORKER_ENV},
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        worker = _Worker(slot, proc, Connection(ours.detach()))
+        self._workers[slot] = worker
+        threading.Thread(target=self._await_ready, args=(worker,), daemon=True, name=f"pool-start-{slot}").start()
+
+    def _await_ready(self, worker: _Worker) -> None:
+        try:
+            hello = worker.conn.recv()
+        except (EOFError, OSError):
+            hello = None
+        with self._cond:
+            if hello == "ready" and not self._closed:
+                worker.ready.set()
+                self._idle.append(worker)
+            else:
+                self._failure = f"a worker process could not start (exit code {worker.proc.wait()})"
+                self._workers.pop(worker.slot, None)
+                worker.conn.close()
+            self._cond.notify_all()
+
+    def _acquire(self, prefer: int | None) -> _Worker:
+        """The next idle worker for this caller (its preferred slot when idle), in order of arrival."""
+        ticket, tried = object(), set()
+        with self._cond:
+            self._queue.append(ticket)
+            try:
+                while True:
+                    if self._closed:
+                        raise WorkerLost("the server is shutting down")
+                    for slot in range(self.size):  # start again, once per call, a worker that could not start
+                        if slot not in self._workers and slot not in tried and self._queue[0] is ticket:
+                            tried.add(slot)
+                            self._start(slot)
+                    if self._idle and self._queue[0] is ticket:
+                        chosen = next((w for w in self._idle if w.slot == prefer), self._idle[0])
+                        self._idle.remove(chosen)
+                        return chosen
+                    if not self._workers:
+                        raise WorkerLost(self._failure or "no worker process is running")
+                    self._cond.wait()
+            finally:
+                self._queue.remove(ticket)
+                self._cond.notify_all()
+
+    def _release(self, worker: _Worker) -> None:
+        with self._cond:
+            if self._workers.get(worker.slot) is worker and not self._closed:
+                self._idle.append(worker)
+            self._cond.notify_all()
+
+    def _replace(self, worker: _Worker) -> str:
+        """End ``worker`` (however it is) and start another in its slot; how the old one ended."""
+        with self._cond:
+            if self._workers.get(worker.slot) is worker:
+                del self._workers[worker.slot]
+            if worker in self._idle:
+                self._idle.remove(worker)
+        worker.proc.kill()
+        code = worker.proc.wait()
+        worker.conn.close()
+        with self._cond:
+            if not self._closed:
+                self._start(worker.slot)
+            self._cond.notify_all()
+        return f"exit code {code}" if code >= 0 else f"signal {-code}"
+
+    def call(self, fn: Callable, *args, key: str | None = None, callbacks: dict | None = None, **kwargs):
+        """``fn(*args, **kwargs)`` in a worker; its result, or its exception raised here.
+
+        ``key`` (e.g. the configuration's) prefers the same worker for the same key, whose memo may hold
+        what the task needs. ``callbacks`` maps keyword arguments of ``fn`` to functions run here each time
+        the worker calls them (their return value goes back); one that raises cancels the task and the
+        exception propagates. ``fn`` and the arguments must pickle (module-level functions, plain data).
+        """
+        prefer = None if key is None else zlib.crc32(key.encode()) % self.size
+        worker = self._acquire(prefer)
+        try:
+            self._send(worker, ("task", fn, args, kwargs, tuple(callbacks or ())))
+            while True:
+                kind, *payload = self._receive(worker)
+                if kind != "call":
+                    break
+                name, call_args = payload  # the task reports progress or asks whether to go on
+                try:
+                    value = callbacks[name](*call_args)
+                except BaseException:
+                    self._cancel(worker)
+                    raise
+                self._send(worker, ("return", value))
+        except _Broken as err:
+            raise WorkerLost(
+                f"the worker process computing this ended unexpectedly ({self._replace(worker)}); a new one "
+                "is starting: try again in a moment"
+            ) from err.__cause__
+        self._release(worker)
+        if kind == "ok":
+            return payload[0]
+        error, trace = payload
+        error.add_note(f"In worker process {worker.proc.pid}:\n{trace}")
+        raise error
+
+    @staticmethod
+    def _send(worker: _Worker, message: tuple) -> None:
+        try:
+            worker.conn.send(message)
+        except OSError as err:
+            raise _Broken from err
+
+    @staticmethod
+    def _receive(worker: _Worker, timeout: float | None = None) -> tuple | None:
+        """The worker's next message (None after ``timeout`` seconds); :class:`_Broken` when it has ended."""
+        try:
+            if timeout is not None and not worker.conn.poll(timeout):
+                return None
+            return worker.conn.recv()
+        except (EOFError, OSError) as err:
+            raise _Broken from err
+
+    def _cancel(self, worker: _Worker) -> None:
+        """Tell the task to stop (its next callback raises there) and wait for its end; a worker that does
+        not stop within :data:`CANCEL_GRACE` seconds is replaced."""
+        try:
+            self._send(worker, ("cancel",))
+            while (message := self._receive(worker, CANCEL_GRACE)) is not None:
+                if message[0] != "call":
+                    self._release(worker)
+                    return
+                self._send(worker, ("cancel",))  # a callback sent before it saw the cancel
+        except _Broken:
+            pass
+        self._replace(worker)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop every worker: close its connection (it exits at once when idle), kill it after ``timeout``."""
+        with self._cond:
+            self._closed = True
+            workers = list(self._workers.values())
+            self._workers.clear()
+            self._idle.clear()
+            self._cond.notify_all()
+        for w in workers:
+            w.conn.close()
+        for w in workers:
+            try:
+                w.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                w.proc.kill()
+                w.proc.wait()
+
+
+_pool: Pool | None = None
+_pool_lock = threading.Lock()
+
+
+def pool() -> Pool | None:
+    """The server's pool, started on first use (None with ``BPTT_WORKERS=0``)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None and configured_workers() > 0:
+            _pool = Pool(configured_workers())
+            atexit.register(shutdown)
+        return _pool
+
+
+def shutdown() -> None:
+    """Stop the pool's workers (at exit; a test may call it)."""
+    global _pool
+    with _pool_lock:
+        running, _pool = _pool, None
+    if running is not None:
+        running.close()
+
+
+def call(fn: Callable, *args, key: str | None = None, callbacks: dict | None = None, **kwargs):
+    """:meth:`Pool.call` on the server's pool, this thread's turn given back while it waits; in this process
+    with ``BPTT_WORKERS=0`` (the callbacks passed to ``fn`` as they are)."""
+    workers = pool()
+    if workers is None:
+        return fn(*args, **kwargs, **(callbacks or {}))
+    with gate.aside():
+        return workers.call(fn, *args, key=key, callbacks=callbacks, **kwargs)

@@ -1,0 +1,168 @@
+"""The pool of worker processes: results and errors come back, callbacks run here, a dead worker is replaced
+with an error (never a hang), and no worker outlives its server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dashboard.shell import pool as pool_mod
+from dashboard.shell.pool import Pool, WorkerLost
+
+ROOT = Path(__file__).parents[3]
+DEADLINE = 60.0  # seconds a state may take to come about on a loaded machine (a bound, not a wait)
+
+
+class Unpicklable(Exception):
+    def __init__(self, a, b):  # pickle calls Unpicklable(message) on the other side, which fails
+        super().__init__(f"{a} and {b}")
+
+
+def add(a, b):
+    return a + b
+
+
+def fail(kind: str):
+    if kind == "value":
+        raise ValueError("T must be at least 1, got 0")
+    raise Unpicklable("left", "right")
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def count(n: int, progress) -> int:
+    """Report 1..n; stop early when the caller says so."""
+    for i in range(1, n + 1):
+        if progress(i) is False:
+            return i
+    return n
+
+
+def alive(pid_: int) -> bool:
+    """Whether process ``pid_`` runs (a zombie, ended but not yet reaped by its parent, does not)."""
+    try:
+        state = Path(f"/proc/{pid_}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def until(condition, what: str):
+    """Wait for ``condition()`` to hold (polling), failing after :data:`DEADLINE` seconds."""
+    end = time.monotonic() + DEADLINE
+    while not (value := condition()):
+        if time.monotonic() > end:
+            raise AssertionError(f"not within {DEADLINE:.0f} s: {what}")
+        time.sleep(0.05)
+    return value
+
+
+@pytest.fixture(scope="module")
+def workers():
+    p = Pool(2)
+    until(lambda: len(p.pids(ready=True)) == 2, "both workers started")
+    yield p
+    p.close()
+    assert not [w for w in p.pids() if alive(w)]
+
+
+def test_results_and_errors_come_back_as_they_were(workers):
+    assert workers.call(add, 2, b=3) == 5
+    with pytest.raises(ValueError, match="T must be at least 1") as err:
+        workers.call(fail, "value")
+    assert any("In worker process" in note for note in err.value.__notes__)  # where it happened, for the logs
+    with pytest.raises(RuntimeError, match="Unpicklable: left and right"):  # an exception that cannot travel
+        workers.call(fail, "other")
+
+
+def test_the_same_key_prefers_the_same_worker(workers):
+    assert len({workers.call(pid, key="config-a") for _ in range(4)}) == 1
+    assert {workers.call(pid, key=k) for k in "abcdefgh"} == set(workers.pids())  # keys spread over workers
+
+
+def test_callbacks_run_here_and_one_that_raises_cancels_the_task(workers):
+    seen = []
+    assert workers.call(count, 5, callbacks={"progress": seen.append}) == 5
+    assert seen == [1, 2, 3, 4, 5]
+
+    def stop_at_3(i):
+        if i == 3:
+            raise KeyboardInterrupt  # what a script sees when the user presses Stop
+        return True
+
+    before = workers.pids()
+    with pytest.raises(KeyboardInterrupt):
+        workers.call(count, 10**9, key="k", callbacks={"progress": stop_at_3})
+    assert workers.pids() == before  # the task stopped; its worker goes on
+    assert workers.call(add, 1, 1, key="k") == 2
+
+
+def test_a_killed_worker_is_replaced_and_the_caller_gets_an_error(workers):
+    before = set(workers.pids())
+    victim = workers.call(pid, key="victim")
+    with pytest.raises(WorkerLost, match="signal 9"):
+        workers.call(die, key="victim")
+    assert not alive(victim)
+    until(lambda: len(workers.pids(ready=True)) == 2 and victim not in workers.pids(), "a new worker in its place")
+    assert set(workers.pids()) - before
+    assert workers.call(add, 20, 22) == 42
+
+
+def test_a_worker_that_cannot_start_gives_an_error_not_a_hang(monkeypatch):
+    monkeypatch.setattr(pool_mod.sys, "executable", "/bin/false")
+    broken = Pool(1)
+    try:
+        with pytest.raises(WorkerLost, match="could not start"):
+            broken.call(add, 1, 2)
+    finally:
+        broken.close()
+
+
+def test_in_process_without_workers(monkeypatch):
+    monkeypatch.setenv("BPTT_WORKERS", "0")
+    monkeypatch.setattr(pool_mod, "_pool", None)
+    seen = []
+    assert pool_mod.call(count, 3, callbacks={"progress": seen.append}) == 3 and seen == [1, 2, 3]
+    assert pool_mod.call(pid) == os.getpid()
+    monkeypatch.setenv("BPTT_WORKERS", "two")
+    with pytest.raises(ValueError, match="BPTT_WORKERS must be a whole number"):
+        pool_mod.configured_workers()
+
+
+OWNER = """
+import sys, time
+from dashboard.shell.pool import Pool
+p = Pool(2)
+print(*p.pids(), flush=True)
+while len(p.pids(ready=True)) < 2:
+    time.sleep(0.05)
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+def test_workers_end_when_their_server_is_killed():
+    """Even a server killed with SIGKILL (no clean-up of its own) leaves no worker behind."""
+    owner = subprocess.Popen([sys.executable, "-c", OWNER], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(p) for p in owner.stdout.readline().split()]
+        assert owner.stdout.readline().strip() == "ready" and len(pids) == 2
+        owner.kill()
+        owner.wait()
+        until(lambda: not any(alive(p) for p in pids), "every worker of the killed server ended")
+    finally:
+        owner.kill()
+        owner.wait()
+        owner.stdout.close()
