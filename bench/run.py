@@ -313,6 +313,12 @@ def browser(repeat: int) -> None:
     browser_section(repeat)
 
 
+def pages(repeat: int) -> None:
+    from .pages import pages_section
+
+    pages_section(repeat)
+
+
 def load(repeat: int) -> None:
     from .load import load_section
 
@@ -331,6 +337,7 @@ SECTIONS = {
     "sweeps": sweeps,
     "app": app,
     "training": training,
+    "pages": pages,
     "browser": browser,
     "load": load,
     "load-browser": load_browser,

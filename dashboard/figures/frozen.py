@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import plotly.graph_objects as go
 
 
@@ -50,5 +51,27 @@ class FrozenFigure(go.Figure):
 
 
 def freeze(fig: go.Figure) -> FrozenFigure:
-    """``fig`` as a :class:`FrozenFigure` (itself when it already is one)."""
-    return fig if isinstance(fig, FrozenFigure) else FrozenFigure(fig.to_dict())
+    """``fig`` as a :class:`FrozenFigure` (itself when it already is one), its long runs of plain values packed
+    (:func:`packed`)."""
+    return fig if isinstance(fig, FrozenFigure) else FrozenFigure(packed(fig.to_dict()))
+
+
+#: Runs of values shorter than this stay lists.
+PACK_MIN = 16
+
+
+def packed(value):
+    """``value`` (a figure's dict, or part of it), cheaper to serialize again and again: lists of numbers become
+    number arrays (the same JSON), and object arrays of strings and integers (hover data) string arrays (an
+    integer is then sent as its digits, shown the same), which Plotly's encoder passes through whole instead
+    of visiting every element."""
+    if isinstance(value, dict):
+        return {k: packed(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        if len(value) >= PACK_MIN and all(type(v) in (int, float) for v in value):
+            return np.asarray(value)
+        return [packed(v) for v in value]
+    if isinstance(value, np.ndarray) and value.dtype == object and value.size:
+        if all(type(v) is str or type(v) in (int, np.int64) for v in value.flat):
+            return value.astype(str)
+    return value

@@ -38,6 +38,8 @@ from dashboard.shell import gate
 ROOT = Path(__file__).resolve().parents[2]
 #: Each worker is one core's worth: its BLAS runs one thread.
 WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: What a callback's return value may be to go back to the task (a progress bar's element stays here).
+_PLAIN = (bool, int, float, str, type(None))
 #: Seconds a cancelled task may take to stop before its worker is replaced.
 CANCEL_GRACE = 5.0
 
@@ -89,6 +91,11 @@ class Pool:
         """Process ids of the workers running now (``ready``: only those that have started and take tasks)."""
         with self._cond:
             return [w.proc.pid for w in self._workers.values() if w.ready.is_set() or not ready]
+
+    def busy(self) -> list[int]:
+        """Process ids of the workers computing a task now."""
+        with self._cond:
+            return [w.proc.pid for w in self._workers.values() if w.ready.is_set() and w not in self._idle]
 
     def _start(self, slot: int) -> None:
         """Start a worker in ``slot``; it joins the idle ones once it says it is ready."""
@@ -171,8 +178,9 @@ class Pool:
 
         ``key`` (e.g. the configuration's) prefers the same worker for the same key, whose memo may hold
         what the task needs. ``callbacks`` maps keyword arguments of ``fn`` to functions run here each time
-        the worker calls them (their return value goes back); one that raises cancels the task and the
-        exception propagates. ``fn`` and the arguments must pickle (module-level functions, plain data).
+        the worker calls them (their return value goes back when it is a plain value, such as False to
+        stop; None otherwise); one that raises cancels the task and the exception propagates. ``fn`` and
+        the arguments must pickle (module-level functions, plain data).
         """
         prefer = None if key is None else zlib.crc32(key.encode()) % self.size
         worker = self._acquire(prefer)
@@ -188,7 +196,7 @@ class Pool:
                 except BaseException:
                     self._cancel(worker)
                     raise
-                self._send(worker, ("return", value))
+                self._send(worker, ("return", value if isinstance(value, _PLAIN) else None))
         except _Broken as err:
             raise WorkerLost(
                 f"the worker process computing this ended unexpectedly ({self._replace(worker)}); a new one "

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 
 from dashboard.shell import pool as pool_mod
 from dashboard.shell.pool import Pool, WorkerLost
+from tests.apptest import assert_clean, chart_specs, open_app
 
 ROOT = Path(__file__).parents[3]
 DEADLINE = 60.0  # seconds a state may take to come about on a loaded machine (a bound, not a wait)
@@ -166,3 +168,34 @@ def test_workers_end_when_their_server_is_killed():
         owner.kill()
         owner.wait()
         owner.stdout.close()
+
+
+def test_a_page_whose_worker_is_killed_says_so_and_the_next_run_draws_it():
+    """The user sees an error message, not a hang, and the page works again once the worker is replaced."""
+    at = open_app("pages/gradient_flow.py", {"cell": "lstm", "T": "1000", "hidden_size": "128"})  # seconds of work
+    workers = pool_mod.pool()
+    if workers is None:
+        pytest.skip("BPTT_WORKERS=0: the pages compute in the test process, there is no worker to kill")
+    killed, done = [], threading.Event()
+
+    def kill_the_busy_worker():
+        while not (done.is_set() or (busy := workers.busy())):
+            time.sleep(0.002)
+        if busy:
+            os.kill(busy[0], signal.SIGKILL)
+            killed.append(busy[0])
+
+    killer = threading.Thread(target=kill_the_busy_worker)
+    killer.start()
+    try:
+        at.sidebar.number_input(key="cfg.seed").set_value(7).run()  # new settings: computed afresh
+    finally:
+        done.set()
+        killer.join(DEADLINE)
+    errors = [e.value for e in at.error]
+    assert killed and not at.exception
+    assert any("ended unexpectedly" in e and "try again" in e for e in errors), errors
+    until(lambda: len(workers.pids(ready=True)) == workers.size, "the killed worker replaced")
+    at.run()
+    assert_clean(at)
+    assert len(chart_specs(at)) == 4
