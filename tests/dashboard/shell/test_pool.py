@@ -16,9 +16,9 @@ import pytest
 from dashboard.shell import pool as pool_mod
 from dashboard.shell.pool import Pool, WorkerLost
 from tests.apptest import assert_clean, chart_specs, open_app
+from tests.processes import DEADLINE, alive, until
 
 ROOT = Path(__file__).parents[3]
-DEADLINE = 60.0  # seconds a state may take to come about on a loaded machine (a bound, not a wait)
 
 
 class Unpicklable(Exception):
@@ -50,25 +50,6 @@ def count(n: int, progress) -> int:
         if progress(i) is False:
             return i
     return n
-
-
-def alive(pid_: int) -> bool:
-    """Whether process ``pid_`` runs (a zombie, ended but not yet reaped by its parent, does not)."""
-    try:
-        state = Path(f"/proc/{pid_}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
-
-
-def until(condition, what: str):
-    """Wait for ``condition()`` to hold (polling), failing after :data:`DEADLINE` seconds."""
-    end = time.monotonic() + DEADLINE
-    while not (value := condition()):
-        if time.monotonic() > end:
-            raise AssertionError(f"not within {DEADLINE:.0f} s: {what}")
-        time.sleep(0.05)
-    return value
 
 
 @pytest.fixture(scope="module")
