@@ -22,6 +22,7 @@ upper bound.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import tempfile
 import time
@@ -78,24 +79,57 @@ async def _student(browser, url: str, k: int, barrier: asyncio.Barrier, timing: 
     return {"own": own, "shared": shared, "shared_from": shared_from, "errors": errors}
 
 
-async def _on_one_server(n: int, student, env: dict | None = None) -> dict:
-    """Start the app (timing every run), run ``student(url, k, barrier, timing)`` for k < n at once: their
-    results, the server's timed runs and its peak memory."""
-    with tempfile.TemporaryDirectory() as tmp:
-        timing = Path(tmp) / "timing.jsonl"
-        proc, url, _ = serve(ROOT / "app.py", {"BPTT_TIMING": str(timing), **(env or {})})
-        peak = 0.0
+def _tree_rss_mib(pids: list[int]) -> float:
+    """Resident memory of these processes and every process they started (a server and its workers), MiB."""
+    from tests.processes import descendants
+
+    total = 0.0
+    for pid in {q for p in pids for q in (p, *descendants(p))}:
         try:
-            barrier = asyncio.Barrier(n)
-            tasks = [asyncio.create_task(student(url, k, barrier, timing)) for k in range(n)]
-            while not all(t.done() for t in tasks):
-                peak = max(peak, _rss_mib(proc.pid))
-                await asyncio.sleep(0.1)
-            results = [t.result() for t in tasks]  # a session that failed fails the benchmark, loudly
-            runs = [json.loads(line) for line in timing.read_text().splitlines()]
+            total += _rss_mib(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
+
+
+@contextlib.contextmanager
+def _target(url: str | None = None, timing: str | None = None, replicas: int = 0, env: dict | None = None):
+    """Where the class connects: ``url`` (a running deployment; its replicas' ``BPTT_TIMING`` file, if
+    given), ``replicas`` started behind nginx (``deploy``), or one server; yields the address, the timing
+    file (None: no server times) and the processes whose memory is measured."""
+    if url:
+        yield url.rstrip("/"), Path(timing) if timing else None, []
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "timing.jsonl"
+        env = {"BPTT_TIMING": str(path), **(env or {})}
+        if replicas:
+            from deploy.run import Deployment, free_port
+
+            with Deployment(replicas, free_port(), env=env) as d:
+                yield d.url, path, [p.pid for p in d.procs[:-1]]  # the replicas (nginx is last)
+            return
+        proc, address, _ = serve(ROOT / "app.py", env)
+        try:
+            yield address, path, [proc.pid]
         finally:
             proc.terminate()
-    return {"results": results, "runs": runs, "peak_mib": peak}
+            proc.wait()
+
+
+async def _on_one_server(n: int, student, env: dict | None = None, **target) -> dict:
+    """Run ``student(url, k, barrier, timing)`` for k < n at once against :func:`_target`: their results, the
+    server's timed runs and its peak memory (with its workers')."""
+    with _target(env=env, **target) as (url, timing, pids):
+        peak = 0.0
+        barrier = asyncio.Barrier(n)
+        tasks = [asyncio.create_task(student(url, k, barrier, timing)) for k in range(n)]
+        while not all(t.done() for t in tasks):
+            peak = max(peak, _tree_rss_mib(pids))
+            await asyncio.sleep(0.1)
+        results = [t.result() for t in tasks]  # a session that failed fails the benchmark, loudly
+        runs = [json.loads(line) for line in timing.read_text().splitlines()] if timing and timing.exists() else []
+    return {"results": results, "runs": runs, "peak_mib": peak if pids else float("nan")}
 
 
 async def _classroom(n: int) -> dict:
@@ -109,11 +143,11 @@ async def _classroom(n: int) -> dict:
             await browser.close()
 
 
-async def _ws_student(url: str, k: int, barrier: asyncio.Barrier, paced: bool, timing: Path) -> dict:
+async def _ws_student(url: str, k: int, barrier: asyncio.Barrier, paced: bool, timing: Path | None) -> dict:
     rng = np.random.default_rng(k)
     async with Student(url, PAGE) as student:
         opened = await student.open()
-        if await barrier.wait() == 0:  # everyone has loaded: from here on the server times the changes only
+        if await barrier.wait() == 0 and timing is not None:  # all loaded: from here on the server times changes
             timing.write_text("")
         await barrier.wait()
         own = []
@@ -134,8 +168,10 @@ async def _ws_student(url: str, k: int, barrier: asyncio.Barrier, paced: bool, t
     }
 
 
-async def _ws_classroom(n: int, paced: bool, env: dict | None = None) -> dict:
-    return await _on_one_server(n, lambda url, k, barrier, timing: _ws_student(url, k, barrier, paced, timing), env)
+async def _ws_classroom(n: int, paced: bool, env: dict | None = None, **target) -> dict:
+    return await _on_one_server(
+        n, lambda url, k, barrier, timing: _ws_student(url, k, barrier, paced, timing), env, **target
+    )
 
 
 def _pct(values, q: float) -> float:
@@ -152,33 +188,39 @@ def _split(out: dict) -> tuple[list, list, list, list]:
     return own, shared, server, server_shared
 
 
-def load_section(repeat: int) -> None:
+def load_section(
+    repeat: int, sessions: tuple[int, ...] = SESSIONS, classrooms: tuple[str, ...] = ("paced", "together"), **target
+) -> None:
+    """The classroom table; ``target``: ``url`` (and ``timing``) of a running deployment, or ``replicas`` to
+    start behind nginx, else one server (:func:`_target`)."""
     from .run import table
 
     rows, base = [], None
-    for paced in (True, False):
-        for n in SESSIONS:
-            out = asyncio.run(_ws_classroom(n, paced))
+    for classroom in classrooms:
+        for n in sessions:
+            out = asyncio.run(_ws_classroom(n, classroom == "paced", **target))
             own, shared, server, server_shared = _split(out)
-            base = base or np.median(server)  # N = 1, paced: one student alone
+            base = base or _pct(server, 50)  # the first classroom's median (N = 1, paced: one student alone)
             rows.append(
                 row := [
-                    "paced" if paced else "together",
+                    classroom,
                     n,
-                    f"{np.median([r['open'] for r in out['results']]):.2f}",
-                    f"{np.median(server):.2f}",
+                    f"{_pct([r['open'] for r in out['results']], 50):.2f}",
+                    f"{_pct(server, 50):.2f}",
                     f"{_pct(server, 95):.2f}",
                     f"{_pct(server, 95) / base:.1f}",
-                    f"{np.median(own):.2f} / {_pct(own, 95):.2f}",
-                    f"{max(server_shared, default=float('nan')):.2f} / {np.median(server_shared):.2f} / "
-                    f"{np.median(shared):.2f}",
+                    f"{_pct(own, 50):.2f} / {_pct(own, 95):.2f}",
+                    f"{max(server_shared, default=float('nan')):.2f} / {_pct(server_shared, 50):.2f} / "
+                    f"{_pct(shared, 50):.2f}",
                     sum(r["errors"] for r in out["results"]),
                     f"{out['peak_mib']:.0f}",
                 ]
             )
             print(f"{row[0]} N = {n}: " + " | ".join(map(str, row[1:])), flush=True)  # each classroom as it ends
+    where = target.get("url") or (f"{target['replicas']} replicas behind nginx" if target.get("replicas") else "")
     table(
-        f"Classroom load: N websocket students on {PAGE}, {CHANGES} own changes each (cache misses), then one shared",
+        f"Classroom load{f' through {where}' if where else ''}: N websocket students on {PAGE}, {CHANGES} own "
+        "changes each (cache misses), then one shared",
         [
             "classroom",
             "N",
@@ -189,7 +231,7 @@ def load_section(repeat: int) -> None:
             "client median / p95",
             "shared settings: server max / median, client median",
             "errors",
-            "server peak MiB",
+            "server peak MiB (with its workers)",
         ],
         rows,
     )

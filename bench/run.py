@@ -319,10 +319,10 @@ def pages(repeat: int) -> None:
     pages_section(repeat)
 
 
-def load(repeat: int) -> None:
+def load(repeat: int, **options) -> None:
     from .load import load_section
 
-    load_section(repeat)
+    load_section(repeat, **options)
 
 
 def load_browser(repeat: int) -> None:
@@ -348,10 +348,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description="BPTT dashboard benchmarks")
     parser.add_argument("sections", nargs="*", metavar="section", help=f"any of {', '.join(SECTIONS)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    load_options = parser.add_argument_group("load: where the class connects (default: one server it starts)")
+    load_options.add_argument("--url", help="a running deployment, e.g. python -m deploy's address")
+    load_options.add_argument("--timing", help="with --url: the file its replicas time runs in (deploy --timing)")
+    load_options.add_argument("--replicas", type=int, default=0, help="start this many replicas behind nginx")
+    load_options.add_argument("--sessions", type=int, nargs="+", help="class sizes N (default 1 5 10 20)")
+    load_options.add_argument("--classrooms", nargs="+", choices=("paced", "together"), help="default: both")
     args = parser.parse_args(argv)
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown:
         parser.error(f"unknown section(s) {unknown}; choose from {list(SECTIONS)}")
+    if args.url and args.replicas:
+        parser.error("--url and --replicas exclude each other: measure a running deployment or start one")
     repeat = 3 if args.quick else 7
     try:
         import torch
@@ -363,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         f"# Benchmarks · {platform.processor() or platform.machine()} · {os.cpu_count()} cores · "
         f"numpy {np.__version__} · torch {torch_version}"
     )
+    chosen = {"url": args.url, "timing": args.timing, "replicas": args.replicas}
+    chosen |= {k: tuple(v) for k, v in (("sessions", args.sessions), ("classrooms", args.classrooms)) if v}
     for name in args.sections or SECTIONS:
-        SECTIONS[name](repeat)
+        SECTIONS[name](repeat, **chosen) if name == "load" else SECTIONS[name](repeat)
     return 0

@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="the address nginx listens on (0.0.0.0: every one)")
     parser.add_argument("--workers", type=int, help="worker processes per replica (default: cores / replicas)")
     parser.add_argument("--upstream", action="append", default=[], metavar="HOST:PORT", help="a replica elsewhere")
+    parser.add_argument("--timing", metavar="PATH", help="replicas time each script run into it (BPTT_TIMING)")
     parser.add_argument("--print-config", action="store_true", help="print the nginx config for --upstream and exit")
     parser.add_argument(
         "--dir", default="/var/lib/bptt-nginx", help="with --print-config: nginx's pid, logs, temp files"
@@ -192,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # SIGTERM stops everything as Ctrl-C does
     try:
-        with Deployment(args.replicas, args.port, host=args.host, workers=args.workers, upstreams=args.upstream) as d:
+        env = {"BPTT_TIMING": str(Path(args.timing).resolve())} if args.timing else None
+        options = {"host": args.host, "workers": args.workers, "upstreams": args.upstream, "env": env}
+        with Deployment(args.replicas, args.port, **options) as d:
             print(f"{d.url}  ({args.replicas} replicas x {d.workers} workers, nginx files in {d.folder})", flush=True)
             while all(p.poll() is None for p in d.procs):
                 time.sleep(1.0)
