@@ -11,12 +11,11 @@ import streamlit as st
 
 from dashboard.diagnose import command as diagnose
 from dashboard.diagnose import reproduce
-from dashboard.diagnose.measurements import Report, to_json
-from dashboard.diagnose.measurements import diagnose as run_diagnosis
+from dashboard.diagnose.measurements import to_json
 from dashboard.diagnose.model_files import UPLOAD_LIMITS, Model, UploadError, demo_model, describe, read_model
-from dashboard.diagnose.sequence_files import Sequences, builtin_sequences, builtin_tasks, read_sequences
+from dashboard.diagnose.sequence_files import builtin_sequences, builtin_tasks, read_sequences
 from dashboard.io.weights import MAX_UPLOAD_BYTES
-from dashboard.shell import ui
+from dashboard.shell import cache, ui
 from dashboard.shell.sidebar import through_entrypoint
 
 DEMOS = {"vanishing": "a vanishing RNN", "exploding": "an exploding RNN", "healthy": "a healthy LSTM"}
@@ -25,11 +24,6 @@ DEMOS = {"vanishing": "a vanishing RNN", "exploding": "an exploding RNN", "healt
 @st.cache_data(max_entries=8, show_spinner=False)
 def _model(data: bytes, readout: str | None, embedding: str | None, nonlinearity: str) -> Model:
     return read_model(data, readout=readout, embedding=embedding, nonlinearity=nonlinearity)
-
-
-@st.cache_data(max_entries=8, show_spinner="Measuring your model ...")
-def _report(_model: Model, model_key: str, _seqs: Sequences, seqs_key: str) -> Report:
-    return run_diagnosis(_model, _seqs)
 
 
 def _key(*parts) -> str:
@@ -133,7 +127,7 @@ try:
         B = cols[2].number_input("Sequences B", 1, UPLOAD_LIMITS["B"], 8, key="diagnose_B")
         seqs = builtin_sequences(model, task, int(T), int(B))
         seq_key = _key(task, T, B)
-    report = _report(model, _key(model_bytes, roles, nonlinearity), seqs, seq_key)
+    report = cache.diagnosis(model, _key(model_bytes, roles, nonlinearity), seqs, seq_key)
 except (UploadError, ValueError) as err:
     st.error(f"The sequences cannot be diagnosed: {err}")
     st.stop()

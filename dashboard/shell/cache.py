@@ -18,6 +18,9 @@ import streamlit as st
 from dashboard.catalog import compute
 from dashboard.catalog.panels import Panel
 from dashboard.config import RunConfig
+from dashboard.diagnose.measurements import Report, diagnose
+from dashboard.diagnose.model_files import Model
+from dashboard.diagnose.sequence_files import Sequences
 from dashboard.shell import gate, pool, remote
 
 _HASH = {RunConfig: RunConfig.key}  # a short digest of the frozen fields; Streamlit's own walk costs ms a call
@@ -107,3 +110,10 @@ def loss_panels(config: RunConfig, params: dict | None = None, section: str = ""
 def estimator_panels(kind: str, theta: float, target: float, taus: tuple, n: int, tau: float) -> dict[str, Panel]:
     """The Stochastic nodes page's panels for its own settings (``taus`` a tuple, so it hashes)."""
     return pool.call(remote.estimator_panels, kind, theta, target, taus, n, tau)
+
+
+@_turns
+@st.cache_data(max_entries=8, show_spinner="Measuring your model…")
+def diagnosis(_model: Model, model_key: str, _seqs: Sequences, seqs_key: str) -> Report:
+    """The Diagnose page's measurements of the user's model on its sequences (keyed by their contents' hashes)."""
+    return pool.call(diagnose, _model, _seqs, key=model_key)

@@ -283,7 +283,11 @@ def shutdown() -> None:
 
 def call(fn: Callable, *args, key: str | None = None, callbacks: dict | None = None, **kwargs):
     """:meth:`Pool.call` on the server's pool, this thread's turn given back while it waits; in this process
-    with ``BPTT_WORKERS=0`` (the callbacks passed to ``fn`` as they are)."""
+    with ``BPTT_WORKERS=0`` (the callbacks passed to ``fn`` as they are).
+
+    Called inside a cached function, that function must be wrapped in :func:`gate.reclaiming` (as every
+    one of :mod:`dashboard.shell.cache` is): the turn is then taken back after the cache's lock is let go.
+    """
     workers = pool()
     if workers is None:
         return fn(*args, **kwargs, **(callbacks or {}))
