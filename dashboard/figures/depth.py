@@ -113,8 +113,9 @@ def layer_memory(df: pd.DataFrame) -> go.Figure:
             name=name,
             line={"color": colors[layer], "width": 0.5},
             fillpattern={"shape": "/" if d else ""},
-            customdata=np.stack([part["phase"], part["step"]], axis=1),
-            hovertemplate=f"{name}<br>%{{customdata[0]}} of step %{{customdata[1]}}<br>%{{y:,.0f}} B<extra></extra>",
+            customdata=part["step"].to_numpy(),  # numbers and words apart: each array goes to the browser whole
+            text=part["phase"].to_numpy(dtype=str),
+            hovertemplate=f"{name}<br>%{{text}} of step %{{customdata}}<br>%{{y:,.0f}} B<extra></extra>",
         )
     first_back = df.loc[df["phase"] == "backward", "moment"]
     if len(first_back):

@@ -61,10 +61,9 @@ PACK_MIN = 16
 
 
 def packed(value):
-    """``value`` (a figure's dict, or part of it), cheaper to serialize again and again: lists of numbers become
-    number arrays (the same JSON), and object arrays of strings and integers (hover data) string arrays (an
-    integer is then sent as its digits, shown the same), which Plotly's encoder passes through whole instead
-    of visiting every element."""
+    """``value`` (a figure's dict, or part of it) with the same JSON, cheaper to serialize again and again: lists
+    of numbers become number arrays, and object arrays of strings string arrays, which Plotly's encoder
+    passes through whole instead of visiting every element."""
     if isinstance(value, dict):
         return {k: packed(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -72,6 +71,6 @@ def packed(value):
             return np.asarray(value)
         return [packed(v) for v in value]
     if isinstance(value, np.ndarray) and value.dtype == object and value.size:
-        if all(type(v) is str or type(v) in (int, np.int64) for v in value.flat):
+        if all(type(v) is str for v in value.flat):
             return value.astype(str)
     return value

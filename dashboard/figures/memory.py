@@ -54,8 +54,9 @@ def memory_stack(df: pd.DataFrame, *, title: str = "") -> go.Figure:
             stackgroup="held",
             mode="lines",
             line={"width": 0.5, "color": GROUP_COLORS.get(str(group))},
-            customdata=part[["phase", "step"]].to_numpy(),
-            hovertemplate="%{customdata[0]} step %{customdata[1]}<br>%{y:,.0f} B<extra>" + str(group) + "</extra>",
+            customdata=part["step"].to_numpy(),  # numbers and words apart: each array goes to the browser whole
+            text=part["phase"].to_numpy(dtype=str),
+            hovertemplate="%{text} step %{customdata}<br>%{y:,.0f} B<extra>" + str(group) + "</extra>",
         )
     forward_end = df.loc[df["phase"] == "forward", "moment"].max()
     if pd.notna(forward_end):
@@ -91,8 +92,9 @@ def memory_timelines(df: pd.DataFrame, *, title: str = "") -> go.Figure:
                 "width": 2.5,
                 "color": STRATEGY_COLORS.get(str(strategy)),
             },
-            customdata=part[["phase", "step"]].to_numpy(),
-            hovertemplate="%{customdata[0]} step %{customdata[1]}<br>%{y:,.0f} B<extra>" + str(strategy) + "</extra>",
+            customdata=part["step"].to_numpy(),
+            text=part["phase"].to_numpy(dtype=str),
+            hovertemplate="%{text} step %{customdata}<br>%{y:,.0f} B<extra>" + str(strategy) + "</extra>",
         )
     fig.update_xaxes(title="steps run so far (recomputation makes the pass longer)")
     fig.update_yaxes(title="held for backward", **byte_axis(df["bytes"]))
