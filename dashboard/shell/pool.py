@@ -114,15 +114,20 @@ class Pool:
 
     def _await_ready(self, worker: _Worker) -> None:
         try:
-            hello = worker.conn.recv()
-        except (EOFError, OSError):
-            hello = None
+            ready = worker.conn.recv() == "ready"
+        except (EOFError, OSError):  # it ended while importing (or the pool closed meanwhile)
+            ready = False
+        if not ready:
+            worker.proc.kill()
+            code = worker.proc.wait()
         with self._cond:
-            if hello == "ready" and not self._closed:
+            if self._closed:
+                return
+            if ready:
                 worker.ready.set()
                 self._idle.append(worker)
             else:
-                self._failure = f"a worker process could not start (exit code {worker.proc.wait()})"
+                self._failure = f"a worker process could not start (exit code {code})"
                 self._workers.pop(worker.slot, None)
                 worker.conn.close()
             self._cond.notify_all()
