@@ -13,7 +13,9 @@ st.markdown(
     "Checkpointing keeps only some states and recomputes the rest; truncation holds one window at a time "
     "but changes the gradient."
 )
-res = ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
+# the panels first: the worker that draws them then has the run and its analyses at hand
+panels = ui.compute_or_stop(cache.page_panels, "memory", config, params, what="the BPTT run")
+res = cache.run(config, params)
 stored = cache.stored_run(config, params)
 
 cols = st.columns(3)
@@ -58,7 +60,6 @@ def measured() -> None:
     )
 
 
-panels = cache.page_panels("memory", config, params)
 left, right = ui.figure_columns(2, key="memory")
 with left:
     ui.show(panels["memory_by_tensor"], config)

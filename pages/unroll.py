@@ -22,8 +22,7 @@ else:
         "intermediates are stored. Backward: ∂L/∂h_t travels right to left, node size and red shade showing "
         "its size, and memory is freed step by step."
     )
-ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
-panels = cache.page_panels("unroll", config, params)
+panels = ui.compute_or_stop(cache.page_panels, "unroll", config, params, what="the BPTT run")
 animation = panels["unroll_grid" if is_deep(config) else "unroll_animation"]
 ui.show(animation, config)
 ui.gif_button(animation, config)

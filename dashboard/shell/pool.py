@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import os
 import socket
 import subprocess
@@ -40,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 #: What a callback's return value may be to go back to the task (a progress bar's element stays here).
 _PLAIN = (bool, int, float, str, type(None))
+#: Seconds a caller waits for a worker's answer before it gives its turn away (a memo's answer comes sooner).
+QUICK = 0.005
 #: Seconds a cancelled task may take to stop before its worker is replaced.
 CANCEL_GRACE = 5.0
 
@@ -81,7 +84,7 @@ class Pool:
         self._cond = threading.Condition()
         self._workers: dict[int, _Worker] = {}
         self._idle: list[_Worker] = []
-        self._queue: collections.deque = collections.deque()
+        self._queues = {slot: collections.deque() for slot in (None, *range(size))}  # callers waiting, by slot
         self._closed = False
         self._failure = ""  # why the last worker could not start
         for slot in range(size):
@@ -132,29 +135,39 @@ class Pool:
                 worker.conn.close()
             self._cond.notify_all()
 
-    def _acquire(self, prefer: int | None) -> _Worker:
-        """The next idle worker for this caller (its preferred slot when idle), in order of arrival."""
-        ticket, tried = object(), set()
+    def _acquire(self, slot: int | None, block: bool = True) -> _Worker | None:
+        """The worker in ``slot`` once it is free (any free one while that slot's worker is starting), or any
+        free worker for ``slot = None``; callers for the same slot in order of arrival. Without ``block``:
+        a free one now, or None."""
+        queue, ticket, tried = self._queues[slot], object(), set()
         with self._cond:
-            self._queue.append(ticket)
+            if not block and (queue or self._free(slot) is None):
+                return None
+            queue.append(ticket)
             try:
                 while True:
                     if self._closed:
                         raise WorkerLost("the server is shutting down")
-                    for slot in range(self.size):  # start again, once per call, a worker that could not start
-                        if slot not in self._workers and slot not in tried and self._queue[0] is ticket:
-                            tried.add(slot)
-                            self._start(slot)
-                    if self._idle and self._queue[0] is ticket:
-                        chosen = next((w for w in self._idle if w.slot == prefer), self._idle[0])
+                    for s in range(self.size):  # start again, once per call, a worker that could not start
+                        if s not in self._workers and s not in tried and queue[0] is ticket:
+                            tried.add(s)
+                            self._start(s)
+                    if queue[0] is ticket and (chosen := self._free(slot)) is not None:
                         self._idle.remove(chosen)
                         return chosen
                     if not self._workers:
                         raise WorkerLost(self._failure or "no worker process is running")
                     self._cond.wait()
             finally:
-                self._queue.remove(ticket)
+                queue.remove(ticket)
                 self._cond.notify_all()
+
+    def _free(self, slot: int | None) -> _Worker | None:
+        """The idle worker a caller for ``slot`` may take (under the lock)."""
+        mine = self._workers.get(slot) if slot is not None else None
+        if mine is not None and mine.ready.is_set():
+            return mine if mine in self._idle else None  # its memo holds this key's work: wait for it
+        return self._idle[0] if self._idle else None
 
     def _release(self, worker: _Worker) -> None:
         with self._cond:
@@ -178,39 +191,53 @@ class Pool:
             self._cond.notify_all()
         return f"exit code {code}" if code >= 0 else f"signal {-code}"
 
-    def call(self, fn: Callable, *args, key: str | None = None, callbacks: dict | None = None, **kwargs):
+    def call(
+        self,
+        fn: Callable,
+        *args,
+        key: str | None = None,
+        callbacks: dict | None = None,
+        waiting: Callable = contextlib.nullcontext,
+        **kwargs,
+    ):
         """``fn(*args, **kwargs)`` in a worker; its result, or its exception raised here.
 
-        ``key`` (e.g. the configuration's) prefers the same worker for the same key, whose memo may hold
-        what the task needs. ``callbacks`` maps keyword arguments of ``fn`` to functions run here each time
-        the worker calls them (their return value goes back when it is a plain value, such as False to
-        stop; None otherwise); one that raises cancels the task and the exception propagates. ``fn`` and
-        the arguments must pickle (module-level functions, plain data).
+        ``key`` (e.g. the configuration's) sends the task to the same worker as every task of that key, whose
+        memo holds what they computed (the keys spread over the workers). ``callbacks`` maps keyword
+        arguments of ``fn`` to functions run here each time the worker calls them (their return value goes
+        back when it is a plain value, such as False to stop; None otherwise); one that raises cancels the
+        task and the exception propagates. ``fn`` and the arguments must pickle (module-level functions,
+        plain data). ``waiting()`` (a context manager) surrounds every wait longer than :data:`QUICK`: for
+        a free worker, and for the answer.
         """
-        prefer = None if key is None else zlib.crc32(key.encode()) % self.size
-        worker = self._acquire(prefer)
+        slot = None if key is None else zlib.crc32(key.encode()) % self.size
+        worker = self._acquire(slot, block=False)
+        if worker is None:
+            with waiting():
+                worker = self._acquire(slot)
         try:
             self._send(worker, ("task", fn, args, kwargs, tuple(callbacks or ())))
-            while True:
-                kind, *payload = self._receive(worker)
-                if kind != "call":
-                    break
-                name, call_args = payload  # the task reports progress or asks whether to go on
+            if (message := self._receive(worker, QUICK)) is None:
+                with waiting():
+                    message = self._receive(worker)
+            while message[0] == "call":  # the task reports progress or asks whether to go on
+                name, call_args = message[1:]
                 try:
                     value = callbacks[name](*call_args)
                 except BaseException:
                     self._cancel(worker)
                     raise
                 self._send(worker, ("return", value if isinstance(value, _PLAIN) else None))
+                message = self._receive(worker)
         except _Broken as err:
             raise WorkerLost(
                 f"the worker process computing this ended unexpectedly ({self._replace(worker)}); a new one "
                 "is starting: try again in a moment"
             ) from err.__cause__
         self._release(worker)
-        if kind == "ok":
-            return payload[0]
-        error, trace = payload
+        if message[0] == "ok":
+            return message[1]
+        error, trace = message[1:]
         error.add_note(f"In worker process {worker.proc.pid}:\n{trace}")
         raise error
 
@@ -287,8 +314,8 @@ def shutdown() -> None:
 
 
 def call(fn: Callable, *args, key: str | None = None, callbacks: dict | None = None, **kwargs):
-    """:meth:`Pool.call` on the server's pool, this thread's turn given back while it waits; in this process
-    with ``BPTT_WORKERS=0`` (the callbacks passed to ``fn`` as they are).
+    """:meth:`Pool.call` on the server's pool, this thread's turn given back while it waits (beyond
+    :data:`QUICK`); in this process with ``BPTT_WORKERS=0`` (the callbacks passed to ``fn`` as they are).
 
     Called inside a cached function, that function must be wrapped in :func:`gate.reclaiming` (as every
     one of :mod:`dashboard.shell.cache` is): the turn is then taken back after the cache's lock is let go.
@@ -296,5 +323,4 @@ def call(fn: Callable, *args, key: str | None = None, callbacks: dict | None = N
     workers = pool()
     if workers is None:
         return fn(*args, **kwargs, **(callbacks or {}))
-    with gate.aside():
-        return workers.call(fn, *args, key=key, callbacks=callbacks, **kwargs)
+    return workers.call(fn, *args, key=key, callbacks=callbacks, waiting=gate.aside, **kwargs)
