@@ -3,14 +3,20 @@
 Computed values are ``st.cache_data`` (pickled, so every session gets its own copy); built panels are
 ``st.cache_resource``, shared read-only, their figures frozen (:mod:`dashboard.figures.frozen`). Both are
 keyed by the frozen configuration (its :meth:`~dashboard.config.RunConfig.key`): a slider change that does
-not touch a function's inputs is a cache hit. A miss is computed in a worker (the same worker for the same
-configuration when it is free, whose memo serves the view's later calls); meanwhile this session's turn
-goes to another (:mod:`.gate`), and comes back when the call returns.
+not touch a function's inputs is a cache hit. A miss is computed in a worker (the same worker for every
+call of a configuration, whose memo serves the view's later calls); meanwhile this session's turn goes to
+another (:mod:`.gate`), and comes back when the call returns.
+
+One view, one trip: pages ask for their panels first, and the worker that builds them sends back, with
+them, the run and analyses it computed on the way that this server has not cached yet (:data:`SEEDED`); the
+page's own calls for them (its metrics, its tables) then find them here.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 
 import streamlit as st
@@ -29,8 +35,31 @@ _panels = st.cache_resource(max_entries=32, show_spinner="Drawing…", hash_func
 
 
 def _key(args: tuple) -> str | None:
-    """The configuration among ``args``: the pool prefers its worker."""
+    """The configuration among ``args``: the pool sends its tasks to one worker."""
     return next((a.key() for a in args if isinstance(a, RunConfig)), None)
+
+
+#: Computations a view's panels compute on the way that pages also ask for themselves.
+SEEDED = ("run", "stored_run", "spectral", "flow", "jacobians", "layer_jacobians")
+_handed = threading.local()  # values: what the worker that built this script run's panels sent along
+_known: OrderedDict = OrderedDict()  # the computations this server has cached (most recent last, bounded)
+_KNOWN_MAX = 4096
+
+
+def _seed_key(name: str, args: tuple) -> tuple:
+    return (name, *map(remote.memo_key, args))
+
+
+def _handed_over(name: str, args: tuple):
+    """The value a worker sent along for ``name(*args)`` in this script run (taken), or None."""
+    return getattr(_handed, "values", {}).pop(_seed_key(name, args), None)
+
+
+def _remember(key: tuple) -> None:
+    _known[key] = True
+    _known.move_to_end(key)
+    while len(_known) > _KNOWN_MAX:
+        _known.popitem(last=False)
 
 
 def _turns(cached: Callable) -> Callable:
@@ -49,6 +78,9 @@ def _computed(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def in_worker(*args):
+        _remember(_seed_key(fn.__name__, args))
+        if (value := _handed_over(fn.__name__, args)) is not None:
+            return value
         return pool.call(remote.compute_one, fn.__name__, *args, key=_key(args))
 
     return _turns(_data(in_worker))
@@ -87,8 +119,13 @@ def step_equation(config: RunConfig, t: int, unit: int, params: dict | None = No
 @_panels
 def page_panels(page: str, config: RunConfig, params: dict | None = None, section: str = "") -> dict[str, Panel]:
     """A page's built panels (of one section: the first unless named), so a rerun that changes nothing they
-    depend on redraws nothing. Shared, not copied: nothing may change a panel in place."""
-    return pool.call(remote.section_panels, page, config, params, section, key=config.key())
+    depend on redraws nothing. Shared, not copied: nothing may change a panel in place. The worker sends along
+    the computations of :data:`SEEDED` it made for them that this server has not cached (for the page's next
+    calls, in this script run)."""
+    want = tuple(name for name in SEEDED if _seed_key(name, (config, params)) not in _known)
+    panels, seeds = pool.call(remote.section_panels, page, config, params, section, want, key=config.key())
+    _handed.values = {_seed_key(name, (config, params)): value for name, value in seeds.items()}  # this view's only
+    return panels
 
 
 @_turns

@@ -315,12 +315,14 @@ def shutdown() -> None:
 
 def call(fn: Callable, *args, key: str | None = None, callbacks: dict | None = None, **kwargs):
     """:meth:`Pool.call` on the server's pool, this thread's turn given back while it waits (beyond
-    :data:`QUICK`); in this process with ``BPTT_WORKERS=0`` (the callbacks passed to ``fn`` as they are).
+    :data:`QUICK`); in this process with ``BPTT_WORKERS=0``, and while no worker has started yet (a server's
+    first visitors do not wait for its workers to import the engine), the callbacks passed to ``fn`` as they
+    are.
 
     Called inside a cached function, that function must be wrapped in :func:`gate.reclaiming` (as every
     one of :mod:`dashboard.shell.cache` is): the turn is then taken back after the cache's lock is let go.
     """
     workers = pool()
-    if workers is None:
+    if workers is None or not workers.pids(ready=True):  # no pool, or none of its workers has started yet
         return fn(*args, **kwargs, **(callbacks or {}))
     return workers.call(fn, *args, key=key, callbacks=callbacks, waiting=gate.aside, **kwargs)

@@ -36,7 +36,8 @@ _memo: OrderedDict = OrderedDict()
 _memo_lock = threading.Lock()
 
 
-def _key(value) -> object:
+def memo_key(value) -> object:
+    """An argument as part of a memo's key: a dict of weights by its fingerprint, an array by its bytes."""
     if isinstance(value, dict):
         return ("params", fingerprint(value))
     if isinstance(value, np.ndarray):
@@ -48,7 +49,7 @@ def memoised(name: str, fn: Callable) -> Callable:
     """``fn`` remembering its last results (shared by every memoised function, :data:`MEMO_ENTRIES` in all)."""
 
     def call(*args):
-        key = (name, *map(_key, args))
+        key = (name, *map(memo_key, args))
         with _memo_lock:
             if key in _memo:
                 _memo.move_to_end(key)
@@ -103,10 +104,15 @@ def frozen(panel: Panel) -> Panel:
     return dataclasses.replace(panel, figure=freeze(panel.figure))
 
 
-def section_panels(page: str, config: RunConfig, params: dict | None, section: str) -> dict[str, Panel]:
-    """One section of a page, its figures frozen."""
+def section_panels(
+    page: str, config: RunConfig, params: dict | None, section: str, send: tuple[str, ...] = ()
+) -> tuple[dict[str, Panel], dict]:
+    """One section of a page, its figures frozen; and those of the computations named in ``send`` that it
+    made (or found in the memo) for ``(config, params)``, by name."""
     built = sections.page_panels(page, config, params, source=SOURCE, section=section)
-    return {name: frozen(p) for name, p in built.items()}
+    with _memo_lock:
+        found = {name: _memo.get((name, config, memo_key(params))) for name in send}
+    return {name: frozen(p) for name, p in built.items()}, {k: v for k, v in found.items() if v is not None}
 
 
 def one_panel(page: str, name: str, config: RunConfig, params: dict | None) -> Panel:

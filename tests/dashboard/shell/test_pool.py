@@ -157,6 +157,7 @@ def test_a_page_whose_worker_is_killed_says_so_and_the_next_run_draws_it():
     workers = pool_mod.pool()
     if workers is None:
         pytest.skip("BPTT_WORKERS=0: the pages compute in the test process, there is no worker to kill")
+    until(lambda: len(workers.pids(ready=True)) == workers.size, "the workers started (before, pages compute here)")
     killed, done = [], threading.Event()
 
     def kill_the_busy_worker():
@@ -180,3 +181,15 @@ def test_a_page_whose_worker_is_killed_says_so_and_the_next_run_draws_it():
     at.run()
     assert_clean(at)
     assert len(chart_specs(at)) == 4
+
+
+def test_until_a_worker_has_started_the_server_computes_itself(monkeypatch):
+    """A server's first visitors do not wait for its workers to import the engine."""
+    starting = Pool(1)
+    try:
+        monkeypatch.setattr(pool_mod, "_pool", starting)
+        assert not starting.pids(ready=True) and pool_mod.call(pid) == os.getpid()  # still importing: here
+        until(lambda: starting.pids(ready=True), "the worker started")
+        assert pool_mod.call(pid) == starting.pids()[0]
+    finally:
+        starting.close()
