@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -79,6 +80,27 @@ async def _student(browser, url: str, k: int, barrier: asyncio.Barrier, timing: 
     return {"own": own, "shared": shared, "shared_from": shared_from, "errors": errors}
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu_s(pids: list[int]) -> tuple[float, float]:
+    """CPU seconds so far of these processes (the servers) and of every process they started (their workers)."""
+    from tests.processes import descendants
+
+    own = children = 0.0
+    for pid in pids:
+        for q in (pid, *descendants(pid)):
+            try:
+                cpu = _cpu_s(q)
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            own, children = (own + cpu, children) if q == pid else (own, children + cpu)
+    return own, children
+
+
 def _tree_rss_mib(pids: list[int]) -> float:
     """Resident memory of these processes and every process they started (a server and its workers), MiB."""
     from tests.processes import descendants
@@ -119,17 +141,30 @@ def _target(url: str | None = None, timing: str | None = None, replicas: int = 0
 
 async def _on_one_server(n: int, student, env: dict | None = None, **target) -> dict:
     """Run ``student(url, k, barrier, timing)`` for k < n at once against :func:`_target`: their results, the
-    server's timed runs and its peak memory (with its workers')."""
+    server's timed runs, its peak memory (with its workers') and CPU seconds (``(time, server, workers)``
+    sampled every 0.1 s)."""
     with _target(env=env, **target) as (url, timing, pids):
-        peak = 0.0
+        peak, cpu = 0.0, []
         barrier = asyncio.Barrier(n)
         tasks = [asyncio.create_task(student(url, k, barrier, timing)) for k in range(n)]
         while not all(t.done() for t in tasks):
             peak = max(peak, _tree_rss_mib(pids))
+            cpu.append((time.time(), *_tree_cpu_s(pids)))
             await asyncio.sleep(0.1)
         results = [t.result() for t in tasks]  # a session that failed fails the benchmark, loudly
         runs = [json.loads(line) for line in timing.read_text().splitlines()] if timing and timing.exists() else []
-    return {"results": results, "runs": runs, "peak_mib": peak if pids else float("nan")}
+    return {"results": results, "runs": runs, "peak_mib": peak if pids else float("nan"), "cpu": cpu}
+
+
+def _cpu_per_change(out: dict) -> tuple[float, float]:
+    """CPU seconds of the servers and of their workers per own change (from the first change to the shared one)."""
+    start = min((r["changes_from"] for r in out["results"] if "changes_from" in r), default=None)
+    end = min(r["shared_from"] for r in out["results"])
+    at = [(t, a, b) for t, a, b in out.get("cpu", []) if start is not None and start <= t <= end]
+    if len(at) < 2:
+        return float("nan"), float("nan")
+    changes = sum(len(r["own"]) for r in out["results"])
+    return (at[-1][1] - at[0][1]) / changes, (at[-1][2] - at[0][2]) / changes
 
 
 async def _classroom(n: int) -> dict:
@@ -143,14 +178,16 @@ async def _classroom(n: int) -> dict:
             await browser.close()
 
 
-async def _ws_student(url: str, k: int, barrier: asyncio.Barrier, paced: bool, timing: Path | None) -> dict:
+async def _ws_student(
+    url: str, k: int, barrier: asyncio.Barrier, paced: bool, timing: Path | None, query: str = ""
+) -> dict:
     rng = np.random.default_rng(k)
-    async with Student(url, PAGE) as student:
+    async with Student(url, PAGE, query) as student:
         opened = await student.open()
         if await barrier.wait() == 0 and timing is not None:  # all loaded: from here on the server times changes
             timing.write_text("")
         await barrier.wait()
-        own = []
+        changes_from, own = time.time(), []
         for i in range(CHANGES):
             if paced:
                 await asyncio.sleep(rng.uniform(*PAUSE))
@@ -164,13 +201,14 @@ async def _ws_student(url: str, k: int, barrier: asyncio.Barrier, paced: bool, t
         "own": [r.seconds for r in own],
         "shared": shared.seconds,
         "shared_from": shared_from,
+        "changes_from": changes_from,
         "errors": sum(r.exceptions for r in runs) + sum(r.charts == 0 for r in runs),
     }
 
 
-async def _ws_classroom(n: int, paced: bool, env: dict | None = None, **target) -> dict:
+async def _ws_classroom(n: int, paced: bool, env: dict | None = None, query: str = "", **target) -> dict:
     return await _on_one_server(
-        n, lambda url, k, barrier, timing: _ws_student(url, k, barrier, paced, timing), env, **target
+        n, lambda url, k, barrier, timing: _ws_student(url, k, barrier, paced, timing, query), env, **target
     )
 
 
@@ -189,17 +227,22 @@ def _split(out: dict) -> tuple[list, list, list, list]:
 
 
 def load_section(
-    repeat: int, sessions: tuple[int, ...] = SESSIONS, classrooms: tuple[str, ...] = ("paced", "together"), **target
+    repeat: int,
+    sessions: tuple[int, ...] = SESSIONS,
+    classrooms: tuple[str, ...] = ("paced", "together"),
+    query: str = "",
+    **target,
 ) -> None:
-    """The classroom table; ``target``: ``url`` (and ``timing``) of a running deployment, or ``replicas`` to
-    start behind nginx, else one server (:func:`_target`)."""
+    """The classroom table at the settings of ``query`` (the defaults when empty); ``target``: ``url`` (and
+    ``timing``) of a running deployment, or ``replicas`` to start behind nginx, else one server (:func:`_target`)."""
     from .run import table
 
     rows, base = [], None
     for classroom in classrooms:
         for n in sessions:
-            out = asyncio.run(_ws_classroom(n, classroom == "paced", **target))
+            out = asyncio.run(_ws_classroom(n, classroom == "paced", query=query, **target))
             own, shared, server, server_shared = _split(out)
+            cpu_server, cpu_workers = _cpu_per_change(out)
             base = base or _pct(server, 50)  # the first classroom's median (N = 1, paced: one student alone)
             rows.append(
                 row := [
@@ -212,6 +255,7 @@ def load_section(
                     f"{_pct(own, 50):.2f} / {_pct(own, 95):.2f}",
                     f"{max(server_shared, default=float('nan')):.2f} / {_pct(server_shared, 50):.2f} / "
                     f"{_pct(shared, 50):.2f}",
+                    f"{cpu_server:.3f} / {cpu_workers:.3f}",
                     sum(r["errors"] for r in out["results"]),
                     f"{out['peak_mib']:.0f}",
                 ]
@@ -219,8 +263,8 @@ def load_section(
             print(f"{row[0]} N = {n}: " + " | ".join(map(str, row[1:])), flush=True)  # each classroom as it ends
     where = target.get("url") or (f"{target['replicas']} replicas behind nginx" if target.get("replicas") else "")
     table(
-        f"Classroom load{f' through {where}' if where else ''}: N websocket students on {PAGE}, {CHANGES} own "
-        "changes each (cache misses), then one shared",
+        f"Classroom load{f' through {where}' if where else ''}{f' at {query}' if query else ''}: N websocket "
+        f"students on {PAGE}, {CHANGES} own changes each (cache misses), then one shared",
         [
             "classroom",
             "N",
@@ -230,6 +274,7 @@ def load_section(
             "p95 / N=1 median",
             "client median / p95",
             "shared settings: server max / median, client median",
+            "CPU s per change: server / workers",
             "errors",
             "server peak MiB (with its workers)",
         ],

@@ -354,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     load_options.add_argument("--replicas", type=int, default=0, help="start this many replicas behind nginx")
     load_options.add_argument("--sessions", type=int, nargs="+", help="class sizes N (default 1 5 10 20)")
     load_options.add_argument("--classrooms", nargs="+", choices=("paced", "together"), help="default: both")
+    load_options.add_argument("--query", default="", help="the class's settings, as in the address: T=300&cell=gru")
     args = parser.parse_args(argv)
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown:
@@ -371,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         f"# Benchmarks · {platform.processor() or platform.machine()} · {os.cpu_count()} cores · "
         f"numpy {np.__version__} · torch {torch_version}"
     )
-    chosen = {"url": args.url, "timing": args.timing, "replicas": args.replicas}
+    chosen = {"url": args.url, "timing": args.timing, "replicas": args.replicas, "query": args.query}
     chosen |= {k: tuple(v) for k, v in (("sessions", args.sessions), ("classrooms", args.classrooms)) if v}
     for name in args.sections or SECTIONS:
         SECTIONS[name](repeat, **chosen) if name == "load" else SECTIONS[name](repeat)

@@ -40,6 +40,7 @@ class Run:
 class Student:
     url: str
     page: str
+    query: str = ""  # the address's settings (``T=300&cell=gru``): the sidebar reads them on the first run
     widgets: dict[str, WidgetState] = field(default_factory=dict)  # by label: what the browser would send
     ids: dict[str, str] = field(default_factory=dict)  # label -> widget id
     cookies: str = ""  # the browser's cookies: sent with every request, and updated by what the page sets
@@ -48,7 +49,7 @@ class Student:
 
     async def __aenter__(self) -> Student:
         request = urllib.request.Request(
-            f"{self.url}/{self.page}", headers={"Cookie": self.cookies} if self.cookies else {}
+            f"{self.url}/{self.page}?{self.query}", headers={"Cookie": self.cookies} if self.cookies else {}
         )
         with await asyncio.to_thread(urllib.request.urlopen, request, timeout=TIMEOUT) as page:
             self.cookies = "; ".join(c.split(";")[0] for c in page.headers.get_all("Set-Cookie") or ()) or self.cookies
@@ -78,6 +79,7 @@ class Student:
     async def _rerun(self) -> Run:
         msg = BackMsg()
         msg.rerun_script.page_name = self.page
+        msg.rerun_script.query_string = self.query
         msg.rerun_script.widget_states.widgets.extend(self.widgets.values())
         start = time.perf_counter()
         await self._ws.send(msg.SerializeToString())
