@@ -78,8 +78,8 @@ def _healthy(url: str, deadline: float, proc: subprocess.Popen, what: str) -> No
 
 def start_replica(port: int, workers: int, env: dict | None = None) -> subprocess.Popen:
     """``streamlit run app.py`` on 127.0.0.1:``port`` with ``workers`` worker processes, without the file
-    watcher (a served dashboard's code does not change; watching costs each new session a scan of every
-    imported module, a second of CPU for a class of twenty)."""
+    watcher (a served dashboard's code does not change, and watching it costs each new session a scan of
+    every imported module's path)."""
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
     command += ["--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
     command += ["--server.fileWatcherType", "none"]
