@@ -43,6 +43,7 @@ def _key(args: tuple) -> str | None:
 SEEDED = ("run", "stored_run", "spectral", "flow", "jacobians", "layer_jacobians")
 _handed = threading.local()  # values: what the worker that built this script run's panels sent along
 _known: OrderedDict = OrderedDict()  # the computations this server has cached (most recent last, bounded)
+_known_lock = threading.Lock()
 _KNOWN_MAX = 4096
 
 
@@ -56,10 +57,17 @@ def _handed_over(name: str, args: tuple):
 
 
 def _remember(key: tuple) -> None:
-    _known[key] = True
-    _known.move_to_end(key)
-    while len(_known) > _KNOWN_MAX:
-        _known.popitem(last=False)
+    with _known_lock:
+        _known[key] = True
+        _known.move_to_end(key)
+        while len(_known) > _KNOWN_MAX:
+            _known.popitem(last=False)
+
+
+def _unknown(names: tuple[str, ...], args: tuple) -> tuple[str, ...]:
+    """Those of ``names`` whose ``name(*args)`` this server has not cached (as far as it remembers)."""
+    with _known_lock:
+        return tuple(name for name in names if _seed_key(name, args) not in _known)
 
 
 def _turns(cached: Callable) -> Callable:
@@ -122,7 +130,7 @@ def page_panels(page: str, config: RunConfig, params: dict | None = None, sectio
     depend on redraws nothing. Shared, not copied: nothing may change a panel in place. The worker sends along
     the computations of :data:`SEEDED` it made for them that this server has not cached (for the page's next
     calls, in this script run)."""
-    want = tuple(name for name in SEEDED if _seed_key(name, (config, params)) not in _known)
+    want = _unknown(SEEDED, (config, params))
     panels, seeds = pool.call(remote.section_panels, page, config, params, section, want, key=config.key())
     _handed.values = {_seed_key(name, (config, params)): value for name, value in seeds.items()}  # this view's only
     return panels
