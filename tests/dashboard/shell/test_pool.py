@@ -193,3 +193,19 @@ def test_until_a_worker_has_started_the_server_computes_itself(monkeypatch):
         assert pool_mod.call(pid) == starting.pids()[0]
     finally:
         starting.close()
+
+
+def test_a_view_of_new_settings_takes_one_trip_to_a_worker(monkeypatch):
+    """The worker that builds the panels sends along the run and analyses the page's metrics ask for next."""
+    at = open_app("pages/gradient_flow.py")
+    workers = pool_mod.pool()
+    if workers is None:
+        pytest.skip("BPTT_WORKERS=0: the pages compute in the test process")
+    until(lambda: len(workers.pids(ready=True)) == workers.size, "the workers started")
+    trips, real = [], workers.call
+    monkeypatch.setattr(workers, "call", lambda fn, *a, **k: trips.append(fn.__name__) or real(fn, *a, **k))
+    at.sidebar.number_input(key="cfg.seed").set_value(424242).run()  # settings no test has computed
+    assert_clean(at)
+    assert trips == ["section_panels"]
+    at.run()
+    assert trips == ["section_panels"]  # and a rerun is the server's caches alone
