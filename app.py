@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard.shell.gate import turn
+from dashboard.shell.pool import WorkerLost
 from dashboard.shell.sidebar import render_sidebar
 from dashboard.shell.timing import timed_run
 from dashboard.shell.ui import responsive_layout
@@ -36,5 +37,8 @@ st.set_page_config(page_title="BPTT dashboard", page_icon="⏪", layout="wide")
 # the load benchmark's server-side time per run (BPTT_TIMING=path), waiting for a turn included
 with timed_run(), turn():
     responsive_layout()
-    render_sidebar()
-    st.navigation(PAGES).run()
+    try:
+        render_sidebar()
+        st.navigation(PAGES).run()
+    except WorkerLost as err:  # a worker process died mid-computation: say so, never hang (a new one starts)
+        st.error(f"The computation stopped: {err}.")

@@ -335,10 +335,16 @@ def diagnose_fixes(repeat: int) -> None:
     fixes_section(repeat)
 
 
-def load(repeat: int) -> None:
+def pages(repeat: int) -> None:
+    from .pages import pages_section
+
+    pages_section(repeat)
+
+
+def load(repeat: int, **options) -> None:
     from .load import load_section
 
-    load_section(repeat)
+    load_section(repeat, **options)
 
 
 def load_browser(repeat: int) -> None:
@@ -360,6 +366,7 @@ SECTIONS = {
     "app": app,
     "training": training,
     "scan": scan,
+    "pages": pages,
     "browser": browser,
     "diagnose": diagnose,
     "diagnose-fixes": diagnose_fixes,
@@ -373,10 +380,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description="BPTT dashboard benchmarks")
     parser.add_argument("sections", nargs="*", metavar="section", help=f"any of {', '.join(SECTIONS)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    load_options = parser.add_argument_group("load: where the class connects (default: one server it starts)")
+    load_options.add_argument("--url", help="a running deployment, e.g. python -m deploy's address")
+    load_options.add_argument("--timing", help="with --url: the file its replicas time runs in (deploy --timing)")
+    load_options.add_argument("--replicas", type=int, default=0, help="start this many replicas behind nginx")
+    load_options.add_argument("--sessions", type=int, nargs="+", help="class sizes N (default 1 5 10 20)")
+    load_options.add_argument("--classrooms", nargs="+", choices=("paced", "together"), help="default: both")
+    load_options.add_argument("--query", default="", help="the class's settings, as in the address: T=300&cell=gru")
     args = parser.parse_args(argv)
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown:
         parser.error(f"unknown section(s) {unknown}; choose from {list(SECTIONS)}")
+    if args.url and args.replicas:
+        parser.error("--url and --replicas exclude each other: measure a running deployment or start one")
     repeat = 3 if args.quick else 7
     try:
         import torch
@@ -388,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
         f"# Benchmarks · {platform.processor() or platform.machine()} · {os.cpu_count()} cores · "
         f"numpy {np.__version__} · torch {torch_version}"
     )
+    chosen = {"url": args.url, "timing": args.timing, "replicas": args.replicas, "query": args.query}
+    chosen |= {k: tuple(v) for k, v in (("sessions", args.sessions), ("classrooms", args.classrooms)) if v}
     for name in args.sections or SECTIONS:
-        SECTIONS[name](repeat)
+        SECTIONS[name](repeat, **chosen) if name == "load" else SECTIONS[name](repeat)
     return 0

@@ -1,15 +1,18 @@
 """A student without a browser: Streamlit's own websocket protocol, so the server does its full work.
 
-A :class:`Student` connects to ``/_stcore/stream``, asks for a page (a ``rerun_script`` back message, as
-the browser sends), and reads every forward message until the script has finished: the elements (with
-each widget's id), exceptions, and the bytes sent. A change sends the widget's new value the way the
-browser does. Nothing is drawn, so on a shared machine the clients take almost no CPU from the server.
+A :class:`Student` loads the page's address as a browser does first (keeping the cookies it sets: behind
+the load balancer of ``deploy/``, the one that ties this browser to its replica), connects to
+``/_stcore/stream`` with them, asks for a page (a ``rerun_script`` back message, as the browser sends), and
+reads every forward message until the script has finished: the elements (with each widget's id),
+exceptions, and the bytes sent. A change sends the widget's new value the way the browser does. Nothing is
+drawn, so on a shared machine the clients take almost no CPU from the server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 from dataclasses import dataclass, field
 
 import websockets
@@ -37,13 +40,28 @@ class Run:
 class Student:
     url: str
     page: str
+    query: str = ""  # the address's settings (``T=300&cell=gru``): the sidebar reads them on the first run
     widgets: dict[str, WidgetState] = field(default_factory=dict)  # by label: what the browser would send
     ids: dict[str, str] = field(default_factory=dict)  # label -> widget id
+    cookies: str = ""  # the browser's cookies: sent with every request, and updated by what the page sets
+    replicas: tuple[str, str] = ("", "")  # behind deploy/'s nginx: the replica of the page, of the websocket
     _ws: object = None
 
     async def __aenter__(self) -> Student:
-        ws_url = self.url.replace("http://", "ws://") + "/_stcore/stream"
-        self._ws = await websockets.connect(ws_url, subprotocols=["streamlit"], max_size=MAX_MESSAGE)
+        request = urllib.request.Request(
+            f"{self.url}/{self.page}?{self.query}", headers={"Cookie": self.cookies} if self.cookies else {}
+        )
+        with await asyncio.to_thread(urllib.request.urlopen, request, timeout=TIMEOUT) as page:
+            self.cookies = "; ".join(c.split(";")[0] for c in page.headers.get_all("Set-Cookie") or ()) or self.cookies
+            first = page.headers.get("X-Replica", "")
+        self._ws = await websockets.connect(
+            self.url.replace("http://", "ws://") + "/_stcore/stream",
+            subprotocols=["streamlit"],
+            max_size=MAX_MESSAGE,
+            ping_interval=None,  # a busy server is not a dead one
+            additional_headers={"Cookie": self.cookies} if self.cookies else None,
+        )
+        self.replicas = (first, self._ws.response.headers.get("X-Replica", ""))
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -61,6 +79,7 @@ class Student:
     async def _rerun(self) -> Run:
         msg = BackMsg()
         msg.rerun_script.page_name = self.page
+        msg.rerun_script.query_string = self.query
         msg.rerun_script.widget_states.widgets.extend(self.widgets.values())
         start = time.perf_counter()
         await self._ws.send(msg.SerializeToString())

@@ -11,7 +11,6 @@ import numpy as np
 import streamlit as st
 
 from dashboard.diagnose import fixes, reproduce
-from dashboard.diagnose.advice import diagnose
 from dashboard.diagnose.demos import builtin_sequences, builtin_tasks, demo_model
 from dashboard.diagnose.measurements import Report
 from dashboard.diagnose.model_files import (
@@ -26,11 +25,10 @@ from dashboard.diagnose.panels import panels, report_html, rules_table, shown_va
 from dashboard.diagnose.sequence_files import (
     LAYOUTS,
     LayoutError,
-    Sequences,
     read_sequences,
 )
 from dashboard.io.weights import MAX_UPLOAD_BYTES
-from dashboard.shell import gate, ui
+from dashboard.shell import cache, gate, ui
 from dashboard.shell.sidebar import through_entrypoint
 
 DEMOS = {"vanishing": "a vanishing RNN", "exploding": "an exploding RNN", "healthy": "a healthy LSTM"}
@@ -40,11 +38,6 @@ LAYOUT_CHOICES = {f"time first {LAYOUTS[False][1]}": False, f"batch first {LAYOU
 @st.cache_data(max_entries=8, show_spinner=False)
 def _model(data: bytes, readout: str | None, embedding: str | None, nonlinearity: str, name: str) -> Model:
     return read_model(data, readout=readout, embedding=embedding, nonlinearity=nonlinearity, name=name)
-
-
-@st.cache_data(max_entries=8, show_spinner="Measuring your model ...")
-def _report(_model: Model, model_key: str, _seqs: Sequences, seqs_key: str) -> Report:
-    return diagnose(_model, _seqs)
 
 
 def _key(*parts) -> str:
@@ -171,7 +164,7 @@ try:
         B = cols[2].number_input("Sequences B", 1, UPLOAD_LIMITS["B"], 64, key="diagnose_B")
         seqs = builtin_sequences(model, task, int(T), int(B))
         seq_key = _key(task, T, B)
-    report = _report(model, _key(model_bytes, roles, nonlinearity), seqs, seq_key)
+    report = cache.diagnosis(model, _key(model_bytes, roles, nonlinearity), seqs, seq_key)
 except LayoutError as err:
     st.warning(f"{err}: choose the layout of the arrays above (next to the uploads). The page never guesses.")
     st.stop()

@@ -13,7 +13,9 @@ from dashboard.vocabulary import quantities as Q
 config = current_config()
 params = current_params(config)
 st.title("Gradient flow")
-res = ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
+# the panels first: the worker that draws them then has the run and its analyses at hand
+panels = ui.compute_or_stop(cache.page_panels, "gradient_flow", config, params, what="the BPTT run")
+res = cache.run(config, params)
 report = cache.spectral(config, params)
 verdict = rules.verdict(config, cache.last_loss_gradient(config, params), report, res)
 jp = cache.jacobians(config, params)
@@ -30,7 +32,6 @@ cols[3].metric(
 )
 st.markdown(f"**Verdict: {verdict.label}.** {verdict.detail}")
 
-panels = cache.page_panels("gradient_flow", config, params)
 if is_deep(config):
     st.subheader("Over time and depth")
     ui.layer_table(config, params, res)

@@ -23,19 +23,20 @@ st.latex(
 )
 st.caption("Computed by the engine's own reduction code (bptt_core.losses.reduce).")
 
-st.subheader("Why averaging keeps the gradient scale independent of T")
-st.markdown(
-    "With *sum*, ∇L is exactly T times the *mean*'s gradient (for equal lengths), and with plain SGD "
-    "(θ ← θ − η∇L) every step grows with it: a learning rate that works for T = 10 is T/10 times too large "
-    "for longer sequences. With *mean* the 1/T factor keeps the scale, and the learning rate, the same for "
-    "any length. Adam divides each step by the gradient's running size, so for Adam the choice barely "
-    "changes the steps (it still changes the loss you read)."
-)
 panels = ui.compute_or_stop(cache.loss_panels, config, params, what="the loss views")
-left, right = ui.figure_columns(2, key="losses")
-with left:
-    ui.show(panels["step_losses"], config)
-with right:
-    ui.show(panels["scale_vs_length"], config)
+ui.show(panels["step_losses"], config)
 st.subheader("Token-level losses with padding masks")
 ui.show(panels["token_losses"], config)
+
+SECTIONS = {"scale": "Why averaging keeps the gradient scale independent of T: the gradient at six lengths"}
+for section, box in ui.lazy_sections(SECTIONS, key="losses"):  # computed and drawn only while open
+    with box:
+        st.markdown(
+            "With *sum*, ∇L is exactly T times the *mean*'s gradient (for equal lengths), and with plain SGD "
+            "(θ ← θ − η∇L) every step grows with it: a learning rate that works for T = 10 is T/10 times too large "
+            "for longer sequences. With *mean* the 1/T factor keeps the scale, and the learning rate, the same for "
+            "any length. Adam divides each step by the gradient's running size, so for Adam the choice barely "
+            "changes the steps (it still changes the loss you read)."
+        )
+        scale = ui.compute_or_stop(cache.loss_panels, config, params, section, what="the gradient scale")
+        ui.show(scale["scale_vs_length"], config)

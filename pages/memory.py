@@ -14,36 +14,48 @@ st.markdown(
     "Checkpointing keeps only some states and recomputes the rest; truncation holds one window at a time "
     "but changes the gradient."
 )
-res = ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
-peaks = ui.compute_or_stop(cache.measured_peaks, config, what="the memory measurement")
-this, full, sqrt = peaks["this run"], peaks["full storage"], peaks["checkpoint sqrt(T)"]
+# the panels first: the worker that draws them then has the run and its analyses at hand
+panels = ui.compute_or_stop(cache.page_panels, "memory", config, params, what="the BPTT run")
+res = cache.run(config, params)
+stored = cache.stored_run(config, params)
 
-cols = st.columns(4)
+cols = st.columns(3)
 with cols[0]:
     ui.bytes_metric(
         Q.label("peak_held"),
-        this["ledger"],
+        stored.memory_bytes,
         help=Q.help_text("peak_held") + f" Counted by the engine's ledger (checkpoint = {config.checkpoint}, "
-        f"truncation = {config.truncation or 'off'}).",
+        f"truncation = {config.truncation or 'off'}); measured by tracemalloc below.",
     )
 with cols[1]:
-    ui.bytes_metric(
-        Q.label("measured_peak"),
-        this["measured"],
-        help=Q.help_text("measured_peak") + f" The ledger is {this['ledger'] / this['measured']:.0%} of it.",
-    )
+    ui.bytes_metric(Q.label("stored_for_backward"), stored.stored_bytes, help=Q.help_text("stored_for_backward"))
 with cols[2]:
     ui.bytes_metric(Q.label("parameter_bytes"), res.param_bytes, help=Q.help_text("parameter_bytes"))
-share = sqrt["measured"] / full["measured"] if full["measured"] else 1.0
-cols[3].metric(
-    "√T checkpointing: peak measured",
-    f"{share:.0%} of full",
-    help=f"{Q.label('measured_peak')} with √T checkpointing, {sqrt['measured']:,} B, against "
-    f"{full['measured']:,} B with full storage (this batch, every buffer counted; the figures below count only "
-    f"what is {Q.label('stored_for_backward').lower()})",
-)
 
-panels = cache.page_panels("memory", config, params)
+
+def measured() -> None:
+    """The ledger against tracemalloc (in a separate process), and what √T checkpointing holds at its peak."""
+    peaks = ui.compute_or_stop(cache.measured_peaks, config, what="the memory measurement")
+    this, full, sqrt = peaks["this run"], peaks["full storage"], peaks["checkpoint sqrt(T)"]
+    cols = st.columns(3)
+    with cols[0]:
+        ui.bytes_metric(Q.label("peak_held"), this["ledger"], help=Q.help_text("peak_held") + " As above.")
+    with cols[1]:
+        ui.bytes_metric(
+            Q.label("measured_peak"),
+            this["measured"],
+            help=Q.help_text("measured_peak") + f" The ledger is {this['ledger'] / this['measured']:.0%} of it.",
+        )
+    share = sqrt["measured"] / full["measured"] if full["measured"] else 1.0
+    cols[2].metric(
+        "√T checkpointing: peak measured",
+        f"{share:.0%} of full",
+        help=f"{Q.label('measured_peak')} with √T checkpointing, {sqrt['measured']:,} B, against "
+        f"{full['measured']:,} B with full storage (this batch, every buffer counted; the figures below count "
+        f"only what is {Q.label('stored_for_backward').lower()})",
+    )
+
+
 left, right = ui.figure_columns(2, key="memory")
 with left:
     ui.show(panels["memory_by_tensor"], config)
@@ -53,11 +65,15 @@ with right:
     ui.show(panels["memory_timelines"], config)
 
 SECTIONS = {
+    "measured": "Measured by tracemalloc: the ledger checked, and what √T checkpointing saves",
     "length": "How the memory grows with T, under each strategy",
     "budget": "What fits in a memory budget: every stored item, in float64 and float32",
     "pareto": "Checkpointing: memory against recomputation, every schedule",
 }
 for section, box in ui.lazy_sections(SECTIONS, key="memory"):  # computed and drawn only while open
     with box:
+        if section == "measured":
+            measured()
+            continue
         for panel in cache.page_panels("memory", config, params, section).values():
             ui.show(panel, config)

@@ -20,10 +20,11 @@ st.markdown(
     "or **explode** exponentially with distance, and because every step's intermediates are stored, memory "
     "grows with T."
 )
-res = ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
+# the panels first: the worker that draws them then has the run and its analyses at hand
+panels = ui.compute_or_stop(cache.page_panels, "overview", config, params, what="the BPTT run")
+res = cache.run(config, params)
 report = cache.spectral(config, params)
 verdict = rules.verdict(config, cache.last_loss_gradient(config, params), report, res)
-panels = cache.page_panels("overview", config, params)
 
 cols = st.columns(5)
 cols[0].metric(Q.label("loss"), f"{res.loss:.4g}", help=Q.help_text("loss"))

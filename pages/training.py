@@ -8,7 +8,7 @@ from bptt_core.lab.tasks import TASKS
 from bptt_core.lab.train import train
 from dashboard.catalog import memory
 from dashboard.learning import lessons
-from dashboard.shell import gate, ui
+from dashboard.shell import gate, pool, ui
 from dashboard.shell.sidebar import current_config
 
 run = current_config()
@@ -61,8 +61,10 @@ if submitted:
         return True
 
     try:
-        with gate.aside():  # a long job the user asked for: other sessions run meanwhile
-            history = train(config, callback=show_progress, every=max(5, config.iterations // 50))
+        with gate.aside():  # a long job the user asked for, in a worker: other sessions run meanwhile
+            history = pool.call(
+                train, config, callbacks={"callback": show_progress}, every=max(5, config.iterations // 50)
+            )
     except ValueError as err:  # e.g. over the memory budget: say what to change, keep the last run
         stop.empty()
         st.error(f"Training could not run: {err}.")

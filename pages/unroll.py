@@ -24,12 +24,12 @@ else:
         "its size, and memory is freed step by step. On the right, the loop that computes it: the lines the "
         "current step runs are lit."
     )
-ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
 if is_deep(config):
-    animation = cache.page_panels("unroll", config, params)["unroll_grid"]
+    panels = ui.compute_or_stop(cache.page_panels, "unroll", config, params, what="the BPTT run")
+    animation = panels["unroll_grid"]
     ui.show(animation, config)
 else:  # the animation with the loop that computes it beside it, the running lines lit frame by frame
-    animation = cache.unroll_code(config, params)
+    animation = ui.compute_or_stop(cache.unroll_code, config, params, what="the BPTT run")
     with ui.wide_figure("unroll"):
         ui.show(animation, config)
 ui.gif_button(animation, config)
@@ -62,7 +62,7 @@ def equations(config, params) -> None:
     forward, backward = ui.figure_columns(2, key="equations")
     with forward:
         where = f" · layer {layer} →" if is_deep(config) else ""
-        st.markdown(f"**Forward** · first sequence · {config.cell.upper()}{where}")
+        st.markdown(f"**Forward** · first sequence · {VIEWS[config.cell].label}{where}")
         for line in VIEWS[config.cell].forward(t, j, numbers, config.activation):
             st.latex(line)
     with backward:

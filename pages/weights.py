@@ -121,8 +121,7 @@ else:
     )
     st.caption("Edit any entry: the eigenvalues and the gradient-flow curve below follow.")
 
-ui.compute_or_stop(cache.run, config, params, what="the BPTT run")
-panels = cache.page_panels("weights", config, params)
+panels = ui.compute_or_stop(cache.page_panels, "weights", config, params, what="the BPTT run")
 left, right = ui.figure_columns(2, key="weights")
 with left:
     ui.show(panels["eigenvalues"], config, key="w")

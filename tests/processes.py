@@ -12,8 +12,15 @@ import time
 from pathlib import Path
 
 SESSION_VARIABLE = "BPTT_TEST_SESSION"
-#: Command lines of the long-lived processes a run may start: ``streamlit run app.py`` and the measuring child.
-LONG_LIVED = (("streamlit", "run", "app.py"), ("dashboard.catalog.measure", "--serve"))
+#: Command lines of the long-lived processes a run may start: ``streamlit run app.py``, the measuring child,
+#: the pool's workers and the deployment's nginx.
+LONG_LIVED = (
+    ("streamlit", "run", "app.py"),
+    ("dashboard.catalog.measure", "--serve"),
+    ("dashboard.shell.worker",),
+    ("nginx",),
+)
+DEADLINE = 120.0  # seconds a state may take to come about on a loaded machine (a bound, not a wait)
 
 
 def command_line(pid: int) -> list[str]:
@@ -64,3 +71,30 @@ def wait_until_gone(pids, timeout: float) -> list[int]:
         time.sleep(0.05)
         left = [p for p in left if alive(p)]
     return left
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process ``pid`` started, and theirs, running now (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found.update(kids)
+        todo += kids
+    return found
+
+
+def until(condition, what: str, deadline: float = DEADLINE):
+    """Wait for ``condition()`` to hold (polling), failing after ``deadline`` seconds; its value."""
+    end = time.monotonic() + deadline
+    while not (value := condition()):
+        if time.monotonic() > end:
+            raise AssertionError(f"not within {deadline:.0f} s: {what}")
+        time.sleep(0.05)
+    return value

@@ -45,11 +45,14 @@ def preset_params(config: RunConfig) -> Params:
 
 def problem(config: RunConfig, params: Params | None = None) -> Problem:
     """Inputs, delayed-recall targets, padding mask and weights (``params`` overrides the preset)."""
-    T, B = config.T, config.batch_size
-    x = make_inputs(config.signal, T, B, config.input_size, config.seed)
+    x = make_inputs(config.signal, config.T, config.batch_size, config.input_size, config.seed)
     y = delayed_targets(x, config.output_size, config.delay, config.loss)
-    mask = ragged_mask(T, B, config.seed) if config.ragged else None
-    return Problem(config.spec, params if params is not None else preset_params(config), x, y, mask)
+    return Problem(config.spec, params if params is not None else preset_params(config), x, y, problem_mask(config))
+
+
+def problem_mask(config: RunConfig) -> np.ndarray | None:
+    """The padding mask of :func:`problem` (None without variable lengths), without its other arrays."""
+    return ragged_mask(config.T, config.batch_size, config.seed) if config.ragged else None
 
 
 def bptt_options(config: RunConfig) -> dict:
@@ -82,7 +85,7 @@ def total_gradient(config: RunConfig, res: bc.BPTTResult) -> np.ndarray:
 
 def last_valid_step(config: RunConfig) -> int:
     """T*: the last step at which some sequence has a valid token (the last loss's step)."""
-    mask = ragged_mask(config.T, config.batch_size, config.seed) if config.ragged else None
+    mask = problem_mask(config)
     return int(np.flatnonzero(mask.any(axis=1))[-1]) if mask is not None else config.T - 1
 
 
@@ -108,9 +111,12 @@ def flow_origins(T: int, n: int = FLOW_ROWS) -> np.ndarray:
 
 
 def flow(config: RunConfig, params: Params | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Origins (N,) and flow-matrix rows (N, T): ``F[i, k] = ||d l_t / d h_k||``, ``t = origins[i]``."""
+    """Origins (N,) and flow-matrix rows (N, T): ``F[i, k] = ||d l_t / d h_k||``, ``t = origins[i]``.
+
+    The origins are :func:`flow_origins` and the last step with a valid token, whose row is
+    :func:`last_loss_gradient`: one computation serves both."""
     p = problem(config, params)
-    origins = flow_origins(config.T)
+    origins = np.union1d(flow_origins(config.T), [last_valid_step(config)])
     F = bc.flow_matrix(p.spec, p.params, p.x, p.y, loss=config.loss, mask=p.mask, dtype=config.dtype, origins=origins)
     return origins, F
 
@@ -268,12 +274,18 @@ def truncation(
 
 
 def step_equation(
-    config: RunConfig, t: int, unit: int, params: Params | None = None, layer: int | None = None
+    config: RunConfig,
+    t: int,
+    unit: int,
+    params: Params | None = None,
+    layer: int | None = None,
+    res: bc.BPTTResult | None = None,
 ) -> dict[str, float]:
     """The numbers in the equations of step ``t`` for hidden unit ``unit`` of the first sequence.
 
     ``layer`` (default: the top one) is read in its forward direction; a lower layer's input
-    ``x_t`` is the output of the layer below, taken from the same engine run.
+    ``x_t`` is the output of the layer below, taken from the same engine run: ``res``, :func:`run`'s result
+    for this configuration (computed when not given).
 
     Returns
     -------
@@ -284,12 +296,14 @@ def step_equation(
         l_t through the read-out) and ``dh_carried`` (from step t + 1).
     """
     with np.errstate(all="ignore"):  # an exploding run shows inf/nan numbers, not warnings
-        return _step_equation(config, t, unit, params, config.num_layers - 1 if layer is None else layer)
+        res = res if res is not None else run(config, params)
+        return _step_equation(config, t, unit, params, config.num_layers - 1 if layer is None else layer, res)
 
 
-def _step_equation(config: RunConfig, t: int, unit: int, params: Params | None, layer: int) -> dict[str, float]:
+def _step_equation(
+    config: RunConfig, t: int, unit: int, params: Params | None, layer: int, res: bc.BPTTResult
+) -> dict[str, float]:
     p = problem(config, params)
-    res = run(config, params)
     P = {k: v.astype(np.float64) for k, v in p.params.items()}
     below = res.h_layers[layer - 1, :, :, :1].astype(np.float64) if layer else None  # (D, T, 1, H)
     inputs = p.x[:, :1] if below is None else np.concatenate(list(below), axis=-1)
@@ -368,10 +382,13 @@ def last_loss_gradient(config: RunConfig, params: Params | None = None) -> np.nd
     -------
     ndarray of shape (T,)
     """
-    p = problem(config, params)
+    return last_loss_row(config, *flow(config, params))
+
+
+def last_loss_row(config: RunConfig, origins: np.ndarray, F: np.ndarray) -> np.ndarray:
+    """:func:`last_loss_gradient` read off :func:`flow`'s rows (which always include t*), 0 before the last
+    truncation window."""
     t_star = last_valid_step(config)
-    curve = bc.flow_matrix(
-        p.spec, p.params, p.x, p.y, loss=config.loss, mask=p.mask, dtype=config.dtype, origins=[t_star]
-    )[0]
+    curve = F[int(np.searchsorted(origins, t_star))].copy()
     curve[: window_start(config, t_star)] = 0.0  # l_T does not reach past the last cut
     return curve

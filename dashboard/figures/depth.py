@@ -11,7 +11,16 @@ from plotly.subplots import make_subplots
 
 from dashboard.figures import graph
 from dashboard.figures.graph import NODE_SCALE, PLAIN_SCALE
-from dashboard.figures.style import SEQUENTIAL, base_layout, byte_axis, finite_positive, log_axis, thinned, to_unit
+from dashboard.figures.style import (
+    SEQUENTIAL,
+    base_layout,
+    byte_axis,
+    envelope,
+    finite_positive,
+    log_axis,
+    thinned,
+    to_unit,
+)
 
 DIRECTIONS = ("forward →", "reverse ←")
 #: The grid's rows (px apart), the y range below the inputs' labels and above the losses' (in rows, by the
@@ -102,10 +111,13 @@ def layer_memory(df: pd.DataFrame) -> go.Figure:
     Parameters
     ----------
     df : DataFrame with columns ``moment``, ``phase``, ``label``, ``layer``, ``direction``, ``bytes``
+        A long pass is drawn at the moments of its total's envelope (:func:`~dashboard.figures.style.envelope`).
     """
     colors = layer_colors(int(df["layer"].max()) + 1)
+    total = df.groupby("moment")["bytes"].sum()
+    drawn = df[df["moment"].isin(total.index[envelope(total.to_numpy())])]
     fig = go.Figure()
-    for name, part in df.groupby("label", sort=False):
+    for name, part in drawn.groupby("label", sort=False):
         layer, d = int(part["layer"].iloc[0]), int(part["direction"].iloc[0])
         fig.add_scatter(
             x=part["moment"],
@@ -115,8 +127,9 @@ def layer_memory(df: pd.DataFrame) -> go.Figure:
             name=name,
             line={"color": colors[layer], "width": 0.5},
             fillpattern={"shape": "/" if d else ""},
-            customdata=np.stack([part["phase"], part["step"]], axis=1),
-            hovertemplate=f"{name}<br>%{{customdata[0]}} of step %{{customdata[1]}}<br>%{{y:,.0f}} B<extra></extra>",
+            customdata=part["step"].to_numpy(),  # numbers and words apart: each array goes to the browser whole
+            text=part["phase"].to_numpy(dtype=str),
+            hovertemplate=f"{name}<br>%{{text}} of step %{{customdata}}<br>%{{y:,.0f}} B<extra></extra>",
         )
     first_back = df.loc[df["phase"] == "backward", "moment"]
     if len(first_back):

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.figures.style import base_layout, byte_axis, log_axis
+from dashboard.figures.style import base_layout, byte_axis, envelope, log_axis
 
 GROUP_COLORS = {
     "inputs x": "#bcbd22",
@@ -40,10 +40,13 @@ def memory_stack(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     Parameters
     ----------
     df : DataFrame with columns ``moment``, ``phase``, ``step``, ``group``, ``bytes``
-        One row per (moment, group); ``moment`` counts the steps run so far.
+        One row per (moment, group); ``moment`` counts the steps run so far. A long pass is drawn at the
+        moments of its total's envelope (:func:`~dashboard.figures.style.envelope`).
     """
+    total = df.groupby("moment")["bytes"].sum()
+    drawn = df[df["moment"].isin(total.index[envelope(total.to_numpy())])]
     fig = go.Figure()
-    for group, part in df.groupby("group", sort=False):
+    for group, part in drawn.groupby("group", sort=False):
         fig.add_scatter(
             x=part["moment"],
             y=part["bytes"],
@@ -51,8 +54,9 @@ def memory_stack(df: pd.DataFrame, *, title: str = "") -> go.Figure:
             stackgroup="held",
             mode="lines",
             line={"width": 0.5, "color": GROUP_COLORS.get(str(group))},
-            customdata=part[["phase", "step"]].to_numpy(),
-            hovertemplate="%{customdata[0]} step %{customdata[1]}<br>%{y:,.0f} B<extra>" + str(group) + "</extra>",
+            customdata=part["step"].to_numpy(),  # numbers and words apart: each array goes to the browser whole
+            text=part["phase"].to_numpy(dtype=str),
+            hovertemplate="%{text} step %{customdata}<br>%{y:,.0f} B<extra>" + str(group) + "</extra>",
         )
     forward_end = df.loc[df["phase"] == "forward", "moment"].max()
     if pd.notna(forward_end):
@@ -73,9 +77,11 @@ def memory_timelines(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     Parameters
     ----------
     df : DataFrame with columns ``strategy``, ``moment``, ``phase``, ``step``, ``bytes``
+        A long pass is drawn at its envelope (:func:`~dashboard.figures.style.envelope`).
     """
     fig = go.Figure()
     for strategy, part in df.groupby("strategy", sort=False):
+        part = part.iloc[envelope(part["bytes"].to_numpy())]
         fig.add_scatter(
             x=part["moment"],
             y=part["bytes"],
@@ -86,8 +92,9 @@ def memory_timelines(df: pd.DataFrame, *, title: str = "") -> go.Figure:
                 "width": 2.5,
                 "color": STRATEGY_COLORS.get(str(strategy)),
             },
-            customdata=part[["phase", "step"]].to_numpy(),
-            hovertemplate="%{customdata[0]} step %{customdata[1]}<br>%{y:,.0f} B<extra>" + str(strategy) + "</extra>",
+            customdata=part["step"].to_numpy(),
+            text=part["phase"].to_numpy(dtype=str),
+            hovertemplate="%{text} step %{customdata}<br>%{y:,.0f} B<extra>" + str(strategy) + "</extra>",
         )
     fig.update_xaxes(title="steps run so far, recomputed steps included")
     fig.update_yaxes(title="held for backward", **byte_axis(df["bytes"]))

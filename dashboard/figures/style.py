@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -258,6 +259,25 @@ def mark_overflow(fig: go.Figure, step: int | None, **where) -> go.Figure:
             **where,
         )
     return fig
+
+
+#: Points a curve through the pass keeps at most: a chart is a few hundred pixels wide, and a deep network's
+#: pass has thousands of moments (each point also costs the browser and the server to send).
+MAX_POINTS = 800
+
+
+def envelope(values: np.ndarray, limit: int = MAX_POINTS) -> np.ndarray:
+    """Indices of the points of ``values`` (n,) to draw: all of them up to ``limit``; beyond, the first, the last
+    and the largest and smallest value of each of ``limit // 2`` equal bins, in order, so every peak and
+    every trough of a sawtooth stays in the picture."""
+    n = len(values)
+    if n <= limit:
+        return np.arange(n)
+    edges = np.linspace(0, n, limit // 2 + 1).astype(int)
+    keep = {0, n - 1}
+    for a, b in itertools.pairwise(edges):
+        keep |= {a + int(np.argmax(values[a:b])), a + int(np.argmin(values[a:b]))}
+    return np.array(sorted(keep))
 
 
 def log_heatmap(df: pd.DataFrame, rows: str, columns: str, values: str, *, colorbar: str, hover: str) -> go.Figure:

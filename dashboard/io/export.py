@@ -50,7 +50,7 @@ def export_panels(config: RunConfig, params: dict | None = None, source=PLAIN) -
     extra = []
     if not is_deep(config):  # the Unroll page's code view (one layer in one direction)
         extra.append(unroll_code(config, params, source.run(config, params), source.stored_run(config, params)))
-    extra += lessons.loss_panels(config, params).values()
+    extra += lessons.loss_panels(config, params, source=source).values()
     extra += page_panels("beyond_bptt", config, params, source).values()
     kind, theta, target, taus, n, tau = stochastic.STOCHASTIC_DEFAULTS
     extra += stochastic.estimator_panels(kind, theta, target, np.asarray(taus), n, tau).values()

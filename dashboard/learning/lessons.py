@@ -11,8 +11,8 @@ import plotly.graph_objects as go
 import bptt_core as bc
 from bptt_core.lab.tasks import corpus, make_batch
 from bptt_core.lab.train import TrainConfig, TrainHistory
-from bptt_core.losses import reduce, step_means, token_loss_and_grad
-from dashboard.catalog import compute, memory
+from bptt_core.losses import reduce, step_means, token_loss_and_grad, token_weights
+from dashboard.catalog import PLAIN, compute, memory
 from dashboard.catalog.panels import Panel
 from dashboard.config import LIMITS, RunConfig
 from dashboard.figures import lessons as fl
@@ -116,21 +116,60 @@ def training_panels(histories: dict[str, TrainHistory], current: str, clip: floa
     }
 
 
-def loss_panels(config: RunConfig, params: dict | None = None) -> dict[str, Panel]:
-    """Per-step losses of the current run, gradient scale against T, and the token-loss heatmap."""
-    res = compute.run(config, params)
-    p = compute.problem(config, params)
-    steps = pd.DataFrame({"t": np.arange(config.T), "loss": res.step_losses})
+def loss_panels(
+    config: RunConfig, params: dict | None = None, section: str | None = None, source=PLAIN
+) -> dict[str, Panel]:
+    """The Loss over time page's panels: its first section ``""`` (per-step losses and the token losses of the
+    current run) and ``"scale"`` (the gradient scale against T, runs at six lengths); every section when
+    ``section`` is None. ``source`` provides ``run`` (:data:`dashboard.catalog.PLAIN`, or a cached one)."""
+    panels = {}
+    if section in (None, ""):
+        panels |= _run_losses(config, source.run(config, params), compute.problem(config, params))
+    if section in (None, "scale"):
+        scale = scale_study(config, params)
+        panels["scale_vs_length"] = Panel(
+            "scale_vs_length",
+            "Why averaging keeps the gradient scale",
+            scale_caption(scale),
+            fl.scale_vs_length(scale),
+            scale,
+        )
+    return panels
+
+
+def totals(config: RunConfig, res: bc.BPTTResult, p: compute.Problem) -> dict[str, float]:
+    """The run's total loss under each reduction, from its token losses (the engine's own sum: the weights of
+    :func:`bptt_core.losses.token_weights` over the valid tokens); the forward pass does not depend on it."""
+    mask = p.mask if p.mask is not None else np.ones((config.T, config.batch_size))
+    y = p.y if config.loss == "cross_entropy" else p.y.astype(res.yhat.dtype)
+    with np.errstate(all="ignore"):
+        tok, _ = token_loss_and_grad(config.loss, res.yhat, y)
+        tok = np.where(mask > 0, tok, 0.0)
+        return {
+            red: float(np.einsum("tb,tb->", token_weights(mask, red), tok, dtype=np.float64)) for red in bc.REDUCTIONS
+        }
+
+
+def scale_study(config: RunConfig, params: dict | None = None) -> pd.DataFrame:
+    """``||∇L||`` under each reduction at six lengths from 2 to 4 T (at most the longest T allowed), the rest of
+    the configuration as it is (no checkpointing or truncation: they do not change the gradient's scale)."""
     base = config.replace(checkpoint="none", truncation=0)
-    by_reduction = {red: compute.run(base.replace(reduction=red), params).loss for red in bc.REDUCTIONS}
-    tokens = float(p.mask.sum()) if p.mask is not None else float(config.T * config.batch_size)
-    scale_rows = []
+    rows = []
     longest = min(max(config.T, 4) * 4, LIMITS["T"][1])
     for T in np.unique(np.geomspace(2, longest, 6).astype(int)):
+        p = compute.problem(base.replace(T=int(T)), params)
+        options = {k: v for k, v in compute.bptt_options(base).items() if k not in ("reduction", "clip")}
         for red in bc.REDUCTIONS:
-            r = compute.run(base.replace(T=int(T), reduction=red), params)
-            scale_rows.append((int(T), red, r.grad_norm))
-    scale = pd.DataFrame(scale_rows, columns=["T", "reduction", "grad_norm"])
+            r = bc.bptt(p.spec, p.params, p.x, p.y, mask=p.mask, reduction=red, return_sequences=False, **options)
+            rows.append((int(T), red, r.grad_norm))
+    return pd.DataFrame(rows, columns=["T", "reduction", "grad_norm"])
+
+
+def _run_losses(config: RunConfig, res: bc.BPTTResult, p: compute.Problem) -> dict[str, Panel]:
+    """Per-step losses with both totals, and the token-loss heatmap, of one run."""
+    steps = pd.DataFrame({"t": np.arange(config.T), "loss": res.step_losses})
+    by_reduction = totals(config, res, p)
+    tokens = float(p.mask.sum()) if p.mask is not None else float(config.T * config.batch_size)
     tok = _token_losses(config, res, p)
     ratio = tokens / config.batch_size
     return {
@@ -146,13 +185,6 @@ def loss_panels(config: RunConfig, params: dict | None = None) -> dict[str, Pane
             ),
             fl.step_losses(steps, mean=by_reduction["mean"], total=by_reduction["sum"]),
             steps.assign(L_mean=by_reduction["mean"], L_sum=by_reduction["sum"], valid_tokens=tokens),
-        ),
-        "scale_vs_length": Panel(
-            "scale_vs_length",
-            "Why averaging keeps the gradient scale",
-            scale_caption(scale),
-            fl.scale_vs_length(scale),
-            scale,
         ),
         "token_losses": Panel(
             "token_losses",

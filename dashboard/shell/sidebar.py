@@ -10,12 +10,11 @@ from streamlit.runtime.pages_manager import PagesManager
 import bptt_core as bc
 from bptt_core.budget import human
 from bptt_core.lab.signals import SIGNALS
-from dashboard.catalog import compute, memory
+from dashboard.catalog import memory
 from dashboard.config import CHECKPOINTS, DTYPES, LIMITS, PAGE_PARAMS, RunConfig, from_mapping
 from dashboard.io import export
-from dashboard.io.export import export_panels
 from dashboard.io.weights import fingerprint
-from dashboard.shell import gate
+from dashboard.shell import gate, pool, remote
 
 PREFIX = "cfg."
 CONFIG_KEY = "run_config"
@@ -192,19 +191,17 @@ def _export_section(config: RunConfig) -> None:
         "Prepare all figures, data and config", icon=":material/folder_zip:", width="stretch", key="export_prepare"
     ):
         bar = sb.progress(0.0, text="Computing the figures…")
-        with gate.aside():  # a long job: other sessions run meanwhile
-            from dashboard.shell import (
-                cache,  # the pages' cached computations, reused (imported here: st.cache_data at import)
-            )
-
-            figures = export_panels(config, params, source=cache)
-            data = export.bundle(
+        with gate.aside():  # a worker computes and Chromium renders; other sessions run meanwhile
+            data = pool.call(
+                remote.export_zip,
                 config,
-                figures,
-                url=url,
-                static=has_browser,
-                params=params if params is not None else compute.preset_params(config),
-                progress=lambda done, total, name: bar.progress(done / total, text=f"{done}/{total}: {name}"),
+                params,
+                url,
+                has_browser,
+                key=config.key(),
+                callbacks={
+                    "progress": lambda done, total, name: bar.progress(done / total, text=f"{done}/{total}: {name}")
+                },
             )
         st.session_state[EXPORT] = (config.key(), data)
         bar.empty()

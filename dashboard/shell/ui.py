@@ -14,7 +14,7 @@ from dashboard.catalog.panels import Panel
 from dashboard.config import RunConfig
 from dashboard.figures.style import FONT
 from dashboard.io import export
-from dashboard.shell import gate
+from dashboard.shell import gate, pool
 from dashboard.vocabulary.numbers import human_bytes
 from dashboard.vocabulary.quantities import help_text, label
 
@@ -242,7 +242,9 @@ def gif_button(panel: Panel, config: RunConfig) -> None:
         st.button("Animated GIF", icon=":material/gif_box:", disabled=True, help=export.NO_BROWSER)
         st.caption(export.NO_BROWSER)
         return
-    export.warm_up()
+    if not st.session_state.get("gif-warm-up"):  # start Chromium, once, where this session's GIF most likely renders
+        pool.call(export.warm_up, key=config.key())
+        st.session_state["gif-warm-up"] = True
     slot = f"gif-{panel.name}"
     frames = len(panel.figure.frames)
     strides = {1: f"every frame ({frames})"}
@@ -253,11 +255,15 @@ def gif_button(panel: Panel, config: RunConfig) -> None:
     stride = choose.radio("GIF frames", list(strides), format_func=strides.get, horizontal=True, key=f"stride-{slot}")
     if prepare.button("Prepare an animated GIF", icon=":material/gif_box:", key=f"prepare-{slot}"):
         bar = st.progress(0.0, text="Rendering the frames…")
-        with gate.aside():  # Chromium renders; other sessions run meanwhile
-            data = export.to_gif(
+        with gate.aside():  # a worker and Chromium render; other sessions run meanwhile
+            data = pool.call(
+                export.to_gif,
                 panel.figure,
                 stride=stride,
-                progress=lambda done, total, _: bar.progress(done / total, text=f"frame {done} of {total}"),
+                key=config.key(),
+                callbacks={
+                    "progress": lambda done, total, _: bar.progress(done / total, text=f"frame {done} of {total}")
+                },
             )
         st.session_state[f"{slot}-bytes"] = (config.key(), data)
         bar.empty()

@@ -1,0 +1,3 @@
+from deploy.run import main
+
+raise SystemExit(main())
