@@ -25,8 +25,6 @@ from .limits import (  # noqa: F401  (re-exported: the guard's public names)
 from .scan import scan_steps
 from .spec import RNNSpec
 
-#: Numbers stored per step and batch element by each cell's cache, in units of H (besides the input x_t).
-CACHE_WIDTH = {name: cell.tape_width for name, cell in CELLS.items()}
 #: Bytes of the Python objects of one step's cache dict (the dict and a view per entry), as the analyses keep them.
 CACHE_ENTRY_BYTES = 200
 #: Bytes of one row of a plan's actions, and (an upper bound) of one row of the ledger's timeline with its changes.
@@ -120,7 +118,7 @@ def flow_bytes(spec: RNNSpec, T: int, B: int, n_origins: int, dtype: str = "floa
     item = np.dtype(dtype).itemsize
     H, I = spec.hidden_size, spec.layer_input_size(spec.num_layers - 1)
     width, state = CELLS[spec.cell].width, CELLS[spec.cell].state_width
-    caches = T * B * (CACHE_WIDTH[spec.cell] * H + I + width * H)
+    caches = T * B * (CELLS[spec.cell].tape_width * H + I + width * H)
     adjoints = n_origins * B * H * (3 * width + 3 * state + 5)  # live adjoints, loss seeds, the cell's temporaries
     own = int((caches + adjoints + T * B * H) * item + n_origins * T * 8) + _cache_objects(spec, T)
     if spec.num_layers == 1 and spec.directions == 1:
