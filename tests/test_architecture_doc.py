@@ -18,8 +18,7 @@ from bptt_core.analysis.gradcheck import numerical_gradient
 from bptt_core.analysis.jacobians import jacobian_products, local_jacobians
 from bptt_core.reference import reference_bptt
 from dashboard.catalog import sections
-from dashboard.config import RunConfig
-from dashboard.config import cell_views
+from dashboard.config import RunConfig, cell_views
 from dashboard.vocabulary import quantities as Q
 from tests.apptest import PAGES
 
