@@ -1,4 +1,5 @@
-"""The whole run: it must leave no process behind (a Streamlit server or the measuring child it started)."""
+"""The whole run: it must leave no process behind (a Streamlit server, the measuring child or a pool worker it
+started, the deployment's nginx)."""
 
 from __future__ import annotations
 
@@ -40,9 +41,13 @@ def nothing_left_running():
 
 @pytest.fixture(scope="session", autouse=True)
 def measuring_child_stopped(nothing_left_running):
-    """AppTest runs the pages in this process, so the Memory page's measuring child is this process's: stop it
-    when the tests are done, before the check above (its ``atexit`` handler would run only after it)."""
+    """AppTest runs the pages in this process, so the Memory page's measuring child and the pool's workers are
+    this process's: stop them when the tests are done, before the check above (their ``atexit`` handlers would
+    run only after it)."""
     yield
     measure = sys.modules.get("dashboard.catalog.measure")
     if measure is not None:
         measure.stop_worker()
+    pool = sys.modules.get("dashboard.shell.pool")
+    if pool is not None:
+        pool.shutdown()

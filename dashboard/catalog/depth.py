@@ -87,7 +87,7 @@ def layer_summary(
         rows.append(
             {
                 "layer": label(owner, config.bidirectional),
-                quantities.label("spectral_radius"): max(report.spectral_radius.values()),
+                quantities.label("spectral_radius"): max(report.spectral_radius.values(), default=np.nan),
                 quantities.label("pascanu_rate"): report.bound_rate if report.bound_rate is not None else np.nan,
                 quantities.label("jacobian_growth"): float(np.exp(summary.rate)),
                 quantities.label("memory_horizon"): horizon_text(summary, jp),

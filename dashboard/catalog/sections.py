@@ -27,6 +27,7 @@ PLAIN = SimpleNamespace(
             "contributions",
             "jacobians",
             "layer_jacobians",
+            "layer_spectral",
             "spectral",
             "cell_comparison",
             "phase_diagram",

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from dashboard.catalog import compute, online
+from dashboard.catalog import PLAIN, compute, online
 from dashboard.catalog.panels import Panel
 from dashboard.config import RunConfig
 from dashboard.diagnose.advice import diagnose
@@ -86,7 +86,7 @@ def _computed(name: str) -> Callable:
     """The computation ``name`` of :data:`remote.SOURCE` (:data:`dashboard.catalog.PLAIN`'s), cached here,
     computed in a worker."""
 
-    @functools.wraps(getattr(remote.SOURCE, name))
+    @functools.wraps(getattr(PLAIN, name))  # its own name and code: Streamlit's cache keys on them
     def in_worker(*args):
         _remember(_seed_key(name, args))
         if (value := _handed_over(name, args)) is not None:

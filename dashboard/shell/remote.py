@@ -48,13 +48,13 @@ def memo_key(value) -> object:
 def memoised(name: str, fn: Callable) -> Callable:
     """``fn`` remembering its last results (shared by every memoised function, :data:`MEMO_ENTRIES` in all)."""
 
-    def call(*args):
-        key = (name, *map(memo_key, args))
+    def call(*args, **options):
+        key = (name, *map(memo_key, args), *sorted(options.items()))
         with _memo_lock:
             if key in _memo:
                 _memo.move_to_end(key)
                 return _memo[key]
-        value = fn(*args)
+        value = fn(*args, **options)
         with _memo_lock:
             _memo[key] = value
             while len(_memo) > MEMO_ENTRIES:
@@ -64,12 +64,15 @@ def memoised(name: str, fn: Callable) -> Callable:
     return call
 
 
-def _measured_peaks(config: RunConfig) -> dict:
-    return measure.measure_here(config) if IN_WORKER else measure.measured_peaks(config)
+def _measured_peaks(config: RunConfig, what: str = "bptt") -> dict:
+    """:func:`measure.measured_peaks`; in a worker, in the worker itself (its tracemalloc sees one task)."""
+    if not IN_WORKER:
+        return measure.measured_peaks(config, what=what)
+    return measure.measure_here(config) if what == "bptt" else measure.measure_online_here(config)
 
 
 _plain = {name: getattr(PLAIN, name) for name in vars(PLAIN)}
-_plain |= {"layer_spectral": compute.layer_spectral, "measured_peaks": _measured_peaks}
+_plain |= {"measured_peaks": _measured_peaks}
 _memos = {name: memoised(name, fn) for name, fn in _plain.items() if name != "last_loss_gradient"}
 
 
