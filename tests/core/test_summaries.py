@@ -87,9 +87,9 @@ def test_degenerate_curves_are_flat_and_say_so(y):
 
 
 def test_one_curve_only():
-    with pytest.raises(ValueError, match="one curve"):
+    with pytest.raises(ValueError, match="1-d curve"):
         summarise_curve(np.zeros((2, 5)))
-    with pytest.raises(ValueError, match="lags must"):
+    with pytest.raises(ValueError, match="one lag per point"):
         decay_horizon(np.zeros(5), 1e-3, np.arange(4))
 
 
