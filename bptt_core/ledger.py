@@ -32,11 +32,13 @@ def held_bytes(*arrays: np.ndarray | None) -> int:
 def object_bytes(*objects: object) -> int:
     """Bytes of the Python objects of a call's bookkeeping: each object, its attribute dict, and the dicts,
     lists and tuples among its attributes with the array views they hold (an array's data is counted under
-    its own group, a view has none)."""
+    its own group, a view has none). An instance's attribute dict is counted as a dict of its own of as many
+    entries: CPython shares the keys of instances of one class, so the shared dict's size depends on what
+    other instances did before, and the count would differ from call to call."""
     total = 0
     for obj in objects:
         attributes = list(vars(obj).values()) if hasattr(obj, "__dict__") else []
-        total += sys.getsizeof(obj) + (sys.getsizeof(vars(obj)) if attributes else 0)
+        total += sys.getsizeof(obj) + (sys.getsizeof(dict(vars(obj))) if attributes else 0)
         for value in attributes:
             items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
             total += sys.getsizeof(value) if isinstance(value, (dict, list, tuple)) else 0
@@ -125,9 +127,16 @@ class MemoryLedger:
             self._ev_key.append(keys.setdefault(key, len(keys)))
             self._ev_value.append(owned[key] if key.__class__ is tuple else now[key])
         self._dirty.clear()
-        allocated = self.nbytes
-        if allocated != self._now.get("timeline"):
-            self.set("timeline", allocated)
+        for _ in range(8):  # counting the timeline's growth may grow it again: a few rounds at most
+            allocated = self.nbytes
+            if allocated == now.get("timeline"):
+                break
+            self.set("timeline", allocated)  # into this row too, so the recorded rows reach the peak
+            self._held[n] = self._total
+            self._ev_row.append(n)
+            self._ev_key.append(keys.setdefault("timeline", len(keys)))
+            self._ev_value.append(allocated)
+            self._dirty.discard("timeline")
 
     def _column(self, key: str | tuple) -> np.ndarray:
         """The recorded value of a group or owner at every row (each change holds until the next)."""

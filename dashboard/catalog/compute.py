@@ -139,6 +139,8 @@ def contributions(config: RunConfig, params: Params | None = None) -> np.ndarray
     name = bc.CELLS[config.cell].term_params[0]
     g = res.grads[bc.param_key(name, config.num_layers - 1, 0)]
     norm = bc.scaled_norm(g)
+    if not np.isfinite(norm):  # the run overflowed: its gradient has no finite terms to itemise
+        return np.full((config.T, config.T), np.nan)
     P = bc.gradient_contributions(
         p.spec,
         p.params,
@@ -148,7 +150,7 @@ def contributions(config: RunConfig, params: Params | None = None) -> np.ndarray
         reduction=config.reduction,
         mask=p.mask,
         dtype=config.dtype,
-        direction=g / norm if norm > 0 and np.isfinite(norm) else g,
+        direction=g / norm if norm > 0 else g,
         param=name,
     )
     if config.truncation:

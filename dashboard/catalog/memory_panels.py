@@ -37,7 +37,19 @@ def memory_stack_caption(res: bc.BPTTResult, df: pd.DataFrame) -> str:
         f"Forward stores what backward will need ({names}); backward uses and releases it in reverse order. "
         f"Below it, the call's fixed buffers ({human_bytes(fixed)}: gradient buffers, scratch and losses). "
         f"{label('stored_for_backward')}: {human_bytes(res.stored_bytes)}; {label('peak_held').lower()} "
-        f"by the whole pass: {human_bytes(res.memory_bytes)}."
+        f"by the whole pass: {human_bytes(res.memory_bytes)}." + _between_steps(res, df)
+    )
+
+
+def _between_steps(res: bc.BPTTResult, df: pd.DataFrame) -> str:
+    """The areas are drawn after every step; what the pass held for a moment within one step above them."""
+    drawn = int(df.groupby("moment")["bytes"].sum().max()) if len(df) else 0
+    above = res.memory_bytes - drawn
+    if above <= 0:
+        return ""
+    return (
+        f" The areas are drawn after every step; for a moment within one step the pass held "
+        f"{human_bytes(above)} more than their highest point."
     )
 
 
