@@ -268,7 +268,7 @@ def _radius(model: Model) -> np.ndarray:
     out = np.full((spec.num_layers, spec.directions), np.nan)
     for l, d in spec.layers():
         blocks = cell.recurrence(bc.layer_params(model.params, l, d)).values()
-        out[l, d] = max((bc.spectral_radius(b) for b in blocks), default=np.nan)
+        out[l, d] = max((float(np.abs(np.linalg.eigvals(b)).max()) for b in blocks), default=np.nan)  # complex: LRU
     return out
 
 
