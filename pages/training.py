@@ -7,6 +7,7 @@ from bptt_core.lab.optim import OPTIMIZERS
 from bptt_core.lab.tasks import TASKS
 from bptt_core.lab.train import train
 from dashboard.catalog import memory
+from dashboard.config.cell_views import cell_name
 from dashboard.learning import lessons
 from dashboard.shell import gate, ui
 from dashboard.shell.sidebar import current_config
@@ -21,8 +22,7 @@ st.markdown(
     "in the sidebar."
 )
 st.caption(
-    f"From the sidebar: {run.cell.upper()}"
-    + (f" ({run.activation})" if run.cell == "rnn" else "")
+    f"From the sidebar: {cell_name(run.cell, run.activation)}"
     + f", T = {run.T}, H = {run.hidden_size}, B = {run.batch_size}, {run.num_layers} layer(s)"
     + (", bidirectional" if run.bidirectional else "")
     + f", init {run.init} × {run.scale:g}, clip {run.clip or 'off'}, truncation {run.truncation or 'off'}, "

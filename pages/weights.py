@@ -5,7 +5,7 @@ import streamlit as st
 
 import bptt_core as bc
 from dashboard.catalog import compute
-from dashboard.config.cell_views import VIEWS
+from dashboard.config.cell_views import VIEWS, cell_name
 from dashboard.io import weights
 from dashboard.shell import cache, ui
 from dashboard.shell.sidebar import current_config, current_params, last_config, use_params, use_preset
@@ -19,7 +19,7 @@ layers = f"{config.num_layers} layer{'s' if config.num_layers > 1 else ''}" + (
     ", bidirectional" if config.bidirectional else ""
 )
 st.markdown(
-    f"Now using **{source}** for a {config.cell.upper()} with H = {config.hidden_size}, "
+    f"Now using **{source}** for a {cell_name(config.cell, config.activation)} with H = {config.hidden_size}, "
     f"I = {config.input_size}, O = {config.output_size}, {layers}. Keys are PyTorch's state dict "
     "(`weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`, then `_l1`, … and `_reverse`) plus the "
     "read-out `weight_out`, `bias_out` (or an `nn.Linear` such as `fc.weight`): a `torch.nn` state dict "

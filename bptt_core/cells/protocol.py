@@ -79,6 +79,7 @@ FUNCTIONS = (
     "hidden_gradient",
     "forward_scan",
     "backward_scan",
+    "decay",
 )
 
 
@@ -117,7 +118,10 @@ class Cell:
     width : int
         Width of the input projection ``xw_t``, in units of H (``G`` for the PyTorch cells).
     activations : tuple of str
-        Activations the cell accepts (only the vanilla RNN has a choice).
+        Activations the cell accepts (only the vanilla RNN has a choice: :attr:`chooses_activation`).
+    torch_module : str or None
+        The ``torch.nn`` class that runs this cell with these parameters ("RNN", "LSTM", "GRU": ``torch.nn.LSTM``,
+        and ``torch.nn.LSTMCell`` for one step, :attr:`torch_cell`); None: PyTorch has none (the LRU, minGRU).
     param_shapes : callable
         ``(H, I) -> {short name: shape}``: one layer-direction's parameters, in state-dict order.
     sizes : callable
@@ -184,6 +188,12 @@ class Cell:
         a step's output state; None: the hidden parts' own gradient.
     forward_scan, backward_scan : callable or None
         The scan versions of the steps (module docstring); None: the cell has no scan.
+    decay : callable or None
+        ``(params, cache) -> (B, N)``, for a cell whose state follows a diagonal linear recurrence
+        ``s_t = a_t * s_{t-1} + b_t`` over N units (complex for the LRU): ``|a_t|`` of the step whose forward
+        ``cache`` is given (the LRU's ``|lambda|``, minGRU's ``1 - z_t``). Each unit's gradient travels back
+        scaled by the product of its ``|a_t|`` exactly: the cell's closed-form law
+        (:func:`bptt_core.analysis.laws.decay_law`). None: the state's Jacobian couples units.
     """
 
     name: str
@@ -217,6 +227,18 @@ class Cell:
     hidden_gradient: Callable | None = None
     forward_scan: Callable | None = None
     backward_scan: Callable | None = None
+    decay: Callable | None = None
+    torch_module: str | None = None
+
+    @property
+    def chooses_activation(self) -> bool:
+        """Whether the non-linearity is a choice (the vanilla RNN's ``activation``), not fixed by the cell."""
+        return len(self.activations) > 1
+
+    @property
+    def torch_cell(self) -> str | None:
+        """The ``torch.nn`` class of one step ("LSTMCell"), or None where PyTorch has no module."""
+        return None if self.torch_module is None else f"{self.torch_module}Cell"
 
     @property
     def gates(self) -> int:

@@ -331,8 +331,8 @@ def only(config: RunConfig, names: tuple[str, ...]) -> RunConfig:
     """The config with every field not in ``names`` reset to its default (a narrower cache key)."""
     default = RunConfig()
     kept = {n: getattr(config, n) for n in names}
-    if kept.get("activation", "tanh") != "tanh" and "cell" not in kept:
-        kept["cell"] = "rnn"
+    if "cell" not in kept and kept.get("activation", default.activation) not in bc.CELLS[default.cell].activations:
+        kept["cell"] = next(name for name, c in bc.CELLS.items() if kept["activation"] in c.activations)
     return default.replace(**kept)
 
 

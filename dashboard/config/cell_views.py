@@ -326,6 +326,12 @@ VIEWS: dict[str, CellView] = {
 }
 
 
+def cell_name(cell: str, activation: str = "tanh") -> str:
+    """How pages name a cell: its label, with the non-linearity where the cell lets it be chosen ("RNN (relu)")."""
+    chosen = bc.CELLS[cell].chooses_activation
+    return VIEWS[cell].label + (f" ({activation})" if chosen else "")
+
+
 def jacobian_shapes(spec: bc.RNNSpec, T: int, B: int) -> list[tuple[str, str, str]]:
     """The chain rule of one BPTT step for tensors: (quantity, expression, shape) rows.
 

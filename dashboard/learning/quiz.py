@@ -19,6 +19,7 @@ from bptt_core.losses import reduce, token_weights
 from bptt_core.online import flop_counts, stored_crossover
 from dashboard.catalog import compute, verdict
 from dashboard.config import RunConfig
+from dashboard.config.cell_views import cell_name
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Question:
 
 def network_label(config: RunConfig) -> str:
     """The network a question ran, as its explanation names it: cell, sizes, length, init and seed."""
-    name = f"{config.activation} RNN" if config.cell == "rnn" else config.cell.upper()
+    name = cell_name(config.cell, config.activation)
     parts = [
         f"I = {config.input_size}",
         f"H = {config.hidden_size}",

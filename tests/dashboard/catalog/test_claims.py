@@ -33,7 +33,7 @@ def random_settings(n: int, seed: int, max_T: int = 1000) -> list[RunConfig]:
         out.append(
             RunConfig(
                 cell=cell,
-                activation=str(rng.choice(["tanh", "relu", "sigmoid", "linear"])) if cell == "rnn" else "tanh",
+                activation=str(rng.choice(bc.CELLS[cell].activations)) if bc.CELLS[cell].chooses_activation else "tanh",
                 T=int(rng.choice([2, 10, 40, 150, 400, max_T])),
                 hidden_size=int(rng.integers(2, 33)),
                 batch_size=int(rng.integers(1, 5)),
@@ -121,7 +121,7 @@ def test_the_verdict_never_contradicts_the_curve_it_is_computed_from(config):
     if np.isfinite(per_step) and per_step > 0:
         assert found.per_step == pytest.approx(per_step, rel=1e-6)
         assert factor(found.per_step) in found.detail
-    if config.cell == "rnn" and compute.spectral(config).bound_rate < 1:
+    if bc.CELLS[config.cell].chooses_activation and compute.spectral(config).bound_rate < 1:
         assert found.label != "exploding"  # Pascanu's sufficient condition, on the same curve
 
 
@@ -144,7 +144,9 @@ def test_growth_and_horizon_follow_the_linear_rnn_law(T, rho, init):
 
 
 @pytest.mark.parametrize(
-    "config", [c for c in random_settings(40, seed=2, max_T=300) if c.cell == "rnn"], ids=lambda c: c.key()
+    "config",
+    [c for c in random_settings(40, seed=2, max_T=300) if bc.CELLS[c.cell].chooses_activation],
+    ids=lambda c: c.key(),
 )
 def test_the_spectral_norm_curve_stays_under_the_pascanu_bound(config):
     """The caption says the spectral-norm curve never rises above (γσ_max)^lag: checked on the figure."""
