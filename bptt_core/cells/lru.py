@@ -365,6 +365,7 @@ CELL = Cell(
     pascanu_bound=True,
     gamma=1.0,
     init_options=INIT_OPTIONS,
+    check_options=_check_options,
     hidden_parts=("x",),
     dynamic_parts=("x",),
     **functions_in(globals()),

@@ -179,6 +179,9 @@ class Cell:
         without ``weight_hh`` draws its own way (:attr:`init_options`).
     init_options : dict of str to float
         The cell's own keyword options of :func:`bptt_core.init_params`, with their defaults.
+    check_options : callable or None
+        Called with the filled-in init options as keywords; raises ValueError naming a bad one (the LRU's
+        ``0 <= r_min <= r_max <= 1``).
     hidden_parts : tuple of str
         The state parts whose gradient the analyses follow back in time (``("h",)``; the LRU's ``("x",)``).
     dynamic_parts : tuple of str or None
@@ -222,6 +225,7 @@ class Cell:
     gamma: float | None = None
     init_presets: bool = False
     init_options: dict[str, float] = field(default_factory=dict)
+    check_options: Callable[..., None] | None = None
     hidden_parts: tuple[str, ...] = ("h",)
     dynamic_parts: tuple[str, ...] | None = None
     hidden_gradient: Callable | None = None
@@ -283,4 +287,7 @@ class Cell:
             raise ValueError(
                 f"init_params got unknown option(s) {unknown} for cell={self.name!r} (its options: {known})"
             )
-        return {**self.init_options, **options}
+        filled = {**self.init_options, **options}
+        if self.check_options is not None:
+            self.check_options(**filled)
+        return filled

@@ -60,6 +60,7 @@ def train_config(run: RunConfig, task: str, iterations: int, lr: float, optimize
         init=run.init,
         scale=run.scale,
         forget_bias=run.forget_bias,
+        init_options=tuple(run.init_options.items()),
         seed=run.seed,
         delay=run.delay,
     )
