@@ -87,7 +87,7 @@ def layer_summary(
         rows.append(
             {
                 "layer": label(owner, config.bidirectional),
-                quantities.label("spectral_radius"): max(report.spectral_radius.values()),
+                quantities.label("spectral_radius"): max(report.spectral_radius.values(), default=np.nan),
                 quantities.label("pascanu_rate"): report.bound_rate if report.bound_rate is not None else np.nan,
                 quantities.label("jacobian_growth"): float(np.exp(summary.rate)),
                 quantities.label("memory_horizon"): horizon_text(summary, jp),
@@ -96,8 +96,8 @@ def layer_summary(
             }
         )
     table = pd.DataFrame(rows)
-    rate = quantities.label("pascanu_rate")
-    return table.drop(columns=rate) if table[rate].isna().all() else table
+    optional = [quantities.label(key) for key in ("spectral_radius", "pascanu_rate")]
+    return table.drop(columns=[c for c in optional if table[c].isna().all()])  # no W_hh: no ρ; gated: no rate
 
 
 def layer_time(config: RunConfig, res: bc.BPTTResult) -> Panel:

@@ -30,7 +30,7 @@ LIMITS = {  # (min, max) of every integer/float knob; the sidebar and the URL pa
     "clip": (0.0, 1e6),
     "r_min": (0.0, 0.999),  # the LRU's ring of |λ| at init, and the largest phase (the cells' init_options)
     "r_max": (0.0, 1.0),
-    "max_phase": (0.001, round(2 * math.pi, 4)),
+    "max_phase": (0.001, math.tau),
 }
 #: Every registered cell's own init options (``Cell.init_options``) with the engine's defaults: each is a field.
 INIT_OPTIONS = {name: value for cell in bc.CELLS.values() for name, value in cell.init_options.items()}
@@ -116,6 +116,13 @@ class RunConfig:
     def init_options(self) -> dict[str, float]:
         """The chosen cell's own init options (``Cell.init_options``), as :func:`bptt_core.init_params` takes them."""
         return {name: getattr(self, name) for name in bc.CELLS[self.cell].init_options}
+
+    @property
+    def init_text(self) -> str:
+        """How pages write the weights' init: "orthogonal init × 0.9", or the cell's own options."""
+        if bc.CELLS[self.cell].init_presets:
+            return f"{self.init} init × {self.scale:g}"
+        return ", ".join(f"{k} = {v:.4g}" for k, v in self.init_options.items()) or "its own init"
 
     @property
     def owners(self) -> list[tuple[int, int]]:

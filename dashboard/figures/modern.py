@@ -128,10 +128,10 @@ def copy_comparison(df: pd.DataFrame, baseline: pd.DataFrame, *, title: str = ""
         level = float(baseline.loc[baseline["T"] == T, "baseline"].iloc[0])
         fig.add_hline(y=level, line={"color": "black", "dash": "dash"}, row=1, col=col)
         fig.add_annotation(
-            x=1, xref=f"x{col if col > 1 else ''} domain", y=level, yref=f"y{col if col > 1 else ''}",
+            x=1, xref=f"x{col if col > 1 else ''} domain", y=np.log10(level), yref=f"y{col if col > 1 else ''}",
             text=f"memoryless baseline {level:.4f}", showarrow=False, yshift=10, xanchor="right",
         )  # fmt: skip
         fig.update_xaxes(title="iteration", row=1, col=col)
         fig.update_yaxes(type="log", row=1, col=col)
     fig.update_yaxes(title="cross-entropy per step (log)", row=1, col=1)
-    return base_layout(fig, title or "The five cells on the copy task", height=460)
+    return base_layout(fig, title or "The cells on the copy task, against the memoryless baseline", height=460)
