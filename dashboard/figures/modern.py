@@ -42,7 +42,7 @@ def eigenvalue_rings(df: pd.DataFrame, *, title: str = "") -> go.Figure:
         (``ln 0.01 / ln |λ|``; inf for |λ| = 1)
     """
     fig = make_subplots(
-        rows=1, cols=2, subplot_titles=["the complex plane", "close-up: where the λ sit"], horizontal_spacing=0.12
+        rows=1, cols=2, subplot_titles=["the complex plane", "close-up: where the λ sit"], horizontal_spacing=0.1
     )
     moduli = df["modulus"].to_numpy()
     for col in (1, 2):
@@ -80,7 +80,7 @@ def eigenvalue_rings(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     half = max(0.02, 0.6 * max(spread, 2 * (1 - float(moduli.max(initial=0)))))
     cx, cy = (x.min() + x.max()) / 2, (y.min() + y.max()) / 2
     fig.update_xaxes(title="Re λ", range=[cx - half, cx + half], row=1, col=2)
-    fig.update_yaxes(title="Im λ", range=[cy - half, cy + half], scaleanchor="x2", scaleratio=1, row=1, col=2)
+    fig.update_yaxes(range=[cy - half, cy + half], scaleanchor="x2", scaleratio=1, row=1, col=2)
     return base_layout(fig, title or "Eigenvalues λ: just inside the unit circle", height=460)
 
 
@@ -132,6 +132,6 @@ def copy_comparison(df: pd.DataFrame, baseline: pd.DataFrame, *, title: str = ""
             text=f"memoryless baseline {level:.4f}", showarrow=False, yshift=10, xanchor="right",
         )  # fmt: skip
         fig.update_xaxes(title="iteration", row=1, col=col)
-        fig.update_yaxes(type="log", row=1, col=col)
+        fig.update_yaxes(type="log", dtick="D2", row=1, col=col)
     fig.update_yaxes(title="cross-entropy per step (log)", row=1, col=1)
     return base_layout(fig, title or "The cells on the copy task, against the memoryless baseline", height=460)

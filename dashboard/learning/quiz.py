@@ -375,7 +375,7 @@ def _modern_memory(rng: np.random.Generator, first: bool) -> Question:
         f"of its size {k - 1} steps back and {share[k]:.4g} at {k}. With |λ| = 0.999 it would keep 1 % for "
         f"{np.ceil(np.log(0.01) / np.log(0.999)):.0f} steps: the LRU starts its |λ| just inside the unit circle. "
         f"{_ran(config)}",
-        tolerance=0.01,
+        tolerance=1.5 / k,  # k or k − 1 (ln 0.01 / ln |λ| rounded either way), within a step and a half
         network=config,
     )
 

@@ -14,6 +14,7 @@ from dashboard.catalog import compute, modern_panels, panels
 from dashboard.catalog import sections as catalog
 from dashboard.config import RunConfig
 from dashboard.config.cell_views import VIEWS
+from dashboard.learning import quiz, tour
 from dashboard.vocabulary.modern_quantities import MODERN_QUANTITIES
 from dashboard.vocabulary.numbers import factor, readable
 
@@ -158,3 +159,33 @@ def test_the_modern_quantities_name_functions_that_exist():
     for key, *_, computed_by, _unit in MODERN_QUANTITIES:
         module, function = computed_by.split(":")
         assert callable(getattr(importlib.import_module(module), function, None)), key
+
+
+def test_the_modern_scene_states_the_figures_numbers_and_grades_the_ring():
+    """The tour's scene: |λ| from ν, each cell's reach read off the figure's own curves (its caption's numbers), and
+    closing the ring to |λ| = 0.9 makes the reach smaller by the law (0.9^(T-1) for one unit's worth)."""
+    scene = next(s for s in tour.SCENES if s.key == "modern")
+    config = scene.config()
+    figure = tour.figure(scene, config)
+    text = scene.notice(config)
+    for cell, part in figure.data.groupby("cell", sort=False):
+        g = part["last_loss_gradient"].to_numpy()
+        assert f"{VIEWS[cell].label} {factor(g[0] / g[-1])}" in text and factor(g[0] / g[-1]) in figure.caption
+    m = np.exp(-np.exp(bc.layer_params(compute.preset_params(config))["nu_log"]))
+    assert f"from {readable(m.min(), 4)} to {readable(m.max(), 4)}" in text
+    right, before, after = tour.outcome(scene)
+    assert scene.options[right] == "smaller" and after < before * 1e-3
+    assert after <= 0.9 ** (config.T - 1) * 10  # every |λ| = 0.9: the law bounds the reach, up to the read-out
+
+
+@pytest.mark.parametrize("variant", range(6))
+def test_the_modern_self_check_answer_is_where_the_engine_falls_below_one_percent(variant):
+    """The answer k = ceil(ln 0.01 / ln |λ|) is the first distance at which the engine's one-unit LRU keeps less than
+    1 % of its last loss's gradient, and the explanation quotes both sides of it."""
+    q = quiz.question("modern_memory", variant)
+    curve = compute.last_loss_gradient(q.network)[::-1]
+    share = curve / curve[0]
+    k = int(q.answer)
+    assert share[k] < 0.01 <= share[k - 1]
+    assert f"{share[k - 1]:.4g} of its size {k - 1} steps back and {share[k]:.4g} at {k}" in q.explanation
+    assert quiz.grade(q, k) and quiz.grade(q, k - 1) and not quiz.grade(q, 0.9 * k)
