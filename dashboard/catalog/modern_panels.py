@@ -52,7 +52,8 @@ def eigenvalue_caption(df: pd.DataFrame, cell_label: str) -> str:
     slow, fast = int(np.argmax(m)), int(np.argmin(m))
     return (
         f"The {cell_label}'s {len(df)} units (top layer): {label('eigenvalue_modulus')} from {readable(m.min(), 4)} to "
-        f"{readable(m.max(), 4)}, {where}, phases from {df['phase'].min():.3g} to {df['phase'].max():.3g} rad. "
+        f"{readable(m.max(), 4)} ({label('spectral_radius')} = {m.max():.3g}, the largest), {where}, phases from "
+        f"{df['phase'].min():.3g} to {df['phase'].max():.3g} rad. "
         "The step Jacobian is diag(λ) whatever the input, so a gradient travelling back k steps is scaled by "
         f"exactly |λ|^k in each unit ({label('steps_to_1pct').lower()}: the slowest unit, |λ| = "
         f"{readable(m[slow], 4)}, for {_steps(steps[slow])}; the fastest, |λ| = {readable(m[fast], 4)}, for "

@@ -212,7 +212,10 @@ def eigenvalues(config: RunConfig, report: SpectralReport) -> Panel:
 def eigenvalue_caption(report: SpectralReport) -> str:
     """What the eigenvalues and singular values say for this W_hh, and what they do not say for a gated cell."""
     if not report.spectral_radius:
-        return "This cell has no recurrent weight matrix: its state's Jacobian is set by its gates, step by step."
+        return (
+            f"This cell has no recurrent weight matrix ({label('spectral_radius')} = none): its state's Jacobian is "
+            "set by its gates, step by step."
+        )
     rho, sigma = max(report.spectral_radius.values()), max(report.sigma_max.values())
     if report.gamma is None:
         return (

@@ -50,8 +50,11 @@ def test_the_figure_draws_every_cell_its_spread_and_the_baseline():
     lines = [t for t in panel.figure.data if t.mode == "lines" and t.fill is None]
     assert sorted({t.name for t in lines}) == sorted(VIEWS[c].label for c in bc.CELLS)
     assert len([t for t in panel.figure.data if t.fill == "toself"]) == 2 * len(bc.CELLS)
-    levels = sorted(s["y0"] for s in panel.figure.layout.shapes)
-    assert levels == pytest.approx(sorted([copy_baseline(100), copy_baseline(500)]))
+    assert [s["y0"] for s in panel.figure.layout.shapes] == [1, 1]  # the loss over the baseline: 1 at the baseline
+    notes = " ".join(a.text for a in panel.figure.layout.annotations)
+    assert f"{copy_baseline(100):.4f}" in notes and f"{copy_baseline(500):.4f}" in notes
+    median = next(t for t in lines if t.name == VIEWS["lru"].label and t.xaxis == "x")
+    assert median.y[-1] == pytest.approx(1.0)  # the synthetic runs end at 0.9, 1.0, 1.1 × the baseline
     assert set(panel.data["T"]) == {100, 500} and len(panel.data) == 4 * len(bc.CELLS)
 
 
