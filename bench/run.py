@@ -118,9 +118,9 @@ def torch_runner(cell: str, T: int, B: int, I: int, H: int, dtype: str, layers: 
         return None
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
     tdtype = torch.float64 if dtype == "float64" else torch.float32
-    module = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](
-        I, H, num_layers=layers, bidirectional=bidirectional
-    ).to(tdtype)
+    module = getattr(torch.nn, bc.CELLS[cell].torch_module)(I, H, num_layers=layers, bidirectional=bidirectional).to(
+        tdtype
+    )
     head = torch.nn.Linear(H * (2 if bidirectional else 1), I).to(tdtype)
     x = torch.randn(T, B, I, dtype=tdtype)
     y = torch.randn(T, B, I, dtype=tdtype)

@@ -136,7 +136,7 @@ def torch_module(s: Specimen, params: dict[str, np.ndarray]):
     """``nn.RNN/LSTM/GRU`` + ``nn.Linear`` holding ``params`` (engine keys), in float32."""
     import torch
 
-    module = getattr(torch.nn, s.cell.upper())  # the registry does not name torch's module yet (nn.RNN, nn.LSTM, ...)
+    module = getattr(torch.nn, bc.CELLS[s.cell].torch_module)
     spec = s.spec
 
     class Net(torch.nn.Module):

@@ -5,7 +5,7 @@ import streamlit as st
 
 import bptt_core as bc
 from bptt_core.lab.chain_rule import scalar_chain
-from dashboard.config.cell_views import jacobian_shapes
+from dashboard.config.cell_views import cell_name, jacobian_shapes
 from dashboard.shell.sidebar import current_config
 
 config = current_config()
@@ -78,7 +78,7 @@ else:
         f"derivative at w1·x = {w1 * x:.3g} (a kink), where finite differences average its two sides."
     )
 
-st.subheader(f"The same rule for tensors: one step of the current {config.cell.upper()}")
+st.subheader(f"The same rule for tensors: one step of the current {cell_name(config.cell, config.activation)}")
 st.markdown(
     f"With batch B = {config.batch_size}, hidden H = {config.hidden_size}, inputs I = {config.input_size}, "
     f"outputs O = {config.output_size} and T = {config.T} steps (from the sidebar), every factor becomes a "

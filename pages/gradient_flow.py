@@ -81,7 +81,7 @@ def where_dw_hh_comes_from(config, params, more: dict) -> None:
 
 SECTIONS = {
     "sources": "Where dW_hh comes from: by step, and by loss and distance",
-    "cells": "RNN, LSTM and GRU compared on this task",
+    "cells": "The cells compared on this task: how far the last loss reaches back",
     "phase": "Phase diagram: vanishing or exploding, by weight scale and length",
     "truncation": "Truncated BPTT: the gradient's error against the full one",
 }

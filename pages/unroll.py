@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard.catalog import code
 from dashboard.catalog.depth import is_deep
-from dashboard.config.cell_views import VIEWS
+from dashboard.config.cell_views import VIEWS, cell_name
 from dashboard.shell import cache, ui
 from dashboard.shell.sidebar import current_config, current_params
 
@@ -62,7 +62,7 @@ def equations(config, params) -> None:
     forward, backward = ui.figure_columns(2, key="equations")
     with forward:
         where = f" · layer {layer} →" if is_deep(config) else ""
-        st.markdown(f"**Forward** · first sequence · {VIEWS[config.cell].label}{where}")
+        st.markdown(f"**Forward** · first sequence · {cell_name(config.cell, config.activation)}{where}")
         for line in VIEWS[config.cell].forward(t, j, numbers, config.activation):
             st.latex(line)
     with backward:

@@ -18,6 +18,7 @@ C, E, D = (
 )
 CONSISTENT = "pages.test_consistency:test_every_page_shows_the_same_number_for_the_same_quantity"
 O = "dashboard.catalog.test_online_claims"
+M, R = "dashboard.catalog.test_modern_claims", "dashboard.learning.test_copy_race"
 
 #: (page, statement, quantities read, tests that check it as "module:function" under tests/)
 CLAIMS = [
@@ -117,6 +118,33 @@ CLAIMS = [
             f"{C}:test_the_phase_caption_names_every_interval_of_each_row",
             f"{E}:test_6_a_phase_row_that_flips_back_is_not_one_flip",
         ),
+    ),
+    (
+        "Gradient flow, Weights",
+        "a diagonal recurrence's λ (the LRU): |λ| from smallest to largest, inside the unit circle, the steps each "
+        "unit keeps 1 %",
+        ("eigenvalue_modulus", "steps_to_1pct"),
+        (
+            f"{M}:test_the_eigenvalue_caption_reads_its_rings",
+            f"{M}:test_a_modulus_on_the_unit_circle_is_said_and_kept_for_ever",
+        ),
+    ),
+    (
+        "Gradient flow",
+        "the LRU's and minGRU's law (|λ|^k, ∏(1 − z_t)) lies on the measured Jacobian products; its factor per step",
+        ("decay_law", "law_gap", "jacobian_product"),
+        (
+            f"{M}:test_the_law_lies_on_the_measured_products_and_the_caption_says_so",
+            f"{M}:test_the_lru_law_is_the_largest_modulus_to_the_lag",
+            "core.test_modern_laws:test_lru_state_jacobians_are_lambda_to_the_lag",
+            "core.test_modern_laws:test_mingru_state_jacobian_products_are_the_products_of_one_minus_z",
+        ),
+    ),
+    (
+        "Gradient flow",
+        "the phase diagram: ρ does not apply to a cell without W_hh; its reach at its own init",
+        ("phase_reach",),
+        (f"{M}:test_the_phase_diagram_says_rho_does_not_apply_and_states_their_reach",),
     ),
     (
         "Gradient flow",
@@ -230,6 +258,27 @@ CLAIMS = [
         (
             f"{O}:test_the_race_caption_ranks_the_final_losses_and_rtrl_trains_as_bptt",
             f"{O}:test_the_race_leaves_out_what_does_not_fit_and_says_why",
+        ),
+    ),
+    (
+        "Training lab",
+        "the copy task: each cell's final loss over the baseline, its spread over seeds, who went below the "
+        "baseline or stayed at it in every seed",
+        ("copy_baseline", "copy_ratio"),
+        (
+            f"{R}:test_final_ratios_outcomes_and_caption_read_the_runs",
+            f"{R}:test_a_lag_where_no_cell_is_below_or_at_in_every_seed_says_so",
+            f"{R}:test_at_a_small_lag_the_lru_goes_below_the_baseline_and_the_rnn_stays_at_it",
+            "core.test_training:test_the_copy_task_is_arjovskys_and_its_baseline_is_the_memoryless_loss",
+        ),
+    ),
+    (
+        "Guided tour, Check yourself",
+        "why modern recurrences do not vanish: |λ|, each cell's reach on the figure's sequence; |λ|^k under 1 %",
+        ("eigenvalue_modulus", "steps_to_1pct", "last_loss_reach", "last_loss_gradient"),
+        (
+            f"{M}:test_the_modern_scene_states_the_figures_numbers_and_grades_the_ring",
+            f"{M}:test_the_modern_self_check_answer_is_where_the_engine_falls_below_one_percent",
         ),
     ),
     (

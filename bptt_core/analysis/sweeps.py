@@ -32,14 +32,17 @@ def gradient_ratio_sweep(
     forget_bias: float = 1.0,
     input_scale: float = 1.0,
     seed: int = 0,
+    init_options: dict | None = None,
 ) -> np.ndarray:
     """log10 of the end-to-start gradient ratio over a grid of radius x length.
 
     Parameters
     ----------
-    cell : {"rnn", "lstm", "gru"}
+    cell : str
+        A key of :data:`bptt_core.CELLS`.
     radii : ndarray of shape (R,)
-        Spectral radius of each ``W_hh`` block (``init="spectral"``).
+        Spectral radius of each ``W_hh`` block (``init="spectral"``); a cell without ``init_presets`` (no ``W_hh``:
+        the LRU, minGRU) ignores it, every row is the same.
     lengths : ndarray of shape (L,)
         Sequence lengths ``T >= 1``.
     hidden_size, input_size, batch : int
@@ -52,6 +55,8 @@ def gradient_ratio_sweep(
         Standard deviation of the random inputs.
     seed : int
         Seeds the inputs, the weights and the probe direction.
+    init_options : dict, optional
+        The cell's own init options (``Cell.init_options``: the LRU's ``r_min``, ``r_max``, ``max_phase``).
 
     Returns
     -------
@@ -73,7 +78,7 @@ def gradient_ratio_sweep(
     x = input_scale * rng.standard_normal((T_max, batch, input_size))
     probe = rng.standard_normal((batch, hidden_size))
     probe /= np.linalg.norm(probe)
-    params, xw = _stacked(spec, radii, x, seed, forget_bias)
+    params, xw = _stacked(spec, radii, x, seed, forget_bias, init_options or {})
     R = radii.size
     with np.errstate(all="ignore"):
         state = tuple(np.zeros((R, batch, steps.tape[part] * hidden_size)) for part in steps.state_parts)
@@ -98,11 +103,14 @@ def gradient_ratio_sweep(
         return np.log10(norms / start).T
 
 
-def _stacked(spec: RNNSpec, radii: np.ndarray, x: np.ndarray, seed: int, forget_bias: float) -> tuple[dict, np.ndarray]:
+def _stacked(
+    spec: RNNSpec, radii: np.ndarray, x: np.ndarray, seed: int, forget_bias: float, options: dict
+) -> tuple[dict, np.ndarray]:
     """One weight set per radius stacked on a leading axis (vectors as (R, 1, n), to broadcast over the batch),
     and the input projections ``xw`` (T, R, B, width*H)."""
     cell = CELLS[spec.cell]
-    sets = [init_params(spec, seed=seed, init="spectral", scale=rho, forget_bias=forget_bias) for rho in radii]
+    preset = {"init": "spectral", "forget_bias": forget_bias, **options}
+    sets = [init_params(spec, seed=seed, scale=rho, **preset) for rho in radii]
     layers = [layer_params(p) for p in sets]
     params = {k: np.stack([p[k] for p in layers]) for k in layers[0]}
     params = {k: v[:, None] if v.ndim == 2 else v for k, v in params.items()}

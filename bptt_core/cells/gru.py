@@ -146,6 +146,7 @@ def backward_step(
 
 CELL = Cell(
     name="gru",
+    torch_module="GRU",
     state_parts=("h",),
     tape=TAPE,
     separate_hw_grad=SEPARATE_HW_GRAD,

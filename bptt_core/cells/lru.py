@@ -273,6 +273,11 @@ def recurrence(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {"lambda": np.diag(lam_re + 1j * lam_im)}
 
 
+def decay(params: Params, cache: dict) -> np.ndarray:
+    """``|lambda|`` (B, N) for every step: ``d x_t / d x_{t-k} = diag(lambda^k)``, whatever the inputs."""
+    return np.broadcast_to(np.exp(-np.exp(params["nu_log"])), cache["h"].shape)
+
+
 def _lambda_grads(params: dict, g: np.ndarray, x_prev: np.ndarray, sums: str) -> tuple[np.ndarray, np.ndarray]:
     """``(dL/dnu_log, dL/dtheta_log)`` from the states' total gradients ``g`` and the states entering the steps
     (both [Re, Im]), summed by the einsum ``sums`` (e.g. ``"nh,nh->h"``): ``dlambda = sum g conj(x_prev)``, then
@@ -359,6 +364,7 @@ CELL = Cell(
     pascanu_bound=True,
     gamma=1.0,
     init_options=INIT_OPTIONS,
+    check_options=_check_options,
     hidden_parts=("x",),
     dynamic_parts=("x",),
     **functions_in(globals()),

@@ -165,6 +165,7 @@ def backward_step(
 
 CELL = Cell(
     name="lstm",
+    torch_module="LSTM",
     state_parts=("h", "c"),
     tape=TAPE,
     separate_hw_grad=SEPARATE_HW_GRAD,

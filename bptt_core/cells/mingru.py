@@ -202,6 +202,12 @@ def project_term(params: dict, name: str, D: np.ndarray, back: dict) -> np.ndarr
     return np.einsum("nbg,bg->n", back["d_xw"], back["x"] @ D.T, dtype=np.float64)
 
 
+def decay(params: Params, cache: dict) -> np.ndarray:
+    """``1 - z_t`` (B, H): ``d h_t / d h_{t-1} = diag(1 - z_t)``, set by the input alone."""
+    z = cache["gates"][..., : cache["h"].shape[-1]]
+    return 1.0 - z
+
+
 def recurrence(params: Params) -> dict[str, np.ndarray]:
     """None: the recurrence ``diag(1 - z_t)`` is set by the inputs, not by a weight."""
     return {}

@@ -81,6 +81,7 @@ FUNCTIONS = (
     "hidden_gradient",
     "forward_scan",
     "backward_scan",
+    "decay",
 )
 
 
@@ -119,7 +120,10 @@ class Cell:
     width : int
         Width of the input projection ``xw_t``, in units of H (``G`` for the PyTorch cells).
     activations : tuple of str
-        Activations the cell accepts (only the vanilla RNN has a choice).
+        Activations the cell accepts (only the vanilla RNN has a choice: :attr:`chooses_activation`).
+    torch_module : str or None
+        The ``torch.nn`` class that runs this cell with these parameters ("RNN", "LSTM", "GRU": ``torch.nn.LSTM``,
+        and ``torch.nn.LSTMCell`` for one step, :attr:`torch_cell`); None: PyTorch has none (the LRU, minGRU).
     param_shapes : callable
         ``(H, I) -> {short name: shape}``: one layer-direction's parameters, in state-dict order.
     sizes : callable
@@ -177,6 +181,9 @@ class Cell:
         without ``weight_hh`` draws its own way (:attr:`init_options`).
     init_options : dict of str to float
         The cell's own keyword options of :func:`bptt_core.init_params`, with their defaults.
+    check_options : callable or None
+        Called with the filled-in init options as keywords; raises ValueError naming a bad one (the LRU's
+        ``0 <= r_min <= r_max <= 1``).
     hidden_parts : tuple of str
         The state parts whose gradient the analyses follow back in time (``("h",)``; the LRU's ``("x",)``).
     dynamic_parts : tuple of str or None
@@ -186,6 +193,12 @@ class Cell:
         a step's output state; None: the hidden parts' own gradient.
     forward_scan, backward_scan : callable or None
         The scan versions of the steps (module docstring); None: the cell has no scan.
+    decay : callable or None
+        ``(params, cache) -> (B, N)``, for a cell whose state follows a diagonal linear recurrence
+        ``s_t = a_t * s_{t-1} + b_t`` over N units (complex for the LRU): ``|a_t|`` of the step whose forward
+        ``cache`` is given (the LRU's ``|lambda|``, minGRU's ``1 - z_t``). Each unit's gradient travels back
+        scaled by the product of its ``|a_t|`` exactly: the cell's closed-form law
+        (:func:`bptt_core.analysis.laws.decay_law`). None: the state's Jacobian couples units.
     """
 
     name: str
@@ -214,11 +227,24 @@ class Cell:
     gamma: float | None = None
     init_presets: bool = False
     init_options: dict[str, float] = field(default_factory=dict)
+    check_options: Callable[..., None] | None = None
     hidden_parts: tuple[str, ...] = ("h",)
     dynamic_parts: tuple[str, ...] | None = None
     hidden_gradient: Callable | None = None
     forward_scan: Callable | None = None
     backward_scan: Callable | None = None
+    decay: Callable | None = None
+    torch_module: str | None = None
+
+    @property
+    def chooses_activation(self) -> bool:
+        """Whether the non-linearity is a choice (the vanilla RNN's ``activation``), not fixed by the cell."""
+        return len(self.activations) > 1
+
+    @property
+    def torch_cell(self) -> str | None:
+        """The ``torch.nn`` class of one step ("LSTMCell"), or None where PyTorch has no module."""
+        return None if self.torch_module is None else f"{self.torch_module}Cell"
 
     @property
     def gates(self) -> int:
@@ -264,4 +290,7 @@ class Cell:
             raise ValueError(
                 f"init_params got unknown option(s) {unknown} for cell={self.name!r} (its options: {known})"
             )
-        return {**self.init_options, **{k: v.check_number(k, value) for k, value in options.items()}}
+        filled = {**self.init_options, **{k: v.check_number(k, value) for k, value in options.items()}}
+        if self.check_options is not None:
+            self.check_options(**filled)
+        return filled

@@ -105,6 +105,7 @@ def backward_step(
 
 CELL = Cell(
     name="rnn",
+    torch_module="RNN",
     state_parts=("h",),
     tape=TAPE,
     separate_hw_grad=SEPARATE_HW_GRAD,

@@ -28,7 +28,8 @@ class TrainConfig:
     """What to train and how. ``clip`` and ``truncation`` of None mean off. ``method`` computes the gradients:
     ``"bptt"`` (truncated when ``truncation`` is set) or an online method of :mod:`bptt_core.online`, whose
     gradient is clipped like BPTT's (UORO draws its signs from a generator of its own, so every method sees the
-    same batches)."""
+    same batches). ``init_options``: the cell's own init options as (name, value) pairs (the LRU's ``r_min``, ...).
+    """
 
     task: str = "adding"
     cell: str = "lstm"
@@ -49,6 +50,7 @@ class TrainConfig:
     bidirectional: bool = False
     scale: float = 1.0
     method: str = "bptt"
+    init_options: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         self.spec  # noqa: B018  (checks task, cell, hidden_size, activation, num_layers, bidirectional)
@@ -132,7 +134,8 @@ def train(
     rng = np.random.default_rng(config.seed)
     spec = config.spec
     _check_budget(config, spec)
-    params = init_params(spec, seed=config.seed, init=config.init, scale=config.scale, forget_bias=config.forget_bias)
+    preset = {"init": config.init, "scale": config.scale, "forget_bias": config.forget_bias}
+    params = init_params(spec, config.seed, **preset, **dict(config.init_options))
     return fit(
         spec,
         params,

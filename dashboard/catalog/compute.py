@@ -9,13 +9,14 @@ import numpy as np
 import bptt_core as bc
 from bptt_core.activations import derivative_from_output
 from bptt_core.analysis.jacobians import JacobianProducts, iter_local_jacobians, jacobian_products
+from bptt_core.analysis.laws import decay_law as cell_law
 from bptt_core.analysis.spectral import SpectralReport, spectral_report
 from bptt_core.analysis.sweeps import gradient_ratio_sweep
 from bptt_core.analysis.truncation_study import TruncationStudy, truncation_study
 from bptt_core.lab.signals import delayed_targets, make_inputs, ragged_mask
 from bptt_core.losses import token_loss_and_grad, token_weights
 from bptt_core.unroll import unroll
-from dashboard.config import RunConfig
+from dashboard.config import INIT_OPTIONS, RunConfig
 
 Params = dict[str, np.ndarray]
 Owner = tuple[int, int]  # (layer, direction) of a stack
@@ -40,6 +41,7 @@ def preset_params(config: RunConfig) -> Params:
         init=config.init,
         scale=config.scale,
         forget_bias=config.forget_bias,  # only a cell with a forget gate uses it
+        **config.init_options,  # the cell's own (the LRU's ring and phase)
     )
 
 
@@ -172,6 +174,15 @@ def jacobians(config: RunConfig, params: Params | None = None) -> JacobianProduc
     return jacobian_products(J, config.spec.hidden_width, max_points=LAG_POINTS)
 
 
+def decay_law(config: RunConfig, params: Params | None = None) -> np.ndarray | None:
+    """The cell's law (``log10``, lag 0 to ``min(T, MAX_LAG) - 1``) on the sequence :func:`jacobians` follows, for a
+    cell with a diagonal recurrence (``Cell.decay``: ``|λ|^k``, ``∏(1 − z_t)``); None for the others."""
+    if bc.CELLS[config.cell].decay is None:
+        return None
+    p = problem(config, params)
+    return cell_law(p.spec, p.params, p.x[:MAX_LAG, :1], layer=config.num_layers - 1)[0]
+
+
 #: Multiply-adds the per-layer Jacobian analysis may spend in all (B * S^3 per lag and layer-direction):
 #: deep, wide networks follow fewer lags, and the figure says how many.
 JACOBIAN_WORK = 4e9
@@ -215,20 +226,23 @@ def spectral(config: RunConfig, params: Params | None = None) -> SpectralReport:
     return spectral_report(config.spec, P, layer=config.num_layers - 1)
 
 
+def as_cell(config: RunConfig, cell: str) -> RunConfig:
+    """``config`` for another registered cell: its activation where the cell takes it (else tanh), and the sidebar's
+    init options where they pass the cell's own check (else the cell's defaults: they were set for another cell)."""
+    activation = config.activation if config.activation in bc.CELLS[cell].activations else "tanh"
+    try:
+        return config.replace(cell=cell, activation=activation)
+    except ValueError:
+        return config.replace(cell=cell, activation=activation, **bc.CELLS[cell].init_options)
+
+
 def cell_comparison(config: RunConfig) -> dict[str, np.ndarray]:
     """The last loss's gradient ``||d l_T/d h_t||`` (T,) of every registered cell on the same first sequence and
-    init preset, full BPTT (the quantity that vanishes: ``||dL/dh_t||`` is propped up by every step's loss)."""
+    init preset (or the cell's own init options), full BPTT (the quantity that vanishes: ``||dL/dh_t||`` is
+    propped up by every step's loss)."""
     out = {}
     for cell in bc.CELLS:
-        c = config.replace(
-            cell=cell,
-            activation=config.activation if config.activation in bc.CELLS[cell].activations else "tanh",
-            weights="preset",
-            batch_size=1,
-            ragged=False,
-            truncation=0,
-            clip=0.0,
-        )
+        c = as_cell(config, cell).replace(weights="preset", batch_size=1, ragged=False, truncation=0, clip=0.0)
         out[cell] = last_loss_gradient(c)
     return out
 
@@ -237,29 +251,36 @@ def cell_comparison(config: RunConfig) -> dict[str, np.ndarray]:
 class PhaseDiagram:
     radii: np.ndarray  # (R,)
     lengths: np.ndarray  # (L,)
-    log10_ratio: dict  # cell -> (R, L)
+    log10_ratio: dict  # cell -> (R, L), the cells whose W_hh the radius shapes (``init_presets``)
+    own_init: dict  # cell -> (L,), the others at their own init options: the radius does not apply to them
 
 
 def phase_diagram(config: RunConfig, n: int = 20, max_length: int = 200) -> PhaseDiagram:
-    """``log10 ||dL/dh_0|| / ||dL/dh_{T-1}||`` over radius x length, for every cell (H <= 32)."""
+    """``log10 ||dL/dh_0|| / ||dL/dh_{T-1}||`` over radius x length for every cell with ``W_hh`` (H <= 32), and
+    over length alone for the cells without one, at their own init options (the sidebar's)."""
     radii = np.linspace(0.1, 3.0, n)
     lengths = np.unique(np.linspace(2, max_length, n).astype(int))
-    H = min(config.hidden_size, 32)
-    values = {
-        cell: gradient_ratio_sweep(
+    values, own = {}, {}
+    for cell in bc.CELLS:
+        c = as_cell(config, cell)
+        shaped = bc.CELLS[cell].init_presets
+        sweep = gradient_ratio_sweep(
             cell,
-            radii,
+            radii if shaped else np.ones(1),
             lengths,
-            hidden_size=H,
+            hidden_size=min(config.hidden_size, 32),
             input_size=config.input_size,
             batch=2,
-            activation=config.activation if config.activation in bc.CELLS[cell].activations else "tanh",
+            activation=c.activation,
             forget_bias=config.forget_bias,
             seed=config.seed,
+            init_options=c.init_options,
         )
-        for cell in bc.CELLS
-    }
-    return PhaseDiagram(radii, lengths, values)
+        if shaped:
+            values[cell] = sweep
+        else:
+            own[cell] = sweep[0]
+    return PhaseDiagram(radii, lengths, values, own)
 
 
 def truncation(
@@ -347,13 +368,13 @@ def only(config: RunConfig, names: tuple[str, ...]) -> RunConfig:
     """The config with every field not in ``names`` reset to its default (a narrower cache key)."""
     default = RunConfig()
     kept = {n: getattr(config, n) for n in names}
-    if kept.get("activation", "tanh") != "tanh" and "cell" not in kept:
-        kept["cell"] = "rnn"
+    if "cell" not in kept and kept.get("activation", default.activation) not in bc.CELLS[default.cell].activations:
+        kept["cell"] = next(name for name, c in bc.CELLS.items() if kept["activation"] in c.activations)
     return default.replace(**kept)
 
 
 #: What each cached analysis depends on; the rest of the config does not change its result.
-SWEEP_FIELDS = ("activation", "hidden_size", "input_size", "forget_bias", "seed")
+SWEEP_FIELDS = ("activation", "hidden_size", "input_size", "forget_bias", "seed", *INIT_OPTIONS)
 COMPARISON_FIELDS = (
     "activation",
     "T",
@@ -369,6 +390,7 @@ COMPARISON_FIELDS = (
     "loss",
     "reduction",
     "dtype",
+    *INIT_OPTIONS,
 )
 
 

@@ -96,8 +96,8 @@ def layer_summary(
             }
         )
     table = pd.DataFrame(rows)
-    rate = quantities.label("pascanu_rate")
-    return table.drop(columns=rate) if table[rate].isna().all() else table
+    optional = [quantities.label(key) for key in ("spectral_radius", "pascanu_rate")]
+    return table.drop(columns=[c for c in optional if table[c].isna().all()])  # no W_hh: no ρ; gated: no rate
 
 
 def layer_time(config: RunConfig, res: bc.BPTTResult) -> Panel:

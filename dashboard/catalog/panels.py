@@ -23,7 +23,7 @@ from dashboard.config import RunConfig
 from dashboard.config.cell_views import VIEWS, param_label
 from dashboard.figures import flow as ff
 from dashboard.figures import unroll as fu
-from dashboard.vocabulary.numbers import factor, readable, smallest_number
+from dashboard.vocabulary.numbers import factor, power_of_ten, readable, smallest_number
 from dashboard.vocabulary.quantities import label
 
 
@@ -212,7 +212,10 @@ def eigenvalues(config: RunConfig, report: SpectralReport) -> Panel:
 def eigenvalue_caption(report: SpectralReport) -> str:
     """What the eigenvalues and singular values say for this W_hh, and what they do not say for a gated cell."""
     if not report.spectral_radius:
-        return "This cell has no recurrent weight matrix: its state's Jacobian is set by its gates, step by step."
+        return (
+            f"This cell has no recurrent weight matrix ({label('spectral_radius')} = none): its state's Jacobian is "
+            "set by its gates, step by step."
+        )
     rho, sigma = max(report.spectral_radius.values()), max(report.sigma_max.values())
     if report.gamma is None:
         return (
@@ -297,8 +300,10 @@ def comparison(config: RunConfig, curves: dict[str, np.ndarray]) -> Panel:
     df = pd.concat(
         [pd.DataFrame({"t": np.arange(len(v)), "cell": c, "last_loss_gradient": v}) for c, v in curves.items()]
     )
+    own = [VIEWS[c].label for c in curves if not bc.CELLS[c].init_presets]
+    init = f"same init preset ({' and '.join(own)}: their own init options)" if own else "same init preset"
     caption = (
-        f"Same inputs, same init preset, one sequence, full BPTT: {label('last_loss_gradient')} of each cell. "
+        f"Same inputs, {init}, one sequence, full BPTT: {label('last_loss_gradient')} of each cell. "
         + comparison_caption(df)
     )
     return Panel("cell_comparison", "The cells compared", caption, ff.cell_comparison(df), df)
@@ -337,6 +342,10 @@ def phase(config: RunConfig, pdg: PhaseDiagram) -> Panel:
         )
         for cell, v in pdg.log10_ratio.items()
     ]
+    rows += [  # the cells without W_hh, at their own init: one row over T, no radius
+        pd.DataFrame({"cell": cell, "radius": np.nan, "T": pdg.lengths, "log10_ratio": v})
+        for cell, v in pdg.own_init.items()
+    ]
     df = pd.concat(rows, ignore_index=True)
     caption = f"Colour: {label('phase_reach')}; blue: it vanishes, red: it explodes. " + phase_caption(df)
     return Panel("phase_diagram", "Phase diagram", caption, ff.phase_diagram(df), df)
@@ -344,15 +353,34 @@ def phase(config: RunConfig, pdg: PhaseDiagram) -> Panel:
 
 def phase_caption(df: pd.DataFrame) -> str:
     """For each cell at the longest T: the radii where the last-step loss's reach is at least 1, as intervals of
-    the radii computed (overflow counts as exploding), never one flip where the row flips back."""
+    the radii computed (overflow counts as exploding), never one flip where the row flips back; the cells without
+    W_hh (rows without a radius) at their own init."""
     longest = df["T"].max()
     parts = []
-    for cell, part in df[df["T"] == longest].groupby("cell", sort=False):
+    swept = df[df["radius"].notna()]
+    for cell, part in swept[swept["T"] == longest].groupby("cell", sort=False):
         part = part.sort_values("radius")
         r, v = part["radius"].to_numpy(), part["log10_ratio"].to_numpy()
         up = np.isnan(v) | (v >= 0)
         parts.append(f"{VIEWS[str(cell)].label} {_intervals(r, up)}")
-    return f"At T = {longest}, of the radii computed: " + "; ".join(parts) + ". The dotted line marks ρ = 1."
+    text = f"At T = {longest}, of the radii computed: " + "; ".join(parts) + ". The dotted line marks ρ = 1."
+    return text + _own_init_sentence(df[df["radius"].isna() & (df["T"] == longest)])
+
+
+def _own_init_sentence(rows: pd.DataFrame) -> str:
+    """The cells without W_hh: why they are not drawn, and their reach at the longest T at their own init."""
+    if rows.empty:
+        return ""
+    names = [VIEWS[str(c)].label for c in rows["cell"]]
+    reach = [
+        f"{name} {'overflowed' if np.isnan(v) else '0 (below float’s range)' if v == -np.inf else power_of_ten(v)}"
+        for name, v in zip(names, rows["log10_ratio"])
+    ]
+    return (
+        f" ρ(W_hh) does not apply to the {' and '.join(names)}: {'they have' if len(names) > 1 else 'it has'} no W_hh, "
+        f"so {'they are' if len(names) > 1 else 'it is'} not drawn; at {'their' if len(names) > 1 else 'its'} own "
+        f"init (the sidebar's options) the reach at T = {rows['T'].iloc[0]} is: {', '.join(reach)}."
+    )
 
 
 def _intervals(r: np.ndarray, up: np.ndarray) -> str:

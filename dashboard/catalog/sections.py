@@ -10,7 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType, SimpleNamespace
 
-from dashboard.catalog import compute, depth, measure, memory, memory_panels, online, online_panels, panels
+from dashboard.catalog import (
+    compute,
+    depth,
+    measure,
+    memory,
+    memory_panels,
+    modern_panels,
+    online,
+    online_panels,
+    panels,
+)
 from dashboard.catalog.compute import Params
 from dashboard.catalog.depth import is_deep
 from dashboard.config import RunConfig
@@ -26,6 +36,7 @@ PLAIN = SimpleNamespace(
             "flow",
             "contributions",
             "jacobians",
+            "decay_law",
             "layer_jacobians",
             "layer_spectral",
             "spectral",
@@ -70,8 +81,8 @@ def _flow(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]
         *deep,
         panels.gradient_norms(c, res, src.last_loss_gradient(c, p)),
         panels.flow(c, *src.flow(c, p)),
-        panels.jacobian(c, src.jacobians(c, p), report),
-        panels.eigenvalues(c, report),
+        modern_panels.jacobian(c, src.jacobians(c, p), report, src.decay_law(c, p)),
+        modern_panels.eigenvalues(c, report),
     ]
 
 
@@ -121,7 +132,7 @@ def _memory_pareto(c: RunConfig, p: Params | None, src: ModuleType) -> list[pane
 
 def _weights(c: RunConfig, p: Params | None, src: ModuleType) -> list[panels.Panel]:
     return [
-        panels.eigenvalues(c, src.spectral(c, p)),
+        modern_panels.eigenvalues(c, src.spectral(c, p)),
         panels.gradient_norms(c, src.run(c, p), src.last_loss_gradient(c, p)),
     ]
 

@@ -2,6 +2,14 @@
 trip) and how each registered cell is presented (:data:`VIEWS`). Every other room reads these; this
 room reads only :mod:`bptt_core`."""
 
-from dashboard.config.run_config import CHECKPOINTS, DTYPES, LIMITS, PAGE_PARAMS, RunConfig, from_mapping
+from dashboard.config.run_config import (
+    CHECKPOINTS,
+    DTYPES,
+    INIT_OPTIONS,
+    LIMITS,
+    PAGE_PARAMS,
+    RunConfig,
+    from_mapping,
+)
 
-__all__ = ["CHECKPOINTS", "DTYPES", "LIMITS", "PAGE_PARAMS", "RunConfig", "from_mapping"]
+__all__ = ["CHECKPOINTS", "DTYPES", "INIT_OPTIONS", "LIMITS", "PAGE_PARAMS", "RunConfig", "from_mapping"]

@@ -108,6 +108,11 @@ class CellView:
         What ``∂h_t/∂a_t`` is for this cell (the chain-rule page).
     carried : Carried
         The gradient ``h_t`` receives from step t + 1, written with every path.
+    law : str
+        The closed-form law of a cell with ``Cell.decay`` (a diagonal recurrence): what the norm of
+        ``∂s_t/∂s_0`` is, in plain text; "" for the others.
+    edit : str
+        What editing the cell's recurrent parameter (``Cell.term_params[0]``) does, for the Weights page.
     """
 
     label: str
@@ -117,6 +122,8 @@ class CellView:
     backward: Callable[[int, int, dict, str], list[str]]
     jacobian: str
     carried: Carried
+    law: str = ""
+    edit: str = ""
 
 
 def _dh_lines(idx: str, v: dict, carried: Carried) -> list[str]:
@@ -313,6 +320,8 @@ VIEWS: dict[str, CellView] = {
         _lru_backward,
         "∂y_t/∂x_t = Re C, and ∂x_t/∂x_{t-1} = diag(λ)",
         LRU_CARRIED,
+        law="max_n |λ_n|^k",
+        edit="|λ| = exp(−exp ν): a larger ν shrinks |λ| and the memory; ν = ln(−ln 0.999) ≈ −6.9 gives |λ| = 0.999.",
     ),
     "mingru": CellView(
         "minGRU",
@@ -322,8 +331,24 @@ VIEWS: dict[str, CellView] = {
         _mingru_backward,
         "z on the candidate, (h~ − h_{t-1}) z(1 − z) on the gate, per element",
         MINGRU_CARRIED,
+        law="max_n ∏_{s=1..k} (1 − z_{s,n})",
+        edit="The z rows set the update gate: a more negative b_z closes z and keeps h (1 − z near 1).",
     ),
 }
+
+
+#: How the sidebar names each cell's own init option (``Cell.init_options``): label, step and help.
+INIT_OPTION_VIEWS = {
+    "r_min": ("Smallest |λ| at init (r_min)", 0.001, "λ starts on the ring r_min ≤ |λ| ≤ r_max (Orvieto et al. 2023)."),
+    "r_max": ("Largest |λ| at init (r_max)", 0.001, "|λ| near 1 keeps a gradient for about 1/(1 − |λ|) steps."),
+    "max_phase": ("Largest phase of λ (max_phase)", 0.01, "Phases arg λ start uniform in [0, max_phase] (radians)."),
+}
+
+
+def cell_name(cell: str, activation: str = "tanh") -> str:
+    """How pages name a cell: its label, with the non-linearity where the cell lets it be chosen ("RNN (relu)")."""
+    chosen = bc.CELLS[cell].chooses_activation
+    return VIEWS[cell].label + (f" ({activation})" if chosen else "")
 
 
 def jacobian_shapes(spec: bc.RNNSpec, T: int, B: int) -> list[tuple[str, str, str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, fields
 
 import bptt_core as bc
@@ -27,7 +28,12 @@ LIMITS = {  # (min, max) of every integer/float knob; the sidebar and the URL pa
     "scale": (0.0, 10.0),
     "forget_bias": (-5.0, 5.0),
     "clip": (0.0, 1e6),
+    "r_min": (0.0, 0.999),  # the LRU's ring of |λ| at init, and the largest phase (the cells' init_options)
+    "r_max": (0.0, 1.0),
+    "max_phase": (0.001, math.tau),
 }
+#: Every registered cell's own init options (``Cell.init_options``) with the engine's defaults: each is a field.
+INIT_OPTIONS = {name: value for cell in bc.CELLS.values() for name, value in cell.init_options.items()}
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,9 @@ class RunConfig:
     """One view of the dashboard: network, data and training options.
 
     ``truncation = 0`` and ``clip = 0`` mean off. ``weights`` is "preset" or the
-    content hash of user weights (uploaded or edited) kept in the session.
+    content hash of user weights (uploaded or edited) kept in the session. ``init`` and ``scale`` shape
+    the cells with ``init_presets``; ``r_min``, ``r_max`` and ``max_phase`` are the options of the cells
+    that draw their own way (:data:`INIT_OPTIONS`; checked by the cell for the chosen cell only).
     """
 
     cell: str = "rnn"
@@ -61,6 +69,9 @@ class RunConfig:
     checkpoint: str = "none"
     dtype: str = "float64"
     weights: str = "preset"
+    r_min: float = INIT_OPTIONS["r_min"]
+    r_max: float = INIT_OPTIONS["r_max"]
+    max_phase: float = INIT_OPTIONS["max_phase"]
 
     def __post_init__(self) -> None:
         choices = {
@@ -85,6 +96,7 @@ class RunConfig:
                 "truncation needs a unidirectional network (the reverse direction reads the future): "
                 "set Truncation k to 0 or turn Bidirectional off"
             )
+        bc.CELLS[self.cell].check_init_options(self.init_options)  # the cell's own rule (r_min <= r_max)
         if self.activation not in bc.CELLS[self.cell].activations:
             object.__setattr__(self, "activation", "tanh")  # gated cells have fixed non-linearities
 
@@ -99,6 +111,18 @@ class RunConfig:
             num_layers=self.num_layers,
             bidirectional=self.bidirectional,
         )
+
+    @property
+    def init_options(self) -> dict[str, float]:
+        """The chosen cell's own init options (``Cell.init_options``), as :func:`bptt_core.init_params` takes them."""
+        return {name: getattr(self, name) for name in bc.CELLS[self.cell].init_options}
+
+    @property
+    def init_text(self) -> str:
+        """How pages write the weights' init: "orthogonal init × 0.9", or the cell's own options."""
+        if bc.CELLS[self.cell].init_presets:
+            return f"{self.init} init × {self.scale:g}"
+        return ", ".join(f"{k} = {v:.4g}" for k, v in self.init_options.items()) or "its own init"
 
     @property
     def owners(self) -> list[tuple[int, int]]:

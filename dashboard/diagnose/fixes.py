@@ -22,6 +22,7 @@ from bptt_core.lab.tasks import Batch
 from bptt_core.lab.train import TrainHistory, fit
 from bptt_core.losses import token_loss_and_grad
 from dashboard.catalog.panels import Panel
+from dashboard.config.cell_views import VIEWS
 from dashboard.diagnose.advice import Recommendation
 from dashboard.diagnose.model_files import Model
 from dashboard.diagnose.sequence_files import Sequences
@@ -112,8 +113,8 @@ def change_for(model: Model, seqs: Sequences, rec: Recommendation, seed: int = S
         spec = bc.RNNSpec(cell, spec.input_size, spec.hidden_size, spec.output_size, "tanh", spec.num_layers,
                           spec.bidirectional)  # fmt: skip
         P = bc.init_params(spec, seed=seed, forget_bias=1.0)
-        text = f"a fresh {cell.upper()} of the same size (forget-gate bias 1) in place of the RNN"
-        caveat = f"The {cell.upper()} starts from scratch, not from your weights: it needs more steps to catch up."
+        text = f"a fresh {VIEWS[cell].label} of the same size (forget-gate bias 1) in place of the RNN"
+        caveat = f"The {VIEWS[cell].label} starts from scratch, not from your weights: it needs more steps to catch up."
     elif rec.rule == "forget_bias":
         cell, H = bc.CELLS[spec.cell], spec.hidden_size
         g, key = cell.gate_names.index(cell.forget_gate), bc.param_key("bias_ih", e["layer"], e["direction"])

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import bptt_core as bc
+from dashboard.config.cell_views import VIEWS, cell_name
 from dashboard.io.weights import LAYER_NAMES, WeightsError, detect_settings, map_names, read_arrays
 
 #: Limits of what a diagnosis reads (the dashboard's own network has the sidebar's LIMITS).
@@ -212,8 +213,9 @@ def _recognise(arrays: dict, readout: str | None, embedding: str | None, nonline
         settings["num_layers"], settings["bidirectional"],
     )  # fmt: skip
     notes = [f"recognised {describe(spec)}"]
-    if spec.cell == "rnn":
-        notes.append(f"nn.RNN's non-linearity is not in a state dict: {spec.activation} assumed (change it if not)")
+    if bc.CELLS[spec.cell].chooses_activation:
+        module = bc.CELLS[spec.cell].torch_module or VIEWS[spec.cell].label
+        notes.append(f"nn.{module}'s non-linearity is not in a state dict: {spec.activation} assumed (change if not)")
     for key in spec.param_shapes():
         if key.startswith("bias") and key not in mapped and key.replace("bias", "weight") in mapped:
             mapped[key] = np.zeros(spec.param_shapes()[key])
@@ -240,8 +242,7 @@ def describe(spec: bc.RNNSpec) -> str:
     """ "a 2-layer bidirectional LSTM (I = 8, H = 32)" and the like."""
     depth = f"{spec.num_layers}-layer " if spec.num_layers > 1 else ""
     direction = "bidirectional " if spec.bidirectional else ""
-    name = spec.cell.upper() if spec.cell != "rnn" else f"RNN ({spec.activation})"
-    text = f"{depth}{direction}{name} (I = {spec.input_size}, H = {spec.hidden_size})"
+    text = f"{depth}{direction}{cell_name(spec.cell, spec.activation)} (I = {spec.input_size}, H = {spec.hidden_size})"
     return ("an " if text[0] in "AEILORU" else "a ") + text  # an LSTM, an RNN: read letter by letter
 
 
@@ -277,7 +278,8 @@ def state_dict_bytes(model: Model, original: bytes, spec: bc.RNNSpec, params: di
     else:
         out[readout], out[readout[: -len("weight")] + "bias"] = params["weight_out"], params["bias_out"]
     if spec.cell != model.spec.cell:
-        notes.append(f"the recurrent module is now an nn.{spec.cell.upper()} of the same size, under the same names")
+        module = bc.CELLS[spec.cell].torch_module or VIEWS[spec.cell].label
+        notes.append(f"the recurrent module is now an nn.{module} of the same size, under the same names")
     out = {k: np.ascontiguousarray(v, dtype=arrays[k].dtype if k in arrays else dtype) for k, v in out.items()}
     return (*_serialise(out), notes)
 

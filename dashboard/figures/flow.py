@@ -113,13 +113,16 @@ def flow_heatmap(df: pd.DataFrame, *, title: str = "") -> go.Figure:
     return base_layout(fig, title or "Flow matrix: how much each loss reaches each earlier state", height=480)
 
 
-def jacobian_vs_lag(df: pd.DataFrame, *, title: str = "") -> go.Figure:
-    """``log10 ||d h_t / d h_k||`` against lag ``t - k``, with the Pascanu bound if present.
+def jacobian_vs_lag(df: pd.DataFrame, *, title: str = "", law: str = "law") -> go.Figure:
+    """``log10 ||d h_t / d h_k||`` against lag ``t - k``, with the Pascanu bound or the cell's law if present.
 
     Parameters
     ----------
     df : DataFrame with columns ``lag``, ``log10_spectral``, ``log10_frobenius`` and optionally
-        ``log10_bound`` ((gamma sigma_max)^lag, vanilla RNN only)
+        ``log10_bound`` ((gamma sigma_max)^lag, vanilla RNN only) or ``log10_law`` (a diagonal recurrence's
+        closed form, :func:`bptt_core.analysis.laws.decay_law`)
+    law : str
+        The law's name in the legend, e.g. ``max_n |λ_n|^k``.
     """
     fig = go.Figure()
     fig.add_scatter(
@@ -139,6 +142,10 @@ def jacobian_vs_lag(df: pd.DataFrame, *, title: str = "") -> go.Figure:
             name="bound (γ σ_max)^lag",
             mode="lines",
             line={"color": "black", "dash": "dash"},
+        )
+    if "log10_law" in df:
+        fig.add_scatter(
+            x=df["lag"], y=df["log10_law"], name=f"law {law}", mode="lines", line={"color": "black", "dash": "dash"}
         )
     fig.add_hline(y=0, line={"color": "grey", "width": 1})
     fig.update_xaxes(title="lag t − k (steps)")
@@ -230,10 +237,12 @@ def phase_diagram(df: pd.DataFrame, *, title: str = "", limit: float = 12.0) -> 
 
     Parameters
     ----------
-    df : DataFrame with columns ``cell``, ``radius``, ``T``, ``log10_ratio``
+    df : DataFrame with columns ``cell``, ``radius``, ``T``, ``log10_ratio``; rows without a radius (a cell
+        without ``W_hh``) are not drawn
     limit : float
         The colour scale spans ``[-limit, limit]`` decades (blue vanishing, red exploding).
     """
+    df = df[df["radius"].notna()]
     cells = list(dict.fromkeys(df["cell"]))
     fig = make_subplots(
         rows=1,

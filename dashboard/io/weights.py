@@ -17,6 +17,7 @@ import numpy as np
 import bptt_core as bc
 from dashboard.catalog.compute import preset_params
 from dashboard.config import RunConfig
+from dashboard.config.cell_views import VIEWS
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 READOUT_MODULES = ("fc", "linear", "out", "head", "decoder", "readout", "output", "proj")
@@ -35,6 +36,31 @@ def to_npz(params: dict[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **{k: np.asarray(v) for k, v in params.items()})
     return buf.getvalue()
+
+
+def to_safetensors(params: dict[str, np.ndarray]) -> bytes | None:
+    """The parameters as ``.safetensors`` (the same names), or None without the safetensors package."""
+    try:
+        from safetensors.numpy import save
+    except ImportError:
+        return None
+    return save({k: np.ascontiguousarray(v) for k, v in params.items()})
+
+
+def key_description(cell: str) -> str:
+    """What the weight files' keys are for ``cell``: PyTorch's state dict, or the engine's names."""
+    c, label = bc.CELLS[cell], VIEWS[cell].label
+    names = ", ".join(f"`{n}_l0`" for n in c.param_shapes(1, 1))
+    suffixes = f"({names}, then `_l1`, … and `_reverse`) plus the read-out `weight_out`, `bias_out`"
+    if c.torch_module is not None:
+        return (
+            f"Keys are PyTorch's `nn.{c.torch_module}` state dict {suffixes} (or an `nn.Linear` such as `fc.weight`): "
+            "a `torch.nn` state dict loads as it is."
+        )
+    return (
+        f"Keys are the engine's {suffixes}. PyTorch has no module for the {label}: the Diagnose page's reproduce "
+        f"script holds one with these names (`dashboard/diagnose/torch_cells.py`)."
+    )
 
 
 def fingerprint(params: dict[str, np.ndarray]) -> str:
@@ -240,27 +266,30 @@ def load_weights(
 
 
 def apply_edits(
-    params: dict[str, np.ndarray], block: int, edited_rows: dict, key: str = "weight_hh_l0"
+    params: dict[str, np.ndarray], block: int, edited_rows: dict, key: str = "weight_hh_l0", height: int | None = None
 ) -> dict[str, np.ndarray]:
-    """A copy of ``params`` with cells of one H x H gate block of a ``weight_hh_*`` matrix replaced.
+    """A copy of ``params`` with entries of one gate block of one parameter replaced.
 
     Parameters
     ----------
     params : dict of ndarray
     block : int
-        Gate block index (0 for the vanilla RNN).
+        Gate block index (0 for a parameter without blocks).
     edited_rows : dict
-        ``{row: {column: value}}`` as ``st.data_editor`` reports it; non-finite or
-        empty values are ignored.
+        ``{row: {column: value}}`` as ``st.data_editor`` reports it, rows within the block; a vector's one
+        column may have any name. Non-finite or empty values are ignored.
     key : str
-        Which recurrent matrix (layer and direction).
+        Which parameter (layer and direction): ``weight_hh_l0``, the LRU's ``nu_log_l0``, ...
+    height : int, optional
+        Rows per block (H); default: the number of columns (square blocks, as ``weight_hh``'s).
     """
-    H = params[key].shape[1]
+    height = height or params[key].shape[1]
     new = {k: v.copy() for k, v in params.items()}
     for row, cols in edited_rows.items():
         for col, value in cols.items():
             if value is not None and np.isfinite(float(value)):
-                new[key][block * H + int(row), int(col)] = float(value)
+                at = (block * height + int(row),) + ((int(col),) if new[key].ndim == 2 else ())
+                new[key][at] = float(value)
     return new
 
 

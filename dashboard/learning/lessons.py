@@ -15,6 +15,7 @@ from bptt_core.losses import reduce, step_means, token_loss_and_grad, token_weig
 from dashboard.catalog import PLAIN, compute, memory
 from dashboard.catalog.panels import Panel
 from dashboard.config import LIMITS, RunConfig
+from dashboard.config.cell_views import cell_name
 from dashboard.figures import lessons as fl
 
 WORKED_EXAMPLE = np.array([0.2, 0.5, 0.1, 0.4])
@@ -59,6 +60,7 @@ def train_config(run: RunConfig, task: str, iterations: int, lr: float, optimize
         init=run.init,
         scale=run.scale,
         forget_bias=run.forget_bias,
+        init_options=tuple(run.init_options.items()),
         seed=run.seed,
         delay=run.delay,
     )
@@ -293,7 +295,8 @@ MAX_SAVED_RUNS = 5
 
 def run_label(config) -> str:
     """A short name for a training run: what differs between runs people compare."""
-    parts = [config.task, config.cell.upper(), f"T={config.T}", f"lr={config.lr:g}", config.optimizer]
+    name = cell_name(config.cell, config.activation)
+    parts = [config.task, name, f"T={config.T}", f"lr={config.lr:g}", config.optimizer]
     if config.clip:
         parts.append(f"clip={config.clip:g}")
     if config.truncation:

@@ -19,6 +19,8 @@ from bptt_core.losses import reduce, token_weights
 from bptt_core.online import flop_counts, stored_crossover
 from dashboard.catalog import compute, verdict
 from dashboard.config import RunConfig
+from dashboard.config.cell_views import cell_name
+from dashboard.vocabulary.quantities import label
 
 
 @dataclass(frozen=True)
@@ -37,14 +39,14 @@ class Question:
 
 def network_label(config: RunConfig) -> str:
     """The network a question ran, as its explanation names it: cell, sizes, length, init and seed."""
-    name = f"{config.activation} RNN" if config.cell == "rnn" else config.cell.upper()
+    name = cell_name(config.cell, config.activation)
     parts = [
         f"I = {config.input_size}",
         f"H = {config.hidden_size}",
         f"O = {config.output_size}",
         f"B = {config.batch_size}",
         f"T = {config.T}",
-        f"{config.init} init × {config.scale:g}",
+        config.init_text,
         f"seed {config.seed}",
     ]
     if config.num_layers > 1:
@@ -353,6 +355,31 @@ def _online_memory(rng: np.random.Generator, first: bool) -> Question:
     )
 
 
+def _modern_memory(rng: np.random.Generator, first: bool) -> Question:
+    modulus = 0.99 if first else round(float(rng.uniform(0.9, 0.99)), 3)
+    k = int(np.ceil(np.log(0.01) / np.log(modulus)))  # |λ|^k < 1 % from this k on
+    config = RunConfig(cell="lru", T=k + 1, hidden_size=1, input_size=1, output_size=1, batch_size=1,
+                       r_min=modulus, r_max=modulus, seed=int(rng.integers(0, 1000)))  # fmt: skip
+    curve = compute.last_loss_gradient(config)  # ‖∂l_T/∂x_t‖, t = 0 .. k: distance k - t from the last loss
+    share = curve[::-1] / curve[-1]
+    return Question(
+        "modern_memory",
+        "why modern recurrences do not vanish",
+        f"An LRU unit has |λ| = {modulus:g}: its state is x_t = λ x_(t−1) + (input), linear, with no activation. "
+        "After how many steps back has a gradient passing through this unit fallen below 1 % of its size?",
+        None,
+        float(k),
+        f"The step Jacobian is ∂x_t/∂x_(t−1) = λ, so k steps back the gradient is multiplied by |λ|^k exactly, "
+        f"whatever the inputs: |λ|^k < 0.01 from k = ln 0.01 / ln |λ| = {np.log(0.01) / np.log(modulus):.1f} on, so "
+        f"after {k} steps. The engine's {label('last_loss_gradient')} of this one-unit LRU keeps {share[k - 1]:.4g} "
+        f"of its size {k - 1} steps back and {share[k]:.4g} at {k}. With |λ| = 0.999 it would keep 1 % for "
+        f"{np.ceil(np.log(0.01) / np.log(0.999)):.0f} steps: the LRU starts its |λ| just inside the unit circle. "
+        f"{_ran(config)}",
+        tolerance=1.5 / k,  # k or k − 1 (ln 0.01 / ln |λ| rounded either way), within a step and a half
+        network=config,
+    )
+
+
 BUILDERS: dict[str, Callable[[np.random.Generator, bool], Question]] = {
     "mean_loss": _mean_loss,
     "activation_derivative": _activation,
@@ -366,6 +393,7 @@ BUILDERS: dict[str, Callable[[np.random.Generator, bool], Question]] = {
     "tensor_chain": _tensor_shape,
     "stored_intermediates": _stored,
     "online_memory": _online_memory,
+    "modern_memory": _modern_memory,
 }
 
 

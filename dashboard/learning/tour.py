@@ -15,9 +15,11 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from bptt_core.result import flatten_grads
-from dashboard.catalog import compute, memory, memory_panels, online, panels, verdict
+from dashboard.catalog import compute, memory, memory_panels, panels, verdict
 from dashboard.catalog import sections as catalog
 from dashboard.config import RunConfig
+from dashboard.learning import tour_notes as notes
+from dashboard.learning.tour_notes import reach, verdict_of
 from dashboard.vocabulary.numbers import factor, human_bytes, readable
 from dashboard.vocabulary.quantities import label
 
@@ -96,15 +98,6 @@ def figure(scene: Scene, config: RunConfig) -> panels.Panel:
     return catalog.panel(scene.page, scene.panel, config)
 
 
-def _verdict(config: RunConfig) -> verdict.Verdict:
-    return verdict.verdict(config, compute.last_loss_gradient(config), compute.spectral(config), compute.run(config))
-
-
-def _ratio(config: RunConfig) -> float:
-    """The last loss's reach (the verdict's ratio)."""
-    return _verdict(config).reach
-
-
 def _more_or_less(before: float, after: float) -> int:
     return 0 if after > before else 1
 
@@ -134,7 +127,7 @@ def _passes(c: RunConfig) -> str:
 
 
 def _vanishing(c: RunConfig) -> str:
-    v = _verdict(c)
+    v = verdict_of(c)
     return (
         f"The blue curve is {label('last_loss_gradient')}, the gradient of the last step's loss as it travels "
         f"back. Here it reaches step 0 with {factor(v.reach)} of its size ({factor(v.per_step)} per step): the "
@@ -143,7 +136,7 @@ def _vanishing(c: RunConfig) -> str:
 
 
 def _exploding(c: RunConfig) -> str:
-    v = _verdict(c)
+    v = verdict_of(c)
     rho = max(compute.spectral(c).spectral_radius.values())
     if c.activation == "linear":
         how = (
@@ -172,7 +165,7 @@ def _jacobians(c: RunConfig) -> str:
 
 
 def _lstm(c: RunConfig) -> str:
-    lstm, rnn = _ratio(c), _ratio(c.replace(cell="rnn"))
+    lstm, rnn = reach(c), reach(c.replace(cell="rnn"))
     return (
         "The LSTM's cell state is updated additively, c(t) = f·c(t−1) + i·g, so along it the gradient is "
         "multiplied by the forget gate f, not by W_hh. Here the last loss reaches step 0 with "
@@ -229,26 +222,6 @@ def _sqrt_share(c: RunConfig) -> float:
     return runs["checkpoint sqrt(T)"].stored_bytes / runs["full storage"].stored_bytes
 
 
-def _online(c: RunConfig) -> str:
-    by = online.method_rows(c).set_index("key")
-    rtrl, bptt = by.loc["rtrl"], by.loc["bptt"]
-    return (
-        f"To form the exact gradient at T = {c.T}, BPTT keeps its tape, every step's state: "
-        f"{human_bytes(bptt['stored_bytes'])} here ({label('kept_for_gradient').lower()}), growing with T. RTRL keeps "
-        f"no past: it carries ∂h_t/∂θ forward, {human_bytes(rtrl['stored_bytes'])} at any T, so it keeps less only "
-        f"from T* = {online.crossover(c)} on ({label('crossover_length')}). It pays in arithmetic: "
-        f"{factor(rtrl['flops'] / bptt['flops'])} BPTT's {label('counted_flops')}. UORO and SnAp-1 keep "
-        f"{human_bytes(by.loc['uoro', 'stored_bytes'])} and {human_bytes(by.loc['snap1', 'stored_bytes'])}, and pay in "
-        f"accuracy: {label('gradient_cosine')} {by.loc['uoro', 'cosine']:.2f} (one UORO draw) and "
-        f"{by.loc['snap1', 'cosine']:.2f} (SnAp-1)."
-    )
-
-
-def _rtrl_kept(c: RunConfig) -> float:
-    """What RTRL keeps to form its gradient (its influence), from its ledger."""
-    return float(online.method_rows(c).set_index("key").loc["rtrl", "stored_bytes"])
-
-
 SCENES: tuple[Scene, ...] = (
     Scene(
         "unrolled",
@@ -288,7 +261,7 @@ SCENES: tuple[Scene, ...] = (
         {"scale": 1.6},
         "Raise the gain of W_hh from 0.8 to 1.6. The share of the last loss's gradient reaching step 0 will be…",
         ("larger", "smaller"),
-        _ratio,
+        reach,
         _more_or_less,
         factor,
     ),
@@ -302,7 +275,7 @@ SCENES: tuple[Scene, ...] = (
         {"activation": "tanh"},
         "Switch the activation from linear to tanh (|tanh'| ≤ 1). The gradient reaching step 0 will be…",
         ("larger", "smaller"),
-        _ratio,
+        reach,
         _more_or_less,
         factor,
     ),
@@ -331,7 +304,22 @@ SCENES: tuple[Scene, ...] = (
         "Set the LSTM's forget-gate bias to -3 (the gate mostly closed). The share of the last loss's gradient "
         "that reaches its first step will be…",
         ("larger", "smaller"),
-        _ratio,
+        reach,
+        _more_or_less,
+        factor,
+    ),
+    Scene(
+        "modern",
+        "Why modern recurrences do not vanish",
+        {"T": 200, "cell": "lru"},
+        "gradient_flow",
+        "cell_comparison",
+        notes.modern,
+        {"r_max": 0.9},
+        "Close the LRU's ring: set r_max to 0.9 (with r_min = 0.9 every |λ| is then 0.9). The share of the last "
+        "loss's gradient that reaches step 0 will be…",
+        ("larger", "smaller"),
+        notes.own_reach,
         _more_or_less,
         factor,
     ),
@@ -397,11 +385,11 @@ SCENES: tuple[Scene, ...] = (
         {"T": 50, "hidden_size": 16, "batch_size": 1},
         "beyond_bptt",
         "online_memory",
-        _online,
+        notes.storing_no_past,
         {"hidden_size": 32},
         "Double H from 16 to 32. What RTRL keeps instead of the past (its influence ∂h_t/∂θ) becomes…",
         ("about twice as large", "about four times as large", "about eight times as large"),
-        _rtrl_kept,
+        notes.rtrl_kept,
         _nearest((2.0, 4.0, 8.0)),
         human_bytes,
     ),

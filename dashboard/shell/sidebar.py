@@ -12,6 +12,7 @@ from bptt_core.budget import human
 from bptt_core.lab.signals import SIGNALS
 from dashboard.catalog import memory
 from dashboard.config import CHECKPOINTS, DTYPES, LIMITS, PAGE_PARAMS, RunConfig, from_mapping
+from dashboard.config.cell_views import INIT_OPTION_VIEWS, VIEWS
 from dashboard.io import export
 from dashboard.io.weights import fingerprint
 from dashboard.shell import gate, pool, remote
@@ -63,13 +64,13 @@ def render_sidebar() -> RunConfig:
     for problem in st.session_state.pop("_url_problems", []):
         sb.warning(f"Link setting {problem}.")
     sb.markdown("### Network")
-    cell = sb.segmented_control("Cell", bc.CELLS, key=_w("cell"), format_func=str.upper, required=True)
+    cell = sb.segmented_control("Cell", bc.CELLS, key=_w("cell"), format_func=lambda c: VIEWS[c].label, required=True)
     sb.selectbox(
         "Activation",
         bc.ACTIVATIONS,
         key=_w("activation"),
-        disabled=len(bc.CELLS[cell].activations) == 1,
-        help="Vanilla RNN only; LSTM and GRU have fixed sigmoid/tanh gates.",
+        disabled=not bc.CELLS[cell].chooses_activation,
+        help="Vanilla RNN only; the other cells' non-linearities are part of the cell.",
     )
     sb.slider("Sequence length T", *LIMITS["T"], key=_w("T"))
     c1, c2 = sb.columns(2)
@@ -87,13 +88,7 @@ def render_sidebar() -> RunConfig:
     )
 
     sb.markdown("### Weights")
-    init = sb.selectbox("Init preset", bc.INITS, key=_w("init"), format_func=lambda i: f"{i}: {INIT_HELP[i]}")
-    sb.slider(
-        "Target spectral radius ρ" if init == "spectral" else "Gain of W_hh",
-        *LIMITS["scale"],
-        step=0.05,
-        key=_w("scale"),
-    )
+    _init_widgets(cell)
     if bc.CELLS[cell].forget_gate is not None:
         sb.slider(
             "Forget-gate bias",
@@ -168,6 +163,21 @@ def render_sidebar() -> RunConfig:
     _mirror_in_url(config)
     _export_section(config)
     return config
+
+
+def _init_widgets(cell: str) -> None:
+    """The init preset and gain for a cell whose W_hh they shape; else the cell's own init options."""
+    sb = st.sidebar
+    if bc.CELLS[cell].init_presets:
+        init = sb.selectbox("Init preset", bc.INITS, key=_w("init"), format_func=lambda i: f"{i}: {INIT_HELP[i]}")
+        scale = "Target spectral radius ρ" if init == "spectral" else "Gain of W_hh"
+        sb.slider(scale, *LIMITS["scale"], step=0.05, key=_w("scale"))
+        return
+    for name in bc.CELLS[cell].init_options:
+        label, step, help_text = INIT_OPTION_VIEWS[name]
+        sb.slider(label, *LIMITS[name], step=step, key=_w(name), help=help_text)
+    if not bc.CELLS[cell].init_options:
+        sb.caption(f"The {VIEWS[cell].label} draws its weights as its paper does (no W_hh: no preset or gain).")
 
 
 def _mirror_in_url(config: RunConfig) -> None:

@@ -30,9 +30,10 @@ def state_map(spec, params, x_t, state):
 def test_local_jacobian_matches_finite_differences(cell, activation):
     p = make_problem(cell, activation, T=4, B=2, seed=1)
     J = local_jacobians(p.spec, p.params, p.x)
-    caches, _ = unroll(p.spec, p.params, p.x, tuple(np.zeros((2, 4)) for _ in range(1 + (cell == "lstm"))))
+    parts = bc.CELLS[cell].state_parts  # ("h",) or ("h", "c")
+    caches, _ = unroll(p.spec, p.params, p.x, tuple(np.zeros((2, 4)) for _ in parts))
     t = 2
-    prev = [caches[t]["h_prev"]] + ([caches[t]["c_prev"]] if cell == "lstm" else [])
+    prev = [caches[t][f"{part}_prev"] for part in parts]
     s = np.concatenate(prev, axis=-1)
     H, S = 4, s.shape[-1]
     eps = 1e-6

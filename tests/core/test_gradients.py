@@ -47,10 +47,10 @@ def test_initial_state_gradients(cell, activation):
     p = make_problem(cell, activation, seed=3)
     rng = np.random.default_rng(3)
     h0 = rng.standard_normal((2, 4))
-    c0 = rng.standard_normal((2, 4)) if cell == "lstm" else None
+    c0 = rng.standard_normal((2, 4)) if p.spec.has_cell_state else None
     res = bc.bptt(p.spec, p.params, p.x, p.y, h0=h0, c0=c0)
     assert bc.relative_error(res.dh0, bc.numerical_gradient(loss_of(p, h0=h0, c0=c0), h0)) < TOL
-    if cell == "lstm":
+    if p.spec.has_cell_state:
         assert bc.relative_error(res.dc0, bc.numerical_gradient(loss_of(p, h0=h0, c0=c0), c0)) < TOL
     assert_grads_match(p, res, h0=h0, c0=c0)
 

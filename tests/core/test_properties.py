@@ -39,7 +39,7 @@ def problems(draw):
 
 def near_relu_kink(spec, params, x, h0, tol=1e-4) -> bool:
     """True when a relu pre-activation is within ``tol`` of 0, where central differences straddle the kink."""
-    if spec.cell != "rnn" or spec.activation != "relu":
+    if spec.activation != "relu" or not bc.CELLS[spec.cell].chooses_activation:
         return False
     h = np.zeros((x.shape[1], spec.hidden_size)) if h0 is None else h0
     for x_t in x:

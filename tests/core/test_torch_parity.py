@@ -92,9 +92,6 @@ def test_truncation_is_refused_for_bidirectional_networks():
         bc.bptt(spec, params, x, y, truncation=3)
 
 
-CELL_MODULES = {"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}
-
-
 @pytest.mark.parametrize(("cell", "layers", "bidirectional"), [("lstm", 3, True), ("gru", 2, False), ("rnn", 3, True)])
 def test_dh_layers_match_torch_cells_unrolled_by_hand(cell, layers, bidirectional):
     """``dh_layers[l, d, t]`` is the total dL/dh_t of layer l, direction d (through its own recurrence and
@@ -108,17 +105,17 @@ def test_dh_layers_match_torch_cells_unrolled_by_hand(cell, layers, bidirectiona
     for l in range(layers):
         outs = []
         for d in range(D):
-            module = CELL_MODULES[cell](spec.layer_input_size(l), 4).double()
+            module = getattr(torch.nn, bc.CELLS[cell].torch_cell)(spec.layer_input_size(l), 4).double()
             w = {
                 k: torch.tensor(params[bc.param_key(k, l, d)], requires_grad=True)
                 for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
             }
             k = l * D + d
-            state = torch.tensor(h0[k]) if cell != "lstm" else (torch.tensor(h0[k]), torch.tensor(c0[k]))
+            state = (torch.tensor(h0[k]), torch.tensor(c0[k])) if spec.has_cell_state else torch.tensor(h0[k])
             seq = [None] * T
             for t in range(T) if d == 0 else reversed(range(T)):
                 state = torch.func.functional_call(module, w, (inputs[t], state))
-                h = state[0] if cell == "lstm" else state
+                h = state[0] if isinstance(state, tuple) else state
                 h.retain_grad()
                 seq[t] = states[l, d, t] = h
             outs.append(torch.stack(seq))

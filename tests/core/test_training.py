@@ -9,7 +9,7 @@ import bptt_core as bc
 from bptt_core.lab import optim
 from bptt_core.lab.chain_rule import scalar_chain
 from bptt_core.lab.estimators import ESTIMATORS, estimates, estimator_study, exact_gradient
-from bptt_core.lab.tasks import TASKS, corpus, make_batch, task_sizes
+from bptt_core.lab.tasks import TASKS, copy_baseline, corpus, make_batch, sequence_length, task_sizes
 from bptt_core.lab.train import TrainConfig, fit, train
 
 
@@ -19,7 +19,8 @@ def test_tasks_make_valid_batches(task):
     I, O = task_sizes(task)
     spec = bc.RNNSpec("gru", I, 4, O)
     res = bc.bptt(spec, bc.init_params(spec), b.x, b.y, loss=b.loss, mask=b.mask)
-    assert b.x.shape == (12, 3, I) and b.mask.shape == (12, 3) and np.isfinite(res.loss)
+    steps = sequence_length(task, 12)  # 12, or 32 for the copy task (12 its lag)
+    assert b.x.shape == (steps, 3, I) and b.mask.shape == (steps, 3) and np.isfinite(res.loss)
 
 
 def test_adding_problem_targets_are_the_sum_of_the_two_marked_values():
@@ -37,6 +38,25 @@ def test_chars_task_uses_the_shipped_text():
     b = make_batch("chars", 20, 2, np.random.default_rng(2))
     decoded = "".join(vocab[i] for i in b.x[:, 0].argmax(-1)) + vocab[b.y[-1, 0]]
     assert decoded in text
+
+
+@pytest.mark.parametrize("T", [1, 2, 100, 500])
+def test_the_copy_task_is_arjovskys_and_its_baseline_is_the_memoryless_loss(T):
+    """Ten symbols from 1-8, T - 1 blanks, the delimiter, ten blanks; the targets blank for T + 10 steps, then the
+    symbols. A predictor that remembers nothing (blank where the target is blank, uniform over the 8 symbols at
+    the last ten steps) scores 10 ln 8 / (T + 20) by the engine's own cross-entropy."""
+    b = make_batch("copy", T, 64, np.random.default_rng(T))
+    tokens = b.x.argmax(-1)
+    assert b.x.shape == (T + 20, 64, 10) and np.all(b.x.sum(-1) == 1) and b.loss == "cross_entropy"
+    assert np.all((tokens[:10] >= 1) & (tokens[:10] <= 8)) and np.all(tokens[T + 9] == 9)
+    assert np.all(tokens[10 : T + 9] == 0) and np.all(tokens[T + 10 :] == 0)
+    assert np.all(b.y[: T + 10] == 0) and np.array_equal(b.y[T + 10 :], tokens[:10])
+    logits = np.full((T + 20, 64, 10), -60.0)
+    logits[: T + 10, :, 0] = 60.0  # blank, certainly
+    logits[T + 10 :, :, 1:9] = 0.0  # a uniform guess over the 8 symbols
+    token, _ = bc.losses.token_loss_and_grad("cross_entropy", logits, b.y)
+    assert token.mean() == pytest.approx(copy_baseline(T), rel=1e-12)
+    assert copy_baseline(T) == pytest.approx(10 * np.log(8) / (T + 20), rel=1e-15)
 
 
 @pytest.mark.parametrize("name", optim.OPTIMIZERS)

@@ -49,8 +49,12 @@ def mingru_layer(p: dict, u: torch.Tensor, h0: torch.Tensor, k: int | None = Non
     return torch.stack(hs)
 
 
+#: Each cell's layer, by its registry name (the cells PyTorch has no module for).
+LAYERS = {"lru": lambda p, u, h0, k: lru_layer(p, u, k), "mingru": mingru_layer}
+
+
 def layer(cell: str, p: dict, u: torch.Tensor, h0: torch.Tensor, k: int | None) -> torch.Tensor:
-    return lru_layer(p, u, k) if cell == "lru" else mingru_layer(p, u, h0, k)
+    return LAYERS[cell](p, u, h0, k)
 
 
 def network(spec, tensors: dict, x: torch.Tensor, h0: torch.Tensor, k: int | None) -> torch.Tensor:

@@ -8,13 +8,14 @@ import torch.nn.functional as F
 
 import bptt_core as bc
 
-MODULES = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+#: The registered cells torch.nn has a module for.
+MODULES = [name for name, c in bc.CELLS.items() if c.torch_module is not None]
 
 
 def torch_module(spec: bc.RNNSpec) -> torch.nn.Module:
     """The ``torch.nn`` module with the same keys as ``bc.init_params(spec)`` minus the read-out."""
-    kwargs = {"nonlinearity": spec.activation} if spec.cell == "rnn" else {}
-    return MODULES[spec.cell](
+    kwargs = {"nonlinearity": spec.activation} if bc.CELLS[spec.cell].chooses_activation else {}
+    return getattr(torch.nn, bc.CELLS[spec.cell].torch_module)(
         spec.input_size, spec.hidden_size, num_layers=spec.num_layers, bidirectional=spec.bidirectional, **kwargs
     ).double()
 
@@ -29,7 +30,7 @@ def torch_bptt(spec, params, x, y, loss="mse", reduction="mean", mask=None, trun
     n = spec.num_layers * spec.directions
     h = torch.tensor(np.zeros((n, B, spec.hidden_size)) if h0 is None else h0, requires_grad=True)
     c = torch.tensor(np.zeros((n, B, spec.hidden_size)) if c0 is None else c0, requires_grad=True)
-    state = (h, c) if spec.cell == "lstm" else h
+    state = (h, c) if spec.has_cell_state else h
     rnn_params = {k: v for k, v in tensors.items() if not k.endswith("_out")}
     xt = torch.tensor(x, requires_grad=dx is not None)
     if truncation:
@@ -57,4 +58,4 @@ def torch_bptt(spec, params, x, y, loss="mse", reduction="mean", mask=None, trun
     grads = {k: v.grad.numpy() for k, v in tensors.items()}
     if dx is not None:
         dx.append(xt.grad.numpy())
-    return float(total.detach()), grads, h.grad.numpy(), c.grad.numpy() if spec.cell == "lstm" else None
+    return float(total.detach()), grads, h.grad.numpy(), c.grad.numpy() if spec.has_cell_state else None

@@ -56,7 +56,7 @@ def test_page_renders_without_exception(server, browser, name):
 @pytest.mark.parametrize(
     ("path", "sections"),
     [
-        ("gradient_flow", ["Where dW_hh comes from", "RNN, LSTM and GRU compared", "Phase diagram", "Truncated BPTT"]),
+        ("gradient_flow", ["Where dW_hh comes from", "The cells compared", "Phase diagram", "Truncated BPTT"]),
         ("memory", ["How the memory grows with T", "What fits in a memory budget", "Checkpointing: memory against"]),
     ],
 )

@@ -36,7 +36,7 @@ def online_settings(n: int, seed: int) -> list[RunConfig]:
         out.append(
             RunConfig(
                 cell=cell,
-                activation=str(rng.choice(["tanh", "relu", "sigmoid", "linear"])) if cell == "rnn" else "tanh",
+                activation=str(rng.choice(bc.CELLS[cell].activations)) if bc.CELLS[cell].chooses_activation else "tanh",
                 T=int(rng.choice([1, 2, 10, 40, 120])),
                 hidden_size=int(rng.integers(1, 13)),
                 batch_size=int(rng.integers(1, 4)),

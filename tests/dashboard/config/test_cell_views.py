@@ -27,20 +27,32 @@ def _sigmoid(a: np.ndarray) -> np.ndarray:
 ACTIVATIONS = {"tanh": np.tanh, "relu": lambda a: np.maximum(a, 0.0), "sigmoid": _sigmoid, "linear": lambda a: a}
 
 
-def torch_step(cell: str, W: dict, x: np.ndarray, state: dict, activation: str) -> dict:
-    """One step by PyTorch's documented equations; ``state`` maps each part ("h", "c") to (B, H)."""
-    gi = x @ W["weight_ih"].T + W["bias_ih"]
-    gh = state["h"] @ W["weight_hh"].T + W["bias_hh"]
-    if cell == "rnn":
-        return {"h": ACTIVATIONS[activation](gi + gh)}
-    if cell == "lstm":
-        i, f, g, o = np.split(gi + gh, 4, axis=-1)
-        c = _sigmoid(f) * state["c"] + _sigmoid(i) * np.tanh(g)
-        return {"h": _sigmoid(o) * np.tanh(c), "c": c}
+def _rnn(gi, gh, state, activation):
+    return {"h": ACTIVATIONS[activation](gi + gh)}
+
+
+def _lstm(gi, gh, state, activation):
+    i, f, g, o = np.split(gi + gh, 4, axis=-1)
+    c = _sigmoid(f) * state["c"] + _sigmoid(i) * np.tanh(g)
+    return {"h": _sigmoid(o) * np.tanh(c), "c": c}
+
+
+def _gru(gi, gh, state, activation):
     (i_r, i_z, i_n), (h_r, h_z, h_n) = np.split(gi, 3, axis=-1), np.split(gh, 3, axis=-1)
     r, z = _sigmoid(i_r + h_r), _sigmoid(i_z + h_z)
     n = np.tanh(i_n + r * h_n)
     return {"h": (1 - z) * n + z * state["h"]}
+
+
+#: PyTorch's documented cell equations, by its module's name (the registry's ``torch_module``).
+TORCH_EQUATIONS = {"RNN": _rnn, "LSTM": _lstm, "GRU": _gru}
+
+
+def torch_step(cell: str, W: dict, x: np.ndarray, state: dict, activation: str) -> dict:
+    """One step by PyTorch's documented equations; ``state`` maps each part ("h", "c") to (B, H)."""
+    gi = x @ W["weight_ih"].T + W["bias_ih"]
+    gh = state["h"] @ W["weight_hh"].T + W["bias_hh"]
+    return TORCH_EQUATIONS[bc.CELLS[cell].torch_module](gi, gh, state, activation)
 
 
 @dataclass(frozen=True)
@@ -124,7 +136,7 @@ def test_the_lstm_path_through_the_next_cell_state_is_a_real_share():
     """What ∂L/∂h_{t+1}·∂h_{t+1}/∂h_t (h_{t+1} alone) would show differs from the engine's number: the
     path through c_{t+1} carries a share of it at every forget bias."""
     shares = []
-    for config in (c for c in SINGLE if c.cell == "lstm"):
+    for config in (c for c in SINGLE if "c" in bc.CELLS[c.cell].state_parts):
         v = compute.step_equation(config, 2, 1)
         h_only = path_share(config, 0, 2, 1, above=False, through=("h",))
         shares.append(abs(v["dh_carried"] - h_only) / abs(v["dh_carried"]))

@@ -22,7 +22,7 @@ from dashboard.diagnose.model_files import read_model
 from dashboard.diagnose.sequence_files import read_sequences
 from tests.apptest import array_of, assert_clean, chart_specs, open_app
 
-from .uploads import npz
+from .uploads import assert_the_script_reproduces, npz
 
 V, E, H, T, B = 6, 5, 12, 16, 24
 
@@ -135,18 +135,8 @@ def test_a_torch_trained_stack_is_recognised_and_its_dh_norms_match_autograd(tra
 def test_the_pytorch_script_reproduces_the_numbers(trained, tmp_path):
     model, seqs = _load(trained)
     report = run_diagnosis(model, seqs)
-    (tmp_path / "reproduce.py").write_text(reproduce.script(model, "model.pt", seqs.loss))
-    (tmp_path / "diagnose_data.npz").write_bytes(reproduce.data_npz(seqs))
-    (tmp_path / "model.pt").write_bytes((trained["folder"] / "model.pt").read_bytes())
-    done = subprocess.run(
-        [sys.executable, "reproduce.py", "model.pt", "diagnose_data.npz"], cwd=tmp_path, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    printed = json.loads(done.stdout)
-    assert printed["loss"] == pytest.approx(report.loss, rel=1e-10)
-    assert bc.relative_error(np.array(printed["dh_norms"]), report.dh_norms) < 1e-8
-    for key, norm in report.grad_norms.items():
-        assert printed["grad_norms"][key] == pytest.approx(norm, rel=1e-8), key
+    weights = (trained["folder"] / "model.pt").read_bytes()
+    assert_the_script_reproduces(tmp_path, model, seqs, report, "model.pt", weights)
 
 
 def test_the_command_writes_report_json_and_html(trained, tmp_path):

@@ -71,9 +71,10 @@ def test_phase_diagram_has_one_diverging_heatmap_per_cell():
     config = RunConfig(hidden_size=8)
     p = panels.phase(config, compute.phase_diagram(config, n=5, max_length=40))
     heatmaps = [t for t in p.figure.data if t.type == "heatmap"]
-    n = len(bc.CELLS)  # the registry: a new cell gets its own panel
-    assert len(heatmaps) == n and all(h.zmid == 0 for h in heatmaps)
-    assert set(p.data["cell"]) == set(bc.CELLS) and len(p.data) == n * 25
+    shaped = [c for c in bc.CELLS if bc.CELLS[c].init_presets]  # the registry: a cell ρ shapes gets its own panel
+    assert len(heatmaps) == len(shaped) and all(h.zmid == 0 for h in heatmaps)
+    own = len(bc.CELLS) - len(shaped)  # the others: one row over T at their own init, not drawn over ρ
+    assert set(p.data["cell"]) == set(bc.CELLS) and len(p.data) == len(shaped) * 25 + own * 5
 
 
 def test_truncation_curves_put_cosine_on_a_second_axis():
