@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import budget
+from .. import validate as v
 from ..arguments import prepare
 from ..cells import CELLS
-from ..spec import RNNSpec, layer_params
+from ..limits import array_bytes
+from ..spec import RNNSpec, check_spec, layer_params
 from ..unroll import layer_inputs, unroll
 
 
@@ -37,11 +40,20 @@ def decay_law(
     ndarray of shape (B, T)
         Lag 0 is 0 (the identity); -inf where a factor is exactly 0. Summed in log space: no underflow.
     """
+    check_spec(spec)
     cell = CELLS[spec.cell]
     if cell.decay is None:
         raise ValueError(f"spec.cell={spec.cell!r} has no diagonal recurrence (its Cell defines no decay)")
-    y = np.zeros((*np.shape(x)[:2], spec.output_size))
-    P, x, _, _, states = prepare(spec, params, x, y, "mse", None, None, None, "float64")
+    layer = v.check_int("layer", layer, 0, spec.num_layers - 1)
+    direction = v.check_int("direction", direction, 0, spec.directions - 1)
+
+    def need(T: int, B: int, copies: int) -> None:
+        kept = 2 * array_bytes(T, B, cell.state_width * spec.hidden_size)  # the factors' logs and their sums
+        needed = copies + budget.unroll_bytes(spec, T, B, layer) + kept
+        budget.check_analysis(needed, budget.unroll_work(spec, T, B, layer), budget.sized("this law", T, B), None)
+
+    args = prepare(spec, params, x, None, None, None, None, None, "float64", need)
+    P, x, states = args.P, args.x, args.states
     p = layer_params(P, layer, direction)
     with np.errstate(divide="ignore"):
         inputs = layer_inputs(spec, P, x, states, layer)
