@@ -20,15 +20,18 @@ from ..spec import RNNSpec
 from .jacobians import iter_local_jacobians
 
 
-def lyapunov_from_jacobians(jacobians: Iterable[np.ndarray], k: int | None = None) -> np.ndarray:
+def lyapunov_from_jacobians(jacobians: Iterable[np.ndarray], k: int | None = None, discard: int = 0) -> np.ndarray:
     """The ``k`` leading finite-time Lyapunov exponents of a product of step Jacobians.
 
     Parameters
     ----------
     jacobians : iterable of ndarray of shape (B, S, S)
-        ``J_1, J_2, ...`` in the order they are applied; at least one.
+        ``J_1, J_2, ...`` in the order they are applied; at least ``discard + 1``.
     k : int, optional
         How many exponents (all ``S`` when None).
+    discard : int
+        Leading steps that turn the frame without counting its growth: the frame first aligns with the
+        leading directions, which removes a bias of about ``ln(cos angle) / steps`` from a short product.
 
     Returns
     -------
@@ -36,7 +39,9 @@ def lyapunov_from_jacobians(jacobians: Iterable[np.ndarray], k: int | None = Non
         Natural-log growth rates per step, largest first; ``-inf`` where a direction is
         annihilated (a zero Jacobian), ``nan`` where a Jacobian is not finite.
     """
-    steps, logs, frame = 0, None, None
+    if isinstance(discard, bool) or not isinstance(discard, (int, np.integer)) or discard < 0:
+        raise ValueError(f"discard must be an integer >= 0, got {discard!r}")
+    seen, steps, logs, frame = 0, 0, None, None
     with np.errstate(divide="ignore", invalid="ignore"):
         for J in jacobians:
             if frame is None:
@@ -48,11 +53,14 @@ def lyapunov_from_jacobians(jacobians: Iterable[np.ndarray], k: int | None = Non
                 logs = np.zeros((B, k))
             bad = ~np.all(np.isfinite(J), axis=(1, 2))
             frame, r = np.linalg.qr(J @ np.where(bad[:, None, None], 0.0, frame))
+            seen += 1
+            if seen <= discard:
+                continue
             logs += np.log(np.abs(np.diagonal(r, axis1=1, axis2=2)))
             logs[bad] = np.nan
             steps += 1
-    if frame is None:
-        raise ValueError("jacobians must hold at least one step")
+    if steps == 0:
+        raise ValueError(f"jacobians must hold at least {discard + 1} step(s), {discard} of them discarded")
     return np.sort(logs / steps, axis=1)[:, ::-1]
 
 
@@ -66,6 +74,7 @@ def lyapunov_spectrum(
     k: int | None = None,
     h0: np.ndarray | None = None,
     c0: np.ndarray | None = None,
+    discard: int = 0,
 ) -> np.ndarray:
     """Finite-time Lyapunov exponents of one layer-direction, driven by the inputs ``x``.
 
@@ -77,6 +86,8 @@ def lyapunov_spectrum(
     layer, direction : int
     k : int, optional
         How many exponents (all ``S``: ``H``, or ``2H`` with a cell state, when None).
+    discard : int
+        Leading steps that align the frame without counting (:func:`lyapunov_from_jacobians`).
 
     Returns
     -------
@@ -88,4 +99,4 @@ def lyapunov_spectrum(
     if not 0 <= layer < spec.num_layers or not 0 <= direction < spec.directions:
         raise ValueError(f"layer and direction must name one of the network's {spec.num_layers} x {spec.directions}")
     jacobians = iter_local_jacobians(spec, params, x, h0=h0, c0=c0, layer=layer, direction=direction)
-    return lyapunov_from_jacobians(jacobians, k)
+    return lyapunov_from_jacobians(jacobians, k, discard)

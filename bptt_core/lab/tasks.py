@@ -8,6 +8,13 @@
 * ``sine``: predict the next value of a sine of random frequency and phase (mse).
 * ``chars``: next-character prediction on the opening of *Alice's Adventures in
   Wonderland* (Lewis Carroll, 1865; public domain), shipped in ``data/alice.txt``.
+* ``copy``: the copy memory problem of Arjovsky, Shah & Bengio (2016), as in their section 4.1.
+  Ten symbols drawn from 8, then ``T - 1`` blanks, a delimiter and 10 more blanks: ``T + 20``
+  steps of one-hot inputs over 10 classes (blank 0, symbols 1-8, delimiter 9). The target is
+  blank for ``T + 10`` steps, then the ten symbols in order; cross-entropy over every step. A
+  model that remembers nothing of the symbols at best predicts blank where the output is blank
+  and a uniform guess over the 8 symbols after the delimiter: :func:`copy_baseline`,
+  ``10 ln 8 / (T + 20)``. Here ``T`` is the paper's lag, not the sequence length.
 """
 
 from __future__ import annotations
@@ -18,8 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-TASKS = ("adding", "recall", "sine", "chars")
+TASKS = ("adding", "recall", "sine", "chars", "copy")
 RECALL_SYMBOLS = 8
+#: The copy task: symbols to copy, their alphabet, and its classes (blank, 8 symbols, delimiter).
+COPY_LENGTH, COPY_SYMBOLS, COPY_CLASSES = 10, 8, 10
 
 
 @dataclass(frozen=True)
@@ -48,7 +57,20 @@ def task_sizes(task: str) -> tuple[int, int]:
         "recall": (RECALL_SYMBOLS, RECALL_SYMBOLS),
         "sine": (1, 1),
         "chars": (len(corpus()[1]), len(corpus()[1])),
+        "copy": (COPY_CLASSES, COPY_CLASSES),
     }[task]
+
+
+def sequence_length(task: str, T: int) -> int:
+    """The number of steps a batch of ``task`` at ``T`` has: ``T``, or ``T + 20`` for the copy task (``T`` its lag)."""
+    task_sizes(task)
+    return T + 2 * COPY_LENGTH if task == "copy" else T
+
+
+def copy_baseline(T: int) -> float:
+    """The copy task's memoryless cross-entropy, ``10 ln 8 / (T + 20)`` (Arjovsky et al. 2016): blank predicted
+    with certainty where the target is blank, a uniform guess over the 8 symbols at the 10 output steps."""
+    return COPY_LENGTH * np.log(COPY_SYMBOLS) / sequence_length("copy", T)
 
 
 def make_batch(task: str, T: int, B: int, rng: np.random.Generator, *, delay: int = 5) -> Batch:
@@ -56,9 +78,10 @@ def make_batch(task: str, T: int, B: int, rng: np.random.Generator, *, delay: in
 
     Parameters
     ----------
-    task : {"adding", "recall", "sine", "chars"}
+    task : {"adding", "recall", "sine", "chars", "copy"}
     T, B : int
-        ``T >= 2`` for the adding problem (one marker in each half).
+        ``T >= 2`` for the adding problem (one marker in each half); for ``copy`` the lag (``T >= 1``), the
+        batch then has :func:`sequence_length` ``T + 20`` steps.
     rng : numpy.random.Generator
     delay : int
         Steps between a symbol and its recall (``recall`` only).
@@ -88,6 +111,8 @@ def make_batch(task: str, T: int, B: int, rng: np.random.Generator, *, delay: in
         mask = np.zeros((T, B))
         mask[d:] = 1
         return Batch(x, y, mask, "cross_entropy")
+    if task == "copy":
+        return _copy(T, B, rng)
     if task == "sine":
         freq = rng.uniform(0.02, 0.12, (1, B))
         phase = rng.uniform(0, 2 * np.pi, (1, B))
@@ -101,3 +126,15 @@ def make_batch(task: str, T: int, B: int, rng: np.random.Generator, *, delay: in
     starts = rng.integers(0, codes.size - T - 1, B)
     window = codes[starts[None, :] + np.arange(T + 1)[:, None]]  # (T + 1, B)
     return Batch(np.eye(len(vocab))[window[:-1]], window[1:].astype(np.int64), np.ones((T, B)), "cross_entropy")
+
+
+def _copy(T: int, B: int, rng: np.random.Generator) -> Batch:
+    """The copy memory problem at lag ``T`` (module docstring): inputs (T + 20, B, 10), class targets (T + 20, B)."""
+    n, steps = COPY_LENGTH, sequence_length("copy", T)
+    symbols = rng.integers(1, COPY_SYMBOLS + 1, (n, B))
+    inputs = np.zeros((steps, B), dtype=np.int64)  # blank everywhere ...
+    inputs[:n] = symbols  # ... but the symbols first
+    inputs[T + n - 1] = COPY_CLASSES - 1  # and the delimiter: 10 steps before the end
+    y = np.zeros((steps, B), dtype=np.int64)
+    y[-n:] = symbols
+    return Batch(np.eye(COPY_CLASSES)[inputs], y, np.ones((steps, B)), "cross_entropy")

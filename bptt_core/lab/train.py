@@ -15,7 +15,7 @@ from ..online.gradient import online_gradient
 from ..spec import RNNSpec
 from ..workspace import Workspace
 from . import optim
-from .tasks import Batch, make_batch, task_sizes
+from .tasks import Batch, make_batch, sequence_length, task_sizes
 
 #: How a training run computes its gradients: BPTT (truncated when ``truncation`` is set) or an online method.
 GRADIENT_METHODS = ("bptt", *ONLINE)
@@ -122,7 +122,8 @@ def train(
     params = init_params(spec, seed=config.seed, init=config.init, scale=config.scale, forget_bias=config.forget_bias)
     state = optim.init_state(config.optimizer, params)
     N, T = config.iterations, config.T
-    loss, norm, used, dh = np.zeros(N), np.zeros(N), np.zeros(N), np.zeros((N, T))
+    steps = sequence_length(config.task, T)  # the copy task's T is its lag: its batches have T + 20 steps
+    loss, norm, used, dh = np.zeros(N), np.zeros(N), np.zeros(N), np.zeros((N, steps))
     stopped, work = None, Workspace()  # the same shapes every iteration: reuse the buffers
     signs = np.random.default_rng([config.seed, 1])  # UORO's own draws: the batches stay the same for every method
     for i in range(N):

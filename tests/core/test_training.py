@@ -9,7 +9,7 @@ import bptt_core as bc
 from bptt_core.lab import optim
 from bptt_core.lab.chain_rule import scalar_chain
 from bptt_core.lab.estimators import ESTIMATORS, estimates, estimator_study, exact_gradient
-from bptt_core.lab.tasks import TASKS, corpus, make_batch, task_sizes
+from bptt_core.lab.tasks import TASKS, corpus, make_batch, sequence_length, task_sizes
 from bptt_core.lab.train import TrainConfig, train
 
 
@@ -19,7 +19,8 @@ def test_tasks_make_valid_batches(task):
     I, O = task_sizes(task)
     spec = bc.RNNSpec("gru", I, 4, O)
     res = bc.bptt(spec, bc.init_params(spec), b.x, b.y, loss=b.loss, mask=b.mask)
-    assert b.x.shape == (12, 3, I) and b.mask.shape == (12, 3) and np.isfinite(res.loss)
+    steps = sequence_length(task, 12)  # the copy task's T is its lag: 20 more steps
+    assert b.x.shape == (steps, 3, I) and b.mask.shape == (steps, 3) and np.isfinite(res.loss)
 
 
 def test_adding_problem_targets_are_the_sum_of_the_two_marked_values():
