@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dashboard.vocabulary.online_quantities import ONLINE_QUANTITIES
+from dashboard.vocabulary.paper_quantities import PAPER_QUANTITIES
 
 #: What every norm of a gradient does at the ends of float's range (bptt_core.norms.scaled_norm).
 NORM_LIMITS = (
@@ -364,6 +365,7 @@ QUANTITIES: dict[str, Quantity] = {
             "dashboard.catalog.depth:layer_summary",
         ),
         *(_q(*fields, unit=unit) for *fields, unit in ONLINE_QUANTITIES),
+        *(_q(*fields, unit=unit) for *fields, unit in PAPER_QUANTITIES),
     )
 }
 
