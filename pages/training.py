@@ -36,7 +36,8 @@ with st.form("train_form"):
         "Task",
         TASKS,
         help="adding: sum two marked numbers; recall: repeat a symbol d steps "
-        "later (d from the sidebar); sine: predict the next value; chars: next character of Alice in Wonderland",
+        "later (d from the sidebar); sine: predict the next value; chars: next character of Alice in Wonderland; "
+        "copy: repeat ten symbols after a lag of T steps (Arjovsky et al. 2016; T + 20 steps in all)",
     )
     iterations = c[1].slider("Iterations", 20, 3000, 500, step=20)
     lr = c[2].select_slider("Learning rate (log scale)", LEARNING_RATES, value=1e-2)

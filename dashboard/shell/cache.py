@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboard.catalog import code, compute, measure, memory, online
 from dashboard.catalog import sections as catalog
-from dashboard.learning import lessons, stochastic
+from dashboard.learning import lessons, papers, stochastic
 
 _cache = st.cache_data(max_entries=48, show_spinner="Computing…")
 
@@ -44,6 +44,8 @@ uoro_study = st.cache_data(max_entries=48, show_spinner=f"Drawing UORO {online.U
 cost_sweep = st.cache_data(max_entries=48, show_spinner="Running every method over T and H…")(online.cost_sweep)
 loss_panels = _cache(lessons.loss_panels)
 _estimator_panels = _cache(stochastic.estimator_panels)
+#: One published result's study (``papers.study(key, scale)``): seconds each, then shared by every session.
+paper_study = st.cache_data(max_entries=16, show_spinner="Reproducing the paper's result…")(papers.study)
 
 
 def cell_comparison(config: compute.RunConfig) -> dict:

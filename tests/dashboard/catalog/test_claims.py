@@ -19,7 +19,7 @@ from dashboard.catalog import verdict as rules
 from dashboard.config import RunConfig
 from dashboard.config.cell_views import VIEWS
 from dashboard.diagnose import command as diagnose
-from dashboard.learning import lessons, stochastic
+from dashboard.learning import lessons, papers, stochastic
 from dashboard.vocabulary.numbers import factor, human_bytes
 from dashboard.vocabulary.quantities import label
 
@@ -408,6 +408,14 @@ CAPTION_CHECKS = {
     "estimator_bias_variance": ("dashboard.catalog.test_claims:test_stochastic_caption_reads_its_figure",),
     "estimator_spread": (),
     "training_curves": ("dashboard.learning.test_lessons:test_training_captions_read_their_runs",),
+    "paper_pascanu": ("dashboard.learning.test_papers:test_the_pascanu_caption_reads_its_data",),
+    "paper_chaos": ("dashboard.learning.test_papers:test_the_chaos_caption_reads_its_data",),
+    **{
+        f"paper_{key}": (
+            "dashboard.learning.test_papers:test_the_checkpoint_truncation_copy_and_error_captions_read_their_data",
+        )
+        for key in ("checkpoint", "truncation", "copy", "error_flow")
+    },
     "training_heatmap": (),
     **{
         name: ("dashboard.diagnose.test_diagnose:test_diagnose_captions_read_their_figures",)
@@ -427,6 +435,7 @@ def test_every_figure_has_its_caption_check():
     names |= {"training_curves", "training_heatmap"}  # lessons.training_panels (needs a training run)
     names |= {"unroll_code"}  # dashboard.catalog.code: the Unroll page and the exports, one layer
     names |= set(diagnose.PANEL_NAMES)  # the Diagnose page (needs a model: tests/dashboard/diagnose/test_diagnose.py)
+    names |= {f"paper_{key}" for key in papers.STUDIES}  # the Papers page (tests/dashboard/learning/test_papers.py)
     assert names == set(CAPTION_CHECKS), names ^ set(CAPTION_CHECKS)
     for check in (c for checks in CAPTION_CHECKS.values() for c in checks):
         module, function = check.split(":")
