@@ -9,6 +9,7 @@ the same shapes, one BPTT call, or the target from the issue tracker).
     python -m bench online         # RTRL, UORO, SnAp-1, truncated BPTT and BPTT side by side
     python -m bench --quick        # fewer repetitions
     python -m bench scan           # the associative scan against the loop (LRU, minGRU)
+    python -m bench papers         # six published results beside the engine's reproductions (README table)
 """
 
 from __future__ import annotations
@@ -339,6 +340,12 @@ def online(repeat: int) -> None:
     online_section(repeat)
 
 
+def papers(repeat: int) -> None:
+    from .papers import papers_section
+
+    papers_section(repeat)
+
+
 SECTIONS = {
     "engine": engine,
     "deep": deep,
@@ -350,6 +357,7 @@ SECTIONS = {
     "load": load,
     "load-browser": load_browser,
     "online": online,
+    "papers": papers,
 }
 
 

@@ -19,7 +19,7 @@ agreed = sum(r.verdict == "agree" for r in rows)
 st.metric("Reproduced within tolerance", f"{agreed} of {len(rows)}")
 table = paper_rows.table(rows)
 st.dataframe(
-    table[["result", "paper", "source", "verdict"]],
+    table[["result", "verdict", "source", "paper"]],
     hide_index=True,
     width="stretch",
     column_config={"verdict": st.column_config.TextColumn(help="agree: every check of the row within its tolerance")},
@@ -35,7 +35,7 @@ st.download_button(
 
 for row in rows:
     st.subheader(row.title)
-    st.markdown(f"**{row.paper}**, {row.source}: {row.published}.")
+    st.markdown(f"**{row.paper}**, {row.source}: {row.published}" + ("" if row.published.endswith("”") else "."))
     st.markdown(
         "\n".join(
             f"- {':green[agree]' if c.agrees else ':red[disagree]'} · {c.what}: {c.ours} (tolerance: {c.tolerance})"

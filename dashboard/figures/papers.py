@@ -11,9 +11,9 @@ from plotly.subplots import make_subplots
 from dashboard.config.cell_views import VIEWS
 from dashboard.figures.style import base_layout, finite_positive, log_axis
 
-#: Colours of the activations, and of the network sizes (small to large: light to dark).
+#: Colours of the activations, and of the network sizes (smallest first; distinct on a projector).
 ACTIVATION_COLORS = {"tanh": "#1f77b4", "sigmoid": "#ff7f0e", "relu": "#2ca02c", "linear": "#7f7f7f"}
-SIZE_COLORS = ("#9ecae1", "#4292c6", "#08519c", "#08306b")
+SIZE_COLORS = ("#e6a100", "#d6336c", "#5f3dc4", "#1864ab", "#087f5b")
 
 
 def _cell_color(cell: str) -> str:
@@ -71,7 +71,7 @@ def chaos_transition(df: pd.DataFrame, *, titles: tuple[str, str, str], title: s
     fig.update_annotations(font_size=12)
     sizes = sorted(df["N"].unique())
     for i, N in enumerate(sizes):
-        color = SIZE_COLORS[min(i + len(SIZE_COLORS) - len(sizes), len(SIZE_COLORS) - 1)]
+        color = SIZE_COLORS[i % len(SIZE_COLORS)]
         mine = df[df["N"] == N]
         band = _median_band(mine[mine["part"] == "leading"], ["x"], "y")
         fig.add_scatter(
@@ -176,7 +176,7 @@ def checkpoint_curve(
         marker={"color": "black", "size": 16, "symbol": "star"},
     )
     fig.update_xaxes(title=x_title, **log_axis(df["kept"], [published[0]]))
-    fig.update_yaxes(title=y_title)
+    fig.update_yaxes(title=y_title, **log_axis(df["time"], [published[1]]))  # one slot costs ~T/2 times more
     return base_layout(fig, title or "Memory against time, binomial checkpointing at T = 1000", height=460)
 
 
@@ -223,8 +223,14 @@ def truncation_noise(df: pd.DataFrame, *, bias_title: str, variance_title: str, 
             row=1,
             col=2,
         )
+    p = np.unique(df["p"])
     for col in (1, 2):
-        fig.update_xaxes(title="cut probability p", row=1, col=col, **log_axis(df["p"]))
+        fig.update_xaxes(
+            title="cut probability p",
+            row=1,
+            col=col,
+            **{**log_axis(p), "tickvals": p, "ticktext": [f"{v:g}" for v in p]},
+        )
     fig.update_yaxes(row=1, col=1, **log_axis(df["bias"], 3 * df["standard_error"]))
     fig.update_yaxes(row=1, col=2, **log_axis(df["variance"]))
     return base_layout(fig, title or "Randomized truncation: unbiased, noisier as p rises", height=440)
@@ -262,7 +268,10 @@ def copy_curves(df: pd.DataFrame, baseline: float, *, y_title: str, title: str =
             legendgroup=str(cell),
         )
     fig.add_hline(
-        y=baseline, line={"color": "black", "dash": "dash"}, annotation_text=f"memoryless baseline {baseline:.4g}"
+        y=baseline,
+        line={"color": "black", "dash": "dash"},
+        annotation_text=f"memoryless baseline {baseline:.4g}",
+        annotation_position="bottom left",
     )
     fig.update_xaxes(title="training iteration")
     fig.update_yaxes(title=y_title, **log_axis(df["loss"], [baseline]))

@@ -37,6 +37,12 @@ def pascanu(s) -> Panel:
 def pascanu_caption(df: pd.DataFrame) -> str:
     """The bound and the regions, read off the data."""
     counts = P.regions(df["rate"], df["last_lowest"], df["last_highest"])
+    quiet = counts["above"] - counts["exploded_above"]
+    missed = (
+        f"{quiet} of {counts['above']} right of 1 did not explode: the condition is necessary, not sufficient."
+        if quiet
+        else f"All {counts['above']} right of 1 exploded here."
+    )
     above = int((df["excess"] > P.BOUND_ROUNDING).sum())
     bound = (
         "every point is at or below the dashed line: no product ever exceeds (γσ_max)^t"
@@ -46,9 +52,7 @@ def pascanu_caption(df: pd.DataFrame) -> str:
     return (
         f"{len(df)} vanilla RNNs; {bound} ({label('bound_excess')}: {readable(df['excess'].max())}). "
         f"Left of 1 (shaded) the products must vanish: {counts['vanished_below']} of {counts['below']} fell under "
-        f"10⁻²; {counts['exploded']} exploded (over 10²), {counts['exploded_above']} of them right of 1; "
-        f"{counts['above'] - counts['exploded_above']} of {counts['above']} right of 1 did not explode: the "
-        "condition is necessary, not sufficient."
+        f"10⁻²; {counts['exploded']} exploded (over 10²), {counts['exploded_above']} of them right of 1. {missed}"
     )
 
 
@@ -90,10 +94,10 @@ def chaos_caption(df: pd.DataFrame) -> str:
     sizes, gaps = sorted(spectra), P.spectrum_gaps(tuple(spectra.values()))
     growth = df[df["part"] == "growth"]
     return (
-        f"Left: {label('leading_lyapunov')} (median over {leading['seed'].nunique()} networks, bars from the lowest to "
-        "the highest) rises through 0 around g = 1; "
+        f"Left: {label('leading_lyapunov')} against the gain (median over {leading['seed'].nunique()} networks, bars "
+        f"from the lowest to the highest); each network's λ₁ first reaches 0 (within {readable(-level)} per step) at "
         + "; ".join(f"N = {N}: g* = {spread(c)}" for N, c in crossings.items())
-        + f". Middle: the spectra against i/N; {label('spectrum_gap').lower()}: "
+        + f". Middle: the spectra against i/N. {label('spectrum_gap')}: "
         + "; ".join(f"{g:.1%} of the span from N = {a} to {b}" for a, b, g in zip(sizes, sizes[1:], gaps))
         + ". Right: the gradient's growth rate r against λ₁ of the same trajectory: r − λ₁ = "
         f"{spread(growth['y'] - growth['x'])} per step."

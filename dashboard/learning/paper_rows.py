@@ -76,7 +76,7 @@ def chaos(s, scale: str) -> P.Reproduction:
         ),
         P.Check(
             "the spectrum's shape does not depend on N",
-            f"{label('lyapunov_spectrum')} at g = {s.spectrum_gain:g} against i/N, {label('spectrum_gap').lower()}: "
+            f"{label('lyapunov_spectrum')} at g = {s.spectrum_gain:g} against i/N. {label('spectrum_gap')}: "
             f"{pairs} (at N = {largest}, λ₁ = {readable(s.spectra[-1][0])}, λ_N = {readable(s.spectra[-1][-1])})",
             f"≤ {P.SHAPE_TOLERANCE:.0%} of the span between the two largest",
             P.shape_agrees(gaps),
@@ -194,7 +194,7 @@ def truncation(s: dict, scale: str) -> P.Reproduction:
 def copy(s, scale: str) -> P.Reproduction:
     baseline = copy_baseline(s.T)
     ratios = s.final / baseline
-    where = "; ".join(f"{cell}: {spread(r)} ({P.position(float(np.median(r)))})" for cell, r in zip(s.cells, ratios))
+    where = "; ".join(f"{cell} ends {P.position(float(np.median(r)))}: {spread(r)}" for cell, r in zip(s.cells, ratios))
     checks = [
         P.Check(
             "the memoryless strategy scores 10 ln 8 / (T + 20)",

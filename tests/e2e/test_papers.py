@@ -13,7 +13,9 @@ pytestmark = pytest.mark.browser
 
 
 def test_the_papers_page_draws_six_rows_with_computed_verdicts(server, browser):
-    page = browser.new_page(viewport={"width": 1500, "height": 1400})
+    page = browser.new_page(viewport={"width": 1500, "height": 8600})  # Streamlit scrolls inside: a tall window
+    page.goto(server)  # the router first, as a visitor arrives (a fresh server's first path may skip app.py)
+    wait_until_idle(page, timeout=120_000)
     page.goto(f"{server}/papers")
     page.wait_for_function(  # six studies, computed the first time: wait for every figure, not a fixed time
         "() => document.querySelectorAll('.js-plotly-plot svg.main-svg').length >= 6", timeout=300_000
@@ -30,7 +32,5 @@ def test_the_papers_page_draws_six_rows_with_computed_verdicts(server, browser):
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "papers.png"), full_page=True)
-    page.set_viewport_size({"width": 1500, "height": 900})
-    page.locator(".js-plotly-plot").nth(1).scroll_into_view_if_needed()
-    page.screenshot(path=str(SHOTS / "papers_chaos.png"))
+    page.locator(".js-plotly-plot").nth(1).screenshot(path=str(SHOTS / "papers_chaos.png"))
     page.close()

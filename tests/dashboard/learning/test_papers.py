@@ -149,6 +149,9 @@ def test_the_pascanu_caption_reads_its_data(studies):
     assert "every point is at or below the dashed line" in panel.caption
     worse = df.assign(excess=df["excess"] + np.where(df.index == 0, 1.0, 0.0))
     assert f"1 of {len(df)} networks exceed the bound" in paper_panels.pascanu_caption(worse)
+    loud = df.assign(last_highest=np.where(df["rate"] > 1, 3.0, df["last_highest"]))
+    assert f"All {counts['above']} right of 1 exploded here." in paper_panels.pascanu_caption(loud)
+    assert "necessary, not sufficient" in panel.caption  # at the page's scale some networks above 1 stay bounded
 
 
 def test_the_chaos_caption_reads_its_data(studies):
