@@ -4,7 +4,9 @@ import streamlit as st
 
 from dashboard.learning import paper_panels, paper_rows, papers
 from dashboard.shell import cache, gate, ui
+from dashboard.shell.sidebar import through_entrypoint
 
+through_entrypoint()  # the papers' own settings: the sidebar's network does not apply here
 st.title("Papers, reproduced")
 st.markdown(
     "The results this dashboard teaches come from papers. Each row below states a published result as its paper "

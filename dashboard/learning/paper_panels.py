@@ -198,9 +198,8 @@ def copy_caption(df: pd.DataFrame) -> str:
     last = df["iteration"].max()
     tail = df[df["iteration"] > last - max(1, last // 10)]
     ratios = tail.groupby(["cell", "seed"], sort=False)["loss"].mean() / baseline
-    where = {"below": "ends below it", "at": "ends at it", "above": "ends above it", "diverged": "diverged"}
     ends = "; ".join(
-        f"{cell} {where[P.position(float(np.median(r)))]} ({label('baseline_ratio').lower()} {spread(r)})"
+        f"{cell} {P.ENDINGS[P.position(float(np.median(r)))]} ({label('baseline_ratio').lower()} {spread(r)})"
         for cell, r in ratios.groupby(level="cell", sort=False)
     )
     return (

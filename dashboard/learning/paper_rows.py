@@ -194,7 +194,9 @@ def truncation(s: dict, scale: str) -> P.Reproduction:
 def copy(s, scale: str) -> P.Reproduction:
     baseline = copy_baseline(s.T)
     ratios = s.final / baseline
-    where = "; ".join(f"{cell} ends {P.position(float(np.median(r)))}: {spread(r)}" for cell, r in zip(s.cells, ratios))
+    where = "; ".join(
+        f"{cell} {P.ENDINGS[P.position(float(np.median(r)))]}: {spread(r)}" for cell, r in zip(s.cells, ratios)
+    )
     checks = [
         P.Check(
             "the memoryless strategy scores 10 ln 8 / (T + 20)",

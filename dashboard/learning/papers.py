@@ -234,6 +234,15 @@ def position(ratio: float, tolerance: float = PLATEAU_TOLERANCE) -> str:
     return "below" if ratio < 1 - tolerance else ("above" if ratio > 1 + tolerance else "at")
 
 
+#: How a sentence says where a final loss ends (:func:`position`).
+ENDINGS = {
+    "below": "ends below the baseline",
+    "at": "ends at the baseline",
+    "above": "ends above the baseline",
+    "diverged": "diverged",
+}
+
+
 def baseline_agrees(memoryless: float, T: int) -> bool:
     """The memoryless strategy's measured loss equals ``10 ln 8 / (T + 20)`` (``T`` the lag) to rounding."""
     return bool(np.isclose(memoryless, copy_baseline(T), rtol=1e-9, atol=0.0))

@@ -176,7 +176,8 @@ def test_the_checkpoint_truncation_copy_and_error_captions_read_their_data(studi
     c = paper_panels.panel("copy", studies["copy"])
     assert f"memoryless baseline {readable(copy_baseline(studies['copy'].T))}" in c.caption
     above = c.data.assign(loss=c.data["loss"] * 3)
-    assert "ends above it" in paper_panels.copy_caption(above) and "ends at it" not in paper_panels.copy_caption(above)
+    assert "ends above the baseline" in paper_panels.copy_caption(above)
+    assert "ends at the baseline" not in paper_panels.copy_caption(above)
     e = paper_panels.panel("error_flow", studies["error_flow"])
     predicted = e.data[(e.data["kind"] == "predicted") & (e.data["case"] == "rnn")]
     slopes = [np.polyfit(p["lag"], np.log(p["norm"]), 1)[0] for _, p in predicted.groupby("seed")]
