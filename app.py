@@ -27,6 +27,7 @@ PAGES = {
         st.Page("pages/losses.py", title="Loss over time", icon=":material/functions:"),
         st.Page("pages/chain_rule.py", title="Chain rule", icon=":material/link:"),
         st.Page("pages/stochastic.py", title="Stochastic nodes", icon=":material/casino:"),
+        st.Page("pages/papers.py", title="Papers", icon=":material/library_books:"),
     ],
     "Your model": [
         st.Page("pages/diagnose.py", title="Diagnose", icon=":material/stethoscope:"),

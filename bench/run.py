@@ -11,6 +11,7 @@ the same shapes, one BPTT call, or the target from the issue tracker).
     python -m bench scan           # the associative scan against the loop (LRU, minGRU)
     python -m bench diagnose       # the advice benchmark on a zoo of trained models (bench/diagnose.py)
     python -m bench diagnose-fixes # and every recommendation tried on its model
+    python -m bench papers         # six published results beside the engine's reproductions (README table)
 """
 
 from __future__ import annotations
@@ -359,6 +360,12 @@ def online(repeat: int) -> None:
     online_section(repeat)
 
 
+def papers(repeat: int) -> None:
+    from .papers import papers_section
+
+    papers_section(repeat)
+
+
 SECTIONS = {
     "engine": engine,
     "deep": deep,
@@ -373,6 +380,7 @@ SECTIONS = {
     "load": load,
     "load-browser": load_browser,
     "online": online,
+    "papers": papers,
 }
 
 

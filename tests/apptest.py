@@ -24,6 +24,7 @@ PAGES = [
     "pages/losses.py",
     "pages/chain_rule.py",
     "pages/stochastic.py",
+    "pages/papers.py",
     "pages/tour.py",
     "pages/quiz.py",
     "pages/diagnose.py",

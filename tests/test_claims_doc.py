@@ -19,6 +19,7 @@ C, E, D = (
 CONSISTENT = "pages.test_consistency:test_every_page_shows_the_same_number_for_the_same_quantity"
 O = "dashboard.catalog.test_online_claims"
 M, R = "dashboard.catalog.test_modern_claims", "dashboard.learning.test_copy_race"
+PP = "dashboard.learning.test_papers"
 
 #: (page, statement, quantities read, tests that check it as "module:function" under tests/)
 CLAIMS = [
@@ -279,6 +280,70 @@ CLAIMS = [
         (
             f"{M}:test_the_modern_scene_states_the_figures_numbers_and_grades_the_ring",
             f"{M}:test_the_modern_self_check_answer_is_where_the_engine_falls_below_one_percent",
+        "Papers",
+        "Pascanu's bound and regions: no product above (γσ_max)^t, below 1 vanishes, exploding only above 1",
+        ("bound_excess", "pascanu_rate", "mean_jacobian_factor", "jacobian_product"),
+        (
+            f"{PP}:test_the_pascanu_caption_reads_its_data",
+            f"{PP}:test_the_regions_count_sufficient_and_necessary_at_random_and_at_their_edges",
+            "core.test_papers:test_pascanu_weights_set_gamma_sigma_max_and_the_bound_holds_at_random_rates",
+        ),
+    ),
+    (
+        "Papers",
+        "the transition to chaos: λ₁ crosses 0 near g = 1, spectra of two sizes agree, gradients grow at λ₁",
+        ("leading_lyapunov", "lyapunov_spectrum", "onset_gain", "error_growth"),
+        (
+            f"{PP}:test_the_chaos_caption_reads_its_data",
+            f"{PP}:test_crossing_rates_gap_and_time_verdicts_at_their_edges",
+            "core.test_papers:test_the_leading_exponent_crosses_zero_near_one_and_is_ln_g_below",
+        ),
+    ),
+    (
+        "Papers",
+        "binomial checkpointing at T = 1000: the share saved (ledger) and the modelled extra time",
+        ("memory_saved", "modelled_time", "recomputed_steps"),
+        (
+            f"{PP}:test_the_checkpoint_truncation_copy_and_error_captions_read_their_data",
+            "core.test_papers:test_the_binomial_schedule_saves_the_target_with_the_most_slots_and_its_shares_ignore_b_and_h",
+        ),
+    ),
+    (
+        "Papers",
+        "randomized truncation: bias within 3 standard errors, variance rising with p",
+        ("estimator_bias", "estimator_standard_error", "estimator_variance"),
+        (
+            f"{PP}:test_bias_rank_and_position_verdicts_at_random_and_at_their_edges",
+            "core.test_papers:test_randomized_truncation_is_unbiased_and_its_variance_rises_with_p",
+        ),
+    ),
+    (
+        "Papers",
+        "the copy task: the memoryless baseline measured, where each cell ends against it",
+        ("copy_baseline", "baseline_ratio", "loss"),
+        (
+            f"{PP}:test_the_checkpoint_truncation_copy_and_error_captions_read_their_data",
+            "core.test_papers:test_the_copy_task_is_the_papers_and_the_memoryless_strategy_scores_the_baseline",
+        ),
+    ),
+    (
+        "Papers",
+        "the error signal: exponential decay at e^λ₁ per step, the carousel's factor f̄",
+        ("error_growth", "leading_lyapunov", "mean_forget_gate", "last_loss_gradient"),
+        (
+            f"{PP}:test_the_checkpoint_truncation_copy_and_error_captions_read_their_data",
+            f"{PP}:test_a_constant_error_signal_is_a_factor_one",
+            "core.test_papers:test_the_error_signal_decays_at_the_lyapunov_rate_and_the_carousel_keeps_it",
+        ),
+    ),
+    (
+        "Papers",
+        "each row's verdict: agree only when every check is within its tolerance",
+        (),
+        (
+            f"{PP}:test_every_row_agrees_only_when_every_check_does",
+            f"{PP}:test_a_study_that_breaks_its_law_gets_disagree",
+            "pages.test_papers:test_the_page_shows_every_row_its_verdict_and_its_figure",
         ),
     ),
     (

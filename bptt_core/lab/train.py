@@ -17,7 +17,7 @@ from ..online.gradient import online_gradient
 from ..spec import RNNSpec
 from ..workspace import Workspace
 from . import optim
-from .tasks import Batch, make_batch, task_sizes
+from .tasks import Batch, make_batch, sequence_length, task_sizes
 
 #: How a training run computes its gradients: BPTT (truncated when ``truncation`` is set) or an online method.
 GRADIENT_METHODS = ("bptt", *ONLINE)
@@ -224,7 +224,8 @@ def fit(
 def _check_budget(config: TrainConfig, spec: RNNSpec) -> None:
     """Refuse a run whose records, batches or BPTT calls exceed the memory budget, or whose iterations exceed
     the work budget, before the first one."""
-    N, T, B = config.iterations, config.T, config.batch_size
+    N, B = config.iterations, config.batch_size
+    T = sequence_length(config.task, config.T)  # the steps of a batch (the copy task's T is its lag)
     I, O = task_sizes(config.task)
     records = budget.array_bytes(N, T + 3)  # loss, norms and dh_norms per iteration
     batch = budget.array_bytes(T + 1, B, 2 * I + O + 1)

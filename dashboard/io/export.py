@@ -34,7 +34,7 @@ from dashboard.catalog.depth import is_deep
 from dashboard.catalog.panels import Panel
 from dashboard.config import RunConfig, from_mapping
 from dashboard.io.weights import to_npz
-from dashboard.learning import lessons, stochastic
+from dashboard.learning import lessons, paper_panels, papers, stochastic
 
 STATIC_FORMATS = ("png", "svg")
 NO_BROWSER = (
@@ -45,8 +45,9 @@ NO_BROWSER = (
 
 def export_panels(config: RunConfig, params: dict | None = None, source=PLAIN) -> list[Panel]:
     """Every figure an export writes: every page's (the Unroll page's code view of one layer, Loss over time,
-    Beyond BPTT with its sections, and Stochastic nodes at its opening settings, included). The Training lab's
-    figures and Beyond BPTT's race need a training run: they download from their page."""
+    Beyond BPTT with its sections, Stochastic nodes at its opening settings, and the Papers page at its scale,
+    included). The Training lab's figures and Beyond BPTT's race need a training run: they download from their page.
+    The Papers page's studies come from ``source.paper_study`` when the source has one (the app's cache)."""
     extra = []
     if not is_deep(config):  # the Unroll page's code view (one layer in one direction)
         extra.append(unroll_code(config, params, source.run(config, params), source.stored_run(config, params)))
@@ -54,6 +55,7 @@ def export_panels(config: RunConfig, params: dict | None = None, source=PLAIN) -
     extra += page_panels("beyond_bptt", config, params, source).values()
     kind, theta, target, taus, n, tau = stochastic.STOCHASTIC_DEFAULTS
     extra += stochastic.estimator_panels(kind, theta, target, np.asarray(taus), n, tau).values()
+    extra += paper_panels.paper_panels(getattr(source, "paper_study", papers.study)).values()
     return [*all_panels(config, params, source), *extra]
 
 

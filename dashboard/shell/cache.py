@@ -28,6 +28,7 @@ from dashboard.diagnose.advice import diagnose
 from dashboard.diagnose.measurements import Report
 from dashboard.diagnose.model_files import Model
 from dashboard.diagnose.sequence_files import Sequences
+from dashboard.learning import papers
 from dashboard.shell import gate, pool, remote
 
 _HASH = {RunConfig: RunConfig.key}  # a short digest of the frozen fields; Streamlit's own walk costs ms a call
@@ -176,3 +177,11 @@ def estimator_panels(kind: str, theta: float, target: float, taus: tuple, n: int
 def diagnosis(_model: Model, model_key: str, _seqs: Sequences, seqs_key: str) -> Report:
     """The Diagnose page's measurements of the user's model on its sequences (keyed by their contents' hashes)."""
     return pool.call(diagnose, _model, _seqs, key=model_key)
+
+
+@_turns
+@st.cache_data(max_entries=16, show_spinner="Reproducing the paper's result…")
+def paper_study(key: str, scale: str = "page"):
+    """One published result's study (:func:`dashboard.learning.papers.study`), in a worker: seconds each, then
+    shared by every session."""
+    return pool.call(papers.study, key, scale, key=f"paper-{key}")

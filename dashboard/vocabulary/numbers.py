@@ -38,3 +38,17 @@ def ten_to(exponent: float) -> str:
 def smallest_number(dtype: str) -> str:
     """The smallest positive normal number of ``dtype``, as a sentence writes it (``1e-308``)."""
     return f"1e{int(np.floor(np.log10(np.finfo(dtype).tiny)))}"
+
+
+def spread(values: np.ndarray, digits: int = 3) -> str:
+    """A median and its range over draws: ``0.995 (0.946 to 1.09 over 3 draws)``; one draw alone; non-finite draws
+    are left out and counted (``nan`` when none is finite)."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    finite = v[np.isfinite(v)]
+    dropped = f", {v.size - finite.size} not finite" if finite.size < v.size else ""
+    if finite.size == 0:
+        return f"nan ({v.size} draw{'s' * (v.size > 1)}, none finite)" if v.size else "nan (no draws)"
+    if finite.size == 1:
+        return f"{readable(finite[0], digits)} (1 draw{dropped})"
+    lo, hi = readable(finite.min(), digits), readable(finite.max(), digits)
+    return f"{readable(float(np.median(finite)), digits)} ({lo} to {hi} over {finite.size} draws{dropped})"

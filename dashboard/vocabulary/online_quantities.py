@@ -41,7 +41,8 @@ ONLINE_QUANTITIES: tuple[tuple[str, ...], ...] = (
         "‖mean_i g_i − g‖ / ‖g‖",
         "how far the mean of a stochastic method's draws (one per seed) is from the exact gradient; for an "
         "unbiased method, sampling noise of about the relative standard error",
-        f"{_AS_COSINE}; the draws differ only in the method's random signs",
+        f"{_AS_COSINE}; the draws differ only in the method's random numbers (UORO's signs; the cuts of randomized "
+        "truncation on the Papers page, bptt_core.analysis.truncation_study:random_truncation_study)",
         "nan where a draw overflowed",
         "bptt_core.online:gradient_statistics",
         "",

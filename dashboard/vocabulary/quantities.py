@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from dashboard.vocabulary.modern_quantities import MODERN_QUANTITIES
 from dashboard.vocabulary.online_quantities import ONLINE_QUANTITIES
+from dashboard.vocabulary.paper_quantities import PAPER_QUANTITIES
 
 #: What every norm of a gradient does at the ends of float's range (bptt_core.norms.scaled_norm).
 NORM_LIMITS = (
@@ -364,7 +365,7 @@ QUANTITIES: dict[str, Quantity] = {
             NORM_LIMITS,
             "dashboard.catalog.depth:layer_summary",
         ),
-        *(_q(*fields, unit=unit) for *fields, unit in (*ONLINE_QUANTITIES, *MODERN_QUANTITIES)),
+        *(_q(*fields, unit=unit) for *fields, unit in (*ONLINE_QUANTITIES, *MODERN_QUANTITIES, *PAPER_QUANTITIES)),
     )
 }
 

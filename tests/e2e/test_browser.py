@@ -23,6 +23,7 @@ PAGES = {
     "stochastic": "stochastic",
     "training": "training",
     "diagnose": "diagnose",
+    "papers": "papers",
 }
 #: The animation's heading: a text trace redrawn with the nodes (so it never lags them).
 HEADING = (

@@ -21,6 +21,7 @@ EXPECTED_CHARTS = {
     "pages/losses.py": 2,  # and one in its section while open
     "pages/chain_rule.py": 0,
     "pages/stochastic.py": 2,
+    "pages/papers.py": 6,
     "pages/tour.py": 1,
     "pages/quiz.py": 0,
     "pages/diagnose.py": 0,  # until a model is given (tests/dashboard/diagnose/test_diagnose.py)
@@ -28,8 +29,9 @@ EXPECTED_CHARTS = {
 }
 
 
-#: Pages that do not read the sidebar's network (the Diagnose page runs the user's own model).
-OWN_SETTINGS = {"pages/diagnose.py", "pages/glossary.py"}
+#: Pages that do not read the sidebar's network (the Diagnose page runs the user's own model, the Papers page the
+#: papers' own settings).
+OWN_SETTINGS = {"pages/diagnose.py", "pages/glossary.py", "pages/papers.py"}
 
 
 @pytest.mark.parametrize("page", PAGES)

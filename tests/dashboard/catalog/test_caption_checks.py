@@ -10,7 +10,7 @@ from dashboard.catalog import sections as catalog
 from dashboard.config import RunConfig
 from dashboard.diagnose import panels as diagnose
 from dashboard.diagnose.advice import RULES
-from dashboard.learning import lessons, stochastic
+from dashboard.learning import lessons, papers, stochastic
 
 #: Each figure, the caption under it, and the tests that check that caption on the figure's own data
 #: (``module:function``); () for a descriptive caption, which says how to read the figure and states no law,
@@ -61,6 +61,14 @@ CAPTION_CHECKS = {
     "estimator_bias_variance": ("dashboard.catalog.test_claims:test_stochastic_caption_reads_its_figure",),
     "estimator_spread": (),
     "training_curves": ("dashboard.learning.test_lessons:test_training_captions_read_their_runs",),
+    "paper_pascanu": ("dashboard.learning.test_papers:test_the_pascanu_caption_reads_its_data",),
+    "paper_chaos": ("dashboard.learning.test_papers:test_the_chaos_caption_reads_its_data",),
+    **{
+        f"paper_{key}": (
+            "dashboard.learning.test_papers:test_the_checkpoint_truncation_copy_and_error_captions_read_their_data",
+        )
+        for key in ("checkpoint", "truncation", "copy", "error_flow")
+    },
     "training_heatmap": (),
     "copy_comparison": ("dashboard.learning.test_copy_race:test_final_ratios_outcomes_and_caption_read_the_runs",),
     **{
@@ -82,6 +90,7 @@ def test_every_figure_has_its_caption_check():
     names |= {"training_curves", "training_heatmap"}  # lessons.training_panels (needs a training run)
     names |= {"copy_comparison"}  # dashboard.learning.copy_race (needs its training runs)
     names |= {"unroll_code"}  # dashboard.catalog.code: the Unroll page and the exports, one layer
+    names |= {f"paper_{key}" for key in papers.STUDIES}  # the Papers page (tests/dashboard/learning/test_papers.py)
     names |= set(diagnose.PANEL_NAMES)  # the Diagnose page (needs a model: tests/dashboard/diagnose/test_diagnose.py)
     names |= {f"fix_{rule.name}" for rule in RULES}  # its "try it" runs (dashboard.diagnose.fixes.fix_panel)
     assert names == set(CAPTION_CHECKS), names ^ set(CAPTION_CHECKS)
