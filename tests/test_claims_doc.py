@@ -280,6 +280,9 @@ CLAIMS = [
         (
             f"{M}:test_the_modern_scene_states_the_figures_numbers_and_grades_the_ring",
             f"{M}:test_the_modern_self_check_answer_is_where_the_engine_falls_below_one_percent",
+        ),
+    ),
+    (
         "Papers",
         "Pascanu's bound and regions: no product above (γσ_max)^t, below 1 vanishes, exploding only above 1",
         ("bound_excess", "pascanu_rate", "mean_jacobian_factor", "jacobian_product"),
