@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+import bptt_core as bc
 from bptt_core.analysis.summaries import growth_rate
 from bptt_core.lab.paper_laws import zero_crossing
 from bptt_core.lab.paper_methods import time_overhead
@@ -209,12 +210,12 @@ def copy_caption(df: pd.DataFrame) -> str:
 
 
 def error_flow(s) -> Panel:
-    cases = [c if c != "lstm" else f"lstm, forget bias {fb:g}" for c, fb in zip(s.cells, s.forget_bias)]
+    cases = [f"{c}, forget bias {fb:g}" if _carousel(c) else c for c, fb in zip(s.cells, s.forget_bias)]
     S, T = s.log10_error.shape[1:]
     lags = np.arange(T)
     rows = []
     for i, (case, cell) in enumerate(zip(cases, s.cells)):
-        rate = np.log(s.forget_gate[i]) if cell == "lstm" else np.log(s.predicted[i])
+        rate = np.log(s.forget_gate[i]) if _carousel(cell) else np.log(s.predicted[i])
         for seed in range(S):
             rows += [(case, cell, "measured", seed, lag, 10 ** s.log10_error[i, seed, lag]) for lag in lags]
             start = 10 ** s.log10_error[i, seed, s.discard]
@@ -224,6 +225,11 @@ def error_flow(s) -> Panel:
     df = pd.DataFrame(rows, columns=["case", "cell", "kind", "seed", "lag", "norm"])
     fig = fp.error_decay(df, y_title=label("last_loss_gradient"))
     return Panel("paper_error_flow", "Exponential decay and the carousel", error_flow_caption(df), fig, df)
+
+
+def _carousel(cell: str) -> bool:
+    """Whether the cell keeps an error carousel: a cell state scaled by a forget gate (the LSTM)."""
+    return bc.CELLS[cell].forget_gate is not None
 
 
 def _rates(part: pd.DataFrame) -> np.ndarray:
@@ -237,7 +243,7 @@ def error_flow_caption(df: pd.DataFrame) -> str:
         predicted = part[part["kind"] == "predicted"]
         measured = part[(part["kind"] == "measured") & (part["lag"] >= predicted["lag"].min())]
         r, q = np.exp(_rates(measured)), np.exp(_rates(predicted))
-        digits = 6 if (part["cell"] == "lstm").all() else 3  # a forget gate of 0.99995 is not 1
+        digits = 6 if all(map(_carousel, part["cell"])) else 3  # a forget gate of 0.99995 is not 1
         parts.append(f"{case}: a factor {spread(r)} per step, predicted {spread(q, digits)}")
     return (
         "The gradient of the last step's loss at each earlier state (median over seeds, log axis): a straight line "
