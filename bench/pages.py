@@ -20,6 +20,7 @@ PAGES = (
     "unroll",
     "gradient_flow",
     "memory",
+    "beyond_bptt",
     "weights",
     "losses",
     "tour",
@@ -28,6 +29,8 @@ PAGES = (
     "stochastic",
     "quiz",
     "diagnose",
+    "papers",
+    "glossary",
 )
 SETTINGS = {
     "defaults": {},

@@ -108,10 +108,11 @@ def test_the_eigenvalue_caption_reads_its_rings(config):
 
 
 def test_a_modulus_on_the_unit_circle_is_said_and_kept_for_ever():
-    """User weights with ν = −inf put |λ| exactly on the circle: the caption says so instead of "inside"."""
+    """User weights with ν = −50 put |λ| = exp(−e^−50) on the circle to float64's precision (weights must be finite:
+    ν = −inf is refused): the caption says so instead of "inside"."""
     config = RunConfig(cell=RINGED[0], T=20, hidden_size=3)
     params = compute.preset_params(config)
-    params["nu_log_l0"] = np.array([-np.inf, 0.0, -2.0])
+    params["nu_log_l0"] = np.array([-50.0, 0.0, -2.0])
     panel = modern_panels.eigenvalues(config, compute.spectral(config, params))
     assert "1 on the unit circle" in panel.caption and "for ever" in panel.caption
     assert "all inside" not in panel.caption
