@@ -323,7 +323,7 @@ CLAIMS = [
     (
         "Papers",
         "the copy task: the memoryless baseline measured, where each cell ends against it",
-        ("copy_baseline", "baseline_ratio", "loss"),
+        ("copy_baseline", "copy_ratio", "loss"),
         (
             f"{PP}:test_the_checkpoint_truncation_copy_and_error_captions_read_their_data",
             "core.test_papers:test_the_copy_task_is_the_papers_and_the_memoryless_strategy_scores_the_baseline",

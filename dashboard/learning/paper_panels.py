@@ -200,7 +200,7 @@ def copy_caption(df: pd.DataFrame) -> str:
     tail = df[df["iteration"] > last - max(1, last // 10)]
     ratios = tail.groupby(["cell", "seed"], sort=False)["loss"].mean() / baseline
     ends = "; ".join(
-        f"{cell} {P.ENDINGS[P.position(float(np.median(r)))]} ({label('baseline_ratio').lower()} {spread(r)})"
+        f"{cell} {P.ENDINGS[P.position(float(np.median(r)))]} ({label('copy_ratio').lower()} {spread(r)})"
         for cell, r in ratios.groupby(level="cell", sort=False)
     )
     return (

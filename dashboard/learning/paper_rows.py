@@ -206,7 +206,7 @@ def copy(s, scale: str) -> P.Reproduction:
         ),
         P.Check(
             f"each cell after {s.iterations} iterations: at the baseline or below, never above",
-            f"{label('baseline_ratio')}: {where}",
+            f"{label('copy_ratio')}: {where}",
             f"“at”: within ±{P.PLATEAU_TOLERANCE:.0%}",
             bool(np.all(np.median(ratios, axis=1) <= 1 + P.PLATEAU_TOLERANCE)),
         ),

@@ -73,7 +73,7 @@ MODERN_QUANTITIES: tuple[tuple[str, ...], ...] = (
         "Final loss over the baseline",
         "L_final / (10 ln 8 / (T + 20))",
         "a training run's loss over its last tenth of iterations, divided by the copy task's memoryless baseline: "
-        "below 0.95 it remembers some of the symbols, within 5 % of 1 it stays at the baseline",
+        "1 means it learned what needs no memory, below 1 that it copies some of the symbols",
         _COPY,
         "inf or nan where a run diverged",
         "dashboard.learning.copy_race:final_ratios",

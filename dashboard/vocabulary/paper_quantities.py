@@ -155,15 +155,4 @@ PAPER_QUANTITIES: tuple[tuple[str, ...], ...] = (
         "bptt_core.lab.tasks:copy_baseline",
         "",
     ),
-    (
-        "baseline_ratio",
-        "Final loss over the baseline",
-        "L_final / (10 ln 8 / (T + 20))",
-        "a trained network's loss over the last tenth of its training iterations, divided by the memoryless "
-        "baseline: 1 means it learned what needs no memory, below 1 that it copies some symbols",
-        "the same task, optimiser and number of iterations for every cell",
-        "inf or nan where training diverged",
-        "bptt_core.lab.paper_methods:copy_study",
-        "",
-    ),
 )
