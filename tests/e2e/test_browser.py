@@ -106,7 +106,12 @@ def test_url_restores_configuration_in_browser(server, browser):
     assert_no_exception(page)
     assert "cell=gru" in page.url and "T=64" in page.url
     assert page.locator('[data-testid="stSliderThumbValue"]').first.text_content() == "64"
-    assert page.locator('[data-testid="stSidebar"] button', has_text="GRU").get_attribute("aria-checked") == "true"
+    assert (
+        page.locator('[data-testid="stSidebar"]')
+        .get_by_role("radio", name="GRU", exact=True)
+        .get_attribute("aria-checked")
+        == "true"
+    )
     page.close()
 
 
@@ -190,7 +195,12 @@ def test_settings_survive_every_page_of_the_navigation(server, browser):
         assert_no_exception(page)
         assert sidebar_values(page)[:2] == ("50", "24"), page.url
         assert "T=50" in page.url and "hidden_size=24" in page.url and "cell=gru" in page.url
-        assert page.locator('[data-testid="stSidebar"] button', has_text="GRU").get_attribute("aria-checked") == "true"
+        assert (
+            page.locator('[data-testid="stSidebar"]')
+            .get_by_role("radio", name="GRU", exact=True)
+            .get_attribute("aria-checked")
+            == "true"
+        )
     batch = page.locator('[data-testid="stSidebar"]').get_by_label("Batch B")
     batch.fill("7")
     batch.press("Enter")
