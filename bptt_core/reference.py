@@ -70,13 +70,14 @@ def reference_bptt(
     -------
     Reference
     """
-    params, x, y, mask = checked(spec, params, x, y, loss, reduction, mask)  # a ValueError names a bad one
-    cell, p = CELLS[spec.cell], layer_params(params)  # this layer's weights
-    w1 = cell.projection(p)  # (I + 1, width*H): [x_t, 1] @ w1, the input term
+    params, x, y, mask = checked(spec, params, x, y, loss, reduction, mask)
+    cell, p = CELLS[spec.cell], layer_params(params)  # its weights
+    w1 = cell.projection(p)  # (I + 1, width*H): [x_t, 1] @ w1
     W_out, b_out = params["weight_out"], params["bias_out"]
     T, B, H = x.shape[0], x.shape[1], spec.hidden_size
     weight = token_weights(mask, reduction)  # L = sum(weight * l)
-    state = tuple(np.zeros((B, cell.tape[s] * H)) for s in cell.state_parts)  # h_-1 = 0
+    widths = [cell.tape[s] * H for s in cell.state_parts]  # h_-1 = 0
+    state = tuple(np.zeros((B, w)) for w in widths)
     hs, caches, dys, L = {-1: state[0]}, {}, {}, 0.0
     for t in range(T):  # [forward] left to right, storing for backward
         xw = x[t] @ w1[:-1] + w1[-1]  # input term
@@ -94,13 +95,12 @@ def reference_bptt(
         # backprop into the read-out
         grads["weight_out"] += dys[t].T @ hs[t]
         grads["bias_out"] += dys[t].sum(axis=0)
-        dh = dys[t] @ W_out + d_state[0]  # dL/dh_t: loss at t, and t+1
-        dh_seq[t] = dh
-        # backprop through the cell's step, into the state at t-1
-        d_state = (dh, *d_state[1:])  # dL/d(state_t)
+        dh_seq[t] = dh = dys[t] @ W_out + d_state[0]  # loss at t, and t+1
+        d_state = (dh, *d_state[1:])  # dL/d(state_t), into the step
         d_state, d_xw, d_hw = cell.backward_step(p, d_state, caches[t])
         # add the step's terms to the gradients of the tied weights
-        rows = {k: v[None] for k, v in caches[t].items() if isinstance(v, np.ndarray)}
+        arrays = {k: v for k, v in caches[t].items() if hasattr(v, "ndim")}
+        rows = {k: v[None] for k, v in arrays.items()}
         cell.accumulate(p, g, d_xw[None], d_hw[None], x[t][None], rows)
     h = np.stack([hs[t] for t in range(T)])
     return Reference(float(L), grads, h, dh_seq)

@@ -19,7 +19,7 @@ BANDS = {"forward": "rgba(31, 119, 180, 0.20)", "backward": "rgba(214, 39, 40, 0
 #: Where the code's text starts and the line numbers end, as fractions of the code's axis.
 TEXT_X, GUTTER_X = 0.075, 0.06
 #: Pixels per code line.
-LINE_PX = 14
+LINE_PX = 18
 #: Width between the animation and the code that its colour bars take, as a share of the figure.
 BAR_COLUMN = 0.1
 
@@ -99,10 +99,12 @@ def code_beside(
         listed = frame.get("traces", list(range(len(frame.get("data", [])))))
         frame["data"] = [*frame.get("data", []), *_bands(row), _note(row)]
         frame["traces"] = [*listed, *new]
-    layout["height"] = max(int(layout.get("height") or 450), LINE_PX * (n + 3) + 190)
     # the title at the very top, clear of notes the animation puts just above its plot
     layout["title"] = {**layout.get("title", {}), "text": title, "yref": "container", "y": 0.995, "yanchor": "top"}
     layout["margin"] = {**layout.get("margin", {}), "r": 20, "t": max(95, layout.get("margin", {}).get("t", 0))}
+    margin = layout["margin"]  # the code's rows fit the plot area, which the margins (title, controls) leave
+    plot_px = LINE_PX * (n + 3)
+    layout["height"] = max(int(layout.get("height") or 450), margin["t"] + margin.get("b", 80) + plot_px)
     return go.Figure(data=spec["data"], layout=layout, frames=spec["frames"], _validate=False)
 
 

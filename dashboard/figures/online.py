@@ -97,8 +97,8 @@ def memory_against_length(
     ----------
     df : DataFrame with columns ``key``, ``method``, ``T``, ``stored_bytes``, ``memory_bytes``, ``flat``
     """
-    fig = make_subplots(
-        rows=1, cols=2, subplot_titles=["kept to form the gradient", "peak held"], horizontal_spacing=0.12
+    fig = make_subplots(  # stacked: side by side, the right plot's byte ticks ran into the left one
+        rows=2, cols=1, subplot_titles=["kept to form the gradient", "peak held"], vertical_spacing=0.2
     )
     span = [int(df["T"].min()), int(df["T"].max())]
     for col, column in ((1, "stored_bytes"), (2, "memory_bytes")):
@@ -116,8 +116,8 @@ def memory_against_length(
                 marker={"color": color, "size": 10 if flat else 6, "symbol": "diamond" if flat else "circle"},
                 line={"color": color, "width": 2.5},
                 hovertemplate="T = %{x}: %{y:,.0f} B<extra>" + name + "</extra>",
-                row=1,
-                col=col,
+                row=col,
+                col=1,
             )
             if flat:  # the value measured at the sidebar's T, across every length drawn
                 level = float(part[column].iloc[-1])
@@ -129,11 +129,11 @@ def memory_against_length(
                     legendgroup=name,
                     showlegend=False,
                     hoverinfo="skip",
-                    row=1,
-                    col=col,
+                    row=col,
+                    col=1,
                 )
-        fig.update_yaxes(row=1, col=col, **log_axis(df[column], labelled_floor(df[column]), in_bytes=True))
-        fig.update_xaxes(title="sequence length T", row=1, col=col, **log_axis(df["T"]))
+        fig.update_yaxes(row=col, col=1, **log_axis(df[column], labelled_floor(df[column]), in_bytes=True))
+        fig.update_xaxes(title="sequence length T", row=col, col=1, **log_axis(df["T"]))
     if t_star is not None and span[0] <= t_star <= span[1]:
         fig.add_vline(x=t_star, line={"color": "black", "dash": "dash"}, row=1, col=1)
         fig.add_annotation(
@@ -145,9 +145,10 @@ def memory_against_length(
             showarrow=False,
             xanchor="right",
             yanchor="top",
+            yshift=-6,  # clear of the subplot's title just above the plot, also when lecture mode scales both
             bgcolor="rgba(255,255,255,0.8)",
         )
-    return base_layout(fig, title or "What each method keeps and holds, against T", height=460)
+    return base_layout(fig, title or "What each method keeps and holds, against T", height=800)
 
 
 def labelled_floor(values: pd.Series) -> np.ndarray:

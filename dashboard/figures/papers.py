@@ -67,7 +67,7 @@ def chaos_transition(df: pd.DataFrame, *, titles: tuple[str, str, str], title: s
     df : DataFrame with columns ``part`` (``"leading"``: x = g, y = λ₁; ``"spectrum"``: x = i/N, y = λ_i;
         ``"growth"``: x = λ₁, y = r), ``N``, ``seed``, ``x``, ``y``
     """
-    fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.08)
+    fig = make_subplots(rows=3, cols=1, subplot_titles=titles, vertical_spacing=0.12)  # stacked: readable at any width
     fig.update_annotations(font_size=12)
     sizes = sorted(df["N"].unique())
     for i, N in enumerate(sizes):
@@ -99,8 +99,8 @@ def chaos_transition(df: pd.DataFrame, *, titles: tuple[str, str, str], title: s
             legendgroup=str(N),
             showlegend=False,
             line={"color": color},
-            row=1,
-            col=2,
+            row=2,
+            col=1,
         )
         growth = mine[mine["part"] == "growth"]
         fig.add_scatter(
@@ -111,23 +111,25 @@ def chaos_transition(df: pd.DataFrame, *, titles: tuple[str, str, str], title: s
             legendgroup=str(N),
             showlegend=False,
             marker={"color": color, "size": 9},
-            row=1,
-            col=3,
+            row=3,
+            col=1,
         )
     fig.add_vline(x=1.0, line={"color": "#888", "dash": "dot"}, row=1, col=1)
     for col in (1, 2):
-        fig.add_hline(y=0.0, line={"color": "#888", "dash": "dot"}, row=1, col=col)
+        fig.add_hline(y=0.0, line={"color": "#888", "dash": "dot"}, row=col, col=1)
     growth = df[df["part"] == "growth"]
     both = np.concatenate([growth["x"], growth["y"]]) if len(growth) else np.array([0.0, 0.1])
     lo, hi = float(np.nanmin(both)), float(np.nanmax(both))
     fig.add_scatter(
-        x=[lo, hi], y=[lo, hi], mode="lines", name="r = λ₁", line={"color": "black", "dash": "dash"}, row=1, col=3
+        x=[lo, hi], y=[lo, hi], mode="lines", name="r = λ₁", line={"color": "black", "dash": "dash"}, row=3, col=1
     )
     fig.update_xaxes(title="gain g", row=1, col=1)
-    fig.update_xaxes(title="i / N", row=1, col=2)
-    fig.update_xaxes(title="λ₁ (per step)", row=1, col=3)
-    fig.update_yaxes(title="per step (natural log)", row=1, col=1)
-    return base_layout(fig, title or "The transition to chaos", height=460)
+    fig.update_xaxes(title="i / N", row=2, col=1)
+    fig.update_xaxes(title="λ₁ (per step)", row=3, col=1)
+    fig.update_yaxes(title="λ₁ per step (natural log)", row=1, col=1)
+    fig.update_yaxes(title="λ_i per step", row=2, col=1)
+    fig.update_yaxes(title="growth rate r per step", row=3, col=1)
+    return base_layout(fig, title or "The transition to chaos", height=1000)
 
 
 def checkpoint_curve(
@@ -188,7 +190,7 @@ def truncation_noise(df: pd.DataFrame, *, bias_title: str, variance_title: str, 
     ----------
     df : DataFrame with columns ``cell``, ``p``, ``bias``, ``standard_error``, ``variance``
     """
-    fig = make_subplots(rows=1, cols=2, subplot_titles=[bias_title, variance_title], horizontal_spacing=0.12)
+    fig = make_subplots(rows=2, cols=1, subplot_titles=[bias_title, variance_title], vertical_spacing=0.2)  # stacked
     fig.update_annotations(font_size=12)
     for cell, part in df.groupby("cell", sort=False):
         color = _cell_color(str(cell))
@@ -220,20 +222,20 @@ def truncation_noise(df: pd.DataFrame, *, bias_title: str, variance_title: str, 
             legendgroup=str(cell),
             showlegend=False,
             line={"color": color},
-            row=1,
-            col=2,
+            row=2,
+            col=1,
         )
     p = np.unique(df["p"])
     for col in (1, 2):
         fig.update_xaxes(
             title="cut probability p",
-            row=1,
-            col=col,
+            row=col,
+            col=1,
             **{**log_axis(p), "tickvals": p, "ticktext": [f"{v:g}" for v in p]},
         )
     fig.update_yaxes(row=1, col=1, **log_axis(df["bias"], 3 * df["standard_error"]))
-    fig.update_yaxes(row=1, col=2, **log_axis(df["variance"]))
-    return base_layout(fig, title or "Randomized truncation: unbiased, noisier as p rises", height=440)
+    fig.update_yaxes(row=2, col=1, **log_axis(df["variance"]))
+    return base_layout(fig, title or "Randomized truncation", height=780)
 
 
 def copy_curves(df: pd.DataFrame, baseline: float, *, y_title: str, title: str = "") -> go.Figure:

@@ -193,6 +193,8 @@ def _canvas(first: list[dict], W: int, static: bool, title: str, scales: tuple) 
         vertical_spacing=MEMORY_GAP / plot_px,
         subplot_titles=["", "peak memory held for backward" if static else "memory held for backward"],
     )
+    if not static:  # the bar's title nearer the bar, clear of the input labels above it (squeezed beside the code)
+        fig.update_annotations(yshift=-12)
     ex, ey = [], []  # static edges: x→h, h→ŷ, ŷ→l in every slot, h→h between slots
     for i in range(W):
         for a, b in (("x", "h"), ("h", "y"), ("y", "l")):
@@ -249,8 +251,8 @@ def _axes(fig: go.Figure, W: int, peak: float, static: bool) -> go.Figure:
     # W_hh under the edge between two steps (clear of the current-step ring at t = 0 when there is room),
     # W_out right of the next step's edge up to ŷ, W_ih right of the step after it, each in its own space
     first = 1 if W > 2 else 0
-    below = (graph.NODE_MAX / 2 + 12) / ROW_PX  # under the largest node, clear of its outline
-    where = {"W_hh": (first + 0.5, ROWS["h"] - below, "center"), "W_out": (first + 0.1, 1.5, "left")}
+    below = (graph.NODE_MAX / 2 + 20) / ROW_PX  # under the largest node, clear of its outline and labels
+    where = {"W_hh": (first + 0.5, ROWS["h"] - below, "center"), "W_out": (first + 0.4, 1.5, "left")}
     where["W_ih"] = (min(first + 1, W - 1) + 0.1, 0.5, "left")
     for name, (x, y, anchor) in where.items():
         if name != "W_hh" or W > 1:
