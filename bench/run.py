@@ -113,6 +113,8 @@ def matmul_floor(cell: str, T: int, B: int, I: int, H: int, dtype: str) -> Calla
 
 
 def torch_runner(cell: str, T: int, B: int, I: int, H: int, dtype: str, layers: int = 1, bidirectional: bool = False):
+    if bc.CELLS[cell].torch_module is None:  # no PyTorch module to compare with (the LRU, minGRU)
+        return None
     try:
         import torch
     except ImportError:
