@@ -62,8 +62,8 @@ def copy_comparison() -> None:
             done_runs[key] = loss
             st.session_state["copy_last"] = (study, dict(done_runs))
 
-        with gate.aside():  # a long job the user asked for: other sessions run meanwhile
-            copy_race.run_study(study, progress, keep)
+        with gate.aside():  # a long job the user asked for, in a worker: other sessions run meanwhile
+            pool.call(copy_race.run_study, study, callbacks={"progress": progress, "finished": keep})
         stop.empty()
         bar.empty()
     if "copy_last" not in st.session_state:
