@@ -27,6 +27,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from dashboard.shell import launch
+
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = Path(__file__).with_name("nginx.conf")
 NGINX = os.environ.get("NGINX", "/usr/sbin/nginx")
@@ -77,12 +79,10 @@ def _healthy(url: str, deadline: float, proc: subprocess.Popen, what: str) -> No
 
 
 def start_replica(port: int, workers: int, env: dict | None = None) -> subprocess.Popen:
-    """``streamlit run app.py`` on 127.0.0.1:``port`` with ``workers`` worker processes, without the file
-    watcher (a served dashboard's code does not change, and watching it costs each new session a scan of
-    every imported module's path)."""
+    """``streamlit run app.py`` on 127.0.0.1:``port`` with ``workers`` worker processes, served as
+    :data:`dashboard.shell.launch.SERVED` says (no file watcher, no full garbage collection after every run)."""
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
-    command += ["--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-    command += ["--server.fileWatcherType", "none"]
+    command += launch.served(["--server.port", str(port), "--server.address", "127.0.0.1"])
     return subprocess.Popen(
         command,
         cwd=ROOT,

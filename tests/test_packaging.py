@@ -59,6 +59,32 @@ def test_the_launcher_finds_the_checkouts_router_and_says_when_it_is_missing(mon
     assert err.startswith("error: no_such_router.py with pages/ beside it not found") and err.count("\n") == 1
 
 
+def test_the_launcher_serves_without_a_file_watcher_unless_told_otherwise():
+    """Like the checkout's .streamlit/config.toml, which a served copy reads and an installed one may not."""
+    assert launch.served(["--server.port", "8600"]) == [
+        "--server.port", "8600", "--server.fileWatcherType", "none", "--runner.postScriptGC", "false",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    mine = ["--server.fileWatcherType=auto", "--runner.postScriptGC", "true", "--browser.gatherUsageStats", "true"]
+    assert launch.served(mine) == mine
+
+
+def test_the_checkouts_streamlit_config_serves_without_a_file_watcher():
+    import tomllib
+
+    from streamlit import config as st_config
+
+    served = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert served["server"]["fileWatcherType"] == "none" and served["server"]["runOnSave"] is False
+    assert served["runner"]["postScriptGC"] is False
+    for option, value in launch.SERVED.items():  # the installed command serves the same way
+        section, name = option.removeprefix("--").split(".")
+        assert str(served[section][name]).lower() == value
+    for section, options in served.items():  # every option one Streamlit knows
+        for name in options:
+            assert f"{section}.{name}" in st_config._config_options_template, f"{section}.{name}"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -16,6 +16,9 @@ from pathlib import Path
 
 #: The router the command runs, in its folder (with ``pages/`` beside it).
 ROUTER = "app.py"
+#: Options of a served dashboard (what the checkout's ``.streamlit/config.toml`` sets, which an installed copy
+#: run from another folder does not read), unless the command line gives its own.
+SERVED = {"--server.fileWatcherType": "none", "--runner.postScriptGC": "false", "--browser.gatherUsageStats": "false"}
 
 
 def app_path() -> Path:
@@ -44,5 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    sys.argv = ["streamlit", "run", str(router), *(sys.argv[1:] if argv is None else argv)]
+    sys.argv = ["streamlit", "run", str(router), *served(sys.argv[1:] if argv is None else argv)]
     return cli.main()
+
+
+def served(argv: list[str]) -> list[str]:
+    """``argv`` with the options of :data:`SERVED` it does not set (``--name value`` or ``--name=value``)."""
+    given = {arg.split("=", 1)[0] for arg in argv if arg.startswith("--")}
+    return [*argv, *(part for name, value in SERVED.items() if name not in given for part in (name, value))]
