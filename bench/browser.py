@@ -67,13 +67,15 @@ def serve(script: Path, env: dict | None = None) -> tuple[subprocess.Popen, str,
     raise RuntimeError(f"{script} did not start")
 
 
-#: Installs an observer that notes when the app starts running a script (a rerun began).
+#: Installs an observer that notes when the app starts running a script (a rerun began). It reads each change's
+#: old value too: a run shorter than the observer's turn has already flipped the state back when it is called.
 WATCH_RERUN = """() => {
     window.__rerun = false;
     const app = document.querySelector('[data-testid="stApp"]');
-    new MutationObserver(() => {
-        if (app.getAttribute('data-test-script-state') === 'running') window.__rerun = true;
-    }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+    const state = 'data-test-script-state';
+    new MutationObserver((changes) => {
+        if (app.getAttribute(state) === 'running' || changes.some(c => c.oldValue === 'running')) window.__rerun = true;
+    }).observe(app, {attributes: true, attributeFilter: [state], attributeOldValue: true});
 }"""
 
 
