@@ -20,7 +20,7 @@ BANDS = {"forward": "rgba(31, 119, 180, 0.20)", "backward": "rgba(214, 39, 40, 0
 TEXT_X, GUTTER_X = 0.075, 0.06
 #: Pixels per code line.
 LINE_PX = 18
-#: Width between the animation and the code that its colour bars take, as a share of the figure.
+#: Width between the animation and the code that its upright colour bars take, as a share of the figure.
 BAR_COLUMN = 0.1
 
 
@@ -71,8 +71,10 @@ def code_beside(
     _squeeze(spec, split)
     axis = 1 + sum(1 for key in layout if re.fullmatch(r"xaxis\d*", key))
     n = len(code)
+    upright = any(t.get("marker", {}).get("colorbar", {}).get("orientation") != "h" for t in spec["data"]
+                  if "colorbar" in t.get("marker", {}))  # fmt: skip
     layout[f"xaxis{axis}"] = {
-        "domain": [split + BAR_COLUMN, 1.0],
+        "domain": [split + (BAR_COLUMN if upright else 0.02), 1.0],
         "range": [0, 1],
         "visible": False,
         "fixedrange": True,
@@ -100,11 +102,16 @@ def code_beside(
         frame["data"] = [*frame.get("data", []), *_bands(row), _note(row)]
         frame["traces"] = [*listed, *new]
     # the title at the very top, clear of notes the animation puts just above its plot
-    layout["title"] = {**layout.get("title", {}), "text": title, "yref": "container", "y": 0.995, "yanchor": "top"}
+    layout["title"] = {"yref": "container", "y": 0.995, "yanchor": "top", **layout.get("title", {}), "text": title}
     layout["margin"] = {**layout.get("margin", {}), "r": 20, "t": max(95, layout.get("margin", {}).get("t", 0))}
     margin = layout["margin"]  # the code's rows fit the plot area, which the margins (title, controls) leave
     plot_px = LINE_PX * (n + 3)
-    layout["height"] = max(int(layout.get("height") or 450), margin["t"] + margin.get("b", 80) + plot_px)
+    before = int(layout.get("height") or 450)
+    layout["height"] = max(before, margin["t"] + margin.get("b", 80) + plot_px)
+    for trace in spec["data"]:  # what sits at a place in px from the top keeps it in the taller figure
+        bar = trace.get("marker", {}).get("colorbar", {})
+        if bar.get("yref") == "container" and "y" in bar:
+            bar["y"] = 1 - (1 - bar["y"]) * before / layout["height"]
     return go.Figure(data=spec["data"], layout=layout, frames=spec["frames"], _validate=False)
 
 
@@ -150,8 +157,8 @@ def _note(row) -> dict:
 
 def _squeeze(spec: dict, share: float) -> None:
     """Move everything placed on the figure's width into its left ``share`` (in place): axes domains,
-    annotations on the paper, the play buttons and the slider; the colour bars stack, one above the
-    other, in a column of :data:`BAR_COLUMN` right of it."""
+    annotations on the paper, the play buttons and the slider; horizontal colour bars (above the plot) narrow
+    with it, upright ones stack, one above the other, in a column of :data:`BAR_COLUMN` right of it."""
     layout = spec["layout"]
     for key in [k for k in layout if re.fullmatch(r"xaxis\d*", k)] or ["xaxis"]:
         lo, hi = layout.setdefault(key, {}).get("domain", [0.0, 1.0])
@@ -164,9 +171,13 @@ def _squeeze(spec: dict, share: float) -> None:
     for slider in layout.get("sliders", []):
         slider["x"], slider["len"] = slider.get("x", 0.0) * share, slider.get("len", 1.0) * share
     bars = [t["marker"]["colorbar"] for t in spec["data"] if "colorbar" in t.get("marker", {})]
+    across = [bar for bar in bars if bar.get("orientation") == "h"]  # above the plot: they narrow with it
+    for bar in across:
+        bar["x"], bar["len"] = bar.get("x", 0.0) * share, bar.get("len", 1.0) * share
+    upright = [bar for bar in bars if bar.get("orientation") != "h"]
     lo, hi = layout.get("yaxis", {}).get("domain", [0.0, 1.0])
     hi -= 0.08 * (hi - lo)  # below the animation's heading, which may run past its plot
-    for k, bar in enumerate(bars):
-        height = (hi - lo) / len(bars)
+    for k, bar in enumerate(upright):
+        height = (hi - lo) / len(upright)
         bar.update(x=share + 0.01, xanchor="left", y=hi - k * height, yanchor="top", len=0.9 * height)
         bar.update(thickness=12, lenmode="fraction")

@@ -41,8 +41,6 @@ VIEWS = {
     ],
     "diagnose": [(f"diagnose-{kind}", "diagnose") for kind in ("vanishing", "exploding", "healthy")],
 }
-#: The texts of the Unroll page's code view (its rows touch at the default height: open work, issue 26's code view).
-CODE_COLUMN = ("of 'line numbers'", "of 'code'", "of 'step numbers'", "of 'code heading'")
 #: What a user does on a page before its figures are all there: open its sections, train, pick a demo.
 SECTIONS = {
     "gradient_flow": ["Where dW_hh comes from", "The cells compared on this task", "Phase diagram", "Truncated BPTT"],
@@ -116,8 +114,6 @@ def test_figures_keep_their_labels_apart_and_inside(server, browser, width, view
         _open(page, server, name, path)
         _shoot(page, str(width), view, name)
         for figure, issues in problems(page.evaluate(COLLECT)).items():
-            if name == "unroll":  # open: the code column's rows touch at the default height (0-1 px); the
-                issues = [i for i in issues if not any(part in i for part in CODE_COLUMN)]  # animation is checked
             if issues:
                 found[f"{name} · {figure}"] = issues
         if cut := page.evaluate(TRUNCATED) + page.evaluate(ELLIPSIS):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 from dashboard.figures.code import BANDS, BAR_COLUMN, code_beside
@@ -75,16 +76,32 @@ def test_the_animation_keeps_the_left_and_the_code_takes_the_right():
     fig = code_beside(animation, CODE, 1, _frames(animation), title="t", heading="h", split=0.4)
     layout = fig.layout.to_plotly_json()
     code_axis = max(k for k in layout if k.startswith("xaxis"))
-    assert layout[code_axis]["domain"] == [0.4 + BAR_COLUMN, 1.0]
+    assert 0.4 < layout[code_axis]["domain"][0] < 0.4 + BAR_COLUMN and layout[code_axis]["domain"][1] == 1.0
     for key in (k for k in layout if k.startswith("xaxis") and k != code_axis):
         assert 0 <= layout[key]["domain"][0] <= layout[key]["domain"][1] <= 0.4
-    bars = [t.marker.colorbar for t in fig.data if t.marker is not None and t.marker.colorbar.x is not None]
-    assert len(bars) == 2 and all(0.4 < bar.x < 0.4 + BAR_COLUMN for bar in bars)
-    assert bars[0].y - bars[0].len >= bars[1].y - 1e-9  # stacked, the first above the second
+    # the passes' colour bars run across the animation's top: they narrow with it and keep their px from the top
+    before = [t.marker.colorbar for t in animation.data if t.marker is not None and t.marker.colorbar.len is not None]
+    bars = [t.marker.colorbar for t in fig.data if t.marker is not None and t.marker.colorbar.len is not None]
+    assert len(bars) == len(before) == 2 and all(bar.orientation == "h" for bar in bars)
+    for old, bar in zip(before, bars):
+        assert 0 <= bar.x and bar.x + bar.len <= 0.4 + 1e-9 and bar.len == pytest.approx(0.4 * old.len)
+        assert (1 - bar.y) * fig.layout.height == pytest.approx((1 - old.y) * animation.layout.height)
     assert layout["sliders"][0]["x"] + layout["sliders"][0]["len"] <= 0.4 + 1e-9
     assert fig.layout.height >= 14 * len(CODE)
     # the animation given is not changed
     assert animation.layout.xaxis.domain == (0.0, 1.0) and len(animation.data) < len(fig.data)
+
+
+def test_upright_colour_bars_stack_in_their_column_between_the_animation_and_the_code():
+    bars = [{"x": [0], "y": [0], "marker": {"color": [0], "colorbar": {"title": {"text": n}}}} for n in "ab"]
+    animation = go.Figure(data=bars, frames=[go.Frame(name="f0", data=bars, traces=[0, 1])])
+    frames = pd.DataFrame([{"name": "f0", "phase": "forward", "first": 1, "last": 2, "note": ""}])
+    fig = code_beside(animation, CODE, 1, frames, title="t", heading="h", split=0.4)
+    code_axis = max(k for k in fig.layout.to_plotly_json() if k.startswith("xaxis"))
+    assert fig.layout[code_axis].domain == (0.4 + BAR_COLUMN, 1.0)
+    drawn = [t.marker.colorbar for t in fig.data[:2]]
+    assert all(0.4 < bar.x < 0.4 + BAR_COLUMN for bar in drawn)
+    assert drawn[0].y - drawn[0].len >= drawn[1].y - 1e-9  # stacked, the first above the second
 
 
 def test_a_frozen_animation_is_copied_not_changed():
