@@ -4,8 +4,8 @@
 loopback ports, drives Debian's Chromium with Playwright and reports, per page: first load (the
 page's charts drawn after the server answers its health check), the time from a change of Hidden H
 (a cache miss) to every chart drawn again, and the bytes the websocket carried for that change, at
-the defaults and at T = 1000. The floor app is measured in the same run: the ratio is what the
-dashboard adds to the framework's own cost.
+the defaults, at T = 1000 and for a deep network (:data:`SETTINGS`). The floor app is measured in the
+same run: the ratio is what the dashboard adds to the framework's own cost.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).parents[1]
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-PAGES = ("", "unroll", "gradient_flow", "memory", "weights", "losses", "tour")
+PAGES = ("", "unroll", "gradient_flow", "memory", "beyond_bptt", "weights", "losses", "tour")
+#: The settings measured: the defaults, a long sequence, and issue 27's deep network.
+SETTINGS = (("", "defaults"), ("?T=1000", "T=1000"), ("?cell=gru&num_layers=3&bidirectional=1&T=300", "deep"))
 FLOOR_APP = """
 import numpy as np, plotly.graph_objects as go, streamlit as st
 n = st.number_input("Hidden H", 1, 256, 16)
@@ -131,7 +133,7 @@ def browser_section(repeat: int) -> None:
             proc, url, started = serve(ROOT / "app.py")
             rows = []
             try:
-                for query, label in (("", "defaults"), ("?T=1000", "T=1000")):
+                for query, label in SETTINGS:
                     for n, path in enumerate(PAGES):
                         r = measure(browser, url, path, query, started if (n == 0 and label == "defaults") else None)
                         rows.append(
