@@ -25,6 +25,9 @@ FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-u
 PAGES = ("", "unroll", "gradient_flow", "memory", "beyond_bptt", "weights", "losses", "tour")
 #: The settings measured: the defaults, a long sequence, and issue 27's deep network.
 SETTINGS = (("", "defaults"), ("?T=1000", "T=1000"), ("?cell=gru&num_layers=3&bidirectional=1&T=300", "deep"))
+#: Pages that draw no chart at a setting (nothing to time): Beyond BPTT says no online method runs a
+#: bidirectional network.
+CHARTLESS = {("deep", "beyond_bptt")}
 FLOOR_APP = """
 import numpy as np, plotly.graph_objects as go, streamlit as st
 n = st.number_input("Hidden H", 1, 256, 16)
@@ -69,21 +72,24 @@ def serve(script: Path, env: dict | None = None) -> tuple[subprocess.Popen, str,
     raise RuntimeError(f"{script} did not start")
 
 
-#: Installs an observer that notes when the app starts running a script (a rerun began). It reads each change's
-#: old value too: a run shorter than the observer's turn has already flipped the state back when it is called.
+#: Installs an observer that notes a rerun: the app's script state turning to running, or, for a run so short
+#: that the page never shows that state (the floor app's), its chart being redrawn. Once seen, it stops.
 WATCH_RERUN = """() => {
     window.__rerun = false;
     const app = document.querySelector('[data-testid="stApp"]');
     const state = 'data-test-script-state';
-    new MutationObserver((changes) => {
-        if (app.getAttribute(state) === 'running' || changes.some(c => c.oldValue === 'running')) window.__rerun = true;
-    }).observe(app, {attributes: true, attributeFilter: [state], attributeOldValue: true});
+    const seen = (c) => (c.target === app && c.attributeName === state && (app.getAttribute(state) === 'running'
+        || c.oldValue === 'running')) || (c.target.closest && c.target.closest('.js-plotly-plot'));
+    const watch = new MutationObserver((changes) => {
+        if (changes.some(seen)) { window.__rerun = true; watch.disconnect(); }
+    });
+    watch.observe(app, {subtree: true, childList: true, attributes: true, attributeOldValue: true});
 }"""
 
 
 def change_to_drawn(page, value: int, received: list) -> tuple[float, int]:
-    """Seconds and websocket bytes from typing Hidden H = value to every chart drawn again (after the
-    rerun has started: an observer sees the script state turn to running, however briefly)."""
+    """Seconds and websocket bytes from typing Hidden H = value to every chart drawn again (once
+    :data:`WATCH_RERUN` has seen the rerun)."""
     box = page.get_by_label("Hidden H").first
     box.fill(str(value))
     page.evaluate(WATCH_RERUN)
@@ -135,6 +141,8 @@ def browser_section(repeat: int) -> None:
             try:
                 for query, label in SETTINGS:
                     for n, path in enumerate(PAGES):
+                        if (label, path) in CHARTLESS:
+                            continue
                         r = measure(browser, url, path, query, started if (n == 0 and label == "defaults") else None)
                         rows.append(
                             [
