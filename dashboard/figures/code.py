@@ -22,6 +22,8 @@ TEXT_X, GUTTER_X = 0.075, 0.06
 LINE_PX = 18
 #: Width between the animation and the code that its upright colour bars take, as a share of the figure.
 BAR_COLUMN = 0.1
+#: Width between the animation and the code when no colour bar stands between them, as a share of the figure.
+GAP = 0.02
 
 
 def code_beside(
@@ -68,13 +70,11 @@ def code_beside(
     if names != frames["name"].tolist():
         raise ValueError(f"frames must name the animation's frames in order ({len(names)}), got {len(frames)} rows")
     layout = spec["layout"]
-    _squeeze(spec, split)
+    left = _squeeze(spec, split)
     axis = 1 + sum(1 for key in layout if re.fullmatch(r"xaxis\d*", key))
     n = len(code)
-    upright = any(t.get("marker", {}).get("colorbar", {}).get("orientation") != "h" for t in spec["data"]
-                  if "colorbar" in t.get("marker", {}))  # fmt: skip
     layout[f"xaxis{axis}"] = {
-        "domain": [split + (BAR_COLUMN if upright else 0.02), 1.0],
+        "domain": [left, 1.0],
         "range": [0, 1],
         "visible": False,
         "fixedrange": True,
@@ -155,10 +155,11 @@ def _note(row) -> dict:
     }
 
 
-def _squeeze(spec: dict, share: float) -> None:
+def _squeeze(spec: dict, share: float) -> float:
     """Move everything placed on the figure's width into its left ``share`` (in place): axes domains,
     annotations on the paper, the play buttons and the slider; horizontal colour bars (above the plot) narrow
-    with it, upright ones stack, one above the other, in a column of :data:`BAR_COLUMN` right of it."""
+    with it, upright ones stack, one above the other, in a column of :data:`BAR_COLUMN` right of it.
+    Returns where the width left free for the code starts."""
     layout = spec["layout"]
     for key in [k for k in layout if re.fullmatch(r"xaxis\d*", k)] or ["xaxis"]:
         lo, hi = layout.setdefault(key, {}).get("domain", [0.0, 1.0])
@@ -181,3 +182,4 @@ def _squeeze(spec: dict, share: float) -> None:
         height = (hi - lo) / len(upright)
         bar.update(x=share + 0.01, xanchor="left", y=hi - k * height, yanchor="top", len=0.9 * height)
         bar.update(thickness=12, lenmode="fraction")
+    return share + (BAR_COLUMN if upright else GAP)

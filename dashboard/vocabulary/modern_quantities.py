@@ -73,7 +73,8 @@ MODERN_QUANTITIES: tuple[tuple[str, ...], ...] = (
         "Final loss over the baseline",
         "L_final / (10 ln 8 / (T + 20))",
         "a training run's loss over its last tenth of iterations, divided by the copy task's memoryless baseline: "
-        "1 means it learned what needs no memory, below 1 that it copies some of the symbols",
+        "1 means it learned what needs no memory, below 1 that it copies some of the symbols, above 1 that it has "
+        "not learned even the memoryless answer",
         _COPY,
         "inf or nan where a run diverged",
         "dashboard.learning.copy_race:final_ratios",
